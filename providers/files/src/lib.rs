@@ -1,0 +1,236 @@
+//! dangle providers backed by files: RFC 1035 zone files ([`ZoneFileSource`], a [`RecordSource`]) and
+//! a static list of owned assets ([`StaticListSource`], an [`AssetSource`]) for what no cloud API
+//! reports — on-prem blocks, colo hosts, a partner's endpoint you contractually hold.
+//!
+//! ```no_run
+//! use dangle_files::ZoneFileSource;
+//! let zones = ZoneFileSource::new("zones", "zones/example.com.zone", "zones/example.com.zone", None);
+//! ```
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use dangle_model::{
+    Asset, AssetKind, AssetSource, BoxFuture, Coverage, DnsName, DnsRecord, Enumeration, ProviderError, RecordSource,
+};
+use ipnet::IpNet;
+
+mod zone;
+
+pub use zone::parse_ttl;
+
+/// Records from one zone file. The file's path (as written in the config) is the record's `account`,
+/// and `location` points at the line, so a report says exactly where to edit.
+#[derive(Debug, Clone)]
+pub struct ZoneFileSource {
+    name: Arc<str>,
+    display_path: PathBuf,
+    disk_path: PathBuf,
+    origin: Option<DnsName>,
+}
+
+impl ZoneFileSource {
+    /// `display_path` is shown in reports; `disk_path` is read (the config's path resolved against the
+    /// config file's folder). `origin` defaults to a leading `$ORIGIN` or the file name.
+    pub fn new(name: &str, display_path: impl Into<PathBuf>, disk_path: impl Into<PathBuf>, origin: Option<DnsName>) -> Self {
+        Self { name: Arc::from(name), display_path: display_path.into(), disk_path: disk_path.into(), origin }
+    }
+
+    fn read(&self) -> Result<Enumeration<DnsRecord>, ProviderError> {
+        let reader = zone::ZoneReader {
+            source: self.name.clone(),
+            display_path: &self.display_path,
+            disk_path: &self.disk_path,
+            origin: self.origin.clone(),
+        };
+        let (_, records) = reader.read()?;
+        Ok(Enumeration::complete(records, Vec::new()))
+    }
+}
+
+impl RecordSource for ZoneFileSource {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn records(&self) -> BoxFuture<'_, Result<Enumeration<DnsRecord>, ProviderError>> {
+        Box::pin(async move { self.read() })
+    }
+}
+
+/// Owned assets from a CSV file with the `assets.csv` columns: `id, kind, account, region, ips, hosts`
+/// (`source` is accepted and ignored, so an `assets.csv` can be fed back). Only `id` and one of `ips` /
+/// `hosts` are required; `ips` and `hosts` hold space-separated lists, and `ips` may hold CIDR blocks.
+#[derive(Debug, Clone)]
+pub struct StaticListSource {
+    name: Arc<str>,
+    display_path: PathBuf,
+    disk_path: PathBuf,
+}
+
+const STATIC_COLUMNS: &[&str] = &["id", "kind", "account", "region", "ips", "hosts", "source"];
+
+impl StaticListSource {
+    pub fn new(name: &str, display_path: impl Into<PathBuf>, disk_path: impl Into<PathBuf>) -> Self {
+        Self { name: Arc::from(name), display_path: display_path.into(), disk_path: disk_path.into() }
+    }
+
+    fn err(&self, line: usize, message: impl Into<String>) -> ProviderError {
+        ProviderError::Parse { path: self.display_path.clone(), line, message: message.into() }
+    }
+
+    fn read(&self) -> Result<Enumeration<Asset>, ProviderError> {
+        let file = std::fs::File::open(&self.disk_path).map_err(|e| ProviderError::Io {
+            provider: self.name.to_string(),
+            path: self.disk_path.clone(),
+            source: e,
+        })?;
+        let mut rdr = csv::ReaderBuilder::new().trim(csv::Trim::All).comment(Some(b'#')).flexible(false).from_reader(file);
+        let headers = rdr.headers().map_err(|e| self.err(1, format!("cannot read the header: {e}")))?.clone();
+        let mut col = std::collections::HashMap::new();
+        for (i, h) in headers.iter().enumerate() {
+            let h = h.to_ascii_lowercase();
+            if !STATIC_COLUMNS.contains(&h.as_str()) {
+                return Err(self.err(1, format!("unknown column `{h}` (expected: id, kind, account, region, ips, hosts)")));
+            }
+            col.insert(h, i);
+        }
+        if !col.contains_key("id") || !(col.contains_key("ips") || col.contains_key("hosts")) {
+            return Err(self.err(1, "the header needs an `id` column and an `ips` or `hosts` column"));
+        }
+        let default_account: Arc<str> = Arc::from(self.display_path.display().to_string());
+        let mut items = Vec::new();
+        let mut seen = HashSet::new();
+        let mut accounts = std::collections::BTreeSet::new();
+        for row in rdr.records() {
+            let row = row.map_err(|e| {
+                let line = e.position().map(|p| p.line() as usize).unwrap_or(0);
+                self.err(line, format!("{e}"))
+            })?;
+            let line = row.position().map(|p| p.line() as usize).unwrap_or(0);
+            let get = |c: &str| col.get(c).and_then(|i| row.get(*i)).unwrap_or("");
+            let id = get("id");
+            if id.is_empty() {
+                return Err(self.err(line, "empty `id`"));
+            }
+            let kind: AssetKind = if get("kind").is_empty() { AssetKind::Static } else { get("kind").parse().unwrap_or_else(|e| match e {}) };
+            let account: Arc<str> = if get("account").is_empty() { default_account.clone() } else { Arc::from(get("account")) };
+            let region = Some(get("region")).filter(|r| !r.is_empty()).map(Arc::from);
+            let mut ips = Vec::new();
+            for ip in get("ips").split_whitespace() {
+                let net = parse_ip_or_cidr(ip).map_err(|m| self.err(line, format!("column `ips`: {m}")))?;
+                if !ips.contains(&net) {
+                    ips.push(net);
+                }
+            }
+            let mut hosts = Vec::new();
+            for h in get("hosts").split_whitespace() {
+                let n = DnsName::parse(h).map_err(|e| self.err(line, format!("column `hosts`: {e}")))?;
+                if !hosts.contains(&n) {
+                    hosts.push(n);
+                }
+            }
+            if ips.is_empty() && hosts.is_empty() {
+                return Err(self.err(line, format!("asset `{id}` has neither `ips` nor `hosts`")));
+            }
+            if !seen.insert((account.clone(), kind.clone(), id.to_string())) {
+                return Err(self.err(line, format!("asset `{id}` ({kind}) is listed twice for account `{account}`")));
+            }
+            accounts.insert(account.clone());
+            items.push(Asset { source: self.name.clone(), account, region, kind, id: id.to_string(), ips, hosts });
+        }
+        let covered = if accounts.is_empty() { vec![default_account] } else { accounts.into_iter().collect() }
+            .into_iter()
+            .map(|account| Coverage { source: self.name.clone(), cloud: Arc::from("static"), account, region: None })
+            .collect();
+        Ok(Enumeration::complete(items, covered))
+    }
+}
+
+impl AssetSource for StaticListSource {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn assets(&self) -> BoxFuture<'_, Result<Enumeration<Asset>, ProviderError>> {
+        Box::pin(async move { self.read() })
+    }
+}
+
+/// `192.0.2.1`, `2001:db8::/32`, `198.51.100.0/24`; a block with host bits set is refused, since it is
+/// almost always a typo for a different block.
+pub fn parse_ip_or_cidr(text: &str) -> Result<IpNet, String> {
+    if let Ok(ip) = text.parse::<std::net::IpAddr>() {
+        return Ok(IpNet::from(ip));
+    }
+    let net: IpNet = text.parse().map_err(|_| format!("`{text}` is neither an IP address nor a CIDR block"))?;
+    if net.addr() != net.network() {
+        return Err(format!("`{text}` has host bits set; did you mean {}?", net.trunc()));
+    }
+    Ok(net)
+}
+
+/// Resolves `path` as written in a config file against the config's folder.
+pub fn resolve(config_dir: &Path, path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        config_dir.join(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(name: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        (dir, p)
+    }
+
+    #[tokio::test]
+    async fn zone_file_source_is_conformant() {
+        let (_d, p) = write(
+            "example.com.zone",
+            "$TTL 300\n@ SOA ns1 host 1 1 1 1 1\n@ NS ns1\nns1 A 192.0.2.1\nwww CNAME app\napp A 192.0.2.2\n A 192.0.2.3\nv6 AAAA ::1\nmx MX 5 mail.example.net.\n",
+        );
+        let src = ZoneFileSource::new("zones", "example.com.zone", &p, None);
+        dangle_model::conformance::assert_records(&src).await;
+        assert_eq!(src.records().await.unwrap().items.len(), 7);
+    }
+
+    #[tokio::test]
+    async fn static_list_source_is_conformant() {
+        let (_d, p) = write(
+            "owned.csv",
+            "id,kind,account,region,ips,hosts\ndc1,static,onprem,,198.51.100.0/24 2001:db8::/48,\nvpn,,,,203.0.113.9,vpn.example.net\napi,,,,,api.partner.example\n",
+        );
+        let src = StaticListSource::new("owned", "owned.csv", &p);
+        dangle_model::conformance::assert_assets(&src).await;
+        let e = src.assets().await.unwrap();
+        assert_eq!(e.items.len(), 3);
+        assert_eq!(e.items[0].ips.len(), 2);
+        assert_eq!(&*e.items[1].account, "owned.csv");
+        assert_eq!(e.covered.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn static_list_errors_name_line_and_column() {
+        for (text, needle) in [
+            ("id,ips\na,10.0.0.1/8\n", "owned.csv:2: column `ips`: `10.0.0.1/8` has host bits set; did you mean 10.0.0.0/8?"),
+            ("id,ips\na,nonsense\n", "owned.csv:2: column `ips`: `nonsense` is neither"),
+            ("id,ips,colour\n", "owned.csv:1: unknown column `colour`"),
+            ("kind,ips\n", "owned.csv:1: the header needs an `id` column"),
+            ("id,ips,hosts\na,,\n", "owned.csv:2: asset `a` has neither"),
+            ("id,ips\na,192.0.2.1\na,192.0.2.2\n", "owned.csv:3: asset `a` (static) is listed twice"),
+            ("id,hosts\na,bad..name\n", "owned.csv:2: column `hosts`: empty label"),
+            ("id,ips\na,192.0.2.1,extra\n", "owned.csv:2:"),
+        ] {
+            let (_d, p) = write("owned.csv", text);
+            let src = StaticListSource::new("owned", "owned.csv", &p);
+            let e = src.assets().await.unwrap_err().to_string();
+            assert!(e.contains(needle), "{text:?}: {e}");
+        }
+    }
+}

@@ -1,0 +1,331 @@
+//! The contract between dangle's providers and its engine.
+//!
+//! Providers (Route53, Azure DNS, zone files, static lists, …) enumerate two inventories and hand them
+//! over in these types only: [`DnsRecord`]s from a [`RecordSource`] and [`Asset`]s from an [`AssetSource`],
+//! each wrapped in an [`Enumeration`] that also says what was covered and which parts failed
+//! ([`CoverageGap`]). The engine never sees an SDK type or a raw string name.
+//!
+//! ```
+//! use dangle_model::{DnsName, Target};
+//! let t = Target::Host(DnsName::parse("App.Example.COM").unwrap());
+//! assert_eq!(t.to_string(), "app.example.com");
+//! ```
+//!
+//! Every provider runs [`conformance`] against itself: the files provider on every build, the cloud
+//! providers against their emulators.
+
+use std::fmt;
+use std::future::Future;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use ipnet::IpNet;
+use serde::Serialize;
+
+pub mod conformance;
+mod name;
+
+pub use name::{DnsName, NameError};
+
+/// A DNS record type. Unknown types are kept by name (`HTTPS`, `TYPE65`), never dropped.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum RecordType {
+    A,
+    Aaaa,
+    Cname,
+    Ns,
+    Mx,
+    Srv,
+    Txt,
+    Soa,
+    Caa,
+    Ptr,
+    Dname,
+    /// Any other type, upper-case as written (`HTTPS`, `DS`, `TYPE65`).
+    Other(Arc<str>),
+}
+
+impl RecordType {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::A => "A",
+            Self::Aaaa => "AAAA",
+            Self::Cname => "CNAME",
+            Self::Ns => "NS",
+            Self::Mx => "MX",
+            Self::Srv => "SRV",
+            Self::Txt => "TXT",
+            Self::Soa => "SOA",
+            Self::Caa => "CAA",
+            Self::Ptr => "PTR",
+            Self::Dname => "DNAME",
+            Self::Other(s) => s,
+        }
+    }
+
+    /// Types whose data points somewhere dangle judges.
+    pub fn has_targets(&self) -> bool {
+        matches!(self, Self::A | Self::Aaaa | Self::Cname | Self::Ns | Self::Mx | Self::Srv | Self::Dname)
+    }
+}
+
+impl FromStr for RecordType {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let up = s.to_ascii_uppercase();
+        Ok(match up.as_str() {
+            "A" => Self::A,
+            "AAAA" => Self::Aaaa,
+            "CNAME" => Self::Cname,
+            "NS" => Self::Ns,
+            "MX" => Self::Mx,
+            "SRV" => Self::Srv,
+            "TXT" => Self::Txt,
+            "SOA" => Self::Soa,
+            "CAA" => Self::Caa,
+            "PTR" => Self::Ptr,
+            "DNAME" => Self::Dname,
+            _ => Self::Other(up.into()),
+        })
+    }
+}
+
+impl fmt::Display for RecordType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for RecordType {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// Where a record points.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Target {
+    /// A / AAAA data.
+    Ip(IpAddr),
+    /// CNAME, NS, MX, SRV, DNAME targets.
+    Host(DnsName),
+    /// A Route53 alias.
+    Alias { dns_name: DnsName, zone_id: String },
+    /// An Azure alias record set pointing at a resource id.
+    Resource { id: String },
+}
+
+impl Serialize for Target {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl fmt::Display for Target {
+    /// The form used in reports and accepted by `checklist`: an address, a name, `alias:NAME`, or the id.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Ip(ip) => write!(f, "{ip}"),
+            Self::Host(name) => write!(f, "{name}"),
+            Self::Alias { dns_name, .. } => write!(f, "alias:{dns_name}"),
+            Self::Resource { id } => f.write_str(id),
+        }
+    }
+}
+
+/// One record set: every value of (zone, name, type, set id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DnsRecord {
+    /// The provider label from the config (`name`), e.g. `prod-route53` or `zones`.
+    pub source: Arc<str>,
+    /// Cloud account / subscription id, or the file the record came from.
+    pub account: Arc<str>,
+    pub zone: DnsName,
+    pub zone_private: bool,
+    pub name: DnsName,
+    pub rtype: RecordType,
+    pub ttl: u32,
+    /// Keeps weighted / latency / geo / failover sets with the same name apart (Route53 SetIdentifier).
+    pub set_id: Option<Arc<str>>,
+    pub targets: Vec<Target>,
+    /// Where a person edits this record: `zones/example.com.zone:14`, a console path, …
+    pub location: Option<Arc<str>>,
+}
+
+/// What kind of thing an [`Asset`] is. Serialised in snake case (`elastic_ip`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum AssetKind {
+    ElasticIp,
+    InstancePublicIp,
+    NetworkInterface,
+    LoadBalancer,
+    ClassicLoadBalancer,
+    S3Bucket,
+    CloudFront,
+    HostedZone,
+    AzurePublicIp,
+    AppService,
+    FrontDoor,
+    TrafficManager,
+    CdnEndpoint,
+    StorageAccount,
+    AzureDnsZone,
+    /// Declared by the user in a static list (on-prem blocks, hosts outside any cloud API).
+    Static,
+    /// A kind this build does not know, kept by name.
+    Other(Arc<str>),
+}
+
+const KINDS: &[(AssetKind, &str)] = &[
+    (AssetKind::ElasticIp, "elastic_ip"),
+    (AssetKind::InstancePublicIp, "instance_public_ip"),
+    (AssetKind::NetworkInterface, "network_interface"),
+    (AssetKind::LoadBalancer, "load_balancer"),
+    (AssetKind::ClassicLoadBalancer, "classic_load_balancer"),
+    (AssetKind::S3Bucket, "s3_bucket"),
+    (AssetKind::CloudFront, "cloudfront"),
+    (AssetKind::HostedZone, "hosted_zone"),
+    (AssetKind::AzurePublicIp, "azure_public_ip"),
+    (AssetKind::AppService, "app_service"),
+    (AssetKind::FrontDoor, "front_door"),
+    (AssetKind::TrafficManager, "traffic_manager"),
+    (AssetKind::CdnEndpoint, "cdn_endpoint"),
+    (AssetKind::StorageAccount, "storage_account"),
+    (AssetKind::AzureDnsZone, "azure_dns_zone"),
+    (AssetKind::Static, "static"),
+];
+
+impl AssetKind {
+    pub fn as_str(&self) -> &str {
+        if let Self::Other(s) = self {
+            return s;
+        }
+        KINDS.iter().find(|(k, _)| k == self).map(|(_, s)| *s).unwrap_or("other")
+    }
+
+    /// Kinds whose `hosts` are DNS zones we hold (their name servers make NS delegations owned).
+    pub fn is_zone(&self) -> bool {
+        matches!(self, Self::HostedZone | Self::AzureDnsZone)
+    }
+}
+
+impl FromStr for AssetKind {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let low = s.trim().to_ascii_lowercase().replace('-', "_");
+        Ok(KINDS
+            .iter()
+            .find(|(_, n)| *n == low)
+            .map(|(k, _)| k.clone())
+            .unwrap_or_else(|| Self::Other(low.into())))
+    }
+}
+
+impl fmt::Display for AssetKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for AssetKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// Something the organisation holds, with every address and name by which it is reached.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Asset {
+    pub source: Arc<str>,
+    pub account: Arc<str>,
+    pub region: Option<Arc<str>>,
+    pub kind: AssetKind,
+    /// ARN, Azure resource id, or the id from a static list.
+    pub id: String,
+    /// Addresses; a single address is a host prefix (`/32`, `/128`), a static list may hold blocks.
+    pub ips: Vec<IpNet>,
+    /// Names: load balancer DNS names, bucket endpoints, CDN domains, a zone and its name servers.
+    pub hosts: Vec<DnsName>,
+}
+
+/// Something that was enumerated completely: the basis for calling an unowned target `dangling`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Coverage {
+    pub source: Arc<str>,
+    /// The address and service namespace this covers: `aws`, `azure`, `static`, or a provider name.
+    pub cloud: Arc<str>,
+    pub account: Arc<str>,
+    /// `None`: every region of the account (or a source without regions).
+    pub region: Option<Arc<str>>,
+}
+
+/// A part of the estate that failed to enumerate: records it could affect are `unverified`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct CoverageGap {
+    pub source: Arc<str>,
+    pub account: Arc<str>,
+    pub region: Option<Arc<str>>,
+    /// The service that failed (`route53`, `ec2`, `dns`, …).
+    pub service: String,
+    pub error: String,
+}
+
+/// Items plus what was covered and what failed: partial results are data, not a crash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enumeration<T> {
+    pub items: Vec<T>,
+    pub gaps: Vec<CoverageGap>,
+    pub covered: Vec<Coverage>,
+}
+
+impl<T> Default for Enumeration<T> {
+    fn default() -> Self {
+        Self { items: Vec::new(), gaps: Vec::new(), covered: Vec::new() }
+    }
+}
+
+impl<T> Enumeration<T> {
+    pub fn complete(items: Vec<T>, covered: Vec<Coverage>) -> Self {
+        Self { items, gaps: Vec::new(), covered }
+    }
+}
+
+/// A provider failure that stops the run (bad input, bad config). Partial failures are [`CoverageGap`]s.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProviderError {
+    #[error("provider `{provider}`: cannot read {}: {source}", path.display())]
+    Io { provider: String, path: PathBuf, source: std::io::Error },
+    #[error("{}:{line}: {message}", path.display())]
+    Parse { path: PathBuf, line: usize, message: String },
+    #[error("provider `{provider}`: {operation}: {message}")]
+    Api { provider: String, operation: String, message: String },
+    #[error("provider `{provider}`: {message}")]
+    Config { provider: String, message: String },
+}
+
+/// A boxed future, so the traits stay object safe (`Box<dyn RecordSource>`).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Enumerates DNS records, read-only.
+pub trait RecordSource: Send + Sync {
+    /// The provider label (config `name`), used as `source` on everything it returns.
+    fn name(&self) -> &str;
+    fn records(&self) -> BoxFuture<'_, Result<Enumeration<DnsRecord>, ProviderError>>;
+}
+
+/// Enumerates owned assets, read-only.
+pub trait AssetSource: Send + Sync {
+    fn name(&self) -> &str;
+    fn assets(&self) -> BoxFuture<'_, Result<Enumeration<Asset>, ProviderError>>;
+}
+
+/// An IP as a host prefix (`/32` or `/128`).
+pub fn host_net(ip: IpAddr) -> IpNet {
+    IpNet::from(ip)
+}
