@@ -1,1 +1,8 @@
-//! dangle
+//! dangle finds dangling DNS records: names in your zones that point at IPs, load balancers, buckets,
+//! CDN and app endpoints, or delegated name servers that you no longer own.
+//!
+//! The pipeline: providers enumerate records and assets ([`dangle_model`]), [`reconcile`] judges every
+//! record without I/O, [`store`] keeps every run in SQLite, [`report`] writes CSV / JSON / Markdown.
+//! The binary's subcommands live in [`commands`].
+
+pub mod reconcile;
