@@ -6,3 +6,8 @@
 //! The binary's subcommands live in [`commands`].
 
 pub mod reconcile;
+pub mod config;
+pub mod store;
+pub mod cli;
+pub mod commands;
+pub mod report;

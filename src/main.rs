@@ -1,1 +1,27 @@
-fn main() {}
+//! The `dangle` binary: parse, run, map the outcome to the contract's exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use dangle::cli::Cli;
+
+/// The log filter (tracing `EnvFilter` syntax), e.g. `DANGLE_LOG=debug`.
+const DANGLE_LOG: &str = "DANGLE_LOG";
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let default = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env(DANGLE_LOG).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    match dangle::commands::run(cli.command) {
+        Ok(outcome) => ExitCode::from(outcome.exit_code()),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

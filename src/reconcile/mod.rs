@@ -568,7 +568,7 @@ impl<'a> Ctx<'a> {
             return self.owned(*i);
         }
         if let Some(zone) = self.zone_of(name) {
-            return self.resolve_in_zone(name, zone, depth, stack).via(name);
+            return self.resolve_in_zone(name, zone, depth, stack);
         }
         if let Some(m) = suffixes::classify(name) {
             if let Some(ip) = m.implied_ip {
@@ -660,9 +660,11 @@ impl<'a> Ctx<'a> {
         }
         let here = self.records_at(name, zone);
         if !here.is_empty() {
-            return self.addresses(name, &here, depth, stack).unwrap_or_else(|| {
-                Outcome::new(Status::Dangling, Claimable::No, format!("{name} exists in our zone {zone} but has no A, AAAA or CNAME record"))
-            });
+            return match self.addresses(&here, depth, stack) {
+                Some(o) if o.reason.starts_with("CNAME loop") => o,
+                Some(o) => o.via(name),
+                None => Outcome::new(Status::Dangling, Claimable::No, format!("{name} exists in our zone {zone} but has no A, AAAA or CNAME record")),
+            };
         }
         if info.has_wildcard {
             if let Some(o) = self.wildcard(name, zone, depth, stack) {
@@ -688,7 +690,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// The addresses that the record sets at a name lead to; `None` if none of them carries any.
-    fn addresses(&self, name: &DnsName, here: &[&DnsRecord], depth: usize, stack: &mut Vec<DnsName>) -> Option<Outcome> {
+    fn addresses(&self, here: &[&DnsRecord], depth: usize, stack: &mut Vec<DnsName>) -> Option<Outcome> {
         let mut outs = Vec::new();
         for r in here {
             for t in &r.targets {
@@ -701,7 +703,6 @@ impl<'a> Ctx<'a> {
                 }
             }
         }
-        let _ = name;
         Outcome::worst(outs)
     }
 
@@ -730,7 +731,7 @@ impl<'a> Ctx<'a> {
             return None;
         }
         Some(
-            self.addresses(&wild, &here, depth, stack)
+            self.addresses(&here, depth, stack)
                 .unwrap_or_else(|| Outcome::new(Status::Dangling, Claimable::No, format!("{wild} has no A, AAAA or CNAME record")))
                 .via(&wild),
         )

@@ -1,0 +1,267 @@
+//! `dangle checklist TARGET…`: before a decommission, every record that still reaches the target —
+//! directly or through CNAME / alias chains — with where it lives and the change to make.
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::io::Write;
+use std::net::IpAddr;
+
+use anyhow::Context;
+use dangle_model::DnsName;
+use ipnet::IpNet;
+use serde::Serialize;
+
+use super::Outcome;
+use crate::cli::{ChecklistArgs, FormatArg};
+use crate::config::Config;
+use crate::reconcile::suffixes;
+use crate::report::{self, cell};
+use crate::store::{AssetRow, ReportRow, Store};
+
+/// What the user asked about, widened through the assets that hold it.
+#[derive(Debug, Default)]
+struct Wanted {
+    nets: Vec<IpNet>,
+    hosts: HashSet<DnsName>,
+    ids: HashSet<String>,
+    buckets: HashSet<String>,
+}
+
+impl Wanted {
+    fn add_host(&mut self, h: DnsName) {
+        if let Some(b) = suffixes::classify(&h).and_then(|m| m.bucket) {
+            self.buckets.insert(b);
+        }
+        self.hosts.insert(h);
+    }
+
+    fn add(&mut self, text: &str) -> anyhow::Result<()> {
+        let t = text.trim();
+        if let Ok(ip) = t.parse::<IpAddr>() {
+            self.nets.push(IpNet::from(ip));
+        } else if t.contains('/') && !t.starts_with('/') && !t.starts_with("arn:") {
+            self.nets.push(dangle_files::parse_ip_or_cidr(t).map_err(anyhow::Error::msg).with_context(|| format!("target `{t}`"))?);
+        } else if t.starts_with("arn:") || t.starts_with("/subscriptions/") || !t.contains('.') {
+            self.ids.insert(t.to_ascii_lowercase());
+            if let Some(b) = t.strip_prefix("arn:aws:s3:::") {
+                self.buckets.insert(b.to_string());
+            }
+        } else {
+            let h = DnsName::parse(t.strip_prefix("dualstack.").unwrap_or(t)).with_context(|| format!("target `{t}`"))?;
+            self.add_host(h);
+        }
+        Ok(())
+    }
+
+    fn overlaps(&self, net: &IpNet) -> bool {
+        self.nets.iter().any(|n| n.contains(net) || net.contains(n))
+    }
+
+    /// Adds every address and name of each asset that holds something wanted.
+    fn widen(&mut self, assets: &[AssetRow]) {
+        for a in assets {
+            let ips: Vec<IpNet> = a.ips.split_whitespace().filter_map(|s| dangle_files::parse_ip_or_cidr(s).ok()).collect();
+            let hosts: Vec<DnsName> = a.hosts.split_whitespace().filter_map(|s| DnsName::parse(s).ok()).collect();
+            let bucket = (a.kind == "s3_bucket").then(|| crate::reconcile::bucket_of(&a.id).to_string());
+            let hit = self.ids.contains(&a.id.to_ascii_lowercase())
+                || ips.iter().any(|n| self.overlaps(n))
+                || hosts.iter().any(|h| self.hosts.contains(h))
+                || bucket.as_ref().is_some_and(|b| self.buckets.contains(b));
+            if hit {
+                self.ids.insert(a.id.to_ascii_lowercase());
+                for n in ips {
+                    if !self.nets.contains(&n) {
+                        self.nets.push(n);
+                    }
+                }
+                for h in hosts {
+                    self.add_host(h);
+                }
+                self.buckets.extend(bucket);
+            }
+        }
+    }
+
+    fn matches(&self, row: &ReportRow) -> bool {
+        let t = row.target.as_str();
+        if t.is_empty() {
+            return false;
+        }
+        if let Ok(ip) = t.parse::<IpAddr>() {
+            return self.nets.iter().any(|n| n.contains(&ip));
+        }
+        if t.starts_with('/') || t.starts_with("arn:") {
+            return self.ids.contains(&t.to_ascii_lowercase());
+        }
+        let Some(h) = row_host(t) else { return false };
+        if self.hosts.contains(&h) {
+            return true;
+        }
+        match suffixes::classify(&h) {
+            Some(m) if m.bucket.as_ref().is_some_and(|b| self.buckets.contains(b)) => true,
+            Some(m) if m.implied_ip.is_some_and(|ip| self.nets.iter().any(|n| n.contains(&ip))) => true,
+            _ => t.starts_with("alias:") && suffixes::is_bare_s3_website(&h) && self.buckets.contains(&row.record_name),
+        }
+    }
+}
+
+/// The host a row points at: a name, or an alias's name without `dualstack.`.
+fn row_host(target: &str) -> Option<DnsName> {
+    let t = target.strip_prefix("alias:").unwrap_or(target);
+    DnsName::parse(t.strip_prefix("dualstack.").unwrap_or(t)).ok()
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Hit {
+    pub record_name: String,
+    pub record_type: String,
+    pub set_id: String,
+    pub target: String,
+    pub zone: String,
+    pub source: String,
+    pub account: String,
+    pub location: String,
+    /// Empty for a record that points at the target itself; else the chain it follows.
+    pub via: String,
+    pub status: String,
+    pub change: String,
+}
+
+/// Every row that reaches one of `targets`, directly or through chains of our own records.
+pub fn checklist(rows: &[ReportRow], assets: &[AssetRow], targets: &[String]) -> anyhow::Result<Vec<Hit>> {
+    let mut w = Wanted::default();
+    for t in targets {
+        w.add(t)?;
+    }
+    w.widen(assets);
+    let mut by_target: BTreeMap<DnsName, Vec<usize>> = BTreeMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        if let Some(h) = row_host(&r.target).filter(|_| r.target.parse::<IpAddr>().is_err()) {
+            by_target.entry(h).or_default().push(i);
+        }
+    }
+    let mut hits: Vec<Hit> = Vec::new();
+    let mut seen = HashSet::new();
+    let mut queue: VecDeque<(String, String)> = VecDeque::new();
+    let place = |r: &ReportRow| if r.location.is_empty() { format!("{} / {}", r.source, r.account) } else { r.location.clone() };
+    for (i, r) in rows.iter().enumerate() {
+        if w.matches(r) && seen.insert(i) {
+            hits.push(Hit {
+                record_name: r.record_name.clone(),
+                record_type: r.record_type.clone(),
+                set_id: r.set_id.clone(),
+                target: r.target.clone(),
+                zone: r.zone.clone(),
+                source: r.source.clone(),
+                account: r.account.clone(),
+                location: place(r),
+                via: String::new(),
+                status: r.status.clone(),
+                change: format!("remove or repoint `{} {} {}` in zone {} ({})", r.record_name, r.record_type, r.target, r.zone, place(r)),
+            });
+            queue.push_back((r.record_name.clone(), r.target.clone()));
+        }
+    }
+    while let Some((name, path)) = queue.pop_front() {
+        let Ok(n) = DnsName::parse(&name) else { continue };
+        for &i in by_target.get(&n).into_iter().flatten() {
+            if !seen.insert(i) {
+                continue;
+            }
+            let r = &rows[i];
+            let via = format!("{name} → {path}");
+            hits.push(Hit {
+                record_name: r.record_name.clone(),
+                record_type: r.record_type.clone(),
+                set_id: r.set_id.clone(),
+                target: r.target.clone(),
+                zone: r.zone.clone(),
+                source: r.source.clone(),
+                account: r.account.clone(),
+                location: place(r),
+                via: via.clone(),
+                status: r.status.clone(),
+                change: format!("follows {name}: repoint `{} {} {}` ({}) or it dangles when {name} goes", r.record_name, r.record_type, r.target, place(r)),
+            });
+            queue.push_back((r.record_name.clone(), via));
+        }
+    }
+    hits.sort_by(|a, b| (!a.via.is_empty(), &a.zone, &a.record_name, &a.record_type, &a.set_id, &a.target).cmp(&(!b.via.is_empty(), &b.zone, &b.record_name, &b.record_type, &b.set_id, &b.target)));
+    Ok(hits)
+}
+
+pub fn run(args: &ChecklistArgs) -> anyhow::Result<Outcome> {
+    let mut store;
+    let run = if args.fresh || args.store.db.is_none() && !super::store_path(&args.store).map(|p| p.exists()).unwrap_or(false) {
+        let cfg = Config::load(&args.store.config).context("checklist needs a stored run or a config to scan with")?;
+        store = Store::open(args.store.db.as_deref().unwrap_or(&cfg.db))?;
+        super::scan::scan_into(&cfg, &mut store)?
+    } else {
+        store = super::open_existing(&args.store)?;
+        match store.latest_run()? {
+            Some(r) => r,
+            None => {
+                let cfg = Config::load(&args.store.config).context("the store holds no run yet, so checklist scans with the config")?;
+                super::scan::scan_into(&cfg, &mut store)?
+            }
+        }
+    };
+    let rows = store.rows(run)?;
+    let assets = store.assets(run)?;
+    let hits = checklist(&rows, &assets, &args.targets)?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match args.format {
+        FormatArg::Json => {
+            serde_json::to_writer_pretty(&mut out, &serde_json::json!({ "run": run, "targets": args.targets, "records": hits }))?;
+            writeln!(out)?;
+        }
+        FormatArg::Csv => {
+            let mut c = csv::Writer::from_writer(&mut out);
+            c.write_record(["record_name", "record_type", "set_id", "target", "zone", "source", "account", "location", "via", "status", "change"])?;
+            for h in &hits {
+                c.write_record([
+                    &h.record_name, &h.record_type, &h.set_id, &h.target, &h.zone, &h.source, &h.account, &h.location, &h.via, &h.status, &h.change,
+                ])?;
+            }
+            c.flush()?;
+        }
+        FormatArg::Markdown => {
+            writeln!(out, "# dangle checklist — {} (run {run})\n", args.targets.join(", "))?;
+            if hits.is_empty() {
+                writeln!(out, "No record reaches these targets.")?;
+            } else {
+                writeln!(out, "| record | type | zone | points at | via | where | change |\n| --- | --- | --- | --- | --- | --- | --- |")?;
+                for h in &hits {
+                    writeln!(
+                        out,
+                        "| {} | {} | {} | {} | {} | {} | {} |",
+                        cell(&h.record_name),
+                        h.record_type,
+                        cell(&h.zone),
+                        cell(&h.target),
+                        cell(&h.via),
+                        cell(&h.location),
+                        cell(&h.change)
+                    )?;
+                }
+            }
+        }
+        FormatArg::Table => {
+            if hits.is_empty() {
+                writeln!(out, "no record in run {run} reaches {}", args.targets.join(", "))?;
+            } else {
+                writeln!(out, "{} record(s) in run {run} reach {}:", hits.len(), args.targets.join(", "))?;
+                let rows: Vec<Vec<String>> = hits
+                    .iter()
+                    .map(|h| {
+                        let name = if h.set_id.is_empty() { h.record_name.clone() } else { format!("{} ({})", h.record_name, h.set_id) };
+                        vec![name, h.record_type.clone(), h.zone.clone(), h.target.clone(), if h.via.is_empty() { "direct".into() } else { h.via.clone() }, h.location.clone()]
+                    })
+                    .collect();
+                write!(out, "{}", report::table(&["RECORD", "TYPE", "ZONE", "POINTS AT", "VIA", "WHERE"], &rows))?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(Outcome::default())
+}

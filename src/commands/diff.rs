@@ -1,0 +1,188 @@
+//! `dangle diff`: the latest run against the one before.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use serde::Serialize;
+
+use super::Outcome;
+use crate::cli::{DiffArgs, FormatArg};
+use crate::reconcile::{Severity, Status};
+use crate::report::{self, cell};
+use crate::store::ReportRow;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    New,
+    Changed,
+    Fixed,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    pub change: Change,
+    pub record_name: String,
+    pub record_type: String,
+    pub set_id: String,
+    pub target: String,
+    pub zone: String,
+    pub source: String,
+    pub account: String,
+    pub old_status: String,
+    pub new_status: String,
+    pub old_severity: String,
+    pub new_severity: String,
+    pub reason: String,
+}
+
+fn is_finding(r: &ReportRow) -> bool {
+    Status::parse(&r.status).is_some_and(Status::is_finding)
+}
+
+/// New: a finding now that was absent or fine before. Fixed: a finding before that is absent or fine now.
+/// Changed: a finding in both whose status or severity moved.
+pub fn compare(old: &[ReportRow], new: &[ReportRow]) -> Vec<Entry> {
+    let before: BTreeMap<_, &ReportRow> = old.iter().map(|r| (r.key(), r)).collect();
+    let after: BTreeMap<_, &ReportRow> = new.iter().map(|r| (r.key(), r)).collect();
+    let mut out = Vec::new();
+    let entry = |change, o: Option<&ReportRow>, n: Option<&ReportRow>| {
+        let base = n.or(o).expect("one side exists");
+        Entry {
+            change,
+            record_name: base.record_name.clone(),
+            record_type: base.record_type.clone(),
+            set_id: base.set_id.clone(),
+            target: base.target.clone(),
+            zone: base.zone.clone(),
+            source: base.source.clone(),
+            account: base.account.clone(),
+            old_status: o.map(|r| r.status.clone()).unwrap_or_else(|| "absent".into()),
+            new_status: n.map(|r| r.status.clone()).unwrap_or_else(|| "absent".into()),
+            old_severity: o.map(|r| r.severity.clone()).unwrap_or_default(),
+            new_severity: n.map(|r| r.severity.clone()).unwrap_or_default(),
+            reason: base.reason.clone(),
+        }
+    };
+    for (k, n) in &after {
+        let o = before.get(k).copied();
+        match (o, is_finding(n)) {
+            (None, true) => out.push(entry(Change::New, None, Some(n))),
+            (Some(o), true) if !is_finding(o) => out.push(entry(Change::New, Some(o), Some(n))),
+            (Some(o), true) if o.status != n.status || o.severity != n.severity => out.push(entry(Change::Changed, Some(o), Some(n))),
+            (Some(o), false) if is_finding(o) => out.push(entry(Change::Fixed, Some(o), Some(n))),
+            _ => {}
+        }
+    }
+    for (k, o) in &before {
+        if !after.contains_key(k) && is_finding(o) {
+            out.push(entry(Change::Fixed, Some(o), None));
+        }
+    }
+    out.sort_by(|a, b| {
+        a.change
+            .cmp(&b.change)
+            .then_with(|| sev_of(&b.new_severity).cmp(&sev_of(&a.new_severity)))
+            .then_with(|| (&a.record_name, &a.record_type, &a.set_id, &a.target).cmp(&(&b.record_name, &b.record_type, &b.set_id, &b.target)))
+    });
+    out
+}
+
+fn sev_of(s: &str) -> Severity {
+    Severity::parse(s).unwrap_or(Severity::Info)
+}
+
+/// Entries that fail the run: new findings, or changed ones that got worse, at or above `threshold`.
+pub fn failing(entries: &[Entry], threshold: Severity) -> usize {
+    entries
+        .iter()
+        .filter(|e| match e.change {
+            Change::New => sev_of(&e.new_severity) >= threshold,
+            Change::Changed => sev_of(&e.new_severity) >= threshold && sev_of(&e.new_severity) > sev_of(&e.old_severity),
+            Change::Fixed => false,
+        })
+        .count()
+}
+
+#[derive(Serialize)]
+struct DiffReport<'a> {
+    run: i64,
+    previous_run: Option<i64>,
+    entries: &'a [Entry],
+}
+
+pub fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
+    let store = super::open_existing(&args.store)?;
+    let latest = store.require_latest()?;
+    let previous = store.previous_run(latest)?;
+    let new = store.rows(latest)?;
+    let old = match previous {
+        Some(p) => store.rows(p)?,
+        None => Vec::new(),
+    };
+    let entries = compare(&old, &new);
+    let threshold: Severity = args.fail_on.into();
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let title = match previous {
+        Some(p) => format!("run {latest} against run {p}"),
+        None => format!("run {latest} (no earlier run: every finding is new)"),
+    };
+    match args.format {
+        FormatArg::Json => {
+            serde_json::to_writer_pretty(&mut out, &DiffReport { run: latest, previous_run: previous, entries: &entries })?;
+            writeln!(out)?;
+        }
+        FormatArg::Csv => {
+            let mut c = csv::Writer::from_writer(&mut out);
+            for e in &entries {
+                c.serialize(e)?;
+            }
+            c.flush()?;
+        }
+        FormatArg::Markdown => {
+            writeln!(out, "# dangle diff — {title}\n")?;
+            writeln!(out, "| change | severity | status | record | type | target | reason |\n| --- | --- | --- | --- | --- | --- | --- |")?;
+            for e in &entries {
+                writeln!(
+                    out,
+                    "| {:?} | {} | {} → {} | {} | {} | {} | {} |",
+                    e.change,
+                    if e.new_severity.is_empty() { &e.old_severity } else { &e.new_severity },
+                    e.old_status,
+                    e.new_status,
+                    cell(&e.record_name),
+                    e.record_type,
+                    cell(&e.target),
+                    cell(&e.reason)
+                )?;
+            }
+        }
+        FormatArg::Table => {
+            writeln!(out, "{title}: {} new, {} changed, {} fixed", count(&entries, Change::New), count(&entries, Change::Changed), count(&entries, Change::Fixed))?;
+            let rows: Vec<Vec<String>> = entries
+                .iter()
+                .map(|e| {
+                    vec![
+                        format!("{:?}", e.change).to_lowercase(),
+                        if e.new_severity.is_empty() { e.old_severity.clone() } else { e.new_severity.clone() },
+                        format!("{} -> {}", e.old_status, e.new_status),
+                        e.record_name.clone(),
+                        e.record_type.clone(),
+                        e.target.clone(),
+                        e.reason.clone(),
+                    ]
+                })
+                .collect();
+            if !rows.is_empty() {
+                write!(out, "{}", report::table(&["CHANGE", "SEVERITY", "STATUS", "RECORD", "TYPE", "TARGET", "REASON"], &rows))?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(Outcome { findings: failing(&entries, threshold), gaps: 0 })
+}
+
+fn count(entries: &[Entry], c: Change) -> usize {
+    entries.iter().filter(|e| e.change == c).count()
+}

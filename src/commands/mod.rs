@@ -1,0 +1,72 @@
+//! One file per subcommand. Each returns an [`Outcome`] that `main` maps to the contract's exit code.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use crate::cli::{Command, StoreArgs};
+use crate::config::Config;
+use crate::store::Store;
+
+pub mod checklist;
+pub mod diff;
+pub mod report;
+pub mod scan;
+
+/// What a command found, for the exit code.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    /// Findings at or above the `--fail-on` threshold.
+    pub findings: usize,
+    /// Coverage gaps in the run.
+    pub gaps: usize,
+}
+
+impl Outcome {
+    /// 1: findings at or above the threshold; 3: gaps and no such finding; 0: clean.
+    pub fn exit_code(self) -> u8 {
+        if self.findings > 0 {
+            1
+        } else if self.gaps > 0 {
+            3
+        } else {
+            0
+        }
+    }
+}
+
+pub fn run(command: Command) -> anyhow::Result<Outcome> {
+    match command {
+        Command::Scan(a) => scan::run(&a),
+        Command::Checklist(a) => checklist::run(&a),
+        Command::Report(a) => report::run(&a),
+        Command::Diff(a) => diff::run(&a),
+    }
+}
+
+/// The store a read-only command uses: `--db`, else the config's `db`.
+pub(crate) fn store_path(args: &StoreArgs) -> anyhow::Result<PathBuf> {
+    if let Some(db) = &args.db {
+        return Ok(db.clone());
+    }
+    let cfg = Config::load(&args.config).context("no --db given, so the store is found through the config")?;
+    Ok(cfg.db)
+}
+
+pub(crate) fn open_existing(args: &StoreArgs) -> anyhow::Result<Store> {
+    let path = store_path(args)?;
+    Ok(Store::open_existing(&path)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Outcome;
+
+    #[test]
+    fn exit_codes_follow_the_contract() {
+        assert_eq!(Outcome { findings: 0, gaps: 0 }.exit_code(), 0);
+        assert_eq!(Outcome { findings: 2, gaps: 0 }.exit_code(), 1);
+        assert_eq!(Outcome { findings: 2, gaps: 1 }.exit_code(), 1);
+        assert_eq!(Outcome { findings: 0, gaps: 1 }.exit_code(), 3);
+    }
+}

@@ -1,0 +1,158 @@
+//! `dangle scan`: enumerate, judge, store, report.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use dangle_files::{StaticListSource, ZoneFileSource};
+use dangle_model::{Asset, AssetSource, Coverage, CoverageGap, DnsRecord, RecordSource};
+
+use super::Outcome;
+use crate::cli::{FormatArg, ScanArgs};
+use crate::config::{Config, ProviderConfig};
+use crate::reconcile::ranges::Ranges;
+use crate::reconcile::{reconcile, Inputs, ProviderInfo, Severity};
+use crate::report::{self, Report};
+use crate::store::{now_rfc3339, RunInput, Store};
+
+/// Both inventories, as every provider returned them.
+#[derive(Debug, Default)]
+pub struct Inventory {
+    pub records: Vec<DnsRecord>,
+    pub assets: Vec<Asset>,
+    pub gaps: Vec<CoverageGap>,
+    pub covered: Vec<Coverage>,
+}
+
+/// Runs every configured provider.
+pub async fn enumerate(cfg: &Config) -> anyhow::Result<Inventory> {
+    let mut inv = Inventory::default();
+    for p in &cfg.providers {
+        match p {
+            ProviderConfig::ZoneFile { name, path, disk_path, origin } => {
+                let src = ZoneFileSource::new(name, path, disk_path, origin.clone());
+                let e = src.records().await?;
+                tracing::info!(provider = %name, records = e.items.len(), "zone file read");
+                inv.records.extend(e.items);
+                inv.gaps.extend(e.gaps);
+            }
+            ProviderConfig::Static { name, path, disk_path } => {
+                let src = StaticListSource::new(name, path, disk_path);
+                let e = src.assets().await?;
+                tracing::info!(provider = %name, assets = e.items.len(), "static list read");
+                inv.assets.extend(e.items);
+                inv.gaps.extend(e.gaps);
+                inv.covered.extend(e.covered);
+            }
+            ProviderConfig::Aws(a) => {
+                bail!("provider `{}` (type aws): the AWS provider is not part of this build yet; remove it from {} or use a build with it", a.name, cfg.path.display())
+            }
+            ProviderConfig::Azure(a) => {
+                bail!("provider `{}` (type azure): the Azure provider is not part of this build yet; remove it from {} or use a build with it", a.name, cfg.path.display())
+            }
+        }
+    }
+    Ok(inv)
+}
+
+/// Scans with `cfg` into `store` and returns the new run's id.
+pub fn scan_into(cfg: &Config, store: &mut Store) -> anyhow::Result<i64> {
+    let history = store.history()?;
+    let started = now_rfc3339();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("cannot start the async runtime")?;
+    let inv = rt.block_on(enumerate(cfg))?;
+    let ranges = Ranges::new(&cfg.ranges);
+    let providers: Vec<ProviderInfo> =
+        cfg.providers.iter().map(|p| ProviderInfo { name: Arc::from(p.name()), cloud: Arc::from(p.cloud()) }).collect();
+    let judgements = reconcile(&Inputs {
+        records: &inv.records,
+        assets: &inv.assets,
+        gaps: &inv.gaps,
+        covered: &inv.covered,
+        providers: &providers,
+        ranges: &ranges,
+        history: &history,
+    });
+    let run = store.write_run(&RunInput {
+        started_at: started,
+        config: cfg.path.display().to_string(),
+        snapshot: ranges.snapshot().to_string(),
+        records: &inv.records,
+        judgements: &judgements,
+        assets: &inv.assets,
+        gaps: &inv.gaps,
+    })?;
+    Ok(run)
+}
+
+pub fn run(args: &ScanArgs) -> anyhow::Result<Outcome> {
+    let cfg = Config::load(&args.store.config)?;
+    let db = args.store.db.clone().unwrap_or_else(|| cfg.db.clone());
+    let mut store = Store::open(&db)?;
+    let run = scan_into(&cfg, &mut store)?;
+    let report = Report::load(&store, run)?;
+    if let Some(dir) = &args.out {
+        report.write_dir(dir).with_context(|| format!("cannot write reports into {}", dir.display()))?;
+    }
+    let threshold: Severity = args.fail_on.into();
+    print_report(&report, args.format, threshold)?;
+    warn_gaps(&report);
+    Ok(Outcome { findings: report.count_at_or_above(threshold), gaps: report.gaps.len() })
+}
+
+/// Names every gap on stderr: a scheduled run must not look clean when a provider failed.
+pub fn warn_gaps(report: &Report) {
+    if report.gaps.is_empty() {
+        return;
+    }
+    eprintln!("warning: {} coverage gap(s); records they could affect are `unverified`:", report.gaps.len());
+    for g in &report.gaps {
+        let region = if g.region.is_empty() { String::new() } else { format!(" {}", g.region) };
+        eprintln!("  {} {} {}{}: {}", g.source, g.account, g.service, region, g.error);
+    }
+}
+
+pub fn print_report(report: &Report, format: FormatArg, threshold: Severity) -> anyhow::Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match format {
+        FormatArg::Csv => report::write_rows_csv(&mut out, report.findings().into_iter())?,
+        FormatArg::Json => {
+            serde_json::to_writer_pretty(&mut out, report)?;
+            writeln!(out)?;
+        }
+        FormatArg::Markdown => write!(out, "{}", report.markdown())?,
+        FormatArg::Table => {
+            let s = report.summary();
+            let m = &report.run;
+            writeln!(
+                out,
+                "run {}: {} record sets, {} assets, {} gaps — {} dangling, {} unverified, {} external, {} owned",
+                m.id, m.records, m.assets, m.gaps, s.dangling, s.unverified, s.external, s.owned
+            )?;
+            let findings = report.findings();
+            if findings.is_empty() {
+                writeln!(out, "no findings")?;
+            } else {
+                let rows: Vec<Vec<String>> = findings
+                    .iter()
+                    .map(|r| {
+                        vec![
+                            r.severity.clone(),
+                            r.status.clone(),
+                            if r.set_id.is_empty() { r.record_name.clone() } else { format!("{} ({})", r.record_name, r.set_id) },
+                            r.record_type.clone(),
+                            r.target.clone(),
+                            r.reason.clone(),
+                        ]
+                    })
+                    .collect();
+                write!(out, "{}", report::table(&["SEVERITY", "STATUS", "RECORD", "TYPE", "TARGET", "REASON"], &rows))?;
+                let n = report.count_at_or_above(threshold);
+                writeln!(out, "{n} finding(s) at or above {threshold}")?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(())
+}

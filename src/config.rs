@@ -1,0 +1,444 @@
+//! `dangle.toml` → typed, validated settings. Every error names the file, and the line and key where
+//! there is one; unknown keys are refused by name. Paths are relative to the config file's folder.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use dangle_model::DnsName;
+use ipnet::IpNet;
+use serde::Deserialize;
+
+use crate::reconcile::ranges::DeclaredRange;
+use crate::reconcile::Claimable;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config {}: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{}: {message}", path.display())]
+    Invalid { path: PathBuf, message: String },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    db: Option<PathBuf>,
+    #[serde(default)]
+    providers: Vec<toml::Spanned<toml::Table>>,
+    #[serde(default)]
+    ranges: Vec<toml::Spanned<RawRange>>,
+    probe: Option<RawProbe>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+enum RawProvider {
+    Aws {
+        name: Option<String>,
+        regions: Option<Vec<String>>,
+        profile: Option<String>,
+        #[serde(default)]
+        assume_roles: Vec<String>,
+        endpoint_url: Option<String>,
+        organization_role: Option<String>,
+        external_id: Option<String>,
+    },
+    Azure {
+        name: Option<String>,
+        #[serde(default)]
+        subscriptions: Vec<String>,
+        endpoint_url: Option<String>,
+    },
+    Zonefile {
+        name: Option<String>,
+        path: PathBuf,
+        origin: Option<String>,
+    },
+    Static {
+        name: Option<String>,
+        path: PathBuf,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRange {
+    cidr: String,
+    provider: String,
+    region: Option<String>,
+    service: Option<String>,
+    claimable: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProbe {
+    enabled: Option<bool>,
+    ports: Option<Vec<u16>>,
+    connect_timeout_ms: Option<u64>,
+    handshake_timeout_ms: Option<u64>,
+    concurrency: Option<usize>,
+    #[serde(default)]
+    trust_anchors: Vec<PathBuf>,
+    #[serde(default)]
+    spki_pins: Vec<String>,
+    client_cert: Option<PathBuf>,
+    client_key: Option<PathBuf>,
+    #[serde(default)]
+    connect_to: BTreeMap<String, String>,
+}
+
+/// A validated provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderConfig {
+    Aws(AwsConfig),
+    Azure(AzureConfig),
+    ZoneFile { name: String, path: PathBuf, disk_path: PathBuf, origin: Option<DnsName> },
+    Static { name: String, path: PathBuf, disk_path: PathBuf },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsConfig {
+    pub name: String,
+    pub regions: Option<Vec<String>>,
+    pub profile: Option<String>,
+    pub assume_roles: Vec<String>,
+    pub endpoint_url: Option<String>,
+    pub organization_role: Option<String>,
+    pub external_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AzureConfig {
+    pub name: String,
+    pub subscriptions: Vec<String>,
+    pub endpoint_url: Option<String>,
+}
+
+impl ProviderConfig {
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Aws(a) => &a.name,
+            Self::Azure(a) => &a.name,
+            Self::ZoneFile { name, .. } | Self::Static { name, .. } => name,
+        }
+    }
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Aws(_) => "aws",
+            Self::Azure(_) => "azure",
+            Self::ZoneFile { .. } => "zonefile",
+            Self::Static { .. } => "static",
+        }
+    }
+    /// The namespace whose ownership this provider enumerates (`dns` for record-only providers).
+    pub fn cloud(&self) -> &'static str {
+        match self {
+            Self::Aws(_) => "aws",
+            Self::Azure(_) => "azure",
+            Self::ZoneFile { .. } => "dns",
+            Self::Static { .. } => "static",
+        }
+    }
+}
+
+/// `[probe]`, validated. The prober itself arrives with issue 4; the keys are part of the contract now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeConfig {
+    pub enabled: bool,
+    pub ports: Vec<u16>,
+    pub connect_timeout_ms: u64,
+    pub handshake_timeout_ms: u64,
+    pub concurrency: usize,
+    pub trust_anchors: Vec<PathBuf>,
+    pub spki_pins: Vec<String>,
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+    pub connect_to: BTreeMap<String, String>,
+}
+
+impl Default for ProbeConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            ports: vec![443],
+            connect_timeout_ms: 3000,
+            handshake_timeout_ms: 5000,
+            concurrency: 128,
+            trust_anchors: Vec::new(),
+            spki_pins: Vec::new(),
+            client_cert: None,
+            client_key: None,
+            connect_to: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    pub db: PathBuf,
+    pub providers: Vec<ProviderConfig>,
+    pub ranges: Vec<DeclaredRange>,
+    pub probe: ProbeConfig,
+}
+
+const PROVIDER_TYPES: &[&str] = &["aws", "azure", "static", "zonefile"];
+const RANGE_CLOUDS: &[&str] = &["aws", "azure", "static"];
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        Self::parse(path, &text)
+    }
+
+    pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid { path: path.to_path_buf(), message };
+        let line_of = |offset: usize| text[..offset.min(text.len())].bytes().filter(|b| *b == b'\n').count() + 1;
+        let raw: Raw = toml::from_str(text).map_err(|e| {
+            let at = e.span().map(|s| format!("line {}: ", line_of(s.start))).unwrap_or_default();
+            invalid(format!("{at}{}", e.message().trim_end()))
+        })?;
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
+        let resolve = |p: &Path| dangle_files::resolve(&dir, p);
+
+        let mut providers = Vec::new();
+        let mut names = HashSet::new();
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for (i, sp) in raw.providers.iter().enumerate() {
+            let at = format!("line {}: providers[{i}]", line_of(sp.span().start));
+            let parsed = RawProvider::deserialize(toml::Value::Table(sp.get_ref().clone())).map_err(|e| {
+                // Serde's tagged enums lose spans: find the offending key inside this provider's table.
+                let msg = e.message().trim_end().to_string();
+                let key = msg.split('`').nth(1).filter(|_| msg.starts_with("unknown field"));
+                let span = sp.span();
+                let line = key
+                    .and_then(|k| {
+                        // The table runs from its header to the next header.
+                        let body = &text[span.start.min(text.len())..];
+                        body.lines()
+                            .enumerate()
+                            .take_while(|(n, l)| *n == 0 || !l.trim_start().starts_with('['))
+                            .find(|(_, l)| l.trim_start().starts_with(k) && l.contains('='))
+                            .map(|(n, _)| line_of(span.start) + n)
+                    })
+                    .unwrap_or(line_of(span.start));
+                invalid(format!("line {line}: providers[{i}]: {msg}"))
+            })?;
+            let p = &parsed;
+            let kind = match p {
+                RawProvider::Aws { .. } => "aws",
+                RawProvider::Azure { .. } => "azure",
+                RawProvider::Zonefile { .. } => "zonefile",
+                RawProvider::Static { .. } => "static",
+            };
+            let n = counts.entry(kind).or_default();
+            *n += 1;
+            let default_name = if *n == 1 { kind.to_string() } else { format!("{kind}-{n}") };
+            let pick = |name: &Option<String>| -> Result<String, ConfigError> {
+                let name = name.clone().unwrap_or(default_name.clone());
+                if name.trim().is_empty() {
+                    return Err(invalid(format!("{at}.name: must not be empty")));
+                }
+                Ok(name)
+            };
+            let cfg = match p {
+                RawProvider::Aws { name, regions, profile, assume_roles, endpoint_url, organization_role, external_id } => {
+                    if let Some(r) = regions {
+                        if r.is_empty() {
+                            return Err(invalid(format!("{at}.regions: empty list (leave the key out for every enabled region)")));
+                        }
+                    }
+                    for role in assume_roles {
+                        if !role.starts_with("arn:") || !role.contains(":role/") {
+                            return Err(invalid(format!("{at}.assume_roles: `{role}` is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)")));
+                        }
+                    }
+                    check_url(endpoint_url.as_deref()).map_err(|m| invalid(format!("{at}.endpoint_url: {m}")))?;
+                    ProviderConfig::Aws(AwsConfig {
+                        name: pick(name)?,
+                        regions: regions.clone(),
+                        profile: profile.clone(),
+                        assume_roles: assume_roles.clone(),
+                        endpoint_url: endpoint_url.clone(),
+                        organization_role: organization_role.clone(),
+                        external_id: external_id.clone(),
+                    })
+                }
+                RawProvider::Azure { name, subscriptions, endpoint_url } => {
+                    check_url(endpoint_url.as_deref()).map_err(|m| invalid(format!("{at}.endpoint_url: {m}")))?;
+                    ProviderConfig::Azure(AzureConfig { name: pick(name)?, subscriptions: subscriptions.clone(), endpoint_url: endpoint_url.clone() })
+                }
+                RawProvider::Zonefile { name, path: p, origin } => {
+                    let origin = origin
+                        .as_deref()
+                        .map(DnsName::parse)
+                        .transpose()
+                        .map_err(|e| invalid(format!("{at}.origin: {e}")))?;
+                    ProviderConfig::ZoneFile { name: pick(name)?, path: p.clone(), disk_path: resolve(p), origin }
+                }
+                RawProvider::Static { name, path: p } => ProviderConfig::Static { name: pick(name)?, path: p.clone(), disk_path: resolve(p) },
+            };
+            if !names.insert(cfg.name().to_string()) {
+                return Err(invalid(format!("{at}.name: `{}` names two providers; give each a distinct `name`", cfg.name())));
+            }
+            providers.push(cfg);
+        }
+
+        let mut ranges = Vec::new();
+        for (i, sr) in raw.ranges.iter().enumerate() {
+            let at = format!("line {}: ranges[{i}]", line_of(sr.span().start));
+            let r = sr.get_ref();
+            let cidr = dangle_files::parse_ip_or_cidr(&r.cidr).map_err(|m| invalid(format!("{at}.cidr: {m}")))?;
+            if !RANGE_CLOUDS.contains(&r.provider.as_str()) && !names.contains(&r.provider) {
+                return Err(invalid(format!(
+                    "{at}.provider: `{}` is neither aws, azure, static nor the name of a configured provider",
+                    r.provider
+                )));
+            }
+            ranges.push(DeclaredRange {
+                cidr: IpNet::from(cidr),
+                provider: r.provider.clone(),
+                region: r.region.clone(),
+                service: r.service.clone(),
+                claimable: r.claimable.map(|c| if c { Claimable::Yes } else { Claimable::No }),
+            });
+        }
+
+        let mut probe = ProbeConfig::default();
+        if let Some(p) = raw.probe {
+            let at = "[probe]";
+            if let Some(v) = p.enabled {
+                probe.enabled = v;
+            }
+            if let Some(v) = p.ports {
+                if v.is_empty() || v.contains(&0) {
+                    return Err(invalid(format!("{at} ports: give one or more ports between 1 and 65535")));
+                }
+                probe.ports = v;
+            }
+            for (key, v, slot) in [
+                ("connect_timeout_ms", p.connect_timeout_ms, &mut probe.connect_timeout_ms),
+                ("handshake_timeout_ms", p.handshake_timeout_ms, &mut probe.handshake_timeout_ms),
+            ] {
+                if let Some(v) = v {
+                    if v == 0 || v > 600_000 {
+                        return Err(invalid(format!("{at} {key}: {v} is outside 1..=600000")));
+                    }
+                    *slot = v;
+                }
+            }
+            if let Some(c) = p.concurrency {
+                if c == 0 || c > 4096 {
+                    return Err(invalid(format!("{at} concurrency: {c} is outside 1..=4096")));
+                }
+                probe.concurrency = c;
+            }
+            if p.client_cert.is_some() != p.client_key.is_some() {
+                return Err(invalid(format!("{at}: client_cert and client_key go together")));
+            }
+            for (from, to) in &p.connect_to {
+                if to.parse::<std::net::IpAddr>().is_err() && DnsName::parse(to).is_err() {
+                    return Err(invalid(format!("{at} connect_to.\"{from}\": `{to}` is neither an address nor a host name")));
+                }
+            }
+            probe.trust_anchors = p.trust_anchors.iter().map(|x| resolve(x)).collect();
+            probe.spki_pins = p.spki_pins;
+            probe.client_cert = p.client_cert.as_deref().map(resolve);
+            probe.client_key = p.client_key.as_deref().map(resolve);
+            probe.connect_to = p.connect_to;
+        }
+
+        let db = resolve(raw.db.as_deref().unwrap_or(Path::new("dangle.sqlite")));
+        Ok(Self { path: path.to_path_buf(), db, providers, ranges, probe })
+    }
+}
+
+fn check_url(url: Option<&str>) -> Result<(), String> {
+    match url {
+        Some(u) if !(u.starts_with("http://") || u.starts_with("https://")) => Err(format!("`{u}` is not an http(s) URL")),
+        _ => Ok(()),
+    }
+}
+
+/// Provider types, for help texts.
+pub fn provider_types() -> &'static [&'static str] {
+    PROVIDER_TYPES
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, String> {
+        Config::parse(Path::new("conf/dangle.toml"), text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn full_config() {
+        let c = parse(
+            r#"
+db = "state/dangle.sqlite"
+[[providers]]
+type = "aws"
+name = "prod"
+regions = ["us-east-1"]
+assume_roles = ["arn:aws:iam::111111111111:role/dangle-readonly"]
+endpoint_url = "http://127.0.0.1:5000"
+[[providers]]
+type = "zonefile"
+path = "zones/example.com.zone"
+origin = "example.com."
+[[providers]]
+type = "zonefile"
+path = "zones/example.org.zone"
+[[providers]]
+type = "static"
+path = "owned.csv"
+[[ranges]]
+cidr = "203.0.113.0/24"
+provider = "prod"
+claimable = true
+[probe]
+ports = [443, 8443]
+connect_to = { "52.1.2.3" = "127.0.0.5" }
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.db, Path::new("conf/state/dangle.sqlite"));
+        let names: Vec<&str> = c.providers.iter().map(|p| p.name()).collect();
+        assert_eq!(names, ["prod", "zonefile", "zonefile-2", "static"]);
+        assert!(matches!(&c.providers[1], ProviderConfig::ZoneFile { disk_path, .. } if disk_path == Path::new("conf/zones/example.com.zone")));
+        assert_eq!(c.ranges[0].claimable, Some(Claimable::Yes));
+        assert_eq!(c.probe.ports, [443, 8443]);
+    }
+
+    #[test]
+    fn errors_name_line_and_key() {
+        for (text, needle) in [
+            ("[[providers]]\ntype = \"zonefile\"\npath = \"x\"\nregoins = 1\n", "unknown field `regoins`"),
+            ("colour = 1\n", "line 1: unknown field `colour`"),
+            ("[[providers]]\ntype = \"gcp\"\n", "unknown variant `gcp`"),
+            ("[[providers]]\ntype = \"static\"\n", "missing field `path`"),
+            ("\n[[ranges]]\ncidr = \"10.0.0.1/8\"\nprovider = \"aws\"\n", "line 2: ranges[0].cidr: `10.0.0.1/8` has host bits set"),
+            ("[[ranges]]\ncidr = \"10.0.0.0/8\"\nprovider = \"nobody\"\n", "ranges[0].provider: `nobody`"),
+            ("[[providers]]\ntype = \"static\"\npath = \"a\"\n[[providers]]\ntype = \"static\"\nname = \"static\"\npath = \"b\"\n", "line 4: providers[1].name: `static` names two"),
+            ("[probe]\nports = []\n", "[probe] ports"),
+            ("[probe]\nclient_cert = \"c.pem\"\n", "client_cert and client_key go together"),
+            ("[[providers]]\ntype = \"aws\"\nassume_roles = [\"prod\"]\n", "providers[0].assume_roles: `prod` is not a role ARN"),
+            ("db = [1\n", "line 1"),
+        ] {
+            let e = parse(text).unwrap_err();
+            assert!(e.starts_with("conf/dangle.toml: "), "{e}");
+            assert!(e.contains(needle), "{text:?}\n=> {e}");
+        }
+    }
+
+    #[test]
+    fn unknown_provider_key_names_its_line() {
+        let e = parse("[[providers]]\ntype = \"zonefile\"\npath = \"x\"\n\n[[providers]]\ntype = \"static\"\npath = \"y\"\nregoins = 1\n").unwrap_err();
+        assert!(e.contains("unknown field `regoins`"), "{e}");
+        assert!(e.contains("line 8: providers[1]: unknown field `regoins`"), "{e}");
+    }
+}

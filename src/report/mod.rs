@@ -1,0 +1,272 @@
+//! Report writers: the contract CSVs (records, findings, assets, gaps), JSON with everything, and a
+//! Markdown summary a person reads first. All of them render a [`Report`] loaded from the store, so a
+//! fresh scan and `dangle report --run N` produce the same bytes.
+
+use std::io::Write;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::reconcile::{Severity, Status};
+use crate::store::{AssetRow, GapRow, ReportRow, RunMeta, Store, StoreError};
+
+/// records.csv / findings.csv columns (contract: add, never rename).
+pub const RECORD_COLUMNS: &[&str] = &[
+    "record_name",
+    "record_type",
+    "set_id",
+    "target",
+    "zone",
+    "source",
+    "account",
+    "status",
+    "severity",
+    "claimable",
+    "reason",
+    "probe_verdict",
+    "probe_detail",
+    "first_seen",
+];
+pub const ASSET_COLUMNS: &[&str] = &["kind", "id", "source", "account", "region", "ips", "hosts"];
+pub const GAP_COLUMNS: &[&str] = &["source", "account", "region", "service", "error"];
+
+/// One run, everything a report shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub run: RunMeta,
+    pub rows: Vec<ReportRow>,
+    pub assets: Vec<AssetRow>,
+    pub gaps: Vec<GapRow>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Csv,
+    Json,
+    Markdown,
+}
+
+impl Report {
+    pub fn load(store: &Store, run: i64) -> Result<Self, StoreError> {
+        Ok(Self { run: store.run_meta(run)?, rows: store.rows(run)?, assets: store.assets(run)?, gaps: store.gaps(run)? })
+    }
+
+    /// Rows whose status is a finding, by severity (worst first), then name, type, target.
+    pub fn findings(&self) -> Vec<&ReportRow> {
+        let mut f: Vec<&ReportRow> = self.rows.iter().filter(|r| Status::parse(&r.status).is_some_and(Status::is_finding)).collect();
+        f.sort_by(|a, b| {
+            sev(b)
+                .cmp(&sev(a))
+                .then_with(|| a.record_name.cmp(&b.record_name))
+                .then_with(|| a.record_type.cmp(&b.record_type))
+                .then_with(|| a.set_id.cmp(&b.set_id))
+                .then_with(|| a.target.cmp(&b.target))
+        });
+        f
+    }
+
+    /// The worst severity among findings.
+    pub fn worst(&self) -> Option<Severity> {
+        self.findings().first().map(|r| sev(r))
+    }
+
+    pub fn count_at_or_above(&self, threshold: Severity) -> usize {
+        self.findings().iter().filter(|r| sev(r) >= threshold).count()
+    }
+
+    /// Writes records.csv, findings.csv, assets.csv, gaps.csv, report.md and report.json into `dir`.
+    pub fn write_dir(&self, dir: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        let file = |name: &str| -> std::io::Result<std::io::BufWriter<std::fs::File>> {
+            Ok(std::io::BufWriter::new(std::fs::File::create(dir.join(name))?))
+        };
+        write_rows_csv(file("records.csv")?, self.rows.iter())?;
+        write_rows_csv(file("findings.csv")?, self.findings().into_iter())?;
+        self.write_assets_csv(file("assets.csv")?)?;
+        self.write_gaps_csv(file("gaps.csv")?)?;
+        let mut md = file("report.md")?;
+        md.write_all(self.markdown().as_bytes())?;
+        md.flush()?;
+        let mut js = file("report.json")?;
+        serde_json::to_writer_pretty(&mut js, self)?;
+        js.write_all(b"\n")?;
+        js.flush()
+    }
+
+    pub fn write_assets_csv(&self, w: impl Write) -> std::io::Result<()> {
+        let mut c = csv::Writer::from_writer(w);
+        c.write_record(ASSET_COLUMNS)?;
+        for a in &self.assets {
+            c.write_record([&a.kind, &a.id, &a.source, &a.account, &a.region, &a.ips, &a.hosts])?;
+        }
+        c.flush()
+    }
+
+    pub fn write_gaps_csv(&self, w: impl Write) -> std::io::Result<()> {
+        let mut c = csv::Writer::from_writer(w);
+        c.write_record(GAP_COLUMNS)?;
+        for g in &self.gaps {
+            c.write_record([&g.source, &g.account, &g.region, &g.service, &g.error])?;
+        }
+        c.flush()
+    }
+
+    /// The counts by status and by severity of findings.
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for r in &self.rows {
+            match r.status.as_str() {
+                "owned" => s.owned += 1,
+                "dangling" => s.dangling += 1,
+                "unverified" => s.unverified += 1,
+                "external" => s.external += 1,
+                _ => s.no_target += 1,
+            }
+        }
+        for r in self.findings() {
+            match sev(r) {
+                Severity::Critical => s.critical += 1,
+                Severity::High => s.high += 1,
+                Severity::Medium => s.medium += 1,
+                Severity::Low => s.low += 1,
+                Severity::Info => s.info += 1,
+            }
+        }
+        s
+    }
+
+    pub fn markdown(&self) -> String {
+        use std::fmt::Write as _;
+        let m = &self.run;
+        let s = self.summary();
+        let mut o = String::new();
+        let _ = writeln!(o, "# dangle report — run {}\n", m.id);
+        let _ = writeln!(o, "- started: {}, finished: {}", m.started_at, m.finished_at);
+        let _ = writeln!(o, "- config: `{}`", m.config);
+        let _ = writeln!(o, "- cloud range snapshot: {}", m.snapshot);
+        let _ = writeln!(o, "- {} record sets, {} rows, {} assets, {} coverage gaps", m.records, m.rows, m.assets, m.gaps);
+        let _ = writeln!(
+            o,
+            "- status: {} dangling, {} unverified, {} external, {} owned, {} without target",
+            s.dangling, s.unverified, s.external, s.owned, s.no_target
+        );
+        let _ = writeln!(
+            o,
+            "- findings by severity: {} critical, {} high, {} medium, {} low, {} info\n",
+            s.critical, s.high, s.medium, s.low, s.info
+        );
+        if !self.gaps.is_empty() {
+            let _ = writeln!(o, "## Coverage gaps\n\nRecords these could affect are `unverified`, never `dangling`.\n");
+            let _ = writeln!(o, "| source | account | region | service | error |\n| --- | --- | --- | --- | --- |");
+            for g in &self.gaps {
+                let _ = writeln!(o, "| {} | {} | {} | {} | {} |", cell(&g.source), cell(&g.account), cell(&g.region), cell(&g.service), cell(&g.error));
+            }
+            o.push('\n');
+        }
+        let findings = self.findings();
+        let _ = writeln!(o, "## Findings ({})\n", findings.len());
+        if findings.is_empty() {
+            o.push_str("No record is dangling, unverified or external.\n");
+        } else {
+            let _ = writeln!(
+                o,
+                "| severity | status | record | type | target | claimable | reason | where | first seen |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+            );
+            for r in findings {
+                let name = if r.set_id.is_empty() { r.record_name.clone() } else { format!("{} ({})", r.record_name, r.set_id) };
+                let place = if r.location.is_empty() { format!("{} / {}", r.source, r.account) } else { r.location.clone() };
+                let _ = writeln!(
+                    o,
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                    r.severity,
+                    r.status,
+                    cell(&name),
+                    r.record_type,
+                    cell(&r.target),
+                    r.claimable,
+                    cell(&r.reason),
+                    cell(&place),
+                    r.first_seen.get(..10).unwrap_or(&r.first_seen)
+                );
+            }
+        }
+        o
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub struct Summary {
+    pub owned: usize,
+    pub dangling: usize,
+    pub unverified: usize,
+    pub external: usize,
+    pub no_target: usize,
+    pub critical: usize,
+    pub high: usize,
+    pub medium: usize,
+    pub low: usize,
+    pub info: usize,
+}
+
+pub fn sev(r: &ReportRow) -> Severity {
+    Severity::parse(&r.severity).unwrap_or(Severity::Info)
+}
+
+/// Escapes a Markdown table cell.
+pub fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// Writes rows with the records.csv columns.
+pub fn write_rows_csv<'a>(w: impl Write, rows: impl Iterator<Item = &'a ReportRow>) -> std::io::Result<()> {
+    let mut c = csv::Writer::from_writer(w);
+    c.write_record(RECORD_COLUMNS)?;
+    for r in rows {
+        c.write_record([
+            &r.record_name,
+            &r.record_type,
+            &r.set_id,
+            &r.target,
+            &r.zone,
+            &r.source,
+            &r.account,
+            &r.status,
+            &r.severity,
+            &r.claimable,
+            &r.reason,
+            &r.probe_verdict,
+            &r.probe_detail,
+            &r.first_seen,
+        ])?;
+    }
+    c.flush()
+}
+
+/// A plain-text table with aligned columns, for terminals.
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            if i < widths.len() {
+                widths[i] = widths[i].max(c.chars().count());
+            }
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(c);
+            } else {
+                s.push_str(&format!("{c:<w$}  ", w = widths[i]));
+            }
+        }
+        s.trim_end().to_string() + "\n"
+    };
+    let mut out = line(headers.to_vec());
+    for r in rows {
+        out.push_str(&line(r.iter().map(String::as_str).collect()));
+    }
+    out
+}

@@ -1,0 +1,555 @@
+//! Every run in SQLite: runs, records (first / last seen), per-run judgement rows, assets (first / last
+//! seen) with their per-run addresses, and gaps. Schema migrations go by `PRAGMA user_version`; a run is
+//! written in one transaction, so a process killed mid-run leaves the earlier runs intact and no half run.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use dangle_model::{Asset, CoverageGap, DnsName, DnsRecord};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+use crate::reconcile::{Former, History, Judgement};
+
+mod time;
+
+pub use time::now_rfc3339;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store {}: {source}", path.display())]
+    Sqlite { path: PathBuf, source: rusqlite::Error },
+    #[error("no store at {}: run `dangle scan` first, or pass --db", path.display())]
+    Missing { path: PathBuf },
+    #[error("store {} was written by a newer dangle (schema {found}, this build knows {known})", path.display())]
+    TooNew { path: PathBuf, found: i64, known: i64 },
+    #[error("store {} holds no run {run}", path.display())]
+    NoSuchRun { path: PathBuf, run: i64 },
+    #[error("store {} holds no run yet: run `dangle scan` first", path.display())]
+    Empty { path: PathBuf },
+}
+
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY,
+    started_at TEXT NOT NULL,
+    finished_at TEXT NOT NULL,
+    config TEXT NOT NULL,
+    snapshot TEXT NOT NULL,
+    tool_version TEXT NOT NULL,
+    n_records INTEGER NOT NULL,
+    n_rows INTEGER NOT NULL,
+    n_assets INTEGER NOT NULL,
+    n_gaps INTEGER NOT NULL
+);
+CREATE TABLE records (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    source TEXT NOT NULL,
+    account TEXT NOT NULL,
+    zone TEXT NOT NULL,
+    zone_private INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    rtype TEXT NOT NULL,
+    set_id TEXT,
+    location TEXT,
+    first_run INTEGER NOT NULL,
+    first_seen TEXT NOT NULL,
+    last_run INTEGER NOT NULL,
+    last_seen TEXT NOT NULL
+);
+CREATE TABLE rows (
+    run_id INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    record_id INTEGER NOT NULL,
+    ttl INTEGER NOT NULL,
+    target TEXT NOT NULL,
+    status TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    claimable TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    owner TEXT,
+    probe_verdict TEXT NOT NULL,
+    probe_detail TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE assets (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    source TEXT NOT NULL,
+    account TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    asset_id TEXT NOT NULL,
+    first_run INTEGER NOT NULL,
+    first_seen TEXT NOT NULL,
+    last_run INTEGER NOT NULL,
+    last_seen TEXT NOT NULL
+);
+CREATE TABLE run_assets (
+    run_id INTEGER NOT NULL,
+    asset_ref INTEGER NOT NULL,
+    region TEXT,
+    ips TEXT NOT NULL,
+    hosts TEXT NOT NULL,
+    PRIMARY KEY (run_id, asset_ref)
+) WITHOUT ROWID;
+CREATE TABLE gaps (
+    run_id INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    account TEXT NOT NULL,
+    region TEXT,
+    service TEXT NOT NULL,
+    error TEXT NOT NULL
+);
+CREATE INDEX gaps_run ON gaps(run_id);
+"#];
+
+/// What one scan hands to the store.
+pub struct RunInput<'a> {
+    pub started_at: String,
+    pub config: String,
+    pub snapshot: String,
+    pub records: &'a [DnsRecord],
+    pub judgements: &'a [Judgement],
+    pub assets: &'a [Asset],
+    pub gaps: &'a [CoverageGap],
+}
+
+/// A run's metadata.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunMeta {
+    pub id: i64,
+    pub started_at: String,
+    pub finished_at: String,
+    pub config: String,
+    pub snapshot: String,
+    pub tool_version: String,
+    pub records: i64,
+    pub rows: i64,
+    pub assets: i64,
+    pub gaps: i64,
+}
+
+/// One (record, target) row as reports show it: the records.csv columns plus where to edit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReportRow {
+    pub record_name: String,
+    pub record_type: String,
+    pub set_id: String,
+    pub target: String,
+    pub zone: String,
+    pub source: String,
+    pub account: String,
+    pub status: String,
+    pub severity: String,
+    pub claimable: String,
+    pub reason: String,
+    pub probe_verdict: String,
+    pub probe_detail: String,
+    pub first_seen: String,
+    pub location: String,
+    pub ttl: u32,
+    pub owner: String,
+    pub last_seen: String,
+}
+
+impl ReportRow {
+    /// Identifies a row across runs.
+    pub fn key(&self) -> (String, String, String, String, String, String, String) {
+        (
+            self.source.clone(),
+            self.account.clone(),
+            self.zone.clone(),
+            self.record_name.clone(),
+            self.record_type.clone(),
+            self.set_id.clone(),
+            self.target.clone(),
+        )
+    }
+}
+
+/// An asset of a run, as assets.csv shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AssetRow {
+    pub kind: String,
+    pub id: String,
+    pub source: String,
+    pub account: String,
+    pub region: String,
+    pub ips: String,
+    pub hosts: String,
+    pub first_seen: String,
+}
+
+/// A coverage gap of a run, as gaps.csv shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GapRow {
+    pub source: String,
+    pub account: String,
+    pub region: String,
+    pub service: String,
+    pub error: String,
+}
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+fn record_key(r: &DnsRecord) -> String {
+    format!("{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}", r.source, r.account, r.zone, r.name, r.rtype, r.set_id.as_deref().unwrap_or(""))
+}
+
+fn asset_key(a: &Asset) -> String {
+    format!("{}\x1f{}\x1f{}\x1f{}", a.source, a.account, a.kind, a.id)
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(path).map_err(|source| StoreError::Sqlite { path: path.to_path_buf(), source })?;
+        let mut s = Self { conn, path: path.to_path_buf() };
+        s.init()?;
+        Ok(s)
+    }
+
+    /// Opens a store that must exist already (reports, diffs, checklists).
+    pub fn open_existing(path: &Path) -> Result<Self, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::Missing { path: path.to_path_buf() });
+        }
+        Self::open(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        move |source| StoreError::Sqlite { path: self.path.clone(), source }
+    }
+
+    fn init(&mut self) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let e = move |source| StoreError::Sqlite { path: path.clone(), source };
+        self.conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(&e)?;
+        self.conn.pragma_update(None, "journal_mode", "WAL").map_err(&e)?;
+        self.conn.pragma_update(None, "synchronous", "NORMAL").map_err(&e)?;
+        self.conn.pragma_update(None, "foreign_keys", "ON").map_err(&e)?;
+        let version: i64 = self.conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(&e)?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StoreError::TooNew { path: self.path.clone(), found: version, known });
+        }
+        for (i, m) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = self.conn.transaction().map_err(&e)?;
+            tx.execute_batch(m).map_err(&e)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(&e)?;
+            tx.commit().map_err(&e)?;
+        }
+        Ok(())
+    }
+
+    /// What earlier runs held: each asset's last sighting, most recent first.
+    pub fn history(&self) -> Result<History, StoreError> {
+        let mut h = History::default();
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT a.last_run, r.started_at, a.kind, a.asset_id, a.source, ra.region, ra.ips, ra.hosts
+                 FROM assets a JOIN run_assets ra ON ra.run_id = a.last_run AND ra.asset_ref = a.id
+                 JOIN runs r ON r.id = a.last_run ORDER BY a.last_run DESC, a.id",
+            )
+            .map_err(self.err())?;
+        let mut rows = stmt.query([]).map_err(self.err())?;
+        while let Some(row) = rows.next().map_err(self.err())? {
+            let get = |i| row.get::<_, String>(i).map_err(self.err());
+            let started = get(1)?;
+            let former = Former {
+                run: row.get(0).map_err(self.err())?,
+                date: started.get(..10).unwrap_or(&started).to_string(),
+                kind: get(2)?.parse().unwrap_or_else(|e| match e {}),
+                id: get(3)?,
+                source: Arc::from(get(4)?),
+                region: row.get::<_, Option<String>>(5).map_err(self.err())?.map(Arc::from),
+            };
+            let ips: Vec<ipnet::IpNet> = get(6)?.split_whitespace().filter_map(|s| dangle_files::parse_ip_or_cidr(s).ok()).collect();
+            let hosts: Vec<DnsName> = get(7)?.split_whitespace().filter_map(|s| DnsName::parse(s).ok()).collect();
+            h.add(former, &ips, &hosts);
+        }
+        Ok(h)
+    }
+
+    /// Writes a whole run in one transaction and returns its id.
+    pub fn write_run(&mut self, run: &RunInput<'_>) -> Result<i64, StoreError> {
+        let path = self.path.clone();
+        let e = move |source| StoreError::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction().map_err(&e)?;
+        let now = now_rfc3339();
+        tx.execute(
+            "INSERT INTO runs (started_at, finished_at, config, snapshot, tool_version, n_records, n_rows, n_assets, n_gaps)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                run.started_at,
+                now,
+                run.config,
+                run.snapshot,
+                env!("CARGO_PKG_VERSION"),
+                run.records.len() as i64,
+                run.judgements.len() as i64,
+                run.assets.len() as i64,
+                run.gaps.len() as i64
+            ],
+        )
+        .map_err(&e)?;
+        let run_id = tx.last_insert_rowid();
+        {
+            let mut upsert = tx
+                .prepare(
+                    "INSERT INTO records (key, source, account, zone, zone_private, name, rtype, set_id, location, first_run, first_seen, last_run, last_seen)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?10, ?11)
+                     ON CONFLICT(key) DO UPDATE SET last_run = excluded.last_run, last_seen = excluded.last_seen, location = excluded.location
+                     RETURNING id",
+                )
+                .map_err(&e)?;
+            let mut ids = Vec::with_capacity(run.records.len());
+            for r in run.records {
+                let id: i64 = upsert
+                    .query_row(
+                        params![
+                            record_key(r),
+                            &*r.source,
+                            &*r.account,
+                            r.zone.as_str(),
+                            r.zone_private,
+                            r.name.as_str(),
+                            r.rtype.as_str(),
+                            r.set_id.as_deref(),
+                            r.location.as_deref(),
+                            run_id,
+                            run.started_at
+                        ],
+                        |row| row.get(0),
+                    )
+                    .map_err(&e)?;
+                ids.push(id);
+            }
+            let mut ins = tx
+                .prepare(
+                    "INSERT INTO rows (run_id, seq, record_id, ttl, target, status, severity, claimable, reason, owner, probe_verdict, probe_detail)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'not_probed', '')",
+                )
+                .map_err(&e)?;
+            for (seq, j) in run.judgements.iter().enumerate() {
+                let r = &run.records[j.record as usize];
+                let owner = j.owner.map(|i| {
+                    let a = &run.assets[i as usize];
+                    format!("{} {}", a.kind, a.id)
+                });
+                ins.execute(params![
+                    run_id,
+                    seq as i64,
+                    ids[j.record as usize],
+                    r.ttl,
+                    j.target.as_ref().map(|t| t.to_string()).unwrap_or_default(),
+                    j.status.as_str(),
+                    j.severity.as_str(),
+                    j.claimable.as_str(),
+                    j.reason,
+                    owner
+                ])
+                .map_err(&e)?;
+            }
+            let mut aup = tx
+                .prepare(
+                    "INSERT INTO assets (key, source, account, kind, asset_id, first_run, first_seen, last_run, last_seen)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?6, ?7)
+                     ON CONFLICT(key) DO UPDATE SET last_run = excluded.last_run, last_seen = excluded.last_seen
+                     RETURNING id",
+                )
+                .map_err(&e)?;
+            let mut ains = tx
+                .prepare("INSERT OR IGNORE INTO run_assets (run_id, asset_ref, region, ips, hosts) VALUES (?1, ?2, ?3, ?4, ?5)")
+                .map_err(&e)?;
+            for a in run.assets {
+                let id: i64 = aup
+                    .query_row(
+                        params![asset_key(a), &*a.source, &*a.account, a.kind.as_str(), a.id, run_id, run.started_at],
+                        |row| row.get(0),
+                    )
+                    .map_err(&e)?;
+                ains.execute(params![run_id, id, a.region.as_deref(), join(a.ips.iter().map(fmt_net)), join(a.hosts.iter())]).map_err(&e)?;
+            }
+            let mut gins = tx
+                .prepare("INSERT INTO gaps (run_id, source, account, region, service, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+                .map_err(&e)?;
+            for g in run.gaps {
+                gins.execute(params![run_id, &*g.source, &*g.account, g.region.as_deref(), g.service, g.error]).map_err(&e)?;
+            }
+        }
+        tx.commit().map_err(&e)?;
+        Ok(run_id)
+    }
+
+    pub fn latest_run(&self) -> Result<Option<i64>, StoreError> {
+        self.conn.query_row("SELECT MAX(id) FROM runs", [], |r| r.get(0)).map_err(self.err())
+    }
+
+    /// The latest run, or an error that says to scan first.
+    pub fn require_latest(&self) -> Result<i64, StoreError> {
+        self.latest_run()?.ok_or_else(|| StoreError::Empty { path: self.path.clone() })
+    }
+
+    pub fn previous_run(&self, run: i64) -> Result<Option<i64>, StoreError> {
+        self.conn.query_row("SELECT MAX(id) FROM runs WHERE id < ?1", [run], |r| r.get(0)).map_err(self.err())
+    }
+
+    pub fn run_meta(&self, run: i64) -> Result<RunMeta, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT id, started_at, finished_at, config, snapshot, tool_version, n_records, n_rows, n_assets, n_gaps FROM runs WHERE id = ?1",
+                [run],
+                |r| {
+                    Ok(RunMeta {
+                        id: r.get(0)?,
+                        started_at: r.get(1)?,
+                        finished_at: r.get(2)?,
+                        config: r.get(3)?,
+                        snapshot: r.get(4)?,
+                        tool_version: r.get(5)?,
+                        records: r.get(6)?,
+                        rows: r.get(7)?,
+                        assets: r.get(8)?,
+                        gaps: r.get(9)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(self.err())?
+            .ok_or_else(|| StoreError::NoSuchRun { path: self.path.clone(), run })
+    }
+
+    /// A run's rows, in the order they were judged.
+    pub fn rows(&self, run: i64) -> Result<Vec<ReportRow>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT c.name, c.rtype, c.set_id, w.target, c.zone, c.source, c.account, w.status, w.severity, w.claimable, w.reason,
+                        w.probe_verdict, w.probe_detail, c.first_seen, c.location, w.ttl, w.owner, c.last_seen
+                 FROM rows w JOIN records c ON c.id = w.record_id WHERE w.run_id = ?1 ORDER BY w.seq",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([run], |r| {
+                Ok(ReportRow {
+                    record_name: r.get(0)?,
+                    record_type: r.get(1)?,
+                    set_id: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                    target: r.get(3)?,
+                    zone: r.get(4)?,
+                    source: r.get(5)?,
+                    account: r.get(6)?,
+                    status: r.get(7)?,
+                    severity: r.get(8)?,
+                    claimable: r.get(9)?,
+                    reason: r.get(10)?,
+                    probe_verdict: r.get(11)?,
+                    probe_detail: r.get(12)?,
+                    first_seen: r.get(13)?,
+                    location: r.get::<_, Option<String>>(14)?.unwrap_or_default(),
+                    ttl: r.get(15)?,
+                    owner: r.get::<_, Option<String>>(16)?.unwrap_or_default(),
+                    last_seen: r.get(17)?,
+                })
+            })
+            .map_err(self.err())?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.err())?;
+        Ok(rows)
+    }
+
+    pub fn assets(&self, run: i64) -> Result<Vec<AssetRow>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT a.kind, a.asset_id, a.source, a.account, ra.region, ra.ips, ra.hosts, a.first_seen
+                 FROM run_assets ra JOIN assets a ON a.id = ra.asset_ref WHERE ra.run_id = ?1 ORDER BY a.kind, a.asset_id, a.source, a.account",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([run], |r| {
+                Ok(AssetRow {
+                    kind: r.get(0)?,
+                    id: r.get(1)?,
+                    source: r.get(2)?,
+                    account: r.get(3)?,
+                    region: r.get::<_, Option<String>>(4)?.unwrap_or_default(),
+                    ips: r.get(5)?,
+                    hosts: r.get(6)?,
+                    first_seen: r.get(7)?,
+                })
+            })
+            .map_err(self.err())?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.err())?;
+        Ok(rows)
+    }
+
+    pub fn gaps(&self, run: i64) -> Result<Vec<GapRow>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT source, account, region, service, error FROM gaps WHERE run_id = ?1 ORDER BY rowid")
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([run], |r| {
+                Ok(GapRow {
+                    source: r.get(0)?,
+                    account: r.get(1)?,
+                    region: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                    service: r.get(3)?,
+                    error: r.get(4)?,
+                })
+            })
+            .map_err(self.err())?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.err())?;
+        Ok(rows)
+    }
+
+    /// `PRAGMA integrity_check` passes and every run holds exactly the rows it says it has.
+    pub fn verify(&self) -> Result<Vec<String>, StoreError> {
+        let mut problems = Vec::new();
+        let ok: String = self.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).map_err(self.err())?;
+        if ok != "ok" {
+            problems.push(format!("integrity_check: {ok}"));
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT r.id, r.n_rows, (SELECT COUNT(*) FROM rows w WHERE w.run_id = r.id) FROM runs r")
+            .map_err(self.err())?;
+        let runs = stmt
+            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)))
+            .map_err(self.err())?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.err())?;
+        for (id, want, have) in runs {
+            if want != have {
+                problems.push(format!("run {id} says {want} rows, holds {have}"));
+            }
+        }
+        Ok(problems)
+    }
+}
+
+fn join<T: std::fmt::Display>(items: impl Iterator<Item = T>) -> String {
+    items.map(|i| i.to_string()).collect::<Vec<_>>().join(" ")
+}
+
+/// An address block as people write it: a single address without its `/32` or `/128`.
+pub fn fmt_net(net: &ipnet::IpNet) -> String {
+    if net.prefix_len() == net.max_prefix_len() {
+        net.addr().to_string()
+    } else {
+        net.to_string()
+    }
+}
