@@ -64,7 +64,7 @@ pub fn scan_into(cfg: &Config, store: &mut Store) -> anyhow::Result<i64> {
     let ranges = Ranges::new(&cfg.ranges);
     let providers: Vec<ProviderInfo> =
         cfg.providers.iter().map(|p| ProviderInfo { name: Arc::from(p.name()), cloud: Arc::from(p.cloud()) }).collect();
-    let judgements = reconcile(&Inputs {
+    let inputs = Inputs {
         records: &inv.records,
         assets: &inv.assets,
         gaps: &inv.gaps,
@@ -72,8 +72,10 @@ pub fn scan_into(cfg: &Config, store: &mut Store) -> anyhow::Result<i64> {
         providers: &providers,
         ranges: &ranges,
         history: &history,
-    });
+    };
+    let judgements = reconcile(&inputs);
     let run = store.write_run(&RunInput {
+        explain: &inputs.explainer(),
         started_at: started,
         config: cfg.path.display().to_string(),
         snapshot: ranges.snapshot().to_string(),
@@ -82,6 +84,7 @@ pub fn scan_into(cfg: &Config, store: &mut Store) -> anyhow::Result<i64> {
         assets: &inv.assets,
         gaps: &inv.gaps,
     })?;
+    store.checkpoint()?;
     Ok(run)
 }
 

@@ -7,7 +7,6 @@
 //! and nothing holds it; `unverified` when the scope that would hold it has a coverage gap; `external`
 //! otherwise. A target held in an earlier run and not now is `dangling` ("released since run N").
 
-use std::cell::RefCell;
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -19,10 +18,12 @@ use serde::Serialize;
 
 pub mod index;
 pub mod ranges;
+pub mod reason;
 pub mod suffixes;
 
 use index::PrefixIndex;
-use ranges::{provider_display, Ranges};
+use ranges::Ranges;
+pub use reason::{Detail, Explainer, Reason, ScopeNote};
 
 /// Chains longer than this are not followed (the record is `unverified`).
 pub const MAX_CHAIN: usize = 16;
@@ -146,9 +147,10 @@ pub struct ProviderInfo {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Former {
     pub run: i64,
-    pub date: String,
+    /// The run's date (shared by every asset of that run).
+    pub date: Arc<str>,
     pub kind: AssetKind,
-    pub id: String,
+    pub id: Box<str>,
     pub source: Arc<str>,
     pub region: Option<Arc<str>>,
 }
@@ -158,8 +160,9 @@ pub struct Former {
 pub struct History {
     ips: PrefixIndex<u32>,
     hosts: FxHashMap<DnsName, u32>,
-    ids: FxHashMap<String, u32>,
-    buckets: FxHashMap<String, u32>,
+    buckets: FxHashMap<Box<str>, u32>,
+    /// Lower-case ids, built on the first Azure alias.
+    ids: std::sync::OnceLock<FxHashMap<String, u32>>,
     formers: Vec<Former>,
 }
 
@@ -174,14 +177,30 @@ impl History {
             self.hosts.entry(h.clone()).or_insert(i);
         }
         if former.kind == AssetKind::S3Bucket {
-            self.buckets.entry(bucket_of(&former.id).to_string()).or_insert(i);
+            self.buckets.entry(bucket_of(&former.id).into()).or_insert(i);
         }
-        self.ids.entry(former.id.to_ascii_lowercase()).or_insert(i);
         self.formers.push(former);
+    }
+
+    fn id(&self, lower: &str) -> Option<u32> {
+        self.ids
+            .get_or_init(|| {
+                let mut ids = FxHashMap::default();
+                for (i, f) in self.formers.iter().enumerate() {
+                    ids.entry(f.id.to_ascii_lowercase()).or_insert(i as u32);
+                }
+                ids
+            })
+            .get(lower)
+            .copied()
     }
 
     pub fn len(&self) -> usize {
         self.formers.len()
+    }
+
+    pub fn former(&self, i: u32) -> &Former {
+        &self.formers[i as usize]
     }
 
     pub fn is_empty(&self) -> bool {
@@ -205,36 +224,55 @@ pub struct Inputs<'a> {
     pub history: &'a History,
 }
 
+impl<'a> Inputs<'a> {
+    /// Renders the reasons of judgements made on these inputs.
+    pub fn explainer(&self) -> Explainer<'a> {
+        Explainer { assets: self.assets, history: self.history, ranges: self.ranges, gaps: self.gaps }
+    }
+}
+
 /// One (record, target) row.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Judgement {
     /// Index into `Inputs::records`.
     pub record: u32,
-    pub target: Option<Target>,
+    /// Index into that record's targets; `None` for a record without targets.
+    pub target: Option<u32>,
     pub status: Status,
     pub claimable: Claimable,
     pub severity: Severity,
-    pub reason: String,
+    pub reason: Reason,
     /// Index into `Inputs::assets` of the asset that holds the target.
     pub owner: Option<u32>,
+}
+
+impl Judgement {
+    pub fn target<'r>(&self, records: &'r [DnsRecord]) -> Option<&'r Target> {
+        self.target.map(|t| &records[self.record as usize].targets[t as usize])
+    }
 }
 
 #[derive(Debug, Clone)]
 struct Outcome {
     status: Status,
     claimable: Claimable,
-    reason: String,
+    reason: Reason,
     owner: Option<u32>,
-    /// Cut short by the chain limit: depends on where the walk started, so never memoised.
+    /// Cut short by a loop or the chain limit: depends on where the walk started, so never memoised.
     partial: bool,
 }
 
 impl Outcome {
-    fn new(status: Status, claimable: Claimable, reason: impl Into<String>) -> Self {
-        Self { status, claimable, reason: reason.into(), owner: None, partial: false }
+    fn new(status: Status, claimable: Claimable, reason: Reason) -> Self {
+        Self { status, claimable, reason, owner: None, partial: false }
+    }
+    fn detail(status: Status, claimable: Claimable, d: Detail) -> Self {
+        Self::new(status, claimable, Reason::detail(d))
     }
     fn via(mut self, name: &DnsName) -> Self {
-        self.reason = format!("via {name}: {}", self.reason);
+        if !self.reason.is_loop() {
+            self.reason = Reason::detail(Detail::Via { name: name.clone(), inner: self.reason });
+        }
         self
     }
     /// The worst of several outcomes; the first of equals.
@@ -254,32 +292,22 @@ impl Outcome {
     }
 }
 
-enum Scope {
-    Complete,
-    Gap(String),
-    RegionNotEnumerated(String),
-    NotConfigured,
-}
-
 #[derive(Default)]
 struct ScopeInfo {
     configured: bool,
     all_regions: bool,
     regions: FxHashSet<Arc<str>>,
     accounts: FxHashSet<Arc<str>>,
-    gaps: Vec<(Option<Arc<str>>, Arc<str>, String)>,
-}
-
-fn describe_gap(g: &CoverageGap) -> String {
-    let region = g.region.as_deref().map(|r| format!(" {r}")).unwrap_or_default();
-    format!("{} {} {}{}: {}", g.source, g.account, g.service, region, g.error)
+    /// (region, account, index into gaps)
+    gaps: Vec<(Option<Arc<str>>, Arc<str>, u32)>,
 }
 
 fn is_global(region: &str) -> bool {
     region.is_empty() || region.eq_ignore_ascii_case("global")
 }
 
-struct ZoneInfo {
+struct ZoneInfo<'a> {
+    name: &'a DnsName,
     sources: Vec<(Arc<str>, Arc<str>)>,
     has_wildcard: bool,
     apex_ns: Vec<DnsName>,
@@ -287,51 +315,68 @@ struct ZoneInfo {
     delegations: Vec<DnsName>,
 }
 
+/// The read-only indexes, shared by every worker thread.
 struct Ctx<'a> {
     inp: &'a Inputs<'a>,
     ips: PrefixIndex<u32>,
     hosts: FxHashMap<&'a DnsName, u32>,
-    ids: FxHashMap<String, u32>,
+    /// Lower-case asset ids, built on the first Azure alias (most estates never need it).
+    ids: std::sync::OnceLock<FxHashMap<String, u32>>,
     buckets: FxHashMap<&'a str, u32>,
     zone_assets: FxHashMap<&'a DnsName, Vec<u32>>,
-    zones: FxHashMap<&'a DnsName, ZoneInfo>,
-    by_name: FxHashMap<&'a DnsName, Vec<u32>>,
+    zones: Vec<ZoneInfo<'a>>,
+    zone_by_fqdn: FxHashMap<&'a str, u32>,
+    /// First record (index) at a name; `next` chains the others.
+    first_at: FxHashMap<&'a str, u32>,
+    next: Vec<u32>,
     scopes: FxHashMap<Arc<str>, ScopeInfo>,
-    memo: RefCell<FxHashMap<DnsName, Outcome>>,
-    ents: RefCell<FxHashMap<DnsName, FxHashSet<DnsName>>>,
 }
 
-/// Judges every record of `inputs`. Rows come in record order, then target order.
+const NONE: u32 = u32::MAX;
+
+/// One thread's walk state: memo of judged names and the wildcard existence sets.
+struct Walker<'c, 'a> {
+    ctx: &'c Ctx<'a>,
+    memo: FxHashMap<DnsName, Outcome>,
+    ents: FxHashMap<u32, FxHashSet<&'a str>>,
+    stack: Vec<DnsName>,
+}
+
+/// Judges every record of `inputs`. Rows come in record order, then target order; the work is split
+/// across the machine's cores, and the result does not depend on how.
 pub fn reconcile(inputs: &Inputs<'_>) -> Vec<Judgement> {
     let ctx = Ctx::new(inputs);
-    let mut out = Vec::with_capacity(inputs.records.len());
-    for (i, r) in inputs.records.iter().enumerate() {
-        let record = u32::try_from(i).expect("fewer than 4G records");
-        if r.targets.is_empty() {
-            out.push(Judgement {
-                record,
-                target: None,
-                status: Status::NoTarget,
-                claimable: Claimable::No,
-                severity: Severity::Info,
-                reason: format!("{} record: nothing to judge", r.rtype),
-                owner: None,
-            });
-            continue;
-        }
-        for t in &r.targets {
-            let o = ctx.judge_target(r, t);
-            out.push(Judgement {
-                record,
-                target: Some(t.clone()),
-                status: o.status,
-                claimable: o.claimable,
-                severity: severity(o.status, o.claimable, false),
-                reason: o.reason,
-                owner: o.owner,
-            });
-        }
+    let n = inputs.records.len();
+    let threads = std::thread::available_parallelism().map(|t| t.get()).unwrap_or(1).clamp(1, 8);
+    let placeholder = Judgement {
+        record: 0,
+        target: None,
+        status: Status::NoTarget,
+        claimable: Claimable::No,
+        severity: Severity::Info,
+        reason: Reason::Held(0),
+        owner: None,
+    };
+    let rows_of = |r: &DnsRecord| r.targets.len().max(1);
+    let total: usize = inputs.records.iter().map(rows_of).sum();
+    let mut out = vec![placeholder; total];
+    if n < 20_000 || threads == 1 {
+        Walker::new(&ctx).judge_into(0..n, &mut out);
+        return out;
     }
+    // Split records into equal runs and hand each thread the exact slice of rows they produce.
+    let chunk = n.div_ceil(threads);
+    std::thread::scope(|s| {
+        let mut rest: &mut [Judgement] = &mut out;
+        for t in 0..threads {
+            let range = t * chunk..((t + 1) * chunk).min(n);
+            let len: usize = inputs.records[range.clone()].iter().map(rows_of).sum();
+            let (mine, tail) = rest.split_at_mut(len);
+            rest = tail;
+            let ctx = &ctx;
+            s.spawn(move || Walker::new(ctx).judge_into(range, mine));
+        }
+    });
     out
 }
 
@@ -342,56 +387,14 @@ pub fn record_status(rows: &[Judgement]) -> Status {
 
 impl<'a> Ctx<'a> {
     fn new(inp: &'a Inputs<'a>) -> Self {
-        let mut ips = PrefixIndex::default();
-        let mut hosts = FxHashMap::default();
-        let mut ids = FxHashMap::default();
-        let mut buckets = FxHashMap::default();
-        let mut zone_assets: FxHashMap<&DnsName, Vec<u32>> = FxHashMap::default();
-        for (i, a) in inp.assets.iter().enumerate() {
-            let i = u32::try_from(i).expect("fewer than 4G assets");
-            for ip in &a.ips {
-                ips.insert(*ip, i);
-            }
-            for h in &a.hosts {
-                hosts.entry(h).or_insert(i);
-            }
-            if a.kind == AssetKind::S3Bucket {
-                buckets.entry(bucket_of(&a.id)).or_insert(i);
-            }
-            if a.kind.is_zone() {
-                if let Some(apex) = a.hosts.first() {
-                    zone_assets.entry(apex).or_default().push(i);
-                }
-            }
-            ids.entry(a.id.to_ascii_lowercase()).or_insert(i);
-        }
-        let mut zones: FxHashMap<&DnsName, ZoneInfo> = FxHashMap::default();
-        let mut by_name: FxHashMap<&DnsName, Vec<u32>> = FxHashMap::default();
-        for (i, r) in inp.records.iter().enumerate() {
-            let z = zones.entry(&r.zone).or_insert_with(|| ZoneInfo {
-                sources: Vec::new(),
-                has_wildcard: false,
-                apex_ns: Vec::new(),
-                delegations: Vec::new(),
-            });
-            if !z.sources.iter().any(|(s, a)| *s == r.source && *a == r.account) {
-                z.sources.push((r.source.clone(), r.account.clone()));
-            }
-            if r.name.first_label() == "*" {
-                z.has_wildcard = true;
-            }
-            if r.rtype == RecordType::Ns {
-                if r.name == r.zone {
-                    z.apex_ns.extend(r.targets.iter().filter_map(|t| match t {
-                        Target::Host(h) => Some(h.clone()),
-                        _ => None,
-                    }));
-                } else if !z.delegations.contains(&r.name) {
-                    z.delegations.push(r.name.clone());
-                }
-            }
-            by_name.entry(&r.name).or_default().push(u32::try_from(i).expect("fewer than 4G records"));
-        }
+        // The asset side and the record side are independent: build them on two cores.
+        let (assets, records) = std::thread::scope(|s| {
+            let a = s.spawn(|| Self::asset_indexes(inp));
+            let r = Self::record_indexes(inp);
+            (a.join().expect("asset index builder panicked"), r)
+        });
+        let (ips, hosts, buckets, zone_assets) = assets;
+        let (zones, zone_by_fqdn, first_at, next) = records;
         let mut scopes: FxHashMap<Arc<str>, ScopeInfo> = FxHashMap::default();
         let cloud_of = |source: &str| inp.providers.iter().find(|p| &*p.name == source).map(|p| p.cloud.clone());
         for p in inp.providers {
@@ -411,95 +414,138 @@ impl<'a> Ctx<'a> {
                 }
             }
         }
-        for g in inp.gaps {
+        for (gi, g) in inp.gaps.iter().enumerate() {
             let mut keys = vec![g.source.clone()];
             keys.extend(cloud_of(&g.source));
             for key in keys {
                 let s = scopes.entry(key).or_default();
                 s.configured = true;
-                s.gaps.push((g.region.clone(), g.account.clone(), describe_gap(g)));
+                s.gaps.push((g.region.clone(), g.account.clone(), gi as u32));
             }
         }
-        Self {
-            inp,
-            ips,
-            hosts,
-            ids,
-            buckets,
-            zone_assets,
-            zones,
-            by_name,
-            scopes,
-            memo: RefCell::new(FxHashMap::default()),
-            ents: RefCell::new(FxHashMap::default()),
-        }
+        Self { inp, ips, hosts, ids: std::sync::OnceLock::new(), buckets, zone_assets, zones, zone_by_fqdn, first_at, next, scopes }
     }
 
-    fn scope(&self, key: &str, region: Option<&str>) -> Scope {
-        let Some(s) = self.scopes.get(key).filter(|s| s.configured) else { return Scope::NotConfigured };
+    #[allow(clippy::type_complexity)]
+    fn asset_indexes(
+        inp: &'a Inputs<'a>,
+    ) -> (PrefixIndex<u32>, FxHashMap<&'a DnsName, u32>, FxHashMap<&'a str, u32>, FxHashMap<&'a DnsName, Vec<u32>>) {
+        let mut ips = PrefixIndex::default();
+        let mut hosts = FxHashMap::default();
+        let mut buckets = FxHashMap::default();
+        let mut zone_assets: FxHashMap<&DnsName, Vec<u32>> = FxHashMap::default();
+        for (i, a) in inp.assets.iter().enumerate() {
+            let i = u32::try_from(i).expect("fewer than 4G assets");
+            for ip in &a.ips {
+                ips.insert(*ip, i);
+            }
+            for h in &a.hosts {
+                hosts.entry(h).or_insert(i);
+            }
+            if a.kind == AssetKind::S3Bucket {
+                buckets.entry(bucket_of(&a.id)).or_insert(i);
+            }
+            if a.kind.is_zone() {
+                if let Some(apex) = a.hosts.first() {
+                    zone_assets.entry(apex).or_default().push(i);
+                }
+            }
+        }
+        (ips, hosts, buckets, zone_assets)
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn record_indexes(inp: &'a Inputs<'a>) -> (Vec<ZoneInfo<'a>>, FxHashMap<&'a str, u32>, FxHashMap<&'a str, u32>, Vec<u32>) {
+        let mut zones: Vec<ZoneInfo> = Vec::new();
+        let mut zone_by_fqdn: FxHashMap<&str, u32> = FxHashMap::default();
+        let mut first_at: FxHashMap<&str, u32> = FxHashMap::default();
+        first_at.reserve(inp.records.len());
+        let mut next = vec![NONE; inp.records.len()];
+        // Walk backwards so each name's chain runs in record order.
+        for (i, r) in inp.records.iter().enumerate().rev() {
+            let i = u32::try_from(i).expect("fewer than 4G records");
+            if let Some(prev) = first_at.insert(r.name.as_fqdn(), i) {
+                next[i as usize] = prev;
+            }
+        }
+        // Records come grouped by zone: remember the last one instead of hashing every zone name.
+        let mut last: Option<(&DnsName, u32, &str, &str)> = None;
+        for r in inp.records {
+            let zi = match last {
+                Some((z, zi, src, acc)) if z == &r.zone && src == &*r.source && acc == &*r.account => zi,
+                _ => {
+                    let zi = *zone_by_fqdn.entry(r.zone.as_fqdn()).or_insert_with(|| {
+                        zones.push(ZoneInfo { name: &r.zone, sources: Vec::new(), has_wildcard: false, apex_ns: Vec::new(), delegations: Vec::new() });
+                        (zones.len() - 1) as u32
+                    });
+                    let z = &mut zones[zi as usize];
+                    if !z.sources.iter().any(|(s, a)| *s == r.source && *a == r.account) {
+                        z.sources.push((r.source.clone(), r.account.clone()));
+                    }
+                    last = Some((&r.zone, zi, &r.source, &r.account));
+                    zi
+                }
+            };
+            let z = &mut zones[zi as usize];
+            if r.name.as_fqdn().starts_with("*.") {
+                z.has_wildcard = true;
+            }
+            if r.rtype == RecordType::Ns {
+                if r.name == r.zone {
+                    for t in &r.targets {
+                        if let Target::Host(h) = t {
+                            if !z.apex_ns.contains(h) {
+                                z.apex_ns.push(h.clone());
+                            }
+                        }
+                    }
+                } else if !z.delegations.contains(&r.name) {
+                    z.delegations.push(r.name.clone());
+                }
+            }
+        }
+        (zones, zone_by_fqdn, first_at, next)
+    }
+
+    fn scope(&self, key: &str, region: Option<&str>) -> ScopeNote {
+        let Some(s) = self.scopes.get(key).filter(|s| s.configured) else { return ScopeNote::NotConfigured };
         let region = region.filter(|r| !is_global(r));
-        if let Some((_, _, text)) = s.gaps.iter().find(|(gr, _, _)| match (gr.as_deref(), region) {
+        if let Some((_, _, g)) = s.gaps.iter().find(|(gr, _, _)| match (gr.as_deref(), region) {
             (None, _) | (_, None) => true,
             (Some(a), Some(b)) => a == b,
         }) {
-            return Scope::Gap(text.clone());
+            return ScopeNote::Gap(*g);
         }
         if let Some(r) = region {
             if !s.all_regions && !s.regions.contains(r) {
-                return Scope::RegionNotEnumerated(r.to_string());
+                return ScopeNote::RegionNotEnumerated;
             }
         }
-        Scope::Complete
+        ScopeNote::Complete
     }
 
-    fn scope_account(&self, key: &str, account: &str) -> Scope {
-        let Some(s) = self.scopes.get(key).filter(|s| s.configured) else { return Scope::NotConfigured };
-        if let Some((_, _, text)) = s.gaps.iter().find(|(_, ga, _)| ga.eq_ignore_ascii_case(account)) {
-            return Scope::Gap(text.clone());
+    fn scope_account(&self, key: &str, account: &str) -> ScopeNote {
+        let Some(s) = self.scopes.get(key).filter(|s| s.configured) else { return ScopeNote::NotConfigured };
+        if let Some((_, _, g)) = s.gaps.iter().find(|(_, ga, _)| ga.eq_ignore_ascii_case(account)) {
+            return ScopeNote::Gap(*g);
         }
         if s.accounts.iter().any(|a| a.eq_ignore_ascii_case(account)) {
-            Scope::Complete
+            ScopeNote::Complete
         } else {
-            Scope::NotConfigured
+            ScopeNote::NotConfigured
         }
     }
 
     fn owned(&self, i: u32) -> Outcome {
-        let a = &self.inp.assets[i as usize];
-        let region = a.region.as_deref().map(|r| format!(", {r}")).unwrap_or_default();
-        Outcome {
-            status: Status::Owned,
-            claimable: Claimable::No,
-            reason: format!("held by {} {} ({}{region})", a.kind, a.id, a.account),
-            owner: Some(i),
-            partial: false,
-        }
+        Outcome { status: Status::Owned, claimable: Claimable::No, reason: Reason::Held(i), owner: Some(i), partial: false }
     }
 
     /// A target an earlier run saw held: dangling, unless the scope that held it has a gap now.
     fn released(&self, i: u32, claimable: Claimable) -> Outcome {
-        let f = &self.inp.history.formers[i as usize];
+        let f = self.inp.history.former(i);
         match self.scope(&f.source, f.region.as_deref()) {
-            Scope::Gap(g) => Outcome::new(
-                Status::Unverified,
-                claimable,
-                format!("held by {} {} in run {} ({}); that scope has a coverage gap now ({g})", f.kind, f.id, f.run, f.date),
-            ),
-            _ => Outcome::new(
-                Status::Dangling,
-                claimable,
-                format!("released since run {} ({}): was {} {}; remove the record or re-acquire the target", f.run, f.date, f.kind, f.id),
-            ),
-        }
-    }
-
-    fn judge_target(&self, r: &DnsRecord, t: &Target) -> Outcome {
-        match t {
-            Target::Ip(ip) => self.judge_ip(*ip),
-            Target::Host(h) if r.rtype == RecordType::Ns => self.judge_ns(r, h),
-            Target::Host(h) => self.judge_host(h, 0, &mut Vec::new()),
-            Target::Alias { dns_name, .. } => self.judge_alias(r, dns_name, 0, &mut Vec::new()),
-            Target::Resource { id } => self.judge_resource(id),
+            ScopeNote::Gap(g) => Outcome::new(Status::Unverified, claimable, Reason::ReleasedGap(i, g)),
+            _ => Outcome::new(Status::Dangling, claimable, Reason::Released(i)),
         }
     }
 
@@ -507,113 +553,51 @@ impl<'a> Ctx<'a> {
         if let Some(i) = self.ips.lookup(ip) {
             return self.owned(*i);
         }
-        let range = self.inp.ranges.lookup(ip);
+        let range = self.inp.ranges.lookup_ref(ip);
+        let info = range.map(|r| self.inp.ranges.get(r));
         if let Some(f) = self.inp.history.ips.lookup(ip) {
-            return self.released(*f, range.map(|r| r.claimable).unwrap_or(Claimable::Unknown));
+            return self.released(*f, info.map(|r| r.claimable).unwrap_or(Claimable::Unknown));
         }
-        let Some(range) = range else {
-            return Outcome::new(Status::External, Claimable::Unknown, format!("{ip} is outside every judged range (not a known cloud or declared range)"));
+        let Some(info) = info else {
+            return Outcome::new(Status::External, Claimable::Unknown, Reason::Ip { ip, range: None, scope: ScopeNote::NotConfigured });
         };
-        let what = range.describe();
-        match self.scope(&range.provider, range.region.as_deref()) {
-            Scope::Complete => Outcome::new(
-                Status::Dangling,
-                range.claimable,
-                format!("{ip} is in {what} and no enumerated account holds it; remove the record or re-acquire the address"),
-            ),
-            Scope::Gap(g) => Outcome::new(Status::Unverified, range.claimable, format!("{ip} is in {what}, which has a coverage gap: {g}")),
-            Scope::RegionNotEnumerated(r) => {
-                Outcome::new(Status::Unverified, range.claimable, format!("{ip} is in {what}, but region {r} was not enumerated"))
+        let scope = self.scope(&info.provider, info.region.as_deref());
+        let (status, claimable) = match scope {
+            ScopeNote::Complete => (Status::Dangling, info.claimable),
+            ScopeNote::Gap(_) | ScopeNote::RegionNotEnumerated => (Status::Unverified, info.claimable),
+            ScopeNote::NotConfigured => (Status::External, Claimable::Unknown),
+        };
+        Outcome::new(status, claimable, Reason::Ip { ip, range, scope })
+    }
+
+    /// The longest inventoried zone holding `name`, without allocating.
+    fn zone_of(&self, name: &DnsName) -> Option<u32> {
+        let mut s = name.as_fqdn();
+        loop {
+            if let Some(z) = self.zone_by_fqdn.get(s) {
+                return Some(*z);
             }
-            Scope::NotConfigured => Outcome::new(
-                Status::External,
-                Claimable::Unknown,
-                format!("{ip} is in {what}; {} is not enumerated", provider_display(&range.provider)),
-            ),
+            let dot = s.find('.')?;
+            s = &s[dot + 1..];
+            if s.is_empty() {
+                return None;
+            }
         }
     }
 
-    /// The longest inventoried zone holding `name`.
-    fn zone_of(&self, name: &DnsName) -> Option<&'a DnsName> {
-        name.ancestors().find_map(|a| self.zones.get_key_value(&a).map(|(k, _)| *k))
-    }
-
-    fn judge_host(&self, name: &DnsName, depth: usize, stack: &mut Vec<DnsName>) -> Outcome {
-        if let Some(o) = self.memo.borrow().get(name) {
-            return o.clone();
-        }
-        if stack.contains(name) {
-            let mut chain: Vec<String> = stack.iter().skip_while(|n| *n != name).map(|n| n.to_string()).collect();
-            chain.push(name.to_string());
-            let mut o = Outcome::new(Status::Dangling, Claimable::No, format!("CNAME loop: {}", chain.join(" → ")));
-            o.partial = true;
-            return o;
-        }
-        if depth >= MAX_CHAIN {
-            let mut o = Outcome::new(Status::Unverified, Claimable::Unknown, format!("chain longer than {MAX_CHAIN} links, not followed"));
-            o.partial = true;
-            return o;
-        }
-        stack.push(name.clone());
-        let o = self.judge_host_uncached(name, depth, stack);
-        stack.pop();
-        if !o.partial {
-            self.memo.borrow_mut().insert(name.clone(), o.clone());
-        }
-        o
-    }
-
-    fn judge_host_uncached(&self, name: &DnsName, depth: usize, stack: &mut Vec<DnsName>) -> Outcome {
-        if let Some(i) = self.hosts.get(name) {
-            return self.owned(*i);
-        }
-        if let Some(zone) = self.zone_of(name) {
-            return self.resolve_in_zone(name, zone, depth, stack);
-        }
-        if let Some(m) = suffixes::classify(name) {
-            if let Some(ip) = m.implied_ip {
-                return self.judge_ip(ip).via(name);
-            }
-            if let Some(b) = &m.bucket {
-                return self.judge_bucket(b, m.region.as_deref());
-            }
-            if let Some(f) = self.inp.history.hosts.get(name) {
-                return self.released(*f, m.claimable);
-            }
-            let cloud = provider_display(m.cloud);
-            if !m.judged {
-                return Outcome::new(
-                    Status::External,
-                    m.claimable,
-                    format!("points at {} ({cloud}), which dangle does not enumerate", m.service),
-                );
-            }
-            return match self.scope(m.cloud, m.region.as_deref()) {
-                Scope::Complete => Outcome::new(
-                    Status::Dangling,
-                    m.claimable,
-                    format!("no enumerated account holds the {} name {name}; remove or repoint the record", m.service),
-                ),
-                Scope::Gap(g) => Outcome::new(Status::Unverified, m.claimable, format!("{} name; {cloud} has a coverage gap: {g}", m.service)),
-                Scope::RegionNotEnumerated(r) => {
-                    Outcome::new(Status::Unverified, m.claimable, format!("{} name in region {r}, which was not enumerated", m.service))
+    /// Records at `name` inside zone `zone`.
+    fn records_at(&self, name: &str, zone: &'a DnsName) -> impl Iterator<Item = &'a DnsRecord> + '_ {
+        let mut i = self.first_at.get(name).copied().unwrap_or(NONE);
+        std::iter::from_fn(move || {
+            while i != NONE {
+                let r = &self.inp.records[i as usize];
+                i = self.next[i as usize];
+                if &r.zone == zone {
+                    return Some(r);
                 }
-                Scope::NotConfigured => {
-                    Outcome::new(Status::External, m.claimable, format!("{} name ({cloud}); {cloud} is not enumerated", m.service))
-                }
-            };
-        }
-        if let Some(f) = self.inp.history.hosts.get(name) {
-            return self.released(*f, Claimable::Unknown);
-        }
-        if let Some(service) = suffixes::known_takeover(name) {
-            return Outcome::new(
-                Status::External,
-                Claimable::Yes,
-                format!("points at {service}, listed as takeover-prone by can-i-take-over-xyz; dangle does not enumerate it, check that the account there is yours"),
-            );
-        }
-        Outcome::new(Status::External, Claimable::Unknown, format!("{name} is outside every enumerated zone and service"))
+            }
+            None
+        })
     }
 
     fn judge_bucket(&self, bucket: &str, region: Option<&str>) -> Outcome {
@@ -623,82 +607,206 @@ impl<'a> Ctx<'a> {
         if let Some(f) = self.inp.history.buckets.get(bucket) {
             return self.released(*f, Claimable::Yes);
         }
-        match self.scope("aws", region) {
-            Scope::Complete => Outcome::new(
-                Status::Dangling,
-                Claimable::Yes,
-                format!("S3 bucket `{bucket}` is in no enumerated account: anyone can create it and serve this name"),
-            ),
-            Scope::Gap(g) => Outcome::new(Status::Unverified, Claimable::Yes, format!("S3 bucket `{bucket}`; AWS has a coverage gap: {g}")),
-            Scope::RegionNotEnumerated(r) => {
-                Outcome::new(Status::Unverified, Claimable::Yes, format!("S3 bucket `{bucket}` in region {r}, which was not enumerated"))
+        let scope = self.scope("aws", region);
+        let status = match scope {
+            ScopeNote::Complete => Status::Dangling,
+            ScopeNote::Gap(_) | ScopeNote::RegionNotEnumerated => Status::Unverified,
+            ScopeNote::NotConfigured => Status::External,
+        };
+        Outcome::detail(status, Claimable::Yes, Detail::Bucket { bucket: bucket.to_string(), region: region.map(str::to_string), scope })
+    }
+
+    fn judge_resource(&self, id: &str) -> Outcome {
+        let lower = id.to_ascii_lowercase();
+        let ids = self.ids.get_or_init(|| {
+            let mut ids = FxHashMap::default();
+            for (i, a) in self.inp.assets.iter().enumerate() {
+                ids.entry(a.id.to_ascii_lowercase()).or_insert(i as u32);
             }
-            Scope::NotConfigured => Outcome::new(Status::External, Claimable::Yes, format!("S3 bucket `{bucket}`; AWS is not enumerated")),
+            ids
+        });
+        if let Some(i) = ids.get(&lower) {
+            return self.owned(*i);
+        }
+        if let Some(f) = self.inp.history.id(&lower) {
+            return self.released(f, Claimable::No);
+        }
+        let sub = id.split('/').skip_while(|s| !s.eq_ignore_ascii_case("subscriptions")).nth(1).unwrap_or("");
+        let scope = self.scope_account("azure", sub);
+        let status = match scope {
+            ScopeNote::Complete => Status::Dangling,
+            ScopeNote::Gap(_) => Status::Unverified,
+            _ => Status::External,
+        };
+        Outcome::detail(status, Claimable::No, Detail::Resource { id: id.to_string(), subscription: sub.to_string(), scope })
+    }
+
+    fn zone_gap(&self, info: &ZoneInfo) -> Option<u32> {
+        self.inp.gaps.iter().position(|g| info.sources.iter().any(|(s, a)| *s == g.source && *a == g.account)).map(|i| i as u32)
+    }
+}
+
+impl<'c, 'a> Walker<'c, 'a> {
+    fn new(ctx: &'c Ctx<'a>) -> Self {
+        Self { ctx, memo: FxHashMap::default(), ents: FxHashMap::default(), stack: Vec::new() }
+    }
+
+    /// Judges `range` of the records into `out`, which holds exactly their rows.
+    fn judge_into(&mut self, range: std::ops::Range<usize>, out: &mut [Judgement]) {
+        let mut k = 0;
+        for i in range {
+            let r = &self.ctx.inp.records[i];
+            let record = i as u32;
+            if r.targets.is_empty() {
+                out[k] = Judgement {
+                    record,
+                    target: None,
+                    status: Status::NoTarget,
+                    claimable: Claimable::No,
+                    severity: Severity::Info,
+                    reason: Reason::NoTarget(r.rtype.clone()),
+                    owner: None,
+                };
+                k += 1;
+                continue;
+            }
+            for (ti, t) in r.targets.iter().enumerate() {
+                let o = self.judge_target(r, t);
+                out[k] = Judgement {
+                    record,
+                    target: Some(ti as u32),
+                    status: o.status,
+                    claimable: o.claimable,
+                    severity: severity(o.status, o.claimable, false),
+                    reason: o.reason,
+                    owner: o.owner,
+                };
+                k += 1;
+            }
+        }
+        debug_assert_eq!(k, out.len());
+    }
+
+    fn judge_target(&mut self, r: &DnsRecord, t: &Target) -> Outcome {
+        match t {
+            Target::Ip(ip) => self.ctx.judge_ip(*ip),
+            Target::Host(h) if r.rtype == RecordType::Ns => self.judge_ns(r, h),
+            Target::Host(h) => self.judge_host(h, 0),
+            Target::Alias { dns_name, .. } => self.judge_alias(r, dns_name, 0),
+            Target::Resource { id } => self.ctx.judge_resource(id),
         }
     }
 
-    fn records_at(&self, name: &DnsName, zone: &DnsName) -> Vec<&'a DnsRecord> {
-        self.by_name
-            .get(name)
-            .map(|v| v.iter().map(|i| &self.inp.records[*i as usize]).filter(|r| &r.zone == zone).collect())
-            .unwrap_or_default()
+    fn judge_host(&mut self, name: &DnsName, depth: usize) -> Outcome {
+        if let Some(o) = self.memo.get(name) {
+            return o.clone();
+        }
+        if let Some(pos) = self.stack.iter().position(|n| n == name) {
+            let mut chain: Vec<DnsName> = self.stack[pos..].to_vec();
+            chain.push(name.clone());
+            let mut o = Outcome::detail(Status::Dangling, Claimable::No, Detail::Loop { chain });
+            o.partial = true;
+            return o;
+        }
+        if depth >= MAX_CHAIN {
+            let mut o = Outcome::detail(Status::Unverified, Claimable::Unknown, Detail::TooDeep);
+            o.partial = true;
+            return o;
+        }
+        self.stack.push(name.clone());
+        let o = self.judge_host_uncached(name, depth);
+        self.stack.pop();
+        if !o.partial {
+            self.memo.insert(name.clone(), o.clone());
+        }
+        o
     }
 
-    fn resolve_in_zone(&self, name: &DnsName, zone: &'a DnsName, depth: usize, stack: &mut Vec<DnsName>) -> Outcome {
-        let info = &self.zones[zone];
+    fn judge_host_uncached(&mut self, name: &DnsName, depth: usize) -> Outcome {
+        let ctx = self.ctx;
+        if let Some(i) = ctx.hosts.get(name) {
+            return ctx.owned(*i);
+        }
+        if let Some(zone) = ctx.zone_of(name) {
+            return self.resolve_in_zone(name, zone, depth);
+        }
+        if let Some(m) = suffixes::classify(name) {
+            if let Some(ip) = m.implied_ip {
+                return ctx.judge_ip(ip).via(name);
+            }
+            if let Some(b) = &m.bucket {
+                return ctx.judge_bucket(b, m.region.as_deref());
+            }
+            if let Some(f) = ctx.inp.history.hosts.get(name) {
+                return ctx.released(*f, m.claimable);
+            }
+            if !m.judged {
+                return Outcome::detail(Status::External, m.claimable, Detail::NotJudged { cloud: m.cloud, service: m.service });
+            }
+            let scope = ctx.scope(m.cloud, m.region.as_deref());
+            let status = match scope {
+                ScopeNote::Complete => Status::Dangling,
+                ScopeNote::Gap(_) | ScopeNote::RegionNotEnumerated => Status::Unverified,
+                ScopeNote::NotConfigured => Status::External,
+            };
+            return Outcome::detail(
+                status,
+                m.claimable,
+                Detail::Service { name: name.clone(), cloud: m.cloud, service: m.service, region: m.region, scope },
+            );
+        }
+        if let Some(f) = ctx.inp.history.hosts.get(name) {
+            return ctx.released(*f, Claimable::Unknown);
+        }
+        if let Some(service) = suffixes::known_takeover(name) {
+            return Outcome::detail(Status::External, Claimable::Yes, Detail::KnownTakeover { service });
+        }
+        Outcome::detail(Status::External, Claimable::Unknown, Detail::ExternalHost { name: name.clone() })
+    }
+
+    fn resolve_in_zone(&mut self, name: &DnsName, zi: u32, depth: usize) -> Outcome {
+        let ctx = self.ctx;
+        let info = &ctx.zones[zi as usize];
+        let zone = info.name;
         if let Some(cut) = info.delegations.iter().filter(|d| name.is_within(d)).max_by_key(|d| d.label_count()) {
-            let ns: Vec<Outcome> = self
-                .records_at(cut, zone)
-                .into_iter()
+            let ns: Vec<(&DnsRecord, &DnsName)> = ctx
+                .records_at(cut.as_fqdn(), zone)
                 .filter(|r| r.rtype == RecordType::Ns)
                 .flat_map(|r| r.targets.iter().filter_map(move |t| if let Target::Host(h) = t { Some((r, h)) } else { None }))
-                .map(|(r, h)| self.judge_ns(r, h))
                 .collect();
-            if let Some(o) = Outcome::worst(ns) {
-                return Outcome { reason: format!("in zone {cut}, delegated from {zone}: {}", o.reason), ..o };
+            let outs: Vec<Outcome> = ns.into_iter().map(|(r, h)| self.judge_ns(r, h)).collect();
+            if let Some(o) = Outcome::worst(outs) {
+                let reason = Reason::detail(Detail::Delegated { cut: cut.clone(), zone: zone.clone(), inner: o.reason });
+                return Outcome { reason, ..o };
             }
         }
-        let here = self.records_at(name, zone);
+        let here: Vec<&DnsRecord> = ctx.records_at(name.as_fqdn(), zone).collect();
         if !here.is_empty() {
-            return match self.addresses(&here, depth, stack) {
-                Some(o) if o.reason.starts_with("CNAME loop") => o,
+            return match self.addresses(&here, depth) {
                 Some(o) => o.via(name),
-                None => Outcome::new(Status::Dangling, Claimable::No, format!("{name} exists in our zone {zone} but has no A, AAAA or CNAME record")),
+                None => Outcome::detail(Status::Dangling, Claimable::No, Detail::NoAddress { name: name.clone(), zone: zone.clone() }),
             };
         }
         if info.has_wildcard {
-            if let Some(o) = self.wildcard(name, zone, depth, stack) {
+            if let Some(o) = self.wildcard(name, zi, depth) {
                 return o;
             }
         }
-        if let Some(gap) = self.zone_gap(info) {
-            return Outcome::new(Status::Unverified, Claimable::No, format!("{name} is not in our zone {zone}, whose enumeration has a gap: {gap}"));
-        }
-        Outcome::new(
-            Status::Dangling,
-            Claimable::No,
-            format!("{name} does not exist in our zone {zone} (NXDOMAIN); remove the record or recreate the name"),
-        )
-    }
-
-    fn zone_gap(&self, info: &ZoneInfo) -> Option<String> {
-        self.inp
-            .gaps
-            .iter()
-            .find(|g| info.sources.iter().any(|(s, a)| *s == g.source && *a == g.account))
-            .map(describe_gap)
+        let gap = ctx.zone_gap(info);
+        let status = if gap.is_some() { Status::Unverified } else { Status::Dangling };
+        Outcome::detail(status, Claimable::No, Detail::Missing { name: name.clone(), zone: zone.clone(), gap })
     }
 
     /// The addresses that the record sets at a name lead to; `None` if none of them carries any.
-    fn addresses(&self, here: &[&DnsRecord], depth: usize, stack: &mut Vec<DnsName>) -> Option<Outcome> {
+    fn addresses(&mut self, here: &[&DnsRecord], depth: usize) -> Option<Outcome> {
         let mut outs = Vec::new();
         for r in here {
             for t in &r.targets {
                 match (&r.rtype, t) {
-                    (RecordType::Cname, Target::Host(h)) => outs.push(self.judge_host(h, depth + 1, stack)),
-                    (RecordType::A | RecordType::Aaaa, Target::Ip(ip)) => outs.push(self.judge_ip(*ip)),
-                    (_, Target::Alias { dns_name, .. }) => outs.push(self.judge_alias(r, dns_name, depth + 1, stack)),
-                    (_, Target::Resource { id }) => outs.push(self.judge_resource(id)),
+                    (RecordType::Cname, Target::Host(h)) => outs.push(self.judge_host(h, depth + 1)),
+                    (RecordType::A | RecordType::Aaaa, Target::Ip(ip)) => outs.push(self.ctx.judge_ip(*ip)),
+                    (_, Target::Alias { dns_name, .. }) => outs.push(self.judge_alias(r, dns_name, depth + 1)),
+                    (_, Target::Resource { id }) => outs.push(self.ctx.judge_resource(id)),
                     _ => {}
                 }
             }
@@ -707,106 +815,85 @@ impl<'a> Ctx<'a> {
     }
 
     /// RFC 4592: the wildcard at the closest encloser, if the name does not exist as an empty non-terminal.
-    fn wildcard(&self, name: &DnsName, zone: &'a DnsName, depth: usize, stack: &mut Vec<DnsName>) -> Option<Outcome> {
-        let mut ents = self.ents.borrow_mut();
-        let existing = ents.entry(zone.clone()).or_insert_with(|| {
+    fn wildcard(&mut self, name: &DnsName, zi: u32, depth: usize) -> Option<Outcome> {
+        let ctx = self.ctx;
+        let zone = ctx.zones[zi as usize].name;
+        let existing = self.ents.entry(zi).or_insert_with(|| {
             let mut set = FxHashSet::default();
-            for r in self.inp.records.iter().filter(|r| &r.zone == zone) {
-                for a in r.name.ancestors() {
-                    if !a.is_within(zone) || !set.insert(a) {
-                        break;
+            for r in ctx.inp.records.iter().filter(|r| &r.zone == zone) {
+                let mut s = r.name.as_fqdn();
+                while s.len() >= zone.as_fqdn().len() && set.insert(s) {
+                    match s.find('.') {
+                        Some(d) if d + 1 < s.len() => s = &s[d + 1..],
+                        _ => break,
                     }
                 }
             }
             set
         });
-        if existing.contains(name) {
+        if existing.contains(name.as_fqdn()) {
             return None;
         }
-        let encloser = name.ancestors().skip(1).take_while(|a| a.is_within(zone)).find(|a| existing.contains(a))?;
-        drop(ents);
+        let encloser = name.ancestors().skip(1).take_while(|a| a.is_within(zone)).find(|a| existing.contains(a.as_fqdn()))?;
         let wild = DnsName::wildcard_of(&encloser);
-        let here = self.records_at(&wild, zone);
+        let here: Vec<&DnsRecord> = ctx.records_at(wild.as_fqdn(), zone).collect();
         if here.is_empty() {
             return None;
         }
-        Some(
-            self.addresses(&here, depth, stack)
-                .unwrap_or_else(|| Outcome::new(Status::Dangling, Claimable::No, format!("{wild} has no A, AAAA or CNAME record")))
-                .via(&wild),
-        )
+        let o = self
+            .addresses(&here, depth)
+            .unwrap_or_else(|| Outcome::detail(Status::Dangling, Claimable::No, Detail::NoAddress { name: wild.clone(), zone: zone.clone() }));
+        Some(o.via(&wild))
     }
 
-    fn judge_alias(&self, r: &DnsRecord, dns_name: &DnsName, depth: usize, stack: &mut Vec<DnsName>) -> Outcome {
+    fn judge_alias(&mut self, r: &DnsRecord, dns_name: &DnsName, depth: usize) -> Outcome {
         let name = match dns_name.as_str().strip_prefix("dualstack.") {
             Some(rest) => DnsName::parse(rest).unwrap_or_else(|_| dns_name.clone()),
             None => dns_name.clone(),
         };
         if suffixes::is_bare_s3_website(&name) {
             let region = suffixes::classify(&name).and_then(|m| m.region);
-            return self.judge_bucket(r.name.as_str(), region.as_deref());
+            return self.ctx.judge_bucket(r.name.as_str(), region.as_deref());
         }
-        self.judge_host(&name, depth, stack)
+        self.judge_host(&name, depth)
     }
 
-    fn judge_resource(&self, id: &str) -> Outcome {
-        if let Some(i) = self.ids.get(&id.to_ascii_lowercase()) {
-            return self.owned(*i);
-        }
-        if let Some(f) = self.inp.history.ids.get(&id.to_ascii_lowercase()) {
-            return self.released(*f, Claimable::No);
-        }
-        let sub = id.split('/').skip_while(|s| !s.eq_ignore_ascii_case("subscriptions")).nth(1).unwrap_or("");
-        match self.scope_account("azure", sub) {
-            Scope::Complete => Outcome::new(
-                Status::Dangling,
-                Claimable::No,
-                format!("alias to Azure resource {id}, which no longer exists in subscription {sub}"),
-            ),
-            Scope::Gap(g) => Outcome::new(Status::Unverified, Claimable::No, format!("alias to Azure resource; subscription has a gap: {g}")),
-            _ => Outcome::new(Status::External, Claimable::No, format!("alias to a resource in subscription `{sub}`, which is not enumerated")),
-        }
-    }
-
-    fn judge_ns(&self, r: &DnsRecord, target: &DnsName) -> Outcome {
+    fn judge_ns(&mut self, r: &DnsRecord, target: &DnsName) -> Outcome {
+        let ctx = self.ctx;
         let delegated = &r.name;
-        let apex = r.name == r.zone;
-        if !apex {
-            if let Some(child) = self.zones.get(delegated) {
+        if r.name != r.zone {
+            if let Some(child) = ctx.zone_by_fqdn.get(delegated.as_fqdn()).map(|z| &ctx.zones[*z as usize]) {
                 if child.apex_ns.is_empty() || child.apex_ns.contains(target) {
-                    return Outcome::new(Status::Owned, Claimable::No, format!("delegates to zone {delegated}, which we hold"));
+                    return Outcome::detail(Status::Owned, Claimable::No, Detail::HeldZone { zone: delegated.clone() });
                 }
             }
         }
-        if let Some(zs) = self.zone_assets.get(delegated) {
-            let a = zs.iter().find(|i| {
-                let hosts = &self.inp.assets[**i as usize].hosts;
+        if let Some(zs) = ctx.zone_assets.get(delegated) {
+            let held = zs.iter().find(|i| {
+                let hosts = &ctx.inp.assets[**i as usize].hosts;
                 hosts.len() <= 1 || hosts[1..].contains(target)
             });
-            if let Some(i) = a {
-                let mut o = self.owned(*i);
-                o.reason = format!("delegates to a zone we hold: {}", o.reason);
+            if let Some(i) = held {
+                let mut o = Outcome::detail(Status::Owned, Claimable::No, Detail::HeldZoneAsset { asset: *i });
+                o.owner = Some(*i);
                 return o;
             }
         }
         if let Some((cloud, service)) = suffixes::nameserver(target) {
-            let held_elsewhere = self.zone_assets.contains_key(delegated);
-            let what = if held_elsewhere {
-                format!("{delegated} is delegated to {service} server {target}, but no zone we hold for it is served there")
-            } else {
-                format!("{delegated} is delegated to {service} server {target}, but no enumerated account holds a zone {delegated}")
+            let held_elsewhere = ctx.zone_assets.contains_key(delegated);
+            let scope = ctx.scope(cloud, None);
+            let status = match scope {
+                ScopeNote::Complete => Status::Dangling,
+                ScopeNote::Gap(_) => Status::Unverified,
+                ScopeNote::RegionNotEnumerated | ScopeNote::NotConfigured => Status::External,
             };
-            return match self.scope(cloud, None) {
-                Scope::Complete => Outcome::new(Status::Dangling, Claimable::Yes, format!("{what}: anyone can create it there and answer for the name")),
-                Scope::Gap(g) => Outcome::new(Status::Unverified, Claimable::Yes, format!("{what}; coverage gap: {g}")),
-                Scope::RegionNotEnumerated(_) | Scope::NotConfigured => Outcome::new(
-                    Status::External,
-                    Claimable::Yes,
-                    format!("delegated to {service} server {target}; {} is not enumerated", provider_display(cloud)),
-                ),
-            };
+            return Outcome::detail(
+                status,
+                Claimable::Yes,
+                Detail::Ns { delegated: delegated.clone(), target: target.clone(), cloud, service, held_elsewhere, scope },
+            );
         }
-        self.judge_host(target, 0, &mut Vec::new())
+        self.judge_host(target, 0)
     }
 }
 

@@ -74,6 +74,13 @@ fn published_claimable(provider: &str, service: &str) -> Claimable {
     }
 }
 
+/// A handle on a range group of [`Ranges`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RangeRef {
+    Published(u32),
+    Declared(u32),
+}
+
 /// A declared range, as the config gives it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeclaredRange {
@@ -152,10 +159,22 @@ impl Ranges {
 
     /// The range holding `ip`: a declared one first, else the most specific published one.
     pub fn lookup(&self, ip: IpAddr) -> Option<&RangeInfo> {
+        self.lookup_ref(ip).map(|r| self.get(r))
+    }
+
+    /// Like [`Ranges::lookup`], as a small handle for [`Ranges::get`].
+    pub fn lookup_ref(&self, ip: IpAddr) -> Option<RangeRef> {
         if let Some(i) = self.declared.lookup(ip) {
-            return Some(&self.declared_info[*i as usize]);
+            return Some(RangeRef::Declared(*i));
         }
-        self.published.index.lookup(ip).map(|i| &self.published.groups[*i as usize])
+        self.published.index.lookup(ip).map(|i| RangeRef::Published(*i))
+    }
+
+    pub fn get(&self, r: RangeRef) -> &RangeInfo {
+        match r {
+            RangeRef::Declared(i) => &self.declared_info[i as usize],
+            RangeRef::Published(i) => &self.published.groups[i as usize],
+        }
     }
 
     /// Which snapshot the published ranges come from (shown in every report).

@@ -98,6 +98,7 @@ impl World {
         };
         let first = reconcile(&inputs);
         assert_eq!(first, reconcile(&inputs), "reconcile is not deterministic");
+        let explain = inputs.explainer();
         first
             .into_iter()
             .map(|j| {
@@ -106,11 +107,11 @@ impl World {
                     name: r.name.to_string(),
                     rtype: r.rtype.to_string(),
                     set: r.set_id.as_deref().map(str::to_string),
-                    target: j.target.map(|t| t.to_string()).unwrap_or_default(),
+                    target: j.target(&self.records).map(|t| t.to_string()).unwrap_or_default(),
                     status: j.status,
                     claimable: j.claimable,
                     severity: j.severity,
-                    reason: j.reason,
+                    reason: explain.render(&j.reason),
                 }
             })
             .collect()
@@ -323,7 +324,14 @@ fn weighted_sets_are_judged_one_by_one() {
 fn history_release_is_dangling_whatever_the_range() {
     let mut w = World::default();
     w.history.add(
-        Former { run: 3, date: "2026-11-01".into(), kind: AssetKind::ElasticIp, id: "eipalloc-1".into(), source: "prod".into(), region: Some("us-east-1".into()) },
+        Former {
+            run: 3,
+            date: "2026-11-01".into(),
+            kind: AssetKind::ElasticIp,
+            id: "eipalloc-1".into(),
+            source: "prod".into(),
+            region: Some("us-east-1".into()),
+        },
         &["192.0.2.77/32".parse().unwrap()],
         &[n("old-lb-1.us-east-1.elb.amazonaws.com")],
     );

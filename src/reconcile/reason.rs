@@ -1,0 +1,188 @@
+//! Why a judgement came out as it did, kept structured (indexes into the inventory, shared names) so a
+//! million rows cost a few dozen bytes each; [`Explainer::render`] turns a reason into the one sentence
+//! a person acts on, when a report or the store needs the text.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use dangle_model::{Asset, CoverageGap, DnsName, RecordType};
+
+use super::ranges::{provider_display, RangeRef, Ranges};
+use super::History;
+
+/// Where a scope check landed. `Gap` holds an index into the run's gaps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeNote {
+    Complete,
+    Gap(u32),
+    RegionNotEnumerated,
+    NotConfigured,
+}
+
+/// A judgement's reason. Common cases are inline; the rest sit behind one shared allocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    NoTarget(RecordType),
+    /// Held by this asset (index into the run's assets).
+    Held(u32),
+    /// Held in an earlier run by this former asset, not now.
+    Released(u32),
+    /// Held earlier; the scope that held it has this gap now.
+    ReleasedGap(u32, u32),
+    /// An address judged by range.
+    Ip { ip: IpAddr, range: Option<RangeRef>, scope: ScopeNote },
+    Detail(Arc<Detail>),
+}
+
+/// The less common reasons.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Detail {
+    Via { name: DnsName, inner: Reason },
+    Delegated { cut: DnsName, zone: DnsName, inner: Reason },
+    HeldZone { zone: DnsName },
+    HeldZoneAsset { asset: u32 },
+    Loop { chain: Vec<DnsName> },
+    TooDeep,
+    Missing { name: DnsName, zone: DnsName, gap: Option<u32> },
+    NoAddress { name: DnsName, zone: DnsName },
+    Service { name: DnsName, cloud: &'static str, service: &'static str, region: Option<String>, scope: ScopeNote },
+    NotJudged { cloud: &'static str, service: &'static str },
+    Bucket { bucket: String, region: Option<String>, scope: ScopeNote },
+    Resource { id: String, subscription: String, scope: ScopeNote },
+    Ns { delegated: DnsName, target: DnsName, cloud: &'static str, service: &'static str, held_elsewhere: bool, scope: ScopeNote },
+    KnownTakeover { service: &'static str },
+    ExternalHost { name: DnsName },
+}
+
+impl Reason {
+    pub fn detail(d: Detail) -> Self {
+        Self::Detail(Arc::new(d))
+    }
+
+    /// `true` for a CNAME loop, whose text already names the whole chain.
+    pub fn is_loop(&self) -> bool {
+        matches!(self, Self::Detail(d) if matches!(**d, Detail::Loop { .. }))
+    }
+}
+
+/// Renders reasons against the inventory they index into.
+pub struct Explainer<'a> {
+    pub assets: &'a [Asset],
+    pub history: &'a History,
+    pub ranges: &'a Ranges,
+    pub gaps: &'a [CoverageGap],
+}
+
+impl Explainer<'_> {
+    fn gap(&self, i: u32) -> String {
+        let g = &self.gaps[i as usize];
+        let region = g.region.as_deref().map(|r| format!(" {r}")).unwrap_or_default();
+        format!("{} {} {}{}: {}", g.source, g.account, g.service, region, g.error)
+    }
+
+    fn held(&self, i: u32) -> String {
+        let a = &self.assets[i as usize];
+        let region = a.region.as_deref().map(|r| format!(", {r}")).unwrap_or_default();
+        format!("held by {} {} ({}{region})", a.kind, a.id, a.account)
+    }
+
+    pub fn render(&self, r: &Reason) -> String {
+        match r {
+            Reason::NoTarget(t) => format!("{t} record: nothing to judge"),
+            Reason::Held(i) => self.held(*i),
+            Reason::Released(f) => {
+                let f = self.history.former(*f);
+                format!("released since run {} ({}): was {} {}; remove the record or re-acquire the target", f.run, f.date, f.kind, f.id)
+            }
+            Reason::ReleasedGap(f, g) => {
+                let f = self.history.former(*f);
+                format!("held by {} {} in run {} ({}); that scope has a coverage gap now ({})", f.kind, f.id, f.run, f.date, self.gap(*g))
+            }
+            Reason::Ip { ip, range: None, .. } => format!("{ip} is outside every judged range (not a known cloud or declared range)"),
+            Reason::Ip { ip, range: Some(rr), scope } => {
+                let range = self.ranges.get(*rr);
+                let what = range.describe();
+                match scope {
+                    ScopeNote::Complete => format!("{ip} is in {what} and no enumerated account holds it; remove the record or re-acquire the address"),
+                    ScopeNote::Gap(g) => format!("{ip} is in {what}, which has a coverage gap: {}", self.gap(*g)),
+                    ScopeNote::RegionNotEnumerated => {
+                        format!("{ip} is in {what}, but region {} was not enumerated", range.region.as_deref().unwrap_or("?"))
+                    }
+                    ScopeNote::NotConfigured => format!("{ip} is in {what}; {} is not enumerated", provider_display(&range.provider)),
+                }
+            }
+            Reason::Detail(d) => self.render_detail(d),
+        }
+    }
+
+    fn render_detail(&self, d: &Detail) -> String {
+        match d {
+            Detail::Via { name, inner } => format!("via {name}: {}", self.render(inner)),
+            Detail::Delegated { cut, zone, inner } => format!("in zone {cut}, delegated from {zone}: {}", self.render(inner)),
+            Detail::HeldZone { zone } => format!("delegates to zone {zone}, which we hold"),
+            Detail::HeldZoneAsset { asset } => format!("delegates to a zone we hold: {}", self.held(*asset)),
+            Detail::Loop { chain } => {
+                format!("CNAME loop: {}", chain.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(" → "))
+            }
+            Detail::TooDeep => format!("chain longer than {} links, not followed", super::MAX_CHAIN),
+            Detail::Missing { name, zone, gap: None } => {
+                format!("{name} does not exist in our zone {zone} (NXDOMAIN); remove the record or recreate the name")
+            }
+            Detail::Missing { name, zone, gap: Some(g) } => {
+                format!("{name} is not in our zone {zone}, whose enumeration has a gap: {}", self.gap(*g))
+            }
+            Detail::NoAddress { name, zone } => format!("{name} exists in our zone {zone} but has no A, AAAA or CNAME record"),
+            Detail::Service { name, cloud, service, region, scope } => {
+                let cloud = provider_display(cloud);
+                match scope {
+                    ScopeNote::Complete => format!("no enumerated account holds the {service} name {name}; remove or repoint the record"),
+                    ScopeNote::Gap(g) => format!("{service} name; {cloud} has a coverage gap: {}", self.gap(*g)),
+                    ScopeNote::RegionNotEnumerated => {
+                        format!("{service} name in region {}, which was not enumerated", region.as_deref().unwrap_or("?"))
+                    }
+                    ScopeNote::NotConfigured => format!("{service} name ({cloud}); {cloud} is not enumerated"),
+                }
+            }
+            Detail::NotJudged { cloud, service } => {
+                format!("points at {service} ({}), which dangle does not enumerate", provider_display(cloud))
+            }
+            Detail::Bucket { bucket, region, scope } => match scope {
+                ScopeNote::Complete => format!("S3 bucket `{bucket}` is in no enumerated account: anyone can create it and serve this name"),
+                ScopeNote::Gap(g) => format!("S3 bucket `{bucket}`; AWS has a coverage gap: {}", self.gap(*g)),
+                ScopeNote::RegionNotEnumerated => {
+                    format!("S3 bucket `{bucket}` in region {}, which was not enumerated", region.as_deref().unwrap_or("?"))
+                }
+                ScopeNote::NotConfigured => format!("S3 bucket `{bucket}`; AWS is not enumerated"),
+            },
+            Detail::Resource { id, subscription, scope } => match scope {
+                ScopeNote::Complete => format!("alias to Azure resource {id}, which no longer exists in subscription {subscription}"),
+                ScopeNote::Gap(g) => format!("alias to Azure resource; subscription has a gap: {}", self.gap(*g)),
+                _ => format!("alias to a resource in subscription `{subscription}`, which is not enumerated"),
+            },
+            Detail::Ns { delegated, target, cloud, service, held_elsewhere, scope } => {
+                let what = if *held_elsewhere {
+                    format!("{delegated} is delegated to {service} server {target}, but no zone we hold for it is served there")
+                } else {
+                    format!("{delegated} is delegated to {service} server {target}, but no enumerated account holds a zone {delegated}")
+                };
+                match scope {
+                    ScopeNote::Complete => format!("{what}: anyone can create it there and answer for the name"),
+                    ScopeNote::Gap(g) => format!("{what}; coverage gap: {}", self.gap(*g)),
+                    _ => format!("delegated to {service} server {target}; {} is not enumerated", provider_display(cloud)),
+                }
+            }
+            Detail::KnownTakeover { service } => format!(
+                "points at {service}, listed as takeover-prone by can-i-take-over-xyz; dangle does not enumerate it, check that the account there is yours"
+            ),
+            Detail::ExternalHost { name } => format!("{name} is outside every enumerated zone and service"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reasons_stay_small() {
+        assert!(std::mem::size_of::<super::Reason>() <= 40, "{}", std::mem::size_of::<super::Reason>());
+    }
+}
