@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use dangle_model::DnsName;
-use ipnet::IpNet;
 use serde::Deserialize;
 
 use crate::reconcile::ranges::DeclaredRange;
@@ -298,7 +297,7 @@ impl Config {
                 )));
             }
             ranges.push(DeclaredRange {
-                cidr: IpNet::from(cidr),
+                cidr,
                 provider: r.provider.clone(),
                 region: r.region.clone(),
                 service: r.service.clone(),

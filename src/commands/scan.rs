@@ -133,6 +133,7 @@ pub fn print_report(report: &Report, format: FormatArg, threshold: Severity) -> 
                 "run {}: {} record sets, {} assets, {} gaps — {} dangling, {} unverified, {} external, {} owned",
                 m.id, m.records, m.assets, m.gaps, s.dangling, s.unverified, s.external, s.owned
             )?;
+            writeln!(out, "cloud ranges snapshot: {}", m.snapshot)?;
             let findings = report.findings();
             if findings.is_empty() {
                 writeln!(out, "no findings")?;

@@ -413,7 +413,7 @@ fn azure_resource_aliases() {
         .rec("example.com", "b.example.com", "A", &["res:/subscriptions/0000/resourceGroups/rg/providers/Microsoft.Network/publicIPAddresses/gone"])
         .rec("example.com", "c.example.com", "A", &["res:/subscriptions/9999/resourceGroups/rg/providers/x/y/z"]);
     let rows = w.judge();
-    expect(&rows, "a.example.com", &format!("{id}"), Owned, No, Info, "azure_public_ip");
+    expect(&rows, "a.example.com", id, Owned, No, Info, "azure_public_ip");
     expect(&rows, "b.example.com", "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.Network/publicIPAddresses/gone", Dangling, No, Medium, "no longer exists");
     expect(&rows, "c.example.com", "/subscriptions/9999/resourceGroups/rg/providers/x/y/z", External, No, Info, "not enumerated");
 }

@@ -528,3 +528,6 @@ pub fn fmt_net(net: &ipnet::IpNet) -> String {
         net.to_string()
     }
 }
+
+#[cfg(test)]
+mod tests;

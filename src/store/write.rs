@@ -12,9 +12,12 @@ use super::{fmt_net, join, now_rfc3339, RunInput, Store, StoreError};
 /// Item indexes `0..n` in the order of their identity key.
 fn key_order<K: Ord>(n: usize, key: impl Fn(usize) -> K) -> Vec<usize> {
     let mut order: Vec<usize> = (0..n).collect();
-    order.sort_unstable_by(|a, b| key(*a).cmp(&key(*b)));
+    order.sort_unstable_by_key(|i| key(*i));
     order
 }
+
+/// An identity: a leading integer (the zone id for records, 0 for assets) and four text columns.
+type Key<'a> = (i64, &'a str, &'a str, &'a str, &'a str);
 
 /// The outcome of matching a run's items against the stored ones.
 struct Matched {
@@ -35,12 +38,13 @@ fn merge<'a>(
     sql: &str,
     n: usize,
     order: &[usize],
-    key: impl Fn(usize) -> (i64, &'a str, &'a str, &'a str, &'a str),
+    key: impl Fn(usize) -> Key<'a>,
     extra: impl Fn(usize) -> Option<&'a str>,
 ) -> rusqlite::Result<Matched> {
     let mut m = Matched { ids: vec![0; n], new: Vec::new(), seen: Vec::new(), moved: Vec::new() };
     let mut stmt = tx.prepare(sql)?;
     let mut rows = stmt.query([])?;
+    /// id, the four key columns (after a leading integer), and the extra column.
     type Stored = (i64, i64, String, String, String, String, Option<String>);
     let read = |rows: &mut rusqlite::Rows<'_>| -> rusqlite::Result<Option<Stored>> {
         Ok(match rows.next()? {
@@ -49,7 +53,7 @@ fn merge<'a>(
         })
     };
     let mut cur = read(&mut rows)?;
-    let mut prev: Option<((i64, &str, &str, &str, &str), usize)> = None;
+    let mut prev: Option<(Key<'a>, usize)> = None;
     for &i in order {
         let k = key(i);
         // The same identity twice in one run (two providers reading one file): one stored row.

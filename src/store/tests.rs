@@ -1,0 +1,153 @@
+use std::sync::Arc;
+
+use dangle_model::{Asset, AssetKind, DnsName, DnsRecord, RecordType, Target};
+
+use super::*;
+use crate::reconcile::ranges::Ranges;
+use crate::reconcile::{reconcile, Inputs};
+
+fn rec(name: &str, ip: &str, location: &str) -> DnsRecord {
+    DnsRecord {
+        source: "zones".into(),
+        account: "z.zone".into(),
+        zone: DnsName::parse("example.com").unwrap(),
+        zone_private: false,
+        name: DnsName::parse(name).unwrap(),
+        rtype: RecordType::A,
+        ttl: 60,
+        set_id: None,
+        targets: vec![Target::Ip(ip.parse().unwrap())],
+        location: Some(Arc::from(location)),
+    }
+}
+
+fn asset(id: &str, ip: &str) -> Asset {
+    Asset {
+        source: "dc".into(),
+        account: "dc".into(),
+        region: None,
+        kind: AssetKind::Static,
+        id: id.into(),
+        ips: vec![dangle_files::parse_ip_or_cidr(ip).unwrap()],
+        hosts: vec![],
+    }
+}
+
+fn write(store: &mut Store, started: &str, records: &[DnsRecord], assets: &[Asset]) -> i64 {
+    let ranges = Ranges::new(&[]);
+    let history = store.history().unwrap();
+    let inputs = Inputs { records, assets, gaps: &[], covered: &[], providers: &[], ranges: &ranges, history: &history };
+    let judgements = reconcile(&inputs);
+    store
+        .write_run(&RunInput {
+            explain: &inputs.explainer(),
+            started_at: started.into(),
+            config: "test".into(),
+            snapshot: "snap".into(),
+            records,
+            judgements: &judgements,
+            assets,
+            gaps: &[],
+        })
+        .unwrap()
+}
+
+fn store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&dir.path().join("s.sqlite")).unwrap();
+    (dir, s)
+}
+
+#[test]
+fn first_seen_stays_and_last_seen_moves() {
+    let (_d, mut s) = store();
+    let a = [asset("web", "192.0.2.1")];
+    write(&mut s, "2026-01-01T00:00:00Z", &[rec("a.example.com", "192.0.2.1", "z.zone:3")], &a);
+    write(&mut s, "2026-01-02T00:00:00Z", &[rec("a.example.com", "192.0.2.1", "z.zone:3"), rec("b.example.com", "192.0.2.2", "z.zone:4")], &a);
+    let rows = s.rows(2).unwrap();
+    let a_row = rows.iter().find(|r| r.record_name == "a.example.com").unwrap();
+    assert_eq!((a_row.first_seen.as_str(), a_row.last_seen.as_str()), ("2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"));
+    assert_eq!(a_row.owner, "static web");
+    let b_row = rows.iter().find(|r| r.record_name == "b.example.com").unwrap();
+    assert_eq!(b_row.first_seen, "2026-01-02T00:00:00Z");
+    // Run 1 reads back as it was written.
+    assert_eq!(s.rows(1).unwrap().len(), 1);
+    assert_eq!(s.assets(2).unwrap()[0].first_seen, "2026-01-01T00:00:00Z");
+    assert_eq!(s.verify().unwrap(), Vec::<String>::new());
+}
+
+#[test]
+fn a_moved_record_keeps_its_identity_and_gets_the_new_location() {
+    let (_d, mut s) = store();
+    write(&mut s, "2026-01-01T00:00:00Z", &[rec("a.example.com", "192.0.2.1", "z.zone:3")], &[]);
+    write(&mut s, "2026-01-02T00:00:00Z", &[rec("a.example.com", "192.0.2.1", "z.zone:9")], &[]);
+    let rows = s.rows(2).unwrap();
+    assert_eq!(rows[0].location, "z.zone:9");
+    assert_eq!(rows[0].first_seen, "2026-01-01T00:00:00Z");
+    let n: i64 = s.conn.query_row("SELECT COUNT(*) FROM records", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 1);
+}
+
+#[test]
+fn the_same_identity_twice_in_one_run_is_one_record() {
+    let (_d, mut s) = store();
+    let r = rec("a.example.com", "192.0.2.1", "z.zone:3");
+    write(&mut s, "2026-01-01T00:00:00Z", &[r.clone(), r.clone()], &[asset("x", "192.0.2.1"), asset("x", "192.0.2.1")]);
+    write(&mut s, "2026-01-02T00:00:00Z", &[r.clone(), r], &[]);
+    let n: i64 = s.conn.query_row("SELECT COUNT(*) FROM records", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(s.rows(2).unwrap().len(), 2);
+    assert_eq!(s.assets(1).unwrap().len(), 1);
+    assert_eq!(s.verify().unwrap(), Vec::<String>::new());
+}
+
+#[test]
+fn history_is_each_assets_last_sighting() {
+    let (_d, mut s) = store();
+    write(&mut s, "2026-01-01T00:00:00Z", &[], &[asset("old", "192.0.2.1"), asset("kept", "192.0.2.2")]);
+    write(&mut s, "2026-01-05T00:00:00Z", &[], &[asset("kept", "192.0.2.2")]);
+    let h = s.history().unwrap();
+    assert_eq!(h.len(), 2);
+    let (newest, oldest) = (h.former(0), h.former(1));
+    assert_eq!((newest.run, &*newest.id, &*newest.date), (2, "kept", "2026-01-05"));
+    assert_eq!((oldest.run, &*oldest.id, &*oldest.date), (1, "old", "2026-01-01"));
+    // A record to the released address is dangling with the run named... once the address is judged space.
+    let records = [rec("gone.example.com", "192.0.2.1", "z.zone:1")];
+    let ranges = Ranges::new(&[]);
+    let inputs = Inputs { records: &records, assets: &[], gaps: &[], covered: &[], providers: &[], ranges: &ranges, history: &h };
+    let j = reconcile(&inputs);
+    assert_eq!(inputs.explainer().render(&j[0].reason).split(':').next(), Some("released since run 1 (2026-01-01)"));
+}
+
+#[test]
+fn a_newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("s.sqlite");
+    drop(Store::open(&p).unwrap());
+    Connection::open(&p).unwrap().pragma_update(None, "user_version", 99).unwrap();
+    let e = Store::open(&p).err().unwrap().to_string();
+    assert!(e.contains("written by a newer dangle (schema 99"), "{e}");
+}
+
+#[test]
+fn verify_catches_a_broken_reference_and_a_short_run() {
+    let (_d, mut s) = store();
+    write(&mut s, "2026-01-01T00:00:00Z", &[rec("a.example.com", "192.0.2.1", "z.zone:3")], &[]);
+    s.conn.execute("UPDATE rows SET record_id = 999", []).unwrap();
+    s.conn.execute("UPDATE runs SET n_rows = 5", []).unwrap();
+    let problems = s.verify().unwrap().join("\n");
+    assert!(problems.contains("rows without their record"), "{problems}");
+    assert!(problems.contains("run 1 says 5 rows, holds 1"), "{problems}");
+}
+
+#[test]
+fn an_uncommitted_run_is_invisible() {
+    let (_d, mut s) = store();
+    write(&mut s, "2026-01-01T00:00:00Z", &[rec("a.example.com", "192.0.2.1", "z.zone:3")], &[]);
+    {
+        let tx = s.conn.transaction().unwrap();
+        tx.execute("INSERT INTO runs (started_at, finished_at, config, snapshot, tool_version, n_records, n_rows, n_assets, n_gaps) VALUES ('x','x','x','x','x',0,0,0,0)", []).unwrap();
+        // dropped without commit
+    }
+    assert_eq!(s.latest_run().unwrap(), Some(1));
+}
