@@ -458,16 +458,37 @@ impl<'a> Ctx<'a> {
     fn record_indexes(inp: &'a Inputs<'a>) -> (Vec<ZoneInfo<'a>>, FxHashMap<&'a str, u32>, FxHashMap<&'a str, u32>, Vec<u32>) {
         let mut zones: Vec<ZoneInfo> = Vec::new();
         let mut zone_by_fqdn: FxHashMap<&str, u32> = FxHashMap::default();
+        // Only names something points at are ever looked up by name, besides wildcards and delegation
+        // points: index those, not every record (most records are leaves nobody points at).
+        let mut wanted: FxHashSet<&str> = FxHashSet::default();
+        for r in inp.records {
+            for t in &r.targets {
+                match t {
+                    Target::Host(h) => {
+                        wanted.insert(h.as_fqdn());
+                    }
+                    Target::Alias { dns_name, .. } => {
+                        let n = dns_name.as_fqdn();
+                        wanted.insert(n.strip_prefix("dualstack.").unwrap_or(n));
+                    }
+                    _ => {}
+                }
+            }
+        }
         let mut first_at: FxHashMap<&str, u32> = FxHashMap::default();
-        first_at.reserve(inp.records.len());
         let mut next = vec![NONE; inp.records.len()];
         // Walk backwards so each name's chain runs in record order.
         for (i, r) in inp.records.iter().enumerate().rev() {
+            let name = r.name.as_fqdn();
+            if !(r.rtype == RecordType::Ns || name.starts_with("*.") || wanted.contains(name)) {
+                continue;
+            }
             let i = u32::try_from(i).expect("fewer than 4G records");
-            if let Some(prev) = first_at.insert(r.name.as_fqdn(), i) {
+            if let Some(prev) = first_at.insert(name, i) {
                 next[i as usize] = prev;
             }
         }
+        drop(wanted);
         // Records come grouped by zone: remember the last one instead of hashing every zone name.
         let mut last: Option<(&DnsName, u32, &str, &str)> = None;
         for r in inp.records {
