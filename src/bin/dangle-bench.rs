@@ -13,7 +13,7 @@ use std::time::Instant;
 use dangle::reconcile::ranges::{DeclaredRange, Ranges};
 use dangle::reconcile::{reconcile, Claimable, History, Inputs, ProviderInfo};
 use dangle::store::{RunInput, Store};
-use dangle_model::{Asset, AssetKind, Coverage, DnsName, DnsRecord, RecordType, Target};
+use dangle_model::{smallvec, Asset, AssetKind, Coverage, DnsName, DnsRecord, RecordType, Target};
 
 fn peak_rss_mb() -> f64 {
     let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -61,7 +61,7 @@ fn main() {
             rtype,
             ttl: 300,
             set_id: None,
-            targets: vec![target],
+            targets: smallvec::smallvec![target],
             location: None,
         });
     }
@@ -77,8 +77,8 @@ fn main() {
             account: account.clone(),
             region: Some(Arc::from("us-east-1")),
             kind,
-            id: format!("eipalloc-{i:017x}"),
-            ips: vec![ip(i).into()],
+            id: format!("eipalloc-{i:017x}").into(),
+            ips: smallvec::smallvec![ip(i).into()],
             hosts,
         });
     }

@@ -51,6 +51,13 @@ impl<T> PrefixIndex<T> {
         }
     }
 
+    /// Makes room for `v4` IPv4 and `v6` IPv6 host addresses (/32, /128), the bulk of an inventory, so
+    /// that building the index never holds two copies of its largest table.
+    pub fn reserve_hosts(&mut self, v4: usize, v6: usize) {
+        slot(&mut self.v4, 32).reserve(v4);
+        slot(&mut self.v6, 128).reserve(v6);
+    }
+
     /// The value of the longest prefix holding `ip`.
     pub fn lookup(&self, ip: IpAddr) -> Option<&T> {
         match ip {

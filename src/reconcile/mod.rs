@@ -231,24 +231,46 @@ impl<'a> Inputs<'a> {
     }
 }
 
-/// One (record, target) row.
+/// One (record, target) row. 48 bytes: an estate of a million records holds a million of these.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Judgement {
     /// Index into `Inputs::records`.
     pub record: u32,
-    /// Index into that record's targets; `None` for a record without targets.
-    pub target: Option<u32>,
+    /// Index into the record's targets, or NONE.
+    target: u32,
+    /// Index into `Inputs::assets`, or NONE.
+    owner: u32,
     pub status: Status,
     pub claimable: Claimable,
     pub severity: Severity,
     pub reason: Reason,
-    /// Index into `Inputs::assets` of the asset that holds the target.
-    pub owner: Option<u32>,
 }
 
 impl Judgement {
+    fn new(record: u32, target: Option<u32>, o: Outcome) -> Self {
+        Self {
+            record,
+            target: target.unwrap_or(NONE),
+            owner: o.owner.unwrap_or(NONE),
+            status: o.status,
+            claimable: o.claimable,
+            severity: severity(o.status, o.claimable, false),
+            reason: o.reason,
+        }
+    }
+
+    /// Index into the record's targets; `None` for a record without targets.
+    pub fn target_index(&self) -> Option<u32> {
+        (self.target != NONE).then_some(self.target)
+    }
+
     pub fn target<'r>(&self, records: &'r [DnsRecord]) -> Option<&'r Target> {
-        self.target.map(|t| &records[self.record as usize].targets[t as usize])
+        self.target_index().map(|t| &records[self.record as usize].targets[t as usize])
+    }
+
+    /// Index into `Inputs::assets` of the asset that holds the target.
+    pub fn owner(&self) -> Option<u32> {
+        (self.owner != NONE).then_some(self.owner)
     }
 }
 
@@ -348,15 +370,7 @@ pub fn reconcile(inputs: &Inputs<'_>) -> Vec<Judgement> {
     let ctx = Ctx::new(inputs);
     let n = inputs.records.len();
     let threads = std::thread::available_parallelism().map(|t| t.get()).unwrap_or(1).clamp(1, 8);
-    let placeholder = Judgement {
-        record: 0,
-        target: None,
-        status: Status::NoTarget,
-        claimable: Claimable::No,
-        severity: Severity::Info,
-        reason: Reason::Held(0),
-        owner: None,
-    };
+    let placeholder = Judgement::new(0, None, Outcome::new(Status::NoTarget, Claimable::No, Reason::Held(0)));
     let rows_of = |r: &DnsRecord| r.targets.len().max(1);
     let total: usize = inputs.records.iter().map(rows_of).sum();
     let mut out = vec![placeholder; total];
@@ -431,6 +445,12 @@ impl<'a> Ctx<'a> {
         inp: &'a Inputs<'a>,
     ) -> (PrefixIndex<u32>, FxHashMap<&'a DnsName, u32>, FxHashMap<&'a str, u32>, FxHashMap<&'a DnsName, Vec<u32>>) {
         let mut ips = PrefixIndex::default();
+        let (v4, v6) = inp.assets.iter().flat_map(|a| &a.ips).fold((0, 0), |(v4, v6), n| match n {
+            IpNet::V4(n) if n.prefix_len() == 32 => (v4 + 1, v6),
+            IpNet::V6(n) if n.prefix_len() == 128 => (v4, v6 + 1),
+            _ => (v4, v6),
+        });
+        ips.reserve_hosts(v4, v6);
         let mut hosts = FxHashMap::default();
         let mut buckets = FxHashMap::default();
         let mut zone_assets: FxHashMap<&DnsName, Vec<u32>> = FxHashMap::default();
@@ -679,29 +699,13 @@ impl<'c, 'a> Walker<'c, 'a> {
             let r = &self.ctx.inp.records[i];
             let record = i as u32;
             if r.targets.is_empty() {
-                out[k] = Judgement {
-                    record,
-                    target: None,
-                    status: Status::NoTarget,
-                    claimable: Claimable::No,
-                    severity: Severity::Info,
-                    reason: Reason::NoTarget(r.rtype.clone()),
-                    owner: None,
-                };
+                out[k] = Judgement::new(record, None, Outcome::new(Status::NoTarget, Claimable::No, Reason::NoTarget(r.rtype.clone())));
                 k += 1;
                 continue;
             }
             for (ti, t) in r.targets.iter().enumerate() {
                 let o = self.judge_target(r, t);
-                out[k] = Judgement {
-                    record,
-                    target: Some(ti as u32),
-                    status: o.status,
-                    claimable: o.claimable,
-                    severity: severity(o.status, o.claimable, false),
-                    reason: o.reason,
-                    owner: o.owner,
-                };
+                out[k] = Judgement::new(record, Some(ti as u32), o);
                 k += 1;
             }
         }
@@ -734,23 +738,27 @@ impl<'c, 'a> Walker<'c, 'a> {
             o.partial = true;
             return o;
         }
-        self.stack.push(name.clone());
-        let o = self.judge_host_uncached(name, depth);
-        self.stack.pop();
-        if !o.partial {
-            self.memo.insert(name.clone(), o.clone());
-        }
-        o
-    }
-
-    fn judge_host_uncached(&mut self, name: &DnsName, depth: usize) -> Outcome {
         let ctx = self.ctx;
         if let Some(i) = ctx.hosts.get(name) {
             return ctx.owned(*i);
         }
+        // Chains through our own zones recur and cost a walk: memoise those. Everything else is a
+        // single classification, cheaper to redo than to remember.
         if let Some(zone) = ctx.zone_of(name) {
-            return self.resolve_in_zone(name, zone, depth);
+            self.stack.push(name.clone());
+            let o = self.resolve_in_zone(name, zone, depth);
+            self.stack.pop();
+            if !o.partial {
+                self.memo.insert(name.clone(), o.clone());
+            }
+            return o;
         }
+        self.judge_foreign_host(name)
+    }
+
+    /// A name outside every inventoried zone: a service name, a former asset, or someone else's.
+    fn judge_foreign_host(&mut self, name: &DnsName) -> Outcome {
+        let ctx = self.ctx;
         if let Some(m) = suffixes::classify(name) {
             if let Some(ip) = m.implied_ip {
                 return ctx.judge_ip(ip).via(name);

@@ -74,11 +74,23 @@ fn published_claimable(provider: &str, service: &str) -> Claimable {
     }
 }
 
-/// A handle on a range group of [`Ranges`].
+/// A handle on a range group of [`Ranges`], four bytes (a judgement carries one per row).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RangeRef {
-    Published(u32),
-    Declared(u32),
+pub struct RangeRef(std::num::NonZeroU32);
+
+const DECLARED: u32 = 1 << 31;
+
+impl RangeRef {
+    fn published(i: u32) -> Self {
+        Self(std::num::NonZeroU32::new((i + 1) & !DECLARED).expect("fewer than 2G range groups"))
+    }
+    fn declared(i: u32) -> Self {
+        Self(std::num::NonZeroU32::new((i + 1) | DECLARED).expect("nonzero"))
+    }
+    fn index(self) -> (bool, usize) {
+        let v = self.0.get();
+        (v & DECLARED != 0, ((v & !DECLARED) - 1) as usize)
+    }
 }
 
 /// A declared range, as the config gives it.
@@ -165,15 +177,15 @@ impl Ranges {
     /// Like [`Ranges::lookup`], as a small handle for [`Ranges::get`].
     pub fn lookup_ref(&self, ip: IpAddr) -> Option<RangeRef> {
         if let Some(i) = self.declared.lookup(ip) {
-            return Some(RangeRef::Declared(*i));
+            return Some(RangeRef::declared(*i));
         }
-        self.published.index.lookup(ip).map(|i| RangeRef::Published(*i))
+        self.published.index.lookup(ip).map(|i| RangeRef::published(*i))
     }
 
     pub fn get(&self, r: RangeRef) -> &RangeInfo {
-        match r {
-            RangeRef::Declared(i) => &self.declared_info[i as usize],
-            RangeRef::Published(i) => &self.published.groups[i as usize],
+        match r.index() {
+            (true, i) => &self.declared_info[i],
+            (false, i) => &self.published.groups[i],
         }
     }
 

@@ -183,6 +183,7 @@ impl Explainer<'_> {
 mod tests {
     #[test]
     fn reasons_stay_small() {
-        assert!(std::mem::size_of::<super::Reason>() <= 40, "{}", std::mem::size_of::<super::Reason>());
+        assert!(std::mem::size_of::<super::Reason>() <= 32, "{}", std::mem::size_of::<super::Reason>());
+        assert!(std::mem::size_of::<super::super::Judgement>() <= 48, "{}", std::mem::size_of::<super::super::Judgement>());
     }
 }

@@ -16,7 +16,7 @@ fn rec(name: &str, ip: &str, location: &str) -> DnsRecord {
         rtype: RecordType::A,
         ttl: 60,
         set_id: None,
-        targets: vec![Target::Ip(ip.parse().unwrap())],
+        targets: [Target::Ip(ip.parse().unwrap())].into_iter().collect(),
         location: Some(Arc::from(location)),
     }
 }
@@ -28,7 +28,7 @@ fn asset(id: &str, ip: &str) -> Asset {
         region: None,
         kind: AssetKind::Static,
         id: id.into(),
-        ips: vec![dangle_files::parse_ip_or_cidr(ip).unwrap()],
+        ips: [dangle_files::parse_ip_or_cidr(ip).unwrap()].into_iter().collect(),
         hosts: vec![],
     }
 }

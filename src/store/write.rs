@@ -133,7 +133,7 @@ impl Store {
                     severity_code(j.severity),
                     claimable_code(j.claimable),
                     run.explain.render(&j.reason),
-                    j.owner.map(|o| asset_ids[o as usize])
+                    j.owner().map(|o| asset_ids[o as usize])
                 ])
                 .map_err(&e)?;
             }
@@ -221,7 +221,7 @@ fn write_records(tx: &Transaction<'_>, run: &RunInput<'_>, run_id: i64) -> rusql
 fn write_assets(tx: &Transaction<'_>, run: &RunInput<'_>, run_id: i64) -> rusqlite::Result<Vec<i64>> {
     let key = |i: usize| {
         let a = &run.assets[i];
-        (0i64, &*a.source, &*a.account, a.kind.as_str(), a.id.as_str())
+        (0i64, &*a.source, &*a.account, a.kind.as_str(), &*a.id)
     };
     let order = key_order(run.assets.len(), key);
     let mut m = merge(

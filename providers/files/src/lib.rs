@@ -137,7 +137,7 @@ impl StaticListSource {
                 return Err(self.err(line, format!("asset `{id}` ({kind}) is listed twice for account `{account}`")));
             }
             accounts.insert(account.clone());
-            items.push(Asset { source: self.name.clone(), account, region, kind, id: id.to_string(), ips, hosts });
+            items.push(Asset { source: self.name.clone(), account, region, kind, id: id.into(), ips: ips.into(), hosts });
         }
         let covered = if accounts.is_empty() { vec![default_account] } else { accounts.into_iter().collect() }
             .into_iter()

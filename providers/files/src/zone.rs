@@ -244,7 +244,7 @@ impl ZoneReader<'_> {
                 rtype,
                 ttl: c.ttl,
                 set_id: None,
-                targets: c.targets,
+                targets: c.targets.into(),
                 location: Some(Arc::from(format!("{}:{}", c.line.0.display(), c.line.1))),
             })
             .collect();
@@ -564,11 +564,11 @@ mod tests {
         assert_eq!(find(&recs, "ns1.example.com", "A").ttl, 300);
         assert_eq!(find(&recs, "app.example.com", "A").targets.len(), 2);
         assert_eq!(find(&recs, "app.example.com", "A").ttl, 3600);
-        assert_eq!(find(&recs, "www.example.com", "CNAME").targets, vec![Target::Host(DnsName::parse("app.example.com").unwrap())]);
+        assert_eq!(find(&recs, "www.example.com", "CNAME").targets.as_slice(), [Target::Host(DnsName::parse("app.example.com").unwrap())]);
         assert_eq!(find(&recs, "www.example.com", "CNAME").ttl, 60);
         assert_eq!(find(&recs, "example.com", "NS").targets.len(), 2);
         assert_eq!(find(&recs, "example.com", "MX").targets.len(), 1, "null MX `.` has no target");
-        assert_eq!(find(&recs, "_sip._tcp.example.com", "SRV").targets, vec![Target::Host(DnsName::parse("sip.example.com").unwrap())]);
+        assert_eq!(find(&recs, "_sip._tcp.example.com", "SRV").targets.as_slice(), [Target::Host(DnsName::parse("sip.example.com").unwrap())]);
         assert!(find(&recs, "txt.example.com", "TXT").targets.is_empty());
         assert!(find(&recs, "h.example.com", "HTTPS").targets.is_empty());
         find(&recs, "g.example.com", "TYPE65534");

@@ -3,7 +3,7 @@
 //! can also prove the suite catches a broken provider; [`assert_records`] / [`assert_assets`] panic with
 //! the whole list.
 //!
-//! ```ignore
+//! ```text
 //! let source = ZoneFileSource::new("zones", "example.com.zone", None)?;
 //! dangle_model::conformance::assert_records(&source).await;
 //! ```
@@ -186,7 +186,7 @@ mod tests {
                     rtype: RecordType::A,
                     ttl: 60,
                     set_id: Some(Arc::from("")),
-                    targets: vec![Target::Ip("2001:db8::1".parse().unwrap())],
+                    targets: vec![Target::Ip("2001:db8::1".parse().unwrap())].into(),
                     location: None,
                 };
                 Ok(Enumeration::complete(vec![r.clone(), r], vec![]))

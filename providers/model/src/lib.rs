@@ -29,6 +29,13 @@ pub mod conformance;
 mod name;
 
 pub use name::{DnsName, NameError};
+/// Re-exported so providers build [`Targets`] and [`Ips`] without depending on it themselves.
+pub use ::smallvec;
+
+/// A record's targets: one inline (the common case), more on the heap.
+pub type Targets = smallvec::SmallVec<[Target; 1]>;
+/// An asset's addresses: one inline (the common case), more on the heap.
+pub type Ips = smallvec::SmallVec<[IpNet; 1]>;
 
 /// A DNS record type. Unknown types are kept by name (`HTTPS`, `TYPE65`), never dropped.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -151,7 +158,7 @@ pub struct DnsRecord {
     pub ttl: u32,
     /// Keeps weighted / latency / geo / failover sets with the same name apart (Route53 SetIdentifier).
     pub set_id: Option<Arc<str>>,
-    pub targets: Vec<Target>,
+    pub targets: Targets,
     /// Where a person edits this record: `zones/example.com.zone:14`, a console path, …
     pub location: Option<Arc<str>>,
 }
@@ -246,9 +253,9 @@ pub struct Asset {
     pub region: Option<Arc<str>>,
     pub kind: AssetKind,
     /// ARN, Azure resource id, or the id from a static list.
-    pub id: String,
+    pub id: Box<str>,
     /// Addresses; a single address is a host prefix (`/32`, `/128`), a static list may hold blocks.
-    pub ips: Vec<IpNet>,
+    pub ips: Ips,
     /// Names: load balancer DNS names, bucket endpoints, CDN domains, a zone and its name servers.
     pub hosts: Vec<DnsName>,
 }
