@@ -44,8 +44,37 @@ pub async fn enumerate(cfg: &Config) -> anyhow::Result<Inventory> {
                 inv.gaps.extend(e.gaps);
                 inv.covered.extend(e.covered);
             }
+            #[cfg(feature = "aws")]
             ProviderConfig::Aws(a) => {
-                bail!("provider `{}` (type aws): the AWS provider is not part of this build yet; remove it from {} or use a build with it", a.name, cfg.path.display())
+                let mut b = dangle_aws::AwsSource::builder(&a.name).with_assume_roles(a.assume_roles.iter().cloned());
+                if let Some(r) = &a.regions {
+                    b = b.with_regions(r.iter().cloned());
+                }
+                if let Some(p) = &a.profile {
+                    b = b.with_profile(p);
+                }
+                if let Some(u) = &a.endpoint_url {
+                    b = b.with_endpoint_url(u);
+                }
+                if let Some(r) = &a.organization_role {
+                    b = b.with_organization_role(r);
+                }
+                if let Some(x) = &a.external_id {
+                    b = b.with_external_id(x);
+                }
+                let src = b.build().await?;
+                let records = src.records().await?;
+                let assets = src.assets().await?;
+                tracing::info!(provider = %a.name, records = records.items.len(), assets = assets.items.len(), gaps = assets.gaps.len(), "AWS enumerated");
+                inv.records.extend(records.items);
+                inv.assets.extend(assets.items);
+                // Both sides come from one enumeration: take its gaps and coverage once.
+                inv.gaps.extend(assets.gaps);
+                inv.covered.extend(assets.covered);
+            }
+            #[cfg(not(feature = "aws"))]
+            ProviderConfig::Aws(a) => {
+                bail!("provider `{}` (type aws): this dangle was built without the `aws` feature; remove it from {} or use a build with it", a.name, cfg.path.display())
             }
             ProviderConfig::Azure(a) => {
                 bail!("provider `{}` (type azure): the Azure provider is not part of this build yet; remove it from {} or use a build with it", a.name, cfg.path.display())

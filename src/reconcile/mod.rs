@@ -314,14 +314,53 @@ impl Outcome {
     }
 }
 
+/// Which coverage gaps could hide the owner of a target. A failed S3 listing cannot hide who holds an
+/// address, and a failed region cannot hide a bucket; a failure of the whole account (credentials,
+/// region discovery) hides everything in it.
+#[derive(Debug, Clone, Copy)]
+enum GapFilter {
+    All,
+    Only(&'static [&'static str]),
+    Except(&'static [&'static str]),
+}
+
+/// Gap services that mean the whole account was not (fully) enumerated.
+const ACCOUNT_WIDE: &[&str] = &["sts", "account", "regions", "organizations"];
+
+impl GapFilter {
+    /// Gaps that could hide an address's owner: anything but the services that own no addresses.
+    const IP: Self = Self::Except(&["s3", "cloudfront", "route53", "dns"]);
+
+    fn counts(self, service: &str) -> bool {
+        ACCOUNT_WIDE.contains(&service)
+            || match self {
+                Self::All => true,
+                Self::Only(s) => s.contains(&service),
+                Self::Except(s) => !s.contains(&service),
+            }
+    }
+
+    /// For a service name (as classified from a hostname): the gaps that could hide its owner.
+    fn for_service(cloud: &str, service: &str) -> Self {
+        match (cloud, service) {
+            ("aws", "S3") => Self::Only(&["s3"]),
+            ("aws", "Elastic Load Balancing") => Self::Only(&["elbv2", "elb"]),
+            ("aws", "CloudFront") => Self::Only(&["cloudfront"]),
+            ("aws", "Route53") => Self::Only(&["route53"]),
+            ("aws", "EC2") => Self::IP,
+            _ => Self::All,
+        }
+    }
+}
+
 #[derive(Default)]
 struct ScopeInfo {
     configured: bool,
     all_regions: bool,
     regions: FxHashSet<Arc<str>>,
     accounts: FxHashSet<Arc<str>>,
-    /// (region, account, index into gaps)
-    gaps: Vec<(Option<Arc<str>>, Arc<str>, u32)>,
+    /// (region, account, service, index into gaps)
+    gaps: Vec<(Option<Arc<str>>, Arc<str>, String, u32)>,
 }
 
 fn is_global(region: &str) -> bool {
@@ -434,7 +473,7 @@ impl<'a> Ctx<'a> {
             for key in keys {
                 let s = scopes.entry(key).or_default();
                 s.configured = true;
-                s.gaps.push((g.region.clone(), g.account.clone(), gi as u32));
+                s.gaps.push((g.region.clone(), g.account.clone(), g.service.clone(), gi as u32));
             }
         }
         Self { inp, ips, hosts, ids: std::sync::OnceLock::new(), buckets, zone_assets, zones, zone_by_fqdn, first_at, next, scopes }
@@ -548,12 +587,15 @@ impl<'a> Ctx<'a> {
         (zones, zone_by_fqdn, first_at, next)
     }
 
-    fn scope(&self, key: &str, region: Option<&str>) -> ScopeNote {
+    fn scope(&self, key: &str, region: Option<&str>, filter: GapFilter) -> ScopeNote {
         let Some(s) = self.scopes.get(key).filter(|s| s.configured) else { return ScopeNote::NotConfigured };
         let region = region.filter(|r| !is_global(r));
-        if let Some((_, _, g)) = s.gaps.iter().find(|(gr, _, _)| match (gr.as_deref(), region) {
-            (None, _) | (_, None) => true,
-            (Some(a), Some(b)) => a == b,
+        if let Some((_, _, _, g)) = s.gaps.iter().find(|(gr, _, service, _)| {
+            filter.counts(service)
+                && match (gr.as_deref(), region) {
+                    (None, _) | (_, None) => true,
+                    (Some(a), Some(b)) => a == b,
+                }
         }) {
             return ScopeNote::Gap(*g);
         }
@@ -567,7 +609,7 @@ impl<'a> Ctx<'a> {
 
     fn scope_account(&self, key: &str, account: &str) -> ScopeNote {
         let Some(s) = self.scopes.get(key).filter(|s| s.configured) else { return ScopeNote::NotConfigured };
-        if let Some((_, _, g)) = s.gaps.iter().find(|(_, ga, _)| ga.eq_ignore_ascii_case(account)) {
+        if let Some((_, _, _, g)) = s.gaps.iter().find(|(_, ga, _, _)| ga.eq_ignore_ascii_case(account)) {
             return ScopeNote::Gap(*g);
         }
         if s.accounts.iter().any(|a| a.eq_ignore_ascii_case(account)) {
@@ -584,7 +626,7 @@ impl<'a> Ctx<'a> {
     /// A target an earlier run saw held: dangling, unless the scope that held it has a gap now.
     fn released(&self, i: u32, claimable: Claimable) -> Outcome {
         let f = self.inp.history.former(i);
-        match self.scope(&f.source, f.region.as_deref()) {
+        match self.scope(&f.source, f.region.as_deref(), GapFilter::All) {
             ScopeNote::Gap(g) => Outcome::new(Status::Unverified, claimable, Reason::ReleasedGap(i, g)),
             _ => Outcome::new(Status::Dangling, claimable, Reason::Released(i)),
         }
@@ -602,7 +644,7 @@ impl<'a> Ctx<'a> {
         let Some(info) = info else {
             return Outcome::new(Status::External, Claimable::Unknown, Reason::Ip { ip, range: None, scope: ScopeNote::NotConfigured });
         };
-        let scope = self.scope(&info.provider, info.region.as_deref());
+        let scope = self.scope(&info.provider, info.region.as_deref(), GapFilter::IP);
         let (status, claimable) = match scope {
             ScopeNote::Complete => (Status::Dangling, info.claimable),
             ScopeNote::Gap(_) | ScopeNote::RegionNotEnumerated => (Status::Unverified, info.claimable),
@@ -641,20 +683,21 @@ impl<'a> Ctx<'a> {
         })
     }
 
-    fn judge_bucket(&self, bucket: &str, region: Option<&str>) -> Outcome {
+    fn judge_bucket(&self, bucket: &str) -> Outcome {
         if let Some(i) = self.buckets.get(bucket) {
             return self.owned(*i);
         }
         if let Some(f) = self.inp.history.buckets.get(bucket) {
             return self.released(*f, Claimable::Yes);
         }
-        let scope = self.scope("aws", region);
+        // Bucket names are global: ListBuckets in every account, not a region, decides.
+        let scope = self.scope("aws", None, GapFilter::for_service("aws", "S3"));
         let status = match scope {
             ScopeNote::Complete => Status::Dangling,
             ScopeNote::Gap(_) | ScopeNote::RegionNotEnumerated => Status::Unverified,
             ScopeNote::NotConfigured => Status::External,
         };
-        Outcome::detail(status, Claimable::Yes, Detail::Bucket { bucket: bucket.to_string(), region: region.map(str::to_string), scope })
+        Outcome::detail(status, Claimable::Yes, Detail::Bucket { bucket: bucket.to_string(), scope })
     }
 
     fn judge_resource(&self, id: &str) -> Outcome {
@@ -764,7 +807,7 @@ impl<'c, 'a> Walker<'c, 'a> {
                 return ctx.judge_ip(ip).via(name);
             }
             if let Some(b) = &m.bucket {
-                return ctx.judge_bucket(b, m.region.as_deref());
+                return ctx.judge_bucket(b);
             }
             if let Some(f) = ctx.inp.history.hosts.get(name) {
                 return ctx.released(*f, m.claimable);
@@ -772,7 +815,7 @@ impl<'c, 'a> Walker<'c, 'a> {
             if !m.judged {
                 return Outcome::detail(Status::External, m.claimable, Detail::NotJudged { cloud: m.cloud, service: m.service });
             }
-            let scope = ctx.scope(m.cloud, m.region.as_deref());
+            let scope = ctx.scope(m.cloud, m.region.as_deref(), GapFilter::for_service(m.cloud, m.service));
             let status = match scope {
                 ScopeNote::Complete => Status::Dangling,
                 ScopeNote::Gap(_) | ScopeNote::RegionNotEnumerated => Status::Unverified,
@@ -881,8 +924,7 @@ impl<'c, 'a> Walker<'c, 'a> {
             None => dns_name.clone(),
         };
         if suffixes::is_bare_s3_website(&name) {
-            let region = suffixes::classify(&name).and_then(|m| m.region);
-            return self.ctx.judge_bucket(r.name.as_str(), region.as_deref());
+            return self.ctx.judge_bucket(r.name.as_str());
         }
         self.judge_host(&name, depth)
     }
@@ -910,7 +952,7 @@ impl<'c, 'a> Walker<'c, 'a> {
         }
         if let Some((cloud, service)) = suffixes::nameserver(target) {
             let held_elsewhere = ctx.zone_assets.contains_key(delegated);
-            let scope = ctx.scope(cloud, None);
+            let scope = ctx.scope(cloud, None, GapFilter::for_service(cloud, service));
             let status = match scope {
                 ScopeNote::Complete => Status::Dangling,
                 ScopeNote::Gap(_) => Status::Unverified,

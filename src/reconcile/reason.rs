@@ -47,7 +47,7 @@ pub enum Detail {
     NoAddress { name: DnsName, zone: DnsName },
     Service { name: DnsName, cloud: &'static str, service: &'static str, region: Option<String>, scope: ScopeNote },
     NotJudged { cloud: &'static str, service: &'static str },
-    Bucket { bucket: String, region: Option<String>, scope: ScopeNote },
+    Bucket { bucket: String, scope: ScopeNote },
     Resource { id: String, subscription: String, scope: ScopeNote },
     Ns { delegated: DnsName, target: DnsName, cloud: &'static str, service: &'static str, held_elsewhere: bool, scope: ScopeNote },
     KnownTakeover { service: &'static str },
@@ -146,13 +146,11 @@ impl Explainer<'_> {
             Detail::NotJudged { cloud, service } => {
                 format!("points at {service} ({}), which dangle does not enumerate", provider_display(cloud))
             }
-            Detail::Bucket { bucket, region, scope } => match scope {
+            Detail::Bucket { bucket, scope } => match scope {
                 ScopeNote::Complete => format!("S3 bucket `{bucket}` is in no enumerated account: anyone can create it and serve this name"),
                 ScopeNote::Gap(g) => format!("S3 bucket `{bucket}`; AWS has a coverage gap: {}", self.gap(*g)),
-                ScopeNote::RegionNotEnumerated => {
-                    format!("S3 bucket `{bucket}` in region {}, which was not enumerated", region.as_deref().unwrap_or("?"))
-                }
-                ScopeNote::NotConfigured => format!("S3 bucket `{bucket}`; AWS is not enumerated"),
+                // Bucket names are global: no region scope applies.
+                ScopeNote::RegionNotEnumerated | ScopeNote::NotConfigured => format!("S3 bucket `{bucket}`; AWS is not enumerated"),
             },
             Detail::Resource { id, subscription, scope } => match scope {
                 ScopeNote::Complete => format!("alias to Azure resource {id}, which no longer exists in subscription {subscription}"),

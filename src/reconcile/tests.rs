@@ -438,3 +438,31 @@ fn record_status_is_the_worst_row() {
     assert_eq!(rows.iter().map(|r| r.status).collect::<Vec<_>>(), [Owned, Dangling, External]);
     assert_eq!(record_status(&rows), Dangling);
 }
+
+#[test]
+fn a_gap_taints_only_what_it_could_hide() {
+    let mut w = World::default();
+    w.provider("prod", "aws", None)
+        .rec("example.com", "a.example.com", "A", &["3.5.140.7"])
+        .rec("example.com", "b.example.com", "CNAME", &["missing.s3.amazonaws.com"])
+        .rec("example.com", "c.example.com", "CNAME", &["old-1.ap-northeast-2.elb.amazonaws.com"]);
+    // S3 failed: buckets are unverified, addresses and load balancers are still judged.
+    w.gaps.push(CoverageGap { source: "prod".into(), account: "1".into(), region: None, service: "s3".into(), error: "AccessDenied".into() });
+    let rows = w.judge();
+    expect(&rows, "b.example.com", "missing.s3.amazonaws.com", Unverified, Yes, Low, "s3: AccessDenied");
+    expect(&rows, "a.example.com", "3.5.140.7", Dangling, Yes, High, "no enumerated account holds it");
+    expect(&rows, "c.example.com", "old-1.ap-northeast-2.elb.amazonaws.com", Dangling, No, Medium, "Elastic Load Balancing");
+    // EC2 failed in that region: the address and the load balancer there are unverified, the bucket is not.
+    w.gaps[0] = CoverageGap { source: "prod".into(), account: "1".into(), region: Some("ap-northeast-2".into()), service: "ec2".into(), error: "Throttling".into() };
+    w.gaps.push(CoverageGap { source: "prod".into(), account: "1".into(), region: Some("ap-northeast-2".into()), service: "elbv2".into(), error: "Throttling".into() });
+    let rows = w.judge();
+    expect(&rows, "a.example.com", "3.5.140.7", Unverified, Yes, Low, "ec2 ap-northeast-2: Throttling");
+    expect(&rows, "c.example.com", "old-1.ap-northeast-2.elb.amazonaws.com", Unverified, No, Info, "elbv2 ap-northeast-2");
+    expect(&rows, "b.example.com", "missing.s3.amazonaws.com", Dangling, Yes, High, "bucket `missing`");
+    // The account itself failed (assume-role): everything is unverified.
+    w.gaps = vec![CoverageGap { source: "prod".into(), account: "2".into(), region: None, service: "sts".into(), error: "AccessDenied".into() }];
+    let rows = w.judge();
+    for (name, target) in [("a.example.com", "3.5.140.7"), ("b.example.com", "missing.s3.amazonaws.com"), ("c.example.com", "old-1.ap-northeast-2.elb.amazonaws.com")] {
+        assert_eq!(row(&rows, name, target).status, Unverified, "{name}");
+    }
+}

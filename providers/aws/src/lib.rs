@@ -1,0 +1,398 @@
+//! dangle's AWS provider: Route53 records and every owned AWS asset (Elastic IPs, instance and
+//! interface addresses, load balancers, S3 buckets, CloudFront distributions, hosted zones) across
+//! accounts and regions, read-only, on the official aws-sdk-rust.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), dangle_model::ProviderError> {
+//! use dangle_aws::AwsSource;
+//! let aws = AwsSource::builder("prod")
+//!     .with_regions(["us-east-1", "eu-west-1"])
+//!     .with_assume_roles(["arn:aws:iam::111111111111:role/dangle-readonly"])
+//!     .build()
+//!     .await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Every failure of one account, region or service becomes a [`CoverageGap`] for exactly that scope;
+//! the records it could affect come out `unverified`, never `dangling`. The crate only calls the
+//! List / Describe / Get operations in [`OPERATIONS`] (`scripts/iam-policy.json` grants exactly these).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use dangle_model::{Asset, AssetSource, BoxFuture, Coverage, CoverageGap, DnsRecord, Enumeration, ProviderError, RecordSource};
+use tokio::sync::{OnceCell, Semaphore};
+
+mod accounts;
+mod assets;
+mod limit;
+mod route53;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use accounts::Account;
+
+/// Every AWS API operation this crate can call, as IAM actions. All of them read.
+pub const OPERATIONS: &[&str] = &[
+    "sts:GetCallerIdentity",
+    "sts:AssumeRole",
+    "organizations:ListAccounts",
+    "ec2:DescribeRegions",
+    "ec2:DescribeAddresses",
+    "ec2:DescribeInstances",
+    "ec2:DescribeNetworkInterfaces",
+    "elasticloadbalancing:DescribeLoadBalancers",
+    "s3:ListAllMyBuckets",
+    "cloudfront:ListDistributions",
+    "route53:ListHostedZones",
+    "route53:GetHostedZone",
+    "route53:ListResourceRecordSets",
+];
+
+/// How many (account, region, service) enumerations run at once, by default.
+pub const DEFAULT_CONCURRENCY: usize = 16;
+
+/// Configures an [`AwsSource`]: read the environment once, set what differs, then `build()`.
+#[derive(Clone, Default)]
+pub struct AwsSourceBuilder {
+    name: String,
+    regions: Option<Vec<String>>,
+    profile: Option<String>,
+    assume_roles: Vec<String>,
+    organization_role: Option<String>,
+    external_id: Option<String>,
+    endpoint_url: Option<String>,
+    credentials: Option<aws_credential_types::Credentials>,
+    concurrency: Option<usize>,
+    route53_per_second: Option<u32>,
+    timeout: Option<Duration>,
+}
+
+impl fmt::Debug for AwsSourceBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AwsSourceBuilder")
+            .field("name", &self.name)
+            .field("regions", &self.regions)
+            .field("profile", &self.profile)
+            .field("assume_roles", &self.assume_roles)
+            .field("organization_role", &self.organization_role)
+            .field("external_id", &self.external_id.as_ref().map(|_| "******"))
+            .field("endpoint_url", &self.endpoint_url)
+            .field("credentials", &self.credentials.as_ref().map(|_| "******"))
+            .finish()
+    }
+}
+
+impl AwsSourceBuilder {
+    /// Regions to enumerate in every account (default: every region enabled for the account).
+    pub fn with_regions<I: IntoIterator<Item = S>, S: Into<String>>(mut self, regions: I) -> Self {
+        self.regions = Some(regions.into_iter().map(Into::into).collect());
+        self
+    }
+    /// A named profile (SSO, credential_process, … as aws-config supports) instead of the default chain.
+    pub fn with_profile(mut self, profile: impl Into<String>) -> Self {
+        self.profile = Some(profile.into());
+        self
+    }
+    /// Roles to assume, one account each. Without any, the base credentials' own account is scanned.
+    pub fn with_assume_roles<I: IntoIterator<Item = S>, S: Into<String>>(mut self, roles: I) -> Self {
+        self.assume_roles = roles.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Discover every active account of the AWS Organization and assume this role name in each.
+    pub fn with_organization_role(mut self, role_name: impl Into<String>) -> Self {
+        self.organization_role = Some(role_name.into());
+        self
+    }
+    pub fn with_external_id(mut self, id: impl Into<String>) -> Self {
+        self.external_id = Some(id.into());
+        self
+    }
+    /// Send every request to this endpoint (an emulator); S3 goes path-style.
+    pub fn with_endpoint_url(mut self, url: impl Into<String>) -> Self {
+        self.endpoint_url = Some(url.into());
+        self
+    }
+    /// Static base credentials instead of the default chain (tests, emulators).
+    pub fn with_credentials(mut self, creds: aws_credential_types::Credentials) -> Self {
+        self.credentials = Some(creds);
+        self
+    }
+    pub fn with_concurrency(mut self, n: usize) -> Self {
+        self.concurrency = Some(n.max(1));
+        self
+    }
+    /// Route53 allows 5 requests per second per account; lower it if other tools share the budget.
+    pub fn with_route53_rate(mut self, per_second: u32) -> Self {
+        self.route53_per_second = Some(per_second.max(1));
+        self
+    }
+    /// Per-attempt timeout of every API call (default 20 s).
+    pub fn with_timeout(mut self, t: Duration) -> Self {
+        self.timeout = Some(t);
+        self
+    }
+
+    /// Loads the base configuration (credentials are resolved lazily, on first use).
+    pub async fn build(self) -> Result<AwsSource, ProviderError> {
+        if let Some(rs) = &self.regions {
+            if rs.is_empty() {
+                return Err(ProviderError::Config { provider: self.name.clone(), message: "`regions` is empty".into() });
+            }
+        }
+        let home = self.regions.as_ref().and_then(|r| r.first().cloned()).unwrap_or_else(|| "us-east-1".to_string());
+        let timeout = self.timeout.unwrap_or(Duration::from_secs(20));
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(home))
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(5))
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .operation_attempt_timeout(timeout)
+                    .build(),
+            );
+        if let Some(p) = &self.profile {
+            loader = loader.profile_name(p);
+        }
+        if let Some(u) = &self.endpoint_url {
+            loader = loader.endpoint_url(u);
+        }
+        if let Some(c) = &self.credentials {
+            loader = loader.credentials_provider(c.clone());
+        }
+        let base = loader.load().await;
+        // No base credentials at all means the run cannot be done (exit 2); a role that cannot be
+        // assumed later is only that account's gap.
+        use aws_credential_types::provider::ProvideCredentials;
+        match base.credentials_provider() {
+            Some(p) => {
+                p.provide_credentials().await.map_err(|e| ProviderError::Config {
+                    provider: self.name.clone(),
+                    message: format!("no AWS credentials: {}", aws_smithy_types::error::display::DisplayErrorContext(&e)),
+                })?;
+            }
+            None => return Err(ProviderError::Config { provider: self.name.clone(), message: "no AWS credentials provider".into() }),
+        }
+        Ok(AwsSource { inner: Arc::new(Inner { cfg: self, base, snapshot: OnceCell::new() }) })
+    }
+}
+
+struct Inner {
+    cfg: AwsSourceBuilder,
+    base: SdkConfig,
+    snapshot: OnceCell<Snapshot>,
+}
+
+/// One enumeration of everything, shared by the record and the asset side.
+#[derive(Debug, Clone, Default)]
+struct Snapshot {
+    records: Vec<DnsRecord>,
+    assets: Vec<Asset>,
+    gaps: Vec<CoverageGap>,
+    covered: Vec<Coverage>,
+}
+
+/// The AWS provider: a [`RecordSource`] (Route53) and an [`AssetSource`] (everything owned). Both
+/// sides come from one enumeration, done on first use.
+#[derive(Clone)]
+pub struct AwsSource {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for AwsSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AwsSource").field("cfg", &self.inner.cfg).finish_non_exhaustive()
+    }
+}
+
+impl AwsSource {
+    pub fn builder(name: impl Into<String>) -> AwsSourceBuilder {
+        AwsSourceBuilder { name: name.into(), ..AwsSourceBuilder::default() }
+    }
+
+    fn name_arc(&self) -> Arc<str> {
+        Arc::from(self.inner.cfg.name.as_str())
+    }
+
+    async fn snapshot(&self) -> &Snapshot {
+        self.inner.snapshot.get_or_init(|| self.enumerate()).await
+    }
+
+    async fn enumerate(&self) -> Snapshot {
+        let cfg = &self.inner.cfg;
+        let source = self.name_arc();
+        let mut snap = Snapshot::default();
+        let accounts = accounts::discover(&self.inner.base, cfg, &source, &mut snap.gaps).await;
+        let permits = Arc::new(Semaphore::new(cfg.concurrency.unwrap_or(DEFAULT_CONCURRENCY)));
+        let rate = cfg.route53_per_second.unwrap_or(5);
+        let mut tasks = tokio::task::JoinSet::new();
+        for account in accounts {
+            let account = Arc::new(account);
+            let (source, permits, endpoint) = (source.clone(), permits.clone(), cfg.endpoint_url.clone());
+            let regions = cfg.regions.clone();
+            tasks.spawn(async move { enumerate_account(source, account, regions, permits, rate, endpoint.is_some()).await });
+        }
+        while let Some(done) = tasks.join_next().await {
+            match done {
+                Ok(part) => {
+                    snap.records.extend(part.records);
+                    snap.assets.extend(part.assets);
+                    snap.gaps.extend(part.gaps);
+                    snap.covered.extend(part.covered);
+                }
+                Err(e) => snap.gaps.push(CoverageGap {
+                    source: source.clone(),
+                    account: Arc::from("?"),
+                    region: None,
+                    service: "account".into(),
+                    error: format!("enumeration task failed: {e}"),
+                }),
+            }
+        }
+        // Deterministic output, whatever order the tasks finished in.
+        snap.records.sort_by(|a, b| {
+            (&a.account, &a.zone, a.zone_private, &a.name, &a.rtype, &a.set_id).cmp(&(&b.account, &b.zone, b.zone_private, &b.name, &b.rtype, &b.set_id))
+        });
+        snap.assets.sort_by(|a, b| (&a.account, &a.region, &a.kind, &a.id).cmp(&(&b.account, &b.region, &b.kind, &b.id)));
+        snap.gaps.sort();
+        snap.covered.sort();
+        snap.covered.dedup();
+        snap
+    }
+}
+
+/// Everything of one account: global services once, regional ones per region, all under the bound.
+async fn enumerate_account(
+    source: Arc<str>,
+    account: Arc<Account>,
+    regions: Option<Vec<String>>,
+    permits: Arc<Semaphore>,
+    route53_rate: u32,
+    path_style: bool,
+) -> Snapshot {
+    let mut snap = Snapshot::default();
+    let regions = match regions {
+        Some(r) => r,
+        None => match assets::enabled_regions(&account).await {
+            Ok(r) => r,
+            Err(e) => {
+                snap.gaps.push(gap(&source, &account, None, "regions", e));
+                return snap;
+            }
+        },
+    };
+    let mut tasks: tokio::task::JoinSet<Snapshot> = tokio::task::JoinSet::new();
+    {
+        let (s, a, p) = (source.clone(), account.clone(), permits.clone());
+        tasks.spawn(async move {
+            let _permit = p.acquire_owned().await.expect("semaphore never closes");
+            route53::enumerate(&s, &a, route53_rate).await
+        });
+    }
+    for service in [assets::Global::S3, assets::Global::CloudFront] {
+        let (s, a, p) = (source.clone(), account.clone(), permits.clone());
+        tasks.spawn(async move {
+            let _permit = p.acquire_owned().await.expect("semaphore never closes");
+            assets::global(&s, &a, service, path_style).await
+        });
+    }
+    for region in regions {
+        for service in [assets::Regional::Ec2, assets::Regional::Elbv2, assets::Regional::Elb] {
+            let (s, a, p, r) = (source.clone(), account.clone(), permits.clone(), region.clone());
+            tasks.spawn(async move {
+                let _permit = p.acquire_owned().await.expect("semaphore never closes");
+                assets::regional(&s, &a, &r, service).await
+            });
+        }
+        snap.covered.push(Coverage {
+            source: source.clone(),
+            cloud: Arc::from("aws"),
+            account: Arc::from(account.id.as_str()),
+            region: Some(Arc::from(region.as_str())),
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        match done {
+            Ok(part) => {
+                snap.records.extend(part.records);
+                snap.assets.extend(part.assets);
+                snap.gaps.extend(part.gaps);
+                snap.covered.extend(part.covered);
+            }
+            Err(e) => snap.gaps.push(gap(&source, &account, None, "account", format!("task failed: {e}"))),
+        }
+    }
+    snap
+}
+
+pub(crate) fn gap(source: &Arc<str>, account: &Account, region: Option<&str>, service: &str, error: impl fmt::Display) -> CoverageGap {
+    CoverageGap {
+        source: source.clone(),
+        account: Arc::from(account.id.as_str()),
+        region: region.map(Arc::from),
+        service: service.to_string(),
+        error: error.to_string(),
+    }
+}
+
+/// The message of an SDK error: its code and message when the service said something, else the
+/// transport failure, without request ids or secrets.
+pub(crate) fn describe<E, R>(e: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> String
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+    R: fmt::Debug,
+{
+    use aws_smithy_runtime_api::client::result::SdkError;
+    match e {
+        SdkError::ServiceError(s) => {
+            let err = s.err();
+            match (err.code(), err.message()) {
+                (Some(c), Some(m)) => format!("{c}: {m}"),
+                (Some(c), None) => c.to_string(),
+                _ => format!("{err}"),
+            }
+        }
+        SdkError::TimeoutError(_) => "timed out".into(),
+        SdkError::DispatchFailure(d) => {
+            if d.is_io() {
+                "endpoint unreachable (I/O error)".into()
+            } else if d.is_timeout() {
+                "timed out connecting".into()
+            } else {
+                format!("request not sent: {}", aws_smithy_types::error::display::DisplayErrorContext(e))
+            }
+        }
+        other => format!("{}", aws_smithy_types::error::display::DisplayErrorContext(other)),
+    }
+}
+
+/// Empty strings from emulators (and some real APIs) mean "absent".
+pub(crate) fn nz(s: Option<&str>) -> Option<&str> {
+    s.filter(|s| !s.trim().is_empty())
+}
+
+impl RecordSource for AwsSource {
+    fn name(&self) -> &str {
+        &self.inner.cfg.name
+    }
+    fn records(&self) -> BoxFuture<'_, Result<Enumeration<DnsRecord>, ProviderError>> {
+        Box::pin(async move {
+            let s = self.snapshot().await;
+            Ok(Enumeration { items: s.records.clone(), gaps: s.gaps.clone(), covered: s.covered.clone() })
+        })
+    }
+}
+
+impl AssetSource for AwsSource {
+    fn name(&self) -> &str {
+        &self.inner.cfg.name
+    }
+    fn assets(&self) -> BoxFuture<'_, Result<Enumeration<Asset>, ProviderError>> {
+        Box::pin(async move {
+            let s = self.snapshot().await;
+            Ok(Enumeration { items: s.assets.clone(), gaps: s.gaps.clone(), covered: s.covered.clone() })
+        })
+    }
+}

@@ -1,0 +1,202 @@
+//! Route53: every hosted zone of an account (public and private, with VPC associations), every record
+//! set with full pagination, alias targets and set identifiers; public zones are assets too, so that
+//! delegations to their name servers are owned.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use aws_sdk_route53::types::{ResourceRecordSet, RrType};
+use dangle_model::{Asset, AssetKind, DnsName, DnsRecord, RecordType, Target, Targets};
+
+use crate::limit::Pacer;
+use crate::{describe, gap, nz, Account, Snapshot};
+
+/// Route53 writes special characters in names as `\ooo` octal escapes (`\052` is `*`).
+pub fn unescape(name: &str) -> String {
+    let b = name.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && b.len() >= i + 4 && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+            let v = (b[i + 1] - b'0') as u32 * 64 + (b[i + 2] - b'0') as u32 * 8 + (b[i + 3] - b'0') as u32;
+            out.push(v as u8);
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn zone_id(id: &str) -> &str {
+    id.rsplit('/').next().unwrap_or(id)
+}
+
+/// The targets of one record set's values.
+fn targets(rtype: &RecordType, rrs: &ResourceRecordSet) -> Targets {
+    let mut out = Targets::new();
+    if let Some(a) = rrs.alias_target() {
+        if let Ok(n) = DnsName::parse(&unescape(a.dns_name())) {
+            out.push(Target::Alias { dns_name: n, zone_id: a.hosted_zone_id().to_string() });
+        }
+        return out;
+    }
+    for v in rrs.resource_records() {
+        let value = v.value().trim();
+        let t = match rtype {
+            RecordType::A | RecordType::Aaaa => value.parse::<IpAddr>().ok().map(Target::Ip),
+            RecordType::Cname | RecordType::Ns | RecordType::Dname => DnsName::parse(&unescape(value)).ok().map(Target::Host),
+            RecordType::Mx => value.split_whitespace().nth(1).and_then(|h| DnsName::parse(h).ok()).filter(|h| !h.is_root()).map(Target::Host),
+            RecordType::Srv => value.split_whitespace().nth(3).and_then(|h| DnsName::parse(h).ok()).filter(|h| !h.is_root()).map(Target::Host),
+            _ => None,
+        };
+        match t {
+            Some(t) if !out.contains(&t) => out.push(t),
+            Some(_) => {}
+            None if rtype.has_targets() => tracing::warn!(record = rrs.name(), value, "unparseable record value skipped"),
+            None => {}
+        }
+    }
+    out
+}
+
+pub(crate) async fn enumerate(source: &Arc<str>, account: &Account, per_second: u32) -> Snapshot {
+    let pacer = Pacer::per_second(per_second);
+    let client = aws_sdk_route53::Client::new(&account.config);
+    let mut snap = Snapshot::default();
+    let account_id: Arc<str> = Arc::from(account.id.as_str());
+    let mut zones = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        pacer.wait().await;
+        match client.list_hosted_zones().set_marker(marker.clone()).send().await {
+            Ok(out) => {
+                zones.extend(out.hosted_zones().iter().cloned());
+                match nz(out.next_marker()) {
+                    Some(m) if out.is_truncated() => marker = Some(m.to_string()),
+                    _ => break,
+                }
+            }
+            Err(e) => {
+                snap.gaps.push(gap(source, account, None, "route53", format!("ListHostedZones: {}", describe(&e))));
+                return snap;
+            }
+        }
+    }
+    for z in zones {
+        let id = zone_id(z.id()).to_string();
+        let Ok(zone) = DnsName::parse(&unescape(z.name())) else {
+            snap.gaps.push(gap(source, account, None, "route53", format!("zone {id}: unparseable name `{}`", z.name())));
+            continue;
+        };
+        let private = z.config().is_some_and(|c| c.private_zone());
+        pacer.wait().await;
+        let detail = match client.get_hosted_zone().id(&id).send().await {
+            Ok(d) => d,
+            Err(e) => {
+                snap.gaps.push(gap(source, account, None, "route53", format!("GetHostedZone {zone} ({id}): {}", describe(&e))));
+                continue;
+            }
+        };
+        let location: Arc<str> = if private {
+            let vpcs: Vec<String> = detail
+                .vpcs()
+                .iter()
+                .map(|v| format!("{} {}", v.vpc_id().unwrap_or("?"), v.vpc_region().map(|r| r.as_str()).unwrap_or("?")))
+                .collect();
+            Arc::from(format!("route53 hosted zone {id} (private: {})", vpcs.join(", ")))
+        } else {
+            let mut hosts = vec![zone.clone()];
+            if let Some(ds) = detail.delegation_set() {
+                hosts.extend(ds.name_servers().iter().filter_map(|n| DnsName::parse(n).ok()));
+            }
+            snap.assets.push(Asset {
+                source: source.clone(),
+                account: account_id.clone(),
+                region: None,
+                kind: AssetKind::HostedZone,
+                id: format!("arn:aws:route53:::hostedzone/{id}").into(),
+                ips: Default::default(),
+                hosts,
+            });
+            Arc::from(format!("route53 hosted zone {id}"))
+        };
+        let (mut name, mut rtype, mut ident): (Option<String>, Option<RrType>, Option<String>) = (None, None, None);
+        loop {
+            pacer.wait().await;
+            let page = client
+                .list_resource_record_sets()
+                .hosted_zone_id(&id)
+                .set_start_record_name(name.clone())
+                .set_start_record_type(rtype.clone())
+                .set_start_record_identifier(ident.clone())
+                .send()
+                .await;
+            let out = match page {
+                Ok(o) => o,
+                Err(e) => {
+                    snap.gaps.push(gap(source, account, None, "route53", format!("ListResourceRecordSets {zone} ({id}): {}", describe(&e))));
+                    break;
+                }
+            };
+            for rrs in out.resource_record_sets() {
+                let Ok(rname) = DnsName::parse(&unescape(rrs.name())) else {
+                    tracing::warn!(zone = %zone, name = rrs.name(), "unparseable record name skipped");
+                    continue;
+                };
+                if !rname.is_within(&zone) {
+                    continue;
+                }
+                let rt: RecordType = rrs.r#type().as_str().parse().unwrap_or_else(|e| match e {});
+                let targets = targets(&rt, rrs);
+                let set_id = nz(rrs.set_identifier()).map(Arc::from);
+                // The same name and type with the same (or no) set id twice would be one set: merge.
+                if let Some(prev) = snap.records.iter_mut().rev().take(8).find(|r| {
+                    r.zone == zone && r.zone_private == private && r.name == rname && r.rtype == rt && r.set_id == set_id && &*r.account == &*account_id
+                }) {
+                    for t in targets {
+                        if !prev.targets.contains(&t) {
+                            prev.targets.push(t);
+                        }
+                    }
+                    continue;
+                }
+                snap.records.push(DnsRecord {
+                    source: source.clone(),
+                    account: account_id.clone(),
+                    zone: zone.clone(),
+                    zone_private: private,
+                    name: rname,
+                    rtype: rt,
+                    ttl: rrs.ttl().map(|t| t.clamp(0, u32::MAX as i64) as u32).unwrap_or(60),
+                    set_id,
+                    targets,
+                    location: Some(location.clone()),
+                });
+            }
+            if !out.is_truncated() {
+                break;
+            }
+            name = nz(out.next_record_name()).map(str::to_string);
+            rtype = out.next_record_type().cloned();
+            ident = nz(out.next_record_identifier()).map(str::to_string);
+            if name.is_none() {
+                snap.gaps.push(gap(source, account, None, "route53", format!("ListResourceRecordSets {zone} ({id}): truncated page without a next record")));
+                break;
+            }
+        }
+    }
+    snap
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn octal_escapes() {
+        assert_eq!(super::unescape("\\052.example.com."), "*.example.com.");
+        assert_eq!(super::unescape("a\\100b.example.com."), "a@b.example.com.");
+        assert_eq!(super::unescape("plain.example.com."), "plain.example.com.");
+        assert_eq!(super::unescape("trailing\\05"), "trailing\\05");
+    }
+}

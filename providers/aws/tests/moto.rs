@@ -1,0 +1,188 @@
+//! dangle-aws against a moto server: the official SDK over HTTP to a real emulator, state seeded through
+//! the same SDK. Each test uses its own account id, so the tests share one server safely.
+
+use std::sync::OnceLock;
+
+use aws_config::SdkConfig;
+use aws_sdk_route53::types::{AliasTarget, Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
+use dangle_aws::testing::{role, Moto};
+use dangle_aws::AwsSource;
+use dangle_model::{conformance, AssetKind, AssetSource, RecordSource, RecordType, Target};
+
+fn moto() -> &'static Moto {
+    static M: OnceLock<Moto> = OnceLock::new();
+    M.get_or_init(Moto::start)
+}
+
+async fn source(accounts: &[&str], regions: &[&str]) -> AwsSource {
+    AwsSource::builder("prod")
+        .with_endpoint_url(&moto().endpoint)
+        .with_credentials(Moto::credentials())
+        .with_assume_roles(accounts.iter().map(|a| role(a)))
+        .with_regions(regions.iter().copied())
+        .with_route53_rate(50)
+        .build()
+        .await
+        .expect("build")
+}
+
+pub async fn zone(cfg: &SdkConfig, name: &str) -> String {
+    let out = aws_sdk_route53::Client::new(cfg)
+        .create_hosted_zone()
+        .name(name)
+        .caller_reference(format!("{name}-{}", std::process::id()))
+        .send()
+        .await
+        .expect("create zone");
+    out.hosted_zone().expect("zone").id().rsplit('/').next().unwrap().to_string()
+}
+
+pub fn rrs(name: &str, t: RrType, values: &[&str]) -> ResourceRecordSet {
+    let mut b = ResourceRecordSet::builder().name(name).r#type(t).ttl(300);
+    for v in values {
+        b = b.resource_records(ResourceRecord::builder().value(*v).build().unwrap());
+    }
+    b.build().unwrap()
+}
+
+pub async fn upsert(cfg: &SdkConfig, zone_id: &str, sets: Vec<ResourceRecordSet>) {
+    let client = aws_sdk_route53::Client::new(cfg);
+    for chunk in sets.chunks(500) {
+        let mut batch = ChangeBatch::builder();
+        for s in chunk {
+            batch = batch.changes(Change::builder().action(ChangeAction::Upsert).resource_record_set(s.clone()).build().unwrap());
+        }
+        client.change_resource_record_sets().hosted_zone_id(zone_id).change_batch(batch.build().unwrap()).send().await.expect("change records");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_against_moto() {
+    let acct = "100000000001";
+    let cfg = moto().account(acct, "us-east-1").await;
+    let z = zone(&cfg, "conformance.example").await;
+    upsert(&cfg, &z, vec![rrs("www.conformance.example.", RrType::Cname, &["web.conformance.example."]), rrs("web.conformance.example.", RrType::A, &["192.0.2.1"])]).await;
+    aws_sdk_ec2::Client::new(&cfg).allocate_address().send().await.unwrap();
+    let src = source(&[acct], &["us-east-1"]).await;
+    conformance::assert_records(&src).await;
+    conformance::assert_assets(&src).await;
+    let assets = src.assets().await.unwrap();
+    assert!(assets.gaps.is_empty(), "{:?}", assets.gaps);
+    assert!(assets.items.iter().any(|a| a.kind == AssetKind::ElasticIp), "{:#?}", assets.items);
+    assert!(assets.items.iter().any(|a| a.kind == AssetKind::HostedZone && a.hosts.len() > 1), "hosted zone with its name servers");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_records_are_all_read_and_sets_stay_apart() {
+    let acct = "100000000002";
+    let cfg = moto().account(acct, "us-east-1").await;
+    let z = zone(&cfg, "big.example").await;
+    let mut sets: Vec<ResourceRecordSet> = (0..1000).map(|i| rrs(&format!("h{i:04}.big.example."), RrType::A, &["192.0.2.10"])).collect();
+    // The last name in Route53's order, pointing somewhere else.
+    sets.push(rrs("zzz-last.big.example.", RrType::Cname, &["gone.big.example."]));
+    sets.push(rrs("\\052.big.example.", RrType::A, &["192.0.2.11"]));
+    for (id, ip, w) in [("blue", "192.0.2.20", 10), ("green", "192.0.2.21", 90)] {
+        sets.push(
+            ResourceRecordSet::builder()
+                .name("api.big.example.")
+                .r#type(RrType::A)
+                .ttl(60)
+                .set_identifier(id)
+                .weight(w)
+                .resource_records(ResourceRecord::builder().value(ip).build().unwrap())
+                .build()
+                .unwrap(),
+        );
+    }
+    sets.push(
+        ResourceRecordSet::builder()
+            .name("big.example.")
+            .r#type(RrType::A)
+            .alias_target(
+                AliasTarget::builder()
+                    .dns_name("dualstack.web-1.us-east-1.elb.amazonaws.com.")
+                    .hosted_zone_id("Z35SXDOTRQ7X7K")
+                    .evaluate_target_health(false)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap(),
+    );
+    upsert(&cfg, &z, sets).await;
+    let src = source(&[acct], &["us-east-1"]).await;
+    let e = src.records().await.unwrap();
+    assert!(e.gaps.is_empty(), "{:?}", e.gaps);
+    let in_zone: Vec<_> = e.items.iter().filter(|r| r.zone.as_str() == "big.example").collect();
+    let hosts = in_zone.iter().filter(|r| r.name.as_str().starts_with('h') && r.rtype == RecordType::A).count();
+    assert_eq!(hosts, 1000, "every page read");
+    let last = in_zone.iter().find(|r| r.name.as_str() == "zzz-last.big.example").expect("the record on the last page");
+    assert_eq!(last.targets.as_slice(), [Target::Host("gone.big.example".parse().unwrap())]);
+    assert!(in_zone.iter().any(|r| r.name.as_str() == "*.big.example"), "\\052 is a wildcard");
+    let api: Vec<_> = in_zone.iter().filter(|r| r.name.as_str() == "api.big.example").collect();
+    assert_eq!(api.len(), 2, "weighted sets kept apart: {api:#?}");
+    assert!(api.iter().all(|r| r.set_id.is_some()));
+    let apex = in_zone.iter().find(|r| r.name.as_str() == "big.example" && r.rtype == RecordType::A).expect("apex alias");
+    assert!(matches!(&apex.targets[0], Target::Alias { dns_name, .. } if dns_name.as_str() == "dualstack.web-1.us-east-1.elb.amazonaws.com"));
+    assert_eq!(&*apex.account, acct);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_zones_record_their_vpcs() {
+    let acct = "100000000003";
+    let cfg = moto().account(acct, "us-east-1").await;
+    let vpc = aws_sdk_ec2::Client::new(&cfg).describe_vpcs().send().await.unwrap().vpcs()[0].vpc_id().unwrap().to_string();
+    let out = aws_sdk_route53::Client::new(&cfg)
+        .create_hosted_zone()
+        .name("internal.example")
+        .caller_reference("private")
+        .hosted_zone_config(aws_sdk_route53::types::HostedZoneConfig::builder().private_zone(true).build())
+        .vpc(aws_sdk_route53::types::Vpc::builder().vpc_id(&vpc).vpc_region(aws_sdk_route53::types::VpcRegion::UsEast1).build())
+        .send()
+        .await
+        .unwrap();
+    let id = out.hosted_zone().unwrap().id().rsplit('/').next().unwrap().to_string();
+    upsert(&cfg, &id, vec![rrs("db.internal.example.", RrType::A, &["10.0.0.5"])]).await;
+    let src = source(&[acct], &["us-east-1"]).await;
+    let e = src.records().await.unwrap();
+    let db = e.items.iter().find(|r| r.name.as_str() == "db.internal.example").unwrap();
+    assert!(db.zone_private);
+    assert!(db.location.as_deref().unwrap().contains(&vpc), "{:?}", db.location);
+    // Private zones are no delegation targets: not an asset.
+    let assets = src.assets().await.unwrap();
+    assert!(!assets.items.iter().any(|a| a.kind == AssetKind::HostedZone && a.id.contains(&id)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_that_is_down_is_a_gap_not_an_error() {
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = dead.local_addr().unwrap().port();
+    drop(dead);
+    let src = AwsSource::builder("down")
+        .with_endpoint_url(format!("http://127.0.0.1:{port}"))
+        .with_credentials(Moto::credentials())
+        .with_assume_roles([role("100000000004")])
+        .with_regions(["us-east-1"])
+        .with_timeout(std::time::Duration::from_secs(2))
+        .build()
+        .await
+        .unwrap();
+    let e = src.assets().await.unwrap();
+    assert!(e.items.is_empty());
+    assert_eq!(e.gaps.len(), 1, "{:?}", e.gaps);
+    assert_eq!((e.gaps[0].service.as_str(), &*e.gaps[0].account), ("sts", "100000000004"));
+    assert!(e.gaps[0].error.contains("cannot assume"), "{}", e.gaps[0].error);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_credentials_at_all_is_an_error() {
+    let e = AwsSource::builder("nocreds")
+        .with_endpoint_url(&moto().endpoint)
+        .with_profile("a-profile-that-does-not-exist")
+        .with_regions(["us-east-1"])
+        .build()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("provider `nocreds`") && e.contains("no AWS credentials"), "{e}");
+}
