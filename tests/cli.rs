@@ -26,6 +26,13 @@ fn dangle(dir: &Path, args: &[&str]) -> Output {
     } else {
         Command::new(bin)
     };
+    // No ambient AWS identity: no credentials, no profiles, no instance metadata.
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("HOME", dir).env("AWS_EC2_METADATA_DISABLED", "true");
     cmd.args(args).current_dir(dir).env_remove("DANGLE_LOG").output().expect("run dangle")
 }
 
@@ -261,10 +268,10 @@ fn empty_inputs_are_a_clean_run() {
 }
 
 #[test]
-fn cloud_providers_not_in_this_build_are_exit_2_naming_them() {
+fn an_aws_provider_without_credentials_is_exit_2_naming_it() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("dangle.toml"), "[[providers]]\ntype = \"aws\"\nname = \"prod\"\n").unwrap();
-    expect_error(dir.path(), &["scan"], &["provider `prod` (type aws)"]);
+    std::fs::write(dir.path().join("dangle.toml"), "[[providers]]\ntype = \"aws\"\nname = \"prod\"\nregions = [\"us-east-1\"]\n").unwrap();
+    expect_error(dir.path(), &["scan"], &["provider `prod`", "no AWS credentials"]);
 }
 
 /// A scan killed at any moment leaves every earlier run intact and no half run visible.

@@ -359,8 +359,15 @@ struct ScopeInfo {
     all_regions: bool,
     regions: FxHashSet<Arc<str>>,
     accounts: FxHashSet<Arc<str>>,
-    /// (region, account, service, index into gaps)
-    gaps: Vec<(Option<Arc<str>>, Arc<str>, String, u32)>,
+    gaps: Vec<ScopedGap>,
+}
+
+/// A gap as a scope sees it; `index` points into the run's gaps.
+struct ScopedGap {
+    region: Option<Arc<str>>,
+    account: Arc<str>,
+    service: String,
+    index: u32,
 }
 
 fn is_global(region: &str) -> bool {
@@ -473,7 +480,7 @@ impl<'a> Ctx<'a> {
             for key in keys {
                 let s = scopes.entry(key).or_default();
                 s.configured = true;
-                s.gaps.push((g.region.clone(), g.account.clone(), g.service.clone(), gi as u32));
+                s.gaps.push(ScopedGap { region: g.region.clone(), account: g.account.clone(), service: g.service.clone(), index: gi as u32 });
             }
         }
         Self { inp, ips, hosts, ids: std::sync::OnceLock::new(), buckets, zone_assets, zones, zone_by_fqdn, first_at, next, scopes }
@@ -590,14 +597,14 @@ impl<'a> Ctx<'a> {
     fn scope(&self, key: &str, region: Option<&str>, filter: GapFilter) -> ScopeNote {
         let Some(s) = self.scopes.get(key).filter(|s| s.configured) else { return ScopeNote::NotConfigured };
         let region = region.filter(|r| !is_global(r));
-        if let Some((_, _, _, g)) = s.gaps.iter().find(|(gr, _, service, _)| {
-            filter.counts(service)
-                && match (gr.as_deref(), region) {
+        if let Some(g) = s.gaps.iter().find(|g| {
+            filter.counts(&g.service)
+                && match (g.region.as_deref(), region) {
                     (None, _) | (_, None) => true,
                     (Some(a), Some(b)) => a == b,
                 }
         }) {
-            return ScopeNote::Gap(*g);
+            return ScopeNote::Gap(g.index);
         }
         if let Some(r) = region {
             if !s.all_regions && !s.regions.contains(r) {
@@ -609,8 +616,8 @@ impl<'a> Ctx<'a> {
 
     fn scope_account(&self, key: &str, account: &str) -> ScopeNote {
         let Some(s) = self.scopes.get(key).filter(|s| s.configured) else { return ScopeNote::NotConfigured };
-        if let Some((_, _, _, g)) = s.gaps.iter().find(|(_, ga, _, _)| ga.eq_ignore_ascii_case(account)) {
-            return ScopeNote::Gap(*g);
+        if let Some(g) = s.gaps.iter().find(|g| g.account.eq_ignore_ascii_case(account)) {
+            return ScopeNote::Gap(g.index);
         }
         if s.accounts.iter().any(|a| a.eq_ignore_ascii_case(account)) {
             ScopeNote::Complete

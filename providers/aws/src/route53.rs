@@ -153,7 +153,7 @@ pub(crate) async fn enumerate(source: &Arc<str>, account: &Account, per_second: 
                 let set_id = nz(rrs.set_identifier()).map(Arc::from);
                 // The same name and type with the same (or no) set id twice would be one set: merge.
                 if let Some(prev) = snap.records.iter_mut().rev().take(8).find(|r| {
-                    r.zone == zone && r.zone_private == private && r.name == rname && r.rtype == rt && r.set_id == set_id && &*r.account == &*account_id
+                    r.zone == zone && r.zone_private == private && r.name == rname && r.rtype == rt && r.set_id == set_id && *r.account == *account_id
                 }) {
                     for t in targets {
                         if !prev.targets.contains(&t) {

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
+use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
 
 /// The virtualenv holding moto: `DANGLE_VENV`, else `.venv` at the workspace root.
 pub fn venv() -> PathBuf {
@@ -92,3 +93,37 @@ impl Drop for Moto {
         let _ = self.child.wait();
     }
 }
+
+/// Creates a public hosted zone and returns its id (without `/hostedzone/`).
+pub async fn zone(cfg: &SdkConfig, name: &str) -> String {
+    let out = aws_sdk_route53::Client::new(cfg)
+        .create_hosted_zone()
+        .name(name)
+        .caller_reference(format!("{name}-{}", std::process::id()))
+        .send()
+        .await
+        .expect("create zone");
+    out.hosted_zone().expect("zone").id().rsplit('/').next().unwrap().to_string()
+}
+
+/// A record set with plain values.
+pub fn rrs(name: &str, t: RrType, values: &[&str]) -> ResourceRecordSet {
+    let mut b = ResourceRecordSet::builder().name(name).r#type(t).ttl(300);
+    for v in values {
+        b = b.resource_records(ResourceRecord::builder().value(*v).build().unwrap());
+    }
+    b.build().unwrap()
+}
+
+/// Upserts record sets, 500 per change batch.
+pub async fn upsert(cfg: &SdkConfig, zone_id: &str, sets: Vec<ResourceRecordSet>) {
+    let client = aws_sdk_route53::Client::new(cfg);
+    for chunk in sets.chunks(500) {
+        let mut batch = ChangeBatch::builder();
+        for s in chunk {
+            batch = batch.changes(Change::builder().action(ChangeAction::Upsert).resource_record_set(s.clone()).build().unwrap());
+        }
+        client.change_resource_record_sets().hosted_zone_id(zone_id).change_batch(batch.build().unwrap()).send().await.expect("change records");
+    }
+}
+

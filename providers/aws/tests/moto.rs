@@ -3,9 +3,8 @@
 
 use std::sync::OnceLock;
 
-use aws_config::SdkConfig;
-use aws_sdk_route53::types::{AliasTarget, Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
-use dangle_aws::testing::{role, Moto};
+use aws_sdk_route53::types::{AliasTarget, ResourceRecord, ResourceRecordSet, RrType};
+use dangle_aws::testing::{role, rrs, upsert, zone, Moto};
 use dangle_aws::AwsSource;
 use dangle_model::{conformance, AssetKind, AssetSource, RecordSource, RecordType, Target};
 
@@ -24,36 +23,6 @@ async fn source(accounts: &[&str], regions: &[&str]) -> AwsSource {
         .build()
         .await
         .expect("build")
-}
-
-pub async fn zone(cfg: &SdkConfig, name: &str) -> String {
-    let out = aws_sdk_route53::Client::new(cfg)
-        .create_hosted_zone()
-        .name(name)
-        .caller_reference(format!("{name}-{}", std::process::id()))
-        .send()
-        .await
-        .expect("create zone");
-    out.hosted_zone().expect("zone").id().rsplit('/').next().unwrap().to_string()
-}
-
-pub fn rrs(name: &str, t: RrType, values: &[&str]) -> ResourceRecordSet {
-    let mut b = ResourceRecordSet::builder().name(name).r#type(t).ttl(300);
-    for v in values {
-        b = b.resource_records(ResourceRecord::builder().value(*v).build().unwrap());
-    }
-    b.build().unwrap()
-}
-
-pub async fn upsert(cfg: &SdkConfig, zone_id: &str, sets: Vec<ResourceRecordSet>) {
-    let client = aws_sdk_route53::Client::new(cfg);
-    for chunk in sets.chunks(500) {
-        let mut batch = ChangeBatch::builder();
-        for s in chunk {
-            batch = batch.changes(Change::builder().action(ChangeAction::Upsert).resource_record_set(s.clone()).build().unwrap());
-        }
-        client.change_resource_record_sets().hosted_zone_id(zone_id).change_batch(batch.build().unwrap()).send().await.expect("change records");
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
