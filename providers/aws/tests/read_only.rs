@@ -1,0 +1,182 @@
+//! Read-only, proven: a full enumeration (assume-role, Organizations, every region, every service,
+//! pagination) goes through a recording proxy in front of moto. Every request must be one of
+//! [`dangle_aws::OPERATIONS`], each a List / Describe / Get, REST calls only GET; and
+//! scripts/iam-policy.json must grant exactly those actions.
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+
+use dangle_aws::testing::{role, rrs, upsert, zone, Moto};
+use dangle_aws::{AwsSource, OPERATIONS};
+use dangle_model::AssetSource;
+
+/// One request as the proxy saw it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Seen {
+    method: String,
+    path: String,
+    /// Query-protocol `Action=`, or the JSON protocol's `X-Amz-Target`.
+    action: Option<String>,
+}
+
+fn read_request(s: &mut TcpStream) -> Option<(Vec<u8>, Seen)> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let head_end = loop {
+        let n = s.read(&mut chunk).ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("content-length")).map(|(_, v)| v.trim().parse().unwrap_or(0)))
+        .unwrap_or(0);
+    while buf.len() < head_end + len {
+        let n = s.read(&mut chunk).ok()?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let mut first = head.lines().next().unwrap_or("").split_whitespace();
+    let (method, path) = (first.next().unwrap_or("").to_string(), first.next().unwrap_or("").to_string());
+    let body = String::from_utf8_lossy(&buf[head_end..]).to_string();
+    let action = body
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("Action=").map(str::to_string))
+        .or_else(|| head.lines().find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("x-amz-target")).map(|(_, v)| v.trim().to_string())));
+    Some((buf, Seen { method, path, action }))
+}
+
+/// Relays each connection's requests to `upstream`, one at a time, recording them.
+fn proxy(upstream: String, seen: Arc<Mutex<Vec<Seen>>>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(mut client) = client else { continue };
+            let (upstream, seen) = (upstream.clone(), seen.clone());
+            std::thread::spawn(move || {
+                while let Some((raw, s)) = read_request(&mut client) {
+                    seen.lock().unwrap().push(s);
+                    // One request per upstream connection: ask for close, relay until EOF.
+                    let text = String::from_utf8_lossy(&raw).replacen("\r\n", "\r\nConnection: close\r\n", 1);
+                    let Ok(mut up) = TcpStream::connect(&upstream) else { return };
+                    if up.write_all(text.as_bytes()).is_err() {
+                        return;
+                    }
+                    let mut resp = Vec::new();
+                    let _ = up.read_to_end(&mut resp);
+                    if client.write_all(&resp).is_err() {
+                        return;
+                    }
+                    // The upstream answered with `Connection: close`: so does this side.
+                    return;
+                }
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+fn iam_action(s: &Seen) -> String {
+    if let Some(a) = &s.action {
+        // Query protocol (ec2, sts, elasticloadbalancing) or JSON target (`AWSOrganizationsV20161128.ListAccounts`).
+        let op = a.rsplit('.').next().unwrap();
+        return op.to_string();
+    }
+    // REST: Route53, S3, CloudFront.
+    let p = s.path.split('?').next().unwrap();
+    let op = if p.ends_with("/rrset") {
+        "ListResourceRecordSets"
+    } else if p.contains("/hostedzone/") {
+        "GetHostedZone"
+    } else if p.ends_with("/hostedzone") {
+        "ListHostedZones"
+    } else if p.ends_with("/distribution") {
+        "ListDistributions"
+    } else if p == "/" {
+        "ListAllMyBuckets"
+    } else {
+        "UNKNOWN"
+    };
+    format!("{} {op}", s.method)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_enumeration_only_reads() {
+    let moto = Moto::start();
+    let acct = "300000000001";
+    let cfg = moto.account(acct, "us-east-1").await;
+    let z = zone(&cfg, "ro.example").await;
+    upsert(&cfg, &z, (0..350).map(|i| rrs(&format!("h{i}.ro.example."), aws_sdk_route53::types::RrType::A, &["192.0.2.1"])).collect()).await;
+    aws_sdk_ec2::Client::new(&cfg).allocate_address().send().await.unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let endpoint = proxy(moto.endpoint.trim_start_matches("http://").to_string(), seen.clone());
+    let src = AwsSource::builder("ro")
+        .with_endpoint_url(endpoint)
+        .with_credentials(Moto::credentials())
+        .with_assume_roles([role(acct)])
+        .with_organization_role("dangle-readonly")
+        .with_route53_rate(50)
+        .build()
+        .await
+        .unwrap();
+    let e = src.assets().await.unwrap();
+    assert!(e.items.iter().any(|a| a.kind == dangle_model::AssetKind::ElasticIp));
+    let seen = seen.lock().unwrap().clone();
+    let actions: BTreeSet<String> = seen.iter().map(iam_action).collect();
+    // Every region (no `regions` given), every service, and a second Route53 page were exercised.
+    for want in ["DescribeRegions", "DescribeAddresses", "DescribeInstances", "DescribeNetworkInterfaces", "DescribeLoadBalancers", "ListAccounts", "AssumeRole", "GetCallerIdentity", "GET ListResourceRecordSets", "GET GetHostedZone", "GET ListHostedZones", "GET ListAllMyBuckets", "GET ListDistributions"] {
+        assert!(actions.contains(want), "{want} was never called: {actions:?}");
+    }
+    let rrset_pages = seen.iter().filter(|s| s.path.contains("/rrset")).count();
+    assert!(rrset_pages >= 2, "pagination was not exercised ({rrset_pages} pages)");
+    let allowed: BTreeSet<&str> = OPERATIONS.iter().map(|o| o.split(':').nth(1).unwrap()).collect();
+    for s in &seen {
+        let a = iam_action(s);
+        let (method, op) = a.split_once(' ').map(|(m, o)| (Some(m), o)).unwrap_or((None, a.as_str()));
+        assert!(op.starts_with("List") || op.starts_with("Describe") || op.starts_with("Get") || op == "AssumeRole", "a write: {s:?}");
+        assert!(allowed.contains(op), "{op} is not in OPERATIONS: {s:?}");
+        if let Some(m) = method {
+            assert_eq!(m, "GET", "a REST call that is not a GET: {s:?}");
+        }
+    }
+}
+
+#[test]
+fn the_iam_policy_grants_exactly_the_operations() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/iam-policy.json")).unwrap();
+    let mut granted: BTreeSet<String> = BTreeSet::new();
+    let mut in_action = false;
+    for line in text.lines() {
+        let t = line.trim();
+        if t.starts_with("\"Action\"") {
+            in_action = true;
+        }
+        if in_action {
+            for part in t.split('"').skip(1).step_by(2) {
+                if part.contains(':') {
+                    granted.insert(part.to_string());
+                }
+            }
+            if t.contains(']') {
+                in_action = false;
+            }
+        }
+    }
+    let ops: BTreeSet<String> = OPERATIONS.iter().map(|s| s.to_string()).collect();
+    assert_eq!(granted, ops, "scripts/iam-policy.json and dangle_aws::OPERATIONS differ");
+    for op in &ops {
+        let name = op.split(':').nth(1).unwrap();
+        assert!(name.starts_with("List") || name.starts_with("Describe") || name.starts_with("Get") || name == "AssumeRole", "{op}");
+    }
+}
