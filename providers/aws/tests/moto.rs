@@ -155,3 +155,37 @@ async fn no_credentials_at_all_is_an_error() {
         .to_string();
     assert!(e.contains("provider `nocreds`") && e.contains("no AWS credentials"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn organization_accounts_are_discovered_and_scanned() {
+    use aws_config::{BehaviorVersion, Region};
+    let base = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(&moto().endpoint)
+        .credentials_provider(Moto::credentials())
+        .load()
+        .await;
+    let org = aws_sdk_organizations::Client::new(&base);
+    // The moto server is shared: another run of this test may have made the organization already.
+    let _ = org.create_organization().feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All).send().await;
+    let created = org.create_account().email("member@example.com").account_name("member").send().await.unwrap();
+    let member = created.create_account_status().and_then(|s| s.account_id()).expect("member account id").to_string();
+    let cfg = moto().account(&member, "us-east-1").await;
+    let eip = aws_sdk_ec2::Client::new(&cfg).allocate_address().send().await.unwrap().public_ip().unwrap().to_string();
+    let src = AwsSource::builder("org")
+        .with_endpoint_url(&moto().endpoint)
+        .with_credentials(Moto::credentials())
+        .with_organization_role("dangle-readonly")
+        .with_regions(["us-east-1"])
+        .build()
+        .await
+        .unwrap();
+    let e = src.assets().await.unwrap();
+    assert!(e.gaps.is_empty(), "{:?}", e.gaps);
+    let accounts: std::collections::BTreeSet<&str> = e.covered.iter().map(|c| &*c.account).collect();
+    assert!(accounts.contains(member.as_str()) && accounts.contains("123456789012"), "{accounts:?}");
+    assert!(
+        e.items.iter().any(|a| &*a.account == member && a.ips.iter().any(|n| n.addr().to_string() == eip)),
+        "the member account's Elastic IP is owned"
+    );
+}
