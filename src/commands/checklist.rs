@@ -126,6 +126,24 @@ pub struct Hit {
     pub change: String,
 }
 
+impl Hit {
+    fn new(r: &ReportRow, via: String, change: String) -> Self {
+        Self {
+            record_name: r.record_name.clone(),
+            record_type: r.record_type.clone(),
+            set_id: r.set_id.clone(),
+            target: r.target.clone(),
+            zone: r.zone.clone(),
+            source: r.source.clone(),
+            account: r.account.clone(),
+            location: r.place(),
+            via,
+            status: r.status.clone(),
+            change,
+        }
+    }
+}
+
 /// Every row that reaches one of `targets`, directly or through chains of our own records.
 pub fn checklist(rows: &[ReportRow], assets: &[AssetRow], targets: &[String]) -> anyhow::Result<Vec<Hit>> {
     let mut w = Wanted::default();
@@ -142,22 +160,10 @@ pub fn checklist(rows: &[ReportRow], assets: &[AssetRow], targets: &[String]) ->
     let mut hits: Vec<Hit> = Vec::new();
     let mut seen = HashSet::new();
     let mut queue: VecDeque<(String, String)> = VecDeque::new();
-    let place = |r: &ReportRow| if r.location.is_empty() { format!("{} / {}", r.source, r.account) } else { r.location.clone() };
     for (i, r) in rows.iter().enumerate() {
         if w.matches(r) && seen.insert(i) {
-            hits.push(Hit {
-                record_name: r.record_name.clone(),
-                record_type: r.record_type.clone(),
-                set_id: r.set_id.clone(),
-                target: r.target.clone(),
-                zone: r.zone.clone(),
-                source: r.source.clone(),
-                account: r.account.clone(),
-                location: place(r),
-                via: String::new(),
-                status: r.status.clone(),
-                change: format!("remove or repoint `{} {} {}` in zone {} ({})", r.record_name, r.record_type, r.target, r.zone, place(r)),
-            });
+            let change = format!("remove or repoint `{} {} {}` in zone {} ({})", r.record_name, r.record_type, r.target, r.zone, r.place());
+            hits.push(Hit::new(r, String::new(), change));
             queue.push_back((r.record_name.clone(), r.target.clone()));
         }
     }
@@ -169,19 +175,8 @@ pub fn checklist(rows: &[ReportRow], assets: &[AssetRow], targets: &[String]) ->
             }
             let r = &rows[i];
             let via = format!("{name} → {path}");
-            hits.push(Hit {
-                record_name: r.record_name.clone(),
-                record_type: r.record_type.clone(),
-                set_id: r.set_id.clone(),
-                target: r.target.clone(),
-                zone: r.zone.clone(),
-                source: r.source.clone(),
-                account: r.account.clone(),
-                location: place(r),
-                via: via.clone(),
-                status: r.status.clone(),
-                change: format!("follows {name}: repoint `{} {} {}` ({}) or it dangles when {name} goes", r.record_name, r.record_type, r.target, place(r)),
-            });
+            let change = format!("follows {name}: repoint `{} {} {}` ({}) or it dangles when {name} goes", r.record_name, r.record_type, r.target, r.place());
+            hits.push(Hit::new(r, via.clone(), change));
             queue.push_back((r.record_name.clone(), via));
         }
     }

@@ -175,7 +175,7 @@ impl Report {
             );
             for r in findings {
                 let name = if r.set_id.is_empty() { r.record_name.clone() } else { format!("{} ({})", r.record_name, r.set_id) };
-                let place = if r.location.is_empty() { format!("{} / {}", r.source, r.account) } else { r.location.clone() };
+                let place = r.place();
                 let _ = writeln!(
                     o,
                     "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",

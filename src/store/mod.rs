@@ -159,6 +159,15 @@ pub struct ReportRow {
 }
 
 impl ReportRow {
+    /// Where a person edits the record: its file and line or console location, else source / account.
+    pub fn place(&self) -> String {
+        if self.location.is_empty() {
+            format!("{} / {}", self.source, self.account)
+        } else {
+            self.location.clone()
+        }
+    }
+
     /// Identifies a row across runs.
     pub fn key(&self) -> (String, String, String, String, String, String, String) {
         (
@@ -333,21 +342,24 @@ impl Store {
             .ok_or_else(|| StoreError::NoSuchRun { path: self.path.clone(), run })
     }
 
+    /// Runs `sql` with the run id as its one parameter and maps every row.
+    fn per_run<T>(&self, sql: &str, run: i64, map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>) -> Result<Vec<T>, StoreError> {
+        let mut stmt = self.conn.prepare(sql).map_err(self.err())?;
+        let rows = stmt.query_map([run], map).map_err(self.err())?.collect::<Result<Vec<_>, _>>().map_err(self.err())?;
+        Ok(rows)
+    }
+
     /// A run's rows, in the order they were judged.
     pub fn rows(&self, run: i64) -> Result<Vec<ReportRow>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT c.name, c.rtype, c.set_id, w.target, z.zone, z.source, z.account, w.status, w.severity, w.claimable, w.reason,
+        self.per_run(
+            "SELECT c.name, c.rtype, c.set_id, w.target, z.zone, z.source, z.account, w.status, w.severity, w.claimable, w.reason,
                         w.probe_verdict, w.probe_detail, f.started_at, c.location, w.ttl, a.kind, a.asset_id, l.started_at
                  FROM rows w JOIN records c ON c.id = w.record_id JOIN zones z ON z.id = c.zone_id
                  JOIN runs f ON f.id = c.first_run JOIN runs l ON l.id = c.last_run
                  LEFT JOIN assets a ON a.id = w.owner
                  WHERE w.run_id = ?1 ORDER BY w.seq",
-            )
-            .map_err(self.err())?;
-        let rows = stmt
-            .query_map([run], |r| {
+            run,
+            |r| {
                 let kind: Option<String> = r.get(16)?;
                 let id: Option<String> = r.get(17)?;
                 Ok(ReportRow {
@@ -373,24 +385,17 @@ impl Store {
                     },
                     last_seen: r.get(18)?,
                 })
-            })
-            .map_err(self.err())?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(self.err())?;
-        Ok(rows)
+            },
+        )
     }
 
     pub fn assets(&self, run: i64) -> Result<Vec<AssetRow>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT a.kind, a.asset_id, a.source, a.account, ra.region, ra.ips, ra.hosts, f.started_at
+        self.per_run(
+            "SELECT a.kind, a.asset_id, a.source, a.account, ra.region, ra.ips, ra.hosts, f.started_at
                  FROM run_assets ra JOIN assets a ON a.id = ra.asset_ref JOIN runs f ON f.id = a.first_run
                  WHERE ra.run_id = ?1 ORDER BY a.kind, a.asset_id, a.source, a.account",
-            )
-            .map_err(self.err())?;
-        let rows = stmt
-            .query_map([run], |r| {
+            run,
+            |r| {
                 Ok(AssetRow {
                     kind: r.get(0)?,
                     id: r.get(1)?,
@@ -401,32 +406,20 @@ impl Store {
                     hosts: r.get(6)?,
                     first_seen: r.get(7)?,
                 })
-            })
-            .map_err(self.err())?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(self.err())?;
-        Ok(rows)
+            },
+        )
     }
 
     pub fn gaps(&self, run: i64) -> Result<Vec<GapRow>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT source, account, region, service, error FROM gaps WHERE run_id = ?1 ORDER BY rowid")
-            .map_err(self.err())?;
-        let rows = stmt
-            .query_map([run], |r| {
-                Ok(GapRow {
-                    source: r.get(0)?,
-                    account: r.get(1)?,
-                    region: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
-                    service: r.get(3)?,
-                    error: r.get(4)?,
-                })
+        self.per_run("SELECT source, account, region, service, error FROM gaps WHERE run_id = ?1 ORDER BY rowid", run, |r| {
+            Ok(GapRow {
+                source: r.get(0)?,
+                account: r.get(1)?,
+                region: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                service: r.get(3)?,
+                error: r.get(4)?,
             })
-            .map_err(self.err())?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(self.err())?;
-        Ok(rows)
+        })
     }
 
     /// `PRAGMA integrity_check` passes and every run holds exactly the rows it says it has.
