@@ -65,7 +65,8 @@ fn proxy(upstream: String, seen: Arc<Mutex<Vec<Seen>>>) -> String {
             let Ok(mut client) = client else { continue };
             let (upstream, seen) = (upstream.clone(), seen.clone());
             std::thread::spawn(move || {
-                while let Some((raw, s)) = read_request(&mut client) {
+                // One request per client connection: the upstream answers `Connection: close`, so does this side.
+                if let Some((raw, s)) = read_request(&mut client) {
                     seen.lock().unwrap().push(s);
                     // One request per upstream connection: ask for close, relay until EOF.
                     let text = String::from_utf8_lossy(&raw).replacen("\r\n", "\r\nConnection: close\r\n", 1);
@@ -75,11 +76,7 @@ fn proxy(upstream: String, seen: Arc<Mutex<Vec<Seen>>>) -> String {
                     }
                     let mut resp = Vec::new();
                     let _ = up.read_to_end(&mut resp);
-                    if client.write_all(&resp).is_err() {
-                        return;
-                    }
-                    // The upstream answered with `Connection: close`: so does this side.
-                    return;
+                    let _ = client.write_all(&resp);
                 }
             });
         }
