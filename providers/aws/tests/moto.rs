@@ -185,7 +185,7 @@ async fn organization_accounts_are_discovered_and_scanned() {
     let accounts: std::collections::BTreeSet<&str> = e.covered.iter().map(|c| &*c.account).collect();
     assert!(accounts.contains(member.as_str()) && accounts.contains("123456789012"), "{accounts:?}");
     assert!(
-        e.items.iter().any(|a| &*a.account == member && a.ips.iter().any(|n| n.addr().to_string() == eip)),
+        e.items.iter().any(|a| *a.account == *member && a.ips.iter().any(|n| n.addr().to_string() == eip)),
         "the member account's Elastic IP is owned"
     );
 }
