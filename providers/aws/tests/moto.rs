@@ -189,3 +189,40 @@ async fn organization_accounts_are_discovered_and_scanned() {
         "the member account's Elastic IP is owned"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_interfaces_and_classic_load_balancers_are_assets() {
+    let acct = "100000000006";
+    let cfg = moto().account(acct, "us-east-1").await;
+    let ec2 = aws_sdk_ec2::Client::new(&cfg);
+    let image = ec2.describe_images().owners("amazon").send().await.unwrap().images()[0].image_id().unwrap().to_string();
+    let run = ec2
+        .run_instances()
+        .image_id(image)
+        .min_count(1)
+        .max_count(1)
+        .instance_type(aws_sdk_ec2::types::InstanceType::T3Micro)
+        .send()
+        .await
+        .unwrap();
+    let iid = run.instances()[0].instance_id().unwrap().to_string();
+    aws_sdk_elasticloadbalancing::Client::new(&cfg)
+        .create_load_balancer()
+        .load_balancer_name("old")
+        .listeners(aws_sdk_elasticloadbalancing::types::Listener::builder().protocol("HTTP").load_balancer_port(80).instance_port(80).build().unwrap())
+        .availability_zones("us-east-1a")
+        .send()
+        .await
+        .unwrap();
+    let src = source(&[acct], &["us-east-1"]).await;
+    let e = src.assets().await.unwrap();
+    assert!(e.gaps.is_empty(), "{:?}", e.gaps);
+    let inst = e.items.iter().find(|a| a.kind == AssetKind::InstancePublicIp && a.id.ends_with(iid.as_str())).expect("the instance");
+    assert!(!inst.ips.is_empty(), "{inst:#?}");
+    assert!(inst.hosts.iter().any(|h| h.as_str().starts_with("ec2-")), "its public DNS name: {inst:#?}");
+    assert!(inst.id.starts_with(&format!("arn:aws:ec2:us-east-1:{acct}:instance/")), "{}", inst.id);
+    let eni = e.items.iter().find(|a| a.kind == AssetKind::NetworkInterface).expect("the instance's interface");
+    assert_eq!(eni.ips, inst.ips, "the interface holds the same public address");
+    let clb = e.items.iter().find(|a| a.kind == AssetKind::ClassicLoadBalancer).expect("the classic ELB");
+    assert!(clb.hosts.iter().any(|h| h.as_str().starts_with("old") && h.as_str().ends_with("elb.amazonaws.com")), "{clb:#?}");
+}
