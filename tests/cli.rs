@@ -109,6 +109,8 @@ fn exit_code_follows_fail_on() {
 fn report_regenerates_a_run_byte_for_byte() {
     let (_d, dir) = demo();
     code(&dangle(&dir, &["scan", "--out", "scan-out"]), 1);
+    // A later run in a later second: anything it moves in run 1's data would change run 1's report.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
     code(&dangle(&dir, &["scan", "--out", "scan-out-2"]), 1);
     let o = dangle(&dir, &["report", "--run", "1", "--out", "report-out", "--format", "csv"]);
     code(&o, 0);

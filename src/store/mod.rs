@@ -135,7 +135,9 @@ pub struct RunMeta {
     pub gaps: i64,
 }
 
-/// One (record, target) row as reports show it: the records.csv columns plus where to edit.
+/// One (record, target) row as reports show it: the records.csv columns plus where to edit. Nothing in
+/// it may change after its run: `report --run N` renders the same bytes whenever it runs (so no
+/// `last_seen`, which the next run moves; the store keeps it in `records.last_run`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReportRow {
     pub record_name: String,
@@ -155,7 +157,6 @@ pub struct ReportRow {
     pub location: String,
     pub ttl: u32,
     pub owner: String,
-    pub last_seen: String,
 }
 
 impl ReportRow {
@@ -353,9 +354,9 @@ impl Store {
     pub fn rows(&self, run: i64) -> Result<Vec<ReportRow>, StoreError> {
         self.per_run(
             "SELECT c.name, c.rtype, c.set_id, w.target, z.zone, z.source, z.account, w.status, w.severity, w.claimable, w.reason,
-                        w.probe_verdict, w.probe_detail, f.started_at, c.location, w.ttl, a.kind, a.asset_id, l.started_at
+                        w.probe_verdict, w.probe_detail, f.started_at, c.location, w.ttl, a.kind, a.asset_id
                  FROM rows w JOIN records c ON c.id = w.record_id JOIN zones z ON z.id = c.zone_id
-                 JOIN runs f ON f.id = c.first_run JOIN runs l ON l.id = c.last_run
+                 JOIN runs f ON f.id = c.first_run
                  LEFT JOIN assets a ON a.id = w.owner
                  WHERE w.run_id = ?1 ORDER BY w.seq",
             run,
@@ -383,7 +384,6 @@ impl Store {
                         (Some(k), Some(i)) => format!("{k} {i}"),
                         _ => String::new(),
                     },
-                    last_seen: r.get(18)?,
                 })
             },
         )

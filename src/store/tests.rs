@@ -66,7 +66,10 @@ fn first_seen_stays_and_last_seen_moves() {
     write(&mut s, "2026-01-02T00:00:00Z", &[rec("a.example.com", "192.0.2.1", "z.zone:3"), rec("b.example.com", "192.0.2.2", "z.zone:4")], &a);
     let rows = s.rows(2).unwrap();
     let a_row = rows.iter().find(|r| r.record_name == "a.example.com").unwrap();
-    assert_eq!((a_row.first_seen.as_str(), a_row.last_seen.as_str()), ("2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"));
+    assert_eq!(a_row.first_seen, "2026-01-01T00:00:00Z");
+    let (first, last): (i64, i64) =
+        s.conn.query_row("SELECT first_run, last_run FROM records c WHERE c.name = 'a.example.com'", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    assert_eq!((first, last), (1, 2));
     assert_eq!(a_row.owner, "static web");
     let b_row = rows.iter().find(|r| r.record_name == "b.example.com").unwrap();
     assert_eq!(b_row.first_seen, "2026-01-02T00:00:00Z");
