@@ -376,6 +376,7 @@ fn is_global(region: &str) -> bool {
 
 struct ZoneInfo<'a> {
     name: &'a DnsName,
+    private: bool,
     sources: Vec<(Arc<str>, Arc<str>)>,
     has_wildcard: bool,
     apex_ns: Vec<DnsName>,
@@ -393,7 +394,8 @@ struct Ctx<'a> {
     buckets: FxHashMap<&'a str, u32>,
     zone_assets: FxHashMap<&'a DnsName, Vec<u32>>,
     zones: Vec<ZoneInfo<'a>>,
-    zone_by_fqdn: FxHashMap<&'a str, u32>,
+    /// (zone name, private) → zone: a private zone and a public one may share a name (split horizon).
+    zone_by_fqdn: FxHashMap<(&'a str, bool), u32>,
     /// First record (index) at a name; `next` chains the others.
     first_at: FxHashMap<&'a str, u32>,
     next: Vec<u32>,
@@ -405,7 +407,9 @@ const NONE: u32 = u32::MAX;
 /// One thread's walk state: memo of judged names and the wildcard existence sets.
 struct Walker<'c, 'a> {
     ctx: &'c Ctx<'a>,
-    memo: FxHashMap<DnsName, Outcome>,
+    /// The view the current record resolves in: its zone's (a chain never changes view).
+    private_view: bool,
+    memo: FxHashMap<(DnsName, bool), Outcome>,
     ents: FxHashMap<u32, FxHashSet<&'a str>>,
     stack: Vec<DnsName>,
 }
@@ -521,9 +525,9 @@ impl<'a> Ctx<'a> {
     }
 
     #[allow(clippy::type_complexity)]
-    fn record_indexes(inp: &'a Inputs<'a>) -> (Vec<ZoneInfo<'a>>, FxHashMap<&'a str, u32>, FxHashMap<&'a str, u32>, Vec<u32>) {
+    fn record_indexes(inp: &'a Inputs<'a>) -> (Vec<ZoneInfo<'a>>, FxHashMap<(&'a str, bool), u32>, FxHashMap<&'a str, u32>, Vec<u32>) {
         let mut zones: Vec<ZoneInfo> = Vec::new();
-        let mut zone_by_fqdn: FxHashMap<&str, u32> = FxHashMap::default();
+        let mut zone_by_fqdn: FxHashMap<(&str, bool), u32> = FxHashMap::default();
         // Only names something points at are ever looked up by name, besides wildcards and delegation
         // points: index those, not every record (most records are leaves nobody points at).
         let mut wanted: FxHashSet<&str> = FxHashSet::default();
@@ -556,20 +560,27 @@ impl<'a> Ctx<'a> {
         }
         drop(wanted);
         // Records come grouped by zone: remember the last one instead of hashing every zone name.
-        let mut last: Option<(&DnsName, u32, &str, &str)> = None;
+        let mut last: Option<(&DnsName, bool, u32, &str, &str)> = None;
         for r in inp.records {
             let zi = match last {
-                Some((z, zi, src, acc)) if z == &r.zone && src == &*r.source && acc == &*r.account => zi,
+                Some((z, p, zi, src, acc)) if z == &r.zone && p == r.zone_private && src == &*r.source && acc == &*r.account => zi,
                 _ => {
-                    let zi = *zone_by_fqdn.entry(r.zone.as_fqdn()).or_insert_with(|| {
-                        zones.push(ZoneInfo { name: &r.zone, sources: Vec::new(), has_wildcard: false, apex_ns: Vec::new(), delegations: Vec::new() });
+                    let zi = *zone_by_fqdn.entry((r.zone.as_fqdn(), r.zone_private)).or_insert_with(|| {
+                        zones.push(ZoneInfo {
+                            name: &r.zone,
+                            private: r.zone_private,
+                            sources: Vec::new(),
+                            has_wildcard: false,
+                            apex_ns: Vec::new(),
+                            delegations: Vec::new(),
+                        });
                         (zones.len() - 1) as u32
                     });
                     let z = &mut zones[zi as usize];
                     if !z.sources.iter().any(|(s, a)| *s == r.source && *a == r.account) {
                         z.sources.push((r.source.clone(), r.account.clone()));
                     }
-                    last = Some((&r.zone, zi, &r.source, &r.account));
+                    last = Some((&r.zone, r.zone_private, zi, &r.source, &r.account));
                     zi
                 }
             };
@@ -660,11 +671,11 @@ impl<'a> Ctx<'a> {
         Outcome::new(status, claimable, Reason::Ip { ip, range, scope })
     }
 
-    /// The longest inventoried zone holding `name`, without allocating.
-    fn zone_of(&self, name: &DnsName) -> Option<u32> {
+    /// The longest inventoried zone of one view (public or private) holding `name`, without allocating.
+    fn longest_zone(&self, name: &DnsName, private: bool) -> Option<u32> {
         let mut s = name.as_fqdn();
         loop {
-            if let Some(z) = self.zone_by_fqdn.get(s) {
+            if let Some(z) = self.zone_by_fqdn.get(&(s, private)) {
                 return Some(*z);
             }
             let dot = s.find('.')?;
@@ -675,14 +686,27 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Records at `name` inside zone `zone`.
-    fn records_at(&self, name: &str, zone: &'a DnsName) -> impl Iterator<Item = &'a DnsRecord> + '_ {
+    /// The zone that answers for `name`, as a resolver in that view sees it: the public internet sees
+    /// public zones only; inside a VPC a matching private zone answers (and hides the public one).
+    fn zone_of(&self, name: &DnsName, private_view: bool) -> Option<u32> {
+        if private_view {
+            if let Some(z) = self.longest_zone(name, true) {
+                return Some(z);
+            }
+        }
+        self.longest_zone(name, false)
+    }
+
+    /// Records at `name` inside zone `zi`.
+    fn records_at(&self, name: &str, zi: u32) -> impl Iterator<Item = &'a DnsRecord> + '_ {
+        let info = &self.zones[zi as usize];
+        let (zone, private) = (info.name, info.private);
         let mut i = self.first_at.get(name).copied().unwrap_or(NONE);
         std::iter::from_fn(move || {
             while i != NONE {
                 let r = &self.inp.records[i as usize];
                 i = self.next[i as usize];
-                if &r.zone == zone {
+                if &r.zone == zone && r.zone_private == private {
                     return Some(r);
                 }
             }
@@ -739,7 +763,7 @@ impl<'a> Ctx<'a> {
 
 impl<'c, 'a> Walker<'c, 'a> {
     fn new(ctx: &'c Ctx<'a>) -> Self {
-        Self { ctx, memo: FxHashMap::default(), ents: FxHashMap::default(), stack: Vec::new() }
+        Self { ctx, private_view: false, memo: FxHashMap::default(), ents: FxHashMap::default(), stack: Vec::new() }
     }
 
     /// Judges `range` of the records into `out`, which holds exactly their rows.
@@ -748,6 +772,7 @@ impl<'c, 'a> Walker<'c, 'a> {
         for i in range {
             let r = &self.ctx.inp.records[i];
             let record = i as u32;
+            self.private_view = r.zone_private;
             if r.targets.is_empty() {
                 out[k] = Judgement::new(record, None, Outcome::new(Status::NoTarget, Claimable::No, Reason::NoTarget(r.rtype.clone())));
                 k += 1;
@@ -773,7 +798,7 @@ impl<'c, 'a> Walker<'c, 'a> {
     }
 
     fn judge_host(&mut self, name: &DnsName, depth: usize) -> Outcome {
-        if let Some(o) = self.memo.get(name) {
+        if let Some(o) = self.memo.get(&(name.clone(), self.private_view)) {
             return o.clone();
         }
         if let Some(pos) = self.stack.iter().position(|n| n == name) {
@@ -794,12 +819,12 @@ impl<'c, 'a> Walker<'c, 'a> {
         }
         // Chains through our own zones recur and cost a walk: memoise those. Everything else is a
         // single classification, cheaper to redo than to remember.
-        if let Some(zone) = ctx.zone_of(name) {
+        if let Some(zone) = ctx.zone_of(name, self.private_view) {
             self.stack.push(name.clone());
             let o = self.resolve_in_zone(name, zone, depth);
             self.stack.pop();
             if !o.partial {
-                self.memo.insert(name.clone(), o.clone());
+                self.memo.insert((name.clone(), self.private_view), o.clone());
             }
             return o;
         }
@@ -849,7 +874,7 @@ impl<'c, 'a> Walker<'c, 'a> {
         let zone = info.name;
         if let Some(cut) = info.delegations.iter().filter(|d| name.is_within(d)).max_by_key(|d| d.label_count()) {
             let ns: Vec<(&DnsRecord, &DnsName)> = ctx
-                .records_at(cut.as_fqdn(), zone)
+                .records_at(cut.as_fqdn(), zi)
                 .filter(|r| r.rtype == RecordType::Ns)
                 .flat_map(|r| r.targets.iter().filter_map(move |t| if let Target::Host(h) = t { Some((r, h)) } else { None }))
                 .collect();
@@ -859,7 +884,7 @@ impl<'c, 'a> Walker<'c, 'a> {
                 return Outcome { reason, ..o };
             }
         }
-        let here: Vec<&DnsRecord> = ctx.records_at(name.as_fqdn(), zone).collect();
+        let here: Vec<&DnsRecord> = ctx.records_at(name.as_fqdn(), zi).collect();
         if !here.is_empty() {
             return match self.addresses(&here, depth) {
                 Some(o) => o.via(name),
@@ -899,7 +924,8 @@ impl<'c, 'a> Walker<'c, 'a> {
         let zone = ctx.zones[zi as usize].name;
         let existing = self.ents.entry(zi).or_insert_with(|| {
             let mut set = FxHashSet::default();
-            for r in ctx.inp.records.iter().filter(|r| &r.zone == zone) {
+            let private = ctx.zones[zi as usize].private;
+            for r in ctx.inp.records.iter().filter(|r| &r.zone == zone && r.zone_private == private) {
                 let mut s = r.name.as_fqdn();
                 while s.len() >= zone.as_fqdn().len() && set.insert(s) {
                     match s.find('.') {
@@ -915,7 +941,7 @@ impl<'c, 'a> Walker<'c, 'a> {
         }
         let encloser = name.ancestors().skip(1).take_while(|a| a.is_within(zone)).find(|a| existing.contains(a.as_fqdn()))?;
         let wild = DnsName::wildcard_of(&encloser);
-        let here: Vec<&DnsRecord> = ctx.records_at(wild.as_fqdn(), zone).collect();
+        let here: Vec<&DnsRecord> = ctx.records_at(wild.as_fqdn(), zi).collect();
         if here.is_empty() {
             return None;
         }
@@ -940,7 +966,8 @@ impl<'c, 'a> Walker<'c, 'a> {
         let ctx = self.ctx;
         let delegated = &r.name;
         if r.name != r.zone {
-            if let Some(child) = ctx.zone_by_fqdn.get(delegated.as_fqdn()).map(|z| &ctx.zones[*z as usize]) {
+            // Delegations are public: the child is the public zone of that name.
+            if let Some(child) = ctx.zone_by_fqdn.get(&(delegated.as_fqdn(), false)).map(|z| &ctx.zones[*z as usize]) {
                 if child.apex_ns.is_empty() || child.apex_ns.contains(target) {
                     return Outcome::detail(Status::Owned, Claimable::No, Detail::HeldZone { zone: delegated.clone() });
                 }

@@ -466,3 +466,21 @@ fn a_gap_taints_only_what_it_could_hide() {
         assert_eq!(row(&rows, name, target).status, Unverified, "{name}");
     }
 }
+
+#[test]
+fn split_horizon_public_records_see_only_public_zones() {
+    let mut w = World::default();
+    w.provider("dc", "static", None)
+        .asset("dc", AssetKind::Static, "db", None, &["10.0.0.5"], &[])
+        .rec("example.com", "www.example.com", "CNAME", &["internal.example.com"])
+        .rec("example.com", "example.com", "SOA", &[]);
+    // The same zone name, private: only resolvers inside the VPC see internal.example.com.
+    w.rec("example.com", "internal.example.com", "A", &["10.0.0.5"]).rec("example.com", "app.example.com", "CNAME", &["internal.example.com"]);
+    let n = w.records.len();
+    for r in &mut w.records[n - 2..] {
+        r.zone_private = true;
+    }
+    let rows = w.judge();
+    expect(&rows, "www.example.com", "internal.example.com", Dangling, No, Medium, "does not exist in our zone example.com");
+    expect(&rows, "app.example.com", "internal.example.com", Owned, No, Info, "via internal.example.com: held by static db");
+}
