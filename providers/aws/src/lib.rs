@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use dangle_model::{Asset, AssetSource, BoxFuture, Coverage, CoverageGap, DnsRecord, Enumeration, ProviderError, RecordSource};
-use tokio::sync::{OnceCell, Semaphore};
+use tokio::sync::{Mutex, Semaphore};
 
 mod accounts;
 mod assets;
@@ -175,14 +175,24 @@ impl AwsSourceBuilder {
             }
             None => return Err(ProviderError::Config { provider: self.name.clone(), message: "no AWS credentials provider".into() }),
         }
-        Ok(AwsSource { inner: Arc::new(Inner { cfg: self, base, snapshot: OnceCell::new() }) })
+        Ok(AwsSource { inner: Arc::new(Inner { cfg: self, base, pending: Mutex::new(None) }) })
     }
 }
 
 struct Inner {
     cfg: AwsSourceBuilder,
     base: SdkConfig,
-    snapshot: OnceCell<Snapshot>,
+    /// The half of the last enumeration not handed out yet. `records()` and `assets()` share one
+    /// enumeration and each takes its half, so nothing is held twice; asking for a half again
+    /// enumerates afresh.
+    pending: Mutex<Option<Pending>>,
+}
+
+struct Pending {
+    records: Option<Vec<DnsRecord>>,
+    assets: Option<Vec<Asset>>,
+    gaps: Vec<CoverageGap>,
+    covered: Vec<Coverage>,
 }
 
 /// One enumeration of everything, shared by the record and the asset side.
@@ -194,8 +204,8 @@ struct Snapshot {
     covered: Vec<Coverage>,
 }
 
-/// The AWS provider: a [`RecordSource`] (Route53) and an [`AssetSource`] (everything owned). Both
-/// sides come from one enumeration, done on first use.
+/// The AWS provider: a [`RecordSource`] (Route53) and an [`AssetSource`] (everything owned). A
+/// `records()` and an `assets()` call share one enumeration.
 #[derive(Clone)]
 pub struct AwsSource {
     inner: Arc<Inner>,
@@ -216,8 +226,16 @@ impl AwsSource {
         Arc::from(self.inner.cfg.name.as_str())
     }
 
-    async fn snapshot(&self) -> &Snapshot {
-        self.inner.snapshot.get_or_init(|| self.enumerate()).await
+    /// Takes one half of a shared enumeration (see [`Inner::pending`]).
+    async fn take<T>(&self, half: impl Fn(&mut Pending) -> &mut Option<Vec<T>>) -> Enumeration<T> {
+        let mut pending = self.inner.pending.lock().await;
+        if pending.as_mut().is_none_or(|p| half(p).is_none()) {
+            let s = self.enumerate().await;
+            *pending = Some(Pending { records: Some(s.records), assets: Some(s.assets), gaps: s.gaps, covered: s.covered });
+        }
+        let p = pending.as_mut().expect("filled above");
+        let items = half(p).take().expect("filled above");
+        Enumeration { items, gaps: p.gaps.clone(), covered: p.covered.clone() }
     }
 
     async fn enumerate(&self) -> Snapshot {
@@ -378,10 +396,7 @@ impl RecordSource for AwsSource {
         &self.inner.cfg.name
     }
     fn records(&self) -> BoxFuture<'_, Result<Enumeration<DnsRecord>, ProviderError>> {
-        Box::pin(async move {
-            let s = self.snapshot().await;
-            Ok(Enumeration { items: s.records.clone(), gaps: s.gaps.clone(), covered: s.covered.clone() })
-        })
+        Box::pin(async move { Ok(self.take(|p| &mut p.records).await) })
     }
 }
 
@@ -390,9 +405,6 @@ impl AssetSource for AwsSource {
         &self.inner.cfg.name
     }
     fn assets(&self) -> BoxFuture<'_, Result<Enumeration<Asset>, ProviderError>> {
-        Box::pin(async move {
-            let s = self.snapshot().await;
-            Ok(Enumeration { items: s.assets.clone(), gaps: s.gaps.clone(), covered: s.covered.clone() })
-        })
+        Box::pin(async move { Ok(self.take(|p| &mut p.assets).await) })
     }
 }
