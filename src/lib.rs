@@ -11,3 +11,4 @@ pub mod store;
 pub mod cli;
 pub mod commands;
 pub mod report;
+pub mod probe;

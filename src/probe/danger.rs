@@ -1,0 +1,86 @@
+//! The one place that bypasses certificate verification. The observe-mode handshake must complete
+//! with any server so that dangle can see who answers: this verifier records the whole chain and
+//! defers trust to [`super`]'s verdict, but still verifies the handshake signature with the presented
+//! leaf key, so an impostor replaying our public certificate without our key fails the handshake.
+//! The client-certificate resolver records what the server asks for and never presents anything.
+
+use std::sync::{Arc, Mutex};
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::ResolvesClientCert;
+use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::sign::CertifiedKey;
+use rustls::{DigitallySignedStruct, SignatureScheme};
+
+/// What one handshake showed, filled in by the verifier and the resolver.
+#[derive(Debug, Default)]
+pub struct Seen {
+    pub chain: Vec<CertificateDer<'static>>,
+    /// DER-encoded distinguished names from the CertificateRequest; `None` if none was sent.
+    pub requested_ca_names: Option<Vec<Vec<u8>>>,
+}
+
+#[derive(Debug)]
+pub struct Recorder {
+    provider: Arc<CryptoProvider>,
+    seen: Arc<Mutex<Seen>>,
+}
+
+impl Recorder {
+    pub fn new(provider: Arc<CryptoProvider>, seen: Arc<Mutex<Seen>>) -> Self {
+        Self { provider, seen }
+    }
+}
+
+impl ServerCertVerifier for Recorder {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let mut seen = self.seen.lock().expect("probe state");
+        seen.chain = std::iter::once(end_entity).chain(intermediates).map(|c| c.clone().into_owned()).collect();
+        // Trust is decided after the handshake, from the recorded chain.
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// Records a CertificateRequest's CA names and answers with no certificate.
+#[derive(Debug)]
+pub struct Asked {
+    seen: Arc<Mutex<Seen>>,
+}
+
+impl Asked {
+    pub fn new(seen: Arc<Mutex<Seen>>) -> Self {
+        Self { seen }
+    }
+}
+
+impl ResolvesClientCert for Asked {
+    fn resolve(&self, root_hint_subjects: &[&[u8]], _sigschemes: &[SignatureScheme]) -> Option<Arc<CertifiedKey>> {
+        self.seen.lock().expect("probe state").requested_ca_names = Some(root_hint_subjects.iter().map(|s| s.to_vec()).collect());
+        None
+    }
+
+    /// `true`, so that rustls consults `resolve` (and the request is recorded); it returns none.
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
