@@ -31,6 +31,17 @@ fn serve(dir: &'static Path, requests: usize) -> (u16, std::thread::JoinHandle<V
     (port, handle)
 }
 
+/// Runs `scripts/refresh-ranges --fetch` against the mirror on `port`, writing `target`.
+fn refresh(port: u16, target: &Path) -> std::process::Output {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    Command::new("python3")
+        .arg(root.join("scripts/refresh-ranges"))
+        .args(["--fetch", "--base-url", &format!("http://127.0.0.1:{port}"), "--out"])
+        .arg(target)
+        .output()
+        .expect("python3 is needed to run scripts/refresh-ranges")
+}
+
 #[test]
 fn refresh_from_a_mirror_writes_the_compact_snapshot() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -38,12 +49,7 @@ fn refresh_from_a_mirror_writes_the_compact_snapshot() {
     let (port, server) = serve(fixtures, 7);
     let out = tempfile::tempdir().unwrap();
     let target = out.path().join("cloud_ranges.txt");
-    let o = Command::new("python3")
-        .arg(root.join("scripts/refresh-ranges"))
-        .args(["--fetch", "--base-url", &format!("http://127.0.0.1:{port}"), "--out"])
-        .arg(&target)
-        .output()
-        .expect("python3 is needed to run scripts/refresh-ranges");
+    let o = refresh(port, &target);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let mut served = server.join().unwrap();
     served.sort();
@@ -66,17 +72,11 @@ fn refresh_from_a_mirror_writes_the_compact_snapshot() {
 
 #[test]
 fn a_failing_mirror_is_an_error_not_an_empty_snapshot() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let empty: &'static Path = Box::leak(tempfile::tempdir().unwrap().keep().into_boxed_path());
     let (port, _server) = serve(empty, 1);
     let out = tempfile::tempdir().unwrap();
     let target = out.path().join("cloud_ranges.txt");
-    let o = Command::new("python3")
-        .arg(root.join("scripts/refresh-ranges"))
-        .args(["--fetch", "--base-url", &format!("http://127.0.0.1:{port}"), "--out"])
-        .arg(&target)
-        .output()
-        .expect("python3 is needed to run scripts/refresh-ranges");
+    let o = refresh(port, &target);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("404"), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(!target.exists(), "a failed refresh must not leave a snapshot behind");

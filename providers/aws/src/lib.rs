@@ -204,6 +204,16 @@ struct Snapshot {
     covered: Vec<Coverage>,
 }
 
+impl Snapshot {
+    /// Adds a part enumerated by one task.
+    fn absorb(&mut self, part: Snapshot) {
+        self.records.extend(part.records);
+        self.assets.extend(part.assets);
+        self.gaps.extend(part.gaps);
+        self.covered.extend(part.covered);
+    }
+}
+
 /// The AWS provider: a [`RecordSource`] (Route53) and an [`AssetSource`] (everything owned). A
 /// `records()` and an `assets()` call share one enumeration.
 #[derive(Clone)]
@@ -254,12 +264,7 @@ impl AwsSource {
         }
         while let Some(done) = tasks.join_next().await {
             match done {
-                Ok(part) => {
-                    snap.records.extend(part.records);
-                    snap.assets.extend(part.assets);
-                    snap.gaps.extend(part.gaps);
-                    snap.covered.extend(part.covered);
-                }
+                Ok(part) => snap.absorb(part),
                 Err(e) => snap.gaps.push(CoverageGap {
                     source: source.clone(),
                     account: Arc::from("?"),
@@ -333,12 +338,7 @@ async fn enumerate_account(
     }
     while let Some(done) = tasks.join_next().await {
         match done {
-            Ok(part) => {
-                snap.records.extend(part.records);
-                snap.assets.extend(part.assets);
-                snap.gaps.extend(part.gaps);
-                snap.covered.extend(part.covered);
-            }
+            Ok(part) => snap.absorb(part),
             Err(e) => snap.gaps.push(gap(&source, &account, None, "account", format!("task failed: {e}"))),
         }
     }
