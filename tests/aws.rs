@@ -226,3 +226,23 @@ endpoint_url = "http://127.0.0.1:{port}"
     assert_eq!(x.status, "unverified", "{x:#?}");
     assert!(x.reason.contains("down 200000000004 sts"), "{}", x.reason);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dangling_record_on_the_last_page_of_a_big_zone_is_found() {
+    let m = moto();
+    let acct = "200000000005";
+    let a = m.account(acct, "us-east-1").await;
+    let z = zone(&a, "big.test").await;
+    let mut sets: Vec<ResourceRecordSet> = (0..1000).map(|i| rrs(&format!("h{i:04}.big.test."), RrType::Cname, &["h0000.big.test."])).collect();
+    sets[0] = rrs("h0000.big.test.", RrType::A, &["10.0.0.1"]);
+    sets.push(rrs("zzz-last.big.test.", RrType::Cname, &["gone.big.test."]));
+    upsert(&a, &z, sets).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!("[[providers]]\ntype = \"aws\"\nregions = [\"us-east-1\"]\nassume_roles = [\"{}\"]\nendpoint_url = \"{}\"\n", role(acct), m.endpoint);
+    let (store, run) = scan(dir.path(), &config).await;
+    let all = store.rows(run).unwrap();
+    assert!(all.iter().filter(|r| r.zone == "big.test").count() >= 1001, "every page read");
+    let rows = by_name(&all);
+    expect(&rows, "zzz-last.big.test", "CNAME", "dangling", "medium", "gone.big.test does not exist in our zone big.test");
+    expect(&rows, "h0999.big.test", "CNAME", "external", "info", "10.0.0.1 is outside every judged range");
+}
