@@ -193,9 +193,7 @@ async fn a_provider_that_fails_makes_a_gap_and_unverified_never_dangling() {
     let a = m.account("200000000003", "us-east-1").await;
     let z = zone(&a, "gappy.test").await;
     upsert(&a, &z, vec![rrs("x.gappy.test.", RrType::Cname, &["lost-bucket.s3.amazonaws.com."])]).await;
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = dead.local_addr().unwrap().port();
-    drop(dead);
+    let port = dangle_aws::testing::closed_port();
     let dir = tempfile::tempdir().unwrap();
     let config = format!(
         r#"

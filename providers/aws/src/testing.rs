@@ -81,6 +81,12 @@ impl Moto {
     }
 }
 
+/// A loopback port nothing listens on (bound, then released): an endpoint that is down.
+pub fn closed_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
+    l.local_addr().expect("bound").port()
+}
+
 /// The role a test assumes into `account`.
 pub fn role(account: &str) -> String {
     format!("arn:aws:iam::{account}:role/dangle-readonly")

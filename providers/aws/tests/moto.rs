@@ -124,9 +124,7 @@ async fn private_zones_record_their_vpcs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_endpoint_that_is_down_is_a_gap_not_an_error() {
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = dead.local_addr().unwrap().port();
-    drop(dead);
+    let port = dangle_aws::testing::closed_port();
     let src = AwsSource::builder("down")
         .with_endpoint_url(format!("http://127.0.0.1:{port}"))
         .with_credentials(Moto::credentials())
