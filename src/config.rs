@@ -182,7 +182,6 @@ pub struct Config {
     pub probe: ProbeConfig,
 }
 
-const PROVIDER_TYPES: &[&str] = &["aws", "azure", "static", "zonefile"];
 const RANGE_CLOUDS: &[&str] = &["aws", "azure", "static"];
 
 impl Config {
@@ -361,10 +360,6 @@ fn check_url(url: Option<&str>) -> Result<(), String> {
     }
 }
 
-/// Provider types, for help texts.
-pub fn provider_types() -> &'static [&'static str] {
-    PROVIDER_TYPES
-}
 
 #[cfg(test)]
 mod tests {
