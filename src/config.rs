@@ -85,6 +85,9 @@ struct RawProbe {
     client_key: Option<PathBuf>,
     #[serde(default)]
     connect_to: BTreeMap<String, String>,
+    nameservers: Option<Vec<String>>,
+    #[serde(default)]
+    allow_dial: Vec<String>,
 }
 
 /// A validated provider.
@@ -141,7 +144,7 @@ impl ProviderConfig {
     }
 }
 
-/// `[probe]`, validated. The prober itself arrives with issue 4; the keys are part of the contract now.
+/// `[probe]`, validated (files are read when the prober is built: `probe::load`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProbeConfig {
     pub enabled: bool,
@@ -154,6 +157,10 @@ pub struct ProbeConfig {
     pub client_cert: Option<PathBuf>,
     pub client_key: Option<PathBuf>,
     pub connect_to: BTreeMap<String, String>,
+    /// Name servers for resolving probe targets (`None`: the system's configuration).
+    pub nameservers: Option<Vec<std::net::SocketAddr>>,
+    /// Dial only inside these blocks, after `connect_to` (empty: anywhere).
+    pub allow_dial: Vec<ipnet::IpNet>,
 }
 
 impl Default for ProbeConfig {
@@ -169,6 +176,8 @@ impl Default for ProbeConfig {
             client_cert: None,
             client_key: None,
             connect_to: BTreeMap::new(),
+            nameservers: None,
+            allow_dial: Vec::new(),
         }
     }
 }
@@ -336,10 +345,24 @@ impl Config {
             if p.client_cert.is_some() != p.client_key.is_some() {
                 return Err(invalid(format!("{at}: client_cert and client_key go together")));
             }
-            for (from, to) in &p.connect_to {
-                if to.parse::<std::net::IpAddr>().is_err() && DnsName::parse(to).is_err() {
-                    return Err(invalid(format!("{at} connect_to.\"{from}\": `{to}` is neither an address nor a host name")));
+            crate::probe::ConnectTo::parse(p.connect_to.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                .map_err(|e| invalid(format!("{at} {e}: give an address or host name, with an optional :port")))?;
+            if let Some(ns) = &p.nameservers {
+                let mut out = Vec::new();
+                for n in ns {
+                    let sa = n
+                        .parse::<std::net::SocketAddr>()
+                        .or_else(|_| n.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>().map(|ip| std::net::SocketAddr::new(ip, 53)))
+                        .map_err(|_| invalid(format!("{at} nameservers: `{n}` is not an address or address:port")))?;
+                    out.push(sa);
                 }
+                if out.is_empty() {
+                    return Err(invalid(format!("{at} nameservers: give one or more, or leave the key out for the system's")));
+                }
+                probe.nameservers = Some(out);
+            }
+            for a in &p.allow_dial {
+                probe.allow_dial.push(dangle_files::parse_ip_or_cidr(a).map_err(|_| invalid(format!("{at} allow_dial: `{a}` is not an address or CIDR")))?);
             }
             probe.trust_anchors = p.trust_anchors.iter().map(|x| resolve(x)).collect();
             probe.spki_pins = p.spki_pins;

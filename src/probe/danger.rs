@@ -19,6 +19,8 @@ pub struct Seen {
     pub chain: Vec<CertificateDer<'static>>,
     /// DER-encoded distinguished names from the CertificateRequest; `None` if none was sent.
     pub requested_ca_names: Option<Vec<Vec<u8>>>,
+    /// The server proved it holds the leaf's key (its handshake signature verified).
+    pub signature_valid: bool,
 }
 
 #[derive(Debug)]
@@ -30,6 +32,13 @@ pub struct Recorder {
 impl Recorder {
     pub fn new(provider: Arc<CryptoProvider>, seen: Arc<Mutex<Seen>>) -> Self {
         Self { provider, seen }
+    }
+
+    fn signed(&self, r: Result<HandshakeSignatureValid, rustls::Error>) -> Result<HandshakeSignatureValid, rustls::Error> {
+        if r.is_ok() {
+            self.seen.lock().expect("probe state").signature_valid = true;
+        }
+        r
     }
 }
 
@@ -49,11 +58,11 @@ impl ServerCertVerifier for Recorder {
     }
 
     fn verify_tls12_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+        self.signed(verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms))
     }
 
     fn verify_tls13_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+        self.signed(verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms))
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {

@@ -1,15 +1,20 @@
-//! Observe mode against real rustls servers on 127.0.0.1, certificates made by rcgen at test time.
+//! The prober against real rustls servers on 127.0.0.0/8, certificates made by rcgen at test time, and
+//! hostile listeners written byte by byte.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::{DistinguishedName, SignatureScheme};
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
+use super::runner::{ConnectTo, Job, Prober, PER_ADDRESS};
 use super::*;
 
 struct Ca {
@@ -25,22 +30,39 @@ fn ca(name: &str) -> Ca {
     Ca { cert: p.self_signed(&key).unwrap(), key }
 }
 
+impl Ca {
+    /// The DER subject, as a CertificateRequest names it.
+    fn dn(&self) -> Vec<u8> {
+        x509_parser::parse_x509_certificate(self.cert.der()).unwrap().1.subject().as_raw().to_vec()
+    }
+}
+
 struct Leaf {
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
     spki: [u8; 32],
 }
 
-/// A leaf for `names`, signed by `issuer` (or self-signed).
-fn leaf(issuer: Option<&Ca>, names: &[&str]) -> Leaf {
+impl Leaf {
+    fn clone_key(&self) -> PrivateKeyDer<'static> {
+        self.key.clone_key()
+    }
+}
+
+/// A leaf for `names`, signed by `issuer` (or self-signed); `expired` puts its validity in the past.
+fn leaf_with(issuer: Option<&Ca>, names: &[&str], expired: bool) -> Leaf {
     let key = KeyPair::generate().unwrap();
     let mut p = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
     p.distinguished_name.push(DnType::CommonName, names[0]);
-    let (cert, mut chain) = match issuer {
-        Some(ca) => (p.signed_by(&key, &ca.cert, &ca.key).unwrap(), vec![]),
-        None => (p.self_signed(&key).unwrap(), vec![]),
+    if expired {
+        p.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        p.not_after = rcgen::date_time_ymd(2021, 1, 1);
+    }
+    let cert = match issuer {
+        Some(ca) => p.signed_by(&key, &ca.cert, &ca.key).unwrap(),
+        None => p.self_signed(&key).unwrap(),
     };
-    chain.insert(0, cert.der().clone());
+    let mut chain = vec![cert.der().clone()];
     if let Some(ca) = issuer {
         chain.push(ca.cert.der().clone());
     }
@@ -48,38 +70,87 @@ fn leaf(issuer: Option<&Ca>, names: &[&str]) -> Leaf {
     Leaf { chain, key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())), spki }
 }
 
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+fn leaf(issuer: Option<&Ca>, names: &[&str]) -> Leaf {
+    leaf_with(issuer, names, false)
 }
 
-/// A TLS server on a free loopback port; with `require_client_from`, it demands a client certificate
-/// from that CA.
-async fn serve(leaf: Leaf, require_client_from: Option<&Ca>) -> SocketAddr {
-    let builder = rustls::ServerConfig::builder_with_provider(provider()).with_safe_default_protocol_versions().unwrap();
-    let config = match require_client_from {
-        Some(ca) => {
-            let mut roots = rustls::RootCertStore::empty();
-            roots.add(ca.cert.der().clone()).unwrap();
-            let v = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider()).build().unwrap();
-            builder.with_client_cert_verifier(v).with_single_cert(leaf.chain, leaf.key).unwrap()
-        }
-        None => builder.with_no_client_auth().with_single_cert(leaf.chain, leaf.key).unwrap(),
+/// Records every client certificate a server receives, asks with `hints`, accepts anything: the most
+/// permissive (or hostile) server there is.
+#[derive(Debug)]
+struct Spy {
+    hints: Vec<DistinguishedName>,
+    mandatory: bool,
+    got: Arc<Mutex<Vec<CertificateDer<'static>>>>,
+}
+
+impl ClientCertVerifier for Spy {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+    fn client_auth_mandatory(&self) -> bool {
+        self.mandatory
+    }
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &self.hints
+    }
+    fn verify_client_cert(&self, end_entity: &CertificateDer<'_>, _: &[CertificateDer<'_>], _: UnixTime) -> Result<ClientCertVerified, rustls::Error> {
+        self.got.lock().unwrap().push(end_entity.clone().into_owned());
+        Ok(ClientCertVerified::assertion())
+    }
+    fn verify_tls12_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &rustls::DigitallySignedStruct) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(m, c, d, &provider().signature_verification_algorithms)
+    }
+    fn verify_tls13_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &rustls::DigitallySignedStruct) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(m, c, d, &provider().signature_verification_algorithms)
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        provider().signature_verification_algorithms.supported_schemes()
+    }
+}
+
+type Got = Arc<Mutex<Vec<CertificateDer<'static>>>>;
+
+#[derive(Default)]
+struct Opts<'a> {
+    /// Demand a client certificate from this CA (rustls's own verifier).
+    require_client_from: Option<&'a Ca>,
+    /// A spy asking with these CA names instead.
+    spy: Option<(Vec<Vec<u8>>, bool)>,
+    tls12_only: bool,
+}
+
+/// A TLS server on a free loopback port. Returns its address and, with a spy, what it received.
+async fn serve(leaf: Leaf, opts: Opts<'_>) -> (SocketAddr, Got) {
+    let versions: &[&rustls::SupportedProtocolVersion] = if opts.tls12_only { &[&rustls::version::TLS12] } else { rustls::DEFAULT_VERSIONS };
+    let builder = rustls::ServerConfig::builder_with_provider(provider()).with_protocol_versions(versions).unwrap();
+    let got: Got = Arc::default();
+    let builder = if let Some(ca) = opts.require_client_from {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(ca.cert.der().clone()).unwrap();
+        builder.with_client_cert_verifier(rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider()).build().unwrap())
+    } else if let Some((hints, mandatory)) = opts.spy {
+        builder.with_client_cert_verifier(Arc::new(Spy { hints: hints.into_iter().map(DistinguishedName::from).collect(), mandatory, got: got.clone() }))
+    } else {
+        builder.with_no_client_auth()
     };
-    serve_config(config).await
+    (serve_config(builder.with_single_cert(leaf.chain, leaf.key).unwrap()).await, got)
 }
 
 async fn serve_config(config: rustls::ServerConfig) -> SocketAddr {
+    serve_config_on("127.0.0.1", config).await
+}
+
+async fn serve_config_on(ip: &str, config: rustls::ServerConfig) -> SocketAddr {
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = TcpListener::bind((ip, 0)).await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
-        for _ in 0..4 {
-            let Ok((s, _)) = listener.accept().await else { return };
+        while let Ok((s, _)) = listener.accept().await {
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
                 if let Ok(mut tls) = acceptor.accept(s).await {
                     let _ = tls.write_all(b"HTTP/1.1 200 OK\r\n\r\n").await;
-                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    tokio::time::sleep(Duration::from_millis(1500)).await;
                 }
             });
         }
@@ -91,58 +162,84 @@ fn settings(anchors: &[&Ca], pins: &[[u8; 32]]) -> Settings {
     Settings {
         connect_timeout: Duration::from_millis(500),
         handshake_timeout: Duration::from_millis(800),
-        trust: Trust { anchors: anchors.iter().map(|c| c.cert.der().clone()).collect(), spki_pins: pins.to_vec() },
+        trust: Trust::new(anchors.iter().map(|c| c.cert.der().clone()).collect(), pins.to_vec()).unwrap(),
+        identity: None,
     }
+}
+
+async fn look(addr: SocketAddr, sni: &str, s: &Settings) -> Evidence {
+    observe(&addr.ip().to_string(), Some(addr), addr, sni, s).await
 }
 
 #[tokio::test]
 async fn our_ca_is_ours_and_the_evidence_is_recorded() {
     let org = ca("Org CA");
-    let addr = serve(leaf(Some(&org), &["www.example.com"]), None).await;
-    let ev = observe(addr, "www.example.com", &settings(&[&org], &[])).await;
+    let (addr, _) = serve(leaf(Some(&org), &["www.example.com"]), Opts::default()).await;
+    let ev = look(addr, "www.example.com", &settings(&[&org], &[])).await;
     assert_eq!(ev.verdict, Verdict::Ours, "{ev:#?}");
     assert_eq!(ev.chain.len(), 2);
     assert!(ev.chain[0].sans.contains(&"www.example.com".to_string()));
     assert!(ev.chain[0].issuer.contains("Org CA"));
     assert_eq!(ev.chain[0].spki_sha256.len(), 64);
+    assert_eq!(ev.chain[0].sha256.len(), 64);
+    assert!(!ev.chain[0].serial.is_empty() && !ev.chain[0].not_after.is_empty());
     assert!(ev.tls_version.as_deref().unwrap().contains("TLSv1_3"), "{:?}", ev.tls_version);
-    assert!(ev.cipher_suite.is_some());
+    assert!(ev.cipher_suite.is_some() && ev.kx_group.is_some(), "{ev:#?}");
     assert_eq!(ev.requested_ca_names, None);
+    assert_eq!((ev.attempts, ev.dialed), (1, Some(addr)));
 }
 
 #[tokio::test]
 async fn a_foreign_ca_valid_for_our_name_is_foreign() {
     let (org, other) = (ca("Org CA"), ca("Some Public CA"));
-    let addr = serve(leaf(Some(&other), &["www.example.com"]), None).await;
-    let ev = observe(addr, "www.example.com", &settings(&[&org], &[])).await;
+    let (addr, _) = serve(leaf(Some(&other), &["www.example.com"]), Opts::default()).await;
+    let ev = look(addr, "www.example.com", &settings(&[&org], &[])).await;
     assert_eq!(ev.verdict, Verdict::Foreign, "{ev:#?}");
-    assert!(ev.detail.contains("Some Public CA"), "{}", ev.detail);
+    assert!(ev.detail.contains("Some Public CA") && ev.detail.contains("www.example.com"), "{}", ev.detail);
 }
 
 #[tokio::test]
-async fn self_signed_and_other_names_are_foreign_and_a_pin_is_ours() {
+async fn self_signed_and_other_names_are_foreign_and_a_pin_alone_makes_ours() {
     let org = ca("Org CA");
     let l = leaf(None, &["other.example.net"]);
     let pin = l.spki;
-    let addr = serve(l, None).await;
-    assert_eq!(observe(addr, "www.example.com", &settings(&[&org], &[])).await.verdict, Verdict::Foreign);
-    // The same self-signed server, pinned by its SPKI: ours.
-    assert_eq!(observe(addr, "www.example.com", &settings(&[], &[pin])).await.verdict, Verdict::Ours);
+    let (addr, _) = serve(l, Opts::default()).await;
+    assert_eq!(look(addr, "www.example.com", &settings(&[&org], &[])).await.verdict, Verdict::Foreign);
+    // The same self-signed server, pinned by its SPKI and with no anchors at all: ours.
+    assert_eq!(look(addr, "www.example.com", &settings(&[], &[pin])).await.verdict, Verdict::Ours);
+    // A foreign CA's certificate for someone else's name.
+    let other = ca("Some Public CA");
+    let (addr, _) = serve(leaf(Some(&other), &["shop.attacker.test"]), Opts::default()).await;
+    let ev = look(addr, "www.example.com", &settings(&[&org], &[])).await;
+    assert_eq!(ev.verdict, Verdict::Foreign);
+    assert!(ev.detail.contains("shop.attacker.test"), "{}", ev.detail);
+}
+
+#[tokio::test]
+async fn expired_certificates_ours_and_foreign() {
+    let (org, other) = (ca("Org CA"), ca("Some Public CA"));
+    let (addr, _) = serve(leaf_with(Some(&other), &["www.example.com"], true), Opts::default()).await;
+    assert_eq!(look(addr, "www.example.com", &settings(&[&org], &[])).await.verdict, Verdict::Foreign);
+    // Our CA's expired certificate still proves the key holder is ours; the detail says it expired.
+    let (addr, _) = serve(leaf_with(Some(&org), &["www.example.com"], true), Opts::default()).await;
+    let ev = look(addr, "www.example.com", &settings(&[&org], &[])).await;
+    assert_eq!(ev.verdict, Verdict::Ours, "{ev:#?}");
+    assert!(ev.detail.contains("expired"), "{}", ev.detail);
 }
 
 #[tokio::test]
 async fn a_shared_provider_wildcard_is_shared() {
     let other = ca("Some Public CA");
-    let addr = serve(leaf(Some(&other), &["*.cloudfront.net", "cloudfront.net"]), None).await;
-    let ev = observe(addr, "cdn.example.com", &settings(&[], &[])).await;
+    let (addr, _) = serve(leaf(Some(&other), &["*.cloudfront.net", "cloudfront.net"]), Opts::default()).await;
+    let ev = look(addr, "cdn.example.com", &settings(&[], &[])).await;
     assert_eq!(ev.verdict, Verdict::Shared, "{ev:#?}");
 }
 
 #[tokio::test]
 async fn mtls_required_records_the_requested_ca_names_and_presents_nothing() {
     let org = ca("Org CA");
-    let addr = serve(leaf(Some(&org), &["api.example.com"]), Some(&org)).await;
-    let ev = observe(addr, "api.example.com", &settings(&[&org], &[])).await;
+    let (addr, _) = serve(leaf(Some(&org), &["api.example.com"]), Opts { require_client_from: Some(&org), ..Default::default() }).await;
+    let ev = look(addr, "api.example.com", &settings(&[&org], &[])).await;
     assert_eq!(ev.verdict, Verdict::Ours, "{ev:#?}");
     let asked = ev.requested_ca_names.as_ref().expect("a CertificateRequest");
     assert!(asked.iter().any(|n| n.contains("Org CA")), "{asked:?}");
@@ -150,37 +247,131 @@ async fn mtls_required_records_the_requested_ca_names_and_presents_nothing() {
 }
 
 #[tokio::test]
-async fn a_closed_port_is_no_answer() {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap();
-    drop(l);
-    let ev = observe(addr, "www.example.com", &settings(&[], &[])).await;
-    assert_eq!(ev.verdict, Verdict::NoAnswer, "{ev:#?}");
+async fn a_tls12_only_server_is_judged_by_its_chain() {
+    let org = ca("Org CA");
+    let (addr, _) = serve(leaf(Some(&org), &["old.example.com"]), Opts { tls12_only: true, ..Default::default() }).await;
+    let ev = look(addr, "old.example.com", &settings(&[&org], &[])).await;
+    assert_eq!(ev.verdict, Verdict::Ours, "{ev:#?}");
+    assert!(ev.tls_version.as_deref().unwrap().contains("TLSv1_2"), "{:?}", ev.tls_version);
 }
 
 #[tokio::test]
-async fn a_garbage_listener_and_a_tarpit_are_unknown_listeners() {
-    let garbage = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let gaddr = garbage.local_addr().unwrap();
+async fn a_closed_port_is_no_answer_and_is_not_retried() {
+    let addr = closed_port();
+    let ev = look(addr, "www.example.com", &settings(&[], &[])).await;
+    assert_eq!(ev.verdict, Verdict::NoAnswer, "{ev:#?}");
+    assert_eq!(ev.attempts, 1);
+}
+
+fn closed_port() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    drop(l);
+    addr
+}
+
+/// A listener that counts connections and hands each to `f`.
+async fn listener<F, Fut>(f: F) -> (SocketAddr, Arc<AtomicUsize>)
+where
+    F: Fn(tokio::net::TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let n = Arc::new(AtomicUsize::new(0));
+    let count = n.clone();
     tokio::spawn(async move {
-        while let Ok((mut s, _)) = garbage.accept().await {
-            let _ = s.write_all(b"SSH-2.0-OpenSSH_9.6\r\n").await;
+        while let Ok((s, _)) = l.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(f(s));
         }
     });
-    let ev = observe(gaddr, "www.example.com", &settings(&[], &[])).await;
+    (addr, n)
+}
+
+#[tokio::test]
+async fn a_garbage_listener_is_an_unknown_listener_tried_once() {
+    let (addr, n) = listener(|mut s| async move {
+        let _ = s.write_all(b"SSH-2.0-OpenSSH_9.6\r\n").await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    })
+    .await;
+    let ev = look(addr, "www.example.com", &settings(&[], &[])).await;
     assert_eq!(ev.verdict, Verdict::UnknownListener, "{ev:#?}");
-    let tarpit = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let taddr = tarpit.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((s, _)) = tarpit.accept().await {
-            held.push(s);
+    assert_eq!((ev.attempts, n.load(Ordering::SeqCst)), (1, 1), "only a timeout is retried");
+}
+
+#[tokio::test]
+async fn a_tarpit_is_retried_once_and_bounded() {
+    let (addr, n) = listener(|s| async move {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        drop(s);
+    })
+    .await;
+    let s = settings(&[], &[]);
+    let start = Instant::now();
+    let ev = probe("www.example.com", Some(addr), addr, "www.example.com", &s).await;
+    assert_eq!(ev.verdict, Verdict::UnknownListener, "{ev:#?}");
+    assert_eq!((ev.attempts, n.load(Ordering::SeqCst)), (2, 2), "one retry on timeout");
+    assert!(start.elapsed() < s.hard_bound(), "{:?} within {:?}", start.elapsed(), s.hard_bound());
+}
+
+/// A TLS 1.2 ServerHello (ECDHE-RSA-AES128-GCM-SHA256, no extensions), then a Certificate message that
+/// declares `declared` bytes and streams `chunk` forever: a 1 MB certificate, or an endless chain.
+async fn hostile_certificate(declared: u32, chunk: Vec<u8>) -> SocketAddr {
+    let (addr, _) = listener(move |mut s| {
+        let chunk = chunk.clone();
+        async move {
+            let mut buf = vec![0u8; 16 * 1024];
+            let _ = s.read(&mut buf).await;
+            let mut hello = vec![0x02, 0, 0, 40, 0x03, 0x03];
+            hello.extend([7u8; 32]);
+            hello.extend([0x00, 0xc0, 0x2f, 0x00, 0x00, 0x00]);
+            let mut out = vec![0x16, 0x03, 0x03, 0, hello.len() as u8];
+            out.extend(hello);
+            let mut cert = vec![0x0b, (declared >> 16) as u8, (declared >> 8) as u8, declared as u8];
+            let list = declared - 3;
+            cert.extend([(list >> 16) as u8, (list >> 8) as u8, list as u8]);
+            cert.extend(&chunk);
+            out.extend([0x16, 0x03, 0x03, (cert.len() >> 8) as u8, cert.len() as u8]);
+            out.extend(cert);
+            if s.write_all(&out).await.is_err() {
+                return;
+            }
+            loop {
+                let mut rec = vec![0x16, 0x03, 0x03, (chunk.len() >> 8) as u8, chunk.len() as u8];
+                rec.extend(&chunk);
+                if s.write_all(&rec).await.is_err() {
+                    return;
+                }
+            }
         }
-    });
-    let start = std::time::Instant::now();
-    let ev = observe(taddr, "www.example.com", &settings(&[], &[])).await;
-    assert_eq!(ev.verdict, Verdict::UnknownListener, "{ev:#?}");
-    assert!(start.elapsed() < Duration::from_secs(3), "the handshake timeout bounds a tarpit");
+    })
+    .await;
+    addr
+}
+
+#[tokio::test]
+async fn a_one_megabyte_certificate_and_an_endless_chain_are_refused_quickly() {
+    let s = settings(&[], &[]);
+    // One certificate of 1 MB.
+    let mut big = vec![0x0f, 0xff, 0xfd, 0x30, 0x82];
+    big.resize(4096, 0x41);
+    // Certificates of 1 KiB each, for as long as anyone reads.
+    let mut small = Vec::new();
+    for _ in 0..4 {
+        small.extend([0x00, 0x04, 0x00]);
+        small.extend([0x30u8; 1024]);
+    }
+    for (declared, chunk) in [(0x10_0000 + 6, big), (0xff_ffff, small)] {
+        let addr = hostile_certificate(declared, chunk).await;
+        let start = Instant::now();
+        let ev = probe("www.example.com", Some(addr), addr, "www.example.com", &s).await;
+        assert_eq!(ev.verdict, Verdict::UnknownListener, "{ev:#?}");
+        assert!(ev.chain.is_empty());
+        assert!(ev.error.is_some(), "{ev:#?}");
+        assert!(start.elapsed() < s.handshake_timeout, "refused on the declared size, not by timing out: {:?}", start.elapsed());
+    }
 }
 
 /// Serves a fixed chain and key, however they match.
@@ -193,20 +384,272 @@ impl rustls::server::ResolvesServerCert for Fixed {
     }
 }
 
+/// A server presenting our chain with a stranger's key, optionally asking with our CA names.
+async fn impostor(ours: &Leaf, spy_hints: Option<Vec<Vec<u8>>>) -> (SocketAddr, Got) {
+    let stranger = KeyPair::generate().unwrap();
+    let key = provider().key_provider.load_private_key(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(stranger.serialize_der()))).unwrap();
+    let got: Got = Arc::default();
+    let b = rustls::ServerConfig::builder_with_provider(provider()).with_safe_default_protocol_versions().unwrap();
+    let b = match spy_hints {
+        Some(h) => b.with_client_cert_verifier(Arc::new(Spy { hints: h.into_iter().map(DistinguishedName::from).collect(), mandatory: false, got: got.clone() })),
+        None => b.with_no_client_auth(),
+    };
+    let config = b.with_cert_resolver(Arc::new(Fixed(Arc::new(rustls::sign::CertifiedKey::new(ours.chain.clone(), key)))));
+    (serve_config(config).await, got)
+}
+
 #[tokio::test]
 async fn an_impostor_replaying_our_chain_without_our_key_is_caught() {
     let org = ca("Org CA");
     let ours = leaf(Some(&org), &["www.example.com"]);
-    let stranger = KeyPair::generate().unwrap();
-    let key = provider().key_provider.load_private_key(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(stranger.serialize_der()))).unwrap();
+    let (addr, _) = impostor(&ours, None).await;
+    let ev = look(addr, "www.example.com", &settings(&[&org], &[])).await;
+    assert_eq!(ev.verdict, Verdict::Foreign, "{ev:#?}");
+    assert!(ev.chain[0].issuer.contains("Org CA"), "it did present our chain: {ev:#?}");
+    assert!(ev.error.as_deref().unwrap_or("").to_ascii_lowercase().contains("signature"), "{:?}", ev.error);
+}
+
+// ---- authenticate mode: the client certificate goes only to servers that proved to be ours ----
+
+struct Client {
+    identity: Identity,
+    ca: Ca,
+}
+
+/// A client certificate issued by "Org Client CA", with our CA names as the prober computes them.
+fn client(org: &Ca) -> Client {
+    let cca = ca("Org Client CA");
+    let l = leaf(Some(&cca), &["dangle-prober.example.com"]);
+    let key = provider().key_provider.load_private_key(l.clone_key()).unwrap();
+    let ck = rustls::sign::CertifiedKey::new(l.chain.clone(), key);
+    // What load::identity computes: our anchors' subjects and the client chain's issuers.
+    let ca_names = vec![org.dn(), cca.dn()];
+    Client { identity: Identity { key: Arc::new(ck), ca_names }, ca: cca }
+}
+
+fn with_identity(mut s: Settings, c: &Client) -> Settings {
+    s.identity = Some(c.identity.clone());
+    s
+}
+
+#[tokio::test]
+async fn our_mtls_server_gets_the_client_certificate_over_tls13() {
+    let org = ca("Org CA");
+    let c = client(&org);
+    let s = with_identity(settings(&[&org], &[]), &c);
+    for hints in [vec![c.ca.dn()], vec![org.dn()], vec![]] {
+        let (addr, got) = serve(leaf(Some(&org), &["api.example.com"]), Opts { spy: Some((hints.clone(), true)), ..Default::default() }).await;
+        let ev = probe("api.example.com", Some(addr), addr, "api.example.com", &s).await;
+        assert_eq!(ev.verdict, Verdict::Ours, "{ev:#?}");
+        let auth = ev.authentication.as_ref().expect("authenticate mode ran");
+        assert!(auth.presented && auth.accepted == Some(true), "hints {hints:?}: {auth:?}");
+        let got = got.lock().unwrap();
+        assert_eq!(got.len(), 1, "the server received exactly our client certificate once");
+        assert_eq!(got[0], c.identity.key.cert[0]);
+    }
+}
+
+#[tokio::test]
+async fn our_server_asking_for_a_ca_that_is_not_ours_gets_nothing() {
+    let org = ca("Org CA");
+    let c = client(&org);
+    let s = with_identity(settings(&[&org], &[]), &c);
+    let elsewhere = ca("Partner CA");
+    let (addr, got) = serve(leaf(Some(&org), &["api.example.com"]), Opts { spy: Some((vec![elsewhere.dn()], false)), ..Default::default() }).await;
+    let ev = probe("api.example.com", Some(addr), addr, "api.example.com", &s).await;
+    assert_eq!(ev.verdict, Verdict::Ours);
+    assert!(!ev.authentication.as_ref().unwrap().presented, "{:?}", ev.authentication);
+    assert!(got.lock().unwrap().is_empty());
+}
+
+/// Every hostile server of the issue: none ever receives the client certificate, neither through the
+/// probe (which stops at a foreign verdict) nor when authenticate mode is forced on it directly.
+#[tokio::test]
+async fn no_foreign_server_ever_receives_the_client_certificate() {
+    let org = ca("Org CA");
+    let c = client(&org);
+    let s = with_identity(settings(&[&org], &[]), &c);
+    let foreign_ca = ca("Foreign CA");
+    let mut servers: Vec<(&str, SocketAddr, Got)> = Vec::new();
+    // Foreign mTLS, asking for certificates from its own CA.
+    let (a, g) = serve(leaf(Some(&foreign_ca), &["api.example.com"]), Opts { spy: Some((vec![foreign_ca.dn()], true)), ..Default::default() }).await;
+    servers.push(("foreign mTLS asking for its own CA", a, g));
+    // A foreign chain, asking with OUR CA names.
+    let (a, g) = serve(leaf(Some(&foreign_ca), &["api.example.com"]), Opts { spy: Some((vec![org.dn(), c.ca.dn()], true)), ..Default::default() }).await;
+    servers.push(("foreign chain asking with our CA names", a, g));
+    // Our own chain and key, but TLS 1.2 only: a client certificate would travel in cleartext.
+    let (a, g) = serve(leaf(Some(&org), &["api.example.com"]), Opts { spy: Some((vec![org.dn(), c.ca.dn()], false)), tls12_only: true, ..Default::default() }).await;
+    servers.push(("TLS 1.2 only", a, g));
+    // Our chain replayed without our key, asking with our CA names.
+    let (a, g) = impostor(&leaf(Some(&org), &["api.example.com"]), Some(vec![org.dn(), c.ca.dn()])).await;
+    servers.push(("impostor with our chain", a, g));
+    for (what, addr, got) in &servers {
+        let ev = probe("api.example.com", Some(*addr), *addr, "api.example.com", &s).await;
+        if let Some(auth) = &ev.authentication {
+            assert!(!auth.presented, "{what}: {auth:?}");
+        }
+        let direct = auth::authenticate(*addr, "api.example.com", &s, &c.identity).await;
+        assert!(!direct.presented, "{what}: {direct:?}");
+        assert!(got.lock().unwrap().is_empty(), "{what} received a client certificate");
+    }
+    // The TLS 1.2 server is ours (our chain and key) and still got nothing.
+    let ev = probe("api.example.com", Some(servers[2].1), servers[2].1, "api.example.com", &s).await;
+    assert_eq!(ev.verdict, Verdict::Ours, "{ev:#?}");
+    assert!(ev.authentication.as_ref().unwrap().detail.contains("TLS 1.3"), "{:?}", ev.authentication);
+}
+
+// ---- the runner: connect_to, resolution, allow_dial, bounds ----
+
+fn runner(s: Settings, ports: Vec<u16>, concurrency: usize) -> Prober {
+    Prober::new(s, ports, concurrency)
+}
+
+#[tokio::test]
+async fn connect_to_dials_loopback_for_a_cloud_address_and_allow_dial_stops_the_rest() {
+    let org = ca("Org CA");
+    let (addr, _) = serve(leaf(Some(&org), &["app.example.com"]), Opts::default()).await;
+    let map = ConnectTo::parse([("54.214.1.2", addr.to_string().as_str())]).unwrap();
+    let p = Arc::new(
+        runner(settings(&[&org], &[]), vec![443], 8).with_connect_to(map).with_allow_dial(vec!["127.0.0.0/8".parse().unwrap()]),
+    );
+    let out = p
+        .run(&[Job { target: "54.214.1.2".into(), sni: "app.example.com".into() }, Job { target: "54.214.9.9".into(), sni: "old.example.com".into() }])
+        .await;
+    let ev = &out[0][0];
+    assert_eq!(ev.verdict, Verdict::Ours, "{ev:#?}");
+    assert_eq!(ev.address, Some("54.214.1.2:443".parse().unwrap()));
+    assert_eq!(ev.dialed, Some(addr));
+    assert_eq!(ev.sni, "app.example.com");
+    let blocked = &out[1][0];
+    assert_eq!(blocked.verdict, Verdict::NotProbed, "{blocked:#?}");
+    assert_eq!(blocked.dialed, None);
+    assert!(blocked.detail.contains("allow_dial"), "{}", blocked.detail);
+}
+
+/// A DNS server on loopback UDP: `app.example.net` → 127.0.0.1 and 127.0.0.2, everything else NXDOMAIN.
+async fn dns_server() -> SocketAddr {
+    use hickory_resolver::proto::op::{Message, MessageType, ResponseCode};
+    use hickory_resolver::proto::rr::{rdata::A, RData, Record, RecordType};
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = sock.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut buf = [0u8; 1500];
+        while let Ok((n, from)) = sock.recv_from(&mut buf).await {
+            let Ok(q) = Message::from_vec(&buf[..n]) else { continue };
+            let mut r = Message::new(q.metadata.id, MessageType::Response, q.metadata.op_code);
+            r.metadata.recursion_desired = q.metadata.recursion_desired;
+            r.metadata.recursion_available = true;
+            r.add_queries(q.queries.clone());
+            let query = &q.queries[0];
+            if query.name().to_ascii().trim_end_matches('.') == "app.example.net" {
+                if query.query_type() == RecordType::A {
+                    for ip in ["127.0.0.1", "127.0.0.2"] {
+                        r.add_answer(Record::from_rdata(query.name().clone(), 60, RData::A(A(ip.parse().unwrap()))));
+                    }
+                }
+            } else {
+                r.metadata.response_code = ResponseCode::NXDomain;
+            }
+            let _ = sock.send_to(&r.to_vec().unwrap(), from).await;
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn host_names_resolve_through_the_configured_name_server_and_every_address_is_probed() {
+    let org = ca("Org CA");
+    let l = leaf(Some(&org), &["www.example.com"]);
     let config = rustls::ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_no_client_auth()
-        .with_cert_resolver(Arc::new(Fixed(Arc::new(rustls::sign::CertifiedKey::new(ours.chain, key)))));
-    let addr = serve_config(config).await;
-    let ev = observe(addr, "www.example.com", &settings(&[&org], &[])).await;
-    assert_eq!(ev.verdict, Verdict::Foreign, "{ev:#?}");
-    assert!(ev.chain[0].issuer.contains("Org CA"), "it did present our chain: {ev:#?}");
-    assert!(ev.error.as_deref().unwrap_or("").to_ascii_lowercase().contains("signature"), "{:?}", ev.error);
+        .with_single_cert(l.chain, l.key)
+        .unwrap();
+    // One port on both loopback addresses the name resolves to.
+    let a1 = serve_config_on("127.0.0.1", config.clone()).await;
+    let l2 = TcpListener::bind(("127.0.0.2", a1.port())).await;
+    let Ok(l2) = l2 else { panic!("127.0.0.2:{} is taken; rerun", a1.port()) };
+    drop(l2);
+    let a2 = {
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = TcpListener::bind(("127.0.0.2", a1.port())).await.unwrap();
+        tokio::spawn(async move {
+            while let Ok((s, _)) = listener.accept().await {
+                let _ = acceptor.accept(s).await;
+            }
+        });
+        SocketAddr::new("127.0.0.2".parse().unwrap(), a1.port())
+    };
+    let ns = dns_server().await;
+    let p = Arc::new(runner(settings(&[&org], &[]), vec![a1.port()], 8).with_nameservers(Some(vec![ns])));
+    let out = p
+        .run(&[Job { target: "app.example.net".into(), sni: "www.example.com".into() }, Job { target: "gone.example.net".into(), sni: "old.example.com".into() }])
+        .await;
+    let addrs: Vec<_> = out[0].iter().map(|e| (e.address, e.verdict)).collect();
+    assert_eq!(addrs, vec![(Some(a1), Verdict::Ours), (Some(a2), Verdict::Ours)]);
+    assert_eq!(out[1].len(), 1);
+    assert_eq!(out[1][0].verdict, Verdict::NoAnswer);
+    assert!(out[1][0].detail.contains("gone.example.net does not resolve"), "{}", out[1][0].detail);
+}
+
+/// Counts connections open at once, holding each for a while without speaking.
+async fn counting_listener(ip: &str, live: Arc<AtomicUsize>, peak: Arc<AtomicUsize>) -> SocketAddr {
+    let l = TcpListener::bind((ip, 0)).await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = l.accept().await {
+            let (live, peak) = (live.clone(), peak.clone());
+            tokio::spawn(async move {
+                let now = live.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(150)).await;
+                live.fetch_sub(1, Ordering::SeqCst);
+                drop(s);
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn concurrency_is_bounded_per_address_and_overall() {
+    // Twenty names on one address: never more than PER_ADDRESS at once, though 128 may fly.
+    let (live, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let addr = counting_listener("127.0.0.1", live.clone(), peak.clone()).await;
+    let p = Arc::new(runner(settings(&[], &[]), vec![addr.port()], 128));
+    let jobs: Vec<Job> = (0..20).map(|i| Job { target: "127.0.0.1".into(), sni: format!("n{i}.example.com") }).collect();
+    let out = p.run(&jobs).await;
+    assert!(out.iter().all(|e| e[0].verdict == Verdict::UnknownListener), "{out:#?}");
+    let seen = peak.load(Ordering::SeqCst);
+    assert!((2..=PER_ADDRESS).contains(&seen), "peak {seen} at one address");
+    // Eight addresses, concurrency 3: never more than 3 at once in all.
+    let (live, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let mut jobs = Vec::new();
+    let mut map = Vec::new();
+    for i in 0..8 {
+        let a = counting_listener(&format!("127.0.1.{}", i + 1), live.clone(), peak.clone()).await;
+        map.push((format!("10.0.0.{}", i + 1), a.to_string()));
+        jobs.push(Job { target: format!("10.0.0.{}", i + 1), sni: "x.example.com".into() });
+    }
+    let ct = ConnectTo::parse(map.iter().map(|(a, b)| (a.as_str(), b.as_str()))).unwrap();
+    let p = Arc::new(runner(settings(&[], &[]), vec![443], 3).with_connect_to(ct));
+    p.run(&jobs).await;
+    let seen = peak.load(Ordering::SeqCst);
+    assert!((2..=3).contains(&seen), "peak {seen} overall");
+}
+
+#[test]
+fn verdict_ranks_put_foreign_first() {
+    let mut v = [Verdict::NoAnswer, Verdict::Ours, Verdict::Foreign, Verdict::UnknownListener, Verdict::Shared, Verdict::NotProbed];
+    v.sort_by_key(|v| std::cmp::Reverse(v.rank()));
+    assert_eq!(v, [Verdict::Foreign, Verdict::Shared, Verdict::UnknownListener, Verdict::Ours, Verdict::NoAnswer, Verdict::NotProbed]);
+}
+
+#[test]
+fn connect_to_accepts_addresses_hosts_and_ports() {
+    let c = ConnectTo::parse([("52.1.2.3", "127.0.0.5"), ("app.example.com:8443", "127.0.0.6:9443"), ("[2600::1]:443", "[::1]:8443")]).unwrap();
+    assert!(!c.is_empty());
+    assert!(ConnectTo::parse([("52.1.2.3", "not a host!")]).is_err());
+    assert!(ConnectTo::parse([("52.1.2.3", "127.0.0.1:0")]).is_err());
 }

@@ -1,0 +1,285 @@
+//! Many probes at once: resolve host names (hickory-resolver), apply `connect_to`, refuse addresses
+//! outside `allow_dial`, and keep at most `concurrency` probes in flight and [`PER_ADDRESS`] per dialed
+//! address, so a scan never hammers one host.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+
+use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig, ResolverOpts};
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::TokioResolver;
+use ipnet::IpNet;
+use tokio::sync::{OnceCell, Semaphore};
+
+use super::{probe, Evidence, Settings, Verdict};
+
+/// At most this many probes in flight to one dialed address.
+pub const PER_ADDRESS: usize = 4;
+
+/// One thing to probe: a DNS target (an address or a host name) with the SNI to send.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Job {
+    pub target: String,
+    pub sni: String,
+}
+
+/// Where to dial instead: an address or a host name, with or without a port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Endpoint {
+    host: String,
+    port: Option<u16>,
+}
+
+impl Endpoint {
+    fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if let Ok(sa) = s.parse::<SocketAddr>() {
+            if sa.port() == 0 {
+                return Err(format!("`{s}`: port 0"));
+            }
+            return Ok(Self { host: sa.ip().to_string(), port: Some(sa.port()) });
+        }
+        if let Ok(ip) = s.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+            return Ok(Self { host: ip.to_string(), port: None });
+        }
+        let (host, port) = match s.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| format!("`{s}`: `{p}` is not a port"))?)),
+            None => (s, None),
+        };
+        if host.is_empty() || !host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'*')) {
+            return Err(format!("`{s}` is neither an address nor a host name"));
+        }
+        let name = dangle_model::DnsName::parse(host).map_err(|e| format!("`{s}`: {e}"))?;
+        Ok(Self { host: name.as_str().trim_end_matches('.').to_string(), port })
+    }
+}
+
+/// `connect_to`, like curl's `--connect-to`: dial another address or host for an address or host
+/// (optionally for one port only), keeping the SNI.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectTo {
+    map: HashMap<(String, Option<u16>), Endpoint>,
+}
+
+impl ConnectTo {
+    /// Keys and values: `ADDR`, `ADDR:PORT`, `[V6]:PORT`, `HOST`, `HOST:PORT`.
+    pub fn parse<'a>(entries: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self, String> {
+        let mut map = HashMap::new();
+        for (from, to) in entries {
+            let f = Endpoint::parse(from).map_err(|e| format!("connect_to key {e}"))?;
+            let t = Endpoint::parse(to).map_err(|e| format!("connect_to.\"{from}\": {e}"))?;
+            map.insert((f.host, f.port), t);
+        }
+        Ok(Self { map })
+    }
+
+    fn get(&self, host: &str, port: u16) -> Option<&Endpoint> {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        self.map.get(&(host.clone(), Some(port))).or_else(|| self.map.get(&(host, None)))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+/// Runs probes for a scan or for `dangle probe`.
+pub struct Prober {
+    settings: Arc<Settings>,
+    ports: Vec<u16>,
+    connect_to: ConnectTo,
+    /// Dial only inside these blocks (empty: anywhere).
+    allow_dial: Vec<IpNet>,
+    /// `None`: the system's resolver configuration.
+    nameservers: Option<Vec<SocketAddr>>,
+    resolver: OnceCell<Result<TokioResolver, String>>,
+    flight: Arc<Semaphore>,
+    per_address: Mutex<HashMap<IpAddr, Arc<Semaphore>>>,
+}
+
+impl Prober {
+    pub fn new(settings: Settings, ports: Vec<u16>, concurrency: usize) -> Self {
+        Self {
+            settings: Arc::new(settings),
+            ports,
+            connect_to: ConnectTo::default(),
+            allow_dial: Vec::new(),
+            nameservers: None,
+            resolver: OnceCell::new(),
+            flight: Arc::new(Semaphore::new(concurrency.max(1))),
+            per_address: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn with_connect_to(mut self, c: ConnectTo) -> Self {
+        self.connect_to = c;
+        self
+    }
+
+    pub fn with_allow_dial(mut self, nets: Vec<IpNet>) -> Self {
+        self.allow_dial = nets;
+        self
+    }
+
+    pub fn with_nameservers(mut self, ns: Option<Vec<SocketAddr>>) -> Self {
+        self.nameservers = ns;
+        self
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    async fn resolver(&self) -> Result<&TokioResolver, String> {
+        let r = self
+            .resolver
+            .get_or_init(|| async {
+                let mut builder = match &self.nameservers {
+                    Some(ns) => {
+                        let servers = ns
+                            .iter()
+                            .map(|sa| {
+                                let mut udp = ConnectionConfig::udp();
+                                udp.port = sa.port();
+                                let mut tcp = ConnectionConfig::tcp();
+                                tcp.port = sa.port();
+                                NameServerConfig::new(sa.ip(), true, vec![udp, tcp])
+                            })
+                            .collect();
+                        TokioResolver::builder_with_config(ResolverConfig::from_name_servers(servers), TokioRuntimeProvider::default())
+                    }
+                    None => TokioResolver::builder_tokio().map_err(|e| format!("cannot read the system's resolver configuration: {e}"))?,
+                };
+                let o: &mut ResolverOpts = builder.options_mut();
+                o.timeout = self.settings.connect_timeout;
+                o.attempts = 1;
+                o.ip_strategy = hickory_resolver::config::LookupIpStrategy::Ipv4AndIpv6;
+                builder.build().map_err(|e| format!("cannot start the resolver: {e}"))
+            })
+            .await;
+        r.as_ref().map_err(Clone::clone)
+    }
+
+    /// Every address `host` resolves to, or why none.
+    async fn resolve(&self, host: &str) -> Result<Vec<IpAddr>, String> {
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            return Ok(vec![ip]);
+        }
+        let resolver = self.resolver().await?;
+        let fqdn = if host.ends_with('.') { host.to_string() } else { format!("{host}.") };
+        match resolver.lookup_ip(fqdn.as_str()).await {
+            Ok(l) => {
+                let mut ips: Vec<IpAddr> = l.iter().collect();
+                ips.sort();
+                ips.dedup();
+                if ips.is_empty() {
+                    Err(format!("{host} has no address records"))
+                } else {
+                    Ok(ips)
+                }
+            }
+            Err(e) => Err(format!("{host} does not resolve: {e}")),
+        }
+    }
+
+    fn allowed(&self, ip: IpAddr) -> bool {
+        self.allow_dial.is_empty() || self.allow_dial.iter().any(|n| n.contains(&ip))
+    }
+
+    /// Probes every job on every port, each job on its own task (so handshakes use every core); per
+    /// job, the evidence sorted by address and port.
+    pub async fn run(self: &Arc<Self>, jobs: &[Job]) -> Vec<Vec<Evidence>> {
+        let mut set = tokio::task::JoinSet::new();
+        for (i, j) in jobs.iter().enumerate() {
+            let (me, job) = (self.clone(), j.clone());
+            set.spawn(async move { (i, me.run_job(&job).await) });
+        }
+        let mut out: Vec<Vec<Evidence>> = vec![Vec::new(); jobs.len()];
+        while let Some(done) = set.join_next().await {
+            match done {
+                Ok((i, ev)) => out[i] = ev,
+                // A panic in one probe is a bug; it must not lose the other results.
+                Err(e) => tracing::error!(error = %e, "a probe task failed"),
+            }
+        }
+        out
+    }
+
+    /// Probes one job (on the current task).
+    pub async fn run_job(&self, job: &Job) -> Vec<Evidence> {
+        let host = job.target.trim_end_matches('.');
+        // Each (address shown, address dialed) pair to probe.
+        let mut plan: Vec<(Option<SocketAddr>, Result<SocketAddr, String>)> = Vec::new();
+        let mut failed: Vec<Evidence> = Vec::new();
+        let is_ip = host.parse::<IpAddr>().is_ok();
+        for &port in &self.ports {
+            if let Some(to) = (!is_ip).then(|| self.connect_to.get(host, port)).flatten() {
+                // The host itself is mapped: no resolution of the real name.
+                let port_to = to.port.unwrap_or(port);
+                match self.resolve(&to.host).await {
+                    Ok(ips) => plan.extend(ips.into_iter().map(|ip| (None, Ok(SocketAddr::new(ip, port_to))))),
+                    Err(e) => failed.push(no_answer(job, None, format!("connect_to target {e}"))),
+                }
+                continue;
+            }
+            let ips = match self.resolve(host).await {
+                Ok(ips) => ips,
+                Err(e) => {
+                    failed.push(no_answer(job, None, e));
+                    continue;
+                }
+            };
+            for ip in ips {
+                let shown = SocketAddr::new(ip, port);
+                let dial = match self.connect_to.get(&ip.to_string(), port) {
+                    Some(to) => match self.resolve(&to.host).await {
+                        Ok(d) => Ok(SocketAddr::new(d[0], to.port.unwrap_or(port))),
+                        Err(e) => Err(format!("connect_to target {e}")),
+                    },
+                    None => Ok(shown),
+                };
+                plan.push((Some(shown), dial));
+            }
+        }
+        let probes = plan.into_iter().map(|(shown, dial)| async move {
+            match dial {
+                Err(e) => no_answer(job, shown, e),
+                Ok(d) if !self.allowed(d.ip()) => {
+                    let mut ev = Evidence::not_probed(&job.target, shown, &job.sni, format!("{d} is outside [probe] allow_dial"));
+                    ev.dialed = None;
+                    ev
+                }
+                Ok(d) => self.one(job, shown, d).await,
+            }
+        });
+        let mut out = futures_util::future::join_all(probes).await;
+        out.extend(failed);
+        out.sort_by_key(|e| (e.address, e.dialed));
+        out
+    }
+
+    async fn one(&self, job: &Job, shown: Option<SocketAddr>, dial: SocketAddr) -> Evidence {
+        let per = {
+            let mut m = self.per_address.lock().expect("prober state");
+            m.entry(dial.ip()).or_insert_with(|| Arc::new(Semaphore::new(PER_ADDRESS))).clone()
+        };
+        let _p = per.acquire().await.expect("never closed");
+        let _f = self.flight.acquire().await.expect("never closed");
+        probe(&job.target, shown, dial, &job.sni, &self.settings).await
+    }
+}
+
+fn no_answer(job: &Job, address: Option<SocketAddr>, why: String) -> Evidence {
+    let mut ev = Evidence::new(&job.target, address, &job.sni);
+    ev.verdict = Verdict::NoAnswer;
+    ev.detail = why.clone();
+    ev.error = Some(why);
+    ev
+}
+
+/// The verdict that speaks for a target probed at several places (see [`Verdict::rank`]), with its
+/// evidence.
+pub fn summarize(evidence: &[Evidence]) -> Option<&Evidence> {
+    evidence.iter().max_by_key(|e| e.verdict.rank())
+}
