@@ -12,6 +12,8 @@ Examples:
                                             what still points at these before you delete them?
   dangle diff --fail-on high                 exit 1 if the latest run added a high finding
   dangle report --run 12 --format markdown   re-render any earlier run from the store
+  dangle probe 52.1.2.3 --sni api.example.com --trust-anchor org-ca.pem
+                                            who answers there, and can it prove it is ours?
 
 Exit codes: 0 no finding at or above --fail-on; 1 findings at or above it; 2 the run could not be done
 (bad config, unreadable input, unwritable store); 3 the run finished with coverage gaps and no finding
@@ -47,6 +49,14 @@ pub enum Command {
     /// Compare the latest run with the one before: new, fixed and changed findings.
     #[command(after_help = "Examples:\n  dangle diff\n  dangle diff --fail-on medium --format json")]
     Diff(DiffArgs),
+    /// Probe one target over TLS: the verdict (ours / foreign / shared / unknown_listener / no_answer) and
+    /// its evidence. Exit 1 when a foreign server answers.
+    #[command(after_help = "Examples:
+  dangle probe api.example.com --trust-anchor org-ca.pem
+  dangle probe 52.1.2.3:8443 --sni api.example.com --spki-pin 4bd9...e1
+  dangle probe api.example.com --connect-to api.example.com=127.0.0.1:8443 --json
+  dangle probe mtls.example.com -c dangle.toml      # [probe] trust, client certificate, connect_to")]
+    Probe(ProbeArgs),
 }
 
 #[derive(Debug, Args, Clone)]
@@ -157,4 +167,44 @@ pub struct DiffArgs {
     pub fail_on: SeverityArg,
     #[arg(long, value_enum, default_value = "table")]
     pub format: FormatArg,
+}
+
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// HOST[:PORT]: an address or a host name ([V6]:PORT for IPv6 with a port). Without a port, the
+    /// config's `[probe] ports` (default 443).
+    #[arg(value_name = "HOST[:PORT]")]
+    pub target: String,
+    /// The SNI to send (default: HOST when it is a name; none for an address).
+    #[arg(long, value_name = "NAME")]
+    pub sni: Option<String>,
+    /// Take `[probe]` (trust anchors, pins, client certificate, connect_to, timeouts) from this config;
+    /// the flags below add to it.
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// A PEM file of CA certificates that make a server ours (repeatable).
+    #[arg(long = "trust-anchor", value_name = "PEM")]
+    pub trust_anchors: Vec<PathBuf>,
+    /// SHA-256 of a SubjectPublicKeyInfo that makes a server ours, hex or base64 (repeatable).
+    #[arg(long = "spki-pin", value_name = "PIN")]
+    pub spki_pins: Vec<String>,
+    /// Client certificate (PEM) for authenticate mode: presented only over TLS 1.3 to a server that
+    /// proved to be ours and asks for one of our CAs.
+    #[arg(long, value_name = "PEM", requires = "client_key")]
+    pub client_cert: Option<PathBuf>,
+    #[arg(long, value_name = "PEM", requires = "client_cert")]
+    pub client_key: Option<PathBuf>,
+    /// Dial TO instead of FROM, keeping the SNI, like curl --connect-to (repeatable).
+    #[arg(long = "connect-to", value_name = "FROM=TO")]
+    pub connect_to: Vec<String>,
+    /// Resolve host names through this name server (ADDR or ADDR:PORT, repeatable).
+    #[arg(long = "nameserver", value_name = "ADDR")]
+    pub nameservers: Vec<String>,
+    #[arg(long, value_name = "MS")]
+    pub connect_timeout_ms: Option<u64>,
+    #[arg(long, value_name = "MS")]
+    pub handshake_timeout_ms: Option<u64>,
+    /// Print the evidence as JSON.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -350,11 +350,7 @@ impl Config {
             if let Some(ns) = &p.nameservers {
                 let mut out = Vec::new();
                 for n in ns {
-                    let sa = n
-                        .parse::<std::net::SocketAddr>()
-                        .or_else(|_| n.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>().map(|ip| std::net::SocketAddr::new(ip, 53)))
-                        .map_err(|_| invalid(format!("{at} nameservers: `{n}` is not an address or address:port")))?;
-                    out.push(sa);
+                    out.push(parse_nameserver(n).map_err(|e| invalid(format!("{at} nameservers: {e}")))?);
                 }
                 if out.is_empty() {
                     return Err(invalid(format!("{at} nameservers: give one or more, or leave the key out for the system's")));
@@ -374,6 +370,13 @@ impl Config {
         let db = resolve(raw.db.as_deref().unwrap_or(Path::new("dangle.sqlite")));
         Ok(Self { path: path.to_path_buf(), db, providers, ranges, probe })
     }
+}
+
+/// A name server: `ADDR`, `ADDR:PORT` or `[V6]:PORT` (port 53 by default).
+pub fn parse_nameserver(n: &str) -> Result<std::net::SocketAddr, String> {
+    n.parse::<std::net::SocketAddr>()
+        .or_else(|_| n.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>().map(|ip| std::net::SocketAddr::new(ip, 53)))
+        .map_err(|_| format!("`{n}` is not an address or address:port"))
 }
 
 fn check_url(url: Option<&str>) -> Result<(), String> {

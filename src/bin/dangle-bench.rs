@@ -111,6 +111,7 @@ fn main() {
             judgements: &judgements,
             assets: &owned,
             gaps: &[],
+            probed: &Default::default(),
         })
         .expect("write run");
     let stored = t2.elapsed();
@@ -134,6 +135,7 @@ fn main() {
             judgements: &judgements2,
             assets: &owned,
             gaps: &[],
+            probed: &Default::default(),
         })
         .expect("write second run");
     store.checkpoint().expect("checkpoint");

@@ -189,14 +189,14 @@ pub fn run(args: &ChecklistArgs) -> anyhow::Result<Outcome> {
     let run = if args.fresh || args.store.db.is_none() && !super::store_path(&args.store).map(|p| p.exists()).unwrap_or(false) {
         let cfg = Config::load(&args.store.config).context("checklist needs a stored run or a config to scan with")?;
         store = Store::open(args.store.db.as_deref().unwrap_or(&cfg.db))?;
-        super::scan::scan_into(&cfg, &mut store)?
+        super::scan::scan_into(&cfg, &mut store, false)?
     } else {
         store = super::open_existing(&args.store)?;
         match store.latest_run()? {
             Some(r) => r,
             None => {
                 let cfg = Config::load(&args.store.config).context("the store holds no run yet, so checklist scans with the config")?;
-                super::scan::scan_into(&cfg, &mut store)?
+                super::scan::scan_into(&cfg, &mut store, false)?
             }
         }
     };

@@ -10,6 +10,7 @@ use crate::store::Store;
 
 pub mod checklist;
 pub mod diff;
+pub mod probe;
 pub mod report;
 pub mod scan;
 
@@ -41,6 +42,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Checklist(a) => checklist::run(&a),
         Command::Report(a) => report::run(&a),
         Command::Diff(a) => diff::run(&a),
+        Command::Probe(a) => probe::run(&a),
     }
 }
 

@@ -84,8 +84,14 @@ pub async fn enumerate(cfg: &Config) -> anyhow::Result<Inventory> {
     Ok(inv)
 }
 
-/// Scans with `cfg` into `store` and returns the new run's id.
-pub fn scan_into(cfg: &Config, store: &mut Store) -> anyhow::Result<i64> {
+/// Scans with `cfg` into `store` and returns the new run's id. With `probe`, rows judged dangling or
+/// unverified are probed over TLS (`[probe]`).
+pub fn scan_into(cfg: &Config, store: &mut Store, probe: bool) -> anyhow::Result<i64> {
+    // Build the prober first: a bad PEM file should stop the run before a long enumeration.
+    let prober = match probe {
+        true => Some(Arc::new(crate::probe::load::prober(&cfg.probe).with_context(|| format!("in {}", cfg.path.display()))?)),
+        false => None,
+    };
     let history = store.history()?;
     let started = now_rfc3339();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("cannot start the async runtime")?;
@@ -102,7 +108,14 @@ pub fn scan_into(cfg: &Config, store: &mut Store) -> anyhow::Result<i64> {
         ranges: &ranges,
         history: &history,
     };
-    let judgements = reconcile(&inputs);
+    let mut judgements = reconcile(&inputs);
+    let probed = match &prober {
+        Some(p) => rt.block_on(crate::probe::probe_rows(p, &inv.records, &mut judgements)),
+        None => crate::probe::Probed::default(),
+    };
+    for (verdict, n) in probed.counts() {
+        tracing::info!(%verdict, rows = n, "probed");
+    }
     let run = store.write_run(&RunInput {
         explain: &inputs.explainer(),
         started_at: started,
@@ -112,6 +125,7 @@ pub fn scan_into(cfg: &Config, store: &mut Store) -> anyhow::Result<i64> {
         judgements: &judgements,
         assets: &inv.assets,
         gaps: &inv.gaps,
+        probed: &probed,
     })?;
     store.checkpoint()?;
     Ok(run)
@@ -121,7 +135,7 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<Outcome> {
     let cfg = Config::load(&args.store.config)?;
     let db = args.store.db.clone().unwrap_or_else(|| cfg.db.clone());
     let mut store = Store::open(&db)?;
-    let run = scan_into(&cfg, &mut store)?;
+    let run = scan_into(&cfg, &mut store, cfg.probe.enabled && !args.no_probe)?;
     let report = Report::load(&store, run)?;
     if let Some(dir) = &args.out {
         report.write_dir(dir).with_context(|| format!("cannot write reports into {}", dir.display()))?;

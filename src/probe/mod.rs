@@ -32,8 +32,10 @@ use tokio::net::TcpStream;
 pub mod auth;
 pub mod danger;
 pub mod load;
+pub mod plan;
 pub mod runner;
 
+pub use plan::{probe_rows, Probed};
 pub use runner::{ConnectTo, Job, Prober};
 
 /// The verdict of a probe (contract names).
@@ -307,6 +309,25 @@ fn spki_sha256(der: &CertificateDer<'_>) -> Option<[u8; 32]> {
     x509_parser::parse_x509_certificate(der.as_ref()).ok().map(|(_, c)| Sha256::digest(c.public_key().raw).into())
 }
 
+/// [`cert_info`], remembered by the certificate's SHA-256: a scan meets the same provider and CDN
+/// certificates at many targets. Bounded: past [`CERT_CACHE`] entries it starts over.
+fn cert_info_cached(der: &CertificateDer<'_>) -> CertInfo {
+    static CACHE: LazyLock<Mutex<rustc_hash::FxHashMap<[u8; 32], CertInfo>>> = LazyLock::new(Default::default);
+    let key: [u8; 32] = Sha256::digest(der.as_ref()).into();
+    if let Some(c) = CACHE.lock().expect("certificate cache").get(&key) {
+        return c.clone();
+    }
+    let info = cert_info(der);
+    let mut cache = CACHE.lock().expect("certificate cache");
+    if cache.len() >= CERT_CACHE {
+        cache.clear();
+    }
+    cache.insert(key, info.clone());
+    info
+}
+
+const CERT_CACHE: usize = 4096;
+
 /// Parses a DER certificate for the evidence; unparseable ones keep their hash.
 pub fn cert_info(der: &CertificateDer<'_>) -> CertInfo {
     let sha256 = hex(&Sha256::digest(der.as_ref()));
@@ -471,7 +492,7 @@ async fn observe_once(target: &str, address: Option<SocketAddr>, dial: SocketAdd
         let s = seen.lock().expect("probe state");
         (s.chain.clone(), s.requested_ca_names.clone(), s.signature_valid)
     };
-    ev.chain = chain.iter().map(cert_info).collect();
+    ev.chain = chain.iter().map(cert_info_cached).collect();
     ev.requested_ca_names = asked.as_deref().map(names);
     match result {
         Err(_) => {

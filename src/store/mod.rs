@@ -9,6 +9,7 @@ use dangle_model::{Asset, CoverageGap, DnsName, DnsRecord};
 use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 
+use crate::probe::Probed;
 use crate::reconcile::{Claimable, Explainer, Former, History, Judgement, Severity, Status};
 
 mod time;
@@ -105,6 +106,21 @@ CREATE TABLE gaps (
     error TEXT NOT NULL
 );
 CREATE INDEX gaps_run ON gaps (run_id);
+"#, r#"
+-- Probe evidence (JSON, as `report --format json` shows it), once per probe, and which rows it speaks for.
+CREATE TABLE probes (
+    run_id INTEGER NOT NULL,
+    id INTEGER NOT NULL,
+    verdict TEXT NOT NULL,
+    evidence TEXT NOT NULL,
+    PRIMARY KEY (run_id, id)
+) WITHOUT ROWID;
+CREATE TABLE row_probes (
+    run_id INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    probe_id INTEGER NOT NULL,
+    PRIMARY KEY (run_id, seq, probe_id)
+) WITHOUT ROWID;
 "#];
 
 /// What one scan hands to the store.
@@ -118,6 +134,8 @@ pub struct RunInput<'a> {
     pub judgements: &'a [Judgement],
     pub assets: &'a [Asset],
     pub gaps: &'a [CoverageGap],
+    /// Probe results by judgement (empty when nothing was probed).
+    pub probed: &'a Probed,
 }
 
 /// A run's metadata.
@@ -157,6 +175,9 @@ pub struct ReportRow {
     pub location: String,
     pub ttl: u32,
     pub owner: String,
+    /// The evidence of every probe behind `probe_verdict` (JSON report only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<serde_json::Value>,
 }
 
 impl ReportRow {
@@ -350,8 +371,25 @@ impl Store {
         Ok(rows)
     }
 
-    /// A run's rows, in the order they were judged.
+    /// A run's rows, in the order they were judged, with their probe evidence.
     pub fn rows(&self, run: i64) -> Result<Vec<ReportRow>, StoreError> {
+        let mut rows = self.bare_rows(run)?;
+        let evidence = self.per_run(
+            "SELECT rp.seq, p.evidence FROM row_probes rp JOIN probes p ON p.run_id = rp.run_id AND p.id = rp.probe_id
+                 WHERE rp.run_id = ?1 ORDER BY rp.seq, rp.probe_id",
+            run,
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+        )?;
+        for (seq, json) in evidence {
+            let value = serde_json::from_str(&json).unwrap_or(serde_json::Value::String(json));
+            if let Some(row) = usize::try_from(seq).ok().and_then(|s| rows.get_mut(s)) {
+                row.probes.push(value);
+            }
+        }
+        Ok(rows)
+    }
+
+    fn bare_rows(&self, run: i64) -> Result<Vec<ReportRow>, StoreError> {
         self.per_run(
             "SELECT c.name, c.rtype, c.set_id, w.target, z.zone, z.source, z.account, w.status, w.severity, w.claimable, w.reason,
                         w.probe_verdict, w.probe_detail, f.started_at, c.location, w.ttl, a.kind, a.asset_id
@@ -384,6 +422,7 @@ impl Store {
                         (Some(k), Some(i)) => format!("{k} {i}"),
                         _ => String::new(),
                     },
+                    probes: Vec::new(),
                 })
             },
         )
@@ -440,6 +479,14 @@ impl Store {
             ("SELECT COUNT(*) FROM rows w LEFT JOIN records c ON c.id = w.record_id WHERE c.id IS NULL", "rows without their record"),
             ("SELECT COUNT(*) FROM rows w LEFT JOIN assets a ON a.id = w.owner WHERE w.owner IS NOT NULL AND a.id IS NULL", "rows whose owner is missing"),
             ("SELECT COUNT(*) FROM run_assets ra LEFT JOIN assets a ON a.id = ra.asset_ref WHERE a.id IS NULL", "run assets without their asset"),
+            (
+                "SELECT COUNT(*) FROM row_probes rp LEFT JOIN probes p ON p.run_id = rp.run_id AND p.id = rp.probe_id WHERE p.id IS NULL",
+                "row probes without their evidence",
+            ),
+            (
+                "SELECT COUNT(*) FROM row_probes rp LEFT JOIN rows w ON w.run_id = rp.run_id AND w.seq = rp.seq WHERE w.seq IS NULL",
+                "row probes without their row",
+            ),
         ] {
             let n: i64 = self.conn.query_row(sql, [], |r| r.get(0)).map_err(self.err())?;
             if n > 0 {

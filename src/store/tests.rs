@@ -48,6 +48,7 @@ fn write(store: &mut Store, started: &str, records: &[DnsRecord], assets: &[Asse
             judgements: &judgements,
             assets,
             gaps: &[],
+            probed: &Default::default(),
         })
         .unwrap()
 }

@@ -8,6 +8,7 @@ use rusqlite::{params, Transaction};
 
 use super::codes::{claimable_code, severity_code, status_code};
 use super::{fmt_net, join, now_rfc3339, RunInput, Store, StoreError};
+use crate::probe::Verdict;
 
 /// Item indexes `0..n` in the order of their identity key.
 fn key_order<K: Ord>(n: usize, key: impl Fn(usize) -> K) -> Vec<usize> {
@@ -118,11 +119,19 @@ impl Store {
             let mut ins = tx
                 .prepare(
                     "INSERT INTO rows (run_id, seq, record_id, ttl, target, status, severity, claimable, reason, owner, probe_verdict, probe_detail)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'not_probed', '')",
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 )
                 .map_err(&e)?;
+            let mut link = tx.prepare("INSERT INTO row_probes (run_id, seq, probe_id) VALUES (?1, ?2, ?3)").map_err(&e)?;
+            let mut reason = String::new();
             for (seq, j) in run.judgements.iter().enumerate() {
                 let r = &run.records[j.record as usize];
+                let probe = run.probed.get(seq);
+                reason.clear();
+                reason.push_str(&run.explain.render(&j.reason));
+                if let Some(extra) = probe.and_then(|p| p.reason.as_deref()) {
+                    reason.push_str(extra);
+                }
                 ins.execute(params![
                     run_id,
                     seq as i64,
@@ -132,10 +141,20 @@ impl Store {
                     status_code(j.status),
                     severity_code(j.severity),
                     claimable_code(j.claimable),
-                    run.explain.render(&j.reason),
-                    j.owner().map(|o| asset_ids[o as usize])
+                    reason,
+                    j.owner().map(|o| asset_ids[o as usize]),
+                    probe.map_or(Verdict::NotProbed, |p| p.verdict).as_str(),
+                    probe.map_or("", |p| p.detail.as_str())
                 ])
                 .map_err(&e)?;
+                for id in probe.map(|p| p.evidence.as_slice()).unwrap_or_default() {
+                    link.execute(params![run_id, seq as i64, id]).map_err(&e)?;
+                }
+            }
+            let mut pins = tx.prepare("INSERT INTO probes (run_id, id, verdict, evidence) VALUES (?1, ?2, ?3, ?4)").map_err(&e)?;
+            for (id, ev) in run.probed.evidence.iter().enumerate() {
+                let json = serde_json::to_string(ev).expect("evidence serializes");
+                pins.execute(params![run_id, id as i64, ev.verdict.as_str(), json]).map_err(&e)?;
             }
             let mut gins = tx
                 .prepare("INSERT INTO gaps (run_id, source, account, region, service, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")

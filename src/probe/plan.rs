@@ -1,0 +1,156 @@
+//! Probing inside `scan`: which judged rows to probe, and what the answers do to them.
+//!
+//! Rows judged `dangling` or `unverified` whose record can carry HTTPS (A, AAAA, CNAME and aliases) are
+//! probed at their target, with the record name as SNI. Many records share a target: each distinct
+//! (target, SNI) is probed once. A `foreign` answer makes a dangling row `critical` (and an unverified
+//! one `low`), with a reason naming what answered; `ours` keeps the severity and says so.
+
+use std::sync::Arc;
+
+use dangle_model::{DnsRecord, RecordType, Target};
+use rustc_hash::FxHashMap;
+
+use super::runner::summarize;
+use super::{Evidence, Job, Prober, Verdict};
+use crate::reconcile::{severity, Judgement, Status};
+
+/// What the probes said about one row.
+#[derive(Debug, Clone)]
+pub struct RowProbe {
+    pub verdict: Verdict,
+    pub detail: String,
+    /// Appended to the row's reason.
+    pub reason: Option<String>,
+    /// Indices into [`Probed::evidence`].
+    pub evidence: Vec<u32>,
+}
+
+/// A scan's probe results, by judgement.
+#[derive(Debug, Default)]
+pub struct Probed {
+    by_judgement: FxHashMap<u32, u32>,
+    rows: Vec<RowProbe>,
+    pub evidence: Vec<Evidence>,
+}
+
+impl Probed {
+    pub fn get(&self, judgement: usize) -> Option<&RowProbe> {
+        self.by_judgement.get(&(judgement as u32)).map(|&i| &self.rows[i as usize])
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Probed rows by verdict, for the log.
+    pub fn counts(&self) -> Vec<(Verdict, usize)> {
+        let mut m: FxHashMap<Verdict, usize> = FxHashMap::default();
+        for r in &self.rows {
+            *m.entry(r.verdict).or_default() += 1;
+        }
+        let mut v: Vec<_> = m.into_iter().collect();
+        v.sort_by_key(|(k, _)| std::cmp::Reverse(k.rank()));
+        v
+    }
+}
+
+/// The SNI for a record name: the name without its final dot; a wildcard's `*` becomes a label no one
+/// would use, so the server answers for the wildcard.
+pub fn sni_for(name: &str) -> String {
+    let n = name.trim_end_matches('.');
+    match n.strip_prefix("*.") {
+        Some(rest) => format!("dangle-wildcard-probe.{rest}"),
+        None => n.to_string(),
+    }
+}
+
+/// The host or address a row's target is reached at, if it is something to probe over TLS.
+fn reachable(record: &DnsRecord, target: &Target) -> Option<String> {
+    match record.rtype {
+        RecordType::A | RecordType::Aaaa | RecordType::Cname => {}
+        RecordType::Other(ref t) if t.eq_ignore_ascii_case("ALIAS") || t.eq_ignore_ascii_case("ANAME") => {}
+        _ => return None,
+    }
+    match target {
+        Target::Ip(ip) => Some(ip.to_string()),
+        Target::Host(h) | Target::Alias { dns_name: h, .. } => Some(h.as_str().trim_end_matches('.').to_string()),
+        Target::Resource { .. } => None,
+    }
+}
+
+/// Probes the rows that need it and folds the answers into `judgements` (severity) and the result.
+pub async fn probe_rows(prober: &Arc<Prober>, records: &[DnsRecord], judgements: &mut [Judgement]) -> Probed {
+    let mut jobs: Vec<Job> = Vec::new();
+    let mut job_of: FxHashMap<Job, u32> = FxHashMap::default();
+    let mut wanted: Vec<(u32, u32)> = Vec::new();
+    for (i, j) in judgements.iter().enumerate() {
+        if !matches!(j.status, Status::Dangling | Status::Unverified) {
+            continue;
+        }
+        let record = &records[j.record as usize];
+        let Some(host) = j.target(records).and_then(|t| reachable(record, t)) else { continue };
+        let job = Job { target: host, sni: sni_for(record.name.as_str()) };
+        let k = *job_of.entry(job.clone()).or_insert_with(|| {
+            jobs.push(job);
+            (jobs.len() - 1) as u32
+        });
+        wanted.push((i as u32, k));
+    }
+    let mut out = Probed::default();
+    if jobs.is_empty() {
+        return out;
+    }
+    tracing::info!(rows = wanted.len(), targets = jobs.len(), "probing");
+    let results = prober.run(&jobs).await;
+    // Each job's evidence, once, and the row summary every row of that job shares.
+    let mut per_job: Vec<u32> = Vec::with_capacity(jobs.len());
+    for evidence in results {
+        let first = out.evidence.len() as u32;
+        let row = match summarize(&evidence) {
+            Some(top) => RowProbe { verdict: top.verdict, detail: format!("{}: {}", top.place(), top.detail), reason: None, evidence: vec![] },
+            None => RowProbe { verdict: Verdict::NotProbed, detail: String::new(), reason: None, evidence: vec![] },
+        };
+        let n = evidence.len() as u32;
+        out.evidence.extend(evidence);
+        per_job.push(out.rows.len() as u32);
+        out.rows.push(RowProbe { evidence: (first..first + n).collect(), ..row });
+    }
+    // Rows of one job can differ in status (dangling here, unverified there): the reason and severity
+    // are per row, so copy the job's summary where they differ.
+    let summaries = std::mem::take(&mut out.rows);
+    for (ji, ki) in wanted {
+        let j = &mut judgements[ji as usize];
+        let base = &summaries[per_job[ki as usize] as usize];
+        let top = base.evidence.iter().map(|&e| &out.evidence[e as usize]).max_by_key(|e| e.verdict.rank());
+        let reason = match (j.status, base.verdict, top) {
+            (_, Verdict::Foreign, Some(top)) => Some(match top.chain.first() {
+                Some(leaf) => format!(
+                    "; a foreign server answers there: {} issued by {}{}",
+                    leaf.subject,
+                    leaf.issuer,
+                    if leaf.sans.is_empty() { String::new() } else { format!(" for {}", leaf.sans.join(", ")) }
+                ),
+                None => "; a foreign server answers there".to_string(),
+            }),
+            (Status::Dangling, Verdict::Ours, _) => {
+                Some("; yet our own certificate answers there (often an account or subscription outside the configured scope)".to_string())
+            }
+            _ => None,
+        };
+        j.severity = severity(j.status, j.claimable, base.verdict == Verdict::Foreign);
+        out.by_judgement.insert(ji, out.rows.len() as u32);
+        out.rows.push(RowProbe { reason, ..base.clone() });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sni_for;
+
+    #[test]
+    fn sni_of_names_and_wildcards() {
+        assert_eq!(sni_for("www.example.com."), "www.example.com");
+        assert_eq!(sni_for("*.apps.example.com."), "dangle-wildcard-probe.apps.example.com");
+    }
+}
