@@ -313,3 +313,39 @@ fn killed_scan_leaves_earlier_runs_intact() {
     }
     assert!(killed > 0, "no scan was still running when killed: the test proved nothing");
 }
+
+#[test]
+fn bad_probe_inputs_are_exit_2_naming_file_and_key() {
+    let (_d, dir) = demo();
+    let with_probe = |section: &str| {
+        let c = read(&dir.join("dangle.toml"));
+        let c = c.split("[probe]").next().unwrap().to_string() + "[probe]\n" + section;
+        std::fs::write(dir.join("dangle.toml"), c).unwrap();
+    };
+    with_probe("trust_anchors = [\"missing-ca.pem\"]\n");
+    expect_error(&dir, &["scan"], &["[probe] trust_anchors", "missing-ca.pem", "No such file"]);
+    std::fs::write(dir.join("junk.pem"), "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n").unwrap();
+    with_probe("trust_anchors = [\"junk.pem\"]\n");
+    expect_error(&dir, &["scan"], &["[probe] trust_anchors", "junk.pem", "does not parse"]);
+    std::fs::write(dir.join("empty.pem"), "no PEM here\n").unwrap();
+    with_probe("trust_anchors = [\"empty.pem\"]\n");
+    expect_error(&dir, &["scan"], &["empty.pem", "no PEM certificate"]);
+    with_probe("spki_pins = [\"abcd\"]\n");
+    expect_error(&dir, &["scan"], &["[probe] spki_pins", "`abcd`"]);
+    with_probe("connect_to = { \"52.1.2.3\" = \"not a host!\" }\n");
+    expect_error(&dir, &["scan"], &["dangle.toml", "connect_to", "not a host!"]);
+    with_probe("allow_dial = [\"10.0.0.0/33\"]\n");
+    expect_error(&dir, &["scan"], &["[probe] allow_dial", "10.0.0.0/33"]);
+    with_probe("nameservers = [\"dns.example\"]\n");
+    expect_error(&dir, &["scan"], &["[probe] nameservers", "dns.example"]);
+    // A client certificate without anything that could prove a server ours would never be used.
+    std::fs::write(dir.join("c.pem"), "x").unwrap();
+    with_probe("client_cert = \"junk.pem\"\nclient_key = \"c.pem\"\n");
+    expect_error(&dir, &["scan"], &["client_cert", "junk.pem"]);
+    // Nothing was stored by any of these.
+    expect_error(&dir, &["report"], &["holds no run yet"]);
+    // `dangle probe` on bad input.
+    expect_error(&dir, &["probe", "bad host:443"], &["not HOST[:PORT]"]);
+    expect_error(&dir, &["probe", "127.0.0.1:443", "--trust-anchor", "missing-ca.pem"], &["missing-ca.pem"]);
+    expect_error(&dir, &["probe", "127.0.0.1:443", "--connect-to", "nonsense"], &["--connect-to nonsense", "FROM=TO"]);
+}

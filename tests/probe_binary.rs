@@ -38,7 +38,6 @@ allow_dial = ["127.0.0.0/8"]
 nameservers = ["127.0.0.1:1"]
 [probe.connect_to]
 "198.51.100.77" = "127.0.0.1:8441"
-"preview-lb.example.com" = "127.0.0.1:8441"
 "192.0.2.200" = "127.0.0.1:8442"
 "#;
 
@@ -122,9 +121,11 @@ fn scan_probes_dangling_targets_and_a_foreign_answer_is_critical() {
     assert_eq!((lb["status"].as_str(), lb["severity"].as_str(), lb["probe_verdict"].as_str()), ("dangling", "critical", "foreign"), "{lb:?}");
     assert!(lb["reason"].contains("a foreign server answers there") && lb["reason"].contains("Some Public CA"), "{}", lb["reason"]);
     assert!(lb["probe_detail"].contains("198.51.100.77:443 (dialed 127.0.0.1:8441)"), "{}", lb["probe_detail"]);
-    // The wildcard that chains to it, probed by name with a wildcard SNI.
+    // The wildcard that chains to it, probed with a wildcard SNI at the address our own zone gives its
+    // target (no DNS query: the name server configured here answers nothing).
     let wc = row(&findings, "*.preview.example.com");
     assert_eq!((wc["severity"].as_str(), wc["probe_verdict"].as_str()), ("critical", "foreign"), "{wc:?}");
+    assert!(wc["probe_detail"].starts_with("198.51.100.77:443 (dialed 127.0.0.1:8441)"), "{}", wc["probe_detail"]);
     // Our own certificate at an address nothing inventoried holds: ours, severity kept, and said so.
     let pr = row(&findings, "printer.example.com");
     assert_eq!((pr["severity"].as_str(), pr["probe_verdict"].as_str()), ("medium", "ours"), "{pr:?}");

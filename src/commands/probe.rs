@@ -68,6 +68,9 @@ pub fn run(args: &ProbeArgs) -> anyhow::Result<Outcome> {
     let (host, port) = split_target(&args.target)?;
     let cfg = settings(args, port)?;
     let prober = Arc::new(load::prober(&cfg)?);
+    if prober.settings().trust.is_empty() {
+        eprintln!("note: no --trust-anchor or --spki-pin: no server can prove it is ours");
+    }
     let sni = match &args.sni {
         Some(s) => s.trim_end_matches('.').to_string(),
         None if host.parse::<IpAddr>().is_ok() => String::new(),

@@ -89,7 +89,7 @@ pub async fn enumerate(cfg: &Config) -> anyhow::Result<Inventory> {
 pub fn scan_into(cfg: &Config, store: &mut Store, probe: bool) -> anyhow::Result<i64> {
     // Build the prober first: a bad PEM file should stop the run before a long enumeration.
     let prober = match probe {
-        true => Some(Arc::new(crate::probe::load::prober(&cfg.probe).with_context(|| format!("in {}", cfg.path.display()))?)),
+        true => Some(crate::probe::load::prober(&cfg.probe).with_context(|| format!("in {}", cfg.path.display()))?),
         false => None,
     };
     let history = store.history()?;
@@ -109,8 +109,14 @@ pub fn scan_into(cfg: &Config, store: &mut Store, probe: bool) -> anyhow::Result
         history: &history,
     };
     let mut judgements = reconcile(&inputs);
-    let probed = match &prober {
-        Some(p) => rt.block_on(crate::probe::probe_rows(p, &inv.records, &mut judgements)),
+    let probed = match prober {
+        Some(p) => {
+            if p.settings().trust.is_empty() {
+                tracing::warn!("[probe] has no trust_anchors or spki_pins: no server can prove it is ours, so every TLS answer is foreign or shared");
+            }
+            let p = Arc::new(p.with_zone_records(&inv.records));
+            rt.block_on(crate::probe::probe_rows(&p, &inv.records, &mut judgements))
+        }
         None => crate::probe::Probed::default(),
     };
     for (verdict, n) in probed.counts() {

@@ -94,6 +94,9 @@ pub struct Prober {
     /// `None`: the system's resolver configuration.
     nameservers: Option<Vec<SocketAddr>>,
     resolver: OnceCell<Result<TokioResolver, String>>,
+    /// Names our own public zones answer, consulted before DNS: name → addresses, name → CNAME target.
+    zone_hosts: HashMap<String, Vec<IpAddr>>,
+    zone_cnames: HashMap<String, String>,
     flight: Arc<Semaphore>,
     per_address: Mutex<HashMap<IpAddr, Arc<Semaphore>>>,
 }
@@ -107,6 +110,8 @@ impl Prober {
             allow_dial: Vec::new(),
             nameservers: None,
             resolver: OnceCell::new(),
+            zone_hosts: HashMap::new(),
+            zone_cnames: HashMap::new(),
             flight: Arc::new(Semaphore::new(concurrency.max(1))),
             per_address: Mutex::new(HashMap::new()),
         }
@@ -124,6 +129,25 @@ impl Prober {
 
     pub fn with_nameservers(mut self, ns: Option<Vec<SocketAddr>>) -> Self {
         self.nameservers = ns;
+        self
+    }
+
+    /// Our public zones' A / AAAA and CNAME records: names they hold resolve from them, as our
+    /// authoritative servers would answer, without a query.
+    pub fn with_zone_records(mut self, records: &[dangle_model::DnsRecord]) -> Self {
+        use dangle_model::{RecordType, Target};
+        for r in records.iter().filter(|r| !r.zone_private) {
+            let name = key(r.name.as_str());
+            for t in r.targets.iter() {
+                match (&r.rtype, t) {
+                    (RecordType::A | RecordType::Aaaa, Target::Ip(ip)) => self.zone_hosts.entry(name.clone()).or_default().push(*ip),
+                    (RecordType::Cname, Target::Host(h)) => {
+                        self.zone_cnames.insert(name.clone(), key(h.as_str()));
+                    }
+                    _ => {}
+                }
+            }
+        }
         self
     }
 
@@ -161,11 +185,22 @@ impl Prober {
         r.as_ref().map_err(Clone::clone)
     }
 
-    /// Every address `host` resolves to, or why none.
+    /// Every address `host` resolves to, or why none: our own zones first, then DNS.
     async fn resolve(&self, host: &str) -> Result<Vec<IpAddr>, String> {
         if let Ok(ip) = host.parse::<IpAddr>() {
             return Ok(vec![ip]);
         }
+        let mut name = key(host);
+        for _ in 0..crate::reconcile::MAX_CHAIN {
+            if let Some(ips) = self.zone_hosts.get(&name) {
+                return Ok(ips.clone());
+            }
+            match self.zone_cnames.get(&name) {
+                Some(next) => name = next.clone(),
+                None => break,
+            }
+        }
+        let host = name.as_str();
         let resolver = self.resolver().await?;
         let fqdn = if host.ends_with('.') { host.to_string() } else { format!("{host}.") };
         match resolver.lookup_ip(fqdn.as_str()).await {
@@ -268,6 +303,11 @@ impl Prober {
         let _f = self.flight.acquire().await.expect("never closed");
         probe(&job.target, shown, dial, &job.sni, &self.settings).await
     }
+}
+
+/// A name as the maps hold it: lower case, no final dot.
+fn key(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase()
 }
 
 fn no_answer(job: &Job, address: Option<SocketAddr>, why: String) -> Evidence {
