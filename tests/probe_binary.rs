@@ -9,6 +9,9 @@ use std::process::Command;
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
 
+mod common;
+use common::copy_dir;
+
 fn netns() -> bool {
     Command::new("unshare").args(["-n", "true"]).status().is_ok_and(|s| s.success())
 }
@@ -43,19 +46,6 @@ nameservers = ["127.0.0.1:1"]
 
 fn read(dir: &Path, f: &str) -> String {
     std::fs::read_to_string(dir.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"))
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let t = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &t);
-        } else {
-            std::fs::copy(e.path(), t).unwrap();
-        }
-    }
 }
 
 /// A CA, and a leaf for `names` it signs, written as `stem.pem` (leaf then CA) and `stem.key`.
@@ -141,6 +131,12 @@ fn scan_probes_dangling_targets_and_a_foreign_answer_is_critical() {
     let records = read(d, "out/records.csv");
     assert_eq!(row(&records, "api.example.com")["probe_verdict"], "not_probed");
     assert_eq!(row(&records, "_sip._tcp.example.com")["probe_verdict"], "not_probed");
+
+    // The Markdown report and the table grow a probe column.
+    let md = read(d, "out/report.md");
+    assert!(md.contains("| critical | dangling | preview-lb.example.com | A | 198.51.100.77 | yes | foreign |"), "{md}");
+    let table = read(d, "scan.out");
+    assert!(table.contains("PROBE") && table.lines().any(|l| l.starts_with("critical") && l.contains("foreign")), "{table}");
 
     // The JSON report carries the full evidence.
     let json: serde_json::Value = serde_json::from_str(&read(d, "out/report.json")).unwrap();

@@ -34,6 +34,8 @@ pub struct Entry {
     pub old_severity: String,
     pub new_severity: String,
     pub reason: String,
+    pub old_probe_verdict: String,
+    pub new_probe_verdict: String,
 }
 
 fn is_finding(r: &ReportRow) -> bool {
@@ -62,6 +64,8 @@ pub fn compare(old: &[ReportRow], new: &[ReportRow]) -> Vec<Entry> {
             old_severity: o.map(|r| r.severity.clone()).unwrap_or_default(),
             new_severity: n.map(|r| r.severity.clone()).unwrap_or_default(),
             reason: base.reason.clone(),
+            old_probe_verdict: o.map(|r| r.probe_verdict.clone()).unwrap_or_default(),
+            new_probe_verdict: n.map(|r| r.probe_verdict.clone()).unwrap_or_default(),
         }
     };
     for (k, n) in &after {
@@ -69,7 +73,7 @@ pub fn compare(old: &[ReportRow], new: &[ReportRow]) -> Vec<Entry> {
         match (o, is_finding(n)) {
             (None, true) => out.push(entry(Change::New, None, Some(n))),
             (Some(o), true) if !is_finding(o) => out.push(entry(Change::New, Some(o), Some(n))),
-            (Some(o), true) if o.status != n.status || o.severity != n.severity => out.push(entry(Change::Changed, Some(o), Some(n))),
+            (Some(o), true) if o.status != n.status || o.severity != n.severity || probe_moved(o, n) => out.push(entry(Change::Changed, Some(o), Some(n))),
             (Some(o), false) if is_finding(o) => out.push(entry(Change::Fixed, Some(o), Some(n))),
             _ => {}
         }
@@ -86,6 +90,13 @@ pub fn compare(old: &[ReportRow], new: &[ReportRow]) -> Vec<Entry> {
             .then_with(|| (&a.record_name, &a.record_type, &a.set_id, &a.target).cmp(&(&b.record_name, &b.record_type, &b.set_id, &b.target)))
     });
     out
+}
+
+/// The probe says something new: both runs probed and the verdicts differ, or a foreign server now
+/// answers. (A run with `--no-probe` between two probing runs is not a change.)
+fn probe_moved(o: &ReportRow, n: &ReportRow) -> bool {
+    const NOT: &str = "not_probed";
+    o.probe_verdict != n.probe_verdict && ((o.probe_verdict != NOT && n.probe_verdict != NOT) || n.probe_verdict == "foreign")
 }
 
 fn sev_of(s: &str) -> Severity {
@@ -185,4 +196,45 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
 
 fn count(entries: &[Entry], c: Change) -> usize {
     entries.iter().filter(|e| e.change == c).count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{compare, Change};
+    use crate::store::ReportRow;
+
+    fn row(severity: &str, probe: &str) -> ReportRow {
+        ReportRow {
+            record_name: "app.example.com".into(),
+            record_type: "A".into(),
+            set_id: String::new(),
+            target: "198.51.100.7".into(),
+            zone: "example.com".into(),
+            source: "zones".into(),
+            account: String::new(),
+            status: "dangling".into(),
+            severity: severity.into(),
+            claimable: "yes".into(),
+            reason: "r".into(),
+            probe_verdict: probe.into(),
+            probe_detail: String::new(),
+            first_seen: "2026-11-29T00:00:00Z".into(),
+            location: String::new(),
+            ttl: 300,
+            owner: String::new(),
+            probes: vec![],
+        }
+    }
+
+    #[test]
+    fn a_new_probe_verdict_is_a_change_and_a_skipped_probe_is_not() {
+        let changed = |o: ReportRow, n: ReportRow| compare(&[o], &[n]).iter().any(|e| e.change == Change::Changed);
+        assert!(changed(row("high", "no_answer"), row("high", "unknown_listener")));
+        assert!(changed(row("high", "not_probed"), row("critical", "foreign")));
+        assert!(changed(row("high", "not_probed"), row("high", "foreign")), "a foreign answer is news even after --no-probe");
+        assert!(!changed(row("high", "no_answer"), row("high", "not_probed")), "a run with --no-probe changes nothing");
+        assert!(!changed(row("high", "not_probed"), row("high", "no_answer")));
+        let e = &compare(&[row("high", "no_answer")], &[row("critical", "foreign")])[0];
+        assert_eq!((e.old_probe_verdict.as_str(), e.new_probe_verdict.as_str()), ("no_answer", "foreign"));
+    }
 }

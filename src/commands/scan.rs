@@ -187,20 +187,30 @@ pub fn print_report(report: &Report, format: FormatArg, threshold: Severity) -> 
             if findings.is_empty() {
                 writeln!(out, "no findings")?;
             } else {
+                let probed = report.probed();
                 let rows: Vec<Vec<String>> = findings
                     .iter()
                     .map(|r| {
-                        vec![
+                        let mut row = vec![
                             r.severity.clone(),
                             r.status.clone(),
                             if r.set_id.is_empty() { r.record_name.clone() } else { format!("{} ({})", r.record_name, r.set_id) },
                             r.record_type.clone(),
                             r.target.clone(),
-                            r.reason.clone(),
-                        ]
+                        ];
+                        if probed {
+                            row.push(r.probe_verdict.clone());
+                        }
+                        row.push(r.reason.clone());
+                        row
                     })
                     .collect();
-                write!(out, "{}", report::table(&["SEVERITY", "STATUS", "RECORD", "TYPE", "TARGET", "REASON"], &rows))?;
+                let head: &[&str] = if probed {
+                    &["SEVERITY", "STATUS", "RECORD", "TYPE", "TARGET", "PROBE", "REASON"]
+                } else {
+                    &["SEVERITY", "STATUS", "RECORD", "TYPE", "TARGET", "REASON"]
+                };
+                write!(out, "{}", report::table(head, &rows))?;
                 let n = report.count_at_or_above(threshold);
                 writeln!(out, "{n} finding(s) at or above {threshold}")?;
             }

@@ -187,9 +187,10 @@ impl Default for Settings {
 }
 
 impl Settings {
-    /// The most one probe (both attempts, both modes) can take: the bound a tarpit meets.
+    /// The most one probe can take (two observe attempts and the authenticate handshake): the bound a
+    /// tarpit meets, whatever it does.
     pub fn hard_bound(&self) -> Duration {
-        2 * (self.connect_timeout + self.handshake_timeout + after_handshake(self)) + Duration::from_secs(1)
+        3 * (self.connect_timeout + self.handshake_timeout + after_handshake(self)) + Duration::from_secs(1)
     }
 }
 
@@ -357,8 +358,8 @@ pub fn cert_info(der: &CertificateDer<'_>) -> CertInfo {
                 subject: c.subject().to_string(),
                 issuer: c.issuer().to_string(),
                 sans,
-                not_before: c.validity().not_before.to_string(),
-                not_after: c.validity().not_after.to_string(),
+                not_before: when(&c.validity().not_before),
+                not_after: when(&c.validity().not_after),
                 serial: c.raw_serial_as_string(),
                 spki_sha256: hex(&Sha256::digest(c.public_key().raw)),
                 sha256,
@@ -375,6 +376,11 @@ pub fn cert_info(der: &CertificateDer<'_>) -> CertInfo {
             sha256,
         },
     }
+}
+
+/// A certificate time as RFC 3339 UTC (as the store writes times); before 1970, as written.
+fn when(t: &x509_parser::time::ASN1Time) -> String {
+    u64::try_from(t.timestamp()).map(crate::store::format_unix).unwrap_or_else(|_| t.to_string())
 }
 
 /// Provider certificates shared by every customer: TLS cannot say whose service answers.

@@ -137,7 +137,8 @@ pub async fn probe_rows(prober: &Arc<Prober>, records: &[DnsRecord], judgements:
             }
             _ => None,
         };
-        j.severity = severity(j.status, j.claimable, base.verdict == Verdict::Foreign);
+        // Only ever raises: what the reconciler decided stands unless a foreign server answers.
+        j.severity = j.severity.max(severity(j.status, j.claimable, base.verdict == Verdict::Foreign));
         out.by_judgement.insert(ji, out.rows.len() as u32);
         out.rows.push(RowProbe { reason, ..base.clone() });
     }

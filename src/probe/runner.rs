@@ -98,6 +98,8 @@ pub struct Prober {
     zone_hosts: HashMap<String, Vec<IpAddr>>,
     zone_cnames: HashMap<String, String>,
     flight: Arc<Semaphore>,
+    /// Jobs resolving or probing at once (so a scan of 100k names does not send 100k queries at once).
+    jobs: Arc<Semaphore>,
     per_address: Mutex<HashMap<IpAddr, Arc<Semaphore>>>,
 }
 
@@ -113,6 +115,7 @@ impl Prober {
             zone_hosts: HashMap::new(),
             zone_cnames: HashMap::new(),
             flight: Arc::new(Semaphore::new(concurrency.max(1))),
+            jobs: Arc::new(Semaphore::new(concurrency.max(1))),
             per_address: Mutex::new(HashMap::new()),
         }
     }
@@ -228,7 +231,10 @@ impl Prober {
         let mut set = tokio::task::JoinSet::new();
         for (i, j) in jobs.iter().enumerate() {
             let (me, job) = (self.clone(), j.clone());
-            set.spawn(async move { (i, me.run_job(&job).await) });
+            set.spawn(async move {
+                let _permit = me.jobs.clone().acquire_owned().await.expect("never closed");
+                (i, me.run_job(&job).await)
+            });
         }
         let mut out: Vec<Vec<Evidence>> = vec![Vec::new(); jobs.len()];
         while let Some(done) = set.join_next().await {
@@ -248,6 +254,8 @@ impl Prober {
         let mut plan: Vec<(Option<SocketAddr>, Result<SocketAddr, String>)> = Vec::new();
         let mut failed: Vec<Evidence> = Vec::new();
         let is_ip = host.parse::<IpAddr>().is_ok();
+        // The name resolves once for every port that connect_to does not map.
+        let mut resolved: Option<Result<Vec<IpAddr>, String>> = None;
         for &port in &self.ports {
             if let Some(to) = (!is_ip).then(|| self.connect_to.get(host, port)).flatten() {
                 // The host itself is mapped: no resolution of the real name.
@@ -258,13 +266,14 @@ impl Prober {
                 }
                 continue;
             }
-            let ips = match self.resolve(host).await {
-                Ok(ips) => ips,
-                Err(e) => {
-                    failed.push(no_answer(job, None, e));
-                    continue;
+            if resolved.is_none() {
+                let r = self.resolve(host).await;
+                if let Err(e) = &r {
+                    failed.push(no_answer(job, None, e.clone()));
                 }
-            };
+                resolved = Some(r);
+            }
+            let Some(Ok(ips)) = resolved.clone() else { continue };
             for ip in ips {
                 let shown = SocketAddr::new(ip, port);
                 let dial = match self.connect_to.get(&ip.to_string(), port) {

@@ -112,6 +112,11 @@ impl Report {
         c.flush()
     }
 
+    /// Did this run probe anything?
+    pub fn probed(&self) -> bool {
+        self.rows.iter().any(|r| r.probe_verdict != "not_probed")
+    }
+
     /// The counts by status and by severity of findings.
     pub fn summary(&self) -> Summary {
         let mut s = Summary::default();
@@ -169,16 +174,20 @@ impl Report {
         if findings.is_empty() {
             o.push_str("No record is dangling, unverified or external.\n");
         } else {
+            // The probe column appears when the run probed something (a run without probes reads as before).
+            let probed = self.probed();
+            let (ph, pr) = if probed { (" probe |", " --- |") } else { ("", "") };
             let _ = writeln!(
                 o,
-                "| severity | status | record | type | target | claimable | reason | where | first seen |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+                "| severity | status | record | type | target | claimable |{ph} reason | where | first seen |\n| --- | --- | --- | --- | --- | --- |{pr} --- | --- | --- |"
             );
             for r in findings {
                 let name = if r.set_id.is_empty() { r.record_name.clone() } else { format!("{} ({})", r.record_name, r.set_id) };
                 let place = r.place();
+                let probe = if probed { format!(" {} |", r.probe_verdict) } else { String::new() };
                 let _ = writeln!(
                     o,
-                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                    "| {} | {} | {} | {} | {} | {} |{probe} {} | {} | {} |",
                     r.severity,
                     r.status,
                     cell(&name),

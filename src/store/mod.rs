@@ -15,7 +15,7 @@ use crate::reconcile::{Claimable, Explainer, Former, History, Judgement, Severit
 mod time;
 mod write;
 
-pub use time::now_rfc3339;
+pub use time::{format_unix, now_rfc3339};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
