@@ -88,6 +88,25 @@ struct RawProbe {
     nameservers: Option<Vec<String>>,
     #[serde(default)]
     allow_dial: Vec<String>,
+    #[serde(default)]
+    targets: Vec<RawTarget>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTarget {
+    target: String,
+    sni: Option<String>,
+}
+
+/// A target the user names in `[[probe.targets]]`: probed on every scan, record or not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedTarget {
+    /// As written in the config.
+    pub label: String,
+    pub host: String,
+    pub port: Option<u16>,
+    pub sni: String,
 }
 
 /// A validated provider.
@@ -161,6 +180,8 @@ pub struct ProbeConfig {
     pub nameservers: Option<Vec<std::net::SocketAddr>>,
     /// Dial only inside these blocks, after `connect_to` (empty: anywhere).
     pub allow_dial: Vec<ipnet::IpNet>,
+    /// Targets probed on every scan besides the records that need it.
+    pub targets: Vec<NamedTarget>,
 }
 
 impl Default for ProbeConfig {
@@ -178,6 +199,7 @@ impl Default for ProbeConfig {
             connect_to: BTreeMap::new(),
             nameservers: None,
             allow_dial: Vec::new(),
+            targets: Vec::new(),
         }
     }
 }
@@ -356,6 +378,15 @@ impl Config {
                     return Err(invalid(format!("{at} nameservers: give one or more, or leave the key out for the system's")));
                 }
                 probe.nameservers = Some(out);
+            }
+            for (i, t) in p.targets.iter().enumerate() {
+                let (host, port) = crate::probe::parse_target(&t.target).map_err(|e| invalid(format!("{at} targets[{i}].target: {e}")))?;
+                let sni = match &t.sni {
+                    Some(s) => s.trim_end_matches('.').to_string(),
+                    None if host.parse::<std::net::IpAddr>().is_ok() => String::new(),
+                    None => host.clone(),
+                };
+                probe.targets.push(NamedTarget { label: t.target.trim().to_string(), host, port, sni });
             }
             for a in &p.allow_dial {
                 probe.allow_dial.push(dangle_files::parse_ip_or_cidr(a).map_err(|_| invalid(format!("{at} allow_dial: `{a}` is not an address or CIDR")))?);

@@ -326,6 +326,10 @@ fn bad_probe_inputs_are_exit_2_naming_file_and_key() {
     expect_error(&dir, &["scan"], &["dangle.toml", "connect_to", "not a host!"]);
     with_probe("allow_dial = [\"10.0.0.0/33\"]\n");
     expect_error(&dir, &["scan"], &["[probe] allow_dial", "10.0.0.0/33"]);
+    with_probe("[[probe.targets]]\ntarget = \"bad host:443\"\n");
+    expect_error(&dir, &["scan"], &["[probe] targets[0].target", "bad host:443"]);
+    with_probe("[[probe.targets]]\ntarget = \"10.0.0.1\"\nport = 443\n");
+    expect_error(&dir, &["scan"], &["dangle.toml", "unknown field `port`"]);
     with_probe("nameservers = [\"dns.example\"]\n");
     expect_error(&dir, &["scan"], &["[probe] nameservers", "dns.example"]);
     // A client certificate without anything that could prove a server ours would never be used.

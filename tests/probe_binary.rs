@@ -42,6 +42,14 @@ nameservers = ["127.0.0.1:1"]
 [probe.connect_to]
 "198.51.100.77" = "127.0.0.1:8441"
 "192.0.2.200" = "127.0.0.1:8442"
+
+# Targets named by the user, probed on every scan whatever the records say.
+[[probe.targets]]
+target = "198.51.100.77"
+sni = "www.example.com"
+[[probe.targets]]
+target = "127.0.0.1:8442"
+sni = "printer.example.com"
 "#;
 
 fn read(dir: &Path, f: &str) -> String {
@@ -150,6 +158,15 @@ fn scan_probes_dangling_targets_and_a_foreign_answer_is_critical() {
     assert!(ev["chain"][0]["issuer"].as_str().unwrap().contains("Some Public CA"), "{ev}");
     assert_eq!(ev["chain"][0]["spki_sha256"].as_str().unwrap().len(), 64);
 
+    // Named targets: each with its verdict and evidence, in the JSON and the Markdown.
+    let named = json["named_probes"].as_array().expect("named_probes");
+    assert_eq!(named.len(), 2, "{named:?}");
+    assert_eq!((named[0]["target"].as_str(), named[0]["verdict"].as_str()), (Some("198.51.100.77"), Some("foreign")));
+    assert_eq!(named[0]["probes"][0]["dialed"], "127.0.0.1:8441");
+    assert_eq!((named[1]["target"].as_str(), named[1]["verdict"].as_str()), (Some("127.0.0.1:8442"), Some("ours")));
+    assert!(md.contains("## Named targets") && md.contains("| 198.51.100.77 | www.example.com | foreign |"), "{md}");
+    assert!(table.contains("named targets"), "{table}");
+
     // `dangle probe`: the same foreign server, as JSON, exit 1; our server by name through connect_to, exit 0.
     assert_eq!(read(d, "probe.rc").trim(), "1", "{}", read(d, "probe.err"));
     let pj: serde_json::Value = serde_json::from_str(&read(d, "probe.json")).unwrap();
@@ -162,4 +179,6 @@ fn scan_probes_dangling_targets_and_a_foreign_answer_is_critical() {
     assert_eq!(read(d, "noprobe.rc").trim(), "1");
     let lb2 = row(&read(d, "out2/findings.csv"), "preview-lb.example.com");
     assert_eq!((lb2["severity"].as_str(), lb2["probe_verdict"].as_str()), ("high", "not_probed"), "{lb2:?}");
+    let json2: serde_json::Value = serde_json::from_str(&read(d, "out2/report.json")).unwrap();
+    assert!(json2.get("named_probes").is_none(), "nothing probed with --no-probe");
 }

@@ -3,10 +3,10 @@
 //! `ours`, and a client certificate that never reaches anyone else.
 
 use std::io::Write;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 
 use super::Outcome;
 use crate::cli::ProbeArgs;
@@ -15,24 +15,10 @@ use crate::probe::{load, Evidence, Job, Verdict};
 
 /// `HOST[:PORT]` → host and optional port.
 pub fn split_target(t: &str) -> anyhow::Result<(String, Option<u16>)> {
-    let t = t.trim();
-    if let Ok(sa) = t.parse::<SocketAddr>() {
-        return Ok((sa.ip().to_string(), Some(sa.port())));
-    }
-    if let Ok(ip) = t.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
-        return Ok((ip.to_string(), None));
-    }
-    let (host, port) = match t.rsplit_once(':') {
-        Some((h, p)) => (h, Some(p.parse::<u16>().ok().filter(|p| *p != 0).with_context(|| format!("`{t}`: `{p}` is not a port"))?)),
-        None => (t, None),
-    };
-    if host.is_empty() || !host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_')) {
-        bail!("`{t}` is not HOST[:PORT]");
-    }
-    Ok((host.trim_end_matches('.').to_ascii_lowercase(), port))
+    crate::probe::parse_target(t).map_err(anyhow::Error::msg)
 }
 
-fn settings(args: &ProbeArgs, port: Option<u16>) -> anyhow::Result<ProbeConfig> {
+fn settings(args: &ProbeArgs) -> anyhow::Result<ProbeConfig> {
     let mut p = match &args.config {
         Some(path) => Config::load(path)?.probe,
         None => ProbeConfig::default(),
@@ -56,9 +42,6 @@ fn settings(args: &ProbeArgs, port: Option<u16>) -> anyhow::Result<ProbeConfig> 
     if let Some(ms) = args.handshake_timeout_ms {
         p.handshake_timeout_ms = ms.clamp(1, 600_000);
     }
-    if let Some(port) = port {
-        p.ports = vec![port];
-    }
     // One target: no reason to limit where it may be dialed beyond what the user typed.
     p.allow_dial.clear();
     Ok(p)
@@ -66,7 +49,7 @@ fn settings(args: &ProbeArgs, port: Option<u16>) -> anyhow::Result<ProbeConfig> 
 
 pub fn run(args: &ProbeArgs) -> anyhow::Result<Outcome> {
     let (host, port) = split_target(&args.target)?;
-    let cfg = settings(args, port)?;
+    let cfg = settings(args)?;
     let prober = Arc::new(load::prober(&cfg)?);
     if prober.settings().trust.is_empty() {
         eprintln!("note: no --trust-anchor or --spki-pin: no server can prove it is ours");
@@ -77,7 +60,7 @@ pub fn run(args: &ProbeArgs) -> anyhow::Result<Outcome> {
         None => host.clone(),
     };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("cannot start the async runtime")?;
-    let job = Job { target: host, sni };
+    let job = Job { target: host, sni, port };
     let evidence = rt.block_on(prober.run_job(&job));
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

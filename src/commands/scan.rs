@@ -115,7 +115,7 @@ pub fn scan_into(cfg: &Config, store: &mut Store, probe: bool) -> anyhow::Result
                 tracing::warn!("[probe] has no trust_anchors or spki_pins: no server can prove it is ours, so every TLS answer is foreign or shared");
             }
             let p = Arc::new(p.with_zone_records(&inv.records));
-            rt.block_on(crate::probe::probe_rows(&p, &inv.records, &mut judgements))
+            rt.block_on(crate::probe::probe_rows(&p, &inv.records, &mut judgements, &cfg.probe.targets))
         }
         None => crate::probe::Probed::default(),
     };
@@ -211,7 +211,15 @@ pub fn print_report(report: &Report, format: FormatArg, threshold: Severity) -> 
                     &["SEVERITY", "STATUS", "RECORD", "TYPE", "TARGET", "REASON"]
                 };
                 write!(out, "{}", report::table(head, &rows))?;
-                let n = report.count_at_or_above(threshold);
+            }
+            if !report.named_probes.is_empty() {
+                let rows: Vec<Vec<String>> =
+                    report.named_probes.iter().map(|n| vec![n.target.clone(), n.sni.clone(), n.verdict.clone(), n.detail.clone()]).collect();
+                writeln!(out, "named targets ([[probe.targets]]):")?;
+                write!(out, "{}", report::table(&["TARGET", "SNI", "PROBE", "DETAIL"], &rows))?;
+            }
+            let n = report.count_at_or_above(threshold);
+            if n > 0 || !findings.is_empty() {
                 writeln!(out, "{n} finding(s) at or above {threshold}")?;
             }
         }

@@ -36,7 +36,7 @@ pub mod plan;
 pub mod runner;
 
 pub use plan::{probe_rows, Probed};
-pub use runner::{ConnectTo, Job, Prober};
+pub use runner::{parse_target, ConnectTo, Job, Prober};
 
 /// The verdict of a probe (contract names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

@@ -12,6 +12,7 @@ use rustc_hash::FxHashMap;
 
 use super::runner::summarize;
 use super::{Evidence, Job, Prober, Verdict};
+use crate::config::NamedTarget;
 use crate::reconcile::{severity, Judgement, Status};
 
 /// What the probes said about one row.
@@ -25,11 +26,24 @@ pub struct RowProbe {
     pub evidence: Vec<u32>,
 }
 
-/// A scan's probe results, by judgement.
+/// What the probes said about a target the user named (`[[probe.targets]]`).
+#[derive(Debug, Clone)]
+pub struct NamedResult {
+    /// As written in the config.
+    pub target: String,
+    pub sni: String,
+    pub verdict: Verdict,
+    pub detail: String,
+    /// Indices into [`Probed::evidence`].
+    pub evidence: Vec<u32>,
+}
+
+/// A scan's probe results, by judgement, and for the named targets.
 #[derive(Debug, Default)]
 pub struct Probed {
     by_judgement: FxHashMap<u32, u32>,
     rows: Vec<RowProbe>,
+    pub named: Vec<NamedResult>,
     pub evidence: Vec<Evidence>,
 }
 
@@ -39,7 +53,7 @@ impl Probed {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.rows.is_empty() && self.named.is_empty()
     }
 
     /// Probed rows by verdict, for the log.
@@ -78,29 +92,33 @@ fn reachable(record: &DnsRecord, target: &Target) -> Option<String> {
     }
 }
 
-/// Probes the rows that need it and folds the answers into `judgements` (severity) and the result.
-pub async fn probe_rows(prober: &Arc<Prober>, records: &[DnsRecord], judgements: &mut [Judgement]) -> Probed {
+/// Probes the rows that need it and the named targets, and folds the answers into `judgements`
+/// (severity) and the result.
+pub async fn probe_rows(prober: &Arc<Prober>, records: &[DnsRecord], judgements: &mut [Judgement], named: &[NamedTarget]) -> Probed {
     let mut jobs: Vec<Job> = Vec::new();
     let mut job_of: FxHashMap<Job, u32> = FxHashMap::default();
     let mut wanted: Vec<(u32, u32)> = Vec::new();
+    let mut add = |job: Job, jobs: &mut Vec<Job>| {
+        *job_of.entry(job.clone()).or_insert_with(|| {
+            jobs.push(job);
+            (jobs.len() - 1) as u32
+        })
+    };
     for (i, j) in judgements.iter().enumerate() {
         if !matches!(j.status, Status::Dangling | Status::Unverified) {
             continue;
         }
         let record = &records[j.record as usize];
         let Some(host) = j.target(records).and_then(|t| reachable(record, t)) else { continue };
-        let job = Job { target: host, sni: sni_for(record.name.as_str()) };
-        let k = *job_of.entry(job.clone()).or_insert_with(|| {
-            jobs.push(job);
-            (jobs.len() - 1) as u32
-        });
+        let k = add(Job::new(host, sni_for(record.name.as_str())), &mut jobs);
         wanted.push((i as u32, k));
     }
+    let named_jobs: Vec<u32> = named.iter().map(|t| add(Job { target: t.host.clone(), sni: t.sni.clone(), port: t.port }, &mut jobs)).collect();
     let mut out = Probed::default();
     if jobs.is_empty() {
         return out;
     }
-    tracing::info!(rows = wanted.len(), targets = jobs.len(), "probing");
+    tracing::info!(rows = wanted.len(), named = named.len(), targets = jobs.len(), "probing");
     let results = prober.run(&jobs).await;
     // Each job's evidence, once, and the row summary every row of that job shares.
     let mut per_job: Vec<u32> = Vec::with_capacity(jobs.len());
@@ -118,6 +136,10 @@ pub async fn probe_rows(prober: &Arc<Prober>, records: &[DnsRecord], judgements:
     // Rows of one job can differ in status (dangling here, unverified there): the reason and severity
     // are per row, so copy the job's summary where they differ.
     let summaries = std::mem::take(&mut out.rows);
+    for (t, k) in named.iter().zip(named_jobs) {
+        let s = &summaries[per_job[k as usize] as usize];
+        out.named.push(NamedResult { target: t.label.clone(), sni: t.sni.clone(), verdict: s.verdict, detail: s.detail.clone(), evidence: s.evidence.clone() });
+    }
     for (ji, ki) in wanted {
         let j = &mut judgements[ji as usize];
         let base = &summaries[per_job[ki as usize] as usize];

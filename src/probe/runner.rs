@@ -17,11 +17,42 @@ use super::{probe, Evidence, Settings, Verdict};
 /// At most this many probes in flight to one dialed address.
 pub const PER_ADDRESS: usize = 4;
 
-/// One thing to probe: a DNS target (an address or a host name) with the SNI to send.
+/// One thing to probe: a DNS target (an address or a host name) with the SNI to send, on one port or
+/// (`None`) on every `[probe] ports` entry.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Job {
     pub target: String,
     pub sni: String,
+    pub port: Option<u16>,
+}
+
+impl Job {
+    /// A target on the configured ports.
+    pub fn new(target: impl Into<String>, sni: impl Into<String>) -> Self {
+        Self { target: target.into(), sni: sni.into(), port: None }
+    }
+}
+
+/// `HOST[:PORT]` (an address, a host name, `[V6]:PORT`) → host and port.
+pub fn parse_target(t: &str) -> Result<(String, Option<u16>), String> {
+    let t = t.trim();
+    if let Ok(sa) = t.parse::<SocketAddr>() {
+        if sa.port() == 0 {
+            return Err(format!("`{t}`: port 0"));
+        }
+        return Ok((sa.ip().to_string(), Some(sa.port())));
+    }
+    if let Ok(ip) = t.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+        return Ok((ip.to_string(), None));
+    }
+    let (host, port) = match t.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| format!("`{t}`: `{p}` is not a port"))?)),
+        None => (t, None),
+    };
+    if host.is_empty() || !host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_')) {
+        return Err(format!("`{t}` is not HOST[:PORT]"));
+    }
+    Ok((host.trim_end_matches('.').to_ascii_lowercase(), port))
 }
 
 /// Where to dial instead: an address or a host name, with or without a port.
@@ -256,7 +287,11 @@ impl Prober {
         let is_ip = host.parse::<IpAddr>().is_ok();
         // The name resolves once for every port that connect_to does not map.
         let mut resolved: Option<Result<Vec<IpAddr>, String>> = None;
-        for &port in &self.ports {
+        let ports = match job.port {
+            Some(p) => vec![p],
+            None => self.ports.clone(),
+        };
+        for port in ports {
             if let Some(to) = (!is_ip).then(|| self.connect_to.get(host, port)).flatten() {
                 // The host itself is mapped: no resolution of the real name.
                 let port_to = to.port.unwrap_or(port);

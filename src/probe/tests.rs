@@ -513,7 +513,7 @@ async fn connect_to_dials_loopback_for_a_cloud_address_and_allow_dial_stops_the_
         runner(settings(&[&org], &[]), vec![443], 8).with_connect_to(map).with_allow_dial(vec!["127.0.0.0/8".parse().unwrap()]),
     );
     let out = p
-        .run(&[Job { target: "54.214.1.2".into(), sni: "app.example.com".into() }, Job { target: "54.214.9.9".into(), sni: "old.example.com".into() }])
+        .run(&[Job::new("54.214.1.2", "app.example.com"), Job::new("54.214.9.9", "old.example.com")])
         .await;
     let ev = &out[0][0];
     assert_eq!(ev.verdict, Verdict::Ours, "{ev:#?}");
@@ -584,7 +584,7 @@ async fn host_names_resolve_through_the_configured_name_server_and_every_address
     let ns = dns_server().await;
     let p = Arc::new(runner(settings(&[&org], &[]), vec![a1.port()], 8).with_nameservers(Some(vec![ns])));
     let out = p
-        .run(&[Job { target: "app.example.net".into(), sni: "www.example.com".into() }, Job { target: "gone.example.net".into(), sni: "old.example.com".into() }])
+        .run(&[Job::new("app.example.net", "www.example.com"), Job::new("gone.example.net", "old.example.com")])
         .await;
     let addrs: Vec<_> = out[0].iter().map(|e| (e.address, e.verdict)).collect();
     assert_eq!(addrs, vec![(Some(a1), Verdict::Ours), (Some(a2), Verdict::Ours)]);
@@ -618,7 +618,7 @@ async fn concurrency_is_bounded_per_address_and_overall() {
     let (live, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let addr = counting_listener("127.0.0.1", live.clone(), peak.clone()).await;
     let p = Arc::new(runner(settings(&[], &[]), vec![addr.port()], 128));
-    let jobs: Vec<Job> = (0..20).map(|i| Job { target: "127.0.0.1".into(), sni: format!("n{i}.example.com") }).collect();
+    let jobs: Vec<Job> = (0..20).map(|i| Job::new("127.0.0.1", format!("n{i}.example.com"))).collect();
     let out = p.run(&jobs).await;
     assert!(out.iter().all(|e| e[0].verdict == Verdict::UnknownListener), "{out:#?}");
     let seen = peak.load(Ordering::SeqCst);
@@ -630,7 +630,7 @@ async fn concurrency_is_bounded_per_address_and_overall() {
     for i in 0..8 {
         let a = counting_listener(&format!("127.0.1.{}", i + 1), live.clone(), peak.clone()).await;
         map.push((format!("10.0.0.{}", i + 1), a.to_string()));
-        jobs.push(Job { target: format!("10.0.0.{}", i + 1), sni: "x.example.com".into() });
+        jobs.push(Job::new(format!("10.0.0.{}", i + 1), "x.example.com"));
     }
     let ct = ConnectTo::parse(map.iter().map(|(a, b)| (a.as_str(), b.as_str()))).unwrap();
     let p = Arc::new(runner(settings(&[], &[]), vec![443], 3).with_connect_to(ct));

@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::reconcile::{Severity, Status};
-use crate::store::{AssetRow, GapRow, ReportRow, RunMeta, Store, StoreError};
+use crate::store::{AssetRow, GapRow, NamedProbeRow, ReportRow, RunMeta, Store, StoreError};
 
 /// records.csv / findings.csv columns (contract: add, never rename).
 pub const RECORD_COLUMNS: &[&str] = &[
@@ -37,6 +37,9 @@ pub struct Report {
     pub rows: Vec<ReportRow>,
     pub assets: Vec<AssetRow>,
     pub gaps: Vec<GapRow>,
+    /// `[[probe.targets]]`: what answers at the targets the user named.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub named_probes: Vec<NamedProbeRow>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +52,13 @@ pub enum Format {
 
 impl Report {
     pub fn load(store: &Store, run: i64) -> Result<Self, StoreError> {
-        Ok(Self { run: store.run_meta(run)?, rows: store.rows(run)?, assets: store.assets(run)?, gaps: store.gaps(run)? })
+        Ok(Self {
+            run: store.run_meta(run)?,
+            rows: store.rows(run)?,
+            assets: store.assets(run)?,
+            gaps: store.gaps(run)?,
+            named_probes: store.named_probes(run)?,
+        })
     }
 
     /// Rows whose status is a finding, by severity (worst first), then name, type, target.
@@ -71,8 +80,15 @@ impl Report {
         self.findings().first().map(|r| sev(r))
     }
 
+    /// Findings at or above `threshold`. A foreign server at a named target counts as a critical
+    /// finding: naming a target says nothing foreign should answer there.
     pub fn count_at_or_above(&self, threshold: Severity) -> usize {
-        self.findings().iter().filter(|r| sev(r) >= threshold).count()
+        self.findings().iter().filter(|r| sev(r) >= threshold).count() + self.named_foreign().len()
+    }
+
+    /// Named targets where a foreign server answers.
+    pub fn named_foreign(&self) -> Vec<&NamedProbeRow> {
+        self.named_probes.iter().filter(|n| n.verdict == "foreign").collect()
     }
 
     /// Writes records.csv, findings.csv, assets.csv, gaps.csv, report.md and report.json into `dir`.
@@ -166,6 +182,14 @@ impl Report {
             let _ = writeln!(o, "| source | account | region | service | error |\n| --- | --- | --- | --- | --- |");
             for g in &self.gaps {
                 let _ = writeln!(o, "| {} | {} | {} | {} | {} |", cell(&g.source), cell(&g.account), cell(&g.region), cell(&g.service), cell(&g.error));
+            }
+            o.push('\n');
+        }
+        if !self.named_probes.is_empty() {
+            let _ = writeln!(o, "## Named targets\n\nProbed on every scan (`[[probe.targets]]`); a foreign answer here counts as a critical finding.\n");
+            let _ = writeln!(o, "| target | SNI | probe | detail |\n| --- | --- | --- | --- |");
+            for n in &self.named_probes {
+                let _ = writeln!(o, "| {} | {} | {} | {} |", cell(&n.target), cell(&n.sni), n.verdict, cell(&n.detail));
             }
             o.push('\n');
         }

@@ -121,6 +121,17 @@ CREATE TABLE row_probes (
     probe_id INTEGER NOT NULL,
     PRIMARY KEY (run_id, seq, probe_id)
 ) WITHOUT ROWID;
+-- Targets the user named in [[probe.targets]], with their verdict and the probes behind it.
+CREATE TABLE named_probes (
+    run_id INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    target TEXT NOT NULL,
+    sni TEXT NOT NULL,
+    verdict TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    probe_ids TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
 "#];
 
 /// What one scan hands to the store.
@@ -202,6 +213,16 @@ impl ReportRow {
             self.target.clone(),
         )
     }
+}
+
+/// A named target's probe result, as reports show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NamedProbeRow {
+    pub target: String,
+    pub sni: String,
+    pub verdict: String,
+    pub detail: String,
+    pub probes: Vec<serde_json::Value>,
 }
 
 /// An asset of a run, as assets.csv shows it.
@@ -426,6 +447,24 @@ impl Store {
                 })
             },
         )
+    }
+
+    /// The named targets' results of a run, in config order.
+    pub fn named_probes(&self, run: i64) -> Result<Vec<NamedProbeRow>, StoreError> {
+        let named = self.per_run("SELECT target, sni, verdict, detail, probe_ids FROM named_probes WHERE run_id = ?1 ORDER BY seq", run, |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, String>(4)?))
+        })?;
+        let mut stmt = self.conn.prepare("SELECT evidence FROM probes WHERE run_id = ?1 AND id = ?2").map_err(self.err())?;
+        let mut out = Vec::with_capacity(named.len());
+        for (target, sni, verdict, detail, ids) in named {
+            let mut probes = Vec::new();
+            for id in ids.split_whitespace().filter_map(|i| i.parse::<i64>().ok()) {
+                let json: String = stmt.query_row(rusqlite::params![run, id], |r| r.get(0)).map_err(self.err())?;
+                probes.push(serde_json::from_str(&json).unwrap_or(serde_json::Value::String(json)));
+            }
+            out.push(NamedProbeRow { target, sni, verdict, detail, probes });
+        }
+        Ok(out)
     }
 
     pub fn assets(&self, run: i64) -> Result<Vec<AssetRow>, StoreError> {

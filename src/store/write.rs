@@ -151,6 +151,12 @@ impl Store {
                     link.execute(params![run_id, seq as i64, id]).map_err(&e)?;
                 }
             }
+            let mut nins = tx
+                .prepare("INSERT INTO named_probes (run_id, seq, target, sni, verdict, detail, probe_ids) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
+                .map_err(&e)?;
+            for (seq, n) in run.probed.named.iter().enumerate() {
+                nins.execute(params![run_id, seq as i64, n.target, n.sni, n.verdict.as_str(), n.detail, join(n.evidence.iter())]).map_err(&e)?;
+            }
             let mut pins = tx.prepare("INSERT INTO probes (run_id, id, verdict, evidence) VALUES (?1, ?2, ?3, ?4)").map_err(&e)?;
             for (id, ev) in run.probed.evidence.iter().enumerate() {
                 let json = serde_json::to_string(ev).expect("evidence serializes");
