@@ -653,3 +653,24 @@ fn connect_to_accepts_addresses_hosts_and_ports() {
     assert!(ConnectTo::parse([("52.1.2.3", "not a host!")]).is_err());
     assert!(ConnectTo::parse([("52.1.2.3", "127.0.0.1:0")]).is_err());
 }
+
+#[tokio::test]
+async fn ipv6_targets_and_connect_to_loopback_v6() {
+    let org = ca("Org CA");
+    let l = leaf(Some(&org), &["v6.example.com"]);
+    let config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(l.chain, l.key)
+        .unwrap();
+    let addr = serve_config_on("::1", config).await;
+    let map = ConnectTo::parse([("2600:1f18::7", addr.to_string().as_str())]).unwrap();
+    let p = Arc::new(runner(settings(&[&org], &[]), vec![443], 4).with_connect_to(map).with_allow_dial(vec!["::1/128".parse().unwrap()]));
+    let out = p.run(&[Job::new("2600:1f18::7", "v6.example.com")]).await;
+    let ev = &out[0][0];
+    assert_eq!(ev.verdict, Verdict::Ours, "{ev:#?}");
+    assert_eq!(ev.address, Some("[2600:1f18::7]:443".parse().unwrap()));
+    assert_eq!(ev.dialed, Some(addr));
+    assert!(ev.place().starts_with("[2600:1f18::7]:443 (dialed [::1]:"), "{}", ev.place());
+}
