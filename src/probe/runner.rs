@@ -237,7 +237,13 @@ impl Prober {
         let host = name.as_str();
         let resolver = self.resolver().await?;
         let fqdn = if host.ends_with('.') { host.to_string() } else { format!("{host}.") };
-        match resolver.lookup_ip(fqdn.as_str()).await {
+        // hickory bounds each query; this bounds the whole lookup (CNAME chains, TCP fallback) too.
+        let bound = 4 * self.settings.connect_timeout;
+        let lookup = match tokio::time::timeout(bound, resolver.lookup_ip(fqdn.as_str())).await {
+            Ok(r) => r,
+            Err(_) => return Err(format!("{host} does not resolve within {} ms", bound.as_millis())),
+        };
+        match lookup {
             Ok(l) => {
                 let mut ips: Vec<IpAddr> = l.iter().collect();
                 ips.sort();
