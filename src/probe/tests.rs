@@ -158,6 +158,16 @@ async fn serve_config_on(ip: &str, config: rustls::ServerConfig) -> SocketAddr {
     addr
 }
 
+/// A server configuration for `leaf`, TLS 1.2 and 1.3, no client authentication.
+fn plain_config(leaf: Leaf) -> rustls::ServerConfig {
+    rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(leaf.chain, leaf.key)
+        .unwrap()
+}
+
 fn settings(anchors: &[&Ca], pins: &[[u8; 32]]) -> Settings {
     Settings {
         connect_timeout: Duration::from_millis(500),
@@ -560,12 +570,7 @@ async fn dns_server() -> SocketAddr {
 async fn host_names_resolve_through_the_configured_name_server_and_every_address_is_probed() {
     let org = ca("Org CA");
     let l = leaf(Some(&org), &["www.example.com"]);
-    let config = rustls::ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(l.chain, l.key)
-        .unwrap();
+    let config = plain_config(l);
     // One port on both loopback addresses the name resolves to.
     let a1 = serve_config_on("127.0.0.1", config.clone()).await;
     let l2 = TcpListener::bind(("127.0.0.2", a1.port())).await;
@@ -658,12 +663,7 @@ fn connect_to_accepts_addresses_hosts_and_ports() {
 async fn ipv6_targets_and_connect_to_loopback_v6() {
     let org = ca("Org CA");
     let l = leaf(Some(&org), &["v6.example.com"]);
-    let config = rustls::ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(l.chain, l.key)
-        .unwrap();
+    let config = plain_config(l);
     let addr = serve_config_on("::1", config).await;
     let map = ConnectTo::parse([("2600:1f18::7", addr.to_string().as_str())]).unwrap();
     let p = Arc::new(runner(settings(&[&org], &[]), vec![443], 4).with_connect_to(map).with_allow_dial(vec!["::1/128".parse().unwrap()]));
