@@ -123,12 +123,10 @@ impl Store {
                 )
                 .map_err(&e)?;
             let mut link = tx.prepare("INSERT INTO row_probes (run_id, seq, probe_id) VALUES (?1, ?2, ?3)").map_err(&e)?;
-            let mut reason = String::new();
             for (seq, j) in run.judgements.iter().enumerate() {
                 let r = &run.records[j.record as usize];
-                let probe = run.probed.get(seq);
-                reason.clear();
-                reason.push_str(&run.explain.render(&j.reason));
+                let probe = if run.probed.is_empty() { None } else { run.probed.get(seq) };
+                let mut reason = run.explain.render(&j.reason);
                 if let Some(extra) = probe.and_then(|p| p.reason.as_deref()) {
                     reason.push_str(extra);
                 }
