@@ -381,11 +381,7 @@ impl Config {
             }
             for (i, t) in p.targets.iter().enumerate() {
                 let (host, port) = crate::probe::parse_target(&t.target).map_err(|e| invalid(format!("{at} targets[{i}].target: {e}")))?;
-                let sni = match &t.sni {
-                    Some(s) => s.trim_end_matches('.').to_string(),
-                    None if host.parse::<std::net::IpAddr>().is_ok() => String::new(),
-                    None => host.clone(),
-                };
+                let sni = crate::probe::default_sni(&host, t.sni.as_deref());
                 probe.targets.push(NamedTarget { label: t.target.trim().to_string(), host, port, sni });
             }
             for a in &p.allow_dial {

@@ -3,7 +3,6 @@
 //! `ours`, and a client certificate that never reaches anyone else.
 
 use std::io::Write;
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -12,11 +11,6 @@ use super::Outcome;
 use crate::cli::ProbeArgs;
 use crate::config::{parse_nameserver, Config, ProbeConfig};
 use crate::probe::{load, Evidence, Job, Verdict};
-
-/// `HOST[:PORT]` → host and optional port.
-pub fn split_target(t: &str) -> anyhow::Result<(String, Option<u16>)> {
-    crate::probe::parse_target(t).map_err(anyhow::Error::msg)
-}
 
 fn settings(args: &ProbeArgs) -> anyhow::Result<ProbeConfig> {
     let mut p = match &args.config {
@@ -48,17 +42,13 @@ fn settings(args: &ProbeArgs) -> anyhow::Result<ProbeConfig> {
 }
 
 pub fn run(args: &ProbeArgs) -> anyhow::Result<Outcome> {
-    let (host, port) = split_target(&args.target)?;
+    let (host, port) = crate::probe::parse_target(&args.target).map_err(anyhow::Error::msg)?;
     let cfg = settings(args)?;
     let prober = Arc::new(load::prober(&cfg)?);
     if prober.settings().trust.is_empty() {
         eprintln!("note: no --trust-anchor or --spki-pin: no server can prove it is ours");
     }
-    let sni = match &args.sni {
-        Some(s) => s.trim_end_matches('.').to_string(),
-        None if host.parse::<IpAddr>().is_ok() => String::new(),
-        None => host.clone(),
-    };
+    let sni = crate::probe::default_sni(&host, args.sni.as_deref());
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("cannot start the async runtime")?;
     let job = Job { target: host, sni, port };
     let evidence = rt.block_on(prober.run_job(&job));
@@ -113,21 +103,4 @@ fn print_one(out: &mut impl Write, ev: &Evidence) -> std::io::Result<()> {
         writeln!(out, "{:<11}{e}", "error")?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::split_target;
-
-    #[test]
-    fn targets_with_and_without_ports() {
-        assert_eq!(split_target("api.example.com").unwrap(), ("api.example.com".into(), None));
-        assert_eq!(split_target("api.example.com:8443").unwrap(), ("api.example.com".into(), Some(8443)));
-        assert_eq!(split_target("52.1.2.3").unwrap(), ("52.1.2.3".into(), None));
-        assert_eq!(split_target("52.1.2.3:443").unwrap(), ("52.1.2.3".into(), Some(443)));
-        assert_eq!(split_target("[2600::1]:443").unwrap(), ("2600::1".into(), Some(443)));
-        assert_eq!(split_target("2600::1").unwrap(), ("2600::1".into(), None));
-        assert!(split_target("api.example.com:0").is_err());
-        assert!(split_target("bad host").is_err());
-    }
 }

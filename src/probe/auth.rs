@@ -22,7 +22,7 @@ use rustls::sign::CertifiedKey;
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use tokio::io::AsyncReadExt;
 
-use super::{connect, provider, server_name, Authentication, Identity, Settings, Trust};
+use super::{after_handshake, connect, provider, server_name, Authentication, Identity, Settings, Trust};
 
 /// Accepts only a chain our [`Trust`] vouches for, with a valid handshake signature.
 #[derive(Debug)]
@@ -124,8 +124,7 @@ pub async fn authenticate(dial: SocketAddr, sni: &str, settings: &Settings, iden
     }
     // A server that refuses the certificate says so with an alert right after our Finished.
     let mut buf = [0u8; 1];
-    let wait = settings.handshake_timeout.min(std::time::Duration::from_secs(1));
-    let accepted = match tokio::time::timeout(wait, tls.read(&mut buf)).await {
+    let accepted = match tokio::time::timeout(after_handshake(settings), tls.read(&mut buf)).await {
         Ok(Err(e)) => {
             return Authentication { presented: true, accepted: Some(false), detail: format!("client certificate presented and refused: {e}") };
         }

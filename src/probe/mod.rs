@@ -36,7 +36,7 @@ pub mod plan;
 pub mod runner;
 
 pub use plan::{probe_rows, Probed};
-pub use runner::{parse_target, ConnectTo, Job, Prober};
+pub use runner::{default_sni, parse_target, ConnectTo, Job, Prober};
 
 /// The verdict of a probe (contract names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -195,7 +195,7 @@ impl Settings {
 }
 
 /// How long to wait after the handshake for a TLS 1.3 server's `certificate_required` alert.
-fn after_handshake(s: &Settings) -> Duration {
+pub(crate) fn after_handshake(s: &Settings) -> Duration {
     s.handshake_timeout.min(Duration::from_secs(1))
 }
 

@@ -92,6 +92,22 @@ fn reachable(record: &DnsRecord, target: &Target) -> Option<String> {
     }
 }
 
+/// What a foreign answer adds to a row's reason: who answers (subject, issuer, names).
+fn foreign_reason(top: &Evidence) -> Option<String> {
+    if top.verdict != Verdict::Foreign {
+        return None;
+    }
+    Some(match top.chain.first() {
+        Some(leaf) => format!(
+            "; a foreign server answers there: {} issued by {}{}",
+            leaf.subject,
+            leaf.issuer,
+            if leaf.sans.is_empty() { String::new() } else { format!(" for {}", leaf.sans.join(", ")) }
+        ),
+        None => "; a foreign server answers there".to_string(),
+    })
+}
+
 /// Probes the rows that need it and the named targets, and folds the answers into `judgements`
 /// (severity) and the result.
 pub async fn probe_rows(prober: &Arc<Prober>, records: &[DnsRecord], judgements: &mut [Judgement], named: &[NamedTarget]) -> Probed {
@@ -124,8 +140,9 @@ pub async fn probe_rows(prober: &Arc<Prober>, records: &[DnsRecord], judgements:
     let mut per_job: Vec<u32> = Vec::with_capacity(jobs.len());
     for evidence in results {
         let first = out.evidence.len() as u32;
+        // `reason` here is what a foreign answer adds to any row of this job.
         let row = match summarize(&evidence) {
-            Some(top) => RowProbe { verdict: top.verdict, detail: format!("{}: {}", top.place(), top.detail), reason: None, evidence: vec![] },
+            Some(top) => RowProbe { verdict: top.verdict, detail: format!("{}: {}", top.place(), top.detail), reason: foreign_reason(top), evidence: vec![] },
             None => RowProbe { verdict: Verdict::NotProbed, detail: String::new(), reason: None, evidence: vec![] },
         };
         let n = evidence.len() as u32;
@@ -143,18 +160,9 @@ pub async fn probe_rows(prober: &Arc<Prober>, records: &[DnsRecord], judgements:
     for (ji, ki) in wanted {
         let j = &mut judgements[ji as usize];
         let base = &summaries[per_job[ki as usize] as usize];
-        let top = base.evidence.iter().map(|&e| &out.evidence[e as usize]).max_by_key(|e| e.verdict.rank());
-        let reason = match (j.status, base.verdict, top) {
-            (_, Verdict::Foreign, Some(top)) => Some(match top.chain.first() {
-                Some(leaf) => format!(
-                    "; a foreign server answers there: {} issued by {}{}",
-                    leaf.subject,
-                    leaf.issuer,
-                    if leaf.sans.is_empty() { String::new() } else { format!(" for {}", leaf.sans.join(", ")) }
-                ),
-                None => "; a foreign server answers there".to_string(),
-            }),
-            (Status::Dangling, Verdict::Ours, _) => {
+        let reason = match (j.status, base.verdict) {
+            (_, Verdict::Foreign) => base.reason.clone(),
+            (Status::Dangling, Verdict::Ours) => {
                 Some("; yet our own certificate answers there (often an account or subscription outside the configured scope)".to_string())
             }
             _ => None,

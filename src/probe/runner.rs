@@ -52,7 +52,17 @@ pub fn parse_target(t: &str) -> Result<(String, Option<u16>), String> {
     if host.is_empty() || !host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_')) {
         return Err(format!("`{t}` is not HOST[:PORT]"));
     }
+    dangle_model::DnsName::parse(host).map_err(|e| format!("`{t}`: {e}"))?;
     Ok((host.trim_end_matches('.').to_ascii_lowercase(), port))
+}
+
+/// The SNI for a named target: `sni` if given, else the host when it is a name (none for an address).
+pub fn default_sni(host: &str, sni: Option<&str>) -> String {
+    match sni {
+        Some(s) => s.trim_end_matches('.').to_string(),
+        None if host.parse::<IpAddr>().is_ok() => String::new(),
+        None => host.to_string(),
+    }
 }
 
 /// Where to dial instead: an address or a host name, with or without a port.
@@ -64,25 +74,7 @@ struct Endpoint {
 
 impl Endpoint {
     fn parse(s: &str) -> Result<Self, String> {
-        let s = s.trim();
-        if let Ok(sa) = s.parse::<SocketAddr>() {
-            if sa.port() == 0 {
-                return Err(format!("`{s}`: port 0"));
-            }
-            return Ok(Self { host: sa.ip().to_string(), port: Some(sa.port()) });
-        }
-        if let Ok(ip) = s.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
-            return Ok(Self { host: ip.to_string(), port: None });
-        }
-        let (host, port) = match s.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| format!("`{s}`: `{p}` is not a port"))?)),
-            None => (s, None),
-        };
-        if host.is_empty() || !host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'*')) {
-            return Err(format!("`{s}` is neither an address nor a host name"));
-        }
-        let name = dangle_model::DnsName::parse(host).map_err(|e| format!("`{s}`: {e}"))?;
-        Ok(Self { host: name.as_str().trim_end_matches('.').to_string(), port })
+        parse_target(s).map(|(host, port)| Self { host, port })
     }
 }
 

@@ -674,3 +674,19 @@ async fn ipv6_targets_and_connect_to_loopback_v6() {
     assert_eq!(ev.dialed, Some(addr));
     assert!(ev.place().starts_with("[2600:1f18::7]:443 (dialed [::1]:"), "{}", ev.place());
 }
+
+#[test]
+fn targets_with_and_without_ports() {
+    use super::runner::parse_target;
+    assert_eq!(parse_target("api.example.com").unwrap(), ("api.example.com".into(), None));
+    assert_eq!(parse_target("API.example.com.:8443").unwrap(), ("api.example.com".into(), Some(8443)));
+    assert_eq!(parse_target("52.1.2.3").unwrap(), ("52.1.2.3".into(), None));
+    assert_eq!(parse_target("52.1.2.3:443").unwrap(), ("52.1.2.3".into(), Some(443)));
+    assert_eq!(parse_target("[2600::1]:443").unwrap(), ("2600::1".into(), Some(443)));
+    assert_eq!(parse_target("2600::1").unwrap(), ("2600::1".into(), None));
+    assert!(parse_target("api.example.com:0").is_err());
+    assert!(parse_target("bad host").is_err());
+    assert_eq!(super::runner::default_sni("52.1.2.3", None), "");
+    assert_eq!(super::runner::default_sni("api.example.com", None), "api.example.com");
+    assert_eq!(super::runner::default_sni("52.1.2.3", Some("api.example.com.")), "api.example.com");
+}

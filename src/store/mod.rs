@@ -402,9 +402,8 @@ impl Store {
             |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
         )?;
         for (seq, json) in evidence {
-            let value = serde_json::from_str(&json).unwrap_or(serde_json::Value::String(json));
             if let Some(row) = usize::try_from(seq).ok().and_then(|s| rows.get_mut(s)) {
-                row.probes.push(value);
+                row.probes.push(evidence_value(json));
             }
         }
         Ok(rows)
@@ -460,7 +459,7 @@ impl Store {
             let mut probes = Vec::new();
             for id in ids.split_whitespace().filter_map(|i| i.parse::<i64>().ok()) {
                 let json: String = stmt.query_row(rusqlite::params![run, id], |r| r.get(0)).map_err(self.err())?;
-                probes.push(serde_json::from_str(&json).unwrap_or(serde_json::Value::String(json)));
+                probes.push(evidence_value(json));
             }
             out.push(NamedProbeRow { target, sni, verdict, detail, probes });
         }
@@ -593,6 +592,11 @@ mod codes {
             }
         }
     }
+}
+
+/// Stored probe evidence (JSON) as reports show it; text that is not JSON stays text.
+fn evidence_value(json: String) -> serde_json::Value {
+    serde_json::from_str(&json).unwrap_or(serde_json::Value::String(json))
 }
 
 fn join<T: std::fmt::Display>(items: impl Iterator<Item = T>) -> String {
