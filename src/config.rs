@@ -52,6 +52,8 @@ enum RawProvider {
         name: Option<String>,
         path: PathBuf,
         origin: Option<String>,
+        #[serde(default)]
+        include_dirs: Vec<PathBuf>,
     },
     Static {
         name: Option<String>,
@@ -114,7 +116,7 @@ pub struct NamedTarget {
 pub enum ProviderConfig {
     Aws(AwsConfig),
     Azure(AzureConfig),
-    ZoneFile { name: String, path: PathBuf, disk_path: PathBuf, origin: Option<DnsName> },
+    ZoneFile { name: String, path: PathBuf, disk_path: PathBuf, origin: Option<DnsName>, include_dirs: Vec<PathBuf> },
     Static { name: String, path: PathBuf, disk_path: PathBuf },
 }
 
@@ -217,7 +219,12 @@ const RANGE_CLOUDS: &[&str] = &["aws", "azure", "static"];
 
 impl Config {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let bytes = dangle_model::input::read_file(path, dangle_model::input::MAX_SMALL_FILE)
+            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let line = e.as_bytes()[..e.utf8_error().valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
+            ConfigError::Invalid { path: path.to_path_buf(), message: format!("line {line}: not valid UTF-8") }
+        })?;
         Self::parse(path, &text)
     }
 
@@ -299,15 +306,23 @@ impl Config {
                     check_url(endpoint_url.as_deref()).map_err(|m| invalid(format!("{at}.endpoint_url: {m}")))?;
                     ProviderConfig::Azure(AzureConfig { name: pick(name)?, subscriptions: subscriptions.clone(), endpoint_url: endpoint_url.clone() })
                 }
-                RawProvider::Zonefile { name, path: p, origin } => {
+                RawProvider::Zonefile { name, path: p, origin, include_dirs } => {
+                    non_empty(p).map_err(|m| invalid(format!("{at}.path: {m}")))?;
+                    for d in include_dirs {
+                        non_empty(d).map_err(|m| invalid(format!("{at}.include_dirs: {m}")))?;
+                    }
                     let origin = origin
                         .as_deref()
                         .map(DnsName::parse)
                         .transpose()
                         .map_err(|e| invalid(format!("{at}.origin: {e}")))?;
-                    ProviderConfig::ZoneFile { name: pick(name)?, path: p.clone(), disk_path: resolve(p), origin }
+                    let include_dirs = include_dirs.iter().map(|d| resolve(d)).collect();
+                    ProviderConfig::ZoneFile { name: pick(name)?, path: p.clone(), disk_path: resolve(p), origin, include_dirs }
                 }
-                RawProvider::Static { name, path: p } => ProviderConfig::Static { name: pick(name)?, path: p.clone(), disk_path: resolve(p) },
+                RawProvider::Static { name, path: p } => {
+                    non_empty(p).map_err(|m| invalid(format!("{at}.path: {m}")))?;
+                    ProviderConfig::Static { name: pick(name)?, path: p.clone(), disk_path: resolve(p) }
+                }
             };
             if !names.insert(cfg.name().to_string()) {
                 return Err(invalid(format!("{at}.name: `{}` names two providers; give each a distinct `name`", cfg.name())));
@@ -406,6 +421,13 @@ pub fn parse_nameserver(n: &str) -> Result<std::net::SocketAddr, String> {
         .map_err(|_| format!("`{n}` is not an address or address:port"))
 }
 
+fn non_empty(p: &Path) -> Result<(), String> {
+    if p.as_os_str().is_empty() {
+        return Err("empty; give the path of a file".into());
+    }
+    Ok(())
+}
+
 fn check_url(url: Option<&str>) -> Result<(), String> {
     match url {
         Some(u) if !(u.starts_with("http://") || u.starts_with("https://")) => Err(format!("`{u}` is not an http(s) URL")),
@@ -475,11 +497,33 @@ connect_to = { "52.1.2.3" = "127.0.0.5" }
             ("[probe]\nclient_cert = \"c.pem\"\n", "client_cert and client_key go together"),
             ("[[providers]]\ntype = \"aws\"\nassume_roles = [\"prod\"]\n", "providers[0].assume_roles: `prod` is not a role ARN"),
             ("db = [1\n", "line 1"),
+            ("[[providers]]\ntype = \"zonefile\"\npath = \"\"\n", "line 1: providers[0].path: empty; give the path of a file"),
+            ("[[providers]]\ntype = \"static\"\npath = \"\"\n", "providers[0].path: empty"),
         ] {
             let e = parse(text).unwrap_err();
             assert!(e.starts_with("conf/dangle.toml: "), "{e}");
             assert!(e.contains(needle), "{text:?}\n=> {e}");
         }
+    }
+
+    #[test]
+    fn invalid_utf8_names_its_line_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("dangle.toml");
+        std::fs::write(&p, b"db = \"x\"\n# caf\xe9\n").unwrap();
+        let e = Config::load(&p).unwrap_err().to_string();
+        assert_eq!(e, format!("{}: line 2: not valid UTF-8", p.display()));
+    }
+
+    #[test]
+    fn a_config_that_is_a_directory_or_a_fifo_is_refused_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Config::load(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("is a directory"), "{e}");
+        let fifo = dir.path().join("fifo.toml");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let e = Config::load(&fifo).unwrap_err().to_string();
+        assert!(e.contains("not a regular file"), "{e}");
     }
 
     #[test]

@@ -12,3 +12,4 @@ pub mod cli;
 pub mod commands;
 pub mod report;
 pub mod probe;
+pub mod errors;

@@ -248,15 +248,15 @@ fn unwritable_store_is_exit_2() {
 }
 
 #[test]
-fn empty_inputs_are_a_clean_run() {
+fn silent_success_on_empty_inputs_is_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("dangle.toml"), "").unwrap();
-    let o = dangle(dir.path(), &["scan", "--out", "out"]);
-    code(&o, 0);
-    assert!(text(&o.stdout).contains("no findings"));
+    expect_error(dir.path(), &["scan", "--out", "out"], &["dangle.toml: no [[providers]]"]);
     std::fs::write(dir.path().join("empty.zone"), "").unwrap();
     std::fs::write(dir.path().join("dangle.toml"), "[[providers]]\ntype = \"zonefile\"\npath = \"empty.zone\"\norigin = \"example.com\"\n").unwrap();
-    code(&dangle(dir.path(), &["scan"]), 0);
+    expect_error(dir.path(), &["scan"], &["empty.zone:1: the zone file holds no records"]);
+    std::fs::write(dir.path().join("empty.zone"), "web2 IN CNAEM web\n").unwrap();
+    expect_error(dir.path(), &["scan"], &["empty.zone:1: `CNAEM` is not a record type"]);
 }
 
 #[test]
@@ -264,6 +264,8 @@ fn an_aws_provider_without_credentials_is_exit_2_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("dangle.toml"), "[[providers]]\ntype = \"aws\"\nname = \"prod\"\nregions = [\"us-east-1\"]\n").unwrap();
     expect_error(dir.path(), &["scan"], &["provider `prod`", "no AWS credentials"]);
+    let err = text(&dangle(dir.path(), &["scan"]).stderr);
+    assert!(!err.contains("CredentialsNotLoaded") && !err.contains(" {"), "an SDK Debug dump: {err}");
 }
 
 /// A scan killed at any moment leaves every earlier run intact and no half run visible.
@@ -342,4 +344,203 @@ fn bad_probe_inputs_are_exit_2_naming_file_and_key() {
     expect_error(&dir, &["probe", "bad host:443"], &["not HOST[:PORT]"]);
     expect_error(&dir, &["probe", "127.0.0.1:443", "--trust-anchor", "missing-ca.pem"], &["missing-ca.pem"]);
     expect_error(&dir, &["probe", "127.0.0.1:443", "--connect-to", "nonsense"], &["--connect-to nonsense", "FROM=TO"]);
+}
+
+// Regression tests for the defects found from outside (hardening issue), named after each.
+
+fn zone_dir(zone: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("zones")).unwrap();
+    std::fs::write(dir.path().join("zones/example.com.zone"), zone).unwrap();
+    std::fs::write(
+        dir.path().join("dangle.toml"),
+        "[[providers]]\ntype = \"zonefile\"\nname = \"zones\"\npath = \"zones/example.com.zone\"\n[[ranges]]\ncidr = \"192.0.2.0/24\"\nprovider = \"zones\"\n[probe]\nenabled = false\n",
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn include_proc_self_environ_is_refused_and_no_secret_reaches_stderr() {
+    let dir = zone_dir("$INCLUDE /proc/self/environ\nwww A 192.0.2.1\n");
+    let bin = env!("CARGO_BIN_EXE_dangle");
+    let o = Command::new(bin)
+        .args(["scan"])
+        .current_dir(dir.path())
+        .env("AWS_SECRET_ACCESS_KEY", "MARKER-SECRET-wJalrXUtnFEMI")
+        .output()
+        .unwrap();
+    code(&o, 2);
+    let err = text(&o.stderr);
+    assert!(err.contains("zones/example.com.zone:1: $INCLUDE `/proc/self/environ` lies outside"), "{err}");
+    assert!(!err.contains("MARKER-SECRET") && !err.contains("PATH="), "{err}");
+    // /dev/zero and a FIFO: refused at once, never read or waited on.
+    for (inc, needle) in [("/dev/zero", "outside"), ("fifo.inc", "not a regular file")] {
+        std::fs::write(dir.path().join("zones/example.com.zone"), format!("$INCLUDE {inc}\n")).unwrap();
+        if inc == "fifo.inc" {
+            assert!(Command::new("mkfifo").arg(dir.path().join("zones/fifo.inc")).status().unwrap().success());
+        }
+        expect_error(dir.path(), &["scan"], &[needle]);
+    }
+}
+
+#[test]
+fn non_ascii_owner_and_long_txt_are_errors_or_names_never_a_panic() {
+    let dir = zone_dir("\\é A 192.0.2.1\n");
+    let o = dangle(dir.path(), &["scan", "--format", "csv"]);
+    assert!(matches!(o.status.code(), Some(0..=3)), "{o:?}");
+    assert!(text(&o.stdout).contains("\\195\\169.example.com"), "{}", text(&o.stdout));
+    std::fs::write(dir.path().join("zones/example.com.zone"), format!("t TXT \"{}\"\n", "é".repeat(200))).unwrap();
+    expect_error(dir.path(), &["scan"], &["zones/example.com.zone:1: TXT string longer than 255 octets"]);
+}
+
+#[test]
+fn rfc3597_generic_data_is_judged() {
+    let dir = zone_dir("printer A \\# 4 c00002c8\nold TYPE1 \\# 4 c00002c9\n");
+    let o = dangle(dir.path(), &["scan", "--format", "csv"]);
+    code(&o, 0);
+    let out = text(&o.stdout);
+    assert!(out.contains("printer.example.com,A,,192.0.2.200,example.com,zones,zones/example.com.zone,dangling"), "{out}");
+    assert!(out.contains("old.example.com,A,,192.0.2.201,"), "{out}");
+}
+
+#[test]
+fn one_out_of_zone_record_is_a_warning_not_a_failed_run() {
+    let dir = zone_dir("www A 192.0.2.1\nns.other.net. A 198.51.100.1\n");
+    let o = dangle(dir.path(), &["scan", "--format", "csv"]);
+    code(&o, 0);
+    let err = text(&o.stderr);
+    assert!(err.contains("zones/example.com.zone:2: ignoring out-of-zone data"), "{err}");
+    assert!(!text(&o.stdout).contains("other.net"));
+}
+
+#[test]
+fn read_only_commands_work_in_a_read_only_folder_and_never_write() {
+    let (_d, dir) = demo();
+    code(&dangle(&dir, &["scan"]), 1);
+    code(&dangle(&dir, &["scan"]), 1);
+    let db = dir.join("dangle.sqlite");
+    let before = std::fs::read(&db).unwrap();
+    // A read-only bind mount over the folder, in a private mount namespace.
+    let bin = env!("CARGO_BIN_EXE_dangle");
+    for cmd in ["report --format json", "diff", "checklist 198.51.100.20"] {
+        let script = format!("mount --bind -o ro \"$0\" \"$0\" && exec {bin} {cmd}");
+        let o = Command::new("unshare").args(["-m", "-n", "sh", "-c", &script]).arg(&dir).current_dir(&dir).output().unwrap();
+        assert!(matches!(o.status.code(), Some(0 | 1)), "{cmd}: {}", text(&o.stderr));
+        assert!(o.stderr.is_empty() || !text(&o.stderr).contains("error"), "{cmd}: {}", text(&o.stderr));
+    }
+    assert!(std::fs::read(&db).unwrap() == before, "a read-only command changed the store");
+}
+
+#[test]
+fn control_characters_never_reach_the_terminal_or_csv() {
+    let dir = zone_dir("x\\027]0\\059pwned\\007y CNAME gone\n");
+    let o = dangle(dir.path(), &["scan", "--out", "out"]);
+    let all = [o.stdout.clone(), o.stderr.clone(), std::fs::read(dir.path().join("out/findings.csv")).unwrap(), std::fs::read(dir.path().join("out/report.md")).unwrap()];
+    for bytes in all {
+        assert!(!bytes.iter().any(|b| *b == 0x1b || *b == 0x07), "a raw control character: {}", text(&bytes));
+    }
+    assert!(text(&o.stdout).contains("x\\027]0\\;pwned\\007y.example.com"), "{}", text(&o.stdout));
+}
+
+#[test]
+fn checklist_ip_does_not_widen_to_the_owned_block_around_it() {
+    let (_d, dir) = demo();
+    // 192.0.2.26 lies in the owned block dc-fra1-hosts (192.0.2.0/25); no record points at it.
+    let o = dangle(&dir, &["checklist", "192.0.2.26", "--format", "json"]);
+    code(&o, 0);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["records"].as_array().unwrap().len(), 0, "{v:#}");
+    // mail.example.com is 192.0.2.25: it, and what follows it, and nothing else in the block.
+    let o = dangle(&dir, &["checklist", "192.0.2.25", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let recs = v["records"].as_array().unwrap();
+    let direct: Vec<&str> = recs.iter().filter(|r| r["via"] == "").map(|r| r["target"].as_str().unwrap()).collect();
+    assert_eq!(direct, ["192.0.2.25"], "{v:#}");
+    assert!(recs.iter().filter(|r| r["via"] != "").all(|r| r["via"].as_str().unwrap().starts_with("mail.example.com → ")), "{v:#}");
+}
+
+#[test]
+fn report_run_n_shows_the_line_numbers_run_n_saw() {
+    let (_d, dir) = demo();
+    code(&dangle(&dir, &["scan", "--out", "run1"]), 1);
+    let z = dir.join("zones/example.com.zone");
+    let original = read(&z);
+    let at = original.find("\napi ").expect("api is in the zone") + 1;
+    std::fs::write(&z, format!("{}; a comment\n; another\n{}", &original[..at], &original[at..])).unwrap();
+    code(&dangle(&dir, &["scan"]), 1);
+    let o = dangle(&dir, &["report", "--run", "1", "--out", "again"]);
+    code(&o, 0);
+    for f in ["report.md", "report.json"] {
+        assert_eq!(read(&dir.join("run1").join(f)), read(&dir.join("again").join(f)), "{f}");
+    }
+}
+
+#[test]
+fn diff_calls_a_moved_address_changed_and_names_changes_alike() {
+    let (_d, dir) = demo();
+    // The colo server is gone: api.example.com (198.51.100.20) is dangling in run 1 ...
+    std::fs::copy(dir.join("owned-after-decommission.csv"), dir.join("owned.csv")).unwrap();
+    code(&dangle(&dir, &["scan"]), 1);
+    // ... and someone "fixes" it by pointing it at another unowned colo address.
+    let z = dir.join("zones/example.com.zone");
+    let s = read(&z);
+    assert!(s.contains("198.51.100.20"));
+    std::fs::write(&z, s.replace("198.51.100.20", "198.51.100.21")).unwrap();
+    code(&dangle(&dir, &["scan"]), 1);
+    let o = dangle(&dir, &["diff", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let api: Vec<&serde_json::Value> = v["entries"].as_array().unwrap().iter().filter(|e| e["record_name"] == "api.example.com").collect();
+    assert_eq!(api.len(), 1, "{v:#}");
+    assert_eq!(api[0]["change"], "changed");
+    assert_eq!((api[0]["old_target"].as_str(), api[0]["target"].as_str()), (Some("198.51.100.20"), Some("198.51.100.21")));
+    let table = text(&dangle(&dir, &["diff"]).stdout);
+    let md = text(&dangle(&dir, &["diff", "--format", "markdown"]).stdout);
+    assert!(table.contains("changed") && md.contains("| changed |"), "{table}\n{md}");
+    assert!(!md.contains("Changed") && !md.contains("New"), "{md}");
+}
+
+#[test]
+fn errors_say_each_thing_once() {
+    let (_d, dir) = demo();
+    std::fs::remove_file(dir.join("owned.csv")).unwrap();
+    let err = text(&dangle(&dir, &["scan"]).stderr);
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+    std::fs::write(dir.join("garbage.sqlite"), vec![b'x'; 4096]).unwrap();
+    let err = text(&dangle(&dir, &["report", "--db", "garbage.sqlite"]).stderr);
+    assert_eq!(err.trim_end(), "error: store garbage.sqlite: not a dangle store: the file is not an SQLite database");
+    let c = read(&dir.join("dangle.toml")).replace("path = \"owned.csv\"", "path = \"\"");
+    std::fs::write(dir.join("dangle.toml"), c).unwrap();
+    expect_error(&dir, &["scan"], &["providers[3].path: empty"]);
+    std::fs::write(dir.join("dangle.toml"), b"db = \"x\"\n# caf\xe9\n").unwrap();
+    let err = text(&dangle(&dir, &["scan"]).stderr);
+    assert_eq!(err.trim_end(), "error: dangle.toml: line 2: not valid UTF-8");
+    let o = dangle(&dir, &["probe", "does-not-exist.invalid"]);
+    let all = text(&o.stdout) + &text(&o.stderr);
+    assert!(!all.contains("Query {") && !all.contains("Name("), "{all}");
+}
+
+#[test]
+fn scan_out_on_a_full_disk_keeps_the_previous_reports() {
+    let (_d, dir) = demo();
+    let bin = env!("CARGO_BIN_EXE_dangle");
+    // The reports live on a 192 KiB tmpfs: the first scan's fit, a second scan with a big zone does not.
+    let mut z = String::from("$ORIGIN big.example.com.\n$TTL 300\n");
+    for i in 0..5_000 {
+        z.push_str(&format!("h{i} A 198.51.100.{}\n", i % 250));
+    }
+    std::fs::write(dir.join("big.zone.later"), z).unwrap();
+    let script = format!(
+        "mkdir -p out && mount -t tmpfs -o size=192k tmpfs out && {bin} scan --out out >/dev/null 2>&1; cp out/records.csv first.csv; \
+         printf '\\n[[providers]]\\ntype = \"zonefile\"\\nname = \"big\"\\npath = \"big.zone.later\"\\n' >> dangle.toml; \
+         {bin} scan --out out >/dev/null 2>second.err; echo $? > second.rc; cp out/records.csv after.csv; ls -a out > listing"
+    );
+    let o = Command::new("unshare").args(["-m", "-n", "sh", "-c", &script]).current_dir(&dir).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(read(&dir.join("second.rc")).trim(), "2", "{}", read(&dir.join("second.err")));
+    assert!(read(&dir.join("second.err")).contains("No space left"), "{}", read(&dir.join("second.err")));
+    let first = read(&dir.join("first.csv"));
+    assert!(first.lines().count() > 5, "{first}");
+    assert_eq!(read(&dir.join("after.csv")), first, "the previous records.csv was damaged");
+    assert!(!read(&dir.join("listing")).contains(".tmp"), "temporary files were left: {}", read(&dir.join("listing")));
 }

@@ -52,8 +52,11 @@ impl Wanted {
         Ok(())
     }
 
-    fn overlaps(&self, net: &IpNet) -> bool {
-        self.nets.iter().any(|n| n.contains(net) || net.contains(n))
+    /// `net` (an asset's address or block) lies inside something asked for. Never the other way
+    /// round: an address widens to the asset that holds exactly it, not to a block around it, or
+    /// `checklist 192.0.2.11` would list every record in an owned /24.
+    fn covers(&self, net: &IpNet) -> bool {
+        self.nets.iter().any(|n| n.contains(net))
     }
 
     /// Adds every address and name of each asset that holds something wanted.
@@ -63,7 +66,7 @@ impl Wanted {
             let hosts: Vec<DnsName> = a.hosts.split_whitespace().filter_map(|s| DnsName::parse(s).ok()).collect();
             let bucket = (a.kind == "s3_bucket").then(|| crate::reconcile::bucket_of(&a.id).to_string());
             let hit = self.ids.contains(&a.id.to_ascii_lowercase())
-                || ips.iter().any(|n| self.overlaps(n))
+                || ips.iter().any(|n| self.covers(n))
                 || hosts.iter().any(|h| self.hosts.contains(h))
                 || bucket.as_ref().is_some_and(|b| self.buckets.contains(b));
             if hit {
@@ -214,7 +217,7 @@ pub fn run(args: &ChecklistArgs) -> anyhow::Result<Outcome> {
             let mut c = csv::Writer::from_writer(&mut out);
             c.write_record(["record_name", "record_type", "set_id", "target", "zone", "source", "account", "location", "via", "status", "change"])?;
             for h in &hits {
-                c.write_record([
+                report::write_fields(&mut c, [
                     &h.record_name, &h.record_type, &h.set_id, &h.target, &h.zone, &h.source, &h.account, &h.location, &h.via, &h.status, &h.change,
                 ])?;
             }
@@ -259,4 +262,56 @@ pub fn run(args: &ChecklistArgs) -> anyhow::Result<Outcome> {
     }
     out.flush()?;
     Ok(Outcome::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::checklist;
+    use crate::store::{AssetRow, ReportRow};
+
+    fn row(name: &str, target: &str) -> ReportRow {
+        ReportRow {
+            record_name: name.into(),
+            record_type: if target.parse::<std::net::IpAddr>().is_ok() { "A" } else { "CNAME" }.into(),
+            set_id: String::new(),
+            target: target.into(),
+            zone: "acme.example".into(),
+            source: "zones".into(),
+            account: "acme.zone".into(),
+            status: "owned".into(),
+            severity: "info".into(),
+            claimable: "no".into(),
+            reason: String::new(),
+            probe_verdict: "not_probed".into(),
+            probe_detail: String::new(),
+            first_seen: String::new(),
+            location: "acme.zone:3".into(),
+            ttl: 300,
+            owner: String::new(),
+            probes: vec![],
+        }
+    }
+
+    fn asset(id: &str, ips: &str) -> AssetRow {
+        AssetRow { kind: "static".into(), id: id.into(), source: "dc".into(), account: "dc".into(), region: String::new(), ips: ips.into(), hosts: String::new(), first_seen: String::new() }
+    }
+
+    fn names(rows: &[ReportRow], assets: &[AssetRow], target: &str) -> Vec<String> {
+        checklist(rows, assets, &[target.to_string()]).unwrap().into_iter().map(|h| h.record_name).collect()
+    }
+
+    #[test]
+    fn checklist_ip_does_not_widen_to_the_owned_cidr_that_holds_it() {
+        let rows = [row("acme.example", "192.0.2.10"), row("www.acme.example", "192.0.2.11"), row("alias.acme.example", "www.acme.example")];
+        let assets = [asset("dc-block", "192.0.2.0/24"), asset("web", "192.0.2.11 198.51.100.4")];
+        assert_eq!(names(&rows, &assets, "192.0.2.11"), ["www.acme.example", "alias.acme.example"]);
+        // The asset that holds exactly the address brings its other addresses.
+        let mut more = rows.to_vec();
+        more.push(row("v4.acme.example", "198.51.100.4"));
+        assert_eq!(names(&more, &assets, "192.0.2.11"), ["v4.acme.example", "www.acme.example", "alias.acme.example"]);
+        // A CIDR means anything inside it.
+        assert_eq!(names(&rows, &assets, "192.0.2.0/24"), ["acme.example", "www.acme.example", "alias.acme.example"]);
+        more.push(row("printer.acme.example", "192.0.2.5"));
+        assert_eq!(names(&more, &assets, "192.0.2.0/29"), ["printer.acme.example"]);
+    }
 }

@@ -19,6 +19,17 @@ pub enum Change {
     Fixed,
 }
 
+impl Change {
+    /// The one name every format uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::New => "new",
+            Self::Changed => "changed",
+            Self::Fixed => "fixed",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Entry {
     pub change: Change,
@@ -26,6 +37,8 @@ pub struct Entry {
     pub record_type: String,
     pub set_id: String,
     pub target: String,
+    /// The target before, when the record now points elsewhere (`changed`); empty otherwise.
+    pub old_target: String,
     pub zone: String,
     pub source: String,
     pub account: String,
@@ -43,31 +56,12 @@ fn is_finding(r: &ReportRow) -> bool {
 }
 
 /// New: a finding now that was absent or fine before. Fixed: a finding before that is absent or fine now.
-/// Changed: a finding in both whose status or severity moved.
+/// Changed: a finding in both whose status, severity or probe verdict moved, or a record that was a
+/// finding and still is but points at another target (an A record whose address changed).
 pub fn compare(old: &[ReportRow], new: &[ReportRow]) -> Vec<Entry> {
     let before: BTreeMap<_, &ReportRow> = old.iter().map(|r| (r.key(), r)).collect();
     let after: BTreeMap<_, &ReportRow> = new.iter().map(|r| (r.key(), r)).collect();
     let mut out = Vec::new();
-    let entry = |change, o: Option<&ReportRow>, n: Option<&ReportRow>| {
-        let base = n.or(o).expect("one side exists");
-        Entry {
-            change,
-            record_name: base.record_name.clone(),
-            record_type: base.record_type.clone(),
-            set_id: base.set_id.clone(),
-            target: base.target.clone(),
-            zone: base.zone.clone(),
-            source: base.source.clone(),
-            account: base.account.clone(),
-            old_status: o.map(|r| r.status.clone()).unwrap_or_else(|| "absent".into()),
-            new_status: n.map(|r| r.status.clone()).unwrap_or_else(|| "absent".into()),
-            old_severity: o.map(|r| r.severity.clone()).unwrap_or_default(),
-            new_severity: n.map(|r| r.severity.clone()).unwrap_or_default(),
-            reason: base.reason.clone(),
-            old_probe_verdict: o.map(|r| r.probe_verdict.clone()).unwrap_or_default(),
-            new_probe_verdict: n.map(|r| r.probe_verdict.clone()).unwrap_or_default(),
-        }
-    };
     for (k, n) in &after {
         let o = before.get(k).copied();
         match (o, is_finding(n)) {
@@ -83,6 +77,7 @@ pub fn compare(old: &[ReportRow], new: &[ReportRow]) -> Vec<Entry> {
             out.push(entry(Change::Fixed, Some(o), None));
         }
     }
+    pair_moved_targets(&mut out, &before, &after);
     out.sort_by(|a, b| {
         a.change
             .cmp(&b.change)
@@ -90,6 +85,74 @@ pub fn compare(old: &[ReportRow], new: &[ReportRow]) -> Vec<Entry> {
             .then_with(|| (&a.record_name, &a.record_type, &a.set_id, &a.target).cmp(&(&b.record_name, &b.record_type, &b.set_id, &b.target)))
     });
     out
+}
+
+/// A record whose old target left (fixed, the row gone) and whose new target arrived (new, no row
+/// before) is one change of that record, not a fix and a new finding.
+fn pair_moved_targets(out: &mut Vec<Entry>, before: &BTreeMap<RowKey, &ReportRow>, after: &BTreeMap<RowKey, &ReportRow>) {
+    type Record = (String, String, String, String, String, String);
+    let record = |e: &Entry| -> Record {
+        (e.source.clone(), e.account.clone(), e.zone.clone(), e.record_name.clone(), e.record_type.clone(), e.set_id.clone())
+    };
+    let mut gone: BTreeMap<Record, Vec<usize>> = BTreeMap::new();
+    for (i, e) in out.iter().enumerate() {
+        if e.change == Change::Fixed && e.new_status == ABSENT {
+            gone.entry(record(e)).or_default().push(i);
+        }
+    }
+    let mut drop = Vec::new();
+    for i in 0..out.len() {
+        if out[i].change != Change::New || out[i].old_status != ABSENT {
+            continue;
+        }
+        let Some(j) = gone.get_mut(&record(&out[i])).and_then(|v| if v.is_empty() { None } else { Some(v.remove(0)) }) else { continue };
+        let (Some(o), Some(n)) = (before.get(&key_of(&out[j])), after.get(&key_of(&out[i]))) else { continue };
+        out[i] = entry(Change::Changed, Some(o), Some(n));
+        out[i].old_target = o.target.clone();
+        drop.push(j);
+    }
+    drop.sort_unstable();
+    for j in drop.into_iter().rev() {
+        out.remove(j);
+    }
+}
+
+type RowKey = (String, String, String, String, String, String, String);
+
+/// The row key an entry was made from (its target is the row's: the old one for a fix).
+fn key_of(e: &Entry) -> RowKey {
+    (e.source.clone(), e.account.clone(), e.zone.clone(), e.record_name.clone(), e.record_type.clone(), e.set_id.clone(), e.target.clone())
+}
+
+const ABSENT: &str = "absent";
+
+fn entry(change: Change, o: Option<&ReportRow>, n: Option<&ReportRow>) -> Entry {
+    let base = n.or(o).expect("one side exists");
+    let reason = match (change, n) {
+        // What holds now, not the old advice to remove the record.
+        (Change::Fixed, Some(n)) => format!("now {}: {}", n.status, n.reason),
+        (Change::Fixed, None) => "the record (or this target of it) is gone".to_string(),
+        _ => base.reason.clone(),
+    };
+    let text = |s: &str| s.to_string();
+    Entry {
+        change,
+        record_name: text(&base.record_name),
+        record_type: text(&base.record_type),
+        set_id: text(&base.set_id),
+        target: text(&base.target),
+        old_target: String::new(),
+        zone: text(&base.zone),
+        source: text(&base.source),
+        account: text(&base.account),
+        old_status: o.map(|r| r.status.clone()).unwrap_or_else(|| ABSENT.into()),
+        new_status: n.map(|r| r.status.clone()).unwrap_or_else(|| ABSENT.into()),
+        old_severity: o.map(|r| r.severity.clone()).unwrap_or_default(),
+        new_severity: n.map(|r| r.severity.clone()).unwrap_or_default(),
+        reason: text(&reason),
+        old_probe_verdict: o.map(|r| r.probe_verdict.clone()).unwrap_or_default(),
+        new_probe_verdict: n.map(|r| r.probe_verdict.clone()).unwrap_or_default(),
+    }
 }
 
 /// The probe says something new: both runs probed and the verdicts differ, or a foreign server now
@@ -147,7 +210,7 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
         FormatArg::Csv => {
             let mut c = csv::Writer::from_writer(&mut out);
             for e in &entries {
-                c.serialize(e)?;
+                c.serialize(e.printable())?;
             }
             c.flush()?;
         }
@@ -157,14 +220,13 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
             for e in &entries {
                 writeln!(
                     out,
-                    "| {:?} | {} | {} → {} | {} | {} | {} | {} |",
-                    e.change,
-                    if e.new_severity.is_empty() { &e.old_severity } else { &e.new_severity },
-                    e.old_status,
-                    e.new_status,
+                    "| {} | {} | {} | {} | {} | {} | {} |",
+                    e.change.as_str(),
+                    e.severity(),
+                    e.status_move(),
                     cell(&e.record_name),
                     e.record_type,
-                    cell(&e.target),
+                    cell(&e.target_move()),
                     cell(&e.reason)
                 )?;
             }
@@ -175,12 +237,12 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
                 .iter()
                 .map(|e| {
                     vec![
-                        format!("{:?}", e.change).to_lowercase(),
-                        if e.new_severity.is_empty() { e.old_severity.clone() } else { e.new_severity.clone() },
-                        format!("{} -> {}", e.old_status, e.new_status),
+                        e.change.as_str().to_string(),
+                        e.severity().to_string(),
+                        e.status_move(),
                         e.record_name.clone(),
                         e.record_type.clone(),
-                        e.target.clone(),
+                        e.target_move(),
                         e.reason.clone(),
                     ]
                 })
@@ -192,6 +254,45 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
     }
     out.flush()?;
     Ok(Outcome { findings: failing(&entries, threshold), gaps: 0 })
+}
+
+impl Entry {
+    /// The severity a reader sorts by: the new one, or the old one for a fix.
+    fn severity(&self) -> &str {
+        if self.new_severity.is_empty() {
+            &self.old_severity
+        } else {
+            &self.new_severity
+        }
+    }
+
+    /// A copy fit for CSV: no raw control characters in any field.
+    fn printable(&self) -> Entry {
+        let f = |s: &String| report::field(s).into_owned();
+        Entry {
+            record_name: f(&self.record_name),
+            set_id: f(&self.set_id),
+            target: f(&self.target),
+            old_target: f(&self.old_target),
+            zone: f(&self.zone),
+            source: f(&self.source),
+            account: f(&self.account),
+            reason: f(&self.reason),
+            ..self.clone()
+        }
+    }
+
+    fn status_move(&self) -> String {
+        format!("{} → {}", self.old_status, self.new_status)
+    }
+
+    fn target_move(&self) -> String {
+        if self.old_target.is_empty() {
+            self.target.clone()
+        } else {
+            format!("{} → {}", self.old_target, self.target)
+        }
+    }
 }
 
 fn count(entries: &[Entry], c: Change) -> usize {
@@ -224,6 +325,33 @@ mod tests {
             owner: String::new(),
             probes: vec![],
         }
+    }
+
+    fn at(target: &str, status: &str, severity: &str, reason: &str) -> ReportRow {
+        ReportRow { target: target.into(), status: status.into(), severity: severity.into(), reason: reason.into(), ..row(severity, "not_probed") }
+    }
+
+    #[test]
+    fn an_address_that_changed_is_changed_not_new() {
+        let old = [at("198.51.100.7", "dangling", "high", "released")];
+        let new = [at("198.51.100.8", "dangling", "high", "released")];
+        let e = compare(&old, &new);
+        assert_eq!(e.len(), 1, "{e:#?}");
+        assert_eq!(e[0].change, Change::Changed);
+        assert_eq!((e[0].old_target.as_str(), e[0].target.as_str()), ("198.51.100.7", "198.51.100.8"));
+        // Repointed at something owned: the finding is fixed, and nothing is new.
+        let e = compare(&old, &[at("198.51.100.9", "owned", "info", "static web")]);
+        assert_eq!(e.iter().map(|e| e.change).collect::<Vec<_>>(), [Change::Fixed]);
+    }
+
+    #[test]
+    fn a_fixed_row_says_what_holds_now_not_remove_the_record() {
+        let old = [at("198.51.100.7", "dangling", "high", "nothing owns it: remove the record")];
+        let e = compare(&old, &[at("198.51.100.7", "owned", "info", "held by static web")]);
+        assert_eq!(e[0].change, Change::Fixed);
+        assert_eq!(e[0].reason, "now owned: held by static web");
+        let e = compare(&old, &[]);
+        assert!(!e[0].reason.contains("remove"), "{}", e[0].reason);
     }
 
     #[test]

@@ -29,8 +29,8 @@ pub async fn enumerate(cfg: &Config) -> anyhow::Result<Inventory> {
     let mut inv = Inventory::default();
     for p in &cfg.providers {
         match p {
-            ProviderConfig::ZoneFile { name, path, disk_path, origin } => {
-                let src = ZoneFileSource::new(name, path, disk_path, origin.clone());
+            ProviderConfig::ZoneFile { name, path, disk_path, origin, include_dirs } => {
+                let src = ZoneFileSource::new(name, path, disk_path, origin.clone()).with_include_dirs(include_dirs)?;
                 let e = src.records().await?;
                 tracing::info!(provider = %name, records = e.items.len(), "zone file read");
                 inv.records.extend(e.items);
@@ -87,6 +87,9 @@ pub async fn enumerate(cfg: &Config) -> anyhow::Result<Inventory> {
 /// Scans with `cfg` into `store` and returns the new run's id. With `probe`, rows judged dangling or
 /// unverified are probed over TLS (`[probe]`).
 pub fn scan_into(cfg: &Config, store: &mut Store, probe: bool) -> anyhow::Result<i64> {
+    if cfg.providers.is_empty() {
+        bail!("{}: no [[providers]]: there is nothing to scan, and a run of nothing would look clean", cfg.path.display());
+    }
     // Build the prober first: a bad PEM file should stop the run before a long enumeration.
     let prober = match probe {
         true => Some(crate::probe::load::prober(&cfg.probe).with_context(|| format!("in {}", cfg.path.display()))?),
@@ -160,7 +163,8 @@ pub fn warn_gaps(report: &Report) {
     eprintln!("warning: {} coverage gap(s); records they could affect are `unverified`:", report.gaps.len());
     for g in &report.gaps {
         let region = if g.region.is_empty() { String::new() } else { format!(" {}", g.region) };
-        eprintln!("  {} {} {}{}: {}", g.source, g.account, g.service, region, g.error);
+        let line = format!("  {} {} {}{}: {}", g.source, g.account, g.service, region, g.error);
+        eprintln!("{}", dangle_model::input::printable(&line));
     }
 }
 

@@ -246,7 +246,7 @@ impl Prober {
                     Ok(ips)
                 }
             }
-            Err(e) => Err(format!("{host} does not resolve: {e}")),
+            Err(e) => Err(format!("{host} {}", lookup_failure(&e))),
         }
     }
 
@@ -364,4 +364,22 @@ fn no_answer(job: &Job, address: Option<SocketAddr>, why: String) -> Evidence {
 /// evidence.
 pub fn summarize(evidence: &[Evidence]) -> Option<&Evidence> {
     evidence.iter().max_by_key(|e| e.verdict.rank())
+}
+
+/// Why a name did not resolve, in words: hickory's Display of "no records" carries the `Debug` form
+/// of its query, which is no message for a person.
+fn lookup_failure(e: &hickory_resolver::net::NetError) -> String {
+    use hickory_resolver::net::NetError;
+    if e.is_nx_domain() {
+        return "does not exist (NXDOMAIN)".into();
+    }
+    if e.is_no_records_found() {
+        return "has no address records".into();
+    }
+    match e {
+        NetError::Timeout => "does not resolve: the name servers did not answer in time".into(),
+        NetError::Io(io) => format!("does not resolve: {io}"),
+        NetError::NoConnections => "does not resolve: no name server could be reached".into(),
+        other => format!("does not resolve: {}", dangle_model::excerpt(&other.to_string())),
+    }
 }

@@ -92,29 +92,56 @@ impl Report {
     }
 
     /// Writes records.csv, findings.csv, assets.csv, gaps.csv, report.md and report.json into `dir`.
+    /// Each goes to a temporary name first and all are renamed into place only when every one was
+    /// written whole: a full disk leaves the previous reports as they were, never an empty records.csv.
     pub fn write_dir(&self, dir: &Path) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
-        let file = |name: &str| -> std::io::Result<std::io::BufWriter<std::fs::File>> {
-            Ok(std::io::BufWriter::new(std::fs::File::create(dir.join(name))?))
-        };
-        write_rows_csv(file("records.csv")?, self.rows.iter())?;
-        write_rows_csv(file("findings.csv")?, self.findings().into_iter())?;
-        self.write_assets_csv(file("assets.csv")?)?;
-        self.write_gaps_csv(file("gaps.csv")?)?;
-        let mut md = file("report.md")?;
-        md.write_all(self.markdown().as_bytes())?;
-        md.flush()?;
-        let mut js = file("report.json")?;
-        serde_json::to_writer_pretty(&mut js, self)?;
-        js.write_all(b"\n")?;
-        js.flush()
+        let mut done: Vec<(std::path::PathBuf, std::path::PathBuf)> = Vec::new();
+        let result = self.write_temps(dir, &mut done);
+        if result.is_err() {
+            for (tmp, _) in &done {
+                let _ = std::fs::remove_file(tmp);
+            }
+            return result;
+        }
+        for (tmp, dest) in &done {
+            std::fs::rename(tmp, dest)?;
+        }
+        Ok(())
+    }
+
+    fn write_temps(&self, dir: &Path, done: &mut Vec<(std::path::PathBuf, std::path::PathBuf)>) -> std::io::Result<()> {
+        type Writer<'a> = Box<dyn Fn(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()> + 'a>;
+        let files: [(&str, Writer<'_>); 6] = [
+            ("records.csv", Box::new(|w| write_rows_csv(w, self.rows.iter()))),
+            ("findings.csv", Box::new(|w| write_rows_csv(w, self.findings().into_iter()))),
+            ("assets.csv", Box::new(|w| self.write_assets_csv(w))),
+            ("gaps.csv", Box::new(|w| self.write_gaps_csv(w))),
+            ("report.md", Box::new(|w| w.write_all(self.markdown().as_bytes()))),
+            (
+                "report.json",
+                Box::new(|w| {
+                    serde_json::to_writer_pretty(&mut *w, self)?;
+                    w.write_all(b"\n")
+                }),
+            ),
+        ];
+        for (name, write) in files {
+            let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+            done.push((tmp.clone(), dir.join(name)));
+            let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+            write(&mut w)?;
+            w.flush()?;
+            w.get_ref().sync_all()?;
+        }
+        Ok(())
     }
 
     pub fn write_assets_csv(&self, w: impl Write) -> std::io::Result<()> {
         let mut c = csv::Writer::from_writer(w);
         c.write_record(ASSET_COLUMNS)?;
         for a in &self.assets {
-            c.write_record([&a.kind, &a.id, &a.source, &a.account, &a.region, &a.ips, &a.hosts])?;
+            write_fields(&mut c, [&a.kind, &a.id, &a.source, &a.account, &a.region, &a.ips, &a.hosts])?;
         }
         c.flush()
     }
@@ -123,7 +150,7 @@ impl Report {
         let mut c = csv::Writer::from_writer(w);
         c.write_record(GAP_COLUMNS)?;
         for g in &self.gaps {
-            c.write_record([&g.source, &g.account, &g.region, &g.service, &g.error])?;
+            write_fields(&mut c, [&g.source, &g.account, &g.region, &g.service, &g.error])?;
         }
         c.flush()
     }
@@ -164,7 +191,7 @@ impl Report {
         let mut o = String::new();
         let _ = writeln!(o, "# dangle report — run {}\n", m.id);
         let _ = writeln!(o, "- started: {}, finished: {}", m.started_at, m.finished_at);
-        let _ = writeln!(o, "- config: `{}`", m.config);
+        let _ = writeln!(o, "- config: `{}`", cell(&m.config));
         let _ = writeln!(o, "- cloud range snapshot: {}", m.snapshot);
         let _ = writeln!(o, "- {} record sets, {} rows, {} assets, {} coverage gaps", m.records, m.rows, m.assets, m.gaps);
         let _ = writeln!(
@@ -246,9 +273,20 @@ pub fn sev(r: &ReportRow) -> Severity {
     Severity::parse(&r.severity).unwrap_or(Severity::Info)
 }
 
-/// Escapes a Markdown table cell.
+/// Escapes a Markdown table cell (and any control character in it).
 pub fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+    dangle_model::input::printable(&s.replace('|', "\\|").replace('\n', " ")).into_owned()
+}
+
+/// A CSV field free of raw control characters (a name or a certificate subject from a hostile server
+/// must not reach a terminal through `cat findings.csv`).
+pub fn field(s: &str) -> std::borrow::Cow<'_, str> {
+    dangle_model::input::printable(s)
+}
+
+/// Writes one CSV record, every field through [`field`].
+pub fn write_fields<W: Write, S: AsRef<str>>(c: &mut csv::Writer<W>, fields: impl IntoIterator<Item = S>) -> csv::Result<()> {
+    c.write_record(fields.into_iter().map(|f| field(f.as_ref()).into_owned()))
 }
 
 /// Writes rows with the records.csv columns.
@@ -256,7 +294,7 @@ pub fn write_rows_csv<'a>(w: impl Write, rows: impl Iterator<Item = &'a ReportRo
     let mut c = csv::Writer::from_writer(w);
     c.write_record(RECORD_COLUMNS)?;
     for r in rows {
-        c.write_record([
+        write_fields(&mut c, [
             &r.record_name,
             &r.record_type,
             &r.set_id,
@@ -276,8 +314,10 @@ pub fn write_rows_csv<'a>(w: impl Write, rows: impl Iterator<Item = &'a ReportRo
     c.flush()
 }
 
-/// A plain-text table with aligned columns, for terminals.
+/// A plain-text table with aligned columns, for terminals; control characters in cells are escaped.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<String>> = rows.iter().map(|r| r.iter().map(|c| dangle_model::input::printable(c).into_owned()).collect()).collect();
+    let rows = rows.as_slice();
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for r in rows {
         for (i, c) in r.iter().enumerate() {

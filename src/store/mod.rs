@@ -19,8 +19,11 @@ pub use time::{format_unix, now_rfc3339};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("store {}: {source}", path.display())]
-    Sqlite { path: PathBuf, source: rusqlite::Error },
+    /// SQLite's own words, once: rusqlite's error repeats its message in its source.
+    #[error("store {}: {}", path.display(), sqlite_message(error))]
+    Sqlite { path: PathBuf, error: rusqlite::Error },
+    #[error("store {} was written by an older dangle (schema {found}); run `dangle scan` once with this version to upgrade it", path.display())]
+    TooOld { path: PathBuf, found: i64 },
     #[error("no store at {}: run `dangle scan` first, or pass --db", path.display())]
     Missing { path: PathBuf },
     #[error("store {} was written by a newer dangle (schema {found}, this build knows {known})", path.display())]
@@ -132,7 +135,38 @@ CREATE TABLE named_probes (
     probe_ids TEXT NOT NULL,
     PRIMARY KEY (run_id, seq)
 ) WITHOUT ROWID;
+"#, r#"
+-- Where each record was (file and line, console location) as of the run that first saw it or moved it:
+-- a row of run N shows the location with the greatest run_id <= N. Older runs get the location
+-- known when this migration ran, the best there is.
+CREATE TABLE record_locations (
+    record_id INTEGER NOT NULL,
+    run_id INTEGER NOT NULL,
+    location TEXT,
+    PRIMARY KEY (record_id, run_id)
+) WITHOUT ROWID;
+INSERT INTO record_locations (record_id, run_id, location) SELECT id, first_run, location FROM records WHERE location IS NOT NULL;
 "#];
+
+/// The oldest schema a read-only command can read without migrating it.
+const OLDEST_READABLE: i64 = 3;
+
+/// SQLite's message for a person, with what to do where there is something to do.
+fn sqlite_message(e: &rusqlite::Error) -> String {
+    use rusqlite::ErrorCode as C;
+    match e {
+        rusqlite::Error::SqliteFailure(f, msg) => match f.code {
+            C::NotADatabase => "not a dangle store: the file is not an SQLite database".into(),
+            C::DatabaseCorrupt => "the database file is corrupt (SQLite: malformed); restore it from a backup".into(),
+            C::DatabaseBusy | C::DatabaseLocked => "another dangle run holds the store; try again when it has finished".into(),
+            C::DiskFull => "the disk is full; nothing of this run was stored".into(),
+            C::CannotOpen => "cannot open the file (does its folder exist, and may dangle read it?)".into(),
+            C::ReadOnly => "the store is read-only here (a scan needs to write it)".into(),
+            _ => msg.clone().unwrap_or_else(|| f.to_string()),
+        },
+        other => other.to_string(),
+    }
+}
 
 /// What one scan hands to the store.
 pub struct RunInput<'a> {
@@ -256,18 +290,48 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) the store at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let conn = Connection::open(path).map_err(|source| StoreError::Sqlite { path: path.to_path_buf(), source })?;
+        let conn = Connection::open(path).map_err(|error| StoreError::Sqlite { path: path.to_path_buf(), error })?;
         let mut s = Self { conn, path: path.to_path_buf() };
         s.init()?;
         Ok(s)
     }
 
-    /// Opens a store that must exist already (reports, diffs, checklists).
+    /// Opens a store that must exist already, read-only (reports, diffs, checklists): nothing in the
+    /// file changes — no migration, no journal-mode switch — and it works in a read-only folder.
     pub fn open_existing(path: &Path) -> Result<Self, StoreError> {
         if !path.exists() {
             return Err(StoreError::Missing { path: path.to_path_buf() });
         }
-        Self::open(path)
+        let e = |error| StoreError::Sqlite { path: path.to_path_buf(), error };
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX | rusqlite::OpenFlags::SQLITE_OPEN_URI;
+        let version = |conn: &Connection| -> rusqlite::Result<i64> {
+            conn.busy_timeout(std::time::Duration::from_secs(30))?;
+            conn.pragma_query_value(None, "user_version", |r| r.get(0))
+        };
+        let conn = Connection::open_with_flags(path, flags).map_err(e)?;
+        let (conn, found) = match version(&conn) {
+            Ok(v) => (conn, v),
+            // A WAL store in a folder we may not write: SQLite cannot make its shared-memory file.
+            // Nobody can be writing there either, so read the file as immutable.
+            Err(rusqlite::Error::SqliteFailure(f, _)) if matches!(f.code, rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly) => {
+                drop(conn);
+                let conn = Connection::open_with_flags(immutable_uri(path), flags).map_err(e)?;
+                let v = version(&conn).map_err(e)?;
+                (conn, v)
+            }
+            Err(err) => return Err(e(err)),
+        };
+        let known = MIGRATIONS.len() as i64;
+        if found > known {
+            return Err(StoreError::TooNew { path: path.to_path_buf(), found, known });
+        }
+        if found == 0 {
+            return Err(StoreError::Empty { path: path.to_path_buf() });
+        }
+        if found < OLDEST_READABLE {
+            return Err(StoreError::TooOld { path: path.to_path_buf(), found });
+        }
+        Ok(Self { conn, path: path.to_path_buf() })
     }
 
     pub fn path(&self) -> &Path {
@@ -275,13 +339,19 @@ impl Store {
     }
 
     fn err(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
-        move |source| StoreError::Sqlite { path: self.path.clone(), source }
+        move |error| StoreError::Sqlite { path: self.path.clone(), error }
     }
 
     fn init(&mut self) -> Result<(), StoreError> {
         let path = self.path.clone();
-        let e = move |source| StoreError::Sqlite { path: path.clone(), source };
+        let e = move |error| StoreError::Sqlite { path: path.clone(), error };
         self.conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(&e)?;
+        // Refuse a newer store before changing anything in it (page size, journal mode).
+        let version: i64 = self.conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(&e)?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StoreError::TooNew { path: self.path.clone(), found: version, known });
+        }
         // 16 KiB pages: a run appends a million rows to a few B-trees; bigger pages mean fewer levels
         // and splits. Takes effect only on a new file, before WAL is switched on.
         self.conn.pragma_update(None, "page_size", 16_384).map_err(&e)?;
@@ -295,11 +365,6 @@ impl Store {
         self.conn.pragma_update(None, "wal_autocheckpoint", 0).map_err(&e)?;
         // 64 MiB of page cache: a run's upserts touch every page of two indexes.
         self.conn.pragma_update(None, "cache_size", -65_536).map_err(&e)?;
-        let version: i64 = self.conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(&e)?;
-        let known = MIGRATIONS.len() as i64;
-        if version > known {
-            return Err(StoreError::TooNew { path: self.path.clone(), found: version, known });
-        }
         for (i, m) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             let tx = self.conn.transaction().map_err(&e)?;
             tx.execute_batch(m).map_err(&e)?;
@@ -412,7 +477,9 @@ impl Store {
     fn bare_rows(&self, run: i64) -> Result<Vec<ReportRow>, StoreError> {
         self.per_run(
             "SELECT c.name, c.rtype, c.set_id, w.target, z.zone, z.source, z.account, w.status, w.severity, w.claimable, w.reason,
-                        w.probe_verdict, w.probe_detail, f.started_at, c.location, w.ttl, a.kind, a.asset_id
+                        w.probe_verdict, w.probe_detail, f.started_at,
+                        (SELECT l.location FROM record_locations l WHERE l.record_id = c.id AND l.run_id <= w.run_id ORDER BY l.run_id DESC LIMIT 1),
+                        w.ttl, a.kind, a.asset_id
                  FROM rows w JOIN records c ON c.id = w.record_id JOIN zones z ON z.id = c.zone_id
                  JOIN runs f ON f.id = c.first_run
                  LEFT JOIN assets a ON a.id = w.owner
@@ -592,6 +659,21 @@ mod codes {
             }
         }
     }
+}
+
+/// `file:PATH?immutable=1`, with the characters a URI path may not hold percent-encoded.
+fn immutable_uri(path: &Path) -> String {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut out = String::from("file:");
+    for b in abs.to_string_lossy().bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out.push_str("?immutable=1");
+    out
 }
 
 /// Stored probe evidence (JSON) as reports show it; text that is not JSON stays text.

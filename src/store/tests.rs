@@ -155,3 +155,82 @@ fn an_uncommitted_run_is_invisible() {
     }
     assert_eq!(s.latest_run().unwrap(), Some(1));
 }
+
+#[test]
+fn report_run_n_shows_the_locations_run_n_saw() {
+    let (_d, mut s) = store();
+    write(&mut s, "2026-01-01T00:00:00Z", &[rec("a.example.com", "192.0.2.1", "z.zone:3")], &[]);
+    write(&mut s, "2026-01-02T00:00:00Z", &[rec("a.example.com", "192.0.2.1", "z.zone:9")], &[]);
+    write(&mut s, "2026-01-03T00:00:00Z", &[rec("a.example.com", "192.0.2.1", "z.zone:9")], &[]);
+    assert_eq!(s.rows(1).unwrap()[0].location, "z.zone:3");
+    assert_eq!(s.rows(2).unwrap()[0].location, "z.zone:9");
+    assert_eq!(s.rows(3).unwrap()[0].location, "z.zone:9");
+    let ro = Store::open_existing(s.path()).unwrap();
+    assert_eq!(ro.rows(1).unwrap()[0].location, "z.zone:3");
+}
+
+/// Which files sit in the folder, with their size and a hash of their bytes.
+fn snapshot(dir: &Path) -> Vec<(String, usize, u64)> {
+    use std::hash::{Hash, Hasher};
+    let mut out: Vec<(String, usize, u64)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| {
+            let bytes = std::fs::read(&p).unwrap();
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            bytes.hash(&mut h);
+            (p.file_name().unwrap().to_string_lossy().into_owned(), bytes.len(), h.finish())
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn read_only_commands_never_write_the_store() {
+    let (d, mut s) = store();
+    write(&mut s, "2026-01-01T00:00:00Z", &[rec("a.example.com", "192.0.2.1", "z.zone:3")], &[]);
+    s.checkpoint().unwrap();
+    drop(s);
+    let store_file = |dir: &Path| snapshot(dir).into_iter().filter(|f| f.0 == "s.sqlite").collect::<Vec<_>>();
+    let before = store_file(d.path());
+    {
+        let ro = Store::open_existing(&d.path().join("s.sqlite")).unwrap();
+        assert_eq!(ro.rows(1).unwrap().len(), 1);
+        assert!(ro.conn.execute("DELETE FROM runs", []).is_err(), "the connection is read-only");
+    }
+    // SQLite's WAL reader may leave its shared-memory index beside the file; the store itself is untouched.
+    assert_eq!(store_file(d.path()), before, "reading changed the store");
+}
+
+#[test]
+fn a_newer_or_older_store_is_refused_unchanged_by_a_read_only_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("s.sqlite");
+    // A store in rollback-journal mode that claims a newer schema: refusing it must not switch it to WAL.
+    {
+        let c = Connection::open(&p).unwrap();
+        c.execute_batch("CREATE TABLE runs (id INTEGER PRIMARY KEY); PRAGMA user_version = 99;").unwrap();
+    }
+    let before = snapshot(dir.path());
+    let e = Store::open_existing(&p).err().unwrap().to_string();
+    assert!(e.contains("newer dangle (schema 99"), "{e}");
+    let e = Store::open(&p).err().unwrap().to_string();
+    assert!(e.contains("newer dangle (schema 99"), "{e}");
+    assert_eq!(snapshot(dir.path()), before, "refusing the store changed it");
+    let mode: String = Connection::open(&p).unwrap().pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
+    assert_eq!(mode, "delete");
+    Connection::open(&p).unwrap().pragma_update(None, "user_version", 2).unwrap();
+    let e = Store::open_existing(&p).err().unwrap().to_string();
+    assert!(e.contains("older dangle (schema 2); run `dangle scan`"), "{e}");
+}
+
+#[test]
+fn sqlite_errors_are_said_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("garbage.sqlite");
+    std::fs::write(&p, vec![b'x'; 8192]).unwrap();
+    let e = Store::open_existing(&p).err().unwrap();
+    let text = crate::errors::render(&anyhow::Error::new(e));
+    assert_eq!(text, format!("store {}: not a dangle store: the file is not an SQLite database", p.display()));
+}

@@ -94,7 +94,7 @@ impl Store {
     /// Writes a whole run in one transaction and returns its id.
     pub fn write_run(&mut self, run: &RunInput<'_>) -> Result<i64, StoreError> {
         let path = self.path.clone();
-        let e = move |source| StoreError::Sqlite { path: path.clone(), source };
+        let e = move |error| StoreError::Sqlite { path: path.clone(), error };
         let tx = self.conn.transaction().map_err(&e)?;
         tx.execute(
             "INSERT INTO runs (started_at, finished_at, config, snapshot, tool_version, n_records, n_rows, n_assets, n_gaps)
@@ -233,9 +233,23 @@ fn write_records(tx: &Transaction<'_>, run: &RunInput<'_>, run_id: i64) -> rusql
         for id in &m.seen {
             seen.execute(params![run_id, id])?;
         }
+        // A record's location as of each run that moved it (or first saw it), so `report --run N`
+        // shows the line numbers run N saw.
         let mut moved = tx.prepare("UPDATE records SET location = ?1 WHERE id = ?2")?;
+        let mut located = tx.prepare("INSERT OR REPLACE INTO record_locations (record_id, run_id, location) VALUES (?1, ?2, ?3)")?;
         for (id, i) in &m.moved {
             moved.execute(params![run.records[*i].location.as_deref(), id])?;
+            located.execute(params![id, run_id, run.records[*i].location.as_deref()])?;
+        }
+        let mut last: Option<usize> = None;
+        for &i in &m.new {
+            if last.is_some_and(|l| m.ids[l] == m.ids[i]) {
+                continue;
+            }
+            if let Some(loc) = run.records[i].location.as_deref() {
+                located.execute(params![m.ids[i], run_id, loc])?;
+            }
+            last = Some(i);
         }
     }
     Ok(m.ids)

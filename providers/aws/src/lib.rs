@@ -170,7 +170,7 @@ impl AwsSourceBuilder {
             Some(p) => {
                 p.provide_credentials().await.map_err(|e| ProviderError::Config {
                     provider: self.name.clone(),
-                    message: format!("no AWS credentials: {}", aws_smithy_types::error::display::DisplayErrorContext(&e)),
+                    message: format!("no AWS credentials: {}", chain(&e)),
                 })?;
             }
             None => return Err(ProviderError::Config { provider: self.name.clone(), message: "no AWS credentials provider".into() }),
@@ -360,7 +360,7 @@ pub(crate) fn gap(source: &Arc<str>, account: &Account, region: Option<&str>, se
 pub(crate) fn describe<E, R>(e: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> String
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
-    R: fmt::Debug,
+    R: fmt::Debug + 'static,
 {
     use aws_smithy_runtime_api::client::result::SdkError;
     match e {
@@ -379,11 +379,27 @@ where
             } else if d.is_timeout() {
                 "timed out connecting".into()
             } else {
-                format!("request not sent: {}", aws_smithy_types::error::display::DisplayErrorContext(e))
+                format!("request not sent: {}", chain(e))
             }
         }
-        other => format!("{}", aws_smithy_types::error::display::DisplayErrorContext(other)),
+        other => chain(other),
     }
+}
+
+/// An error and its sources as one sentence chain, each message once. The SDK's `DisplayErrorContext`
+/// appends the `Debug` form of the whole error, which is no message for a person.
+pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let m = s.to_string();
+        if !m.is_empty() && !out.contains(&m) {
+            out.push_str(": ");
+            out.push_str(&m);
+        }
+        cur = s.source();
+    }
+    out
 }
 
 /// Empty strings from emulators (and some real APIs) mean "absent".

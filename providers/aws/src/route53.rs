@@ -11,22 +11,30 @@ use dangle_model::{Asset, AssetKind, DnsName, DnsRecord, RecordType, Target, Tar
 use crate::limit::Pacer;
 use crate::{describe, gap, nz, Account, Snapshot};
 
-/// Route53 writes special characters in names as `\ooo` octal escapes (`\052` is `*`).
+/// Route53 writes special characters in names as `\ooo` octal escapes (`\052` is `*`). Returns the
+/// name in the presentation form `DnsName::parse` reads: `*` and letter-digit-hyphen-underscore
+/// octets as themselves, every other octet as a decimal `\DDD`, so a dot or a control character inside
+/// a label stays escaped.
 pub fn unescape(name: &str) -> String {
     let b = name.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
+    let mut out = String::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'\\' && b.len() >= i + 4 && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
             let v = (b[i + 1] - b'0') as u32 * 64 + (b[i + 2] - b'0') as u32 * 8 + (b[i + 3] - b'0') as u32;
-            out.push(v as u8);
+            match u8::try_from(v) {
+                Ok(o) if o.is_ascii_alphanumeric() || matches!(o, b'*' | b'-' | b'_') => out.push(o as char),
+                Ok(o) => out.push_str(&format!("\\{o:03}")),
+                Err(_) => out.push_str(&name[i..i + 4]),
+            }
             i += 4;
         } else {
-            out.push(b[i]);
-            i += 1;
+            let c = name[i..].chars().next().unwrap_or('?');
+            out.push(c);
+            i += c.len_utf8();
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
 }
 
 fn zone_id(id: &str) -> &str {
@@ -195,7 +203,8 @@ mod tests {
     #[test]
     fn octal_escapes() {
         assert_eq!(super::unescape("\\052.example.com."), "*.example.com.");
-        assert_eq!(super::unescape("a\\100b.example.com."), "a@b.example.com.");
+        assert_eq!(super::unescape("a\\100b.example.com."), "a\\064b.example.com.");
+        assert_eq!(super::unescape("a\\056b.example.com."), "a\\046b.example.com.", "an escaped dot stays inside its label");
         assert_eq!(super::unescape("plain.example.com."), "plain.example.com.");
         assert_eq!(super::unescape("trailing\\05"), "trailing\\05");
     }

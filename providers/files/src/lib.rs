@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use dangle_model::{
-    Asset, AssetKind, AssetSource, BoxFuture, Coverage, DnsName, DnsRecord, Enumeration, ProviderError, RecordSource,
+    excerpt, Asset, AssetKind, AssetSource, BoxFuture, Coverage, DnsName, DnsRecord, Enumeration, ProviderError, RecordSource,
 };
 use ipnet::IpNet;
 
@@ -28,13 +28,24 @@ pub struct ZoneFileSource {
     display_path: PathBuf,
     disk_path: PathBuf,
     origin: Option<DnsName>,
+    include_roots: Vec<PathBuf>,
 }
 
 impl ZoneFileSource {
     /// `display_path` is shown in reports; `disk_path` is read (the config's path resolved against the
     /// config file's folder). `origin` defaults to a leading `$ORIGIN` or the file name.
     pub fn new(name: &str, display_path: impl Into<PathBuf>, disk_path: impl Into<PathBuf>, origin: Option<DnsName>) -> Self {
-        Self { name: Arc::from(name), display_path: display_path.into(), disk_path: disk_path.into(), origin }
+        Self { name: Arc::from(name), display_path: display_path.into(), disk_path: disk_path.into(), origin, include_roots: Vec::new() }
+    }
+
+    /// Folders `$INCLUDE` may also read from (by default only the zone file's own folder and below).
+    /// A folder that does not exist is an error naming it.
+    pub fn with_include_dirs(mut self, dirs: &[PathBuf]) -> Result<Self, ProviderError> {
+        for d in dirs {
+            let real = d.canonicalize().map_err(|e| ProviderError::Io { provider: self.name.to_string(), path: d.clone(), source: e })?;
+            self.include_roots.push(real);
+        }
+        Ok(self)
     }
 
     fn read(&self) -> Result<Enumeration<DnsRecord>, ProviderError> {
@@ -43,6 +54,7 @@ impl ZoneFileSource {
             display_path: &self.display_path,
             disk_path: &self.disk_path,
             origin: self.origin.clone(),
+            include_roots: &self.include_roots,
         };
         let (_, records) = reader.read()?;
         Ok(Enumeration::complete(records, Vec::new()))
@@ -80,18 +92,18 @@ impl StaticListSource {
     }
 
     fn read(&self) -> Result<Enumeration<Asset>, ProviderError> {
-        let file = std::fs::File::open(&self.disk_path).map_err(|e| ProviderError::Io {
+        let bytes = dangle_model::input::read_file(&self.disk_path, dangle_model::input::MAX_DATA_FILE).map_err(|e| ProviderError::Io {
             provider: self.name.to_string(),
             path: self.disk_path.clone(),
             source: e,
         })?;
-        let mut rdr = csv::ReaderBuilder::new().trim(csv::Trim::All).comment(Some(b'#')).flexible(false).from_reader(file);
+        let mut rdr = csv::ReaderBuilder::new().trim(csv::Trim::All).comment(Some(b'#')).flexible(false).from_reader(bytes.as_slice());
         let headers = rdr.headers().map_err(|e| self.err(1, format!("cannot read the header: {e}")))?.clone();
         let mut col = std::collections::HashMap::new();
         for (i, h) in headers.iter().enumerate() {
             let h = h.to_ascii_lowercase();
             if !STATIC_COLUMNS.contains(&h.as_str()) {
-                return Err(self.err(1, format!("unknown column `{h}` (expected: id, kind, account, region, ips, hosts)")));
+                return Err(self.err(1, format!("unknown column `{}` (expected: id, kind, account, region, ips, hosts)", excerpt(&h))));
             }
             col.insert(h, i);
         }
@@ -105,7 +117,7 @@ impl StaticListSource {
         for row in rdr.records() {
             let row = row.map_err(|e| {
                 let line = e.position().map(|p| p.line() as usize).unwrap_or(0);
-                self.err(line, format!("{e}"))
+                self.err(line, csv_message(&e))
             })?;
             let line = row.position().map(|p| p.line() as usize).unwrap_or(0);
             let get = |c: &str| col.get(c).and_then(|i| row.get(*i)).unwrap_or("");
@@ -118,23 +130,18 @@ impl StaticListSource {
             let region = Some(get("region")).filter(|r| !r.is_empty()).map(Arc::from);
             let mut ips = Vec::new();
             for ip in get("ips").split_whitespace() {
-                let net = parse_ip_or_cidr(ip).map_err(|m| self.err(line, format!("column `ips`: {m}")))?;
-                if !ips.contains(&net) {
-                    ips.push(net);
-                }
+                ips.push(parse_ip_or_cidr(ip).map_err(|m| self.err(line, format!("column `ips`: {m}")))?);
             }
             let mut hosts = Vec::new();
             for h in get("hosts").split_whitespace() {
-                let n = DnsName::parse(h).map_err(|e| self.err(line, format!("column `hosts`: {e}")))?;
-                if !hosts.contains(&n) {
-                    hosts.push(n);
-                }
+                hosts.push(DnsName::parse(h).map_err(|e| self.err(line, format!("column `hosts`: {e}")))?);
             }
+            let (ips, hosts) = (unique(ips), unique(hosts));
             if ips.is_empty() && hosts.is_empty() {
-                return Err(self.err(line, format!("asset `{id}` has neither `ips` nor `hosts`")));
+                return Err(self.err(line, format!("asset `{}` has neither `ips` nor `hosts`", excerpt(id))));
             }
             if !seen.insert((account.clone(), kind.clone(), id.to_string())) {
-                return Err(self.err(line, format!("asset `{id}` ({kind}) is listed twice for account `{account}`")));
+                return Err(self.err(line, format!("asset `{}` ({}) is listed twice for account `{}`", excerpt(id), excerpt(kind.as_str()), excerpt(&account))));
             }
             accounts.insert(account.clone());
             items.push(Asset { source: self.name.clone(), account, region, kind, id: id.into(), ips: ips.into(), hosts });
@@ -156,15 +163,31 @@ impl AssetSource for StaticListSource {
     }
 }
 
+/// `items` without repeats, first appearance kept, in linear time (one row may list 200k addresses).
+fn unique<T: Eq + std::hash::Hash + Clone>(items: Vec<T>) -> Vec<T> {
+    let mut seen = HashSet::with_capacity(items.len());
+    items.into_iter().filter(|i| seen.insert(i.clone())).collect()
+}
+
+/// A CSV error as one sentence: the csv crate's Display repeats its position, which the caller names.
+fn csv_message(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => format!("{len} field(s) where the header has {expected_len}"),
+        csv::ErrorKind::Utf8 { .. } => "not valid UTF-8".to_string(),
+        csv::ErrorKind::Io(io) => io.to_string(),
+        _ => excerpt(&e.to_string()),
+    }
+}
+
 /// `192.0.2.1`, `2001:db8::/32`, `198.51.100.0/24`; a block with host bits set is refused, since it is
 /// almost always a typo for a different block.
 pub fn parse_ip_or_cidr(text: &str) -> Result<IpNet, String> {
     if let Ok(ip) = text.parse::<std::net::IpAddr>() {
         return Ok(IpNet::from(ip));
     }
-    let net: IpNet = text.parse().map_err(|_| format!("`{text}` is neither an IP address nor a CIDR block"))?;
+    let net: IpNet = text.parse().map_err(|_| format!("`{}` is neither an IP address nor a CIDR block", excerpt(text)))?;
     if net.addr() != net.network() {
-        return Err(format!("`{text}` has host bits set; did you mean {}?", net.trunc()));
+        return Err(format!("`{}` has host bits set; did you mean {}?", excerpt(text), net.trunc()));
     }
     Ok(net)
 }
@@ -216,6 +239,16 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn quadratic_dedup_of_a_static_row_with_200k_ips() {
+        let mut ips: Vec<String> = (0..200_000u32).map(|i| std::net::Ipv4Addr::from(0x0a00_0000 + i).to_string()).collect();
+        ips.push("10.0.0.0".into());
+        let (_d, p) = write("owned.csv", &format!("id,ips\nbig,{}\n", ips.join(" ")));
+        let e = StaticListSource::new("owned", "owned.csv", &p).assets().await.unwrap();
+        assert_eq!(e.items[0].ips.len(), 200_000);
+        assert_eq!(e.items[0].ips[1].to_string(), "10.0.0.1/32", "first appearance order is kept");
+    }
+
+    #[tokio::test]
     async fn static_list_errors_name_line_and_column() {
         for (text, needle) in [
             ("id,ips\na,10.0.0.1/8\n", "owned.csv:2: column `ips`: `10.0.0.1/8` has host bits set; did you mean 10.0.0.0/8?"),
@@ -225,7 +258,7 @@ mod tests {
             ("id,ips,hosts\na,,\n", "owned.csv:2: asset `a` has neither"),
             ("id,ips\na,192.0.2.1\na,192.0.2.2\n", "owned.csv:3: asset `a` (static) is listed twice"),
             ("id,hosts\na,bad..name\n", "owned.csv:2: column `hosts`: empty label"),
-            ("id,ips\na,192.0.2.1,extra\n", "owned.csv:2:"),
+            ("id,ips\na,192.0.2.1,extra\n", "owned.csv:2: 3 field(s) where the header has 2"),
         ] {
             let (_d, p) = write("owned.csv", text);
             let src = StaticListSource::new("owned", "owned.csv", &p);

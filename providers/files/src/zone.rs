@@ -2,17 +2,26 @@
 //!
 //! Handles `$ORIGIN`, `$TTL`, `$INCLUDE`, `@`, relative and absolute names, blank owners (the previous
 //! owner), parentheses across lines, comments, quoted strings, optional class, TTL units (`1h30m`), and
-//! the RFC 3597 generic form. Unknown types are kept by name. Every error names the file and line.
+//! the RFC 3597 generic form (decoded for the types dangle judges). Registered types that dangle does not
+//! judge are kept by name; a word that is no type is an error, as in BIND. Every error names the file
+//! and line and quotes at most a short escaped excerpt of the input.
+//!
+//! `$INCLUDE` reads only regular files under the including zone file's folder (or the roots the config
+//! names), so a zone file cannot be used to read, say, `/proc/self/environ`; out-of-zone data is skipped
+//! with a warning, as BIND does.
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use dangle_model::{DnsName, DnsRecord, ProviderError, RecordType, Target};
+use dangle_model::input::{read_file, MAX_DATA_FILE};
+use dangle_model::{excerpt, DnsName, DnsRecord, ProviderError, RecordType, Target};
 
 const MAX_INCLUDE_DEPTH: usize = 8;
 const DEFAULT_TTL: u32 = 3600;
+/// Sets with more targets than this de-duplicate through a hash set (80k A records at one name).
+const SMALL_SET: usize = 16;
 
 /// A token of a logical line.
 #[derive(Debug)]
@@ -166,34 +175,6 @@ pub fn parse_ttl(s: &str) -> Option<u32> {
     u32::try_from(total).ok()
 }
 
-fn is_class(s: &str) -> bool {
-    let u = s.to_ascii_uppercase();
-    matches!(u.as_str(), "IN" | "CH" | "CS" | "HS") || (u.starts_with("CLASS") && u[5..].parse::<u16>().is_ok())
-}
-
-/// Turns zone-file escapes (`\.`, `\065`) in a name into plain text.
-fn unescape_name(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = String::with_capacity(s.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\' && i + 1 < b.len() {
-            if b.len() >= i + 4 && b[i + 1..i + 4].iter().all(u8::is_ascii_digit) {
-                let n: u32 = s[i + 1..i + 4].parse().unwrap_or(0);
-                out.push(char::from_u32(n).unwrap_or('?'));
-                i += 4;
-            } else {
-                out.push(b[i + 1] as char);
-                i += 2;
-            }
-        } else {
-            let ch = s[i..].chars().next().unwrap_or('?');
-            out.push(ch);
-            i += ch.len_utf8();
-        }
-    }
-    out
-}
 
 /// Parses one zone file.
 pub struct ZoneReader<'a> {
@@ -203,6 +184,8 @@ pub struct ZoneReader<'a> {
     /// The path on disk.
     pub disk_path: &'a Path,
     pub origin: Option<DnsName>,
+    /// Folders `$INCLUDE` may read from besides the zone file's own (canonical paths).
+    pub include_roots: &'a [PathBuf],
 }
 
 #[derive(Default)]
@@ -211,6 +194,10 @@ struct State {
     ttl: Option<u32>,
     last_ttl: Option<u32>,
     last_owner: Option<DnsName>,
+    /// Bytes read so far, over the file and everything it includes.
+    read: u64,
+    /// Folders `$INCLUDE` may read from.
+    roots: Vec<PathBuf>,
 }
 
 type SetKey = (DnsName, RecordType);
@@ -219,19 +206,48 @@ struct Collected {
     ttl: u32,
     line: (PathBuf, usize),
     targets: Vec<Target>,
+    /// The targets again, once the set is large enough for `Vec::contains` to be quadratic.
+    index: Option<std::collections::HashSet<Target>>,
+}
+
+impl Collected {
+    fn add(&mut self, t: Target) {
+        if let Some(index) = &mut self.index {
+            if index.insert(t.clone()) {
+                self.targets.push(t);
+            }
+        } else if !self.targets.contains(&t) {
+            self.targets.push(t);
+            if self.targets.len() > SMALL_SET {
+                self.index = Some(self.targets.iter().cloned().collect());
+            }
+        }
+    }
 }
 
 impl ZoneReader<'_> {
     /// Reads the file and returns its record sets in (name, type) order, with the zone apex it used.
     pub fn read(&self) -> Result<(DnsName, Vec<DnsRecord>), ProviderError> {
-        let text = read_text(&self.source, self.disk_path)?;
+        let mut read = 0;
+        let text = read_text(&self.source, self.disk_path, &mut read)?;
         let zone = match &self.origin {
             Some(o) => o.clone(),
             None => infer_origin(self.display_path, &text)?,
         };
+        let own_dir = self
+            .disk_path
+            .canonicalize()
+            .ok()
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+            .unwrap_or_else(|| PathBuf::from("."));
+        let mut roots = vec![own_dir];
+        roots.extend(self.include_roots.iter().cloned());
         let mut sets: BTreeMap<SetKey, Collected> = BTreeMap::new();
-        let mut state = State { origin: Some(zone.clone()), ..State::default() };
+        let mut state = State { origin: Some(zone.clone()), read, roots, ..State::default() };
         self.parse_into(self.display_path, self.disk_path, &text, &zone, &mut state, &mut sets, 0)?;
+        if sets.is_empty() {
+            return Err(err(self.display_path, 1, "the zone file holds no records (a zone has at least an SOA and NS records); an empty file would make every run look clean"));
+        }
         let account: Arc<str> = Arc::from(self.display_path.display().to_string());
         let records = sets
             .into_iter()
@@ -272,28 +288,20 @@ impl ZoneReader<'_> {
                         let o = arg(1).ok_or_else(|| err(path, line, "$ORIGIN needs a name"))?;
                         let base = st.origin.clone().unwrap_or_else(DnsName::root);
                         st.origin = Some(
-                            DnsName::parse_relative(&unescape_name(o), &base)
-                                .map_err(|x| err(path, line, format!("$ORIGIN: {x}")))?,
+                            DnsName::parse_relative(o, &base).map_err(|x| err(path, line, format!("$ORIGIN: {x}")))?,
                         );
                     }
                     "$TTL" => {
                         let t = arg(1).ok_or_else(|| err(path, line, "$TTL needs a value"))?;
-                        st.ttl = Some(parse_ttl(t).ok_or_else(|| err(path, line, format!("$TTL: `{t}` is not a TTL")))?);
+                        st.ttl = Some(parse_ttl(t).ok_or_else(|| err(path, line, format!("$TTL: `{}` is not a TTL", excerpt(t))))?);
                     }
                     "$INCLUDE" => {
                         if depth >= MAX_INCLUDE_DEPTH {
                             return Err(err(path, line, format!("$INCLUDE nested deeper than {MAX_INCLUDE_DEPTH}")));
                         }
                         let f = arg(1).ok_or_else(|| err(path, line, "$INCLUDE needs a file name"))?;
-                        let rel = Path::new(f);
-                        let (inc_disk, inc_show) = if rel.is_absolute() {
-                            (rel.to_path_buf(), rel.to_path_buf())
-                        } else {
-                            let dd = disk.parent().unwrap_or(Path::new("."));
-                            let sd = path.parent().unwrap_or(Path::new(""));
-                            (dd.join(rel), sd.join(rel))
-                        };
-                        let inc_text = read_text(&self.source, &inc_disk).map_err(|x| err(path, line, format!("$INCLUDE: {x}")))?;
+                        let (inc_disk, inc_show) = self.include(path, disk, line, f, st)?;
+                        let inc_text = read_text(&self.source, &inc_disk, &mut st.read).map_err(|x| err(path, line, format!("$INCLUDE: {x}")))?;
                         let saved = st.origin.clone();
                         if let Some(o) = arg(2) {
                             let base = st.origin.clone().unwrap_or_else(DnsName::root);
@@ -308,7 +316,7 @@ impl ZoneReader<'_> {
                         return Err(err(
                             path,
                             line,
-                            format!("unsupported directive `{other}` (supported: $ORIGIN, $TTL, $INCLUDE; expand $GENERATE first)"),
+                            format!("unsupported directive `{}` (supported: $ORIGIN, $TTL, $INCLUDE; expand $GENERATE first)", excerpt(other)),
                         ))
                     }
                 }
@@ -317,6 +325,31 @@ impl ZoneReader<'_> {
             self.record(path, &e, zone, st, sets)?;
         }
         Ok(())
+    }
+
+    /// Where `$INCLUDE file` reads from (on disk, and as reports show it). The file must resolve, through
+    /// any links, to a regular file under one of the allowed roots.
+    fn include(&self, path: &Path, disk: &Path, line: usize, f: &str, st: &State) -> Result<(PathBuf, PathBuf), ProviderError> {
+        let rel = Path::new(f);
+        let (inc_disk, inc_show) = if rel.is_absolute() {
+            (rel.to_path_buf(), rel.to_path_buf())
+        } else {
+            let dd = disk.parent().unwrap_or(Path::new("."));
+            let sd = path.parent().unwrap_or(Path::new(""));
+            (dd.join(rel), sd.join(rel))
+        };
+        let real = inc_disk.canonicalize().map_err(|e| err(path, line, format!("$INCLUDE `{}`: {e}", excerpt(f))))?;
+        if !st.roots.iter().any(|r| real.starts_with(r)) {
+            return Err(err(
+                path,
+                line,
+                format!(
+                    "$INCLUDE `{}` lies outside the zone file's folder; a zone file may include only files beside or below it (or under the provider's `include_dirs`)",
+                    excerpt(f)
+                ),
+            ));
+        }
+        Ok((real, inc_show))
     }
 
     fn record(
@@ -334,150 +367,247 @@ impl ZoneReader<'_> {
             st.last_owner.clone().ok_or_else(|| err(path, line, "record with a blank owner before any owner"))?
         } else {
             let t = toks.next().expect("entries are never empty");
-            DnsName::parse_relative(&unescape_name(&t.text), &origin).map_err(|x| err(path, line, format!("owner `{}`: {x}", t.text)))?
+            DnsName::parse_relative(&t.text, &origin).map_err(|x| err(path, line, format!("owner: {x}")))?
         };
-        if !owner.is_within(zone) {
-            return Err(err(path, line, format!("`{owner}` is outside the zone `{zone}`")));
-        }
-        let mut ttl = None;
-        let mut rtype = None;
-        for _ in 0..3 {
-            let Some(t) = toks.next() else { break };
-            if ttl.is_none() && t.text.as_bytes().first().is_some_and(u8::is_ascii_digit) {
-                ttl = Some(parse_ttl(&t.text).ok_or_else(|| err(path, line, format!("`{}` is not a TTL", t.text)))?);
-            } else if is_class(&t.text) {
-                if !t.text.eq_ignore_ascii_case("IN") {
-                    return Err(err(path, line, format!("class `{}`: only IN zones are judged", t.text)));
-                }
-            } else {
-                rtype = Some(t.text.parse::<RecordType>().unwrap_or_else(|e| match e {}));
-                break;
-            }
-        }
-        let rtype = rtype.ok_or_else(|| err(path, line, "missing record type"))?;
-        let rdata: Vec<&Token> = toks.collect();
-        let ttl = ttl.or(st.ttl).or(st.last_ttl).unwrap_or(DEFAULT_TTL);
-        let name_arg = |i: usize, what: &str| -> Result<DnsName, ProviderError> {
-            let t = rdata.get(i).ok_or_else(|| err(path, line, format!("{rtype} record is missing its {what}")))?;
-            DnsName::parse_relative(&unescape_name(&t.text), &origin)
-                .map_err(|x| err(path, line, format!("{rtype} {what} `{}`: {x}", t.text)))
-        };
-        let num_arg = |i: usize, what: &str| -> Result<u32, ProviderError> {
-            let t = rdata.get(i).ok_or_else(|| err(path, line, format!("{rtype} record is missing its {what}")))?;
-            t.text.parse::<u32>().map_err(|_| err(path, line, format!("{rtype} {what} `{}` is not a number", t.text)))
-        };
-        let want = |n: usize| -> Result<(), ProviderError> {
-            if rdata.len() != n {
-                Err(err(path, line, format!("{rtype} record needs {n} data field(s), found {}", rdata.len())))
-            } else {
-                Ok(())
-            }
-        };
-        let generic = rdata.first().is_some_and(|t| t.text == "\\#");
-        let mut targets = Vec::new();
-        if generic {
-            check_generic(path, line, &rdata)?;
-        } else {
-            match rtype {
-                RecordType::A => {
-                    want(1)?;
-                    let ip: Ipv4Addr =
-                        rdata[0].text.parse().map_err(|_| err(path, line, format!("A record data `{}` is not an IPv4 address", rdata[0].text)))?;
-                    targets.push(Target::Ip(ip.into()));
-                }
-                RecordType::Aaaa => {
-                    want(1)?;
-                    let ip: Ipv6Addr = rdata[0]
-                        .text
-                        .parse()
-                        .map_err(|_| err(path, line, format!("AAAA record data `{}` is not an IPv6 address", rdata[0].text)))?;
-                    targets.push(Target::Ip(ip.into()));
-                }
-                RecordType::Cname | RecordType::Ns | RecordType::Dname => {
-                    want(1)?;
-                    targets.push(Target::Host(name_arg(0, "target")?));
-                }
-                RecordType::Ptr => {
-                    want(1)?;
-                    name_arg(0, "target")?;
-                }
-                RecordType::Mx => {
-                    want(2)?;
-                    u16::try_from(num_arg(0, "preference")?).map_err(|_| err(path, line, "MX preference above 65535"))?;
-                    let host = name_arg(1, "exchange")?;
-                    if !host.is_root() {
-                        targets.push(Target::Host(host));
-                    }
-                }
-                RecordType::Srv => {
-                    want(4)?;
-                    for (i, w) in ["priority", "weight", "port"].iter().enumerate() {
-                        u16::try_from(num_arg(i, w)?).map_err(|_| err(path, line, format!("SRV {w} above 65535")))?;
-                    }
-                    let host = name_arg(3, "target")?;
-                    if !host.is_root() {
-                        targets.push(Target::Host(host));
-                    }
-                }
-                RecordType::Soa => {
-                    want(7)?;
-                    name_arg(0, "primary name server")?;
-                    name_arg(1, "responsible mailbox")?;
-                    num_arg(2, "serial")?;
-                    for (i, w) in ["refresh", "retry", "expire", "minimum"].iter().enumerate() {
-                        let t = &rdata[3 + i].text;
-                        parse_ttl(t).ok_or_else(|| err(path, line, format!("SOA {w} `{t}` is not a time")))?;
-                    }
-                }
-                RecordType::Txt => {
-                    if rdata.is_empty() {
-                        return Err(err(path, line, "TXT record without any string"));
-                    }
-                    if let Some(t) = rdata.iter().find(|t| t.quoted && t.text.len() > 255 + t.text.matches('\\').count() * 3) {
-                        return Err(err(path, line, format!("TXT string longer than 255 octets ({}…)", &t.text[..20])));
-                    }
-                }
-                RecordType::Caa => {
-                    want(3)?;
-                    let f = num_arg(0, "flags")?;
-                    if f > 255 {
-                        return Err(err(path, line, "CAA flags above 255"));
-                    }
-                }
-                _ => {}
-            }
-        }
         st.last_owner = Some(owner.clone());
+        let (ttl, rtype) = header(path, line, &mut toks)?;
+        let rdata: Vec<&Token> = toks.collect();
+        if !owner.is_within(zone) {
+            // BIND loads such a zone and ignores the out-of-zone data; one stray glue record must not
+            // stop the whole run.
+            tracing::warn!("{}:{line}: ignoring out-of-zone data: `{owner}` is outside the zone `{zone}`", path.display());
+            return Ok(());
+        }
+        let data = Data { path, line, rtype: &rtype, origin: &origin, rdata: &rdata };
+        let targets = data.targets()?;
+        if rtype == RecordType::Soa && ttl.is_none() && st.ttl.is_none() {
+            // RFC 2308 §4: without $TTL, the SOA minimum is the default (BIND and dnspython agree).
+            st.ttl = parse_ttl(&rdata[6].text);
+        }
+        let ttl = ttl.or(st.ttl).or(st.last_ttl).unwrap_or(DEFAULT_TTL);
         st.last_ttl = Some(ttl);
         let entry = sets.entry((owner, rtype)).or_insert_with(|| Collected {
             ttl,
             line: (path.to_path_buf(), line),
             targets: Vec::new(),
+            index: None,
         });
         entry.ttl = entry.ttl.min(ttl);
         for t in targets {
-            if !entry.targets.contains(&t) {
-                entry.targets.push(t);
-            }
+            entry.add(t);
         }
         Ok(())
     }
 }
 
-fn check_generic(path: &Path, line: usize, rdata: &[&Token]) -> Result<(), ProviderError> {
-    let len: usize = rdata
-        .get(1)
-        .and_then(|t| t.text.parse().ok())
-        .ok_or_else(|| err(path, line, "generic data (\\#) needs a length"))?;
-    let hex: String = rdata[2.min(rdata.len())..].iter().map(|t| t.text.as_str()).collect();
-    if hex.len() != len * 2 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(err(path, line, format!("generic data (\\#) says {len} octets but carries {} hex digits", hex.len())));
+/// The optional TTL and class and the type of a record, in either order (RFC 1035 §5.1).
+fn header<'t>(path: &Path, line: usize, toks: &mut impl Iterator<Item = &'t Token>) -> Result<(Option<u32>, RecordType), ProviderError> {
+    let mut ttl = None;
+    for _ in 0..3 {
+        let Some(t) = toks.next() else { break };
+        if ttl.is_none() && t.text.as_bytes().first().is_some_and(u8::is_ascii_digit) {
+            ttl = Some(parse_ttl(&t.text).ok_or_else(|| err(path, line, format!("`{}` is not a TTL", excerpt(&t.text))))?);
+        } else if let Some(class) = class(&t.text) {
+            if class != 1 {
+                return Err(err(path, line, format!("class `{}`: only IN zones are judged", excerpt(&t.text))));
+            }
+        } else {
+            let rtype = RecordType::from_mnemonic(&t.text).ok_or_else(|| {
+                err(path, line, format!("`{}` is not a record type (a registered mnemonic such as CNAME, or TYPEnnn)", excerpt(&t.text)))
+            })?;
+            return Ok((ttl, rtype));
+        }
     }
-    Ok(())
+    Err(err(path, line, "missing record type"))
 }
 
-fn read_text(source: &str, path: &Path) -> Result<String, ProviderError> {
-    let bytes = std::fs::read(path).map_err(|e| ProviderError::Io { provider: source.to_string(), path: path.to_path_buf(), source: e })?;
+/// The class number of a class mnemonic (`IN`, `CLASS1`, …), `None` if `s` is not a class.
+fn class(s: &str) -> Option<u16> {
+    let u = s.to_ascii_uppercase();
+    match u.as_str() {
+        "IN" => Some(1),
+        "CS" => Some(2),
+        "CH" => Some(3),
+        "HS" => Some(4),
+        _ => u.strip_prefix("CLASS").filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())).and_then(|d| d.parse().ok()),
+    }
+}
+
+/// One record's data, with what an error needs to say where it is.
+struct Data<'a> {
+    path: &'a Path,
+    line: usize,
+    rtype: &'a RecordType,
+    origin: &'a DnsName,
+    rdata: &'a [&'a Token],
+}
+
+impl Data<'_> {
+    fn err(&self, message: impl Into<String>) -> ProviderError {
+        err(self.path, self.line, message)
+    }
+
+    fn name(&self, i: usize, what: &str) -> Result<DnsName, ProviderError> {
+        let t = self.rdata.get(i).ok_or_else(|| self.err(format!("{} record is missing its {what}", self.rtype)))?;
+        DnsName::parse_relative(&t.text, self.origin).map_err(|x| self.err(format!("{} {what}: {x}", self.rtype)))
+    }
+
+    fn num(&self, i: usize, what: &str) -> Result<u32, ProviderError> {
+        let t = self.rdata.get(i).ok_or_else(|| self.err(format!("{} record is missing its {what}", self.rtype)))?;
+        t.text.parse::<u32>().map_err(|_| self.err(format!("{} {what} `{}` is not a number", self.rtype, excerpt(&t.text))))
+    }
+
+    fn want(&self, n: usize) -> Result<(), ProviderError> {
+        if self.rdata.len() != n {
+            return Err(self.err(format!("{} record needs {n} data field(s), found {}", self.rtype, self.rdata.len())));
+        }
+        Ok(())
+    }
+
+    /// Checks the data and returns what the record points at.
+    fn targets(&self) -> Result<Vec<Target>, ProviderError> {
+        if self.rdata.first().is_some_and(|t| t.text == "\\#" && !t.quoted) {
+            let octets = self.generic()?;
+            return generic_targets(self.rtype, &octets).map_err(|m| self.err(format!("{} generic data (\\#): {m}", self.rtype)));
+        }
+        let rdata = self.rdata;
+        let mut targets = Vec::new();
+        match self.rtype {
+            RecordType::A => {
+                self.want(1)?;
+                let ip: Ipv4Addr =
+                    rdata[0].text.parse().map_err(|_| self.err(format!("A record data `{}` is not an IPv4 address", excerpt(&rdata[0].text))))?;
+                targets.push(Target::Ip(ip.into()));
+            }
+            RecordType::Aaaa => {
+                self.want(1)?;
+                let ip: Ipv6Addr =
+                    rdata[0].text.parse().map_err(|_| self.err(format!("AAAA record data `{}` is not an IPv6 address", excerpt(&rdata[0].text))))?;
+                targets.push(Target::Ip(ip.into()));
+            }
+            RecordType::Cname | RecordType::Ns | RecordType::Dname => {
+                self.want(1)?;
+                targets.push(Target::Host(self.name(0, "target")?));
+            }
+            RecordType::Ptr => {
+                self.want(1)?;
+                self.name(0, "target")?;
+            }
+            RecordType::Mx => {
+                self.want(2)?;
+                u16::try_from(self.num(0, "preference")?).map_err(|_| self.err("MX preference above 65535"))?;
+                let host = self.name(1, "exchange")?;
+                if !host.is_root() {
+                    targets.push(Target::Host(host));
+                }
+            }
+            RecordType::Srv => {
+                self.want(4)?;
+                for (i, w) in ["priority", "weight", "port"].iter().enumerate() {
+                    u16::try_from(self.num(i, w)?).map_err(|_| self.err(format!("SRV {w} above 65535")))?;
+                }
+                let host = self.name(3, "target")?;
+                if !host.is_root() {
+                    targets.push(Target::Host(host));
+                }
+            }
+            RecordType::Soa => {
+                self.want(7)?;
+                self.name(0, "primary name server")?;
+                self.name(1, "responsible mailbox")?;
+                self.num(2, "serial")?;
+                for (i, w) in ["refresh", "retry", "expire", "minimum"].iter().enumerate() {
+                    let t = &rdata[3 + i].text;
+                    parse_ttl(t).ok_or_else(|| self.err(format!("SOA {w} `{}` is not a time", excerpt(t))))?;
+                }
+            }
+            RecordType::Txt => {
+                if rdata.is_empty() {
+                    return Err(self.err("TXT record without any string"));
+                }
+                if let Some(t) = rdata.iter().find(|t| text_octets(&t.text) > 255) {
+                    return Err(self.err(format!("TXT string longer than 255 octets (`{}`)", excerpt(&t.text))));
+                }
+            }
+            RecordType::Caa => {
+                self.want(3)?;
+                if self.num(0, "flags")? > 255 {
+                    return Err(self.err("CAA flags above 255"));
+                }
+            }
+            _ => {}
+        }
+        Ok(targets)
+    }
+
+    /// The octets of RFC 3597 generic data: `\# LENGTH HEX…`.
+    fn generic(&self) -> Result<Vec<u8>, ProviderError> {
+        let rdata = self.rdata;
+        let len: usize = rdata.get(1).and_then(|t| t.text.parse().ok()).ok_or_else(|| self.err("generic data (\\#) needs a length"))?;
+        let hex: String = rdata[2.min(rdata.len())..].iter().map(|t| t.text.as_str()).collect();
+        if hex.len() != len * 2 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(self.err(format!("generic data (\\#) says {len} octets but carries {} hex digits", hex.len())));
+        }
+        Ok((0..len).map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("checked hex")).collect())
+    }
+}
+
+/// What RFC 3597 generic data points at, for the types dangle judges (uncompressed names, RFC 3597 §4).
+fn generic_targets(rtype: &RecordType, o: &[u8]) -> Result<Vec<Target>, String> {
+    let name_at = |at: usize| -> Result<DnsName, String> {
+        let (name, used) = DnsName::from_wire(o.get(at..).unwrap_or_default()).map_err(|e| e.to_string())?;
+        if at + used != o.len() {
+            return Err(format!("{} octets after the name", o.len() - at - used));
+        }
+        Ok(name)
+    };
+    let host = |n: DnsName| if n.is_root() { Vec::new() } else { vec![Target::Host(n)] };
+    Ok(match rtype {
+        RecordType::A => {
+            let b: [u8; 4] = o.try_into().map_err(|_| format!("an A record holds 4 octets, not {}", o.len()))?;
+            vec![Target::Ip(Ipv4Addr::from(b).into())]
+        }
+        RecordType::Aaaa => {
+            let b: [u8; 16] = o.try_into().map_err(|_| format!("an AAAA record holds 16 octets, not {}", o.len()))?;
+            vec![Target::Ip(Ipv6Addr::from(b).into())]
+        }
+        RecordType::Cname | RecordType::Ns | RecordType::Dname => vec![Target::Host(name_at(0)?)],
+        RecordType::Ptr => {
+            name_at(0)?;
+            Vec::new()
+        }
+        RecordType::Mx if o.len() >= 2 => host(name_at(2)?),
+        RecordType::Srv if o.len() >= 6 => host(name_at(6)?),
+        RecordType::Mx | RecordType::Srv => return Err("too short".into()),
+        _ => Vec::new(),
+    })
+}
+
+/// The octets a zone-file string stands for: `\DDD` and `\X` are one octet each, other characters
+/// their UTF-8 length.
+fn text_octets(text: &str) -> usize {
+    let b = text.as_bytes();
+    let (mut i, mut n) = (0, 0);
+    while i < b.len() {
+        if b[i] == b'\\' && b.get(i + 1..i + 4).is_some_and(|d| d.iter().all(u8::is_ascii_digit)) {
+            i += 4;
+            n += 1;
+        } else if b[i] == b'\\' {
+            let c = text[i + 1..].chars().next().map_or(0, char::len_utf8);
+            i += 1 + c;
+            n += c.max(1);
+        } else {
+            i += 1;
+            n += 1;
+        }
+    }
+    n
+}
+
+fn read_text(source: &str, path: &Path, read: &mut u64) -> Result<String, ProviderError> {
+    let io = |e| ProviderError::Io { provider: source.to_string(), path: path.to_path_buf(), source: e };
+    let bytes = read_file(path, MAX_DATA_FILE.saturating_sub(*read)).map_err(io)?;
+    *read += bytes.len() as u64;
     String::from_utf8(bytes).map_err(|e| {
         let upto = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let line = upto.iter().filter(|b| **b == b'\n').count() + 1;
@@ -522,7 +652,7 @@ mod tests {
         let p = dir.path().join("example.com.zone");
         std::fs::write(&p, text).unwrap();
         let show = Path::new("example.com.zone");
-        let r = ZoneReader { source: "zones".into(), display_path: show, disk_path: &p, origin: None };
+        let r = ZoneReader { source: "zones".into(), display_path: show, disk_path: &p, origin: None, include_roots: &[] };
         r.read().map(|(_, recs)| recs)
     }
 
@@ -584,12 +714,13 @@ mod tests {
             ("a A 192.0.2.1\nb (A\n 192.0.2.2\n", 2, "never closed"),
             ("www TXT \"open\n", 1, "unterminated"),
             ("$GENERATE 1-10 h$ A 192.0.2.$\n", 1, "$GENERATE"),
-            ("other.org. A 192.0.2.1\n", 1, "outside the zone"),
             ("  A 192.0.2.1\n", 1, "blank owner"),
             ("www MX ten mail\n", 1, "not a number"),
             ("www\n", 1, "missing record type"),
             ("x TYPE9 \\# 3 abcd\n", 1, "3 octets"),
+            ("x A \\# 4 00\n", 1, "4 octets"),
             ("www 1 CH A 192.0.2.1\n", 1, "only IN"),
+            ("www 1 CLASS3 A 192.0.2.1\n", 1, "only IN"),
             ("a.b..c A 192.0.2.1\n", 1, "empty label"),
         ] {
             let e = parse(text).unwrap_err().to_string();
@@ -598,9 +729,140 @@ mod tests {
         }
     }
 
+    fn parse_in(dir: &Path, text: &str) -> Result<Vec<DnsRecord>, ProviderError> {
+        let p = dir.join("example.com.zone");
+        std::fs::write(&p, text).unwrap();
+        let r = ZoneReader { source: "z".into(), display_path: Path::new("example.com.zone"), disk_path: &p, origin: None, include_roots: &[] };
+        r.read().map(|(_, recs)| recs)
+    }
+
+    #[test]
+    fn include_cannot_read_files_outside_the_zone_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let zones = dir.path().join("zones");
+        std::fs::create_dir(&zones).unwrap();
+        std::fs::write(dir.path().join("secret"), "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY\n").unwrap();
+        for inc in ["/proc/self/environ", "../secret", "/etc/passwd"] {
+            let e = parse_in(&zones, &format!("$INCLUDE {inc}\nwww A 192.0.2.1\n")).unwrap_err().to_string();
+            assert!(e.contains("outside the zone file's folder"), "{inc}: {e}");
+            assert!(!e.contains("wJalrXUtnFEMI") && !e.contains("PATH="), "{inc}: {e}");
+        }
+        // A link that leads out is refused too; one that stays inside is followed.
+        std::os::unix::fs::symlink(dir.path().join("secret"), zones.join("link.inc")).unwrap();
+        assert!(parse_in(&zones, "$INCLUDE link.inc\n").unwrap_err().to_string().contains("outside"));
+        std::fs::create_dir(zones.join("sub")).unwrap();
+        std::fs::write(zones.join("sub/hosts.inc"), "app A 192.0.2.7\n").unwrap();
+        assert_eq!(parse_in(&zones, "$INCLUDE sub/hosts.inc\n").unwrap().len(), 1);
+        // The config can name another root.
+        let p = zones.join("example.com.zone");
+        std::fs::write(dir.path().join("shared.inc"), "shared A 192.0.2.8\n").unwrap();
+        std::fs::write(&p, "$INCLUDE ../shared.inc\n").unwrap();
+        let roots = [dir.path().canonicalize().unwrap()];
+        let r = ZoneReader { source: "z".into(), display_path: Path::new("example.com.zone"), disk_path: &p, origin: None, include_roots: &roots };
+        assert_eq!(r.read().unwrap().1.len(), 1);
+    }
+
+    #[test]
+    fn include_of_special_files_is_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join("zero.inc")).unwrap();
+        let e = parse_in(dir.path(), "$INCLUDE zero.inc\n").unwrap_err().to_string();
+        assert!(e.contains("outside"), "{e}");
+        let fifo = dir.path().join("fifo.inc");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let e = parse_in(dir.path(), "$INCLUDE fifo.inc\n").unwrap_err().to_string();
+        assert!(e.contains("not a regular file"), "{e}");
+        // The zone file itself, as a FIFO.
+        let r = ZoneReader { source: "z".into(), display_path: Path::new("fifo.inc"), disk_path: &fifo, origin: DnsName::parse("example.com").ok(), include_roots: &[] };
+        assert!(r.read().unwrap_err().to_string().contains("not a regular file"));
+    }
+
+    #[test]
+    fn non_ascii_input_is_an_error_or_a_name_never_a_panic() {
+        let recs = parse("\\é A 192.0.2.1\n").unwrap();
+        assert_eq!(recs[0].name.as_str(), "\\195\\169.example.com");
+        let long = format!("t TXT \"{}\"\n", "é".repeat(200));
+        let e = parse(&long).unwrap_err().to_string();
+        assert!(e.contains("longer than 255 octets"), "{e}");
+        assert!(parse(&format!("t TXT \"{}\"\n", "é".repeat(127))).is_ok(), "254 octets fit");
+        assert!(parse(&format!("t TXT \"{}\"\n", "\\233".repeat(255))).is_ok(), "255 escaped octets fit");
+    }
+
+    #[test]
+    fn generic_rdata_is_decoded() {
+        let recs = parse(
+            "printer A \\# 4 c00002c8\n\
+             p2 TYPE1 \\# 4 C0 00 02 C9\n\
+             v6 TYPE28 \\# 16 20010db8000000000000000000000001\n\
+             alias CNAME \\# 18 04676f6e65 076578616d706c65 03636f6d 00\n\
+             mx MX \\# 6 000a 026d 7800\n",
+        )
+        .unwrap();
+        assert_eq!(find(&recs, "printer.example.com", "A").targets.as_slice(), [Target::Ip("192.0.2.200".parse().unwrap())]);
+        assert_eq!(find(&recs, "p2.example.com", "A").targets.as_slice(), [Target::Ip("192.0.2.201".parse().unwrap())]);
+        assert_eq!(find(&recs, "v6.example.com", "AAAA").targets.as_slice(), [Target::Ip("2001:db8::1".parse().unwrap())]);
+        assert_eq!(find(&recs, "alias.example.com", "CNAME").targets.as_slice(), [Target::Host(DnsName::parse("gone.example.com").unwrap())]);
+        assert_eq!(find(&recs, "mx.example.com", "MX").targets.as_slice(), [Target::Host(DnsName::parse("mx").unwrap())]);
+        let e = parse("x A \\# 3 c00002\n").unwrap_err().to_string();
+        assert!(e.contains("4 octets, not 3"), "{e}");
+        assert_eq!(RecordType::from_mnemonic("TYPE65"), RecordType::from_mnemonic("https"));
+    }
+
+    #[test]
+    fn out_of_zone_data_is_skipped_not_fatal() {
+        let recs = parse("www A 192.0.2.1\nns.other.net. A 198.51.100.1\n  AAAA 2001:db8::1\napp CLASS1 A 192.0.2.2\n").unwrap();
+        let names: Vec<&str> = recs.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["app.example.com", "www.example.com"]);
+    }
+
+    #[test]
+    fn escaped_dot_stays_inside_the_label() {
+        let recs = parse("a\\.b CNAME www\nwww A 192.0.2.1\n").unwrap();
+        let r = find(&recs, "a\\.b.example.com", "CNAME");
+        assert_eq!(r.name.label_count(), 3);
+    }
+
+    #[test]
+    fn control_characters_never_reach_a_name() {
+        let recs = parse("x\\027]0\\059pwned\\007y CNAME gone\n").unwrap();
+        assert!(!recs[0].name.as_str().chars().any(char::is_control), "{}", recs[0].name);
+    }
+
+    #[test]
+    fn ttl_defaults_to_the_soa_minimum() {
+        let recs = parse("@ SOA ns1 host 1 1h 15m 1w 300\n@ NS ns1\nns1 A 192.0.2.1\nx 60 A 192.0.2.2\n").unwrap();
+        assert_eq!(find(&recs, "example.com", "SOA").ttl, 300);
+        assert_eq!(find(&recs, "example.com", "NS").ttl, 300);
+        assert_eq!(find(&recs, "x.example.com", "A").ttl, 60);
+        // $TTL wins over the SOA minimum.
+        assert_eq!(find(&parse("$TTL 900\n@ SOA ns1 host 1 1h 15m 1w 300\nns1 A 192.0.2.1\n").unwrap(), "ns1.example.com", "A").ttl, 900);
+    }
+
+    #[test]
+    fn unknown_type_mnemonic_and_empty_zone_are_errors() {
+        let e = parse("web2 IN CNAEM web\n").unwrap_err().to_string();
+        assert!(e.contains("`CNAEM` is not a record type"), "{e}");
+        let e = parse("; only a comment\n").unwrap_err().to_string();
+        assert!(e.contains("holds no records"), "{e}");
+        assert!(parse("x TYPE65534 \\# 0\n").is_ok());
+    }
+
+    #[test]
+    fn quadratic_dedup_of_many_targets_at_one_name() {
+        let mut text = String::new();
+        for i in 0..80_000u32 {
+            text.push_str(&format!("many A 10.{}.{}.{}\n", i >> 16, (i >> 8) & 255, i & 255));
+        }
+        text.push_str("many A 10.0.0.0\nmany A 10.0.0.1\n");
+        let recs = parse(&text).unwrap();
+        let r = find(&recs, "many.example.com", "A");
+        assert_eq!(r.targets.len(), 80_000);
+        assert_eq!(r.targets[1], Target::Ip("10.0.0.1".parse().unwrap()), "first appearance order is kept");
+    }
+
     #[test]
     fn origin_inference() {
-        let r = ZoneReader { source: "z".into(), display_path: Path::new("zones/weird"), disk_path: Path::new("/nonexistent"), origin: None };
+        let r = ZoneReader { source: "z".into(), display_path: Path::new("zones/weird"), disk_path: Path::new("/nonexistent"), origin: None, include_roots: &[] };
         assert!(r.read().unwrap_err().to_string().contains("cannot read /nonexistent"));
         assert_eq!(infer_origin(Path::new("x"), "; hi\n$ORIGIN Example.org.\n").unwrap().as_str(), "example.org");
         assert_eq!(infer_origin(Path::new("db.example.net"), "").unwrap().as_str(), "example.net");
@@ -613,7 +875,7 @@ mod tests {
         std::fs::write(dir.path().join("example.com.zone"), "$INCLUDE hosts.inc\nwww CNAME app\n").unwrap();
         std::fs::write(dir.path().join("hosts.inc"), "app A 192.0.2.7\n").unwrap();
         let p = dir.path().join("example.com.zone");
-        let r = ZoneReader { source: "z".into(), display_path: Path::new("example.com.zone"), disk_path: &p, origin: None };
+        let r = ZoneReader { source: "z".into(), display_path: Path::new("example.com.zone"), disk_path: &p, origin: None, include_roots: &[] };
         let (_, recs) = r.read().unwrap();
         assert_eq!(find(&recs, "app.example.com", "A").location.as_deref(), Some("hosts.inc:1"));
         std::fs::write(dir.path().join("hosts.inc"), "$INCLUDE hosts.inc\n").unwrap();

@@ -26,7 +26,10 @@ use ipnet::IpNet;
 use serde::Serialize;
 
 pub mod conformance;
+pub mod input;
 mod name;
+
+pub use input::excerpt;
 
 pub use name::{DnsName, NameError};
 /// Re-exported so providers build [`Targets`] and [`Ips`] without depending on it themselves.
@@ -82,9 +85,49 @@ impl RecordType {
 
 impl FromStr for RecordType {
     type Err = std::convert::Infallible;
+    /// Lenient, for type names an API hands over: anything unknown is kept by name. A zone file's
+    /// reader uses [`RecordType::from_mnemonic`], which refuses names that are not types.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self::from_mnemonic(s).unwrap_or_else(|| Self::Other(s.to_ascii_uppercase().into())))
+    }
+}
+
+/// IANA's registered type mnemonics with their numbers (RFC 1035, 3597 and the DNS parameters
+/// registry), so `TYPE28` reads as `AAAA` and a misspelt `CNAEM` is no type at all.
+const TYPE_NUMBERS: &[(&str, u16)] = &[
+    ("A", 1), ("NS", 2), ("MD", 3), ("MF", 4), ("CNAME", 5), ("SOA", 6), ("MB", 7), ("MG", 8), ("MR", 9),
+    ("NULL", 10), ("WKS", 11), ("PTR", 12), ("HINFO", 13), ("MINFO", 14), ("MX", 15), ("TXT", 16), ("RP", 17),
+    ("AFSDB", 18), ("X25", 19), ("ISDN", 20), ("RT", 21), ("NSAP", 22), ("NSAP-PTR", 23), ("SIG", 24), ("KEY", 25),
+    ("PX", 26), ("GPOS", 27), ("AAAA", 28), ("LOC", 29), ("NXT", 30), ("EID", 31), ("NIMLOC", 32), ("SRV", 33),
+    ("ATMA", 34), ("NAPTR", 35), ("KX", 36), ("CERT", 37), ("A6", 38), ("DNAME", 39), ("SINK", 40), ("OPT", 41),
+    ("APL", 42), ("DS", 43), ("SSHFP", 44), ("IPSECKEY", 45), ("RRSIG", 46), ("NSEC", 47), ("DNSKEY", 48),
+    ("DHCID", 49), ("NSEC3", 50), ("NSEC3PARAM", 51), ("TLSA", 52), ("SMIMEA", 53), ("HIP", 55), ("NINFO", 56),
+    ("RKEY", 57), ("TALINK", 58), ("CDS", 59), ("CDNSKEY", 60), ("OPENPGPKEY", 61), ("CSYNC", 62), ("ZONEMD", 63),
+    ("SVCB", 64), ("HTTPS", 65), ("DSYNC", 66), ("SPF", 99), ("UINFO", 100), ("UID", 101), ("GID", 102),
+    ("UNSPEC", 103), ("NID", 104), ("L32", 105), ("L64", 106), ("LP", 107), ("EUI48", 108), ("EUI64", 109),
+    ("TKEY", 249), ("TSIG", 250), ("IXFR", 251), ("AXFR", 252), ("MAILB", 253), ("MAILA", 254), ("ANY", 255),
+    ("URI", 256), ("CAA", 257), ("AVC", 258), ("DOA", 259), ("AMTRELAY", 260), ("RESINFO", 261), ("WALLET", 262),
+    ("TA", 32768), ("DLV", 32769),
+];
+
+impl RecordType {
+    /// A type as a zone file writes it: a registered mnemonic (any case) or the RFC 3597 generic
+    /// `TYPEnnn`, which names the registered type where there is one (`TYPE1` is `A`). `None` for
+    /// anything else: BIND refuses an unknown mnemonic, and so does dangle.
+    pub fn from_mnemonic(s: &str) -> Option<Self> {
         let up = s.to_ascii_uppercase();
-        Ok(match up.as_str() {
+        if let Some(n) = up.strip_prefix("TYPE").filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())) {
+            let n: u16 = n.parse().ok()?;
+            return Some(match TYPE_NUMBERS.iter().find(|(_, v)| *v == n) {
+                Some((name, _)) => Self::known(name),
+                None => Self::Other(format!("TYPE{n}").into()),
+            });
+        }
+        TYPE_NUMBERS.iter().find(|(name, _)| *name == up).map(|(name, _)| Self::known(name))
+    }
+
+    fn known(name: &str) -> Self {
+        match name {
             "A" => Self::A,
             "AAAA" => Self::Aaaa,
             "CNAME" => Self::Cname,
@@ -96,8 +139,8 @@ impl FromStr for RecordType {
             "CAA" => Self::Caa,
             "PTR" => Self::Ptr,
             "DNAME" => Self::Dname,
-            _ => Self::Other(up.into()),
-        })
+            other => Self::Other(other.into()),
+        }
     }
 }
 
