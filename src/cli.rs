@@ -127,6 +127,10 @@ pub struct ScanArgs {
     /// What to print on stdout: a findings table, findings.csv, the JSON report, or the Markdown report.
     #[arg(long, value_enum, default_value = "table")]
     pub format: FormatArg,
+    /// How long to wait for another scan of the same store to finish (runs never interleave: the
+    /// second waits, then judges with the first one's run in its history). 0: fail at once.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub lock_timeout: u64,
 }
 
 #[derive(Debug, Args)]

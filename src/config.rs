@@ -292,6 +292,7 @@ impl Config {
                         }
                     }
                     check_url(endpoint_url.as_deref()).map_err(|m| invalid(format!("{at}.endpoint_url: {m}")))?;
+                    warn_cleartext(path, &at, endpoint_url.as_deref());
                     ProviderConfig::Aws(AwsConfig {
                         name: pick(name)?,
                         regions: regions.clone(),
@@ -304,6 +305,7 @@ impl Config {
                 }
                 RawProvider::Azure { name, subscriptions, endpoint_url } => {
                     check_url(endpoint_url.as_deref()).map_err(|m| invalid(format!("{at}.endpoint_url: {m}")))?;
+                    warn_cleartext(path, &at, endpoint_url.as_deref());
                     ProviderConfig::Azure(AzureConfig { name: pick(name)?, subscriptions: subscriptions.clone(), endpoint_url: endpoint_url.clone() })
                 }
                 RawProvider::Zonefile { name, path: p, origin, include_dirs } => {
@@ -421,6 +423,15 @@ pub fn parse_nameserver(n: &str) -> Result<std::net::SocketAddr, String> {
         .map_err(|_| format!("`{n}` is not an address or address:port"))
 }
 
+fn warn_cleartext(path: &Path, at: &str, url: Option<&str>) {
+    if url.is_some_and(cleartext_to_remote) {
+        tracing::warn!(
+            "{}: {at}.endpoint_url is plain http to a host that is not this machine: signed requests and session tokens would travel in cleartext; use https",
+            path.display()
+        );
+    }
+}
+
 fn non_empty(p: &Path) -> Result<(), String> {
     if p.as_os_str().is_empty() {
         return Err("empty; give the path of a file".into());
@@ -430,9 +441,20 @@ fn non_empty(p: &Path) -> Result<(), String> {
 
 fn check_url(url: Option<&str>) -> Result<(), String> {
     match url {
-        Some(u) if !(u.starts_with("http://") || u.starts_with("https://")) => Err(format!("`{u}` is not an http(s) URL")),
+        Some(u) if !(u.starts_with("http://") || u.starts_with("https://")) => Err(format!("`{}` is not an http(s) URL", dangle_model::excerpt(u))),
         _ => Ok(()),
     }
+}
+
+/// Plain http is for an emulator on this machine: to any other host, signed requests and session
+/// tokens would travel in cleartext.
+pub fn cleartext_to_remote(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else { return false };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if let Some(v6) = host.strip_prefix('[') { v6.split(']').next().unwrap_or("") } else { host.split(':').next().unwrap_or("") };
+    let loopback = host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    !loopback
 }
 
 
@@ -503,6 +525,22 @@ connect_to = { "52.1.2.3" = "127.0.0.5" }
             let e = parse(text).unwrap_err();
             assert!(e.starts_with("conf/dangle.toml: "), "{e}");
             assert!(e.contains(needle), "{text:?}\n=> {e}");
+        }
+    }
+
+    #[test]
+    fn plain_http_is_only_for_this_machine() {
+        for (url, remote) in [
+            ("http://127.0.0.1:5000", false),
+            ("http://[::1]:5000/", false),
+            ("http://localhost:5000", false),
+            ("http://user@127.0.0.2", false),
+            ("https://10.0.0.5", false),
+            ("http://10.0.0.5:5000", true),
+            ("http://moto.internal", true),
+            ("http://[2001:db8::1]:80", true),
+        ] {
+            assert_eq!(cleartext_to_remote(url), remote, "{url}");
         }
     }
 

@@ -16,7 +16,14 @@ fn main() -> ExitCode {
         _ => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env(DANGLE_LOG).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    // Trace level is for dangle's own code only: the SDKs' trace events print the `Debug` form of their
+    // configuration (an assume-role `external_id` among it), whatever `DANGLE_LOG` asks for.
+    let no_foreign_trace = tracing_subscriber::filter::filter_fn(|m| *m.level() <= tracing::Level::DEBUG || m.target().starts_with("dangle"));
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false).with_filter(filter).with_filter(no_foreign_trace);
+    tracing_subscriber::registry().with(fmt).init();
     match dangle::commands::run(cli.command) {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
         // A closed stdout (`dangle report | head`) is the reader's choice, not a failure.

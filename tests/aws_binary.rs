@@ -97,3 +97,128 @@ fn scans_an_aws_estate_inside_a_network_namespace() {
     let diff = read(d, "diff.csv");
     assert!(diff.lines().any(|l| l.starts_with("new,api.shop.example,A")), "{diff}");
 }
+
+/// Every secret dangle may be handed, as a marker no output may contain.
+const MARKERS: &[(&str, &str)] = &[
+    ("AWS_SECRET_ACCESS_KEY", "MARKER-AWS-SECRET-7f3a"),
+    ("AWS_SESSION_TOKEN", "MARKER-AWS-TOKEN-91c2"),
+    ("AZURE_CLIENT_SECRET", "MARKER-AZURE-SECRET-4b7d"),
+    ("AZURE_FEDERATED_TOKEN", "MARKER-AZURE-FEDERATED-0e5f"),
+    ("DANGLE_ALERT_TOKEN", "MARKER-ALERT-TOKEN-6d21"),
+];
+const EXTERNAL_ID: &str = "MARKER-EXTERNAL-ID-2a9c";
+
+const SECRETS_SCRIPT: &str = r#"
+set -eu
+ip link set lo up 2>/dev/null || true
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+closed=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >moto.log 2>&1 &
+moto=$!
+trap 'kill $moto 2>/dev/null || true' EXIT
+for _ in $(seq 150); do python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null && break; sleep 0.1; done
+AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN= "$VENV/bin/python" "$ROOT/scripts/demo-aws" "http://127.0.0.1:$port" seed aws.json >/dev/null
+config() {
+cat >dangle.toml <<TOML
+[[providers]]
+type = "aws"
+name = "aws"
+regions = ["us-east-1"]
+assume_roles = ["arn:aws:iam::111111111111:role/dangle-readonly"]
+external_id = "$EXTERNAL_ID"
+endpoint_url = "http://127.0.0.1:$1"
+
+[[ranges]]
+cidr = "127.0.0.0/8"
+provider = "aws"
+TOML
+}
+set +e
+n=0
+for run in "|" "-v|" "-vv|" "|trace" "|aws_sigv4=trace,aws_smithy_runtime=trace,aws_config=trace,hyper=trace,trace"; do
+    level=${run%%|*}; log=${run#*|}
+    n=$((n+1))
+    config "$port"
+    DANGLE_LOG="$log" "$DANGLE" $level scan --out "out$n" --format json >"ok$n.out" 2>"ok$n.err"; echo $? >>codes
+    config "$closed"
+    DANGLE_LOG="$log" "$DANGLE" $level scan --db failed.sqlite --out "failed$n" >"fail$n.out" 2>"fail$n.err"; echo $? >>codes
+done
+config "$port"
+"$DANGLE" report --format json >report.json 2>report.err
+"$DANGLE" report --format markdown >report.md 2>>report.err
+"$DANGLE" diff --format json >diff.json 2>>report.err
+"$DANGLE" checklist 127.0.0.1/8 --format json >checklist.json 2>>report.err
+true
+"#;
+
+/// A scan never writes a secret anywhere: at every log level, succeeding and failing, in what it
+/// prints, the reports it writes and the store it keeps.
+#[test]
+fn no_secret_reaches_any_output_log_report_or_store() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let venv = std::env::var_os("DANGLE_VENV").map(std::path::PathBuf::from).unwrap_or_else(|| root.join(".venv"));
+    assert!(venv.join("bin/moto_server").exists(), "moto is not installed in {}: run scripts/setup", venv.display());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("run.sh"), SECRETS_SCRIPT).unwrap();
+    let mut cmd = Command::new(if netns() { "unshare" } else { "sh" });
+    if netns() {
+        cmd.args(["-n", "sh"]);
+    }
+    cmd.arg("run.sh");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_") || k.starts_with("AZURE_") {
+            cmd.env_remove(k);
+        }
+    }
+    for (k, v) in MARKERS {
+        cmd.env(k, v);
+    }
+    let out = cmd
+        .current_dir(dir.path())
+        .env("AWS_ACCESS_KEY_ID", "AKIDTESTING")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AZURE_CLIENT_ID", "00000000-0000-0000-0000-000000000001")
+        .env("AZURE_TENANT_ID", "00000000-0000-0000-0000-000000000002")
+        .env("EXTERNAL_ID", EXTERNAL_ID)
+        .env("HOME", dir.path())
+        .env("VENV", &venv)
+        .env("ROOT", root)
+        .env("DANGLE", env!("CARGO_BIN_EXE_dangle"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let d = dir.path();
+    // The runs did what they should: the good ones scanned (exit 1: findings), the failed ones hit a closed port (gaps: 3).
+    let codes = read(d, "codes");
+    let codes: Vec<&str> = codes.lines().collect();
+    assert_eq!(codes.len(), 10, "{codes:?}");
+    assert!(codes.iter().step_by(2).all(|c| *c == "1"), "succeeding scans: {codes:?}\n{}", read(d, "ok1.err"));
+    assert!(codes.iter().skip(1).step_by(2).all(|c| *c == "3"), "failing scans: {codes:?}\n{}", read(d, "fail1.err"));
+    assert!(read(d, "ok4.err").lines().count() > 100, "the trace run logged little: the test proved nothing");
+    // Every file the runs left, the store included (its bytes, and SQLite's WAL beside it).
+    let mut files = Vec::new();
+    let mut stack = vec![d.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        for e in std::fs::read_dir(&p).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                stack.push(e.path());
+            } else if e.file_name() != "run.sh" {
+                files.push(e.path());
+            }
+        }
+    }
+    assert!(files.iter().any(|f| f.ends_with("dangle.sqlite")) && files.iter().any(|f| f.ends_with("out1/report.json")), "{files:?}");
+    let mut secrets: Vec<&str> = MARKERS.iter().map(|(_, v)| *v).collect();
+    secrets.push(EXTERNAL_ID);
+    for f in &files {
+        if f.ends_with("dangle.toml") || f.ends_with("moto.log") {
+            continue; // the config holds the external id because the user put it there; moto is the far end
+        }
+        let bytes = std::fs::read(f).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        for s in &secrets {
+            assert!(!text.contains(s), "{s} in {}", f.display());
+        }
+    }
+}

@@ -189,17 +189,27 @@ pub fn checklist(rows: &[ReportRow], assets: &[AssetRow], targets: &[String]) ->
 
 pub fn run(args: &ChecklistArgs) -> anyhow::Result<Outcome> {
     let mut store;
-    let run = if args.fresh || args.store.db.is_none() && !super::store_path(&args.store).map(|p| p.exists()).unwrap_or(false) {
+    let scan = |store: &mut Store| -> anyhow::Result<i64> {
         let cfg = Config::load(&args.store.config).context("checklist needs a stored run or a config to scan with")?;
-        store = Store::open(args.store.db.as_deref().unwrap_or(&cfg.db))?;
-        super::scan::scan_into(&cfg, &mut store, false)?
+        super::scan::scan_into(&cfg, store, false, super::scan::CHECKLIST_LOCK_TIMEOUT)
+    };
+    let path = super::store_path(&args.store);
+    let exists = path.as_ref().is_ok_and(|p| p.exists());
+    let run = if args.fresh || !exists {
+        let path = match &args.store.db {
+            Some(db) => db.clone(),
+            None => Config::load(&args.store.config).context("checklist needs a stored run or a config to scan with")?.db,
+        };
+        store = Store::open_for_run(&path, super::scan::CHECKLIST_LOCK_TIMEOUT)?;
+        scan(&mut store)?
     } else {
         store = super::open_existing(&args.store)?;
         match store.latest_run()? {
             Some(r) => r,
             None => {
-                let cfg = Config::load(&args.store.config).context("the store holds no run yet, so checklist scans with the config")?;
-                super::scan::scan_into(&cfg, &mut store, false)?
+                // The store holds no run yet: scan into it (which needs it writable).
+                store = Store::open_for_run(store.path(), super::scan::CHECKLIST_LOCK_TIMEOUT)?;
+                scan(&mut store).context("the store holds no run yet, so checklist scans with the config")?
             }
         }
     };

@@ -84,12 +84,17 @@ pub async fn enumerate(cfg: &Config) -> anyhow::Result<Inventory> {
     Ok(inv)
 }
 
+/// How long `checklist` (which scans when the store holds no run) waits for a running scan.
+pub const CHECKLIST_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// Scans with `cfg` into `store` and returns the new run's id. With `probe`, rows judged dangling or
-/// unverified are probed over TLS (`[probe]`).
-pub fn scan_into(cfg: &Config, store: &mut Store, probe: bool) -> anyhow::Result<i64> {
+/// unverified are probed over TLS (`[probe]`). Holds the store's run lock throughout (waiting up to
+/// `lock_timeout` for another scan).
+pub fn scan_into(cfg: &Config, store: &mut Store, probe: bool, lock_timeout: std::time::Duration) -> anyhow::Result<i64> {
     if cfg.providers.is_empty() {
         bail!("{}: no [[providers]]: there is nothing to scan, and a run of nothing would look clean", cfg.path.display());
     }
+    let _lock = store.take_run_lock(lock_timeout)?;
     // Build the prober first: a bad PEM file should stop the run before a long enumeration.
     let prober = match probe {
         true => Some(crate::probe::load::prober(&cfg.probe).with_context(|| format!("in {}", cfg.path.display()))?),
@@ -143,8 +148,9 @@ pub fn scan_into(cfg: &Config, store: &mut Store, probe: bool) -> anyhow::Result
 pub fn run(args: &ScanArgs) -> anyhow::Result<Outcome> {
     let cfg = Config::load(&args.store.config)?;
     let db = args.store.db.clone().unwrap_or_else(|| cfg.db.clone());
-    let mut store = Store::open(&db)?;
-    let run = scan_into(&cfg, &mut store, cfg.probe.enabled && !args.no_probe)?;
+    let lock_timeout = std::time::Duration::from_secs(args.lock_timeout);
+    let mut store = Store::open_for_run(&db, lock_timeout)?;
+    let run = scan_into(&cfg, &mut store, cfg.probe.enabled && !args.no_probe, lock_timeout)?;
     let report = Report::load(&store, run)?;
     if let Some(dir) = &args.out {
         report.write_dir(dir).with_context(|| format!("cannot write reports into {}", dir.display()))?;

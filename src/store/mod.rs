@@ -32,6 +32,47 @@ pub enum StoreError {
     NoSuchRun { path: PathBuf, run: i64 },
     #[error("store {} holds no run yet: run `dangle scan` first", path.display())]
     Empty { path: PathBuf },
+    #[error("store {}: another dangle scan holds it (lock {}) and did not finish within {waited} s; raise --lock-timeout or try again later", path.display(), lock.display())]
+    Locked { path: PathBuf, lock: PathBuf, waited: u64 },
+    #[error("store {}: cannot take the run lock {}: {error}", path.display(), lock.display())]
+    Lock { path: PathBuf, lock: PathBuf, error: std::io::Error },
+}
+
+/// Held for a whole scan, from reading history to committing the run: two scans of one store never
+/// interleave, and the second judges with the first one's run in its history. An advisory lock on
+/// `STORE.lock`; the kernel drops it when the process dies, so a killed scan never leaves it stuck.
+#[derive(Debug)]
+pub struct RunLock {
+    _file: std::fs::File,
+}
+
+impl RunLock {
+    /// Takes the lock of the store at `path`, waiting up to `timeout` for a scan that holds it.
+    pub fn acquire(path: &Path, timeout: std::time::Duration) -> Result<Self, StoreError> {
+        let mut lock = path.as_os_str().to_owned();
+        lock.push(".lock");
+        let lock = PathBuf::from(lock);
+        let fail = |error| StoreError::Lock { path: path.to_path_buf(), lock: lock.clone(), error };
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock).map_err(fail)?;
+        let start = std::time::Instant::now();
+        let mut said = false;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(Self { _file: file }),
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    if start.elapsed() >= timeout {
+                        return Err(StoreError::Locked { path: path.to_path_buf(), lock, waited: timeout.as_secs() });
+                    }
+                    if !said {
+                        tracing::warn!("store {}: another scan is running; waiting for it (up to {} s)", path.display(), timeout.as_secs());
+                        said = true;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(fail(e)),
+            }
+        }
+    }
 }
 
 const MIGRATIONS: &[&str] = &[r#"
@@ -285,15 +326,35 @@ pub struct GapRow {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// Held by a store a scan writes (see [`RunLock`]).
+    run_lock: Option<RunLock>,
 }
 
 impl Store {
     /// Opens (creating if needed) the store at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let conn = Connection::open(path).map_err(|error| StoreError::Sqlite { path: path.to_path_buf(), error })?;
-        let mut s = Self { conn, path: path.to_path_buf() };
+        let mut s = Self { conn, path: path.to_path_buf(), run_lock: None };
         s.init()?;
         Ok(s)
+    }
+
+    /// Takes the run lock (waiting up to `timeout` for a scan that holds it), then opens the store
+    /// for writing: a fresh store is created and migrated by one scan only.
+    pub fn open_for_run(path: &Path, timeout: std::time::Duration) -> Result<Self, StoreError> {
+        let lock = RunLock::acquire(path, timeout)?;
+        let mut s = Self::open(path)?;
+        s.run_lock = Some(lock);
+        Ok(s)
+    }
+
+    /// The run lock this store holds (from [`Store::open_for_run`]), else a freshly taken one: the
+    /// caller holds it for the scan and drops it when the run is stored.
+    pub fn take_run_lock(&mut self, timeout: std::time::Duration) -> Result<RunLock, StoreError> {
+        match self.run_lock.take() {
+            Some(l) => Ok(l),
+            None => RunLock::acquire(&self.path, timeout),
+        }
     }
 
     /// Opens a store that must exist already, read-only (reports, diffs, checklists): nothing in the
@@ -331,7 +392,7 @@ impl Store {
         if found < OLDEST_READABLE {
             return Err(StoreError::TooOld { path: path.to_path_buf(), found });
         }
-        Ok(Self { conn, path: path.to_path_buf() })
+        Ok(Self { conn, path: path.to_path_buf(), run_lock: None })
     }
 
     pub fn path(&self) -> &Path {
