@@ -41,6 +41,7 @@ enum RawProvider {
         endpoint_url: Option<String>,
         organization_role: Option<String>,
         external_id: Option<String>,
+        timeout_secs: Option<u64>,
     },
     Azure {
         name: Option<String>,
@@ -129,6 +130,8 @@ pub struct AwsConfig {
     pub endpoint_url: Option<String>,
     pub organization_role: Option<String>,
     pub external_id: Option<String>,
+    /// Per-attempt timeout of every API call, seconds (default 20).
+    pub timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -280,7 +283,12 @@ impl Config {
                 Ok(name)
             };
             let cfg = match p {
-                RawProvider::Aws { name, regions, profile, assume_roles, endpoint_url, organization_role, external_id } => {
+                RawProvider::Aws { name, regions, profile, assume_roles, endpoint_url, organization_role, external_id, timeout_secs } => {
+                    if let Some(t) = timeout_secs {
+                        if *t == 0 || *t > 600 {
+                            return Err(invalid(format!("{at}.timeout_secs: {t} is outside 1..=600")));
+                        }
+                    }
                     if let Some(r) = regions {
                         if r.is_empty() {
                             return Err(invalid(format!("{at}.regions: empty list (leave the key out for every enabled region)")));
@@ -301,6 +309,7 @@ impl Config {
                         endpoint_url: endpoint_url.clone(),
                         organization_role: organization_role.clone(),
                         external_id: external_id.clone(),
+                        timeout_secs: *timeout_secs,
                     })
                 }
                 RawProvider::Azure { name, subscriptions, endpoint_url } => {

@@ -244,3 +244,218 @@ async fn the_dangling_record_on_the_last_page_of_a_big_zone_is_found() {
     expect(&rows, "zzz-last.big.test", "CNAME", "dangling", "medium", "gone.big.test does not exist in our zone big.test");
     expect(&rows, "h0999.big.test", "CNAME", "external", "info", "10.0.0.1 is outside every judged range");
 }
+
+/// The fault matrix: for every AWS service dangle calls, and every way a call can fail (refused,
+/// throttled past retries, timed out, cut off, answered with garbage or half an answer, a region not
+/// enabled), one scan of the whole binary through a fault-injecting proxy in front of moto. Each
+/// must name the failed scope as a gap, turn exactly the records that scope could hide `unverified`
+/// — never `dangling` — and exit 3. The README's table is generated from what this test saw
+/// (`DANGLE_BLESS=1` rewrites it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_matrix_every_service_and_fault_is_a_gap_never_dangling() {
+    use dangle_aws::testing::faults::{Fault, FaultProxy, Scope};
+    let m = moto();
+    let acct = "200000000009";
+    let east = m.account(acct, "us-east-1").await;
+    let (eip_east, _) = eip(acct, "us-east-1").await;
+    let (eip_west, _) = eip(acct, "eu-west-1").await;
+    let (alb_dns, _) = alb(acct, "us-east-1", "matrix").await;
+    let clb = aws_sdk_elasticloadbalancing::Client::new(&east)
+        .create_load_balancer()
+        .load_balancer_name("classic")
+        .listeners(aws_sdk_elasticloadbalancing::types::Listener::builder().protocol("HTTP").load_balancer_port(80).instance_port(80).build().unwrap())
+        .availability_zones("us-east-1a")
+        .send()
+        .await
+        .unwrap();
+    let clb_dns = clb.dns_name().unwrap().to_string();
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&east).force_path_style(true).build());
+    s3.create_bucket().bucket("matrix-assets").send().await.unwrap();
+    use aws_sdk_cloudfront::types::{DefaultCacheBehavior, DistributionConfig, Origin, Origins, ViewerProtocolPolicy};
+    let dist = aws_sdk_cloudfront::Client::new(&east)
+        .create_distribution()
+        .distribution_config(
+            DistributionConfig::builder()
+                .caller_reference("matrix")
+                .comment("")
+                .enabled(true)
+                .origins(Origins::builder().quantity(1).items(Origin::builder().id("o").domain_name("matrix-assets.s3.amazonaws.com").build().unwrap()).build().unwrap())
+                .default_cache_behavior(DefaultCacheBehavior::builder().target_origin_id("o").viewer_protocol_policy(ViewerProtocolPolicy::AllowAll).build().unwrap())
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let cdn = dist.distribution().unwrap().domain_name().to_string();
+    let sub = zone(&east, "sub.faults.test").await;
+    let sub_ns: Vec<String> = aws_sdk_route53::Client::new(&east)
+        .get_hosted_zone()
+        .id(&sub)
+        .send()
+        .await
+        .unwrap()
+        .delegation_set()
+        .unwrap()
+        .name_servers()
+        .iter()
+        .map(|n| format!("sub NS {n}.\n"))
+        .collect();
+
+    // The judged records live in a zone file, so a failing Route53 cannot hide them.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("faults.test.zone"),
+        format!(
+            "$ORIGIN faults.test.\n$TTL 300\n@ SOA ns1 hostmaster 1 1h 15m 1w 300\n@ NS ns1\nns1 A 10.0.0.53\n\
+             eip-east A {eip_east}\neip-west A {eip_west}\nalb CNAME {alb_dns}.\nclb CNAME {clb_dns}.\n\
+             bucket CNAME matrix-assets.s3.amazonaws.com.\ncdn CNAME {cdn}.\n{}",
+            sub_ns.concat()
+        ),
+    )
+    .unwrap();
+    let config = |endpoint: &str| {
+        format!(
+            "[[providers]]\ntype = \"zonefile\"\nname = \"zones\"\npath = \"faults.test.zone\"\n\n\
+             [[providers]]\ntype = \"aws\"\nname = \"aws\"\nregions = [\"us-east-1\", \"eu-west-1\"]\nassume_roles = [\"{}\"]\n\
+             endpoint_url = \"{endpoint}\"\ntimeout_secs = 1\n\n[[ranges]]\ncidr = \"127.0.0.0/8\"\nprovider = \"aws\"\nclaimable = true\n\n[probe]\nenabled = false\n",
+            role(acct)
+        )
+    };
+    // What each service's failure may hide (the records that must turn unverified), and the gap services it names.
+    let services: [(&str, &[&str], &[&str]); 6] = [
+        ("sts", &["alb", "bucket", "cdn", "clb", "eip-east", "eip-west", "sub"], &["sts"]),
+        ("route53", &["sub"], &["route53"]),
+        ("ec2", &["eip-east", "eip-west"], &["ec2"]),
+        ("elasticloadbalancing", &["alb", "clb"], &["elb", "elbv2"]),
+        ("s3", &["bucket"], &["s3"]),
+        ("cloudfront", &["cdn"], &["cloudfront"]),
+    ];
+    let regional = ["ec2", "elasticloadbalancing"];
+    let bin = env!("CARGO_BIN_EXE_dangle");
+    let run = |dir: &Path, endpoint: &str, name: &str| -> (i32, String, String) {
+        let d = dir.join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::copy(dir.join("faults.test.zone"), d.join("faults.test.zone")).unwrap();
+        std::fs::write(d.join("dangle.toml"), config(endpoint)).unwrap();
+        let o = std::process::Command::new(bin)
+            .args(["scan", "--format", "csv", "--out", "out"])
+            .current_dir(&d)
+            .env("HOME", &d)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .output()
+            .unwrap();
+        let gaps = std::fs::read_to_string(d.join("out/gaps.csv")).unwrap_or_default();
+        (o.status.code().unwrap_or(-1), std::fs::read_to_string(d.join("out/records.csv")).unwrap_or_default(), gaps + &String::from_utf8_lossy(&o.stderr))
+    };
+    let status_of = |csv: &str| -> std::collections::BTreeMap<String, String> {
+        csv.lines()
+            .skip(1)
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                let name = f[0].strip_suffix(".faults.test")?;
+                Some((name.to_string(), f[7].to_string()))
+            })
+            .fold(std::collections::BTreeMap::new(), |mut m, (n, s)| {
+                // A record's status is the worst of its rows.
+                let rank = |s: &str| ["owned", "external", "unverified", "dangling"].iter().position(|x| *x == s).unwrap_or(0);
+                let e = m.entry(n).or_insert_with(|| s.clone());
+                if rank(&s) > rank(e) {
+                    *e = s;
+                }
+                m
+            })
+    };
+    // Without a fault: everything owned, exit 0.
+    let clean = FaultProxy::start(&m.endpoint);
+    let (rc, rows, err) = run(dir.path(), &clean.endpoint, "clean");
+    assert_eq!(rc, 0, "{err}\n{rows}");
+    let base = status_of(&rows);
+    assert!(["alb", "bucket", "cdn", "clb", "eip-east", "eip-west", "sub"].iter().all(|n| base.get(*n).map(String::as_str) == Some("owned")), "{base:#?}");
+
+    // Every cell at once: most of a cell's time is the SDK's back-off between retries.
+    let mut cases = Vec::new();
+    for f in Fault::ALL {
+        for (svc, hidden, gap_services) in services {
+            if f == Fault::RegionNotEnabled && !regional.contains(&svc) {
+                continue;
+            }
+            cases.push((f, svc, hidden, gap_services));
+        }
+    }
+    let results: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = cases
+            .iter()
+            .map(|&(f, svc, hidden, gap_services)| {
+                let (dir, run) = (dir.path(), &run);
+                scope.spawn(move || {
+                    let region = (f == Fault::RegionNotEnabled).then(|| "eu-west-1".to_string());
+                    let proxy = FaultProxy::start_with(&m.endpoint, vec![(Scope { service: svc.to_string(), region }, f)]);
+                    let (rc, rows, gaps) = run(dir, &proxy.endpoint, &format!("{svc}-{f:?}"));
+                    (f, svc, hidden, gap_services, rc, rows, gaps, proxy.hits().len())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut cells: std::collections::BTreeMap<(Fault, &str), String> = std::collections::BTreeMap::new();
+    for (f, svc, hidden, gap_services, rc, rows, gaps, hits) in results {
+        let at = format!("{svc} × {}", f.name());
+        assert!(hits > 0, "{at}: the proxy never saw a request to fail");
+        assert_eq!(rc, 3, "{at}: exit code\n{gaps}\n{rows}");
+        let st = status_of(&rows);
+        let mut want_hidden: Vec<&str> = hidden.to_vec();
+        if f == Fault::RegionNotEnabled {
+            // Only eu-west-1 fails, and the only asset there is eip-west: what us-east-1 holds stays owned.
+            want_hidden.retain(|n| *n == "eip-west");
+        }
+        let unverified: Vec<&str> = st.iter().filter(|(_, s)| *s == "unverified").map(|(n, _)| n.as_str()).collect();
+        let dangling: Vec<&str> = st.iter().filter(|(_, s)| *s == "dangling").map(|(n, _)| n.as_str()).collect();
+        assert!(dangling.is_empty(), "{at}: a failure made {dangling:?} dangling\n{gaps}");
+        assert_eq!(unverified, want_hidden, "{at}: unverified\n{gaps}");
+        for (n, s) in &st {
+            if !want_hidden.contains(&n.as_str()) {
+                assert_eq!(Some(s), base.get(n), "{at}: {n} moved although the failure cannot hide it");
+            }
+        }
+        let gap_lines: Vec<&str> = gaps.lines().skip(1).take_while(|l| l.starts_with("aws,")).collect();
+        for l in &gap_lines {
+            // A person reads these: no `Debug` dump of an SDK type.
+            assert!(!l.contains(" { ") && !l.contains("Some(") && !l.contains("\"\""), "{at}: {l}");
+        }
+        let named: std::collections::BTreeSet<&str> = gap_lines.iter().filter_map(|l| l.split(',').nth(3)).collect();
+        assert_eq!(named, gap_services.iter().copied().collect(), "{at}: gap services\n{gaps}");
+        let regions: std::collections::BTreeSet<&str> = gap_lines.iter().filter_map(|l| l.split(',').nth(2)).filter(|r| !r.is_empty()).collect();
+        if f == Fault::RegionNotEnabled {
+            assert_eq!(regions, ["eu-west-1"].into_iter().collect(), "{at}: only the region that failed\n{gaps}");
+        }
+        let gap_text = gap_services.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(" + ");
+        let regions_text = if regions.is_empty() { String::new() } else { format!(" ({})", regions.into_iter().collect::<Vec<_>>().join(", ")) };
+        cells.insert((f, svc), format!("{gap_text}{regions_text} → {} unverified", want_hidden.len()));
+    }
+    // The README table.
+    let mut table = String::from("| fault | ");
+    table.push_str(&services.iter().map(|(s, _, _)| format!("`{s}`")).collect::<Vec<_>>().join(" | "));
+    table.push_str(" |\n| --- |");
+    table.push_str(&" --- |".repeat(services.len()));
+    table.push('\n');
+    for f in Fault::ALL {
+        table.push_str(&format!("| {} |", f.name()));
+        for (svc, _, _) in services {
+            table.push_str(&format!(" {} |", cells.get(&(f, svc)).map(String::as_str).unwrap_or("—")));
+        }
+        table.push('\n');
+    }
+    let readme_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+    let readme = std::fs::read_to_string(&readme_path).unwrap();
+    let (start, end) = ("<!-- fault-matrix:start -->\n", "<!-- fault-matrix:end -->");
+    let (Some(a), Some(b)) = (readme.find(start), readme.find(end)) else { panic!("README.md lacks the fault-matrix markers") };
+    let current = &readme[a + start.len()..b];
+    if current != table {
+        if std::env::var_os("DANGLE_BLESS").is_some() {
+            std::fs::write(&readme_path, format!("{}{table}{}", &readme[..a + start.len()], &readme[b..])).unwrap();
+        } else {
+            panic!("README.md's fault matrix is not what this test saw; run it with DANGLE_BLESS=1 to rewrite it. Saw:\n{table}");
+        }
+    }
+}

@@ -62,6 +62,9 @@ pub async fn enumerate(cfg: &Config) -> anyhow::Result<Inventory> {
                 if let Some(x) = &a.external_id {
                     b = b.with_external_id(x);
                 }
+                if let Some(t) = a.timeout_secs {
+                    b = b.with_timeout(std::time::Duration::from_secs(t));
+                }
                 let src = b.build().await?;
                 let records = src.records().await?;
                 let assets = src.assets().await?;

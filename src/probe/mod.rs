@@ -398,7 +398,7 @@ const SHARED_WILDCARDS: &[&str] = &[
 ];
 
 /// DER distinguished names, as a person reads them.
-pub(crate) fn names(ders: &[Vec<u8>]) -> Vec<String> {
+pub fn names(ders: &[Vec<u8>]) -> Vec<String> {
     ders.iter()
         .map(|d| {
             <x509_parser::x509::X509Name as x509_parser::prelude::FromDer<x509_parser::error::X509Error>>::from_der(d)

@@ -369,7 +369,8 @@ where
             match (err.code(), err.message()) {
                 (Some(c), Some(m)) => format!("{c}: {m}"),
                 (Some(c), None) => c.to_string(),
-                _ => format!("{err}"),
+                // No code: the response was not the protocol's (malformed); its sources say how.
+                _ => format!("unreadable response: {}", chain(err)),
             }
         }
         SdkError::TimeoutError(_) => "timed out".into(),
@@ -378,12 +379,28 @@ where
                 "endpoint unreachable (I/O error)".into()
             } else if d.is_timeout() {
                 "timed out connecting".into()
+            } else if let Some(cause) = credentials_cause(e) {
+                format!("cannot get credentials: {cause}")
             } else {
                 format!("request not sent: {}", chain(e))
             }
         }
         other => chain(other),
     }
+}
+
+/// What STS said, when a call failed because its assumed-role credentials could not be loaded: the
+/// SDK's own Display of that case ends in the `Debug` form of the whole error.
+fn credentials_cause(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    use aws_sdk_sts::operation::assume_role::AssumeRoleError;
+    let mut cur = Some(e);
+    while let Some(x) = cur {
+        if let Some(sdk) = x.downcast_ref::<aws_sdk_sts::error::SdkError<AssumeRoleError>>() {
+            return Some(format!("AssumeRole: {}", describe(sdk)));
+        }
+        cur = x.source();
+    }
+    None
 }
 
 /// An error and its sources as one sentence chain, each message once. The SDK's `DisplayErrorContext`

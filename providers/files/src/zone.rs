@@ -230,6 +230,12 @@ impl ZoneReader<'_> {
     pub fn read(&self) -> Result<(DnsName, Vec<DnsRecord>), ProviderError> {
         let mut read = 0;
         let text = read_text(&self.source, self.disk_path, &mut read)?;
+        self.parse(&text, read)
+    }
+
+    /// Parses `text` as the contents of the file (`$INCLUDE` still reads from beside `disk_path`).
+    pub fn parse(&self, text: &str, read: u64) -> Result<(DnsName, Vec<DnsRecord>), ProviderError> {
+        let text = text.to_string();
         let zone = match &self.origin {
             Some(o) => o.clone(),
             None => infer_origin(self.display_path, &text)?,

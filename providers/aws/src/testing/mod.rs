@@ -12,6 +12,8 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
 
+pub mod faults;
+
 /// The virtualenv holding moto: `DANGLE_VENV`, else `.venv` at the workspace root.
 pub fn venv() -> PathBuf {
     std::env::var_os("DANGLE_VENV")
