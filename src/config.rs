@@ -232,7 +232,7 @@ impl Config {
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
-        let invalid = |message: String| ConfigError::Invalid { path: path.to_path_buf(), message };
+        let invalid = |message: String| ConfigError::Invalid { path: path.to_path_buf(), message: excerpt_quoted(&message) };
         let line_of = |offset: usize| text[..offset.min(text.len())].bytes().filter(|b| *b == b'\n').count() + 1;
         let raw: Raw = toml::from_str(text).map_err(|e| {
             let at = e.span().map(|s| format!("line {}: ", line_of(s.start))).unwrap_or_default();
@@ -441,6 +441,23 @@ fn warn_cleartext(path: &Path, at: &str, url: Option<&str>) {
     }
 }
 
+/// `message` with every `quoted` piece of input cut to a short escaped excerpt and any other control
+/// character escaped: serde and toml quote whole values, and a value can be anything.
+fn excerpt_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    for (i, part) in message.split('`').enumerate() {
+        if i > 0 {
+            out.push('`');
+        }
+        if i % 2 == 1 {
+            out.push_str(&dangle_model::excerpt(part));
+        } else {
+            out.push_str(&dangle_model::input::printable(part));
+        }
+    }
+    out
+}
+
 fn non_empty(p: &Path) -> Result<(), String> {
     if p.as_os_str().is_empty() {
         return Err("empty; give the path of a file".into());
@@ -530,11 +547,21 @@ connect_to = { "52.1.2.3" = "127.0.0.5" }
             ("db = [1\n", "line 1"),
             ("[[providers]]\ntype = \"zonefile\"\npath = \"\"\n", "line 1: providers[0].path: empty; give the path of a file"),
             ("[[providers]]\ntype = \"static\"\npath = \"\"\n", "providers[0].path: empty"),
+            ("[[providers]]\ntype = \"aws\"\ntimeout_secs = 0\n", "providers[0].timeout_secs: 0 is outside 1..=600"),
+            ("[[providers]]\ntype = \"zonefile\"\npath = \"z\"\ninclude_dirs = [\"\"]\n", "providers[0].include_dirs: empty"),
         ] {
             let e = parse(text).unwrap_err();
             assert!(e.starts_with("conf/dangle.toml: "), "{e}");
             assert!(e.contains(needle), "{text:?}\n=> {e}");
         }
+    }
+
+    #[test]
+    fn errors_quote_short_escaped_excerpts_of_input() {
+        let long = format!("zone\tfile{}", "x".repeat(500));
+        let e = parse(&format!("[[providers]]\ntype = \"{long}\"\n")).unwrap_err();
+        assert!(!e.contains('\t') && e.contains("zone\\u{9}file"), "{e}");
+        assert!(e.len() < 200, "{e}");
     }
 
     #[test]

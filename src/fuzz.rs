@@ -1,7 +1,7 @@
 //! Entry points for the coverage-guided fuzzers (`tests/fuzz`, run by `scripts/fuzz`) and for the
 //! replay of their corpora in the test suite: each takes untrusted bytes the way dangle meets them
 //! and must return, never panic or hang. The zone-file and static-list targets live in
-//! `dangle_files::fuzz`.
+//! `dangle_files::fuzz`, the Route53 record decoding in `dangle_aws::fuzz`.
 
 use std::path::Path;
 
@@ -100,6 +100,12 @@ mod tests {
     #[test]
     fn certificate_chain_corpus() {
         replay("certificate_chain", super::certificate_chain);
+    }
+
+    #[cfg(feature = "aws")]
+    #[test]
+    fn route53_record_corpus() {
+        replay("route53_record", dangle_aws::fuzz::route53_record);
     }
 
     #[test]

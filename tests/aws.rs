@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use aws_sdk_route53::types::{AliasTarget, ResourceRecordSet, RrType};
 use dangle::config::Config;
 use dangle::store::{ReportRow, Store};
-use dangle_aws::testing::{role, rrs, upsert, zone, Moto};
+use dangle_aws::testing::{name_servers, role, rrs, upsert, zone, Moto};
 
 fn moto() -> &'static Moto {
     static M: OnceLock<Moto> = OnceLock::new();
@@ -82,18 +82,7 @@ async fn two_accounts_three_regions() {
     s3.create_bucket().bucket("b-assets").send().await.unwrap();
     // The delegated zone lives in account B; its name servers make the delegation owned.
     let sub = zone(&b, "sub.corp.test").await;
-    let sub_ns: Vec<String> = aws_sdk_route53::Client::new(&b)
-        .get_hosted_zone()
-        .id(&sub)
-        .send()
-        .await
-        .unwrap()
-        .delegation_set()
-        .unwrap()
-        .name_servers()
-        .iter()
-        .map(|n| format!("{n}."))
-        .collect();
+    let sub_ns: Vec<String> = name_servers(&b, &sub).await.iter().map(|n| format!("{n}.")).collect();
     let z = zone(&a, "corp.test").await;
     let weighted = |id: &str, w: i64, ip: &str| {
         let mut s = rrs("api.corp.test.", RrType::A, &[ip]);
@@ -289,18 +278,7 @@ async fn fault_matrix_every_service_and_fault_is_a_gap_never_dangling() {
         .unwrap();
     let cdn = dist.distribution().unwrap().domain_name().to_string();
     let sub = zone(&east, "sub.faults.test").await;
-    let sub_ns: Vec<String> = aws_sdk_route53::Client::new(&east)
-        .get_hosted_zone()
-        .id(&sub)
-        .send()
-        .await
-        .unwrap()
-        .delegation_set()
-        .unwrap()
-        .name_servers()
-        .iter()
-        .map(|n| format!("sub NS {n}.\n"))
-        .collect();
+    let sub_ns: Vec<String> = name_servers(&east, &sub).await.iter().map(|n| format!("sub NS {n}.\n")).collect();
 
     // The judged records live in a zone file, so a failing Route53 cannot hide them.
     let dir = tempfile::tempdir().unwrap();

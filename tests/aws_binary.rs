@@ -49,13 +49,15 @@ fn finding<'a>(csv: &'a str, name: &str) -> &'a str {
     csv.lines().find(|l| l.starts_with(&format!("{name},"))).unwrap_or_else(|| panic!("{name} is no finding in:\n{csv}"))
 }
 
-#[test]
-fn scans_an_aws_estate_inside_a_network_namespace() {
+/// Runs `script` with moto's virtualenv, the repository and the dangle binary at hand, inside
+/// `unshare -n` where the machine allows it, with no ambient AWS or Azure identity but `env`; returns
+/// the folder it ran in.
+fn run_script(script: &str, env: &[(&str, &str)]) -> tempfile::TempDir {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let venv = std::env::var_os("DANGLE_VENV").map(std::path::PathBuf::from).unwrap_or_else(|| root.join(".venv"));
     assert!(venv.join("bin/moto_server").exists(), "moto is not installed in {}: run scripts/setup", venv.display());
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("run.sh"), SCRIPT).unwrap();
+    std::fs::write(dir.path().join("run.sh"), script).unwrap();
     let mut cmd = if netns() {
         let mut c = Command::new("unshare");
         c.args(["-n", "sh", "run.sh"]);
@@ -67,12 +69,14 @@ fn scans_an_aws_estate_inside_a_network_namespace() {
         c
     };
     for (k, _) in std::env::vars() {
-        if k.starts_with("AWS_") {
+        if k.starts_with("AWS_") || k.starts_with("AZURE_") {
             cmd.env_remove(k);
         }
     }
+    cmd.envs(env.iter().copied());
     let out = cmd
         .current_dir(dir.path())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("HOME", dir.path())
         .env("VENV", &venv)
         .env("ROOT", root)
@@ -80,6 +84,12 @@ fn scans_an_aws_estate_inside_a_network_namespace() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    dir
+}
+
+#[test]
+fn scans_an_aws_estate_inside_a_network_namespace() {
+    let dir = run_script(SCRIPT, &[]);
     let d = dir.path();
     assert_eq!(read(d, "rc1").trim(), "1", "run 1 has high findings; stderr: {}", read(d, "run1.err"));
     let run1 = read(d, "run1.csv");
@@ -155,38 +165,14 @@ true
 /// prints, the reports it writes and the store it keeps.
 #[test]
 fn no_secret_reaches_any_output_log_report_or_store() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let venv = std::env::var_os("DANGLE_VENV").map(std::path::PathBuf::from).unwrap_or_else(|| root.join(".venv"));
-    assert!(venv.join("bin/moto_server").exists(), "moto is not installed in {}: run scripts/setup", venv.display());
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("run.sh"), SECRETS_SCRIPT).unwrap();
-    let mut cmd = Command::new(if netns() { "unshare" } else { "sh" });
-    if netns() {
-        cmd.args(["-n", "sh"]);
-    }
-    cmd.arg("run.sh");
-    for (k, _) in std::env::vars() {
-        if k.starts_with("AWS_") || k.starts_with("AZURE_") {
-            cmd.env_remove(k);
-        }
-    }
-    for (k, v) in MARKERS {
-        cmd.env(k, v);
-    }
-    let out = cmd
-        .current_dir(dir.path())
-        .env("AWS_ACCESS_KEY_ID", "AKIDTESTING")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AZURE_CLIENT_ID", "00000000-0000-0000-0000-000000000001")
-        .env("AZURE_TENANT_ID", "00000000-0000-0000-0000-000000000002")
-        .env("EXTERNAL_ID", EXTERNAL_ID)
-        .env("HOME", dir.path())
-        .env("VENV", &venv)
-        .env("ROOT", root)
-        .env("DANGLE", env!("CARGO_BIN_EXE_dangle"))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let mut env: Vec<(&str, &str)> = MARKERS.to_vec();
+    env.extend([
+        ("AWS_ACCESS_KEY_ID", "AKIDTESTING"),
+        ("AZURE_CLIENT_ID", "00000000-0000-0000-0000-000000000001"),
+        ("AZURE_TENANT_ID", "00000000-0000-0000-0000-000000000002"),
+        ("EXTERNAL_ID", EXTERNAL_ID),
+    ]);
+    let dir = run_script(SECRETS_SCRIPT, &env);
     let d = dir.path();
     // The runs did what they should: the good ones scanned (exit 1: findings), the failed ones hit a closed port (gaps: 3).
     let codes = read(d, "codes");

@@ -690,3 +690,245 @@ fn targets_with_and_without_ports() {
     assert_eq!(super::runner::default_sni("api.example.com", None), "api.example.com");
     assert_eq!(super::runner::default_sni("52.1.2.3", Some("api.example.com.")), "api.example.com");
 }
+
+// ---- hostile TLS at scale, and malformed handshakes ----
+
+/// Client-side TCP sockets this machine holds towards `port` (established or connecting), from
+/// /proc/net/tcp: what the prober has open at one moment, whatever else the process holds.
+fn client_sockets_to(port: u16) -> usize {
+    let text = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    // The kernel writes the table while sockets come and go: count each socket (local address) once.
+    let mut seen = std::collections::HashSet::new();
+    text.lines()
+        .skip(1)
+        .filter(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let rem_port = f.get(2).and_then(|r| r.rsplit(':').next()).and_then(|p| u16::from_str_radix(p, 16).ok());
+            let local_port = f.get(1).and_then(|r| r.rsplit(':').next()).and_then(|p| u16::from_str_radix(p, 16).ok());
+            rem_port == Some(port) && local_port != Some(port) && matches!(f.get(3), Some(&"01") | Some(&"02")) && seen.insert(f[1].to_string())
+        })
+        .count()
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:").and_then(|v| v.trim().trim_end_matches(" kB").parse().ok()))
+        .unwrap_or(0)
+}
+
+/// A loopback port free on 127.0.0.1, to bind on a thousand other loopback addresses too.
+fn shared_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// One TLS server config per class, shared by its listeners.
+fn spy_config(l: Leaf, hints: Vec<Vec<u8>>, got: Got) -> rustls::ServerConfig {
+    rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(Arc::new(Spy { hints: hints.into_iter().map(DistinguishedName::from).collect(), mandatory: true, got }))
+        .with_single_cert(l.chain, l.key)
+        .unwrap()
+}
+
+/// 1,000 loopback targets, each on its own address: 30 % tarpits, 10 % garbage, 5 % hostile mTLS
+/// servers asking (with our CA names) for our client certificate, 1 % our own mTLS servers, the rest
+/// foreign TLS. The run ends within its stated bound, the prober never holds more sockets than its
+/// concurrency, memory stays bounded, and our client certificate reaches our servers only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_hostile_targets_end_within_the_bound_and_no_certificate_leaks() {
+    let org = ca("Org CA");
+    let c = client(&org);
+    let foreign_ca = ca("Foreign CA");
+    let port = shared_port();
+    let (hostile_got, ours_got): (Got, Got) = (Arc::default(), Arc::default());
+    let hostile = Arc::new(spy_config(leaf(Some(&foreign_ca), &["t.example.com"]), vec![org.dn(), c.ca.dn()], hostile_got.clone()));
+    let ours = Arc::new(spy_config(leaf(Some(&org), &["t.example.com"]), vec![org.dn(), c.ca.dn()], ours_got.clone()));
+    let foreign = Arc::new(plain_config(leaf(Some(&foreign_ca), &["t.example.com"])));
+    let mut jobs = Vec::new();
+    let mut classes = Vec::new();
+    for i in 0..1000u32 {
+        let ip = format!("127.3.{}.{}", i / 250, i % 250 + 1);
+        let l = TcpListener::bind((ip.as_str(), port)).await.unwrap();
+        let class = match i % 100 {
+            0..=29 => "tarpit",
+            30..=39 => "garbage",
+            40..=44 => "hostile",
+            45 => "ours",
+            _ => "foreign",
+        };
+        let tls = match class {
+            "hostile" => Some(hostile.clone()),
+            "ours" => Some(ours.clone()),
+            "foreign" => Some(foreign.clone()),
+            _ => None,
+        };
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                let tls = tls.clone();
+                tokio::spawn(async move {
+                    match (class, tls) {
+                        ("tarpit", _) => tokio::time::sleep(Duration::from_secs(30)).await,
+                        ("garbage", _) => {
+                            let junk: Vec<u8> = (0..4096u32).map(|k| (k.wrapping_mul(2654435761) >> 13) as u8).collect();
+                            let _ = s.write_all(&junk).await;
+                            tokio::time::sleep(Duration::from_secs(5)).await;
+                        }
+                        (_, Some(cfg)) => {
+                            if let Ok(mut t) = tokio_rustls::TlsAcceptor::from(cfg).accept(s).await {
+                                let _ = t.write_all(b"HTTP/1.1 200 OK\r\n\r\n").await;
+                                tokio::time::sleep(Duration::from_millis(300)).await;
+                            }
+                        }
+                        _ => {}
+                    }
+                });
+            }
+        });
+        jobs.push(Job::new(ip, "t.example.com"));
+        classes.push(class);
+    }
+    let concurrency = 128;
+    let p = Arc::new(runner(with_identity(settings(&[&org], &[]), &c), vec![port], concurrency));
+    // The stated bound: waves of `concurrency` probes, each within its hard bound.
+    let bound = p.settings().hard_bound() * (jobs.len().div_ceil(concurrency) as u32);
+    let rss_before = rss_kib();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let (mut sockets, mut rss) = (0, 0);
+            while !stop.load(Ordering::SeqCst) {
+                sockets = sockets.max(client_sockets_to(port));
+                rss = rss.max(rss_kib());
+                std::thread::sleep(Duration::from_millis(25));
+            }
+            (sockets, rss)
+        })
+    };
+    let start = Instant::now();
+    let out = p.run(&jobs).await;
+    let took = start.elapsed();
+    stop.store(true, Ordering::SeqCst);
+    let (peak_sockets, peak_rss) = sampler.join().unwrap();
+    assert!(took < bound, "1,000 probes took {took:?}, over the stated bound {bound:?}");
+    // A read of /proc/net/tcp is no snapshot: a socket that closes and the next one that opens while it
+    // is read can both appear, so allow that churn (a few sockets), not a second wave.
+    assert!(peak_sockets <= concurrency + concurrency / 16, "{peak_sockets} sockets open at once, concurrency {concurrency}");
+    assert!(peak_sockets >= concurrency / 2, "only {peak_sockets} sockets at once: the load never reached the bound");
+    assert!(peak_rss.saturating_sub(rss_before) < 256 * 1024, "memory grew by {} MiB", (peak_rss - rss_before) / 1024);
+    let mut verdicts: std::collections::BTreeMap<(&str, &str), usize> = Default::default();
+    for (class, ev) in classes.iter().zip(&out) {
+        assert_eq!(ev.len(), 1);
+        *verdicts.entry((class, ev[0].verdict.as_str())).or_default() += 1;
+    }
+    let want: std::collections::BTreeMap<(&str, &str), usize> = [
+        (("tarpit", "unknown_listener"), 300),
+        (("garbage", "unknown_listener"), 100),
+        (("hostile", "foreign"), 50),
+        (("ours", "ours"), 10),
+        (("foreign", "foreign"), 540),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(verdicts, want);
+    assert!(hostile_got.lock().unwrap().is_empty(), "a hostile server received our client certificate");
+    assert_eq!(ours_got.lock().unwrap().len(), 10, "each of our servers received the certificate once");
+}
+
+/// A recorded TLS 1.2 server flight (ServerHello, Certificate, ServerKeyExchange, ServerHelloDone:
+/// all plaintext, so a mutation reaches the certificate parser), mutated 400 ways and replayed to the
+/// prober: every probe ends within its bound with a verdict, never `ours`, never a panic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_handshakes_never_panic_hang_or_pass_as_ours() {
+    let org = ca("Org CA");
+    let l = leaf(Some(&org), &["m.example.com"]);
+    let cfg = rustls::ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS12])
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(l.chain, l.key)
+        .unwrap();
+    let real = serve_config(cfg).await;
+    // Record what the real server sends to the prober's ClientHello.
+    let flight: Arc<Mutex<Vec<u8>>> = Arc::default();
+    let rec = flight.clone();
+    let (tap, _) = listener(move |mut client| {
+        let rec = rec.clone();
+        async move {
+            let mut server = tokio::net::TcpStream::connect(real).await.unwrap();
+            let mut hello = vec![0u8; 4096];
+            let n = client.read(&mut hello).await.unwrap_or(0);
+            let _ = server.write_all(&hello[..n]).await;
+            let mut buf = vec![0u8; 65536];
+            let mut got = Vec::new();
+            while let Ok(Ok(n)) = tokio::time::timeout(Duration::from_millis(300), server.read(&mut buf)).await {
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+            }
+            *rec.lock().unwrap() = got.clone();
+            let _ = client.write_all(&got).await;
+        }
+    })
+    .await;
+    let s = Arc::new(settings(&[&org], &[]));
+    let ev = look(tap, "m.example.com", &s).await;
+    let flight = flight.lock().unwrap().clone();
+    assert!(flight.len() > 500 && flight[0] == 0x16, "recorded {} bytes: {ev:#?}", flight.len());
+    // Mutations, seeded: flip bits, stomp bytes with 0x00 / 0xff (length fields), cut, splice.
+    let mut seed: u64 = 0x0dd_ba11;
+    let mut next = move || {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed >> 17
+    };
+    let mut variants = Vec::new();
+    for i in 0..400 {
+        let mut v = flight.clone();
+        let at = (next() as usize) % v.len();
+        match i % 5 {
+            0 => v[at] ^= 1 << (next() % 8),
+            1 => v[at] = 0xff,
+            2 => v[at] = 0x00,
+            3 => v.truncate(at.max(1)),
+            _ => {
+                let len = (next() as usize % 64) + 1;
+                let from = (next() as usize) % v.len();
+                let piece: Vec<u8> = v[from..(from + len).min(v.len())].to_vec();
+                v.splice(at..at, piece);
+            }
+        }
+        variants.push(v);
+    }
+    let bound = s.hard_bound();
+    let mut set = tokio::task::JoinSet::new();
+    for (i, v) in variants.into_iter().enumerate() {
+        let s = s.clone();
+        set.spawn(async move {
+            let (addr, _) = listener(move |mut c| {
+                let v = v.clone();
+                async move {
+                    let mut hello = vec![0u8; 4096];
+                    let _ = c.read(&mut hello).await;
+                    let _ = c.write_all(&v).await;
+                    tokio::time::sleep(Duration::from_secs(3)).await;
+                }
+            })
+            .await;
+            let start = Instant::now();
+            let ev = probe("m.example.com", Some(addr), addr, "m.example.com", &s).await;
+            (i, ev, start.elapsed())
+        });
+    }
+    let mut seen = std::collections::BTreeMap::new();
+    while let Some(done) = set.join_next().await {
+        let (i, ev, took) = done.expect("a probe panicked on a malformed handshake");
+        assert!(took <= bound, "variant {i} took {took:?}");
+        assert_ne!(ev.verdict, Verdict::Ours, "variant {i}: a mangled handshake passed as ours: {ev:#?}");
+        *seen.entry(ev.verdict.as_str()).or_insert(0) += 1;
+    }
+    assert!(seen.len() >= 2, "every variant ended the same way ({seen:?}): the mutations reached little");
+}

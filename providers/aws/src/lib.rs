@@ -34,6 +34,12 @@ pub mod testing;
 
 pub use accounts::Account;
 
+/// Entry points for the fuzzers (`tests/fuzz`) and their corpus replay in the test suite.
+pub mod fuzz {
+    /// A Route53 record set as text (name, type, values): see `route53::decode::fuzz`.
+    pub use crate::route53::decode::fuzz as route53_record;
+}
+
 /// Every AWS API operation this crate can call, as IAM actions. All of them read.
 pub const OPERATIONS: &[&str] = &[
     "sts:GetCallerIdentity",

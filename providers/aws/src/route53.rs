@@ -2,40 +2,15 @@
 //! set with full pagination, alias targets and set identifiers; public zones are assets too, so that
 //! delegations to their name servers are owned.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use aws_sdk_route53::types::{ResourceRecordSet, RrType};
 use dangle_model::{Asset, AssetKind, DnsName, DnsRecord, RecordType, Target, Targets};
 
 use crate::limit::Pacer;
-use crate::{describe, gap, nz, Account, Snapshot};
 
-/// Route53 writes special characters in names as `\ooo` octal escapes (`\052` is `*`). Returns the
-/// name in the presentation form `DnsName::parse` reads: `*` and letter-digit-hyphen-underscore
-/// octets as themselves, every other octet as a decimal `\DDD`, so a dot or a control character inside
-/// a label stays escaped.
-pub fn unescape(name: &str) -> String {
-    let b = name.as_bytes();
-    let mut out = String::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\' && b.len() >= i + 4 && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
-            let v = (b[i + 1] - b'0') as u32 * 64 + (b[i + 2] - b'0') as u32 * 8 + (b[i + 3] - b'0') as u32;
-            match u8::try_from(v) {
-                Ok(o) if o.is_ascii_alphanumeric() || matches!(o, b'*' | b'-' | b'_') => out.push(o as char),
-                Ok(o) => out.push_str(&format!("\\{o:03}")),
-                Err(_) => out.push_str(&name[i..i + 4]),
-            }
-            i += 4;
-        } else {
-            let c = name[i..].chars().next().unwrap_or('?');
-            out.push(c);
-            i += c.len_utf8();
-        }
-    }
-    out
-}
+pub mod decode;
+use crate::{describe, gap, nz, Account, Snapshot};
 
 fn zone_id(id: &str) -> &str {
     id.rsplit('/').next().unwrap_or(id)
@@ -45,20 +20,14 @@ fn zone_id(id: &str) -> &str {
 fn targets(rtype: &RecordType, rrs: &ResourceRecordSet) -> Targets {
     let mut out = Targets::new();
     if let Some(a) = rrs.alias_target() {
-        if let Ok(n) = DnsName::parse(&unescape(a.dns_name())) {
+        if let Some(n) = decode::name(a.dns_name()) {
             out.push(Target::Alias { dns_name: n, zone_id: a.hosted_zone_id().to_string() });
         }
         return out;
     }
     for v in rrs.resource_records() {
         let value = v.value().trim();
-        let t = match rtype {
-            RecordType::A | RecordType::Aaaa => value.parse::<IpAddr>().ok().map(Target::Ip),
-            RecordType::Cname | RecordType::Ns | RecordType::Dname => DnsName::parse(&unescape(value)).ok().map(Target::Host),
-            RecordType::Mx => value.split_whitespace().nth(1).and_then(|h| DnsName::parse(h).ok()).filter(|h| !h.is_root()).map(Target::Host),
-            RecordType::Srv => value.split_whitespace().nth(3).and_then(|h| DnsName::parse(h).ok()).filter(|h| !h.is_root()).map(Target::Host),
-            _ => None,
-        };
+        let t = decode::value_target(rtype, value);
         match t {
             Some(t) if !out.contains(&t) => out.push(t),
             Some(_) => {}
@@ -94,7 +63,7 @@ pub(crate) async fn enumerate(source: &Arc<str>, account: &Account, per_second: 
     }
     for z in zones {
         let id = zone_id(z.id()).to_string();
-        let Ok(zone) = DnsName::parse(&unescape(z.name())) else {
+        let Some(zone) = decode::name(z.name()) else {
             snap.gaps.push(gap(source, account, None, "route53", format!("zone {id}: unparseable name `{}`", z.name())));
             continue;
         };
@@ -149,7 +118,7 @@ pub(crate) async fn enumerate(source: &Arc<str>, account: &Account, per_second: 
                 }
             };
             for rrs in out.resource_record_sets() {
-                let Ok(rname) = DnsName::parse(&unescape(rrs.name())) else {
+                let Some(rname) = decode::name(rrs.name()) else {
                     tracing::warn!(zone = %zone, name = rrs.name(), "unparseable record name skipped");
                     continue;
                 };
@@ -196,16 +165,4 @@ pub(crate) async fn enumerate(source: &Arc<str>, account: &Account, per_second: 
         }
     }
     snap
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn octal_escapes() {
-        assert_eq!(super::unescape("\\052.example.com."), "*.example.com.");
-        assert_eq!(super::unescape("a\\100b.example.com."), "a\\064b.example.com.");
-        assert_eq!(super::unescape("a\\056b.example.com."), "a\\046b.example.com.", "an escaped dot stays inside its label");
-        assert_eq!(super::unescape("plain.example.com."), "plain.example.com.");
-        assert_eq!(super::unescape("trailing\\05"), "trailing\\05");
-    }
 }

@@ -22,33 +22,10 @@ struct Seen {
 }
 
 fn read_request(s: &mut TcpStream) -> Option<(Vec<u8>, Seen)> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    let head_end = loop {
-        let n = s.read(&mut chunk).ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-    let len: usize = head
-        .lines()
-        .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("content-length")).map(|(_, v)| v.trim().parse().unwrap_or(0)))
-        .unwrap_or(0);
-    while buf.len() < head_end + len {
-        let n = s.read(&mut chunk).ok()?;
-        if n == 0 {
-            break;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
+    let (buf, head) = dangle_aws::testing::faults::read_request(s)?;
     let mut first = head.lines().next().unwrap_or("").split_whitespace();
     let (method, path) = (first.next().unwrap_or("").to_string(), first.next().unwrap_or("").to_string());
-    let body = String::from_utf8_lossy(&buf[head_end..]).to_string();
+    let body = String::from_utf8_lossy(&buf[head.len()..]).to_string();
     let action = body
         .split('&')
         .find_map(|kv| kv.strip_prefix("Action=").map(str::to_string))

@@ -233,12 +233,12 @@ impl ZoneReader<'_> {
         self.parse(&text, read)
     }
 
-    /// Parses `text` as the contents of the file (`$INCLUDE` still reads from beside `disk_path`).
+    /// Parses `text` as the contents of the file (`$INCLUDE` still reads from beside `disk_path`);
+    /// `read` is what reading it cost of the input budget.
     pub fn parse(&self, text: &str, read: u64) -> Result<(DnsName, Vec<DnsRecord>), ProviderError> {
-        let text = text.to_string();
         let zone = match &self.origin {
             Some(o) => o.clone(),
-            None => infer_origin(self.display_path, &text)?,
+            None => infer_origin(self.display_path, text)?,
         };
         let own_dir = self
             .disk_path
@@ -250,7 +250,7 @@ impl ZoneReader<'_> {
         roots.extend(self.include_roots.iter().cloned());
         let mut sets: BTreeMap<SetKey, Collected> = BTreeMap::new();
         let mut state = State { origin: Some(zone.clone()), read, roots, ..State::default() };
-        self.parse_into(self.display_path, self.disk_path, &text, &zone, &mut state, &mut sets, 0)?;
+        self.parse_into(self.display_path, self.disk_path, text, &zone, &mut state, &mut sets, 0)?;
         if sets.is_empty() {
             return Err(err(self.display_path, 1, "the zone file holds no records (a zone has at least an SOA and NS records); an empty file would make every run look clean"));
         }
@@ -386,9 +386,10 @@ impl ZoneReader<'_> {
         }
         let data = Data { path, line, rtype: &rtype, origin: &origin, rdata: &rdata };
         let targets = data.targets()?;
-        if rtype == RecordType::Soa && ttl.is_none() && st.ttl.is_none() {
+        if rtype == RecordType::Soa && ttl.is_none() && st.ttl.is_none() && !data.is_generic() {
             // RFC 2308 §4: without $TTL, the SOA minimum is the default (BIND and dnspython agree).
-            st.ttl = parse_ttl(&rdata[6].text);
+            // `targets` checked that the seven fields are there.
+            st.ttl = rdata.get(6).and_then(|t| parse_ttl(&t.text));
         }
         let ttl = ttl.or(st.ttl).or(st.last_ttl).unwrap_or(DEFAULT_TTL);
         st.last_ttl = Some(ttl);
@@ -470,9 +471,14 @@ impl Data<'_> {
         Ok(())
     }
 
+    /// RFC 3597 generic data: `\# LENGTH HEX…`, unquoted.
+    fn is_generic(&self) -> bool {
+        self.rdata.first().is_some_and(|t| t.text == "\\#" && !t.quoted)
+    }
+
     /// Checks the data and returns what the record points at.
     fn targets(&self) -> Result<Vec<Target>, ProviderError> {
-        if self.rdata.first().is_some_and(|t| t.text == "\\#" && !t.quoted) {
+        if self.is_generic() {
             let octets = self.generic()?;
             return generic_targets(self.rtype, &octets).map_err(|m| self.err(format!("{} generic data (\\#): {m}", self.rtype)));
         }
@@ -549,7 +555,12 @@ impl Data<'_> {
     /// The octets of RFC 3597 generic data: `\# LENGTH HEX…`.
     fn generic(&self) -> Result<Vec<u8>, ProviderError> {
         let rdata = self.rdata;
-        let len: usize = rdata.get(1).and_then(|t| t.text.parse().ok()).ok_or_else(|| self.err("generic data (\\#) needs a length"))?;
+        // RDATA is at most 65,535 octets (RFC 1035 §3.2.1): a bigger length is an error, not an overflow.
+        let len: usize = rdata
+            .get(1)
+            .and_then(|t| t.text.parse::<u16>().ok())
+            .ok_or_else(|| self.err("generic data (\\#) needs a length from 0 to 65535"))?
+            .into();
         let hex: String = rdata[2.min(rdata.len())..].iter().map(|t| t.text.as_str()).collect();
         if hex.len() != len * 2 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(self.err(format!("generic data (\\#) says {len} octets but carries {} hex digits", hex.len())));
@@ -725,6 +736,7 @@ mod tests {
             ("www\n", 1, "missing record type"),
             ("x TYPE9 \\# 3 abcd\n", 1, "3 octets"),
             ("x A \\# 4 00\n", 1, "4 octets"),
+            ("x TYPE9 \\# 000000000011111111111111111100 00\n", 1, "a length from 0 to 65535"),
             ("www 1 CH A 192.0.2.1\n", 1, "only IN"),
             ("www 1 CLASS3 A 192.0.2.1\n", 1, "only IN"),
             ("a.b..c A 192.0.2.1\n", 1, "empty label"),
@@ -840,6 +852,8 @@ mod tests {
         assert_eq!(find(&recs, "example.com", "SOA").ttl, 300);
         assert_eq!(find(&recs, "example.com", "NS").ttl, 300);
         assert_eq!(find(&recs, "x.example.com", "A").ttl, 60);
+        // A generic SOA (found by the fuzzer: it indexed the seventh field of data that has three).
+        assert_eq!(find(&parse("@ SOA \\# 2 abcd\nns1 A 192.0.2.1\n").unwrap(), "ns1.example.com", "A").ttl, DEFAULT_TTL);
         // $TTL wins over the SOA minimum.
         assert_eq!(find(&parse("$TTL 900\n@ SOA ns1 host 1 1h 15m 1w 300\nns1 A 192.0.2.1\n").unwrap(), "ns1.example.com", "A").ttl, 900);
     }

@@ -149,7 +149,9 @@ fn scope_of(head: &str) -> (String, String) {
     }
 }
 
-fn read_request(s: &mut TcpStream) -> Option<(Vec<u8>, String)> {
+/// Reads one HTTP/1.1 request: its bytes, and its head (request line and headers, up to and including
+/// the blank line) as text.
+pub fn read_request(s: &mut TcpStream) -> Option<(Vec<u8>, String)> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
     let head_end = loop {

@@ -114,6 +114,12 @@ pub async fn zone(cfg: &SdkConfig, name: &str) -> String {
     out.hosted_zone().expect("zone").id().rsplit('/').next().unwrap().to_string()
 }
 
+/// The name servers Route53 gave a hosted zone (without their final dot).
+pub async fn name_servers(cfg: &SdkConfig, zone_id: &str) -> Vec<String> {
+    let out = aws_sdk_route53::Client::new(cfg).get_hosted_zone().id(zone_id).send().await.expect("get zone");
+    out.delegation_set().expect("a delegation set").name_servers().to_vec()
+}
+
 /// A record set with plain values.
 pub fn rrs(name: &str, t: RrType, values: &[&str]) -> ResourceRecordSet {
     let mut b = ResourceRecordSet::builder().name(name).r#type(t).ttl(300);
