@@ -124,34 +124,58 @@ impl DnsName {
             return Ok(Self::root());
         }
         let body = if ends_with_separator(trimmed) { &trimmed[..trimmed.len() - 1] } else { trimmed };
-        let fast = body.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'*' | b'.'));
-        let labels = if fast {
-            body.split('.').map(|l| l.as_bytes().to_vec()).collect()
-        } else if !body.is_ascii() && !body.contains('\\') {
+        let fast = |t: &str| t.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'*' | b'.'));
+        if fast(body) {
+            return Self::plain(body, trimmed);
+        }
+        if !body.is_ascii() && !body.contains('\\') {
             let ascii = idna::domain_to_ascii(body).map_err(|e| NameError::Idna(crate::excerpt(trimmed), e.to_string()))?;
-            ascii.split('.').map(|l| l.as_bytes().to_vec()).collect()
-        } else {
-            split_labels(body)?
-        };
-        let mut total = 0;
-        let mut s = String::with_capacity(body.len() + 1);
-        for label in &labels {
-            if label.is_empty() {
-                return Err(NameError::EmptyLabel(crate::excerpt(trimmed)));
+            if fast(&ascii) {
+                return Self::plain(&ascii, trimmed);
             }
-            if label.len() > 63 {
-                return Err(NameError::LabelTooLong(crate::excerpt(trimmed)));
-            }
-            total += label.len() + 1;
+            return Self::from_labels(ascii.split('.').map(str::as_bytes), trimmed);
+        }
+        Self::from_labels(split_labels(body)?.iter().map(Vec::as_slice), trimmed)
+    }
+
+    /// A name of letters, digits, `-`, `_` and `*` only: nothing to escape, so the text is the name
+    /// (the common case, and the fast one).
+    fn plain(body: &str, shown: &str) -> Result<Self, NameError> {
+        Self::check(body.split('.').map(str::len), shown)?;
+        let mut s = body.to_ascii_lowercase();
+        s.push('.');
+        Ok(Self(s.into()))
+    }
+
+    /// A name from its labels' raw octets, escaped into presentation form.
+    fn from_labels<'a>(labels: impl Iterator<Item = &'a [u8]> + Clone, shown: &str) -> Result<Self, NameError> {
+        Self::check(labels.clone().map(<[u8]>::len), shown)?;
+        let mut s = String::new();
+        for label in labels {
             for &o in label {
                 push_octet(&mut s, o);
             }
             s.push('.');
         }
-        if total > 253 {
-            return Err(NameError::TooLong(crate::excerpt(trimmed)));
-        }
         Ok(Self(s.into()))
+    }
+
+    /// Every label 1 to 63 octets, the whole at most 253 (`shown` is what an error quotes).
+    fn check(lengths: impl Iterator<Item = usize>, shown: &str) -> Result<(), NameError> {
+        let mut total = 0;
+        for len in lengths {
+            if len == 0 {
+                return Err(NameError::EmptyLabel(crate::excerpt(shown)));
+            }
+            if len > 63 {
+                return Err(NameError::LabelTooLong(crate::excerpt(shown)));
+            }
+            total += len + 1;
+        }
+        if total > 253 {
+            return Err(NameError::TooLong(crate::excerpt(shown)));
+        }
+        Ok(())
     }
 
     /// Reads an uncompressed wire-format name (RFC 1035 §3.1, as RFC 3597 generic data carries it) and
