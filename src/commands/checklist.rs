@@ -189,27 +189,22 @@ pub fn checklist(rows: &[ReportRow], assets: &[AssetRow], targets: &[String]) ->
 
 pub fn run(args: &ChecklistArgs) -> anyhow::Result<Outcome> {
     let mut store;
-    let scan = |store: &mut Store| -> anyhow::Result<i64> {
-        let cfg = Config::load(&args.store.config).context("checklist needs a stored run or a config to scan with")?;
-        super::scan::scan_into(&cfg, store, false, super::scan::CHECKLIST_LOCK_TIMEOUT)
-    };
-    let path = super::store_path(&args.store);
-    let exists = path.as_ref().is_ok_and(|p| p.exists());
+    let config = || Config::load(&args.store.config).context("checklist needs a stored run or a config to scan with");
+    let lock = super::scan::CHECKLIST_LOCK_TIMEOUT;
+    let exists = super::store_path(&args.store).is_ok_and(|p| p.exists());
     let run = if args.fresh || !exists {
-        let path = match &args.store.db {
-            Some(db) => db.clone(),
-            None => Config::load(&args.store.config).context("checklist needs a stored run or a config to scan with")?.db,
-        };
-        store = Store::open_for_run(&path, super::scan::CHECKLIST_LOCK_TIMEOUT)?;
-        scan(&mut store)?
+        let cfg = config()?;
+        store = Store::open_for_run(args.store.db.as_deref().unwrap_or(&cfg.db), lock)?;
+        super::scan::scan_into(&cfg, &mut store, false, lock)?
     } else {
         store = super::open_existing(&args.store)?;
         match store.latest_run()? {
             Some(r) => r,
             None => {
-                // The store holds no run yet: scan into it (which needs it writable).
-                store = Store::open_for_run(store.path(), super::scan::CHECKLIST_LOCK_TIMEOUT)?;
-                scan(&mut store).context("the store holds no run yet, so checklist scans with the config")?
+                // The store holds no run yet: scan into it, which needs it open for writing.
+                let cfg = config().context("the store holds no run yet, so checklist scans with the config")?;
+                store = Store::open_for_run(store.path(), lock)?;
+                super::scan::scan_into(&cfg, &mut store, false, lock)?
             }
         }
     };

@@ -189,8 +189,9 @@ CREATE TABLE record_locations (
 INSERT INTO record_locations (record_id, run_id, location) SELECT id, first_run, location FROM records WHERE location IS NOT NULL;
 "#];
 
-/// The oldest schema a read-only command can read without migrating it.
-const OLDEST_READABLE: i64 = 3;
+/// The oldest schema a read-only command can read without migrating it (schema 2 lacks only the
+/// per-run locations: its rows show each record's latest location).
+const OLDEST_READABLE: i64 = 2;
 
 /// SQLite's message for a person, with what to do where there is something to do.
 fn sqlite_message(e: &rusqlite::Error) -> String {
@@ -328,13 +329,15 @@ pub struct Store {
     path: PathBuf,
     /// Held by a store a scan writes (see [`RunLock`]).
     run_lock: Option<RunLock>,
+    /// The schema version the file holds (a read-only open never migrates).
+    schema: i64,
 }
 
 impl Store {
     /// Opens (creating if needed) the store at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let conn = Connection::open(path).map_err(|error| StoreError::Sqlite { path: path.to_path_buf(), error })?;
-        let mut s = Self { conn, path: path.to_path_buf(), run_lock: None };
+        let mut s = Self { conn, path: path.to_path_buf(), run_lock: None, schema: MIGRATIONS.len() as i64 };
         s.init()?;
         Ok(s)
     }
@@ -392,7 +395,7 @@ impl Store {
         if found < OLDEST_READABLE {
             return Err(StoreError::TooOld { path: path.to_path_buf(), found });
         }
-        Ok(Self { conn, path: path.to_path_buf(), run_lock: None })
+        Ok(Self { conn, path: path.to_path_buf(), run_lock: None, schema: found })
     }
 
     pub fn path(&self) -> &Path {
@@ -536,15 +539,20 @@ impl Store {
     }
 
     fn bare_rows(&self, run: i64) -> Result<Vec<ReportRow>, StoreError> {
+        let location = if self.schema >= 3 {
+            "(SELECT l.location FROM record_locations l WHERE l.record_id = c.id AND l.run_id <= w.run_id ORDER BY l.run_id DESC LIMIT 1)"
+        } else {
+            "c.location"
+        };
         self.per_run(
-            "SELECT c.name, c.rtype, c.set_id, w.target, z.zone, z.source, z.account, w.status, w.severity, w.claimable, w.reason,
-                        w.probe_verdict, w.probe_detail, f.started_at,
-                        (SELECT l.location FROM record_locations l WHERE l.record_id = c.id AND l.run_id <= w.run_id ORDER BY l.run_id DESC LIMIT 1),
-                        w.ttl, a.kind, a.asset_id
+            &format!(
+                "SELECT c.name, c.rtype, c.set_id, w.target, z.zone, z.source, z.account, w.status, w.severity, w.claimable, w.reason,
+                        w.probe_verdict, w.probe_detail, f.started_at, {location}, w.ttl, a.kind, a.asset_id
                  FROM rows w JOIN records c ON c.id = w.record_id JOIN zones z ON z.id = c.zone_id
                  JOIN runs f ON f.id = c.first_run
                  LEFT JOIN assets a ON a.id = w.owner
-                 WHERE w.run_id = ?1 ORDER BY w.seq",
+                 WHERE w.run_id = ?1 ORDER BY w.seq"
+            ),
             run,
             |r| {
                 let kind: Option<String> = r.get(16)?;

@@ -220,9 +220,27 @@ fn a_newer_or_older_store_is_refused_unchanged_by_a_read_only_open() {
     assert_eq!(snapshot(dir.path()), before, "refusing the store changed it");
     let mode: String = Connection::open(&p).unwrap().pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
     assert_eq!(mode, "delete");
-    Connection::open(&p).unwrap().pragma_update(None, "user_version", 2).unwrap();
+    Connection::open(&p).unwrap().pragma_update(None, "user_version", 1).unwrap();
     let e = Store::open_existing(&p).err().unwrap().to_string();
-    assert!(e.contains("older dangle (schema 2); run `dangle scan`"), "{e}");
+    assert!(e.contains("older dangle (schema 1); run `dangle scan`"), "{e}");
+}
+
+#[test]
+fn a_schema_2_store_reads_without_migrating() {
+    let (d, mut s) = store();
+    write(&mut s, "2026-01-01T00:00:00Z", &[rec("a.example.com", "192.0.2.1", "z.zone:3")], &[]);
+    // What the previous release left: no per-run locations.
+    s.conn.execute_batch("DROP TABLE record_locations; PRAGMA user_version = 2;").unwrap();
+    drop(s);
+    let ro = Store::open_existing(&d.path().join("s.sqlite")).unwrap();
+    assert_eq!(ro.rows(1).unwrap()[0].location, "z.zone:3");
+    let v: i64 = ro.conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+    assert_eq!(v, 2, "reading migrated nothing");
+    drop(ro);
+    // A scan's open migrates it, and the per-run locations start from what the store knew.
+    let rw = Store::open(&d.path().join("s.sqlite")).unwrap();
+    assert_eq!(rw.rows(1).unwrap()[0].location, "z.zone:3");
+    assert_eq!(rw.schema, 3);
 }
 
 #[test]
