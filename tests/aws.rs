@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use aws_sdk_route53::types::{AliasTarget, ResourceRecordSet, RrType};
 use dangle::config::Config;
 use dangle::store::{ReportRow, Store};
-use dangle_aws::testing::{name_servers, role, rrs, upsert, zone, Moto};
+use dangle_aws::testing::{classic_elb, name_servers, role, rrs, upsert, zone, Moto};
 
 fn moto() -> &'static Moto {
     static M: OnceLock<Moto> = OnceLock::new();
@@ -249,15 +249,7 @@ async fn fault_matrix_every_service_and_fault_is_a_gap_never_dangling() {
     let (eip_east, _) = eip(acct, "us-east-1").await;
     let (eip_west, _) = eip(acct, "eu-west-1").await;
     let (alb_dns, _) = alb(acct, "us-east-1", "matrix").await;
-    let clb = aws_sdk_elasticloadbalancing::Client::new(&east)
-        .create_load_balancer()
-        .load_balancer_name("classic")
-        .listeners(aws_sdk_elasticloadbalancing::types::Listener::builder().protocol("HTTP").load_balancer_port(80).instance_port(80).build().unwrap())
-        .availability_zones("us-east-1a")
-        .send()
-        .await
-        .unwrap();
-    let clb_dns = clb.dns_name().unwrap().to_string();
+    let clb_dns = classic_elb(&east, "classic").await;
     let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&east).force_path_style(true).build());
     s3.create_bucket().bucket("matrix-assets").send().await.unwrap();
     use aws_sdk_cloudfront::types::{DefaultCacheBehavior, DistributionConfig, Origin, Origins, ViewerProtocolPolicy};

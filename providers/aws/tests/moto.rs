@@ -204,14 +204,7 @@ async fn instances_interfaces_and_classic_load_balancers_are_assets() {
         .await
         .unwrap();
     let iid = run.instances()[0].instance_id().unwrap().to_string();
-    aws_sdk_elasticloadbalancing::Client::new(&cfg)
-        .create_load_balancer()
-        .load_balancer_name("old")
-        .listeners(aws_sdk_elasticloadbalancing::types::Listener::builder().protocol("HTTP").load_balancer_port(80).instance_port(80).build().unwrap())
-        .availability_zones("us-east-1a")
-        .send()
-        .await
-        .unwrap();
+    dangle_aws::testing::classic_elb(&cfg, "old").await;
     let src = source(&[acct], &["us-east-1"]).await;
     let e = src.assets().await.unwrap();
     assert!(e.gaps.is_empty(), "{:?}", e.gaps);

@@ -114,6 +114,20 @@ pub async fn zone(cfg: &SdkConfig, name: &str) -> String {
     out.hosted_zone().expect("zone").id().rsplit('/').next().unwrap().to_string()
 }
 
+/// Creates a classic ELB (HTTP 80 → 80 in us-east-1a) and returns its DNS name.
+pub async fn classic_elb(cfg: &SdkConfig, name: &str) -> String {
+    use aws_sdk_elasticloadbalancing::types::Listener;
+    let out = aws_sdk_elasticloadbalancing::Client::new(cfg)
+        .create_load_balancer()
+        .load_balancer_name(name)
+        .listeners(Listener::builder().protocol("HTTP").load_balancer_port(80).instance_port(80).build().expect("a listener"))
+        .availability_zones("us-east-1a")
+        .send()
+        .await
+        .expect("create the classic ELB");
+    out.dns_name().expect("a DNS name").to_string()
+}
+
 /// The name servers Route53 gave a hosted zone (without their final dot).
 pub async fn name_servers(cfg: &SdkConfig, zone_id: &str) -> Vec<String> {
     let out = aws_sdk_route53::Client::new(cfg).get_hosted_zone().id(zone_id).send().await.expect("get zone");
