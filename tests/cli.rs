@@ -420,6 +420,9 @@ fn bad_probe_inputs_are_exit_2_naming_file_and_key() {
     std::fs::write(dir.join("empty.pem"), "no PEM here\n").unwrap();
     with_probe("trust_anchors = [\"empty.pem\"]\n");
     expect_error(&dir, &["scan"], &["empty.pem", "no PEM certificate"]);
+    assert!(Command::new("mkfifo").arg(dir.join("fifo.pem")).status().unwrap().success());
+    with_probe("trust_anchors = [\"fifo.pem\"]\n");
+    expect_error(&dir, &["scan"], &["[probe] trust_anchors", "fifo.pem", "not a regular file"]);
     with_probe("spki_pins = [\"abcd\"]\n");
     expect_error(&dir, &["scan"], &["[probe] spki_pins", "`abcd`"]);
     with_probe("connect_to = { \"52.1.2.3\" = \"not a host!\" }\n");

@@ -16,8 +16,13 @@ use crate::config::ProbeConfig;
 #[error("[probe] {0}")]
 pub struct LoadError(String);
 
+/// A PEM file: a regular file of at most 16 MiB (a FIFO named here would block the run forever).
+fn read(path: &Path, what: &str) -> Result<Vec<u8>, LoadError> {
+    dangle_model::input::read_file(path, dangle_model::input::MAX_SMALL_FILE).map_err(|e| LoadError(format!("{what} {}: {e}", path.display())))
+}
+
 fn certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>, LoadError> {
-    let text = std::fs::read(path).map_err(|e| LoadError(format!("{what} {}: {e}", path.display())))?;
+    let text = read(path, what)?;
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&text)
         .collect::<Result<_, _>>()
         .map_err(|e| LoadError(format!("{what} {}: not PEM certificates: {e}", path.display())))?;
@@ -73,7 +78,7 @@ pub fn prober(cfg: &ProbeConfig) -> Result<Prober, LoadError> {
 
 fn identity(cert: &Path, key: &Path, trust: &Trust) -> Result<Identity, LoadError> {
     let chain = certs(cert, "client_cert")?;
-    let der = PrivateKeyDer::from_pem_file(key).map_err(|e| LoadError(format!("client_key {}: {e}", key.display())))?;
+    let der = PrivateKeyDer::from_pem_slice(&read(key, "client_key")?).map_err(|e| LoadError(format!("client_key {}: {e}", key.display())))?;
     let signing = provider().key_provider.load_private_key(der).map_err(|e| LoadError(format!("client_key {}: {e}", key.display())))?;
     let ck = CertifiedKey::new(chain.clone(), signing);
     ck.keys_match().map_err(|e| LoadError(format!("client_key {} does not belong to client_cert {}: {e}", key.display(), cert.display())))?;
