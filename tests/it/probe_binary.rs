@@ -9,8 +9,8 @@ use std::process::Command;
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
 
-mod common;
-use common::copy_dir;
+
+use crate::common::copy_dir;
 
 fn netns() -> bool {
     Command::new("unshare").args(["-n", "true"]).status().is_ok_and(|s| s.success())

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
-mod common;
-use common::copy_dir;
+
+use crate::common::copy_dir;
 
 fn netns() -> bool {
     static OK: OnceLock<bool> = OnceLock::new();
