@@ -11,6 +11,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+pub use dangle_model::Claimable;
 use dangle_model::{Asset, AssetKind, Coverage, CoverageGap, DnsName, DnsRecord, RecordType, Target};
 use ipnet::IpNet;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -92,34 +93,6 @@ impl Severity {
 }
 
 impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Can a third party obtain this target?
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Claimable {
-    Yes,
-    No,
-    Unknown,
-}
-
-impl Claimable {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Yes => "yes",
-            Self::No => "no",
-            Self::Unknown => "unknown",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        [Self::Yes, Self::No, Self::Unknown].into_iter().find(|x| x.as_str() == s)
-    }
-}
-
-impl fmt::Display for Claimable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -404,6 +377,15 @@ struct Ctx<'a> {
 
 const NONE: u32 = u32::MAX;
 
+/// What kind of target an earlier run saw held.
+#[derive(Clone, Copy)]
+enum Held {
+    Address,
+    Name,
+    /// An alias to a resource id: only its owner's subscription can hold that id again.
+    Resource,
+}
+
 /// One thread's walk state: memo of judged names and the wildcard existence sets.
 struct Walker<'c, 'a> {
     ctx: &'c Ctx<'a>,
@@ -641,9 +623,18 @@ impl<'a> Ctx<'a> {
         Outcome { status: Status::Owned, claimable: Claimable::No, reason: Reason::Held(i), owner: Some(i), partial: false }
     }
 
-    /// A target an earlier run saw held: dangling, unless the scope that held it has a gap now.
-    fn released(&self, i: u32, claimable: Claimable) -> Outcome {
+    /// A target an earlier run saw held: dangling, unless the scope that held it has a gap now. Its
+    /// claimability comes from what held it: a released Elastic IP went back to the provider's pool,
+    /// whatever range it lies in; a name is judged by its service's rule (`otherwise`), else its kind.
+    fn released(&self, i: u32, held: Held, otherwise: Claimable) -> Outcome {
         let f = self.inp.history.former(i);
+        let first_known = |a: Claimable, b: Claimable| if a == Claimable::Unknown { b } else { a };
+        let claimable = match held {
+            Held::Address => first_known(f.kind.released_address(), otherwise),
+            // A service name's rule knows its shape (a random part or not) better than the kind does.
+            Held::Name => first_known(otherwise, f.kind.released_name()),
+            Held::Resource => Claimable::No,
+        };
         match self.scope(&f.source, f.region.as_deref(), GapFilter::All) {
             ScopeNote::Gap(g) => Outcome::new(Status::Unverified, claimable, Reason::ReleasedGap(i, g)),
             _ => Outcome::new(Status::Dangling, claimable, Reason::Released(i)),
@@ -657,7 +648,7 @@ impl<'a> Ctx<'a> {
         let range = self.inp.ranges.lookup_ref(ip);
         let info = range.map(|r| self.inp.ranges.get(r));
         if let Some(f) = self.inp.history.ips.lookup(ip) {
-            return self.released(*f, info.map(|r| r.claimable).unwrap_or(Claimable::Unknown));
+            return self.released(*f, Held::Address, info.map(|r| r.claimable).unwrap_or(Claimable::Unknown));
         }
         let Some(info) = info else {
             return Outcome::new(Status::External, Claimable::Unknown, Reason::Ip { ip, range: None, scope: ScopeNote::NotConfigured });
@@ -719,7 +710,7 @@ impl<'a> Ctx<'a> {
             return self.owned(*i);
         }
         if let Some(f) = self.inp.history.buckets.get(bucket) {
-            return self.released(*f, Claimable::Yes);
+            return self.released(*f, Held::Name, Claimable::Yes);
         }
         // Bucket names are global: ListBuckets in every account, not a region, decides.
         let scope = self.scope("aws", None, GapFilter::for_service("aws", "S3"));
@@ -744,7 +735,7 @@ impl<'a> Ctx<'a> {
             return self.owned(*i);
         }
         if let Some(f) = self.inp.history.id(&lower) {
-            return self.released(f, Claimable::No);
+            return self.released(f, Held::Resource, Claimable::No);
         }
         let sub = id.split('/').skip_while(|s| !s.eq_ignore_ascii_case("subscriptions")).nth(1).unwrap_or("");
         let scope = self.scope_account("azure", sub);
@@ -842,7 +833,7 @@ impl<'c, 'a> Walker<'c, 'a> {
                 return ctx.judge_bucket(b);
             }
             if let Some(f) = ctx.inp.history.hosts.get(name) {
-                return ctx.released(*f, m.claimable);
+                return ctx.released(*f, Held::Name, m.claimable);
             }
             if !m.judged {
                 return Outcome::detail(Status::External, m.claimable, Detail::NotJudged { cloud: m.cloud, service: m.service });
@@ -860,7 +851,7 @@ impl<'c, 'a> Walker<'c, 'a> {
             );
         }
         if let Some(f) = ctx.inp.history.hosts.get(name) {
-            return ctx.released(*f, Claimable::Unknown);
+            return ctx.released(*f, Held::Name, Claimable::Unknown);
         }
         if let Some(service) = suffixes::known_takeover(name) {
             return Outcome::detail(Status::External, Claimable::Yes, Detail::KnownTakeover { service });

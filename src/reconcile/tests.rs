@@ -337,11 +337,13 @@ fn history_release_is_dangling_whatever_the_range() {
     );
     w.rec("example.com", "gone.example.com", "A", &["192.0.2.77"]).rec("example.com", "lb.example.com", "CNAME", &["old-lb-1.us-east-1.elb.amazonaws.com"]);
     let rows = w.judge();
-    expect(&rows, "gone.example.com", "192.0.2.77", Dangling, Unknown, Medium, "released since run 3 (2026-11-01): was elastic_ip eipalloc-1");
+    // A released Elastic IP went back to the pool: claimable, whatever range it lies in (192.0.2.0/24 is
+    // in no published range).
+    expect(&rows, "gone.example.com", "192.0.2.77", Dangling, Yes, High, "released since run 3 (2026-11-01): was elastic_ip eipalloc-1");
     expect(&rows, "lb.example.com", "old-lb-1.us-east-1.elb.amazonaws.com", Dangling, No, Medium, "released since run 3");
     // ... unless the scope that held it failed this run.
     w.provider("prod", "aws", None).gap("prod", Some("us-east-1"));
-    expect(&w.judge(), "gone.example.com", "192.0.2.77", Unverified, Unknown, Info, "coverage gap");
+    expect(&w.judge(), "gone.example.com", "192.0.2.77", Unverified, Yes, Low, "coverage gap");
 }
 
 #[test]

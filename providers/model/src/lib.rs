@@ -156,6 +156,34 @@ impl Serialize for RecordType {
     }
 }
 
+/// Can a third party obtain this target?
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Claimable {
+    Yes,
+    No,
+    Unknown,
+}
+
+impl Claimable {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Yes => "yes",
+            Self::No => "no",
+            Self::Unknown => "unknown",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Yes, Self::No, Self::Unknown].into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+impl fmt::Display for Claimable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Where a record points.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Target {
@@ -231,36 +259,66 @@ pub enum AssetKind {
     Other(Arc<str>),
 }
 
-const KINDS: &[(AssetKind, &str)] = &[
-    (AssetKind::ElasticIp, "elastic_ip"),
-    (AssetKind::InstancePublicIp, "instance_public_ip"),
-    (AssetKind::NetworkInterface, "network_interface"),
-    (AssetKind::LoadBalancer, "load_balancer"),
-    (AssetKind::ClassicLoadBalancer, "classic_load_balancer"),
-    (AssetKind::S3Bucket, "s3_bucket"),
-    (AssetKind::CloudFront, "cloudfront"),
-    (AssetKind::HostedZone, "hosted_zone"),
-    (AssetKind::AzurePublicIp, "azure_public_ip"),
-    (AssetKind::AppService, "app_service"),
-    (AssetKind::FrontDoor, "front_door"),
-    (AssetKind::TrafficManager, "traffic_manager"),
-    (AssetKind::CdnEndpoint, "cdn_endpoint"),
-    (AssetKind::StorageAccount, "storage_account"),
-    (AssetKind::AzureDnsZone, "azure_dns_zone"),
-    (AssetKind::Static, "static"),
+/// Can a third party obtain what an asset of a kind held, once it is gone? One entry per kind: its
+/// name (snake case, the contract) and the claimability of a released address and of a released name.
+struct KindInfo {
+    kind: AssetKind,
+    name: &'static str,
+    /// A released address went back to the provider's pool: anyone can be handed it.
+    address: Claimable,
+    /// A released name: a bucket or an app name can be registered again; a name with a random part
+    /// (`my-alb-1234567890.…elb.amazonaws.com`, `d111111abcdef8.cloudfront.net`) cannot.
+    name_claimable: Claimable,
+}
+
+const fn kind(kind: AssetKind, name: &'static str, address: Claimable, name_claimable: Claimable) -> KindInfo {
+    KindInfo { kind, name, address, name_claimable }
+}
+
+const KINDS: &[KindInfo] = &[
+    kind(AssetKind::ElasticIp, "elastic_ip", Claimable::Yes, Claimable::Yes),
+    kind(AssetKind::InstancePublicIp, "instance_public_ip", Claimable::Yes, Claimable::Yes),
+    kind(AssetKind::NetworkInterface, "network_interface", Claimable::Yes, Claimable::Yes),
+    kind(AssetKind::LoadBalancer, "load_balancer", Claimable::Yes, Claimable::No),
+    kind(AssetKind::ClassicLoadBalancer, "classic_load_balancer", Claimable::Yes, Claimable::No),
+    kind(AssetKind::S3Bucket, "s3_bucket", Claimable::Unknown, Claimable::Yes),
+    kind(AssetKind::CloudFront, "cloudfront", Claimable::Unknown, Claimable::No),
+    kind(AssetKind::HostedZone, "hosted_zone", Claimable::Unknown, Claimable::Yes),
+    kind(AssetKind::AzurePublicIp, "azure_public_ip", Claimable::Yes, Claimable::Yes),
+    kind(AssetKind::AppService, "app_service", Claimable::Unknown, Claimable::Yes),
+    kind(AssetKind::FrontDoor, "front_door", Claimable::Unknown, Claimable::Yes),
+    kind(AssetKind::TrafficManager, "traffic_manager", Claimable::Unknown, Claimable::Yes),
+    kind(AssetKind::CdnEndpoint, "cdn_endpoint", Claimable::Unknown, Claimable::Yes),
+    kind(AssetKind::StorageAccount, "storage_account", Claimable::Unknown, Claimable::Yes),
+    kind(AssetKind::AzureDnsZone, "azure_dns_zone", Claimable::Unknown, Claimable::Yes),
+    kind(AssetKind::Static, "static", Claimable::Unknown, Claimable::Unknown),
 ];
 
 impl AssetKind {
+    fn info(&self) -> Option<&'static KindInfo> {
+        KINDS.iter().find(|k| &k.kind == self)
+    }
+
     pub fn as_str(&self) -> &str {
         if let Self::Other(s) = self {
             return s;
         }
-        KINDS.iter().find(|(k, _)| k == self).map(|(_, s)| *s).unwrap_or("other")
+        self.info().map(|k| k.name).unwrap_or("other")
     }
 
     /// Kinds whose `hosts` are DNS zones we hold (their name servers make NS delegations owned).
     pub fn is_zone(&self) -> bool {
         matches!(self, Self::HostedZone | Self::AzureDnsZone)
+    }
+
+    /// Can a third party obtain an address that an asset of this kind held and no longer holds?
+    pub fn released_address(&self) -> Claimable {
+        self.info().map(|k| k.address).unwrap_or(Claimable::Unknown)
+    }
+
+    /// Can a third party obtain a name that an asset of this kind held and no longer holds?
+    pub fn released_name(&self) -> Claimable {
+        self.info().map(|k| k.name_claimable).unwrap_or(Claimable::Unknown)
     }
 }
 
@@ -270,8 +328,8 @@ impl FromStr for AssetKind {
         let low = s.trim().to_ascii_lowercase().replace('-', "_");
         Ok(KINDS
             .iter()
-            .find(|(_, n)| *n == low)
-            .map(|(k, _)| k.clone())
+            .find(|k| k.name == low)
+            .map(|k| k.kind.clone())
             .unwrap_or_else(|| Self::Other(low.into())))
     }
 }
