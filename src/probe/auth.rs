@@ -16,12 +16,12 @@ use std::sync::{Arc, Mutex};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::{ResolvesClientCert, Resumption};
-use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::sign::CertifiedKey;
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use tokio::io::AsyncReadExt;
 
+use super::signature::Signatures;
 use super::{after_handshake, connect, provider, server_name, Authentication, Identity, Settings, Trust};
 
 /// Accepts only a chain our [`Trust`] vouches for, with a valid handshake signature.
@@ -29,7 +29,7 @@ use super::{after_handshake, connect, provider, server_name, Authentication, Ide
 struct Strict {
     trust: Trust,
     sni: String,
-    provider: Arc<CryptoProvider>,
+    signatures: Signatures,
 }
 
 impl ServerCertVerifier for Strict {
@@ -50,15 +50,15 @@ impl ServerCertVerifier for Strict {
     }
 
     fn verify_tls12_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+        self.signatures.tls12(message, cert, dss)
     }
 
     fn verify_tls13_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+        self.signatures.tls13(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider.signature_verification_algorithms.supported_schemes()
+        self.signatures.schemes()
     }
 }
 
@@ -99,7 +99,7 @@ pub async fn authenticate(dial: SocketAddr, sni: &str, settings: &Settings, iden
     let mut config = match rustls::ClientConfig::builder_with_provider(p.clone()).with_protocol_versions(&[&rustls::version::TLS13]) {
         Ok(b) => b
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(Strict { trust: settings.trust.clone(), sni: sni.to_string(), provider: p }))
+            .with_custom_certificate_verifier(Arc::new(Strict { trust: settings.trust.clone(), sni: sni.to_string(), signatures: Signatures::new(p) }))
             .with_client_cert_resolver(guarded.clone()),
         Err(e) => return refuse(format!("cannot configure TLS 1.3: {e}")),
     };

@@ -8,14 +8,16 @@ use std::sync::{Arc, Mutex};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::ResolvesClientCert;
-use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::sign::CertifiedKey;
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
+use super::signature::Signatures;
+
 /// What one handshake showed, filled in by the verifier and the resolver.
 #[derive(Debug, Default)]
-pub struct Seen {
+pub(super) struct Seen {
     pub chain: Vec<CertificateDer<'static>>,
     /// DER-encoded distinguished names from the CertificateRequest; `None` if none was sent.
     pub requested_ca_names: Option<Vec<Vec<u8>>>,
@@ -24,14 +26,14 @@ pub struct Seen {
 }
 
 #[derive(Debug)]
-pub struct Recorder {
-    provider: Arc<CryptoProvider>,
+pub(super) struct Recorder {
+    signatures: Signatures,
     seen: Arc<Mutex<Seen>>,
 }
 
 impl Recorder {
-    pub fn new(provider: Arc<CryptoProvider>, seen: Arc<Mutex<Seen>>) -> Self {
-        Self { provider, seen }
+    pub(super) fn new(provider: Arc<CryptoProvider>, seen: Arc<Mutex<Seen>>) -> Self {
+        Self { signatures: Signatures::new(provider), seen }
     }
 
     fn signed(&self, r: Result<HandshakeSignatureValid, rustls::Error>) -> Result<HandshakeSignatureValid, rustls::Error> {
@@ -58,26 +60,26 @@ impl ServerCertVerifier for Recorder {
     }
 
     fn verify_tls12_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.signed(verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms))
+        self.signed(self.signatures.tls12(message, cert, dss))
     }
 
     fn verify_tls13_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.signed(verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms))
+        self.signed(self.signatures.tls13(message, cert, dss))
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider.signature_verification_algorithms.supported_schemes()
+        self.signatures.schemes()
     }
 }
 
 /// Records a CertificateRequest's CA names and answers with no certificate.
 #[derive(Debug)]
-pub struct Asked {
+pub(super) struct Asked {
     seen: Arc<Mutex<Seen>>,
 }
 
 impl Asked {
-    pub fn new(seen: Arc<Mutex<Seen>>) -> Self {
+    pub(super) fn new(seen: Arc<Mutex<Seen>>) -> Self {
         Self { seen }
     }
 }

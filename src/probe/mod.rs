@@ -30,7 +30,8 @@ use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
 pub mod auth;
-pub mod danger;
+mod danger;
+mod signature;
 pub mod load;
 pub mod plan;
 pub mod runner;
@@ -192,6 +193,23 @@ impl Settings {
     pub fn hard_bound(&self) -> Duration {
         3 * (self.connect_timeout + self.handshake_timeout + after_handshake(self)) + Duration::from_secs(1)
     }
+}
+
+/// The alert a peer sent, as rustls reports it through tokio-rustls (an `io::Error` wrapping
+/// `rustls::Error::AlertReceived`): typed, so that a rustls release rewording its messages cannot
+/// silently break mTLS detection.
+pub(crate) fn alert_received(e: &std::io::Error) -> Option<rustls::AlertDescription> {
+    match e.get_ref()?.downcast_ref::<rustls::Error>()? {
+        rustls::Error::AlertReceived(a) => Some(*a),
+        _ => None,
+    }
+}
+
+/// Alerts by which a server refuses a handshake that carried no client certificate: TLS 1.3's
+/// `certificate_required` (RFC 8446 §4.4.2.4), and what older stacks send instead.
+pub(crate) fn refuses_missing_client_cert(a: rustls::AlertDescription) -> bool {
+    use rustls::AlertDescription as A;
+    matches!(a, A::CertificateRequired | A::HandshakeFailure | A::BadCertificate)
 }
 
 /// How long to wait after the handshake for a TLS 1.3 server's `certificate_required` alert.
@@ -537,8 +555,7 @@ async fn observe_once(target: &str, address: Option<SocketAddr>, dial: SocketAdd
             if asked.is_some() {
                 let mut buf = [0u8; 1];
                 if let Ok(Err(e)) = tokio::time::timeout(after_handshake(settings), tls.read(&mut buf)).await {
-                    let text = e.to_string();
-                    if text.contains("CertificateRequired") || text.contains("HandshakeFailure") || text.contains("BadCertificate") {
+                    if alert_received(&e).is_some_and(refuses_missing_client_cert) {
                         ev.client_cert_mandatory = true;
                     }
                 }

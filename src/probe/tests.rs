@@ -932,3 +932,16 @@ async fn malformed_handshakes_never_panic_hang_or_pass_as_ours() {
     }
     assert!(seen.len() >= 2, "every variant ended the same way ({seen:?}): the mutations reached little");
 }
+
+#[test]
+fn certificate_required_is_read_from_the_rustls_error_not_its_text() {
+    use rustls::AlertDescription as A;
+    let wrapped = |e: rustls::Error| std::io::Error::new(std::io::ErrorKind::InvalidData, e);
+    assert_eq!(super::alert_received(&wrapped(rustls::Error::AlertReceived(A::CertificateRequired))), Some(A::CertificateRequired));
+    assert!(super::refuses_missing_client_cert(A::CertificateRequired));
+    assert!(!super::refuses_missing_client_cert(A::CloseNotify));
+    // Text that merely mentions the alert is not the alert.
+    let text = std::io::Error::other("received fatal alert: CertificateRequired");
+    assert_eq!(super::alert_received(&text), None);
+    assert_eq!(super::alert_received(&wrapped(rustls::Error::DecryptError)), None);
+}
