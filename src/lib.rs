@@ -5,6 +5,7 @@
 //! record without I/O, [`store`] keeps every run in SQLite, [`report`] writes CSV / JSON / Markdown.
 //! The binary's subcommands live in [`commands`].
 
+pub mod providers;
 pub mod reconcile;
 pub mod config;
 pub mod store;

@@ -86,8 +86,9 @@ fn main() {
     let rss_inventory = peak_rss_mb();
 
     let ranges = Ranges::new(&[DeclaredRange { cidr: "10.0.0.0/8".parse().unwrap(), provider: "aws".into(), region: None, service: None, claimable: Some(Claimable::Yes) }]);
-    let providers = [ProviderInfo { name: source.clone(), cloud: Arc::from("aws") }];
-    let covered = [Coverage { source: source.clone(), cloud: Arc::from("aws"), account: account.clone(), region: None }];
+    let description = dangle_model::Description { cloud: Some(dangle_model::Cloud::Aws), covers: vec![dangle_model::Namespace::Addresses] };
+    let providers = [ProviderInfo { name: source.clone(), kind: Arc::from("aws"), description }];
+    let covered = [Coverage { source: source.clone(), account: account.clone(), region: None }];
     let history = History::default();
     let inputs = Inputs { records: &recs, assets: &owned, gaps: &[], covered: &covered, providers: &providers, ranges: &ranges, history: &history };
     let t1 = Instant::now();

@@ -6,6 +6,7 @@ use std::io::Write;
 use std::net::IpAddr;
 
 use anyhow::Context;
+use dangle_model::cloud::{self, Key};
 use dangle_model::DnsName;
 use ipnet::IpNet;
 use serde::Serialize;
@@ -13,7 +14,6 @@ use serde::Serialize;
 use super::Outcome;
 use crate::cli::{ChecklistArgs, FormatArg};
 use crate::config::Config;
-use crate::reconcile::suffixes;
 use crate::report::{self, cell};
 use crate::store::{AssetRow, ReportRow, Store};
 
@@ -28,7 +28,7 @@ struct Wanted {
 
 impl Wanted {
     fn add_host(&mut self, h: DnsName) {
-        if let Some(b) = suffixes::classify(&h).and_then(|m| m.bucket) {
+        if let Some(Key::Name(b)) = cloud::classify(&h).map(|m| m.key) {
             self.buckets.insert(b);
         }
         self.hosts.insert(h);
@@ -39,7 +39,7 @@ impl Wanted {
         if let Ok(ip) = t.parse::<IpAddr>() {
             self.nets.push(IpNet::from(ip));
         } else if t.contains('/') && !t.starts_with('/') && !t.starts_with("arn:") {
-            self.nets.push(dangle_files::parse_ip_or_cidr(t).map_err(anyhow::Error::msg).with_context(|| format!("target `{t}`"))?);
+            self.nets.push(dangle_model::parse_ip_or_cidr(t).map_err(anyhow::Error::msg).with_context(|| format!("target `{t}`"))?);
         } else if t.starts_with("arn:") || t.starts_with("/subscriptions/") || !t.contains('.') {
             self.ids.insert(t.to_ascii_lowercase());
             if let Some(b) = t.strip_prefix("arn:aws:s3:::") {
@@ -62,9 +62,10 @@ impl Wanted {
     /// Adds every address and name of each asset that holds something wanted.
     fn widen(&mut self, assets: &[AssetRow]) {
         for a in assets {
-            let ips: Vec<IpNet> = a.ips.split_whitespace().filter_map(|s| dangle_files::parse_ip_or_cidr(s).ok()).collect();
+            let ips: Vec<IpNet> = a.ips.split_whitespace().filter_map(|s| dangle_model::parse_ip_or_cidr(s).ok()).collect();
             let hosts: Vec<DnsName> = a.hosts.split_whitespace().filter_map(|s| DnsName::parse(s).ok()).collect();
-            let bucket = (a.kind == "s3_bucket").then(|| crate::reconcile::bucket_of(&a.id).to_string());
+            let kind: dangle_model::AssetKind = a.kind.parse().unwrap_or_else(|e| match e {});
+            let bucket = kind.key(&a.id).map(|(_, k)| k.to_string());
             let hit = self.ids.contains(&a.id.to_ascii_lowercase())
                 || ips.iter().any(|n| self.covers(n))
                 || hosts.iter().any(|h| self.hosts.contains(h))
@@ -99,10 +100,11 @@ impl Wanted {
         if self.hosts.contains(&h) {
             return true;
         }
-        match suffixes::classify(&h) {
-            Some(m) if m.bucket.as_ref().is_some_and(|b| self.buckets.contains(b)) => true,
+        match cloud::classify(&h) {
+            Some(m) if matches!(&m.key, Key::Name(b) if self.buckets.contains(b)) => true,
             Some(m) if m.implied_ip.is_some_and(|ip| self.nets.iter().any(|n| n.contains(&ip))) => true,
-            _ => t.starts_with("alias:") && suffixes::is_bare_s3_website(&h) && self.buckets.contains(&row.record_name),
+            Some(m) => t.starts_with("alias:") && m.key == Key::RecordName && self.buckets.contains(&row.record_name),
+            None => false,
         }
     }
 }

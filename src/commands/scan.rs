@@ -4,85 +4,38 @@ use std::io::Write;
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use dangle_files::{StaticListSource, ZoneFileSource};
-use dangle_model::{Asset, AssetSource, Coverage, CoverageGap, DnsRecord, RecordSource};
+use dangle_model::{Asset, Coverage, CoverageGap, DnsRecord};
 
 use super::Outcome;
 use crate::cli::{FormatArg, ScanArgs};
-use crate::config::{Config, ProviderConfig};
+use crate::config::Config;
 use crate::reconcile::ranges::Ranges;
 use crate::reconcile::{reconcile, Inputs, ProviderInfo, Severity};
 use crate::report::{self, Report};
 use crate::store::{now_rfc3339, RunInput, Store};
 
-/// Both inventories, as every provider returned them.
+/// Both inventories, as every provider returned them, and what each provider said it covers.
 #[derive(Debug, Default)]
 pub struct Inventory {
     pub records: Vec<DnsRecord>,
     pub assets: Vec<Asset>,
     pub gaps: Vec<CoverageGap>,
     pub covered: Vec<Coverage>,
+    pub providers: Vec<ProviderInfo>,
 }
 
-/// Runs every configured provider.
+/// Builds and runs every configured provider, one after the other.
 pub async fn enumerate(cfg: &Config) -> anyhow::Result<Inventory> {
     let mut inv = Inventory::default();
     for p in &cfg.providers {
-        match p {
-            ProviderConfig::ZoneFile { name, path, disk_path, origin, include_dirs } => {
-                let src = ZoneFileSource::new(name, path, disk_path, origin.clone()).with_include_dirs(include_dirs)?;
-                let e = src.records().await?;
-                tracing::info!(provider = %name, records = e.items.len(), "zone file read");
-                inv.records.extend(e.items);
-                inv.gaps.extend(e.gaps);
-            }
-            ProviderConfig::Static { name, path, disk_path } => {
-                let src = StaticListSource::new(name, path, disk_path);
-                let e = src.assets().await?;
-                tracing::info!(provider = %name, assets = e.items.len(), "static list read");
-                inv.assets.extend(e.items);
-                inv.gaps.extend(e.gaps);
-                inv.covered.extend(e.covered);
-            }
-            #[cfg(feature = "aws")]
-            ProviderConfig::Aws(a) => {
-                let mut b = dangle_aws::AwsSource::builder(&a.name).with_assume_roles(a.assume_roles.iter().cloned());
-                if let Some(r) = &a.regions {
-                    b = b.with_regions(r.iter().cloned());
-                }
-                if let Some(p) = &a.profile {
-                    b = b.with_profile(p);
-                }
-                if let Some(u) = &a.endpoint_url {
-                    b = b.with_endpoint_url(u);
-                }
-                if let Some(r) = &a.organization_role {
-                    b = b.with_organization_role(r);
-                }
-                if let Some(x) = &a.external_id {
-                    b = b.with_external_id(x);
-                }
-                if let Some(t) = a.timeout_secs {
-                    b = b.with_timeout(std::time::Duration::from_secs(t));
-                }
-                let src = b.build().await?;
-                let records = src.records().await?;
-                let assets = src.assets().await?;
-                tracing::info!(provider = %a.name, records = records.items.len(), assets = assets.items.len(), gaps = assets.gaps.len(), "AWS enumerated");
-                inv.records.extend(records.items);
-                inv.assets.extend(assets.items);
-                // Both sides come from one enumeration: take its gaps and coverage once.
-                inv.gaps.extend(assets.gaps);
-                inv.covered.extend(assets.covered);
-            }
-            #[cfg(not(feature = "aws"))]
-            ProviderConfig::Aws(a) => {
-                bail!("provider `{}` (type aws): this dangle was built without the `aws` feature; remove it from {} or use a build with it", a.name, cfg.path.display())
-            }
-            ProviderConfig::Azure(a) => {
-                bail!("provider `{}` (type azure): the Azure provider is not part of this build yet; remove it from {} or use a build with it", a.name, cfg.path.display())
-            }
-        }
+        let provider = p.settings.build().await?;
+        let e = provider.enumerate().await?;
+        tracing::info!(provider = %p.name, kind = p.kind, records = e.records.len(), assets = e.assets.len(), gaps = e.gaps.len(), "enumerated");
+        inv.providers.push(ProviderInfo { name: Arc::from(p.name.as_str()), kind: Arc::from(p.kind), description: provider.describe() });
+        inv.records.extend(e.records);
+        inv.assets.extend(e.assets);
+        inv.gaps.extend(e.gaps);
+        inv.covered.extend(e.covered);
     }
     Ok(inv)
 }
@@ -108,14 +61,12 @@ pub fn scan_into(cfg: &Config, store: &mut Store, probe: bool, lock_timeout: std
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("cannot start the async runtime")?;
     let inv = rt.block_on(enumerate(cfg))?;
     let ranges = Ranges::new(&cfg.ranges);
-    let providers: Vec<ProviderInfo> =
-        cfg.providers.iter().map(|p| ProviderInfo { name: Arc::from(p.name()), cloud: Arc::from(p.cloud()) }).collect();
     let inputs = Inputs {
         records: &inv.records,
         assets: &inv.assets,
         gaps: &inv.gaps,
         covered: &inv.covered,
-        providers: &providers,
+        providers: &inv.providers,
         ranges: &ranges,
         history: &history,
     };

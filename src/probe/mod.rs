@@ -401,20 +401,6 @@ fn when(t: &x509_parser::time::ASN1Time) -> String {
     u64::try_from(t.timestamp()).map(crate::store::format_unix).unwrap_or_else(|_| t.to_string())
 }
 
-/// Provider certificates shared by every customer: TLS cannot say whose service answers.
-const SHARED_WILDCARDS: &[&str] = &[
-    "*.cloudfront.net",
-    "*.s3.amazonaws.com",
-    "*.elb.amazonaws.com",
-    "*.azurewebsites.net",
-    "*.blob.core.windows.net",
-    "*.azureedge.net",
-    "*.azurefd.net",
-    "*.trafficmanager.net",
-    "*.herokuapp.com",
-    "*.github.io",
-];
-
 /// DER distinguished names, as a person reads them.
 pub fn names(ders: &[Vec<u8>]) -> Vec<String> {
     ders.iter()
@@ -580,7 +566,7 @@ fn judge(ev: &mut Evidence, chain: &[CertificateDer<'static>], sni: &str, trust:
         if vouch == Vouch::OutsideValidity {
             ev.detail.push_str(&format!(" (expired or not yet valid: {} to {})", leaf.not_before, leaf.not_after));
         }
-    } else if leaf.sans.iter().any(|s| SHARED_WILDCARDS.contains(&s.as_str())) {
+    } else if leaf.sans.iter().any(|s| dangle_model::cloud::is_shared_wildcard(s)) {
         ev.verdict = Verdict::Shared;
         ev.detail = format!("a provider's shared certificate answers ({}): TLS cannot say whose service this is", leaf.sans.join(", "));
     } else {

@@ -12,7 +12,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 pub use dangle_model::Claimable;
-use dangle_model::{Asset, AssetKind, Coverage, CoverageGap, DnsName, DnsRecord, RecordType, Target};
+use dangle_model::cloud::{self, Key};
+use dangle_model::{Asset, AssetKind, Cloud, Coverage, CoverageGap, Description, DnsName, DnsRecord, Hides, Namespace, RecordType, Service, Target};
 use ipnet::IpNet;
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
@@ -109,11 +110,20 @@ pub fn severity(status: Status, claimable: Claimable, foreign_answer: bool) -> S
     }
 }
 
-/// A configured provider: its label and the namespace (`aws`, `azure`, `static`, `dns`) it enumerates.
+/// A configured provider: its label, its config `type` and what it says it covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderInfo {
     pub name: Arc<str>,
-    pub cloud: Arc<str>,
+    pub kind: Arc<str>,
+    pub description: Description,
+}
+
+/// A keyed namespace (S3 buckets, Azure storage accounts): the cloud and what its keys are called.
+/// Services whose names share keys (blob and static-website endpoints of one storage account) share it.
+pub type KeySpace = (Cloud, &'static str);
+
+fn key_space(s: Service) -> Option<KeySpace> {
+    s.key_noun.map(|n| (s.cloud, n))
 }
 
 /// An asset as an earlier run saw it: the evidence behind "released since run N".
@@ -133,8 +143,8 @@ pub struct Former {
 pub struct History {
     ips: PrefixIndex<u32>,
     hosts: FxHashMap<DnsName, u32>,
-    buckets: FxHashMap<Box<str>, u32>,
-    /// Lower-case ids, built on the first Azure alias.
+    buckets: FxHashMap<(KeySpace, Box<str>), u32>,
+    /// Lower-case ids, built on the first resource alias.
     ids: std::sync::OnceLock<FxHashMap<String, u32>>,
     formers: Vec<Former>,
 }
@@ -149,8 +159,8 @@ impl History {
         for h in hosts {
             self.hosts.entry(h.clone()).or_insert(i);
         }
-        if former.kind == AssetKind::S3Bucket {
-            self.buckets.entry(bucket_of(&former.id).into()).or_insert(i);
+        if let Some((space, key)) = former.kind.key(&former.id).and_then(|(s, k)| Some((key_space(s)?, k))) {
+            self.buckets.entry((space, key.into())).or_insert(i);
         }
         self.formers.push(former);
     }
@@ -179,11 +189,6 @@ impl History {
     pub fn is_empty(&self) -> bool {
         self.formers.is_empty()
     }
-}
-
-/// The S3 bucket name of an S3 asset id (`arn:aws:s3:::name` or the plain name).
-pub fn bucket_of(id: &str) -> &str {
-    id.rsplit(":::").next().unwrap_or(id)
 }
 
 /// Everything a judgement depends on.
@@ -287,48 +292,19 @@ impl Outcome {
     }
 }
 
-/// Which coverage gaps could hide the owner of a target. A failed S3 listing cannot hide who holds an
-/// address, and a failed region cannot hide a bucket; a failure of the whole account (credentials,
-/// region discovery) hides everything in it.
-#[derive(Debug, Clone, Copy)]
-enum GapFilter {
-    All,
-    Only(&'static [&'static str]),
-    Except(&'static [&'static str]),
-}
-
-/// Gap services that mean the whole account was not (fully) enumerated.
-const ACCOUNT_WIDE: &[&str] = &["sts", "account", "regions", "organizations"];
-
-impl GapFilter {
-    /// Gaps that could hide an address's owner: anything but the services that own no addresses.
-    const IP: Self = Self::Except(&["s3", "cloudfront", "route53", "dns"]);
-
-    fn counts(self, service: &str) -> bool {
-        ACCOUNT_WIDE.contains(&service)
-            || match self {
-                Self::All => true,
-                Self::Only(s) => s.contains(&service),
-                Self::Except(s) => !s.contains(&service),
-            }
-    }
-
-    /// For a service name (as classified from a hostname): the gaps that could hide its owner.
-    fn for_service(cloud: &str, service: &str) -> Self {
-        match (cloud, service) {
-            ("aws", "S3") => Self::Only(&["s3"]),
-            ("aws", "Elastic Load Balancing") => Self::Only(&["elbv2", "elb"]),
-            ("aws", "CloudFront") => Self::Only(&["cloudfront"]),
-            ("aws", "Route53") => Self::Only(&["route53"]),
-            ("aws", "EC2") => Self::IP,
-            _ => Self::All,
-        }
-    }
+/// What a scope is looked up by: a cloud (its published ranges and service names), or a label (a
+/// provider's name or config `type`, as `[[ranges]]` and history name them).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum ScopeKey {
+    Cloud(Cloud),
+    Label(Arc<str>),
 }
 
 #[derive(Default)]
 struct ScopeInfo {
     configured: bool,
+    /// What the scope's providers vouch for.
+    covers: FxHashSet<Namespace>,
     all_regions: bool,
     regions: FxHashSet<Arc<str>>,
     accounts: FxHashSet<Arc<str>>,
@@ -339,7 +315,7 @@ struct ScopeInfo {
 struct ScopedGap {
     region: Option<Arc<str>>,
     account: Arc<str>,
-    service: String,
+    hides: Hides,
     index: u32,
 }
 
@@ -362,9 +338,9 @@ struct Ctx<'a> {
     inp: &'a Inputs<'a>,
     ips: PrefixIndex<u32>,
     hosts: FxHashMap<&'a DnsName, u32>,
-    /// Lower-case asset ids, built on the first Azure alias (most estates never need it).
+    /// Lower-case asset ids, built on the first resource alias (most estates never need it).
     ids: std::sync::OnceLock<FxHashMap<String, u32>>,
-    buckets: FxHashMap<&'a str, u32>,
+    buckets: FxHashMap<(KeySpace, &'a str), u32>,
     zone_assets: FxHashMap<&'a DnsName, Vec<u32>>,
     zones: Vec<ZoneInfo<'a>>,
     /// (zone name, private) → zone: a private zone and a public one may share a name (split horizon).
@@ -372,7 +348,7 @@ struct Ctx<'a> {
     /// First record (index) at a name; `next` chains the others.
     first_at: FxHashMap<&'a str, u32>,
     next: Vec<u32>,
-    scopes: FxHashMap<Arc<str>, ScopeInfo>,
+    scopes: FxHashMap<ScopeKey, ScopeInfo>,
 }
 
 const NONE: u32 = u32::MAX;
@@ -441,14 +417,30 @@ impl<'a> Ctx<'a> {
         });
         let (ips, hosts, buckets, zone_assets) = assets;
         let (zones, zone_by_fqdn, first_at, next) = records;
-        let mut scopes: FxHashMap<Arc<str>, ScopeInfo> = FxHashMap::default();
-        let cloud_of = |source: &str| inp.providers.iter().find(|p| &*p.name == source).map(|p| p.cloud.clone());
+        let scopes = Self::scopes(inp);
+        Self { inp, ips, hosts, ids: std::sync::OnceLock::new(), buckets, zone_assets, zones, zone_by_fqdn, first_at, next, scopes }
+    }
+
+    /// Every scope a judgement can ask about: each provider under its name, its type and its cloud.
+    fn scopes(inp: &Inputs<'_>) -> FxHashMap<ScopeKey, ScopeInfo> {
+        let keys_of = |p: &ProviderInfo| {
+            let mut keys = vec![ScopeKey::Label(p.name.clone()), ScopeKey::Label(p.kind.clone())];
+            keys.extend(p.description.cloud.map(ScopeKey::Cloud));
+            keys
+        };
+        let by_name: FxHashMap<&str, &ProviderInfo> = inp.providers.iter().map(|p| (&*p.name, p)).collect();
+        // A source no provider describes (a test, a bench) is its own scope.
+        let keys_of_source = |source: &Arc<str>| by_name.get(&**source).map(|p| keys_of(p)).unwrap_or_else(|| vec![ScopeKey::Label(source.clone())]);
+        let mut scopes: FxHashMap<ScopeKey, ScopeInfo> = FxHashMap::default();
         for p in inp.providers {
-            scopes.entry(p.cloud.clone()).or_default().configured = true;
-            scopes.entry(p.name.clone()).or_default().configured = true;
+            for key in keys_of(p) {
+                let s = scopes.entry(key).or_default();
+                s.configured = true;
+                s.covers.extend(p.description.covers.iter().copied());
+            }
         }
         for c in inp.covered {
-            for key in [c.cloud.clone(), c.source.clone()] {
+            for key in keys_of_source(&c.source) {
                 let s = scopes.entry(key).or_default();
                 s.configured = true;
                 s.accounts.insert(c.account.clone());
@@ -461,21 +453,19 @@ impl<'a> Ctx<'a> {
             }
         }
         for (gi, g) in inp.gaps.iter().enumerate() {
-            let mut keys = vec![g.source.clone()];
-            keys.extend(cloud_of(&g.source));
-            for key in keys {
+            for key in keys_of_source(&g.source) {
                 let s = scopes.entry(key).or_default();
                 s.configured = true;
-                s.gaps.push(ScopedGap { region: g.region.clone(), account: g.account.clone(), service: g.service.clone(), index: gi as u32 });
+                s.gaps.push(ScopedGap { region: g.region.clone(), account: g.account.clone(), hides: g.hides.clone(), index: gi as u32 });
             }
         }
-        Self { inp, ips, hosts, ids: std::sync::OnceLock::new(), buckets, zone_assets, zones, zone_by_fqdn, first_at, next, scopes }
+        scopes
     }
 
     #[allow(clippy::type_complexity)]
     fn asset_indexes(
         inp: &'a Inputs<'a>,
-    ) -> (PrefixIndex<u32>, FxHashMap<&'a DnsName, u32>, FxHashMap<&'a str, u32>, FxHashMap<&'a DnsName, Vec<u32>>) {
+    ) -> (PrefixIndex<u32>, FxHashMap<&'a DnsName, u32>, FxHashMap<(KeySpace, &'a str), u32>, FxHashMap<&'a DnsName, Vec<u32>>) {
         let mut ips = PrefixIndex::default();
         let (v4, v6) = inp.assets.iter().flat_map(|a| &a.ips).fold((0, 0), |(v4, v6), n| match n {
             IpNet::V4(n) if n.prefix_len() == 32 => (v4 + 1, v6),
@@ -494,8 +484,8 @@ impl<'a> Ctx<'a> {
             for h in &a.hosts {
                 hosts.entry(h).or_insert(i);
             }
-            if a.kind == AssetKind::S3Bucket {
-                buckets.entry(bucket_of(&a.id)).or_insert(i);
+            if let Some((space, key)) = a.kind.key(&a.id).and_then(|(s, k)| Some((key_space(s)?, k))) {
+                buckets.entry((space, key)).or_insert(i);
             }
             if a.kind.is_zone() {
                 if let Some(apex) = a.hosts.first() {
@@ -587,11 +577,22 @@ impl<'a> Ctx<'a> {
         (zones, zone_by_fqdn, first_at, next)
     }
 
-    fn scope(&self, key: &str, region: Option<&str>, filter: GapFilter) -> ScopeNote {
+    /// Where a target of namespace `ns` (`None`: any) in `region` stands in scope `key`.
+    fn scope(&self, key: &ScopeKey, region: Option<&str>, ns: Option<Namespace>) -> ScopeNote {
+        self.scope_with(key, region, ns, false)
+    }
+
+    /// Like [`Ctx::scope`]; `declared`: the user declared this space for the scope (`[[ranges]]`),
+    /// so it is judged even if the provider does not say it covers that kind of target.
+    fn scope_with(&self, key: &ScopeKey, region: Option<&str>, ns: Option<Namespace>, declared: bool) -> ScopeNote {
         let Some(s) = self.scopes.get(key).filter(|s| s.configured) else { return ScopeNote::NotConfigured };
+        if !declared && ns.is_some_and(|n| !s.covers.contains(&n)) {
+            // Configured, but nothing there vouches for this kind of target.
+            return ScopeNote::NotConfigured;
+        }
         let region = region.filter(|r| !is_global(r));
         if let Some(g) = s.gaps.iter().find(|g| {
-            filter.counts(&g.service)
+            ns.is_none_or(|n| g.hides.covers(&n))
                 && match (g.region.as_deref(), region) {
                     (None, _) | (_, None) => true,
                     (Some(a), Some(b)) => a == b,
@@ -607,15 +608,24 @@ impl<'a> Ctx<'a> {
         ScopeNote::Complete
     }
 
-    fn scope_account(&self, key: &str, account: &str) -> ScopeNote {
-        let Some(s) = self.scopes.get(key).filter(|s| s.configured) else { return ScopeNote::NotConfigured };
-        if let Some(g) = s.gaps.iter().find(|g| g.account.eq_ignore_ascii_case(account)) {
+    fn scope_account(&self, key: &ScopeKey, account: &str, ns: Namespace) -> ScopeNote {
+        let Some(s) = self.scopes.get(key).filter(|s| s.configured && s.covers.contains(&ns)) else { return ScopeNote::NotConfigured };
+        if let Some(g) = s.gaps.iter().find(|g| g.account.eq_ignore_ascii_case(account) && g.hides.covers(&ns)) {
             return ScopeNote::Gap(g.index);
         }
         if s.accounts.iter().any(|a| a.eq_ignore_ascii_case(account)) {
             ScopeNote::Complete
         } else {
             ScopeNote::NotConfigured
+        }
+    }
+
+    /// Whether names of `service` are judged: a provider of its cloud enumerates it (or, with none
+    /// configured, one would: the reason then says the cloud is not enumerated).
+    fn judges(&self, service: Service, enumerated: bool) -> bool {
+        match self.scopes.get(&ScopeKey::Cloud(service.cloud)).filter(|s| s.configured) {
+            Some(s) => s.covers.contains(&Namespace::Names(service)),
+            None => enumerated,
         }
     }
 
@@ -635,7 +645,7 @@ impl<'a> Ctx<'a> {
             Held::Name => first_known(otherwise, f.kind.released_name()),
             Held::Resource => Claimable::No,
         };
-        match self.scope(&f.source, f.region.as_deref(), GapFilter::All) {
+        match self.scope(&ScopeKey::Label(f.source.clone()), f.region.as_deref(), None) {
             ScopeNote::Gap(g) => Outcome::new(Status::Unverified, claimable, Reason::ReleasedGap(i, g)),
             _ => Outcome::new(Status::Dangling, claimable, Reason::Released(i)),
         }
@@ -653,7 +663,11 @@ impl<'a> Ctx<'a> {
         let Some(info) = info else {
             return Outcome::new(Status::External, Claimable::Unknown, Reason::Ip { ip, range: None, scope: ScopeNote::NotConfigured });
         };
-        let scope = self.scope(&info.provider, info.region.as_deref(), GapFilter::IP);
+        let key = match info.cloud {
+            Some(c) => ScopeKey::Cloud(c),
+            None => ScopeKey::Label(info.provider.clone()),
+        };
+        let scope = self.scope_with(&key, info.region.as_deref(), Some(Namespace::Addresses), info.declared.is_some());
         let (status, claimable) = match scope {
             ScopeNote::Complete => (Status::Dangling, info.claimable),
             ScopeNote::Gap(_) | ScopeNote::RegionNotEnumerated => (Status::Unverified, info.claimable),
@@ -705,21 +719,25 @@ impl<'a> Ctx<'a> {
         })
     }
 
-    fn judge_bucket(&self, bucket: &str) -> Outcome {
-        if let Some(i) = self.buckets.get(bucket) {
+    /// A name that is a key of a global namespace (an S3 bucket): held, released, or free for anyone.
+    fn judge_bucket(&self, service: Service, bucket: &str) -> Outcome {
+        let Some(space) = key_space(service) else {
+            return Outcome::detail(Status::External, Claimable::Unknown, Detail::NotJudged { service });
+        };
+        if let Some(i) = self.buckets.get(&(space, bucket)) {
             return self.owned(*i);
         }
-        if let Some(f) = self.inp.history.buckets.get(bucket) {
+        if let Some(f) = self.inp.history.buckets.get(&(space, Box::from(bucket))) {
             return self.released(*f, Held::Name, Claimable::Yes);
         }
-        // Bucket names are global: ListBuckets in every account, not a region, decides.
-        let scope = self.scope("aws", None, GapFilter::for_service("aws", "S3"));
+        // Keys are global: the listing of every account, not a region, decides.
+        let scope = self.scope(&ScopeKey::Cloud(service.cloud), None, Some(Namespace::Names(service)));
         let status = match scope {
             ScopeNote::Complete => Status::Dangling,
             ScopeNote::Gap(_) | ScopeNote::RegionNotEnumerated => Status::Unverified,
             ScopeNote::NotConfigured => Status::External,
         };
-        Outcome::detail(status, Claimable::Yes, Detail::Bucket { bucket: bucket.to_string(), scope })
+        Outcome::detail(status, Claimable::Yes, Detail::Bucket { service, bucket: bucket.to_string(), scope })
     }
 
     fn judge_resource(&self, id: &str) -> Outcome {
@@ -737,18 +755,29 @@ impl<'a> Ctx<'a> {
         if let Some(f) = self.inp.history.id(&lower) {
             return self.released(f, Held::Resource, Claimable::No);
         }
-        let sub = id.split('/').skip_while(|s| !s.eq_ignore_ascii_case("subscriptions")).nth(1).unwrap_or("");
-        let scope = self.scope_account("azure", sub);
+        let (cloud, sub) = match cloud::resource_account(id) {
+            Some((c, sub)) => (Some(c), sub),
+            None => (None, ""),
+        };
+        let scope = match cloud {
+            Some(c) => self.scope_account(&ScopeKey::Cloud(c), sub, Namespace::Resources),
+            None => ScopeNote::NotConfigured,
+        };
         let status = match scope {
             ScopeNote::Complete => Status::Dangling,
             ScopeNote::Gap(_) => Status::Unverified,
             _ => Status::External,
         };
-        Outcome::detail(status, Claimable::No, Detail::Resource { id: id.to_string(), subscription: sub.to_string(), scope })
+        Outcome::detail(status, Claimable::No, Detail::Resource { cloud, id: id.to_string(), subscription: sub.to_string(), scope })
     }
 
+    /// A gap of a source that serves this zone and could hide its records.
     fn zone_gap(&self, info: &ZoneInfo) -> Option<u32> {
-        self.inp.gaps.iter().position(|g| info.sources.iter().any(|(s, a)| *s == g.source && *a == g.account)).map(|i| i as u32)
+        self.inp
+            .gaps
+            .iter()
+            .position(|g| g.hides.covers(&Namespace::Zones) && info.sources.iter().any(|(s, a)| *s == g.source && *a == g.account))
+            .map(|i| i as u32)
     }
 }
 
@@ -825,30 +854,26 @@ impl<'c, 'a> Walker<'c, 'a> {
     /// A name outside every inventoried zone: a service name, a former asset, or someone else's.
     fn judge_foreign_host(&mut self, name: &DnsName) -> Outcome {
         let ctx = self.ctx;
-        if let Some(m) = suffixes::classify(name) {
+        if let Some(m) = cloud::classify(name) {
             if let Some(ip) = m.implied_ip {
                 return ctx.judge_ip(ip).via(name);
             }
-            if let Some(b) = &m.bucket {
-                return ctx.judge_bucket(b);
+            if let Key::Name(b) = &m.key {
+                return ctx.judge_bucket(m.service, b);
             }
             if let Some(f) = ctx.inp.history.hosts.get(name) {
                 return ctx.released(*f, Held::Name, m.claimable);
             }
-            if !m.judged {
-                return Outcome::detail(Status::External, m.claimable, Detail::NotJudged { cloud: m.cloud, service: m.service });
+            if !ctx.judges(m.service, m.enumerated) {
+                return Outcome::detail(Status::External, m.claimable, Detail::NotJudged { service: m.service });
             }
-            let scope = ctx.scope(m.cloud, m.region.as_deref(), GapFilter::for_service(m.cloud, m.service));
+            let scope = ctx.scope(&ScopeKey::Cloud(m.service.cloud), m.region.as_deref(), Some(Namespace::Names(m.service)));
             let status = match scope {
                 ScopeNote::Complete => Status::Dangling,
                 ScopeNote::Gap(_) | ScopeNote::RegionNotEnumerated => Status::Unverified,
                 ScopeNote::NotConfigured => Status::External,
             };
-            return Outcome::detail(
-                status,
-                m.claimable,
-                Detail::Service { name: name.clone(), cloud: m.cloud, service: m.service, region: m.region, scope },
-            );
+            return Outcome::detail(status, m.claimable, Detail::Service { name: name.clone(), service: m.service, region: m.region, scope });
         }
         if let Some(f) = ctx.inp.history.hosts.get(name) {
             return ctx.released(*f, Held::Name, Claimable::Unknown);
@@ -947,8 +972,8 @@ impl<'c, 'a> Walker<'c, 'a> {
             Some(rest) => DnsName::parse(rest).unwrap_or_else(|_| dns_name.clone()),
             None => dns_name.clone(),
         };
-        if suffixes::is_bare_s3_website(&name) {
-            return self.ctx.judge_bucket(r.name.as_str());
+        if let Some(m) = cloud::classify(&name).filter(|m| m.key == Key::RecordName) {
+            return self.ctx.judge_bucket(m.service, r.name.as_str());
         }
         self.judge_host(&name, depth)
     }
@@ -975,9 +1000,9 @@ impl<'c, 'a> Walker<'c, 'a> {
                 return o;
             }
         }
-        if let Some((cloud, service)) = suffixes::nameserver(target) {
+        if let Some(service) = cloud::nameserver(target) {
             let held_elsewhere = ctx.zone_assets.contains_key(delegated);
-            let scope = ctx.scope(cloud, None, GapFilter::for_service(cloud, service));
+            let scope = ctx.scope(&ScopeKey::Cloud(service.cloud), None, Some(Namespace::NameServers));
             let status = match scope {
                 ScopeNote::Complete => Status::Dangling,
                 ScopeNote::Gap(_) => Status::Unverified,
@@ -986,7 +1011,7 @@ impl<'c, 'a> Walker<'c, 'a> {
             return Outcome::detail(
                 status,
                 Claimable::Yes,
-                Detail::Ns { delegated: delegated.clone(), target: target.clone(), cloud, service, held_elsewhere, scope },
+                Detail::Ns { delegated: delegated.clone(), target: target.clone(), service, held_elsewhere, scope },
             );
         }
         self.judge_host(target, 0)

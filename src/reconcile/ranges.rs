@@ -4,6 +4,7 @@
 use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
 
+use dangle_model::Cloud;
 use ipnet::IpNet;
 
 use super::index::PrefixIndex;
@@ -14,9 +15,11 @@ const SNAPSHOT: &str = include_str!("data/cloud_ranges.txt");
 /// One range group: who publishes it and what runs there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RangeInfo {
-    /// `aws`, `azure`, `gcp`, `oracle`, `cloudflare`, `digitalocean`, or for a declared range the
-    /// config's `provider` (a type or a provider name).
+    /// A cloud id of the snapshot, or for a declared range the config's `provider` (a cloud id, a
+    /// provider type or a provider's name).
     pub provider: Arc<str>,
+    /// The cloud whose space this is, when `provider` names one.
+    pub cloud: Option<Cloud>,
     pub region: Option<Arc<str>>,
     pub service: Option<Arc<str>>,
     pub claimable: Claimable,
@@ -47,30 +50,11 @@ impl RangeInfo {
     }
 }
 
-/// The human name of a provider key.
+/// The human name of a provider key: a cloud's name, or the key itself.
 pub fn provider_display(key: &str) -> String {
-    match key {
-        "aws" => "AWS".into(),
-        "azure" => "Azure".into(),
-        "gcp" => "Google Cloud".into(),
-        "oracle" => "Oracle Cloud".into(),
-        "cloudflare" => "Cloudflare".into(),
-        "digitalocean" => "DigitalOcean".into(),
-        other => format!("`{other}`"),
-    }
-}
-
-/// Whether a third party can obtain a released address of this published range.
-fn published_claimable(provider: &str, service: &str) -> Claimable {
-    match (provider, service) {
-        ("aws", "EC2") => Claimable::Yes,
-        ("aws", "AMAZON") => Claimable::Unknown,
-        ("aws", _) => Claimable::No,
-        ("azure", "AzureCloud") => Claimable::Yes,
-        ("azure", _) => Claimable::Unknown,
-        ("gcp" | "oracle" | "digitalocean", _) => Claimable::Yes,
-        ("cloudflare", _) => Claimable::No,
-        _ => Claimable::Unknown,
+    match Cloud::parse(key) {
+        Some(c) => c.display().to_string(),
+        None => format!("`{key}`"),
     }
 }
 
@@ -134,11 +118,14 @@ fn parse_snapshot(text: &str) -> Published {
         let mut f = line.splitn(4, '\t');
         let (Some(p), Some(r), Some(s), Some(cidrs)) = (f.next(), f.next(), f.next(), f.next()) else { continue };
         let id = u32::try_from(groups.len()).expect("fewer than 4G range groups");
+        // A cloud the tables do not know judges nothing (a test keeps the two in step).
+        let Some(cloud) = Cloud::parse(p) else { continue };
         groups.push(RangeInfo {
             provider: Arc::from(p),
+            cloud: Some(cloud),
             region: Some(r).filter(|r| !r.is_empty()).map(Arc::from),
             service: Some(s).filter(|s| !s.is_empty()).map(Arc::from),
-            claimable: published_claimable(p, s),
+            claimable: cloud.table().range_claimable(s),
             declared: None,
         });
         for c in cidrs.split(' ') {
@@ -159,6 +146,7 @@ impl Ranges {
             let id = u32::try_from(info.len()).expect("fewer than 4G declared ranges");
             info.push(RangeInfo {
                 provider: Arc::from(d.provider.as_str()),
+                cloud: Cloud::parse(&d.provider),
                 region: d.region.as_deref().map(Arc::from),
                 service: d.service.as_deref().map(Arc::from),
                 claimable: d.claimable.unwrap_or(Claimable::Unknown),
@@ -210,12 +198,24 @@ mod tests {
         assert!(r.snapshot().contains("aws=2025-07-24"), "{}", r.snapshot());
         // 3.5.140.0/22 is listed in the AWS snapshot for ap-northeast-2.
         let aws = r.lookup("3.5.140.7".parse().unwrap()).unwrap();
-        assert_eq!(&*aws.provider, "aws");
+        assert_eq!(aws.cloud, Some(Cloud::Aws));
         assert_eq!(aws.region.as_deref(), Some("ap-northeast-2"));
         let cf = r.lookup("173.245.48.1".parse().unwrap()).unwrap();
         assert_eq!(&*cf.provider, "cloudflare");
         assert_eq!(cf.claimable, Claimable::No);
         assert!(r.lookup("192.0.2.1".parse().unwrap()).is_none());
+    }
+
+    #[test]
+    fn the_snapshot_and_the_cloud_tables_name_the_same_clouds() {
+        let in_snapshot: std::collections::BTreeSet<&str> =
+            SNAPSHOT.lines().filter(|l| !l.starts_with('#')).filter_map(|l| l.split('\t').next()).collect();
+        for id in &in_snapshot {
+            assert!(Cloud::parse(id).is_some(), "the snapshot lists `{id}`, which no cloud table declares");
+        }
+        for c in Cloud::ALL {
+            assert!(in_snapshot.contains(c.as_str()), "{c} has a table but no ranges in the snapshot");
+        }
     }
 
     #[test]
@@ -228,6 +228,6 @@ mod tests {
             claimable: Some(Claimable::No),
         }]);
         assert_eq!(&*r.lookup("3.5.140.7".parse().unwrap()).unwrap().provider, "onprem");
-        assert_eq!(&*r.lookup("3.5.141.7".parse().unwrap()).unwrap().provider, "aws");
+        assert_eq!(r.lookup("3.5.141.7".parse().unwrap()).unwrap().cloud, Some(Cloud::Aws));
     }
 }

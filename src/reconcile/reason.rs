@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use dangle_model::{Asset, CoverageGap, DnsName, RecordType};
+use dangle_model::{Asset, Cloud, CoverageGap, DnsName, RecordType, Service};
 
 use super::ranges::{provider_display, RangeRef, Ranges};
 use super::History;
@@ -45,11 +45,12 @@ pub enum Detail {
     TooDeep,
     Missing { name: DnsName, zone: DnsName, gap: Option<u32> },
     NoAddress { name: DnsName, zone: DnsName },
-    Service { name: DnsName, cloud: &'static str, service: &'static str, region: Option<String>, scope: ScopeNote },
-    NotJudged { cloud: &'static str, service: &'static str },
-    Bucket { bucket: String, scope: ScopeNote },
-    Resource { id: String, subscription: String, scope: ScopeNote },
-    Ns { delegated: DnsName, target: DnsName, cloud: &'static str, service: &'static str, held_elsewhere: bool, scope: ScopeNote },
+    Service { name: DnsName, service: Service, region: Option<String>, scope: ScopeNote },
+    NotJudged { service: Service },
+    /// A key of a keyed service's namespace (an S3 bucket name).
+    Bucket { service: Service, bucket: String, scope: ScopeNote },
+    Resource { cloud: Option<Cloud>, id: String, subscription: String, scope: ScopeNote },
+    Ns { delegated: DnsName, target: DnsName, service: Service, held_elsewhere: bool, scope: ScopeNote },
     KnownTakeover { service: &'static str },
     ExternalHost { name: DnsName },
 }
@@ -132,8 +133,8 @@ impl Explainer<'_> {
                 format!("{name} is not in our zone {zone}, whose enumeration has a gap: {}", self.gap(*g))
             }
             Detail::NoAddress { name, zone } => format!("{name} exists in our zone {zone} but has no A, AAAA or CNAME record"),
-            Detail::Service { name, cloud, service, region, scope } => {
-                let cloud = provider_display(cloud);
+            Detail::Service { name, service, region, scope } => {
+                let cloud = service.cloud.display();
                 match scope {
                     ScopeNote::Complete => format!("no enumerated account holds the {service} name {name}; remove or repoint the record"),
                     ScopeNote::Gap(g) => format!("{service} name; {cloud} has a coverage gap: {}", self.gap(*g)),
@@ -143,21 +144,27 @@ impl Explainer<'_> {
                     ScopeNote::NotConfigured => format!("{service} name ({cloud}); {cloud} is not enumerated"),
                 }
             }
-            Detail::NotJudged { cloud, service } => {
-                format!("points at {service} ({}), which dangle does not enumerate", provider_display(cloud))
+            Detail::NotJudged { service } => {
+                format!("points at {service} ({}), which dangle does not enumerate", service.cloud.display())
             }
-            Detail::Bucket { bucket, scope } => match scope {
-                ScopeNote::Complete => format!("S3 bucket `{bucket}` is in no enumerated account: anyone can create it and serve this name"),
-                ScopeNote::Gap(g) => format!("S3 bucket `{bucket}`; AWS has a coverage gap: {}", self.gap(*g)),
-                // Bucket names are global: no region scope applies.
-                ScopeNote::RegionNotEnumerated | ScopeNote::NotConfigured => format!("S3 bucket `{bucket}`; AWS is not enumerated"),
-            },
-            Detail::Resource { id, subscription, scope } => match scope {
-                ScopeNote::Complete => format!("alias to Azure resource {id}, which no longer exists in subscription {subscription}"),
-                ScopeNote::Gap(g) => format!("alias to Azure resource; subscription has a gap: {}", self.gap(*g)),
-                _ => format!("alias to a resource in subscription `{subscription}`, which is not enumerated"),
-            },
-            Detail::Ns { delegated, target, cloud, service, held_elsewhere, scope } => {
+            Detail::Bucket { service, bucket, scope } => {
+                let (noun, cloud) = (service.key_noun.unwrap_or("bucket"), service.cloud.display());
+                match scope {
+                    ScopeNote::Complete => format!("{noun} `{bucket}` is in no enumerated account: anyone can create it and serve this name"),
+                    ScopeNote::Gap(g) => format!("{noun} `{bucket}`; {cloud} has a coverage gap: {}", self.gap(*g)),
+                    // Keys are global: no region scope applies.
+                    ScopeNote::RegionNotEnumerated | ScopeNote::NotConfigured => format!("{noun} `{bucket}`; {cloud} is not enumerated"),
+                }
+            }
+            Detail::Resource { cloud, id, subscription, scope } => {
+                let cloud = cloud.map(Cloud::display).unwrap_or("cloud");
+                match scope {
+                    ScopeNote::Complete => format!("alias to {cloud} resource {id}, which no longer exists in subscription {subscription}"),
+                    ScopeNote::Gap(g) => format!("alias to {cloud} resource; subscription has a gap: {}", self.gap(*g)),
+                    _ => format!("alias to a resource in subscription `{subscription}`, which is not enumerated"),
+                }
+            }
+            Detail::Ns { delegated, target, service, held_elsewhere, scope } => {
                 let what = if *held_elsewhere {
                     format!("{delegated} is delegated to {service} server {target}, but no zone we hold for it is served there")
                 } else {
@@ -166,7 +173,7 @@ impl Explainer<'_> {
                 match scope {
                     ScopeNote::Complete => format!("{what}: anyone can create it there and answer for the name"),
                     ScopeNote::Gap(g) => format!("{what}; coverage gap: {}", self.gap(*g)),
-                    _ => format!("delegated to {service} server {target}; {} is not enumerated", provider_display(cloud)),
+                    _ => format!("delegated to {service} server {target}; {} is not enumerated", service.cloud.display()),
                 }
             }
             Detail::KnownTakeover { service } => format!(

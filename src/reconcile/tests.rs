@@ -2,6 +2,36 @@
 
 use super::ranges::DeclaredRange;
 use super::*;
+use dangle_model::cloud::{ELB, EC2, S3};
+use dangle_model::Namespace::{Addresses, Names, Zones};
+
+/// The kinds of provider these tests configure: a cloud's (as its crate describes itself) or a
+/// static list.
+#[derive(Clone, Copy)]
+enum Kind {
+    Cloud(Cloud),
+    Static,
+}
+const AWS: Kind = Kind::Cloud(Cloud::Aws);
+const STATIC: Kind = Kind::Static;
+
+impl Kind {
+    fn info(self, name: &str) -> ProviderInfo {
+        let (kind, description) = match self {
+            Kind::Cloud(Cloud::Aws) => (Cloud::Aws.as_str(), dangle_aws::description()),
+            Kind::Cloud(c) => (
+                c.as_str(),
+                Description { cloud: Some(c), covers: vec![Addresses, Namespace::Resources, Namespace::NameServers, Zones] },
+            ),
+            Kind::Static => ("static", Description { cloud: None, covers: vec![Addresses] }),
+        };
+        ProviderInfo { name: name.into(), kind: kind.into(), description }
+    }
+}
+
+fn gap(source: &str, account: &str, region: Option<&str>, service: &str, error: &str, hides: Hides) -> CoverageGap {
+    CoverageGap { source: source.into(), account: account.into(), region: region.map(Arc::from), service: service.into(), error: error.into(), hides }
+}
 
 fn n(s: &str) -> DnsName {
     DnsName::parse(s).unwrap()
@@ -56,15 +86,15 @@ impl World {
             region: region.map(Arc::from),
             kind,
             id: id.into(),
-            ips: ips.iter().map(|i| dangle_files::parse_ip_or_cidr(i).unwrap()).collect(),
+            ips: ips.iter().map(|i| dangle_model::parse_ip_or_cidr(i).unwrap()).collect(),
             hosts: hosts.iter().map(|h| n(h)).collect(),
         });
         self
     }
-    /// A provider `name` of namespace `cloud`, covering `regions` (None: all).
-    fn provider(&mut self, name: &str, cloud: &str, regions: Option<&[&str]>) -> &mut Self {
-        self.providers.push(ProviderInfo { name: name.into(), cloud: cloud.into() });
-        let cov = |region: Option<&str>| Coverage { source: name.into(), cloud: cloud.into(), account: "111111111111".into(), region: region.map(Arc::from) };
+    /// A provider `name` of `kind`, covering `regions` (None: all).
+    fn provider(&mut self, name: &str, kind: Kind, regions: Option<&[&str]>) -> &mut Self {
+        self.providers.push(kind.info(name));
+        let cov = |region: Option<&str>| Coverage { source: name.into(), account: "111111111111".into(), region: region.map(Arc::from) };
         match regions {
             None => self.covered.push(cov(None)),
             Some(rs) => self.covered.extend(rs.iter().map(|r| cov(Some(r)))),
@@ -72,13 +102,7 @@ impl World {
         self
     }
     fn gap(&mut self, source: &str, region: Option<&str>) -> &mut Self {
-        self.gaps.push(CoverageGap {
-            source: source.into(),
-            account: "222222222222".into(),
-            region: region.map(Arc::from),
-            service: "ec2".into(),
-            error: "AccessDenied".into(),
-        });
+        self.gaps.push(gap(source, "222222222222", region, "ec2", "AccessDenied", Hides::only(&[Addresses, Names(EC2)])));
         self
     }
     fn declare(&mut self, cidr: &str, provider: &str, claimable: Option<Claimable>) -> &mut Self {
@@ -163,7 +187,7 @@ fn severity_table() {
 #[test]
 fn ip_rules_owned_dangling_unverified_external() {
     let mut w = World::default();
-    w.provider("onprem", "static", None)
+    w.provider("onprem", STATIC, None)
         .declare("198.51.100.0/24", "static", Some(Yes))
         .asset("onprem", AssetKind::Static, "web", None, &["198.51.100.10"], &[])
         .rec("example.com", "web.example.com", "A", &["198.51.100.10"])
@@ -182,19 +206,19 @@ fn ip_rules_owned_dangling_unverified_external() {
 #[test]
 fn gap_makes_unverified_never_dangling() {
     let mut w = World::default();
-    w.provider("prod", "aws", None).gap("prod", Some("ap-northeast-2")).rec("example.com", "a.example.com", "A", &["3.5.140.7"]);
+    w.provider("prod", AWS, None).gap("prod", Some("ap-northeast-2")).rec("example.com", "a.example.com", "A", &["3.5.140.7"]);
     let rows = w.judge();
     expect(&rows, "a.example.com", "3.5.140.7", Unverified, Yes, Low, "coverage gap");
     // A gap in another region leaves this one judged.
     let mut w = World::default();
-    w.provider("prod", "aws", None).gap("prod", Some("eu-west-1")).rec("example.com", "a.example.com", "A", &["3.5.140.7"]);
+    w.provider("prod", AWS, None).gap("prod", Some("eu-west-1")).rec("example.com", "a.example.com", "A", &["3.5.140.7"]);
     expect(&w.judge(), "a.example.com", "3.5.140.7", Dangling, Yes, High, "AWS space (ap-northeast-2, EC2)");
 }
 
 #[test]
 fn region_not_enumerated_is_unverified() {
     let mut w = World::default();
-    w.provider("prod", "aws", Some(&["us-east-1"]))
+    w.provider("prod", AWS, Some(&["us-east-1"]))
         .rec("example.com", "a.example.com", "A", &["3.5.140.7"])
         .rec("example.com", "lb.example.com", "CNAME", &["my-alb-123.ap-south-1.elb.amazonaws.com"]);
     let rows = w.judge();
@@ -205,7 +229,7 @@ fn region_not_enumerated_is_unverified() {
 #[test]
 fn declared_range_vs_published_range() {
     let mut w = World::default();
-    w.provider("dc", "static", None)
+    w.provider("dc", STATIC, None)
         .declare("3.5.140.0/24", "dc", Some(No))
         .rec("example.com", "a.example.com", "A", &["3.5.140.7"])
         .rec("example.com", "b.example.com", "A", &["3.5.141.7"]);
@@ -217,7 +241,7 @@ fn declared_range_vs_published_range() {
 #[test]
 fn v6_cidr_ownership() {
     let mut w = World::default();
-    w.provider("dc", "static", None)
+    w.provider("dc", STATIC, None)
         .declare("2001:db8::/32", "static", None)
         .asset("dc", AssetKind::Static, "v6-block", None, &["2001:db8:100::/48"], &[])
         .rec("example.com", "v6.example.com", "AAAA", &["2001:db8:100::5"])
@@ -230,7 +254,7 @@ fn v6_cidr_ownership() {
 #[test]
 fn cname_chain_across_zones_and_apex() {
     let mut w = World::default();
-    w.provider("dc", "static", None)
+    w.provider("dc", STATIC, None)
         .asset("dc", AssetKind::Static, "web", None, &["192.0.2.10"], &[])
         .rec("a.test", "www.a.test", "CNAME", &["app.b.test"])
         .rec("b.test", "app.b.test", "CNAME", &["b.test"])
@@ -277,14 +301,14 @@ fn name_missing_from_our_zone_is_dangling() {
 fn missing_name_in_a_zone_with_a_gap_is_unverified() {
     let mut w = World::default();
     w.rec("example.com", "www.example.com", "CNAME", &["gone.example.com"]);
-    w.gaps.push(CoverageGap { source: "zones".into(), account: "zones/x.zone".into(), region: None, service: "dns".into(), error: "page 3 failed".into() });
+    w.gaps.push(gap("zones", "zones/x.zone", None, "zone transfer", "page 3 failed", Hides::only(&[Zones])));
     expect(&w.judge(), "www.example.com", "gone.example.com", Unverified, No, Info, "page 3 failed");
 }
 
 #[test]
 fn wildcard_covers_missing_names_but_not_empty_non_terminals() {
     let mut w = World::default();
-    w.provider("dc", "static", None)
+    w.provider("dc", STATIC, None)
         .asset("dc", AssetKind::Static, "lb", None, &["192.0.2.20"], &[])
         .rec("example.com", "*.example.com", "A", &["192.0.2.20"])
         .rec("example.com", "x.deep.example.com", "A", &["192.0.2.20"])
@@ -299,7 +323,7 @@ fn wildcard_covers_missing_names_but_not_empty_non_terminals() {
 #[test]
 fn idn_names_compare_normalised() {
     let mut w = World::default();
-    w.provider("dc", "static", None)
+    w.provider("dc", STATIC, None)
         .asset("dc", AssetKind::Static, "shop", None, &[], &["shop.xn--bcher-kva.example"])
         .rec("bücher.example", "www.bücher.example", "CNAME", &["Shop.Bücher.example"]);
     let rows = w.judge();
@@ -309,7 +333,7 @@ fn idn_names_compare_normalised() {
 #[test]
 fn weighted_sets_are_judged_one_by_one() {
     let mut w = World::default();
-    w.provider("dc", "static", None)
+    w.provider("dc", STATIC, None)
         .declare("198.51.100.0/24", "static", Some(Yes))
         .asset("dc", AssetKind::Static, "blue", None, &["198.51.100.1"], &[])
         .rec_set("example.com", "api.example.com", "A", Some("blue"), &["198.51.100.1"])
@@ -342,14 +366,14 @@ fn history_release_is_dangling_whatever_the_range() {
     expect(&rows, "gone.example.com", "192.0.2.77", Dangling, Yes, High, "released since run 3 (2026-11-01): was elastic_ip eipalloc-1");
     expect(&rows, "lb.example.com", "old-lb-1.us-east-1.elb.amazonaws.com", Dangling, No, Medium, "released since run 3");
     // ... unless the scope that held it failed this run.
-    w.provider("prod", "aws", None).gap("prod", Some("us-east-1"));
+    w.provider("prod", AWS, None).gap("prod", Some("us-east-1"));
     expect(&w.judge(), "gone.example.com", "192.0.2.77", Unverified, Yes, Low, "coverage gap");
 }
 
 #[test]
 fn ns_delegations() {
     let mut w = World::default();
-    w.provider("prod", "aws", None)
+    w.provider("prod", AWS, None)
         .asset("prod", AssetKind::HostedZone, "Z1", None, &[], &["held.example.com", "ns-1.awsdns-01.org"])
         .rec("example.com", "held.example.com", "NS", &["ns-1.awsdns-01.org"])
         .rec("example.com", "orphan.example.com", "NS", &["ns-2.awsdns-02.net"])
@@ -371,7 +395,7 @@ fn ns_delegations() {
 #[test]
 fn s3_buckets_and_aliases() {
     let mut w = World::default();
-    w.provider("prod", "aws", None)
+    w.provider("prod", AWS, None)
         .asset("prod", AssetKind::S3Bucket, "arn:aws:s3:::assets", Some("us-east-1"), &[], &["assets.s3.amazonaws.com"])
         .rec("example.com", "a.example.com", "CNAME", &["assets.s3-website-us-east-1.amazonaws.com"])
         .rec("example.com", "b.example.com", "CNAME", &["missing.s3.amazonaws.com"])
@@ -385,7 +409,7 @@ fn s3_buckets_and_aliases() {
 #[test]
 fn service_names_and_takeover_list() {
     let mut w = World::default();
-    w.provider("prod", "aws", None)
+    w.provider("prod", AWS, None)
         .asset("prod", AssetKind::LoadBalancer, "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/web/1", Some("us-east-1"), &[], &["web-1.us-east-1.elb.amazonaws.com"])
         .rec("example.com", "web.example.com", "CNAME", &["web-1.us-east-1.elb.amazonaws.com"])
         .rec("example.com", "api.example.com", "A", &["alias:dualstack.web-1.us-east-1.elb.amazonaws.com"])
@@ -408,8 +432,8 @@ fn service_names_and_takeover_list() {
 fn azure_resource_aliases() {
     let id = "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.Network/publicIPAddresses/pip1";
     let mut w = World::default();
-    w.providers.push(ProviderInfo { name: "az".into(), cloud: "azure".into() });
-    w.covered.push(Coverage { source: "az".into(), cloud: "azure".into(), account: "0000".into(), region: None });
+    w.providers.push(Kind::Cloud(Cloud::Azure).info("az"));
+    w.covered.push(Coverage { source: "az".into(), account: "0000".into(), region: None });
     w.asset("az", AssetKind::AzurePublicIp, &id.to_uppercase(), Some("eastus"), &["20.1.2.3"], &[])
         .rec("example.com", "a.example.com", "A", &[&format!("res:{id}")])
         .rec("example.com", "b.example.com", "A", &["res:/subscriptions/0000/resourceGroups/rg/providers/Microsoft.Network/publicIPAddresses/gone"])
@@ -423,14 +447,14 @@ fn azure_resource_aliases() {
 #[test]
 fn ec2_public_dns_is_judged_as_its_address() {
     let mut w = World::default();
-    w.provider("prod", "aws", None).rec("example.com", "h.example.com", "CNAME", &["ec2-3-5-140-7.ap-northeast-2.compute.amazonaws.com"]);
+    w.provider("prod", AWS, None).rec("example.com", "h.example.com", "CNAME", &["ec2-3-5-140-7.ap-northeast-2.compute.amazonaws.com"]);
     expect(&w.judge(), "h.example.com", "ec2-3-5-140-7.ap-northeast-2.compute.amazonaws.com", Dangling, Yes, High, "3.5.140.7 is in AWS space");
 }
 
 #[test]
 fn record_status_is_the_worst_row() {
     let mut w = World::default();
-    w.provider("dc", "static", None)
+    w.provider("dc", STATIC, None)
         .declare("198.51.100.0/24", "static", None)
         .asset("dc", AssetKind::Static, "a", None, &["198.51.100.1"], &[])
         .rec("example.com", "multi.example.com", "A", &["198.51.100.1", "198.51.100.2", "10.0.0.1"]);
@@ -444,25 +468,25 @@ fn record_status_is_the_worst_row() {
 #[test]
 fn a_gap_taints_only_what_it_could_hide() {
     let mut w = World::default();
-    w.provider("prod", "aws", None)
+    w.provider("prod", AWS, None)
         .rec("example.com", "a.example.com", "A", &["3.5.140.7"])
         .rec("example.com", "b.example.com", "CNAME", &["missing.s3.amazonaws.com"])
         .rec("example.com", "c.example.com", "CNAME", &["old-1.ap-northeast-2.elb.amazonaws.com"]);
     // S3 failed: buckets are unverified, addresses and load balancers are still judged.
-    w.gaps.push(CoverageGap { source: "prod".into(), account: "1".into(), region: None, service: "s3".into(), error: "AccessDenied".into() });
+    w.gaps.push(gap("prod", "1", None, "s3", "AccessDenied", Hides::only(&[Names(S3)])));
     let rows = w.judge();
     expect(&rows, "b.example.com", "missing.s3.amazonaws.com", Unverified, Yes, Low, "s3: AccessDenied");
     expect(&rows, "a.example.com", "3.5.140.7", Dangling, Yes, High, "no enumerated account holds it");
     expect(&rows, "c.example.com", "old-1.ap-northeast-2.elb.amazonaws.com", Dangling, No, Medium, "Elastic Load Balancing");
     // EC2 failed in that region: the address and the load balancer there are unverified, the bucket is not.
-    w.gaps[0] = CoverageGap { source: "prod".into(), account: "1".into(), region: Some("ap-northeast-2".into()), service: "ec2".into(), error: "Throttling".into() };
-    w.gaps.push(CoverageGap { source: "prod".into(), account: "1".into(), region: Some("ap-northeast-2".into()), service: "elbv2".into(), error: "Throttling".into() });
+    w.gaps[0] = gap("prod", "1", Some("ap-northeast-2"), "ec2", "Throttling", Hides::only(&[Addresses, Names(EC2)]));
+    w.gaps.push(gap("prod", "1", Some("ap-northeast-2"), "load balancers", "Throttling", Hides::only(&[Addresses, Names(ELB)])));
     let rows = w.judge();
     expect(&rows, "a.example.com", "3.5.140.7", Unverified, Yes, Low, "ec2 ap-northeast-2: Throttling");
-    expect(&rows, "c.example.com", "old-1.ap-northeast-2.elb.amazonaws.com", Unverified, No, Info, "elbv2 ap-northeast-2");
+    expect(&rows, "c.example.com", "old-1.ap-northeast-2.elb.amazonaws.com", Unverified, No, Info, "load balancers ap-northeast-2");
     expect(&rows, "b.example.com", "missing.s3.amazonaws.com", Dangling, Yes, High, "bucket `missing`");
     // The account itself failed (assume-role): everything is unverified.
-    w.gaps = vec![CoverageGap { source: "prod".into(), account: "2".into(), region: None, service: "sts".into(), error: "AccessDenied".into() }];
+    w.gaps = vec![gap("prod", "2", None, "sts", "AccessDenied", Hides::Account)];
     let rows = w.judge();
     for (name, target) in [("a.example.com", "3.5.140.7"), ("b.example.com", "missing.s3.amazonaws.com"), ("c.example.com", "old-1.ap-northeast-2.elb.amazonaws.com")] {
         assert_eq!(row(&rows, name, target).status, Unverified, "{name}");
@@ -472,7 +496,7 @@ fn a_gap_taints_only_what_it_could_hide() {
 #[test]
 fn split_horizon_public_records_see_only_public_zones() {
     let mut w = World::default();
-    w.provider("dc", "static", None)
+    w.provider("dc", STATIC, None)
         .asset("dc", AssetKind::Static, "db", None, &["10.0.0.5"], &[])
         .rec("example.com", "www.example.com", "CNAME", &["internal.example.com"])
         .rec("example.com", "example.com", "SOA", &[]);

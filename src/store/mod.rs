@@ -464,7 +464,7 @@ impl Store {
                 source: intern(get(4)?),
                 region: row.get::<_, Option<String>>(5).map_err(self.err())?.map(&mut intern),
             };
-            let ips: Vec<ipnet::IpNet> = get(6)?.split_whitespace().filter_map(|s| dangle_files::parse_ip_or_cidr(s).ok()).collect();
+            let ips: Vec<ipnet::IpNet> = get(6)?.split_whitespace().filter_map(|s| dangle_model::parse_ip_or_cidr(s).ok()).collect();
             let hosts: Vec<DnsName> = get(7)?.split_whitespace().filter_map(|s| DnsName::parse(s).ok()).collect();
             h.add(former, &ips, &hosts);
         }

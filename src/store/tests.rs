@@ -28,7 +28,7 @@ fn asset(id: &str, ip: &str) -> Asset {
         region: None,
         kind: AssetKind::Static,
         id: id.into(),
-        ips: [dangle_files::parse_ip_or_cidr(ip).unwrap()].into_iter().collect(),
+        ips: [dangle_model::parse_ip_or_cidr(ip).unwrap()].into_iter().collect(),
         hosts: vec![],
     }
 }

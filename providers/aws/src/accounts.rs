@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use aws_credential_types::provider::SharedCredentialsProvider;
-use dangle_model::CoverageGap;
+use dangle_model::{CoverageGap, Hides};
 
 use crate::{describe, AwsSourceBuilder};
 
@@ -37,7 +37,7 @@ pub fn account_of_role(arn: &str) -> Option<&str> {
 }
 
 fn sts_gap(source: &Arc<str>, account: &str, error: String) -> CoverageGap {
-    CoverageGap { source: source.clone(), account: Arc::from(account), region: None, service: "sts".into(), error }
+    CoverageGap { source: source.clone(), account: Arc::from(account), region: None, service: "sts".into(), error, hides: Hides::Account }
 }
 
 async fn caller_account(config: &SdkConfig) -> Result<String, String> {
@@ -78,6 +78,7 @@ pub(crate) async fn discover(base: &SdkConfig, cfg: &AwsSourceBuilder, source: &
                         region: None,
                         service: "organizations".into(),
                         error: describe(&e),
+                        hides: Hides::Account,
                     });
                     break;
                 }

@@ -22,17 +22,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use dangle_model::{Asset, AssetSource, BoxFuture, Coverage, CoverageGap, DnsRecord, Enumeration, ProviderError, RecordSource};
-use tokio::sync::{Mutex, Semaphore};
+use dangle_model::cloud::{CLOUDFRONT, EC2, ELB, S3};
+use dangle_model::{Asset, BoxFuture, Cloud, Coverage, CoverageGap, Description, DnsRecord, Hides, Inventory, Namespace, Provider, ProviderError};
+use tokio::sync::Semaphore;
 
 mod accounts;
 mod assets;
 mod limit;
 mod route53;
+mod settings;
 #[cfg(feature = "testing")]
 pub mod testing;
 
 pub use accounts::Account;
+pub use settings::AwsFactory;
 
 /// Entry points for the fuzzers (`tests/fuzz`) and their corpus replay in the test suite.
 pub mod fuzz {
@@ -181,24 +184,13 @@ impl AwsSourceBuilder {
             }
             None => return Err(ProviderError::Config { provider: self.name.clone(), message: "no AWS credentials provider".into() }),
         }
-        Ok(AwsSource { inner: Arc::new(Inner { cfg: self, base, pending: Mutex::new(None) }) })
+        Ok(AwsSource { inner: Arc::new(Inner { cfg: self, base }) })
     }
 }
 
 struct Inner {
     cfg: AwsSourceBuilder,
     base: SdkConfig,
-    /// The half of the last enumeration not handed out yet. `records()` and `assets()` share one
-    /// enumeration and each takes its half, so nothing is held twice; asking for a half again
-    /// enumerates afresh.
-    pending: Mutex<Option<Pending>>,
-}
-
-struct Pending {
-    records: Option<Vec<DnsRecord>>,
-    assets: Option<Vec<Asset>>,
-    gaps: Vec<CoverageGap>,
-    covered: Vec<Coverage>,
 }
 
 /// One enumeration of everything, shared by the record and the asset side.
@@ -220,8 +212,7 @@ impl Snapshot {
     }
 }
 
-/// The AWS provider: a [`RecordSource`] (Route53) and an [`AssetSource`] (everything owned). A
-/// `records()` and an `assets()` call share one enumeration.
+/// The AWS provider: Route53 records and everything owned, in one enumeration.
 #[derive(Clone)]
 pub struct AwsSource {
     inner: Arc<Inner>,
@@ -242,19 +233,7 @@ impl AwsSource {
         Arc::from(self.inner.cfg.name.as_str())
     }
 
-    /// Takes one half of a shared enumeration (see [`Inner::pending`]).
-    async fn take<T>(&self, half: impl Fn(&mut Pending) -> &mut Option<Vec<T>>) -> Enumeration<T> {
-        let mut pending = self.inner.pending.lock().await;
-        if pending.as_mut().is_none_or(|p| half(p).is_none()) {
-            let s = self.enumerate().await;
-            *pending = Some(Pending { records: Some(s.records), assets: Some(s.assets), gaps: s.gaps, covered: s.covered });
-        }
-        let p = pending.as_mut().expect("filled above");
-        let items = half(p).take().expect("filled above");
-        Enumeration { items, gaps: p.gaps.clone(), covered: p.covered.clone() }
-    }
-
-    async fn enumerate(&self) -> Snapshot {
+    async fn snapshot(&self) -> Snapshot {
         let cfg = &self.inner.cfg;
         let source = self.name_arc();
         let mut snap = Snapshot::default();
@@ -277,6 +256,7 @@ impl AwsSource {
                     region: None,
                     service: "account".into(),
                     error: format!("enumeration task failed: {e}"),
+                    hides: Hides::Account,
                 }),
             }
         }
@@ -337,7 +317,6 @@ async fn enumerate_account(
         }
         snap.covered.push(Coverage {
             source: source.clone(),
-            cloud: Arc::from("aws"),
             account: Arc::from(account.id.as_str()),
             region: Some(Arc::from(region.as_str())),
         });
@@ -358,7 +337,29 @@ pub(crate) fn gap(source: &Arc<str>, account: &Account, region: Option<&str>, se
         region: region.map(Arc::from),
         service: service.to_string(),
         error: error.to_string(),
+        hides: hides(service),
     }
+}
+
+/// What the failure of one of this crate's services can hide. Load balancers and instances hold
+/// addresses as well as names; buckets and distributions hold names only; Route53 holds the zones and
+/// the delegations to its servers; a failed account or region discovery hides everything.
+pub(crate) fn hides(service: &str) -> Hides {
+    use Namespace::*;
+    match service {
+        "ec2" => Hides::only(&[Addresses, Names(EC2)]),
+        "elbv2" | "elb" => Hides::only(&[Addresses, Names(ELB)]),
+        "s3" => Hides::only(&[Names(S3)]),
+        "cloudfront" => Hides::only(&[Names(CLOUDFRONT)]),
+        "route53" => Hides::only(&[Zones, NameServers]),
+        _ => Hides::Account,
+    }
+}
+
+/// What the AWS provider vouches for when it enumerates without gaps.
+pub fn description() -> Description {
+    use Namespace::*;
+    Description { cloud: Some(Cloud::Aws), covers: vec![Addresses, Names(EC2), Names(ELB), Names(S3), Names(CLOUDFRONT), NameServers, Zones] }
 }
 
 /// The message of an SDK error: its code and message when the service said something, else the
@@ -430,20 +431,17 @@ pub(crate) fn nz(s: Option<&str>) -> Option<&str> {
     s.filter(|s| !s.trim().is_empty())
 }
 
-impl RecordSource for AwsSource {
+impl Provider for AwsSource {
     fn name(&self) -> &str {
         &self.inner.cfg.name
     }
-    fn records(&self) -> BoxFuture<'_, Result<Enumeration<DnsRecord>, ProviderError>> {
-        Box::pin(async move { Ok(self.take(|p| &mut p.records).await) })
+    fn describe(&self) -> Description {
+        description()
     }
-}
-
-impl AssetSource for AwsSource {
-    fn name(&self) -> &str {
-        &self.inner.cfg.name
-    }
-    fn assets(&self) -> BoxFuture<'_, Result<Enumeration<Asset>, ProviderError>> {
-        Box::pin(async move { Ok(self.take(|p| &mut p.assets).await) })
+    fn enumerate(&self) -> BoxFuture<'_, Result<Inventory, ProviderError>> {
+        Box::pin(async move {
+            let s = self.snapshot().await;
+            Ok(Inventory { records: s.records, assets: s.assets, covered: s.covered, gaps: s.gaps })
+        })
     }
 }

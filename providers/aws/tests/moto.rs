@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use aws_sdk_route53::types::{AliasTarget, ResourceRecord, ResourceRecordSet, RrType};
 use dangle_aws::testing::{role, rrs, upsert, zone, Moto};
 use dangle_aws::AwsSource;
-use dangle_model::{conformance, AssetKind, AssetSource, RecordSource, RecordType, Target};
+use dangle_model::{conformance, AssetKind, Provider, RecordType, Target};
 
 fn moto() -> &'static Moto {
     static M: OnceLock<Moto> = OnceLock::new();
@@ -33,12 +33,11 @@ async fn conformance_against_moto() {
     upsert(&cfg, &z, vec![rrs("www.conformance.example.", RrType::Cname, &["web.conformance.example."]), rrs("web.conformance.example.", RrType::A, &["192.0.2.1"])]).await;
     aws_sdk_ec2::Client::new(&cfg).allocate_address().send().await.unwrap();
     let src = source(&[acct], &["us-east-1"]).await;
-    conformance::assert_records(&src).await;
-    conformance::assert_assets(&src).await;
-    let assets = src.assets().await.unwrap();
+    conformance::assert_provider(&src).await;
+    let assets = src.enumerate().await.unwrap();
     assert!(assets.gaps.is_empty(), "{:?}", assets.gaps);
-    assert!(assets.items.iter().any(|a| a.kind == AssetKind::ElasticIp), "{:#?}", assets.items);
-    assert!(assets.items.iter().any(|a| a.kind == AssetKind::HostedZone && a.hosts.len() > 1), "hosted zone with its name servers");
+    assert!(assets.assets.iter().any(|a| a.kind == AssetKind::ElasticIp), "{:#?}", assets.assets);
+    assert!(assets.assets.iter().any(|a| a.kind == AssetKind::HostedZone && a.hosts.len() > 1), "hosted zone with its name servers");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -80,9 +79,9 @@ async fn a_thousand_records_are_all_read_and_sets_stay_apart() {
     );
     upsert(&cfg, &z, sets).await;
     let src = source(&[acct], &["us-east-1"]).await;
-    let e = src.records().await.unwrap();
+    let e = src.enumerate().await.unwrap();
     assert!(e.gaps.is_empty(), "{:?}", e.gaps);
-    let in_zone: Vec<_> = e.items.iter().filter(|r| r.zone.as_str() == "big.example").collect();
+    let in_zone: Vec<_> = e.records.iter().filter(|r| r.zone.as_str() == "big.example").collect();
     let hosts = in_zone.iter().filter(|r| r.name.as_str().starts_with('h') && r.rtype == RecordType::A).count();
     assert_eq!(hosts, 1000, "every page read");
     let last = in_zone.iter().find(|r| r.name.as_str() == "zzz-last.big.example").expect("the record on the last page");
@@ -113,13 +112,13 @@ async fn private_zones_record_their_vpcs() {
     let id = out.hosted_zone().unwrap().id().rsplit('/').next().unwrap().to_string();
     upsert(&cfg, &id, vec![rrs("db.internal.example.", RrType::A, &["10.0.0.5"])]).await;
     let src = source(&[acct], &["us-east-1"]).await;
-    let e = src.records().await.unwrap();
-    let db = e.items.iter().find(|r| r.name.as_str() == "db.internal.example").unwrap();
+    let e = src.enumerate().await.unwrap();
+    let db = e.records.iter().find(|r| r.name.as_str() == "db.internal.example").unwrap();
     assert!(db.zone_private);
     assert!(db.location.as_deref().unwrap().contains(&vpc), "{:?}", db.location);
     // Private zones are no delegation targets: not an asset.
-    let assets = src.assets().await.unwrap();
-    assert!(!assets.items.iter().any(|a| a.kind == AssetKind::HostedZone && a.id.contains(&id)));
+    let assets = src.enumerate().await.unwrap();
+    assert!(!assets.assets.iter().any(|a| a.kind == AssetKind::HostedZone && a.id.contains(&id)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -134,8 +133,8 @@ async fn an_endpoint_that_is_down_is_a_gap_not_an_error() {
         .build()
         .await
         .unwrap();
-    let e = src.assets().await.unwrap();
-    assert!(e.items.is_empty());
+    let e = src.enumerate().await.unwrap();
+    assert!(e.assets.is_empty());
     assert_eq!(e.gaps.len(), 1, "{:?}", e.gaps);
     assert_eq!((e.gaps[0].service.as_str(), &*e.gaps[0].account), ("sts", "100000000004"));
     assert!(e.gaps[0].error.contains("cannot assume"), "{}", e.gaps[0].error);
@@ -178,12 +177,12 @@ async fn organization_accounts_are_discovered_and_scanned() {
         .build()
         .await
         .unwrap();
-    let e = src.assets().await.unwrap();
+    let e = src.enumerate().await.unwrap();
     assert!(e.gaps.is_empty(), "{:?}", e.gaps);
     let accounts: std::collections::BTreeSet<&str> = e.covered.iter().map(|c| &*c.account).collect();
     assert!(accounts.contains(member.as_str()) && accounts.contains("123456789012"), "{accounts:?}");
     assert!(
-        e.items.iter().any(|a| *a.account == *member && a.ips.iter().any(|n| n.addr().to_string() == eip)),
+        e.assets.iter().any(|a| *a.account == *member && a.ips.iter().any(|n| n.addr().to_string() == eip)),
         "the member account's Elastic IP is owned"
     );
 }
@@ -206,14 +205,14 @@ async fn instances_interfaces_and_classic_load_balancers_are_assets() {
     let iid = run.instances()[0].instance_id().unwrap().to_string();
     dangle_aws::testing::classic_elb(&cfg, "old").await;
     let src = source(&[acct], &["us-east-1"]).await;
-    let e = src.assets().await.unwrap();
+    let e = src.enumerate().await.unwrap();
     assert!(e.gaps.is_empty(), "{:?}", e.gaps);
-    let inst = e.items.iter().find(|a| a.kind == AssetKind::InstancePublicIp && a.id.ends_with(iid.as_str())).expect("the instance");
+    let inst = e.assets.iter().find(|a| a.kind == AssetKind::InstancePublicIp && a.id.ends_with(iid.as_str())).expect("the instance");
     assert!(!inst.ips.is_empty(), "{inst:#?}");
     assert!(inst.hosts.iter().any(|h| h.as_str().starts_with("ec2-")), "its public DNS name: {inst:#?}");
     assert!(inst.id.starts_with(&format!("arn:aws:ec2:us-east-1:{acct}:instance/")), "{}", inst.id);
-    let eni = e.items.iter().find(|a| a.kind == AssetKind::NetworkInterface).expect("the instance's interface");
+    let eni = e.assets.iter().find(|a| a.kind == AssetKind::NetworkInterface).expect("the instance's interface");
     assert_eq!(eni.ips, inst.ips, "the interface holds the same public address");
-    let clb = e.items.iter().find(|a| a.kind == AssetKind::ClassicLoadBalancer).expect("the classic ELB");
+    let clb = e.assets.iter().find(|a| a.kind == AssetKind::ClassicLoadBalancer).expect("the classic ELB");
     assert!(clb.hosts.iter().any(|h| h.as_str().starts_with("old") && h.as_str().ends_with("elb.amazonaws.com")), "{clb:#?}");
 }

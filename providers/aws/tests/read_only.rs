@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use dangle_aws::testing::{role, rrs, upsert, zone, Moto};
 use dangle_aws::{AwsSource, OPERATIONS};
-use dangle_model::AssetSource;
+use dangle_model::Provider;
 
 /// One request as the proxy saw it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -104,8 +104,8 @@ async fn a_full_enumeration_only_reads() {
         .build()
         .await
         .unwrap();
-    let e = src.assets().await.unwrap();
-    assert!(e.items.iter().any(|a| a.kind == dangle_model::AssetKind::ElasticIp));
+    let e = src.enumerate().await.unwrap();
+    assert!(e.assets.iter().any(|a| a.kind == dangle_model::AssetKind::ElasticIp));
     let seen = seen.lock().unwrap().clone();
     let actions: BTreeSet<String> = seen.iter().map(iam_action).collect();
     // Every region (no `regions` given), every service, and a second Route53 page were exercised.

@@ -1,6 +1,7 @@
-//! dangle providers backed by files: RFC 1035 zone files ([`ZoneFileSource`], a [`RecordSource`]) and
-//! a static list of owned assets ([`StaticListSource`], an [`AssetSource`]) for what no cloud API
-//! reports — on-prem blocks, colo hosts, a partner's endpoint you contractually hold.
+//! dangle providers backed by files: RFC 1035 zone files ([`ZoneFileSource`], config `type = "zonefile"`)
+//! and a static list of owned assets ([`StaticListSource`], `type = "static"`) for what no cloud API
+//! reports — on-prem blocks, colo hosts, a partner's endpoint you contractually hold. Each is a
+//! [`Provider`] with its [`Factory`] ([`ZoneFileFactory`], [`StaticListFactory`]).
 //!
 //! ```no_run
 //! use dangle_files::ZoneFileSource;
@@ -11,10 +12,11 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use dangle_model::registry::{self, Configured, Context, Factory, SettingsError};
 use dangle_model::{
-    excerpt, Asset, AssetKind, AssetSource, BoxFuture, Coverage, DnsName, DnsRecord, Enumeration, ProviderError, RecordSource,
+    excerpt, parse_ip_or_cidr, Asset, AssetKind, BoxFuture, Coverage, Description, DnsName, Inventory, Namespace, Provider, ProviderError,
 };
-use ipnet::IpNet;
+use serde::Deserialize;
 
 mod zone;
 
@@ -82,7 +84,7 @@ impl ZoneFileSource {
         Ok(self)
     }
 
-    fn read(&self) -> Result<Enumeration<DnsRecord>, ProviderError> {
+    fn read(&self) -> Result<Inventory, ProviderError> {
         let reader = zone::ZoneReader {
             source: self.name.clone(),
             display_path: &self.display_path,
@@ -91,15 +93,19 @@ impl ZoneFileSource {
             include_roots: &self.include_roots,
         };
         let (_, records) = reader.read()?;
-        Ok(Enumeration::complete(records, Vec::new()))
+        Ok(Inventory { records, ..Inventory::default() })
     }
 }
 
-impl RecordSource for ZoneFileSource {
+impl Provider for ZoneFileSource {
     fn name(&self) -> &str {
         &self.name
     }
-    fn records(&self) -> BoxFuture<'_, Result<Enumeration<DnsRecord>, ProviderError>> {
+    /// A zone file is read whole or not at all: it vouches for the names of its zones.
+    fn describe(&self) -> Description {
+        Description { cloud: None, covers: vec![Namespace::Zones] }
+    }
+    fn enumerate(&self) -> BoxFuture<'_, Result<Inventory, ProviderError>> {
         Box::pin(async move { self.read() })
     }
 }
@@ -125,7 +131,7 @@ impl StaticListSource {
         ProviderError::Parse { path: self.display_path.clone(), line, message: message.into() }
     }
 
-    fn read(&self) -> Result<Enumeration<Asset>, ProviderError> {
+    fn read(&self) -> Result<Inventory, ProviderError> {
         let bytes = dangle_model::input::read_file(&self.disk_path, dangle_model::input::MAX_DATA_FILE).map_err(|e| ProviderError::Io {
             provider: self.name.to_string(),
             path: self.disk_path.clone(),
@@ -135,7 +141,7 @@ impl StaticListSource {
     }
 
     /// Parses the list's bytes (as read from its file).
-    pub fn parse(&self, bytes: &[u8]) -> Result<Enumeration<Asset>, ProviderError> {
+    pub fn parse(&self, bytes: &[u8]) -> Result<Inventory, ProviderError> {
         let mut rdr = csv::ReaderBuilder::new().trim(csv::Trim::All).comment(Some(b'#')).flexible(false).from_reader(bytes);
         let headers = rdr.headers().map_err(|e| self.err(1, format!("cannot read the header: {e}")))?.clone();
         let mut col = std::collections::HashMap::new();
@@ -187,17 +193,22 @@ impl StaticListSource {
         }
         let covered = if accounts.is_empty() { vec![default_account] } else { accounts.into_iter().collect() }
             .into_iter()
-            .map(|account| Coverage { source: self.name.clone(), cloud: Arc::from("static"), account, region: None })
+            .map(|account| Coverage { source: self.name.clone(), account, region: None })
             .collect();
-        Ok(Enumeration::complete(items, covered))
+        Ok(Inventory { assets: items, covered, ..Inventory::default() })
     }
 }
 
-impl AssetSource for StaticListSource {
+impl Provider for StaticListSource {
     fn name(&self) -> &str {
         &self.name
     }
-    fn assets(&self) -> BoxFuture<'_, Result<Enumeration<Asset>, ProviderError>> {
+    /// A static list vouches for the address space declared for it (`[[ranges]]` naming the list or
+    /// `static`): an address there that no row holds is ours no more.
+    fn describe(&self) -> Description {
+        Description { cloud: None, covers: vec![Namespace::Addresses] }
+    }
+    fn enumerate(&self) -> BoxFuture<'_, Result<Inventory, ProviderError>> {
         Box::pin(async move { self.read() })
     }
 }
@@ -218,17 +229,79 @@ fn csv_message(e: &csv::Error) -> String {
     }
 }
 
-/// `192.0.2.1`, `2001:db8::/32`, `198.51.100.0/24`; a block with host bits set is refused, since it is
-/// almost always a typo for a different block.
-pub fn parse_ip_or_cidr(text: &str) -> Result<IpNet, String> {
-    if let Ok(ip) = text.parse::<std::net::IpAddr>() {
-        return Ok(IpNet::from(ip));
+/// `type = "zonefile"`: an RFC 1035 zone file.
+pub struct ZoneFileFactory;
+/// `type = "static"`: a CSV list of owned assets outside any cloud API.
+pub struct StaticListFactory;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ZoneFileSettings {
+    path: PathBuf,
+    origin: Option<String>,
+    #[serde(default)]
+    include_dirs: Vec<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StaticListSettings {
+    path: PathBuf,
+}
+
+#[derive(Debug)]
+struct ZoneFileConfig {
+    name: String,
+    path: PathBuf,
+    disk_path: PathBuf,
+    origin: Option<DnsName>,
+    include_dirs: Vec<PathBuf>,
+}
+
+#[derive(Debug)]
+struct StaticListConfig {
+    name: String,
+    path: PathBuf,
+    disk_path: PathBuf,
+}
+
+impl Factory for ZoneFileFactory {
+    fn kind(&self) -> &'static str {
+        "zonefile"
     }
-    let net: IpNet = text.parse().map_err(|_| format!("`{}` is neither an IP address nor a CIDR block", excerpt(text)))?;
-    if net.addr() != net.network() {
-        return Err(format!("`{}` has host bits set; did you mean {}?", excerpt(text), net.trunc()));
+    fn configure(&self, name: &str, settings: toml::Table, cx: &mut Context) -> Result<Box<dyn Configured>, SettingsError> {
+        let s: ZoneFileSettings = registry::settings(settings)?;
+        let disk_path = cx.path("path", &s.path)?;
+        let include_dirs = s.include_dirs.iter().map(|d| cx.path("include_dirs", d)).collect::<Result<_, _>>()?;
+        let origin = s.origin.as_deref().map(DnsName::parse).transpose().map_err(|e| SettingsError::key("origin", e.to_string()))?;
+        Ok(Box::new(ZoneFileConfig { name: name.to_string(), path: s.path, disk_path, origin, include_dirs }))
     }
-    Ok(net)
+}
+
+impl Configured for ZoneFileConfig {
+    fn build(&self) -> BoxFuture<'_, Result<Box<dyn Provider>, ProviderError>> {
+        Box::pin(async move {
+            let src = ZoneFileSource::new(&self.name, &self.path, &self.disk_path, self.origin.clone()).with_include_dirs(&self.include_dirs)?;
+            Ok(Box::new(src) as Box<dyn Provider>)
+        })
+    }
+}
+
+impl Factory for StaticListFactory {
+    fn kind(&self) -> &'static str {
+        "static"
+    }
+    fn configure(&self, name: &str, settings: toml::Table, cx: &mut Context) -> Result<Box<dyn Configured>, SettingsError> {
+        let s: StaticListSettings = registry::settings(settings)?;
+        let disk_path = cx.path("path", &s.path)?;
+        Ok(Box::new(StaticListConfig { name: name.to_string(), path: s.path, disk_path }))
+    }
+}
+
+impl Configured for StaticListConfig {
+    fn build(&self) -> BoxFuture<'_, Result<Box<dyn Provider>, ProviderError>> {
+        Box::pin(async move { Ok(Box::new(StaticListSource::new(&self.name, &self.path, &self.disk_path)) as Box<dyn Provider>) })
+    }
 }
 
 /// Resolves `path` as written in a config file against the config's folder.
@@ -258,8 +331,8 @@ mod tests {
             "$TTL 300\n@ SOA ns1 host 1 1 1 1 1\n@ NS ns1\nns1 A 192.0.2.1\nwww CNAME app\napp A 192.0.2.2\n A 192.0.2.3\nv6 AAAA ::1\nmx MX 5 mail.example.net.\n",
         );
         let src = ZoneFileSource::new("zones", "example.com.zone", &p, None);
-        dangle_model::conformance::assert_records(&src).await;
-        assert_eq!(src.records().await.unwrap().items.len(), 7);
+        dangle_model::conformance::assert_provider(&src).await;
+        assert_eq!(src.enumerate().await.unwrap().records.len(), 7);
     }
 
     #[tokio::test]
@@ -269,11 +342,11 @@ mod tests {
             "id,kind,account,region,ips,hosts\ndc1,static,onprem,,198.51.100.0/24 2001:db8::/48,\nvpn,,,,203.0.113.9,vpn.example.net\napi,,,,,api.partner.example\n",
         );
         let src = StaticListSource::new("owned", "owned.csv", &p);
-        dangle_model::conformance::assert_assets(&src).await;
-        let e = src.assets().await.unwrap();
-        assert_eq!(e.items.len(), 3);
-        assert_eq!(e.items[0].ips.len(), 2);
-        assert_eq!(&*e.items[1].account, "owned.csv");
+        dangle_model::conformance::assert_provider(&src).await;
+        let e = src.enumerate().await.unwrap();
+        assert_eq!(e.assets.len(), 3);
+        assert_eq!(e.assets[0].ips.len(), 2);
+        assert_eq!(&*e.assets[1].account, "owned.csv");
         assert_eq!(e.covered.len(), 2);
     }
 
@@ -282,9 +355,9 @@ mod tests {
         let mut ips: Vec<String> = (0..200_000u32).map(|i| std::net::Ipv4Addr::from(0x0a00_0000 + i).to_string()).collect();
         ips.push("10.0.0.0".into());
         let (_d, p) = write("owned.csv", &format!("id,ips\nbig,{}\n", ips.join(" ")));
-        let e = StaticListSource::new("owned", "owned.csv", &p).assets().await.unwrap();
-        assert_eq!(e.items[0].ips.len(), 200_000);
-        assert_eq!(e.items[0].ips[1].to_string(), "10.0.0.1/32", "first appearance order is kept");
+        let e = StaticListSource::new("owned", "owned.csv", &p).enumerate().await.unwrap();
+        assert_eq!(e.assets[0].ips.len(), 200_000);
+        assert_eq!(e.assets[0].ips[1].to_string(), "10.0.0.1/32", "first appearance order is kept");
     }
 
     #[tokio::test]
@@ -301,7 +374,7 @@ mod tests {
         ] {
             let (_d, p) = write("owned.csv", text);
             let src = StaticListSource::new("owned", "owned.csv", &p);
-            let e = src.assets().await.unwrap_err().to_string();
+            let e = src.enumerate().await.unwrap_err().to_string();
             assert!(e.contains(needle), "{text:?}: {e}");
         }
     }

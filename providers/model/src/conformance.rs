@@ -1,58 +1,63 @@
-//! The provider conformance suite: invariants every [`RecordSource`] and [`AssetSource`] must keep,
-//! whatever backs it. Each check returns the list of violations (empty when conformant) so that a test
-//! can also prove the suite catches a broken provider; [`assert_records`] / [`assert_assets`] panic with
-//! the whole list.
+//! The provider conformance suite: invariants every [`Provider`] must keep, whatever backs it. Each
+//! check returns the list of violations (empty when conformant) so that a test can also prove the
+//! suite catches a broken provider; [`assert_provider`] panics with the whole list.
 //!
 //! ```text
-//! let source = ZoneFileSource::new("zones", "example.com.zone", None)?;
-//! dangle_model::conformance::assert_records(&source).await;
+//! let zones = ZoneFileSource::new("zones", "example.com.zone", "example.com.zone", None);
+//! dangle_model::conformance::assert_provider(&zones).await;
 //! ```
+//!
+//! These are the shape checks. The behavioural suite (seeded fixtures, failures injected per account,
+//! region and service, judged by the engine) is `dangle::conformance`.
 
 use std::collections::HashSet;
 
-use crate::{Asset, AssetSource, CoverageGap, DnsRecord, Enumeration, RecordSource, RecordType, Target};
+use crate::{CoverageGap, Description, Hides, Inventory, Namespace, Provider, RecordType, Target};
 
-/// Enumerates twice and checks every record invariant.
-pub async fn check_records(source: &dyn RecordSource) -> Vec<String> {
-    let first = match source.records().await {
+/// Enumerates twice and checks every invariant of the inventory and the description.
+pub async fn check_provider(p: &dyn Provider) -> Vec<String> {
+    let first = match p.enumerate().await {
         Ok(e) => e,
-        Err(e) => return vec![format!("records() failed: {e}")],
+        Err(e) => return vec![format!("enumerate() failed: {e}")],
     };
-    let mut v = check_record_items(source.name(), &first);
-    match source.records().await {
+    let mut v = check_inventory(p.name(), &p.describe(), &first);
+    match p.enumerate().await {
         Ok(second) if second != first => v.push("two enumerations of an unchanged source differ".into()),
         Ok(_) => {}
-        Err(e) => v.push(format!("second records() failed: {e}")),
+        Err(e) => v.push(format!("second enumerate() failed: {e}")),
     }
     v
 }
 
-/// Enumerates twice and checks every asset invariant.
-pub async fn check_assets(source: &dyn AssetSource) -> Vec<String> {
-    let first = match source.assets().await {
-        Ok(e) => e,
-        Err(e) => return vec![format!("assets() failed: {e}")],
-    };
-    let mut v = check_asset_items(source.name(), &first);
-    match source.assets().await {
-        Ok(second) if second != first => v.push("two enumerations of an unchanged source differ".into()),
-        Ok(_) => {}
-        Err(e) => v.push(format!("second assets() failed: {e}")),
+pub async fn assert_provider(p: &dyn Provider) {
+    let v = check_provider(p).await;
+    assert!(v.is_empty(), "provider `{}` breaks the contract:\n  {}", p.name(), v.join("\n  "));
+}
+
+/// Every invariant of one inventory.
+pub fn check_inventory(name: &str, d: &Description, inv: &Inventory) -> Vec<String> {
+    let mut v = check_description(d);
+    check_gaps(name, d, &inv.gaps, &mut v);
+    v.extend(check_records(name, inv));
+    v.extend(check_assets(name, d, inv));
+    v
+}
+
+/// A description names only its own cloud's services.
+pub fn check_description(d: &Description) -> Vec<String> {
+    let mut v = Vec::new();
+    for ns in &d.covers {
+        match (ns, d.cloud) {
+            (Namespace::Names(s), Some(c)) if s.cloud != c => v.push(format!("covers {} names of {}, not of its cloud {c}", s.name, s.cloud)),
+            (Namespace::Names(s), None) => v.push(format!("covers {} names but declares no cloud", s.name)),
+            (Namespace::NameServers, None) => v.push("covers name servers but declares no cloud whose servers they are".into()),
+            _ => {}
+        }
     }
     v
 }
 
-pub async fn assert_records(source: &dyn RecordSource) {
-    let v = check_records(source).await;
-    assert!(v.is_empty(), "record source `{}` breaks the contract:\n  {}", source.name(), v.join("\n  "));
-}
-
-pub async fn assert_assets(source: &dyn AssetSource) {
-    let v = check_assets(source).await;
-    assert!(v.is_empty(), "asset source `{}` breaks the contract:\n  {}", source.name(), v.join("\n  "));
-}
-
-fn check_gaps(name: &str, gaps: &[CoverageGap], v: &mut Vec<String>) {
+fn check_gaps(name: &str, d: &Description, gaps: &[CoverageGap], v: &mut Vec<String>) {
     for g in gaps {
         if &*g.source != name {
             v.push(format!("gap source `{}` is not the provider name `{name}`", g.source));
@@ -63,15 +68,25 @@ fn check_gaps(name: &str, gaps: &[CoverageGap], v: &mut Vec<String>) {
         if g.region.as_deref() == Some("") {
             v.push(format!("gap {g:?} has an empty-string region (use None)"));
         }
+        match &g.hides {
+            Hides::Account => {}
+            Hides::Only(ns) if ns.is_empty() => v.push(format!("gap {} {}: hides nothing (a failure hides what it failed to list)", g.service, g.error)),
+            Hides::Only(ns) => {
+                for n in ns {
+                    if !d.covers.contains(n) {
+                        v.push(format!("gap {} {}: hides {n:?}, which the provider does not say it covers", g.service, g.error));
+                    }
+                }
+            }
+        }
     }
 }
 
-/// The per-item invariants of a record enumeration.
-pub fn check_record_items(name: &str, e: &Enumeration<DnsRecord>) -> Vec<String> {
+/// The per-item invariants of the records.
+pub fn check_records(name: &str, inv: &Inventory) -> Vec<String> {
     let mut v = Vec::new();
-    check_gaps(name, &e.gaps, &mut v);
     let mut seen = HashSet::new();
-    for r in &e.items {
+    for r in &inv.records {
         let id = format!("{} {} {:?} in {}", r.name, r.rtype, r.set_id, r.zone);
         if &*r.source != name {
             v.push(format!("{id}: source `{}` is not the provider name `{name}`", r.source));
@@ -117,20 +132,19 @@ pub fn check_record_items(name: &str, e: &Enumeration<DnsRecord>) -> Vec<String>
     v
 }
 
-/// The per-item invariants of an asset enumeration.
-pub fn check_asset_items(name: &str, e: &Enumeration<Asset>) -> Vec<String> {
+/// The per-item invariants of the assets and the coverage.
+pub fn check_assets(name: &str, d: &Description, inv: &Inventory) -> Vec<String> {
     let mut v = Vec::new();
-    check_gaps(name, &e.gaps, &mut v);
-    if !e.items.is_empty() && e.covered.is_empty() {
+    if !inv.assets.is_empty() && (inv.covered.is_empty() || d.covers.is_empty()) {
         v.push("assets returned but no coverage declared: nothing could ever be judged dangling".into());
     }
-    for c in &e.covered {
-        if &*c.source != name || c.cloud.is_empty() || c.region.as_deref() == Some("") {
+    for c in &inv.covered {
+        if &*c.source != name || c.account.is_empty() || c.region.as_deref() == Some("") {
             v.push(format!("malformed coverage {c:?}"));
         }
     }
     let mut seen = HashSet::new();
-    for a in &e.items {
+    for a in &inv.assets {
         let id = format!("{} {}", a.kind, a.id);
         if &*a.source != name {
             v.push(format!("{id}: source `{}` is not the provider name `{name}`", a.source));
@@ -166,15 +180,18 @@ pub fn check_asset_items(name: &str, e: &Enumeration<Asset>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{BoxFuture, DnsName, ProviderError};
+    use crate::{BoxFuture, DnsName, DnsRecord, ProviderError};
     use std::sync::Arc;
 
     struct Broken;
-    impl RecordSource for Broken {
+    impl Provider for Broken {
         fn name(&self) -> &str {
             "broken"
         }
-        fn records(&self) -> BoxFuture<'_, Result<Enumeration<DnsRecord>, ProviderError>> {
+        fn describe(&self) -> Description {
+            Description { cloud: None, covers: vec![Namespace::Names(crate::cloud::S3)] }
+        }
+        fn enumerate(&self) -> BoxFuture<'_, Result<Inventory, ProviderError>> {
             Box::pin(async {
                 let zone = DnsName::parse("example.com").unwrap();
                 let r = DnsRecord {
@@ -189,16 +206,33 @@ mod tests {
                     targets: vec![Target::Ip("2001:db8::1".parse().unwrap())].into(),
                     location: None,
                 };
-                Ok(Enumeration::complete(vec![r.clone(), r], vec![]))
+                let gap = CoverageGap {
+                    source: Arc::from("broken"),
+                    account: Arc::from("1"),
+                    region: None,
+                    service: "ec2".into(),
+                    error: "denied".into(),
+                    hides: Hides::only(&[Namespace::Addresses]),
+                };
+                Ok(Inventory { records: vec![r.clone(), r], gaps: vec![gap], ..Default::default() })
             })
         }
     }
 
     #[tokio::test]
     async fn the_suite_catches_a_broken_provider() {
-        let v = check_records(&Broken).await;
+        let v = check_provider(&Broken).await;
         let all = v.join("\n");
-        for expected in ["not the provider name", "empty account", "empty-string set_id", "outside its zone", "appears twice", "does not fit"] {
+        for expected in [
+            "not the provider name",
+            "empty account",
+            "empty-string set_id",
+            "outside its zone",
+            "appears twice",
+            "does not fit",
+            "declares no cloud",
+            "which the provider does not say it covers",
+        ] {
             assert!(all.contains(expected), "missing `{expected}` in:\n{all}");
         }
     }

@@ -1,9 +1,10 @@
 //! The contract between dangle's providers and its engine.
 //!
-//! Providers (Route53, Azure DNS, zone files, static lists, …) enumerate two inventories and hand them
-//! over in these types only: [`DnsRecord`]s from a [`RecordSource`] and [`Asset`]s from an [`AssetSource`],
-//! each wrapped in an [`Enumeration`] that also says what was covered and which parts failed
-//! ([`CoverageGap`]). The engine never sees an SDK type or a raw string name.
+//! Providers (Route53, Azure DNS, zone files, static lists, …) implement one trait, [`Provider`]: one
+//! enumeration returns one [`Inventory`] ([`DnsRecord`]s, [`Asset`]s, what was covered and which parts
+//! failed, as [`CoverageGap`]s that say what they can hide), and the provider describes itself as typed
+//! data ([`Description`]: its [`Cloud`] and the [`Namespace`]s it covers). The engine never sees an SDK
+//! type, a raw string name or a service string; what it knows of each cloud is in [`cloud`].
 //!
 //! ```
 //! use dangle_model::{DnsName, Target};
@@ -11,8 +12,8 @@
 //! assert_eq!(t.to_string(), "app.example.com");
 //! ```
 //!
-//! Every provider runs [`conformance`] against itself: the files provider on every build, the cloud
-//! providers against their emulators.
+//! Every provider runs [`conformance`] against itself: the files providers on every build, the cloud
+//! providers against their emulators. [`registry`] is how a provider crate offers itself to the engine.
 
 use std::fmt;
 use std::future::Future;
@@ -25,9 +26,13 @@ use std::sync::Arc;
 use ipnet::IpNet;
 use serde::Serialize;
 
+pub mod cloud;
 pub mod conformance;
 pub mod input;
 mod name;
+pub mod registry;
+
+pub use cloud::{Cloud, Service};
 
 pub use input::excerpt;
 
@@ -269,10 +274,16 @@ struct KindInfo {
     /// A released name: a bucket or an app name can be registered again; a name with a random part
     /// (`my-alb-1234567890.…elb.amazonaws.com`, `d111111abcdef8.cloudfront.net`) cannot.
     name_claimable: Claimable,
+    /// The keyed service whose namespace the asset's id names a key of (an S3 bucket, a storage account).
+    keyed: Option<Service>,
 }
 
 const fn kind(kind: AssetKind, name: &'static str, address: Claimable, name_claimable: Claimable) -> KindInfo {
-    KindInfo { kind, name, address, name_claimable }
+    KindInfo { kind, name, address, name_claimable, keyed: None }
+}
+
+const fn keyed(kind: AssetKind, name: &'static str, service: Service) -> KindInfo {
+    KindInfo { kind, name, address: Claimable::Unknown, name_claimable: Claimable::Yes, keyed: Some(service) }
 }
 
 const KINDS: &[KindInfo] = &[
@@ -281,7 +292,7 @@ const KINDS: &[KindInfo] = &[
     kind(AssetKind::NetworkInterface, "network_interface", Claimable::Yes, Claimable::Yes),
     kind(AssetKind::LoadBalancer, "load_balancer", Claimable::Yes, Claimable::No),
     kind(AssetKind::ClassicLoadBalancer, "classic_load_balancer", Claimable::Yes, Claimable::No),
-    kind(AssetKind::S3Bucket, "s3_bucket", Claimable::Unknown, Claimable::Yes),
+    keyed(AssetKind::S3Bucket, "s3_bucket", cloud::S3),
     kind(AssetKind::CloudFront, "cloudfront", Claimable::Unknown, Claimable::No),
     kind(AssetKind::HostedZone, "hosted_zone", Claimable::Unknown, Claimable::Yes),
     kind(AssetKind::AzurePublicIp, "azure_public_ip", Claimable::Yes, Claimable::Yes),
@@ -289,7 +300,7 @@ const KINDS: &[KindInfo] = &[
     kind(AssetKind::FrontDoor, "front_door", Claimable::Unknown, Claimable::Yes),
     kind(AssetKind::TrafficManager, "traffic_manager", Claimable::Unknown, Claimable::Yes),
     kind(AssetKind::CdnEndpoint, "cdn_endpoint", Claimable::Unknown, Claimable::Yes),
-    kind(AssetKind::StorageAccount, "storage_account", Claimable::Unknown, Claimable::Yes),
+    keyed(AssetKind::StorageAccount, "storage_account", cloud::BLOB),
     kind(AssetKind::AzureDnsZone, "azure_dns_zone", Claimable::Unknown, Claimable::Yes),
     kind(AssetKind::Static, "static", Claimable::Unknown, Claimable::Unknown),
 ];
@@ -314,6 +325,15 @@ impl AssetKind {
     /// Can a third party obtain an address that an asset of this kind held and no longer holds?
     pub fn released_address(&self) -> Claimable {
         self.info().map(|k| k.address).unwrap_or(Claimable::Unknown)
+    }
+
+    /// The namespace key an asset of this kind holds: (the keyed service, the key), the key being the
+    /// last segment of the id (`my.bucket` of `arn:aws:s3:::my.bucket`, `acct` of
+    /// `/subscriptions/…/storageAccounts/acct`). Azure's blob and static-website names share one
+    /// namespace: the storage account's.
+    pub fn key<'i>(&self, id: &'i str) -> Option<(Service, &'i str)> {
+        let service = self.info()?.keyed?;
+        Some((service, id.rsplit([':', '/']).next().unwrap_or(id)))
     }
 
     /// Can a third party obtain a name that an asset of this kind held and no longer holds?
@@ -361,12 +381,47 @@ pub struct Asset {
     pub hosts: Vec<DnsName>,
 }
 
+/// A kind of target a provider's enumeration vouches for: an unheld target of a namespace that was
+/// covered without gaps is `dangling`. Which names belong to a service is in the cloud's table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Namespace {
+    /// Addresses: the cloud's published ranges, and `[[ranges]]` that name the provider, its type or
+    /// its cloud, in the regions covered.
+    Addresses,
+    /// Names of one service (for a keyed service, the keys of its namespace: S3 buckets).
+    Names(Service),
+    /// Delegations to the cloud's name servers: a zone there is held or anyone may create it.
+    NameServers,
+    /// The records of the zones the provider serves: a name missing there does not exist.
+    Zones,
+    /// Resource ids (Azure alias records), by account.
+    Resources,
+}
+
+/// What a failure can hide: the whole account (credentials, region discovery), or some namespaces.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Hides {
+    Account,
+    Only(Vec<Namespace>),
+}
+
+impl Hides {
+    pub fn only(namespaces: &[Namespace]) -> Self {
+        Self::Only(namespaces.to_vec())
+    }
+    /// Whether a target of `ns` could be hidden by this failure.
+    pub fn covers(&self, ns: &Namespace) -> bool {
+        match self {
+            Self::Account => true,
+            Self::Only(v) => v.contains(ns),
+        }
+    }
+}
+
 /// Something that was enumerated completely: the basis for calling an unowned target `dangling`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct Coverage {
     pub source: Arc<str>,
-    /// The address and service namespace this covers: `aws`, `azure`, `static`, or a provider name.
-    pub cloud: Arc<str>,
     pub account: Arc<str>,
     /// `None`: every region of the account (or a source without regions).
     pub region: Option<Arc<str>>,
@@ -378,29 +433,31 @@ pub struct CoverageGap {
     pub source: Arc<str>,
     pub account: Arc<str>,
     pub region: Option<Arc<str>>,
-    /// The service that failed (`route53`, `ec2`, `dns`, …).
+    /// The service that failed, for people (`route53`, `ec2`, …): never matched by the engine.
     pub service: String,
     pub error: String,
+    /// What the failure can hide, in `account` (and `region`, where set).
+    #[serde(skip)]
+    pub hides: Hides,
 }
 
-/// Items plus what was covered and what failed: partial results are data, not a crash.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Enumeration<T> {
-    pub items: Vec<T>,
-    pub gaps: Vec<CoverageGap>,
+/// What one enumeration returned: partial results are data, not a crash.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Inventory {
+    pub records: Vec<DnsRecord>,
+    pub assets: Vec<Asset>,
     pub covered: Vec<Coverage>,
+    pub gaps: Vec<CoverageGap>,
 }
 
-impl<T> Default for Enumeration<T> {
-    fn default() -> Self {
-        Self { items: Vec::new(), gaps: Vec::new(), covered: Vec::new() }
-    }
-}
-
-impl<T> Enumeration<T> {
-    pub fn complete(items: Vec<T>, covered: Vec<Coverage>) -> Self {
-        Self { items, gaps: Vec::new(), covered }
-    }
+/// What a provider is, as data: the engine judges by this, never by the provider's type or name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Description {
+    /// The cloud whose address space and service names it enumerates; `None` for a provider of its
+    /// own space only (zone files, a static list).
+    pub cloud: Option<Cloud>,
+    /// The namespaces a gap-free enumeration vouches for, in the accounts and regions of `covered`.
+    pub covers: Vec<Namespace>,
 }
 
 /// A provider failure that stops the run (bad input, bad config). Partial failures are [`CoverageGap`]s.
@@ -417,20 +474,30 @@ pub enum ProviderError {
     Config { provider: String, message: String },
 }
 
-/// A boxed future, so the traits stay object safe (`Box<dyn RecordSource>`).
+/// A boxed future, so the trait stays object safe (`Box<dyn Provider>`).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// Enumerates DNS records, read-only.
-pub trait RecordSource: Send + Sync {
+/// One source of records and assets, read-only. Implement this, register a factory
+/// ([`registry::Factory`]) and pass [`conformance`]: that is a provider.
+pub trait Provider: Send + Sync {
     /// The provider label (config `name`), used as `source` on everything it returns.
     fn name(&self) -> &str;
-    fn records(&self) -> BoxFuture<'_, Result<Enumeration<DnsRecord>, ProviderError>>;
+    fn describe(&self) -> Description;
+    /// Enumerates everything once. Each call enumerates afresh.
+    fn enumerate(&self) -> BoxFuture<'_, Result<Inventory, ProviderError>>;
 }
 
-/// Enumerates owned assets, read-only.
-pub trait AssetSource: Send + Sync {
-    fn name(&self) -> &str;
-    fn assets(&self) -> BoxFuture<'_, Result<Enumeration<Asset>, ProviderError>>;
+/// `192.0.2.1`, `2001:db8::/32`, `198.51.100.0/24`; a block with host bits set is refused, since it is
+/// almost always a typo for a different block.
+pub fn parse_ip_or_cidr(text: &str) -> Result<IpNet, String> {
+    if let Ok(ip) = text.parse::<IpAddr>() {
+        return Ok(IpNet::from(ip));
+    }
+    let net: IpNet = text.parse().map_err(|_| format!("`{}` is neither an IP address nor a CIDR block", excerpt(text)))?;
+    if net.addr() != net.network() {
+        return Err(format!("`{}` has host bits set; did you mean {}?", excerpt(text), net.trunc()));
+    }
+    Ok(net)
 }
 
 /// An IP as a host prefix (`/32` or `/128`).

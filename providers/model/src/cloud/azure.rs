@@ -1,0 +1,65 @@
+//! Azure: every service name is a suffix; storage account names are one global namespace.
+
+use super::{Cloud, CloudTable, RegionAt, Service, SuffixRule};
+use crate::Claimable::{self, No, Unknown, Yes};
+use crate::DnsName;
+
+pub const APP_SERVICE: Service = Service::new(Cloud::Azure, "App Service");
+pub const PUBLIC_IP_LABEL: Service = Service::new(Cloud::Azure, "public IP DNS label");
+pub const TRAFFIC_MANAGER: Service = Service::new(Cloud::Azure, "Traffic Manager");
+pub const BLOB: Service = Service::keyed(Cloud::Azure, "Storage (blob)", "storage account");
+pub const STATIC_WEBSITE: Service = Service::keyed(Cloud::Azure, "Storage (static website)", "storage account");
+pub const CDN: Service = Service::new(Cloud::Azure, "CDN");
+pub const FRONT_DOOR: Service = Service::new(Cloud::Azure, "Front Door");
+pub const AZURE_DNS: Service = Service::new(Cloud::Azure, "Azure DNS");
+
+const fn known(suffix: &'static str, service: Service, claimable: Claimable) -> SuffixRule {
+    SuffixRule { suffix, service, claimable, enumerated: true, region: RegionAt::None, keyed: service.key_noun.is_some() }
+}
+
+const fn other(suffix: &'static str, name: &'static str, claimable: Claimable) -> SuffixRule {
+    SuffixRule { suffix, service: Service::new(Cloud::Azure, name), claimable, enumerated: false, region: RegionAt::None, keyed: false }
+}
+
+pub(super) static TABLE: CloudTable = CloudTable {
+    cloud: Cloud::Azure,
+    id: "azure",
+    display: "Azure",
+    suffixes: &[
+        known("azurewebsites.net", APP_SERVICE, Yes),
+        SuffixRule { suffix: "cloudapp.azure.com", service: PUBLIC_IP_LABEL, claimable: Yes, enumerated: true, region: RegionAt::LabelBefore, keyed: false },
+        other("cloudapp.net", "Cloud Services (classic)", Yes),
+        known("trafficmanager.net", TRAFFIC_MANAGER, Yes),
+        known("blob.core.windows.net", BLOB, Yes),
+        known("web.core.windows.net", STATIC_WEBSITE, Yes),
+        known("azureedge.net", CDN, Yes),
+        known("azurefd.net", FRONT_DOOR, Yes),
+        other("azure-api.net", "API Management", Yes),
+        other("azurecontainer.io", "Container Instances", Yes),
+        other("azurestaticapps.net", "Static Web Apps", No),
+        other("database.windows.net", "SQL Database", Yes),
+        other("redis.cache.windows.net", "Cache for Redis", Yes),
+        other("search.windows.net", "Cognitive Search", Yes),
+        other("servicebus.windows.net", "Service Bus", Yes),
+        other("azurehdinsight.net", "HDInsight", Yes),
+        other("azurecr.io", "Container Registry", Yes),
+    ],
+    classify: None,
+    dns: Some((AZURE_DNS, is_azure_dns_server)),
+    resource_account: Some(subscription_of),
+    shared_wildcards: &["*.azurewebsites.net", "*.blob.core.windows.net", "*.azureedge.net", "*.azurefd.net", "*.trafficmanager.net"],
+    ranges: &[("AzureCloud", Yes)],
+    range_default: Unknown,
+};
+
+fn is_azure_dns_server(name: &DnsName) -> bool {
+    let labels: Vec<&str> = name.labels().collect();
+    labels.len() >= 3 && labels[1] == "azure-dns"
+}
+
+/// `/subscriptions/SUB/resourceGroups/…` → `SUB`.
+fn subscription_of(id: &str) -> Option<&str> {
+    let mut parts = id.split('/').filter(|p| !p.is_empty());
+    parts.next().filter(|p| p.eq_ignore_ascii_case("subscriptions"))?;
+    parts.next()
+}

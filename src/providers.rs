@@ -1,0 +1,81 @@
+//! The provider registry: every provider type this build knows, one line each. A provider crate
+//! exports a [`Factory`] under its config `type`; a type whose crate is behind a cargo feature that is
+//! off stays listed, so a config naming it gets a clear error instead of "unknown type".
+//!
+//! Adding a provider: its crate (one [`dangle_model::Provider`] and its factory), one line below, and
+//! its cloud's table in `dangle_model::cloud` (see README, "Adding a provider").
+
+use dangle_model::registry::Factory;
+
+/// A provider type as this build has it.
+pub enum Entry {
+    Built(&'static dyn Factory),
+    /// Known, but not in this build: which cargo feature brings it.
+    Missing { kind: &'static str, feature: &'static str },
+}
+
+impl Entry {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Built(f) => f.kind(),
+            Self::Missing { kind, .. } => kind,
+        }
+    }
+}
+
+/// `provider!("feature", "type", factory)`: the factory when the feature is on, a marker otherwise.
+macro_rules! provider {
+    ($feature:literal, $kind:literal, $factory:expr) => {{
+        #[cfg(feature = $feature)]
+        let e = Entry::Built(&$factory);
+        #[cfg(not(feature = $feature))]
+        let e = Entry::Missing { kind: $kind, feature: $feature };
+        e
+    }};
+}
+
+/// Every provider type, in the order `dangle` lists them.
+pub fn registry() -> [Entry; 4] {
+    [
+        provider!("aws", "aws", dangle_aws::AwsFactory),
+        provider!("azure", "azure", AZURE_NOT_YET),
+        Entry::Built(&dangle_files::ZoneFileFactory),
+        Entry::Built(&dangle_files::StaticListFactory),
+    ]
+}
+
+/// The Azure provider is the next issue: until its crate lands, `type = "azure"` says so.
+#[cfg(feature = "azure")]
+const AZURE_NOT_YET: NotYet = NotYet("azure");
+
+/// A type whose crate is not written yet.
+#[cfg(feature = "azure")]
+pub struct NotYet(&'static str);
+
+#[cfg(feature = "azure")]
+impl Factory for NotYet {
+    fn kind(&self) -> &'static str {
+        self.0
+    }
+    fn configure(
+        &self,
+        _name: &str,
+        _settings: toml::Table,
+        _cx: &mut dangle_model::registry::Context,
+    ) -> Result<Box<dyn dangle_model::registry::Configured>, dangle_model::registry::SettingsError> {
+        Err(dangle_model::registry::SettingsError::Table {
+            key: None,
+            message: format!("the {} provider is not part of this build yet; remove it from the config or use a build with it", self.0),
+        })
+    }
+}
+
+/// The entry for a config `type`.
+pub fn find(kind: &str) -> Option<Entry> {
+    registry().into_iter().find(|e| e.kind() == kind)
+}
+
+/// Every type, for messages: `aws, azure, zonefile, static`.
+pub fn kinds() -> Vec<&'static str> {
+    registry().iter().map(Entry::kind).collect()
+}
