@@ -8,6 +8,7 @@ use dangle_model::registry::{Configured, Context, SettingsError};
 use dangle_model::Cloud;
 use serde::Deserialize;
 
+pub use crate::probe::{NamedTarget, Options as ProbeConfig};
 use crate::reconcile::ranges::DeclaredRange;
 use crate::reconcile::Claimable;
 
@@ -70,16 +71,6 @@ struct RawTarget {
     sni: Option<String>,
 }
 
-/// A target the user names in `[[probe.targets]]`: probed on every scan, record or not.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NamedTarget {
-    /// As written in the config.
-    pub label: String,
-    pub host: String,
-    pub port: Option<u16>,
-    pub sni: String,
-}
-
 /// A validated provider: its label, its config `type`, and its own settings as its crate read them.
 #[derive(Debug, Clone)]
 pub struct ProviderConfig {
@@ -94,47 +85,6 @@ impl ProviderConfig {
     }
     pub fn kind(&self) -> &'static str {
         self.kind
-    }
-}
-
-/// `[probe]`, validated (files are read when the prober is built: `probe::load`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProbeConfig {
-    pub enabled: bool,
-    pub ports: Vec<u16>,
-    pub connect_timeout_ms: u64,
-    pub handshake_timeout_ms: u64,
-    pub concurrency: usize,
-    pub trust_anchors: Vec<PathBuf>,
-    pub spki_pins: Vec<String>,
-    pub client_cert: Option<PathBuf>,
-    pub client_key: Option<PathBuf>,
-    pub connect_to: BTreeMap<String, String>,
-    /// Name servers for resolving probe targets (`None`: the system's configuration).
-    pub nameservers: Option<Vec<std::net::SocketAddr>>,
-    /// Dial only inside these blocks, after `connect_to` (empty: anywhere).
-    pub allow_dial: Vec<ipnet::IpNet>,
-    /// Targets probed on every scan besides the records that need it.
-    pub targets: Vec<NamedTarget>,
-}
-
-impl Default for ProbeConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            ports: vec![443],
-            connect_timeout_ms: 3000,
-            handshake_timeout_ms: 5000,
-            concurrency: 128,
-            trust_anchors: Vec::new(),
-            spki_pins: Vec::new(),
-            client_cert: None,
-            client_key: None,
-            connect_to: BTreeMap::new(),
-            nameservers: None,
-            allow_dial: Vec::new(),
-            targets: Vec::new(),
-        }
     }
 }
 
@@ -267,31 +217,15 @@ impl Config {
                 probe.enabled = v;
             }
             if let Some(v) = p.ports {
-                if v.is_empty() || v.contains(&0) {
-                    return Err(invalid(format!("{at} ports: give one or more ports between 1 and 65535")));
-                }
                 probe.ports = v;
             }
-            for (key, v, slot) in [
-                ("connect_timeout_ms", p.connect_timeout_ms, &mut probe.connect_timeout_ms),
-                ("handshake_timeout_ms", p.handshake_timeout_ms, &mut probe.handshake_timeout_ms),
-            ] {
-                if let Some(v) = v {
-                    if v == 0 || v > 600_000 {
-                        return Err(invalid(format!("{at} {key}: {v} is outside 1..=600000")));
-                    }
-                    *slot = v;
-                }
-            }
-            if let Some(c) = p.concurrency {
-                if c == 0 || c > 4096 {
-                    return Err(invalid(format!("{at} concurrency: {c} is outside 1..=4096")));
-                }
-                probe.concurrency = c;
-            }
+            probe.connect_timeout_ms = p.connect_timeout_ms.unwrap_or(probe.connect_timeout_ms);
+            probe.handshake_timeout_ms = p.handshake_timeout_ms.unwrap_or(probe.handshake_timeout_ms);
+            probe.concurrency = p.concurrency.unwrap_or(probe.concurrency);
             if p.client_cert.is_some() != p.client_key.is_some() {
                 return Err(invalid(format!("{at}: client_cert and client_key go together")));
             }
+            probe.check().map_err(|(key, m)| invalid(format!("{at} {key}: {m}")))?;
             crate::probe::ConnectTo::parse(p.connect_to.iter().map(|(k, v)| (k.as_str(), v.as_str())))
                 .map_err(|e| invalid(format!("{at} {e}: give an address or host name, with an optional :port")))?;
             if let Some(ns) = &p.nameservers {

@@ -9,6 +9,7 @@ pub mod providers;
 pub mod reconcile;
 pub mod config;
 pub mod store;
+pub mod time;
 pub mod cli;
 pub mod commands;
 pub mod report;

@@ -31,11 +31,17 @@ fn settings(args: &ProbeArgs) -> anyhow::Result<ProbeConfig> {
         p.nameservers = Some(args.nameservers.iter().map(|n| parse_nameserver(n).map_err(|e| anyhow::anyhow!("--nameserver {e}"))).collect::<Result<_, _>>()?);
     }
     if let Some(ms) = args.connect_timeout_ms {
-        p.connect_timeout_ms = ms.clamp(1, 600_000);
+        p.connect_timeout_ms = ms;
     }
     if let Some(ms) = args.handshake_timeout_ms {
-        p.handshake_timeout_ms = ms.clamp(1, 600_000);
+        p.handshake_timeout_ms = ms;
     }
+    // The same check as `[probe]` in a config: a value out of range is refused, never clamped.
+    p.check().map_err(|(key, m)| match key {
+        "connect_timeout_ms" | "handshake_timeout_ms" => anyhow::anyhow!("--{}: {m}", key.replace('_', "-")),
+        "client_cert" => anyhow::anyhow!("--client-cert and --client-key go together"),
+        _ => anyhow::anyhow!("[probe] {key}: {m}"),
+    })?;
     // One target: no reason to limit where it may be dialed beyond what the user typed.
     p.allow_dial.clear();
     Ok(p)

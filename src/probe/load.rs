@@ -10,7 +10,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::sign::CertifiedKey;
 
 use super::{provider, ConnectTo, Identity, Prober, Settings, Trust};
-use crate::config::ProbeConfig;
+use super::Options as ProbeConfig;
 
 #[derive(Debug, thiserror::Error)]
 #[error("[probe] {0}")]

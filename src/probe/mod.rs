@@ -14,7 +14,6 @@
 //! [`runner`] resolves names, applies `connect_to` and bounds concurrency; [`load`] turns `[probe]` into
 //! [`Settings`].
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
@@ -33,56 +32,15 @@ pub mod auth;
 mod danger;
 mod signature;
 pub mod load;
+mod options;
 pub mod plan;
 pub mod runner;
 
+pub use dangle_model::Verdict;
+pub use options::{NamedTarget, Options};
 pub use plan::{probe_rows, Probed};
 pub use runner::{default_sni, parse_target, ConnectTo, Job, Prober};
 
-/// The verdict of a probe (contract names).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    NotProbed,
-    NoAnswer,
-    UnknownListener,
-    Ours,
-    Foreign,
-    Shared,
-}
-
-impl Verdict {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::NotProbed => "not_probed",
-            Self::NoAnswer => "no_answer",
-            Self::UnknownListener => "unknown_listener",
-            Self::Ours => "ours",
-            Self::Foreign => "foreign",
-            Self::Shared => "shared",
-        }
-    }
-
-    /// How much a verdict says about a target reached at several addresses and ports: the highest
-    /// rank speaks for the target. Something foreign anywhere is the alarm; a non-TLS listener is more
-    /// suspicious than our own certificate; silence says least.
-    pub fn rank(self) -> u8 {
-        match self {
-            Self::NotProbed => 0,
-            Self::NoAnswer => 1,
-            Self::Ours => 2,
-            Self::UnknownListener => 3,
-            Self::Shared => 4,
-            Self::Foreign => 5,
-        }
-    }
-}
-
-impl fmt::Display for Verdict {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// What makes a server ours: a chain to one of these anchors, or one of these SPKI pins anywhere in
 /// the presented chain.
@@ -398,7 +356,7 @@ pub fn cert_info(der: &CertificateDer<'_>) -> CertInfo {
 
 /// A certificate time as RFC 3339 UTC (as the store writes times); before 1970, as written.
 fn when(t: &x509_parser::time::ASN1Time) -> String {
-    u64::try_from(t.timestamp()).map(crate::store::format_unix).unwrap_or_else(|_| t.to_string())
+    u64::try_from(t.timestamp()).map(crate::time::format_unix).unwrap_or_else(|_| t.to_string())
 }
 
 /// DER distinguished names, as a person reads them.

@@ -12,7 +12,7 @@ use rustc_hash::FxHashMap;
 
 use super::runner::summarize;
 use super::{Evidence, Job, Prober, Verdict};
-use crate::config::NamedTarget;
+use super::NamedTarget;
 use crate::reconcile::{severity, Judgement, Status};
 
 /// What the probes said about one row.

@@ -12,10 +12,9 @@ use serde::Serialize;
 use crate::probe::Probed;
 use crate::reconcile::{Claimable, Explainer, Former, History, Judgement, Severity, Status};
 
-mod time;
 mod write;
 
-pub use time::{format_unix, now_rfc3339};
+pub use crate::time::{format_unix, now_rfc3339};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -8,7 +8,7 @@ use rusqlite::{params, Transaction};
 
 use super::codes::{claimable_code, severity_code, status_code};
 use super::{fmt_net, join, now_rfc3339, RunInput, Store, StoreError};
-use crate::probe::Verdict;
+use dangle_model::Verdict;
 
 /// Item indexes `0..n` in the order of their identity key.
 fn key_order<K: Ord>(n: usize, key: impl Fn(usize) -> K) -> Vec<usize> {

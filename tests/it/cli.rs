@@ -645,3 +645,12 @@ fn scan_out_on_a_full_disk_keeps_the_previous_reports() {
     assert_eq!(read(&dir.join("after.csv")), first, "the previous records.csv was damaged");
     assert!(!read(&dir.join("listing")).contains(".tmp"), "temporary files were left: {}", read(&dir.join("listing")));
 }
+
+#[test]
+fn probe_flags_out_of_range_are_refused_like_the_config_not_clamped() {
+    let dir = zone_dir("www A 192.0.2.1\n");
+    expect_error(dir.path(), &["probe", "127.0.0.1:9", "--connect-timeout-ms", "0"], &["--connect-timeout-ms: 0 is outside 1..=600000"]);
+    expect_error(dir.path(), &["probe", "127.0.0.1:9", "--handshake-timeout-ms", "600001"], &["--handshake-timeout-ms: 600001 is outside 1..=600000"]);
+    std::fs::write(dir.path().join("dangle.toml"), "[probe]\nconnect_timeout_ms = 0\n").unwrap();
+    expect_error(dir.path(), &["scan"], &["[probe] connect_timeout_ms: 0 is outside 1..=600000"]);
+}

@@ -189,6 +189,51 @@ impl fmt::Display for Claimable {
     }
 }
 
+/// The verdict of a probe (contract names): shared vocabulary of the prober, the store and the reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    NotProbed,
+    NoAnswer,
+    UnknownListener,
+    Ours,
+    Foreign,
+    Shared,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotProbed => "not_probed",
+            Self::NoAnswer => "no_answer",
+            Self::UnknownListener => "unknown_listener",
+            Self::Ours => "ours",
+            Self::Foreign => "foreign",
+            Self::Shared => "shared",
+        }
+    }
+
+    /// How much a verdict says about a target reached at several addresses and ports: the highest
+    /// rank speaks for the target. Something foreign anywhere is the alarm; a non-TLS listener is more
+    /// suspicious than our own certificate; silence says least.
+    pub fn rank(self) -> u8 {
+        match self {
+            Self::NotProbed => 0,
+            Self::NoAnswer => 1,
+            Self::Ours => 2,
+            Self::UnknownListener => 3,
+            Self::Shared => 4,
+            Self::Foreign => 5,
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Where a record points.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Target {
