@@ -117,7 +117,7 @@ impl Config {
         })?;
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
-        let resolve = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { dir.join(p) };
+        let resolve = |p: &Path| dangle_model::registry::resolve(&dir, p);
 
         let mut providers = Vec::new();
         let mut names = HashSet::new();

@@ -126,6 +126,12 @@ fn key_space(s: Service) -> Option<KeySpace> {
     s.key_noun.map(|n| (s.cloud, n))
 }
 
+/// The namespace key an asset of `kind` with `id` holds, if its kind holds one.
+fn asset_key<'i>(kind: &AssetKind, id: &'i str) -> Option<(KeySpace, &'i str)> {
+    let (service, key) = kind.key(id)?;
+    Some((key_space(service)?, key))
+}
+
 /// An asset as an earlier run saw it: the evidence behind "released since run N".
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Former {
@@ -159,7 +165,7 @@ impl History {
         for h in hosts {
             self.hosts.entry(h.clone()).or_insert(i);
         }
-        if let Some((space, key)) = former.kind.key(&former.id).and_then(|(s, k)| Some((key_space(s)?, k))) {
+        if let Some((space, key)) = asset_key(&former.kind, &former.id) {
             self.buckets.entry((space, key.into())).or_insert(i);
         }
         self.formers.push(former);
@@ -484,7 +490,7 @@ impl<'a> Ctx<'a> {
             for h in &a.hosts {
                 hosts.entry(h).or_insert(i);
             }
-            if let Some((space, key)) = a.kind.key(&a.id).and_then(|(s, k)| Some((key_space(s)?, k))) {
+            if let Some((space, key)) = asset_key(&a.kind, &a.id) {
                 buckets.entry((space, key)).or_insert(i);
             }
             if a.kind.is_zone() {

@@ -5,11 +5,8 @@
 use std::net::IpAddr;
 use std::sync::OnceLock;
 
+use dangle_model::cloud::ends_with_label;
 use dangle_model::DnsName;
-
-fn ends_with_label(name: &str, suffix: &str) -> bool {
-    name == suffix || (name.len() > suffix.len() && name.ends_with(suffix) && name.as_bytes()[name.len() - suffix.len() - 1] == b'.')
-}
 
 /// A service listed as vulnerable to takeover by can-i-take-over-xyz (CC BY 4.0), by CNAME suffix.
 pub fn known_takeover(name: &DnsName) -> Option<&'static str> {

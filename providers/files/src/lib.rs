@@ -9,7 +9,7 @@
 //! ```
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use dangle_model::registry::{self, Configured, Context, Factory, SettingsError};
@@ -301,15 +301,6 @@ impl Factory for StaticListFactory {
 impl Configured for StaticListConfig {
     fn build(&self) -> BoxFuture<'_, Result<Box<dyn Provider>, ProviderError>> {
         Box::pin(async move { Ok(Box::new(StaticListSource::new(&self.name, &self.path, &self.disk_path)) as Box<dyn Provider>) })
-    }
-}
-
-/// Resolves `path` as written in a config file against the config's folder.
-pub fn resolve(config_dir: &Path, path: &Path) -> PathBuf {
-    if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        config_dir.join(path)
     }
 }
 

@@ -42,7 +42,7 @@ impl Context {
         if p.as_os_str().is_empty() {
             return Err(SettingsError::key(key, "empty; give the path of a file"));
         }
-        Ok(if p.is_absolute() { p.to_path_buf() } else { self.dir.join(p) })
+        Ok(resolve(&self.dir, p))
     }
 
     /// An http(s) endpoint URL; plain http to another machine is allowed with a warning.
@@ -57,6 +57,15 @@ impl Context {
             ));
         }
         Ok(())
+    }
+}
+
+/// `path` as written in a config file, against the config's folder.
+pub fn resolve(config_dir: &Path, path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        config_dir.join(path)
     }
 }
 

@@ -173,7 +173,8 @@ impl CloudTable {
     }
 }
 
-pub(crate) fn ends_with_label(name: &str, suffix: &str) -> bool {
+/// `name` is `suffix` or lies under it, label-wise (`a.b.example.com` ends with `example.com`, `xexample.com` does not).
+pub fn ends_with_label(name: &str, suffix: &str) -> bool {
     name == suffix || (name.len() > suffix.len() && name.ends_with(suffix) && name.as_bytes()[name.len() - suffix.len() - 1] == b'.')
 }
 
