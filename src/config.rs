@@ -9,6 +9,7 @@ use dangle_model::Cloud;
 use serde::Deserialize;
 
 pub use crate::probe::{NamedTarget, Options as ProbeConfig};
+use crate::providers::Entry;
 use crate::reconcile::ranges::DeclaredRange;
 use crate::reconcile::Claimable;
 
@@ -16,8 +17,19 @@ use crate::reconcile::Claimable;
 pub enum ConfigError {
     #[error("cannot read config {}: {source}", path.display())]
     Read { path: PathBuf, source: std::io::Error },
-    #[error("{}: {message}", path.display())]
-    Invalid { path: PathBuf, message: String },
+    /// What is wrong, and where: the line and the key (`providers[0].regions`, `[probe] ports`) when
+    /// there are such.
+    #[error("{}: {}", path.display(), located(*line, key.as_deref(), message))]
+    Invalid { path: PathBuf, line: Option<usize>, key: Option<String>, message: String },
+}
+
+/// `line 3: providers[0].path: empty`, each part there is.
+fn located(line: Option<usize>, key: Option<&str>, message: &str) -> String {
+    let mut parts = Vec::with_capacity(3);
+    parts.extend(line.map(|l| format!("line {l}")));
+    parts.extend(key.map(str::to_string));
+    parts.push(message.to_string());
+    parts.join(": ")
 }
 
 #[derive(Debug, Deserialize)]
@@ -103,17 +115,27 @@ impl Config {
             .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
         let text = String::from_utf8(bytes).map_err(|e| {
             let line = e.as_bytes()[..e.utf8_error().valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
-            ConfigError::Invalid { path: path.to_path_buf(), message: format!("line {line}: not valid UTF-8") }
+            ConfigError::Invalid { path: path.to_path_buf(), line: Some(line), key: None, message: "not valid UTF-8".into() }
         })?;
         Self::parse(path, &text)
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
-        let invalid = |message: String| ConfigError::Invalid { path: path.to_path_buf(), message: excerpt_quoted(&message) };
+        Self::parse_with(path, text, &crate::providers::registry())
+    }
+
+    /// [`Config::parse`] against another registry: the one a test extends with its own provider type.
+    pub fn parse_with(path: &Path, text: &str, registry: &[Entry]) -> Result<Self, ConfigError> {
+        let kinds = || registry.iter().map(Entry::kind).collect::<Vec<_>>().join(", ");
+        let invalid = |line: Option<usize>, key: &str, message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            line,
+            key: (!key.is_empty()).then(|| excerpt_quoted(key)),
+            message: excerpt_quoted(&message),
+        };
         let line_of = |offset: usize| text[..offset.min(text.len())].bytes().filter(|b| *b == b'\n').count() + 1;
         let raw: Raw = toml::from_str(text).map_err(|e| {
-            let at = e.span().map(|s| format!("line {}: ", line_of(s.start))).unwrap_or_default();
-            invalid(format!("{at}{}", e.message().trim_end()))
+            invalid(e.span().map(|s| line_of(s.start)), "", e.message().trim_end().to_string())
         })?;
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
@@ -124,7 +146,7 @@ impl Config {
         let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
         for (i, sp) in raw.providers.iter().enumerate() {
             let start = sp.span().start;
-            let at = format!("line {}: providers[{i}]", line_of(start));
+            let at = format!("providers[{i}]");
             // The line of `key` inside this provider's table (which runs from its header to the next).
             let key_line = |key: &str| {
                 text[start.min(text.len())..]
@@ -138,23 +160,20 @@ impl Config {
             let mut table = sp.get_ref().clone();
             let kind = match table.remove("type") {
                 Some(toml::Value::String(k)) => k,
-                Some(_) => return Err(invalid(format!("line {}: providers[{i}].type: must be a string", key_line("type")))),
-                None => return Err(invalid(format!("{at}: missing field `type` (one of {})", crate::providers::kinds().join(", ")))),
+                Some(_) => return Err(invalid(Some(key_line("type")), &format!("{at}.type"), "must be a string".into())),
+                None => return Err(invalid(Some(line_of(start)), &at, format!("missing field `type` (one of {})", kinds()))),
             };
-            let factory = match crate::providers::find(&kind) {
-                Some(crate::providers::Entry::Built(f)) => f,
-                Some(crate::providers::Entry::Missing { kind, feature }) => {
-                    return Err(invalid(format!(
-                        "line {}: providers[{i}].type: this dangle was built without the `{feature}` feature, so it has no `{kind}` provider; remove it from the config or use a build with it",
-                        key_line("type")
-                    )))
+            let factory = match registry.iter().find(|e| e.kind() == kind) {
+                Some(Entry::Built(f)) => *f,
+                Some(Entry::Missing { kind, feature }) => {
+                    return Err(invalid(
+                        Some(key_line("type")),
+                        &format!("{at}.type"),
+                        format!("this dangle was built without the `{feature}` feature, so it has no `{kind}` provider; remove it from the config or use a build with it"),
+                    ))
                 }
                 None => {
-                    return Err(invalid(format!(
-                        "line {}: providers[{i}].type: unknown provider type `{kind}` (one of {})",
-                        key_line("type"),
-                        crate::providers::kinds().join(", ")
-                    )))
+                    return Err(invalid(Some(key_line("type")), &format!("{at}.type"), format!("unknown provider type `{kind}` (one of {})", kinds())))
                 }
             };
             let kind = factory.kind();
@@ -164,42 +183,40 @@ impl Config {
                 None if *n == 1 => kind.to_string(),
                 None => format!("{kind}-{n}"),
                 Some(toml::Value::String(s)) if s.trim().is_empty() => {
-                    return Err(invalid(format!("line {}: providers[{i}].name: must not be empty", key_line("name"))))
+                    return Err(invalid(Some(key_line("name")), &format!("{at}.name"), "must not be empty".into()))
                 }
                 Some(toml::Value::String(s)) => s,
-                Some(_) => return Err(invalid(format!("line {}: providers[{i}].name: must be a string", key_line("name")))),
+                Some(_) => return Err(invalid(Some(key_line("name")), &format!("{at}.name"), "must be a string".into())),
             };
             let mut cx = Context::new(dir.clone());
             let settings = factory.configure(&name, table, &mut cx).map_err(|e| {
                 let line = e.key_name().map(key_line).unwrap_or(line_of(start));
                 match e {
-                    SettingsError::Key { key, message } => invalid(format!("line {line}: providers[{i}].{key}: {message}")),
-                    SettingsError::Table { message, .. } => invalid(format!("line {line}: providers[{i}]: {message}")),
+                    SettingsError::Key { key, message } => invalid(Some(line), &format!("{at}.{key}"), message),
+                    SettingsError::Table { message, .. } => invalid(Some(line), &at, message),
                 }
             })?;
             for w in cx.warnings {
-                tracing::warn!("{}: {at}.{}", path.display(), w);
+                tracing::warn!("{}: line {}: {at}.{}", path.display(), line_of(start), w);
             }
             if !names.insert(name.clone()) {
-                return Err(invalid(format!("line {}: providers[{i}].name: `{name}` names two providers; give each a distinct `name`", key_line("name"))));
+                return Err(invalid(Some(key_line("name")), &format!("{at}.name"), format!("`{name}` names two providers; give each a distinct `name`")));
             }
             providers.push(ProviderConfig { name, kind, settings: settings.into() });
         }
 
         let mut ranges = Vec::new();
         for (i, sr) in raw.ranges.iter().enumerate() {
-            let at = format!("line {}: ranges[{i}]", line_of(sr.span().start));
+            let (line, at) = (Some(line_of(sr.span().start)), format!("ranges[{i}]"));
             let r = sr.get_ref();
-            let cidr = dangle_model::parse_ip_or_cidr(&r.cidr).map_err(|m| invalid(format!("{at}.cidr: {m}")))?;
-            let kinds = crate::providers::kinds();
-            if Cloud::parse(&r.provider).is_none() && !kinds.contains(&r.provider.as_str()) && !names.contains(&r.provider) {
+            let cidr = dangle_model::parse_ip_or_cidr(&r.cidr).map_err(|m| invalid(line, &format!("{at}.cidr"), m))?;
+            if Cloud::parse(&r.provider).is_none() && !registry.iter().any(|e| e.kind() == r.provider) && !names.contains(&r.provider) {
                 let clouds: Vec<&str> = Cloud::ALL.iter().map(|c| c.as_str()).collect();
-                return Err(invalid(format!(
-                    "{at}.provider: `{}` is neither a cloud ({}), a provider type ({}) nor the name of a configured provider",
-                    r.provider,
-                    clouds.join(", "),
-                    kinds.join(", ")
-                )));
+                return Err(invalid(
+                    line,
+                    &format!("{at}.provider"),
+                    format!("`{}` is neither a cloud ({}), a provider type ({}) nor the name of a configured provider", r.provider, clouds.join(", "), kinds()),
+                ));
             }
             ranges.push(DeclaredRange {
                 cidr,
@@ -223,28 +240,28 @@ impl Config {
             probe.handshake_timeout_ms = p.handshake_timeout_ms.unwrap_or(probe.handshake_timeout_ms);
             probe.concurrency = p.concurrency.unwrap_or(probe.concurrency);
             if p.client_cert.is_some() != p.client_key.is_some() {
-                return Err(invalid(format!("{at}: client_cert and client_key go together")));
+                return Err(invalid(None, at, "client_cert and client_key go together".into()));
             }
-            probe.check().map_err(|(key, m)| invalid(format!("{at} {key}: {m}")))?;
+            probe.check().map_err(|(key, m)| invalid(None, &format!("{at} {key}"), m))?;
             crate::probe::ConnectTo::parse(p.connect_to.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-                .map_err(|e| invalid(format!("{at} {e}: give an address or host name, with an optional :port")))?;
+                .map_err(|e| invalid(None, &format!("{at} {e}"), "give an address or host name, with an optional :port".into()))?;
             if let Some(ns) = &p.nameservers {
                 let mut out = Vec::new();
                 for n in ns {
-                    out.push(parse_nameserver(n).map_err(|e| invalid(format!("{at} nameservers: {e}")))?);
+                    out.push(parse_nameserver(n).map_err(|e| invalid(None, &format!("{at} nameservers"), e))?);
                 }
                 if out.is_empty() {
-                    return Err(invalid(format!("{at} nameservers: give one or more, or leave the key out for the system's")));
+                    return Err(invalid(None, &format!("{at} nameservers"), "give one or more, or leave the key out for the system's".into()));
                 }
                 probe.nameservers = Some(out);
             }
             for (i, t) in p.targets.iter().enumerate() {
-                let (host, port) = crate::probe::parse_target(&t.target).map_err(|e| invalid(format!("{at} targets[{i}].target: {e}")))?;
+                let (host, port) = crate::probe::parse_target(&t.target).map_err(|e| invalid(None, &format!("{at} targets[{i}].target"), e))?;
                 let sni = crate::probe::default_sni(&host, t.sni.as_deref());
                 probe.targets.push(NamedTarget { label: t.target.trim().to_string(), host, port, sni });
             }
             for a in &p.allow_dial {
-                probe.allow_dial.push(dangle_model::parse_ip_or_cidr(a).map_err(|_| invalid(format!("{at} allow_dial: `{a}` is not an address or CIDR")))?);
+                probe.allow_dial.push(dangle_model::parse_ip_or_cidr(a).map_err(|_| invalid(None, &format!("{at} allow_dial"), format!("`{a}` is not an address or CIDR")))?);
             }
             probe.trust_anchors = p.trust_anchors.iter().map(|x| resolve(x)).collect();
             probe.spki_pins = p.spki_pins;
@@ -355,6 +372,22 @@ connect_to = { "52.1.2.3" = "127.0.0.5" }
             let e = parse(text).unwrap_err();
             assert!(e.starts_with("conf/dangle.toml: "), "{e}");
             assert!(e.contains(needle), "{text:?}\n=> {e}");
+        }
+    }
+
+    #[test]
+    fn the_line_and_the_key_are_fields_of_the_error_not_only_its_text() {
+        let text = "[[providers]]\ntype = \"zonefile\"\npath = \"a.zone\"\norigin = \"bad..name\"\n";
+        match Config::parse(Path::new("dangle.toml"), text) {
+            Err(ConfigError::Invalid { line: Some(4), key: Some(k), message, .. }) => {
+                assert_eq!(k, "providers[0].origin");
+                assert!(!message.contains("line") && !message.contains("providers["), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        match Config::parse(Path::new("dangle.toml"), "[probe]\nports = []\n") {
+            Err(ConfigError::Invalid { line: None, key: Some(k), .. }) => assert_eq!(k, "[probe] ports"),
+            other => panic!("{other:?}"),
         }
     }
 

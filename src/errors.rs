@@ -1,23 +1,11 @@
 //! How an error reaches a person: one sentence chain, each cause once, nothing that could drive a
 //! terminal. `main` prints exactly this.
 
-/// The error and its causes joined by `: `. A cause whose text the chain already holds is left out
-/// (an I/O error wrapped by a type that quotes it, SQLite repeating its own message), and control
-/// characters are escaped.
+/// The error and its causes joined by `: `, each once, control characters escaped
+/// ([`dangle_model::errors::chain`]).
 pub fn render(e: &anyhow::Error) -> String {
-    let mut out = String::new();
-    for cause in e.chain() {
-        let m = cause.to_string();
-        let m = m.trim();
-        if m.is_empty() || out.contains(m) {
-            continue;
-        }
-        if !out.is_empty() {
-            out.push_str(": ");
-        }
-        out.push_str(m);
-    }
-    dangle_model::input::printable(&out).into_owned()
+    // anyhow's context layers are the error's sources: one renderer, the model's, for every error.
+    dangle_model::errors::chain(e.as_ref())
 }
 
 #[cfg(test)]

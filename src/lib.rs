@@ -16,3 +16,5 @@ pub mod report;
 pub mod probe;
 pub mod errors;
 pub mod fuzz;
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;

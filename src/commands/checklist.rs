@@ -16,6 +16,7 @@ use crate::cli::{ChecklistArgs, FormatArg};
 use crate::config::Config;
 use crate::report::{self, cell};
 use crate::store::{AssetRow, ReportRow, Store};
+use crate::reconcile::Status;
 
 /// What the user asked about, widened through the assets that hold it.
 #[derive(Debug, Default)]
@@ -127,7 +128,7 @@ pub struct Hit {
     pub location: String,
     /// Empty for a record that points at the target itself; else the chain it follows.
     pub via: String,
-    pub status: String,
+    pub status: Status,
     pub change: String,
 }
 
@@ -143,7 +144,7 @@ impl Hit {
             account: r.account.clone(),
             location: r.place(),
             via,
-            status: r.status.clone(),
+            status: r.status,
             change,
         }
     }
@@ -225,7 +226,7 @@ pub fn run(args: &ChecklistArgs) -> anyhow::Result<Outcome> {
             c.write_record(["record_name", "record_type", "set_id", "target", "zone", "source", "account", "location", "via", "status", "change"])?;
             for h in &hits {
                 report::write_fields(&mut c, [
-                    &h.record_name, &h.record_type, &h.set_id, &h.target, &h.zone, &h.source, &h.account, &h.location, &h.via, &h.status, &h.change,
+                    &h.record_name, &h.record_type, &h.set_id, &h.target, &h.zone, &h.source, &h.account, &h.location, &h.via, h.status.as_str(), &h.change,
                 ])?;
             }
             c.flush()?;
@@ -285,11 +286,11 @@ mod tests {
             zone: "acme.example".into(),
             source: "zones".into(),
             account: "acme.zone".into(),
-            status: "owned".into(),
-            severity: "info".into(),
-            claimable: "no".into(),
+            status: crate::reconcile::Status::Owned,
+            severity: crate::reconcile::Severity::Info,
+            claimable: crate::reconcile::Claimable::No,
             reason: String::new(),
-            probe_verdict: "not_probed".into(),
+            probe_verdict: crate::probe::Verdict::NotProbed,
             probe_detail: String::new(),
             first_seen: String::new(),
             location: "acme.zone:3".into(),

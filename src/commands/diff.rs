@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::Outcome;
 use crate::cli::{DiffArgs, FormatArg};
+use crate::probe::Verdict;
 use crate::reconcile::{Severity, Status};
 use crate::report::{self, cell};
 use crate::store::ReportRow;
@@ -42,17 +43,37 @@ pub struct Entry {
     pub zone: String,
     pub source: String,
     pub account: String,
-    pub old_status: String,
-    pub new_status: String,
-    pub old_severity: String,
-    pub new_severity: String,
+    /// `absent` when there is no row on that side.
+    #[serde(serialize_with = "or_absent")]
+    pub old_status: Option<Status>,
+    #[serde(serialize_with = "or_absent")]
+    pub new_status: Option<Status>,
+    /// Empty when there is no row on that side.
+    #[serde(serialize_with = "or_empty")]
+    pub old_severity: Option<Severity>,
+    #[serde(serialize_with = "or_empty")]
+    pub new_severity: Option<Severity>,
     pub reason: String,
-    pub old_probe_verdict: String,
-    pub new_probe_verdict: String,
+    #[serde(serialize_with = "or_empty")]
+    pub old_probe_verdict: Option<Verdict>,
+    #[serde(serialize_with = "or_empty")]
+    pub new_probe_verdict: Option<Verdict>,
+}
+
+/// Text appears at the edge only: a missing side is `absent` (status) or empty (the rest).
+fn or_absent<S: serde::Serializer>(v: &Option<Status>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(v.map_or(ABSENT, Status::as_str))
+}
+
+fn or_empty<T: std::fmt::Display, S: serde::Serializer>(v: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(t) => s.collect_str(t),
+        None => s.serialize_str(""),
+    }
 }
 
 fn is_finding(r: &ReportRow) -> bool {
-    Status::parse(&r.status).is_some_and(Status::is_finding)
+    r.status.is_finding()
 }
 
 /// New: a finding now that was absent or fine before. Fixed: a finding before that is absent or fine now.
@@ -81,7 +102,7 @@ pub fn compare(old: &[ReportRow], new: &[ReportRow]) -> Vec<Entry> {
     out.sort_by(|a, b| {
         a.change
             .cmp(&b.change)
-            .then_with(|| sev_of(&b.new_severity).cmp(&sev_of(&a.new_severity)))
+            .then_with(|| b.new_severity.cmp(&a.new_severity))
             .then_with(|| (&a.record_name, &a.record_type, &a.set_id, &a.target).cmp(&(&b.record_name, &b.record_type, &b.set_id, &b.target)))
     });
     out
@@ -96,13 +117,13 @@ fn pair_moved_targets(out: &mut Vec<Entry>, before: &BTreeMap<RowKey, &ReportRow
     };
     let mut gone: BTreeMap<Record, Vec<usize>> = BTreeMap::new();
     for (i, e) in out.iter().enumerate() {
-        if e.change == Change::Fixed && e.new_status == ABSENT {
+        if e.change == Change::Fixed && e.new_status.is_none() {
             gone.entry(record(e)).or_default().push(i);
         }
     }
     let mut drop = Vec::new();
     for i in 0..out.len() {
-        if out[i].change != Change::New || out[i].old_status != ABSENT {
+        if out[i].change != Change::New || out[i].old_status.is_some() {
             continue;
         }
         let Some(j) = gone.get_mut(&record(&out[i])).and_then(|v| if v.is_empty() { None } else { Some(v.remove(0)) }) else { continue };
@@ -144,25 +165,21 @@ fn entry(change: Change, o: Option<&ReportRow>, n: Option<&ReportRow>) -> Entry 
         zone: base.zone.clone(),
         source: base.source.clone(),
         account: base.account.clone(),
-        old_status: o.map(|r| r.status.clone()).unwrap_or_else(|| ABSENT.into()),
-        new_status: n.map(|r| r.status.clone()).unwrap_or_else(|| ABSENT.into()),
-        old_severity: o.map(|r| r.severity.clone()).unwrap_or_default(),
-        new_severity: n.map(|r| r.severity.clone()).unwrap_or_default(),
+        old_status: o.map(|r| r.status),
+        new_status: n.map(|r| r.status),
+        old_severity: o.map(|r| r.severity),
+        new_severity: n.map(|r| r.severity),
         reason,
-        old_probe_verdict: o.map(|r| r.probe_verdict.clone()).unwrap_or_default(),
-        new_probe_verdict: n.map(|r| r.probe_verdict.clone()).unwrap_or_default(),
+        old_probe_verdict: o.map(|r| r.probe_verdict),
+        new_probe_verdict: n.map(|r| r.probe_verdict),
     }
 }
 
 /// The probe says something new: both runs probed and the verdicts differ, or a foreign server now
 /// answers. (A run with `--no-probe` between two probing runs is not a change.)
 fn probe_moved(o: &ReportRow, n: &ReportRow) -> bool {
-    const NOT: &str = "not_probed";
-    o.probe_verdict != n.probe_verdict && ((o.probe_verdict != NOT && n.probe_verdict != NOT) || n.probe_verdict == "foreign")
-}
-
-fn sev_of(s: &str) -> Severity {
-    Severity::parse(s).unwrap_or(Severity::Info)
+    const NOT: Verdict = Verdict::NotProbed;
+    o.probe_verdict != n.probe_verdict && ((o.probe_verdict != NOT && n.probe_verdict != NOT) || n.probe_verdict == Verdict::Foreign)
 }
 
 /// Entries that fail the run: new findings, or changed ones that got worse, at or above `threshold`.
@@ -170,8 +187,8 @@ pub fn failing(entries: &[Entry], threshold: Severity) -> usize {
     entries
         .iter()
         .filter(|e| match e.change {
-            Change::New => sev_of(&e.new_severity) >= threshold,
-            Change::Changed => sev_of(&e.new_severity) >= threshold && sev_of(&e.new_severity) > sev_of(&e.old_severity),
+            Change::New => e.new_severity >= Some(threshold),
+            Change::Changed => e.new_severity >= Some(threshold) && e.new_severity > e.old_severity,
             Change::Fixed => false,
         })
         .count()
@@ -257,12 +274,8 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
 
 impl Entry {
     /// The severity a reader sorts by: the new one, or the old one for a fix.
-    fn severity(&self) -> &str {
-        if self.new_severity.is_empty() {
-            &self.old_severity
-        } else {
-            &self.new_severity
-        }
+    fn severity(&self) -> &'static str {
+        self.new_severity.or(self.old_severity).map_or("", Severity::as_str)
     }
 
     /// A copy fit for CSV: no raw control characters in any field.
@@ -282,7 +295,8 @@ impl Entry {
     }
 
     fn status_move(&self) -> String {
-        format!("{} → {}", self.old_status, self.new_status)
+        let s = |v: Option<Status>| v.map_or(ABSENT, Status::as_str);
+        format!("{} → {}", s(self.old_status), s(self.new_status))
     }
 
     fn target_move(&self) -> String {
@@ -301,6 +315,8 @@ fn count(entries: &[Entry], c: Change) -> usize {
 #[cfg(test)]
 mod tests {
     use super::{compare, Change};
+    use crate::probe::Verdict;
+    use crate::reconcile::{Claimable, Severity, Status};
     use crate::store::ReportRow;
 
     fn row(severity: &str, probe: &str) -> ReportRow {
@@ -312,11 +328,11 @@ mod tests {
             zone: "example.com".into(),
             source: "zones".into(),
             account: String::new(),
-            status: "dangling".into(),
-            severity: severity.into(),
-            claimable: "yes".into(),
+            status: Status::Dangling,
+            severity: Severity::parse(severity).unwrap(),
+            claimable: Claimable::Yes,
             reason: "r".into(),
-            probe_verdict: probe.into(),
+            probe_verdict: Verdict::parse(probe).unwrap(),
             probe_detail: String::new(),
             first_seen: "2026-11-29T00:00:00Z".into(),
             location: String::new(),
@@ -327,7 +343,7 @@ mod tests {
     }
 
     fn at(target: &str, status: &str, severity: &str, reason: &str) -> ReportRow {
-        ReportRow { target: target.into(), status: status.into(), severity: severity.into(), reason: reason.into(), ..row(severity, "not_probed") }
+        ReportRow { target: target.into(), status: Status::parse(status).unwrap(), reason: reason.into(), ..row(severity, "not_probed") }
     }
 
     #[test]
@@ -362,6 +378,6 @@ mod tests {
         assert!(!changed(row("high", "no_answer"), row("high", "not_probed")), "a run with --no-probe changes nothing");
         assert!(!changed(row("high", "not_probed"), row("high", "no_answer")));
         let e = &compare(&[row("high", "no_answer")], &[row("critical", "foreign")])[0];
-        assert_eq!((e.old_probe_verdict.as_str(), e.new_probe_verdict.as_str()), ("no_answer", "foreign"));
+        assert_eq!((e.old_probe_verdict, e.new_probe_verdict), (Some(Verdict::NoAnswer), Some(Verdict::Foreign)));
     }
 }

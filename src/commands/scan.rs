@@ -1,4 +1,6 @@
-//! `dangle scan`: enumerate, judge, store, report.
+//! `dangle scan`: enumerate, judge, probe, store, report.
+
+mod plan;
 
 use std::io::Write;
 use std::sync::Arc;
@@ -58,8 +60,11 @@ pub fn scan_into(cfg: &Config, store: &mut Store, probe: bool, lock_timeout: std
     };
     let history = store.history()?;
     let started = now_rfc3339();
+    let t = std::time::Instant::now();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("cannot start the async runtime")?;
     let inv = rt.block_on(enumerate(cfg))?;
+    phase("read", t);
+    let t = std::time::Instant::now();
     let ranges = Ranges::new(&cfg.ranges);
     let inputs = Inputs {
         records: &inv.records,
@@ -71,19 +76,21 @@ pub fn scan_into(cfg: &Config, store: &mut Store, probe: bool, lock_timeout: std
         history: &history,
     };
     let mut judgements = reconcile(&inputs);
+    phase("judge", t);
     let probed = match prober {
         Some(p) => {
             if p.settings().trust.is_empty() {
                 tracing::warn!("[probe] has no trust_anchors or spki_pins: no server can prove it is ours, so every TLS answer is foreign or shared");
             }
             let p = Arc::new(p.with_zone_records(&inv.records));
-            rt.block_on(crate::probe::probe_rows(&p, &inv.records, &mut judgements, &cfg.probe.targets))
+            rt.block_on(plan::probe_rows(&p, &inv.records, &mut judgements, &cfg.probe.targets))
         }
-        None => crate::probe::Probed::default(),
+        None => crate::store::Probes::default(),
     };
     for (verdict, n) in probed.counts() {
         tracing::info!(%verdict, rows = n, "probed");
     }
+    let t = std::time::Instant::now();
     let run = store.write_run(&RunInput {
         explain: &inputs.explainer(),
         started_at: started,
@@ -96,7 +103,13 @@ pub fn scan_into(cfg: &Config, store: &mut Store, probe: bool, lock_timeout: std
         probed: &probed,
     })?;
     store.checkpoint()?;
+    phase("store", t);
     Ok(run)
+}
+
+/// Logs how long a phase of the scan took (`DANGLE_LOG=dangle=info`; `scripts/bench-cli` reads it).
+fn phase(name: &'static str, since: std::time::Instant) {
+    tracing::info!(phase = %name, seconds = %format!("{:.3}", since.elapsed().as_secs_f64()), "phase done");
 }
 
 pub fn run(args: &ScanArgs) -> anyhow::Result<Outcome> {
@@ -105,12 +118,14 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<Outcome> {
     let lock_timeout = std::time::Duration::from_secs(args.lock_timeout);
     let mut store = Store::open_for_run(&db, lock_timeout)?;
     let run = scan_into(&cfg, &mut store, cfg.probe.enabled && !args.no_probe, lock_timeout)?;
+    let t = std::time::Instant::now();
     let report = Report::load(&store, run)?;
     if let Some(dir) = &args.out {
         report.write_dir(dir).with_context(|| format!("cannot write reports into {}", dir.display()))?;
     }
     let threshold: Severity = args.fail_on.into();
     print_report(&report, args.format, threshold)?;
+    phase("reports", t);
     warn_gaps(&report);
     Ok(Outcome { findings: report.count_at_or_above(threshold), gaps: report.gaps.len() })
 }
@@ -156,14 +171,14 @@ pub fn print_report(report: &Report, format: FormatArg, threshold: Severity) -> 
                     .iter()
                     .map(|r| {
                         let mut row = vec![
-                            r.severity.clone(),
-                            r.status.clone(),
+                            r.severity.to_string(),
+                            r.status.to_string(),
                             if r.set_id.is_empty() { r.record_name.clone() } else { format!("{} ({})", r.record_name, r.set_id) },
                             r.record_type.clone(),
                             r.target.clone(),
                         ];
                         if probed {
-                            row.push(r.probe_verdict.clone());
+                            row.push(r.probe_verdict.to_string());
                         }
                         row.push(r.reason.clone());
                         row
@@ -178,7 +193,7 @@ pub fn print_report(report: &Report, format: FormatArg, threshold: Severity) -> 
             }
             if !report.named_probes.is_empty() {
                 let rows: Vec<Vec<String>> =
-                    report.named_probes.iter().map(|n| vec![n.target.clone(), n.sni.clone(), n.verdict.clone(), n.detail.clone()]).collect();
+                    report.named_probes.iter().map(|n| vec![n.target.clone(), n.sni.clone(), n.verdict.to_string(), n.detail.clone()]).collect();
                 writeln!(out, "named targets ([[probe.targets]]):")?;
                 write!(out, "{}", report::table(&["TARGET", "SNI", "PROBE", "DETAIL"], &rows))?;
             }

@@ -33,12 +33,10 @@ mod danger;
 mod signature;
 pub mod load;
 mod options;
-pub mod plan;
 pub mod runner;
 
 pub use dangle_model::Verdict;
 pub use options::{NamedTarget, Options};
-pub use plan::{probe_rows, Probed};
 pub use runner::{default_sni, parse_target, ConnectTo, Job, Prober};
 
 
@@ -490,9 +488,9 @@ async fn observe_once(target: &str, address: Option<SocketAddr>, dial: SocketAdd
         Ok(Ok(mut tls)) => {
             {
                 let (_, conn) = tls.get_ref();
-                ev.tls_version = conn.protocol_version().map(|v| format!("{v:?}"));
-                ev.cipher_suite = conn.negotiated_cipher_suite().map(|c| format!("{:?}", c.suite()));
-                ev.kx_group = conn.negotiated_key_exchange_group().map(|g| format!("{:?}", g.name()));
+                ev.tls_version = conn.protocol_version().map(|v| iana(v.as_str(), v.into()));
+                ev.cipher_suite = conn.negotiated_cipher_suite().map(|c| iana(c.suite().as_str(), c.suite().into()));
+                ev.kx_group = conn.negotiated_key_exchange_group().map(|g| iana(g.name().as_str(), g.name().into()));
                 ev.alpn = conn.alpn_protocol().map(|a| String::from_utf8_lossy(a).into_owned());
             }
             // A TLS 1.3 server that requires a client certificate says so after our Finished.
@@ -536,3 +534,9 @@ fn judge(ev: &mut Evidence, chain: &[CertificateDer<'static>], sni: &str, trust:
 
 #[cfg(test)]
 mod tests;
+
+/// A TLS registry value by its name (`TLSv1_3`, `TLS13_AES_128_GCM_SHA256`, `X25519`), or its code
+/// point when rustls has no name for it: never a `Debug` form.
+fn iana(name: Option<&'static str>, code: u16) -> String {
+    name.map(str::to_string).unwrap_or_else(|| format!("0x{code:04x}"))
+}

@@ -189,6 +189,6 @@ mod tests {
     #[test]
     fn reasons_stay_small() {
         assert!(std::mem::size_of::<super::Reason>() <= 32, "{}", std::mem::size_of::<super::Reason>());
-        assert!(std::mem::size_of::<super::super::Judgement>() <= 48, "{}", std::mem::size_of::<super::super::Judgement>());
+        assert!(std::mem::size_of::<crate::reconcile::Judgement>() <= 48, "{}", std::mem::size_of::<crate::reconcile::Judgement>());
     }
 }

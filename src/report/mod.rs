@@ -8,6 +8,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::reconcile::{Severity, Status};
+use dangle_model::Verdict;
 use crate::store::{AssetRow, GapRow, NamedProbeRow, ReportRow, RunMeta, Store, StoreError};
 
 /// records.csv / findings.csv columns (contract: add, never rename).
@@ -63,10 +64,10 @@ impl Report {
 
     /// Rows whose status is a finding, by severity (worst first), then name, type, target.
     pub fn findings(&self) -> Vec<&ReportRow> {
-        let mut f: Vec<&ReportRow> = self.rows.iter().filter(|r| Status::parse(&r.status).is_some_and(Status::is_finding)).collect();
+        let mut f: Vec<&ReportRow> = self.rows.iter().filter(|r| r.status.is_finding()).collect();
         f.sort_by(|a, b| {
-            sev(b)
-                .cmp(&sev(a))
+            b.severity
+                .cmp(&a.severity)
                 .then_with(|| a.record_name.cmp(&b.record_name))
                 .then_with(|| a.record_type.cmp(&b.record_type))
                 .then_with(|| a.set_id.cmp(&b.set_id))
@@ -77,18 +78,18 @@ impl Report {
 
     /// The worst severity among findings.
     pub fn worst(&self) -> Option<Severity> {
-        self.findings().first().map(|r| sev(r))
+        self.findings().first().map(|r| r.severity)
     }
 
     /// Findings at or above `threshold`. A foreign server at a named target counts as a critical
     /// finding: naming a target says nothing foreign should answer there.
     pub fn count_at_or_above(&self, threshold: Severity) -> usize {
-        self.findings().iter().filter(|r| sev(r) >= threshold).count() + self.named_foreign().len()
+        self.findings().iter().filter(|r| r.severity >= threshold).count() + self.named_foreign().len()
     }
 
     /// Named targets where a foreign server answers.
     pub fn named_foreign(&self) -> Vec<&NamedProbeRow> {
-        self.named_probes.iter().filter(|n| n.verdict == "foreign").collect()
+        self.named_probes.iter().filter(|n| n.verdict == Verdict::Foreign).collect()
     }
 
     /// Writes records.csv, findings.csv, assets.csv, gaps.csv, report.md and report.json into `dir`.
@@ -157,23 +158,23 @@ impl Report {
 
     /// Did this run probe anything?
     pub fn probed(&self) -> bool {
-        self.rows.iter().any(|r| r.probe_verdict != "not_probed")
+        self.rows.iter().any(|r| r.probe_verdict != Verdict::NotProbed)
     }
 
     /// The counts by status and by severity of findings.
     pub fn summary(&self) -> Summary {
         let mut s = Summary::default();
         for r in &self.rows {
-            match r.status.as_str() {
-                "owned" => s.owned += 1,
-                "dangling" => s.dangling += 1,
-                "unverified" => s.unverified += 1,
-                "external" => s.external += 1,
-                _ => s.no_target += 1,
+            match r.status {
+                Status::Owned => s.owned += 1,
+                Status::Dangling => s.dangling += 1,
+                Status::Unverified => s.unverified += 1,
+                Status::External => s.external += 1,
+                Status::NoTarget => s.no_target += 1,
             }
         }
         for r in self.findings() {
-            match sev(r) {
+            match r.severity {
                 Severity::Critical => s.critical += 1,
                 Severity::High => s.high += 1,
                 Severity::Medium => s.medium += 1,
@@ -269,10 +270,6 @@ pub struct Summary {
     pub info: usize,
 }
 
-pub fn sev(r: &ReportRow) -> Severity {
-    Severity::parse(&r.severity).unwrap_or(Severity::Info)
-}
-
 /// Escapes a Markdown table cell (and any control character in it).
 pub fn cell(s: &str) -> String {
     dangle_model::input::printable(&s.replace('|', "\\|").replace('\n', " ")).into_owned()
@@ -306,11 +303,11 @@ pub fn write_rows_csv<'a>(w: impl Write, rows: impl Iterator<Item = &'a ReportRo
             &r.zone,
             &r.source,
             &r.account,
-            &r.status,
-            &r.severity,
-            &r.claimable,
+            r.status.as_str(),
+            r.severity.as_str(),
+            r.claimable.as_str(),
             &r.reason,
-            &r.probe_verdict,
+            r.probe_verdict.as_str(),
             &r.probe_detail,
             &r.first_seen,
         ])?;

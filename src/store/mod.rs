@@ -5,16 +5,17 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use dangle_model::{Asset, CoverageGap, DnsName, DnsRecord};
+use dangle_model::{Asset, CoverageGap, DnsName, DnsRecord, Verdict};
 use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 
-use crate::probe::Probed;
 use crate::reconcile::{Claimable, Explainer, Former, History, Judgement, Severity, Status};
 
+mod probes;
 mod write;
 
 pub use crate::time::{format_unix, now_rfc3339};
+pub use probes::{EvidenceJson, NamedProbe, Probes, RowProbe};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -205,6 +206,8 @@ fn sqlite_message(e: &rusqlite::Error) -> String {
             C::ReadOnly => "the store is read-only here (a scan needs to write it)".into(),
             _ => msg.clone().unwrap_or_else(|| f.to_string()),
         },
+        // A value the row decoder refused (an unknown code): its own sentence, not rusqlite's wrapper.
+        rusqlite::Error::FromSqlConversionFailure(_, _, inner) => inner.to_string(),
         other => other.to_string(),
     }
 }
@@ -221,7 +224,7 @@ pub struct RunInput<'a> {
     pub assets: &'a [Asset],
     pub gaps: &'a [CoverageGap],
     /// Probe results by judgement (empty when nothing was probed).
-    pub probed: &'a Probed,
+    pub probed: &'a Probes,
 }
 
 /// A run's metadata.
@@ -251,11 +254,11 @@ pub struct ReportRow {
     pub zone: String,
     pub source: String,
     pub account: String,
-    pub status: String,
-    pub severity: String,
-    pub claimable: String,
+    pub status: Status,
+    pub severity: Severity,
+    pub claimable: Claimable,
     pub reason: String,
-    pub probe_verdict: String,
+    pub probe_verdict: Verdict,
     pub probe_detail: String,
     pub first_seen: String,
     pub location: String,
@@ -295,7 +298,7 @@ impl ReportRow {
 pub struct NamedProbeRow {
     pub target: String,
     pub sni: String,
-    pub verdict: String,
+    pub verdict: Verdict,
     pub detail: String,
     pub probes: Vec<serde_json::Value>,
 }
@@ -564,11 +567,11 @@ impl Store {
                     zone: r.get(4)?,
                     source: r.get(5)?,
                     account: r.get(6)?,
-                    status: codes::status(r.get(7)?).as_str().to_string(),
-                    severity: codes::severity(r.get(8)?).as_str().to_string(),
-                    claimable: codes::claimable(r.get(9)?).as_str().to_string(),
+                    status: codes::status(r.get(7)?).map_err(|e| e.at(7))?,
+                    severity: codes::severity(r.get(8)?).map_err(|e| e.at(8))?,
+                    claimable: codes::claimable(r.get(9)?).map_err(|e| e.at(9))?,
                     reason: r.get(10)?,
-                    probe_verdict: r.get(11)?,
+                    probe_verdict: codes::verdict(&r.get::<_, String>(11)?).map_err(|e| e.at(11))?,
                     probe_detail: r.get(12)?,
                     first_seen: r.get(13)?,
                     location: r.get::<_, Option<String>>(14)?.unwrap_or_default(),
@@ -586,7 +589,8 @@ impl Store {
     /// The named targets' results of a run, in config order.
     pub fn named_probes(&self, run: i64) -> Result<Vec<NamedProbeRow>, StoreError> {
         let named = self.per_run("SELECT target, sni, verdict, detail, probe_ids FROM named_probes WHERE run_id = ?1 ORDER BY seq", run, |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, String>(4)?))
+            let verdict = codes::verdict(&r.get::<_, String>(2)?).map_err(|e| e.at(2))?;
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, verdict, r.get::<_, String>(3)?, r.get::<_, String>(4)?))
         })?;
         let mut stmt = self.conn.prepare("SELECT evidence FROM probes WHERE run_id = ?1 AND id = ?2").map_err(self.err())?;
         let mut out = Vec::with_capacity(named.len());
@@ -643,7 +647,10 @@ impl Store {
         }
         let mut fk = self.conn.prepare("PRAGMA foreign_key_check").map_err(self.err())?;
         let broken: Vec<String> = fk
-            .query_map([], |r| Ok(format!("{} row {:?} -> {}", r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?, r.get::<_, String>(2)?)))
+            .query_map([], |r| {
+                let row = r.get::<_, Option<i64>>(1)?.map_or("without rowid".to_string(), |id| id.to_string());
+                Ok(format!("{} row {row} -> {}", r.get::<_, String>(0)?, r.get::<_, String>(2)?))
+            })
             .map_err(self.err())?
             .collect::<Result<_, _>>()
             .map_err(self.err())?;
@@ -684,21 +691,51 @@ impl Store {
     }
 }
 
-/// Small integer codes for the enums stored per row.
+/// Small integer codes for the enums stored per row. A code this build does not know (a newer
+/// dangle's, or a damaged store) is an error naming it, never clamped to a valid value.
 mod codes {
-    use super::{Claimable, Severity, Status};
+    use super::{Claimable, Severity, Status, Verdict};
+
+    /// A stored value no enum variant has.
+    #[derive(Debug)]
+    pub struct UnknownCode {
+        what: &'static str,
+        value: String,
+    }
+
+    impl std::fmt::Display for UnknownCode {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "a row holds {} `{}`, which this dangle does not know (written by a newer version, or the store is damaged)", self.what, self.value)
+        }
+    }
+
+    impl std::error::Error for UnknownCode {}
+
+    impl UnknownCode {
+        /// As the row decoder reports it: column `col`.
+        pub fn at(self, col: usize) -> rusqlite::Error {
+            rusqlite::Error::FromSqlConversionFailure(col, rusqlite::types::Type::Text, Box::new(self))
+        }
+    }
+
+    fn unknown(what: &'static str, value: impl ToString) -> UnknownCode {
+        UnknownCode { what, value: value.to_string() }
+    }
+
+    const STATUSES: [Status; 5] = [Status::NoTarget, Status::Owned, Status::External, Status::Unverified, Status::Dangling];
+    const CLAIMABLE: [Claimable; 3] = [Claimable::Yes, Claimable::No, Claimable::Unknown];
 
     pub fn status_code(s: Status) -> i64 {
         s as i64
     }
-    pub fn status(c: i64) -> Status {
-        [Status::NoTarget, Status::Owned, Status::External, Status::Unverified, Status::Dangling][c.clamp(0, 4) as usize]
+    pub fn status(c: i64) -> Result<Status, UnknownCode> {
+        usize::try_from(c).ok().and_then(|i| STATUSES.get(i).copied()).ok_or_else(|| unknown("status code", c))
     }
     pub fn severity_code(s: Severity) -> i64 {
         s as i64
     }
-    pub fn severity(c: i64) -> Severity {
-        Severity::ALL[c.clamp(0, 4) as usize]
+    pub fn severity(c: i64) -> Result<Severity, UnknownCode> {
+        usize::try_from(c).ok().and_then(|i| Severity::ALL.get(i).copied()).ok_or_else(|| unknown("severity code", c))
     }
     pub fn claimable_code(c: Claimable) -> i64 {
         match c {
@@ -707,8 +744,11 @@ mod codes {
             Claimable::Unknown => 2,
         }
     }
-    pub fn claimable(c: i64) -> Claimable {
-        [Claimable::Yes, Claimable::No, Claimable::Unknown][c.clamp(0, 2) as usize]
+    pub fn claimable(c: i64) -> Result<Claimable, UnknownCode> {
+        usize::try_from(c).ok().and_then(|i| CLAIMABLE.get(i).copied()).ok_or_else(|| unknown("claimable code", c))
+    }
+    pub fn verdict(s: &str) -> Result<Verdict, UnknownCode> {
+        Verdict::parse(s).ok_or_else(|| unknown("probe verdict", dangle_model::excerpt(s)))
     }
 
     #[cfg(test)]
@@ -716,15 +756,27 @@ mod codes {
         use super::*;
         #[test]
         fn codes_round_trip() {
-            for s in [Status::NoTarget, Status::Owned, Status::External, Status::Unverified, Status::Dangling] {
-                assert_eq!(status(status_code(s)), s);
+            for s in STATUSES {
+                assert_eq!(status(status_code(s)).unwrap(), s);
             }
             for s in Severity::ALL {
-                assert_eq!(severity(severity_code(s)), s);
+                assert_eq!(severity(severity_code(s)).unwrap(), s);
             }
-            for c in [Claimable::Yes, Claimable::No, Claimable::Unknown] {
-                assert_eq!(claimable(claimable_code(c)), c);
+            for c in CLAIMABLE {
+                assert_eq!(claimable(claimable_code(c)).unwrap(), c);
             }
+            for v in Verdict::ALL {
+                assert_eq!(verdict(v.as_str()).unwrap(), v);
+            }
+        }
+
+        #[test]
+        fn unknown_codes_are_errors_not_clamped() {
+            assert!(status(5).is_err() && status(-1).is_err());
+            assert!(severity(5).is_err());
+            assert!(claimable(3).is_err());
+            let e = verdict("maybe").unwrap_err().to_string();
+            assert_eq!(e, "a row holds probe verdict `maybe`, which this dangle does not know (written by a newer version, or the store is damaged)");
         }
     }
 }

@@ -252,3 +252,18 @@ fn sqlite_errors_are_said_once() {
     let text = crate::errors::render(&anyhow::Error::new(e));
     assert_eq!(text, format!("store {}: not a dangle store: the file is not an SQLite database", p.display()));
 }
+
+#[test]
+fn an_unknown_stored_code_is_an_error_naming_it_not_a_clamped_value() {
+    let (d, mut s) = store();
+    let run = write(&mut s, "2026-12-01T00:00:00Z", &[rec("www.example.com", "192.0.2.1", "z.zone:1")], &[]);
+    assert_eq!(s.rows(run).unwrap()[0].status, Status::External);
+    // A newer dangle's status, or a damaged file: never read as some valid status.
+    s.conn.execute("UPDATE rows SET status = 9", []).unwrap();
+    let e = crate::errors::render(&anyhow::Error::new(s.rows(run).unwrap_err()));
+    let want = "a row holds status code `9`, which this dangle does not know (written by a newer version, or the store is damaged)";
+    assert_eq!(e, format!("store {}: {want}", d.path().join("s.sqlite").display()));
+    s.conn.execute("UPDATE rows SET status = 2, probe_verdict = 'maybe'", []).unwrap();
+    let e = crate::errors::render(&anyhow::Error::new(s.rows(run).unwrap_err()));
+    assert!(e.contains("probe verdict `maybe`"), "{e}");
+}

@@ -157,8 +157,7 @@ impl Store {
             }
             let mut pins = tx.prepare("INSERT INTO probes (run_id, id, verdict, evidence) VALUES (?1, ?2, ?3, ?4)").map_err(&e)?;
             for (id, ev) in run.probed.evidence.iter().enumerate() {
-                let json = serde_json::to_string(ev).expect("evidence serializes");
-                pins.execute(params![run_id, id as i64, ev.verdict.as_str(), json]).map_err(&e)?;
+                pins.execute(params![run_id, id as i64, ev.verdict.as_str(), ev.json]).map_err(&e)?;
             }
             let mut gins = tx
                 .prepare("INSERT INTO gaps (run_id, source, account, region, service, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")

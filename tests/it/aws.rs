@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 use aws_sdk_route53::types::{AliasTarget, ResourceRecordSet, RrType};
 use dangle::config::Config;
 use dangle::store::{ReportRow, Store};
+use dangle::reconcile::Status;
 use dangle_aws::testing::{classic_elb, name_servers, role, rrs, upsert, zone, Moto};
 
 fn moto() -> &'static Moto {
@@ -160,9 +161,9 @@ claimable = true
     expect(&rows, "api.corp.test", "green", "dangling", "high", "127.0.0.0/8");
     // Every NS row of the owned delegation is owned, not only the first.
     let subs: Vec<_> = all.iter().filter(|r| r.record_name == "sub.corp.test" && r.zone == "corp.test").collect();
-    assert!(subs.len() == 4 && subs.iter().all(|r| r.status == "owned"), "{subs:#?}");
+    assert!(subs.len() == 4 && subs.iter().all(|r| r.status == Status::Owned), "{subs:#?}");
     let apex_ns: Vec<_> = all.iter().filter(|r| r.record_type == "NS" && r.record_name == r.zone).collect();
-    assert!(apex_ns.iter().all(|r| r.status == "owned"), "{apex_ns:#?}");
+    assert!(apex_ns.iter().all(|r| r.status == Status::Owned), "{apex_ns:#?}");
 
     // The EIP in the other account is released: the next run says since when.
     let bcfg = m.account(B, "ap-southeast-2").await;
@@ -210,7 +211,7 @@ endpoint_url = "http://127.0.0.1:{port}"
     assert_eq!((gaps[0].source.as_str(), gaps[0].account.as_str(), gaps[0].service.as_str()), ("down", "200000000004", "sts"));
     let rows = store.rows(run).unwrap();
     let x = rows.iter().find(|r| r.record_name == "x.gappy.test").unwrap();
-    assert_eq!(x.status, "unverified", "{x:#?}");
+    assert_eq!(x.status, Status::Unverified, "{x:#?}");
     assert!(x.reason.contains("down 200000000004 sts"), "{}", x.reason);
 }
 
@@ -360,7 +361,7 @@ async fn fault_matrix_every_service_and_fault_is_a_gap_never_dangling() {
                 let (dir, run) = (dir.path(), &run);
                 scope.spawn(move || {
                     let region = (f == Fault::RegionNotEnabled).then(|| "eu-west-1".to_string());
-                    let proxy = FaultProxy::start_with(&m.endpoint, vec![(Scope { service: svc.to_string(), region }, f)]);
+                    let proxy = FaultProxy::start_with(&m.endpoint, vec![(Scope { service: svc.to_string(), region, body: None }, f)]);
                     let (rc, rows, gaps) = run(dir, &proxy.endpoint, &format!("{svc}-{f:?}"));
                     (f, svc, hidden, gap_services, rc, rows, gaps, proxy.hits().len())
                 })

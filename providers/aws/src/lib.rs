@@ -410,20 +410,11 @@ fn credentials_cause(e: &(dyn std::error::Error + 'static)) -> Option<String> {
     None
 }
 
-/// An error and its sources as one sentence chain, each message once. The SDK's `DisplayErrorContext`
-/// appends the `Debug` form of the whole error, which is no message for a person.
+/// An error and its sources as one sentence chain, each message once (the model's renderer). The
+/// SDK's `DisplayErrorContext` appends the `Debug` form of the whole error, which is no message for a
+/// person.
 pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        let m = s.to_string();
-        if !m.is_empty() && !out.contains(&m) {
-            out.push_str(": ");
-            out.push_str(&m);
-        }
-        cur = s.source();
-    }
-    out
+    dangle_model::errors::chain(e)
 }
 
 /// Empty strings from emulators (and some real APIs) mean "absent".

@@ -216,3 +216,134 @@ async fn instances_interfaces_and_classic_load_balancers_are_assets() {
     let clb = e.assets.iter().find(|a| a.kind == AssetKind::ClassicLoadBalancer).expect("the classic ELB");
     assert!(clb.hosts.iter().any(|h| h.as_str().starts_with("old") && h.as_str().ends_with("elb.amazonaws.com")), "{clb:#?}");
 }
+
+/// dangle-aws in the behavioural conformance suite: two accounts and two regions in moto, an Elastic
+/// IP, a load balancer and a bucket in each, faults played by a proxy in front of moto (one account's
+/// AssumeRole refused, EC2 refused in one region, load balancers and S3 refused everywhere).
+mod conformance_suite {
+    use super::*;
+    use dangle::conformance::{assert_fixture, Failure, Fixture, Pair, Seed, Slot};
+    use dangle_aws::testing::faults::{Fault, FaultProxy, Scope};
+    use dangle_model::cloud::{ELB, S3};
+    use dangle_model::{BoxFuture, DnsName, Hides, Namespace};
+
+    const ACCOUNTS: [&str; 2] = ["100000000101", "100000000102"];
+    /// Each region and a /24 of one of its published EC2 ranges: moto hands out any address asked for.
+    const REGIONS: [(&str, &str); 2] = [("us-east-1", "3.80.1"), ("eu-west-1", "18.200.1")];
+
+    struct Aws {
+        proxy: FaultProxy,
+    }
+
+    fn host(s: &str) -> Target {
+        Target::Host(DnsName::parse(s).unwrap())
+    }
+
+    fn slot(namespace: Namespace, region: Option<&str>, target: Target) -> Slot {
+        Slot { namespace, region: region.map(str::to_string), target }
+    }
+
+    fn rule(service: &str, region: Option<&str>, body: Option<&str>, f: Fault) -> (Scope, Fault) {
+        (Scope { service: service.into(), region: region.map(str::to_string), body: body.map(str::to_string) }, f)
+    }
+
+    impl Fixture for Aws {
+        fn kind(&self) -> &str {
+            "aws"
+        }
+        fn page_size(&self) -> Option<usize> {
+            // ListResourceRecordSets answers at most 300 record sets a page.
+            Some(300)
+        }
+        fn seed_assets(&mut self) -> BoxFuture<'_, Result<Vec<Pair>, String>> {
+            Box::pin(async move {
+                let mut pairs = Vec::new();
+                for (ai, acct) in ACCOUNTS.iter().enumerate() {
+                    for (region, net) in REGIONS {
+                        let cfg = moto().account(acct, region).await;
+                        let ec2 = aws_sdk_ec2::Client::new(&cfg);
+                        let (held, free) = (format!("{net}.{}", 10 + ai), format!("{net}.{}", 100 + ai));
+                        ec2.allocate_address().address(&held).send().await.map_err(|e| e.to_string())?;
+                        let ip = |s: &str| Target::Ip(s.parse().unwrap());
+                        pairs.push(Pair { held: slot(Namespace::Addresses, Some(region), ip(&held)), free: slot(Namespace::Addresses, Some(region), ip(&free)) });
+                        let subnets: Vec<String> =
+                            ec2.describe_subnets().send().await.map_err(|e| e.to_string())?.subnets().iter().filter_map(|s| s.subnet_id().map(String::from)).take(2).collect();
+                        let out = aws_sdk_elasticloadbalancingv2::Client::new(&cfg)
+                            .create_load_balancer()
+                            .name(format!("conf-{ai}"))
+                            .set_subnets(Some(subnets))
+                            .send()
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        let dns = out.load_balancers()[0].dns_name().unwrap_or_default().to_string();
+                        pairs.push(Pair {
+                            held: slot(Namespace::Names(ELB), Some(region), host(&dns)),
+                            free: slot(Namespace::Names(ELB), Some(region), host(&format!("gone-{ai}-1234567890.{region}.elb.amazonaws.com"))),
+                        });
+                    }
+                    let cfg = moto().account(acct, "us-east-1").await;
+                    let bucket = format!("conformance-bucket-{ai}");
+                    aws_sdk_s3::Client::new(&cfg).create_bucket().bucket(&bucket).send().await.map_err(|e| e.to_string())?;
+                    pairs.push(Pair {
+                        held: slot(Namespace::Names(S3), None, host(&format!("{bucket}.s3.amazonaws.com"))),
+                        free: slot(Namespace::Names(S3), None, host(&format!("gone-{bucket}.s3.amazonaws.com"))),
+                    });
+                }
+                Ok(pairs)
+            })
+        }
+        fn seed_records<'a>(&'a mut self, zone_name: &'a DnsName, sets: &'a [Seed]) -> BoxFuture<'a, Result<bool, String>> {
+            Box::pin(async move {
+                let cfg = moto().account(ACCOUNTS[0], "us-east-1").await;
+                let z = zone(&cfg, zone_name.as_str()).await;
+                let rr = |s: &Seed| {
+                    let (t, v) = match &s.target {
+                        Target::Ip(ip) if ip.is_ipv4() => (RrType::A, ip.to_string()),
+                        Target::Ip(ip) => (RrType::Aaaa, ip.to_string()),
+                        Target::Host(h) => (RrType::Cname, h.as_fqdn().to_string()),
+                        t => return Err(format!("no record set for target {t}")),
+                    };
+                    Ok(rrs(s.name.as_fqdn(), t, &[&v]))
+                };
+                upsert(&cfg, &z, sets.iter().map(rr).collect::<Result<_, _>>()?).await;
+                Ok(true)
+            })
+        }
+        fn failures(&self) -> Vec<Failure> {
+            use Namespace::*;
+            vec![
+                Failure { label: format!("account {} (AssumeRole refused)", ACCOUNTS[1]), region: None, hides: Hides::Account },
+                Failure { label: "ec2 refused in eu-west-1".into(), region: Some("eu-west-1".into()), hides: Hides::only(&[Addresses, Names(dangle_model::cloud::EC2)]) },
+                Failure { label: "elasticloadbalancing refused".into(), region: None, hides: Hides::only(&[Addresses, Names(ELB)]) },
+                Failure { label: "s3 refused".into(), region: None, hides: Hides::only(&[Names(S3)]) },
+            ]
+        }
+        fn provider<'a>(&'a self, failure: Option<&'a Failure>) -> BoxFuture<'a, Result<Box<dyn Provider>, String>> {
+            Box::pin(async move {
+                let rules = match failure.map(|f| f.label.as_str()) {
+                    None => vec![],
+                    Some(l) if l.starts_with("account") => vec![rule("sts", None, Some(ACCOUNTS[1]), Fault::AccessDenied)],
+                    Some(l) if l.starts_with("ec2") => vec![rule("ec2", Some("eu-west-1"), None, Fault::AccessDenied)],
+                    Some(l) if l.starts_with("elastic") => vec![rule("elasticloadbalancing", None, None, Fault::AccessDenied)],
+                    Some(_) => vec![rule("s3", None, None, Fault::AccessDenied)],
+                };
+                self.proxy.set(rules);
+                let src = AwsSource::builder("prod")
+                    .with_endpoint_url(&self.proxy.endpoint)
+                    .with_credentials(Moto::credentials())
+                    .with_assume_roles(ACCOUNTS.iter().map(|a| role(a)))
+                    .with_regions(REGIONS.iter().map(|(r, _)| *r))
+                    .with_route53_rate(50)
+                    .build()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(Box::new(src) as Box<dyn Provider>)
+            })
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn aws_passes_the_conformance_suite_against_moto() {
+        assert_fixture(&mut Aws { proxy: FaultProxy::start(&moto().endpoint) }).await;
+    }
+}

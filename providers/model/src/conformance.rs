@@ -8,7 +8,8 @@
 //! ```
 //!
 //! These are the shape checks. The behavioural suite (seeded fixtures, failures injected per account,
-//! region and service, judged by the engine) is `dangle::conformance`.
+//! region and service, judged by the engine) is `dangle::conformance`, behind dangle's `conformance`
+//! feature.
 
 use std::collections::HashSet;
 
@@ -87,7 +88,7 @@ pub fn check_records(name: &str, inv: &Inventory) -> Vec<String> {
     let mut v = Vec::new();
     let mut seen = HashSet::new();
     for r in &inv.records {
-        let id = format!("{} {} {:?} in {}", r.name, r.rtype, r.set_id, r.zone);
+        let id = format!("{} {} (set {}) in {}", r.name, r.rtype, r.set_id.as_deref().unwrap_or("-"), r.zone);
         if &*r.source != name {
             v.push(format!("{id}: source `{}` is not the provider name `{name}`", r.source));
         }

@@ -28,6 +28,7 @@ use serde::Serialize;
 
 pub mod cloud;
 pub mod conformance;
+pub mod errors;
 pub mod input;
 mod name;
 pub mod registry;
@@ -202,6 +203,13 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    pub const ALL: [Verdict; 6] = [Self::NotProbed, Self::NoAnswer, Self::UnknownListener, Self::Ours, Self::Foreign, Self::Shared];
+
+    /// The verdict of a contract name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::NotProbed => "not_probed",

@@ -44,11 +44,13 @@ impl Fault {
 }
 
 /// Which requests a rule answers: a SigV4 service name (`ec2`, `elasticloadbalancing`, `s3`,
-/// `route53`, `cloudfront`, `sts`, `organizations`) and, optionally, one region.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `route53`, `cloudfront`, `sts`, `organizations`), optionally one region, and optionally only the
+/// requests whose bytes contain a string (an account id in an AssumeRole body: one account fails).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Scope {
     pub service: String,
     pub region: Option<String>,
+    pub body: Option<String>,
 }
 
 #[derive(Default)]
@@ -107,7 +109,15 @@ fn serve(mut client: TcpStream, upstream: &str, st: &Mutex<State>) {
     let (service, region) = scope_of(&head);
     let fault = {
         let mut s = st.lock().unwrap();
-        let f = s.rules.iter().find(|(sc, _)| sc.service == service && sc.region.as_ref().is_none_or(|r| *r == region)).map(|(_, f)| *f);
+        let f = s
+            .rules
+            .iter()
+            .find(|(sc, _)| {
+                sc.service == service
+                    && sc.region.as_ref().is_none_or(|r| *r == region)
+                    && sc.body.as_ref().is_none_or(|b| raw.windows(b.len()).any(|w| w == b.as_bytes()))
+            })
+            .map(|(_, f)| *f);
         if f.is_some() {
             s.hits.push((service.clone(), region.clone()));
         }

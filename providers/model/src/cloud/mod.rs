@@ -144,6 +144,9 @@ pub struct ServiceMatch {
     pub implied_ip: Option<IpAddr>,
 }
 
+/// Whether a host is one of a cloud's DNS name servers.
+pub type NameServerTest = fn(&DnsName) -> bool;
+
 /// Everything dangle knows of one cloud.
 #[derive(Debug)]
 pub struct CloudTable {
@@ -156,7 +159,7 @@ pub struct CloudTable {
     /// the name), tried before the suffixes.
     pub classify: Option<fn(&str) -> Option<ServiceMatch>>,
     /// The cloud's hosted DNS: its name servers, and the service a delegation to them is judged under.
-    pub dns: Option<(Service, fn(&DnsName) -> bool)>,
+    pub dns: Option<(Service, NameServerTest)>,
     /// The account a resource id of this cloud lies in (an Azure alias record's target), if it is one.
     pub resource_account: Option<fn(&str) -> Option<&str>>,
     /// Certificate names every tenant of a service shares: a server presenting one proves nothing.

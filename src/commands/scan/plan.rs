@@ -1,4 +1,5 @@
-//! Probing inside `scan`: which judged rows to probe, and what the answers do to them.
+//! Probing inside `scan`: which judged rows to probe, and what the answers do to them (the scan's
+//! policy, not the prober's: the prober observes targets; this decides which, and what they mean).
 //!
 //! Rows judged `dangling` or `unverified` whose record can carry HTTPS (A, AAAA, CNAME and aliases) are
 //! probed at their target, with the record name as SNI. Many records share a target: each distinct
@@ -10,63 +11,10 @@ use std::sync::Arc;
 use dangle_model::{DnsRecord, RecordType, Target};
 use rustc_hash::FxHashMap;
 
-use super::runner::summarize;
-use super::{Evidence, Job, Prober, Verdict};
-use super::NamedTarget;
+use crate::probe::runner::summarize;
+use crate::probe::{Evidence, Job, NamedTarget, Prober, Verdict};
 use crate::reconcile::{severity, Judgement, Status};
-
-/// What the probes said about one row.
-#[derive(Debug, Clone)]
-pub struct RowProbe {
-    pub verdict: Verdict,
-    pub detail: String,
-    /// Appended to the row's reason.
-    pub reason: Option<String>,
-    /// Indices into [`Probed::evidence`].
-    pub evidence: Vec<u32>,
-}
-
-/// What the probes said about a target the user named (`[[probe.targets]]`).
-#[derive(Debug, Clone)]
-pub struct NamedResult {
-    /// As written in the config.
-    pub target: String,
-    pub sni: String,
-    pub verdict: Verdict,
-    pub detail: String,
-    /// Indices into [`Probed::evidence`].
-    pub evidence: Vec<u32>,
-}
-
-/// A scan's probe results, by judgement, and for the named targets.
-#[derive(Debug, Default)]
-pub struct Probed {
-    by_judgement: FxHashMap<u32, u32>,
-    rows: Vec<RowProbe>,
-    pub named: Vec<NamedResult>,
-    pub evidence: Vec<Evidence>,
-}
-
-impl Probed {
-    pub fn get(&self, judgement: usize) -> Option<&RowProbe> {
-        self.by_judgement.get(&(judgement as u32)).map(|&i| &self.rows[i as usize])
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty() && self.named.is_empty()
-    }
-
-    /// Probed rows by verdict, for the log.
-    pub fn counts(&self) -> Vec<(Verdict, usize)> {
-        let mut m: FxHashMap<Verdict, usize> = FxHashMap::default();
-        for r in &self.rows {
-            *m.entry(r.verdict).or_default() += 1;
-        }
-        let mut v: Vec<_> = m.into_iter().collect();
-        v.sort_by_key(|(k, _)| std::cmp::Reverse(k.rank()));
-        v
-    }
-}
+use crate::store::{EvidenceJson, NamedProbe, Probes, RowProbe};
 
 /// The SNI for a record name: the name without its final dot; a wildcard's `*` becomes a label no one
 /// would use, so the server answers for the wildcard.
@@ -110,7 +58,7 @@ fn foreign_reason(top: &Evidence) -> Option<String> {
 
 /// Probes the rows that need it and the named targets, and folds the answers into `judgements`
 /// (severity) and the result.
-pub async fn probe_rows(prober: &Arc<Prober>, records: &[DnsRecord], judgements: &mut [Judgement], named: &[NamedTarget]) -> Probed {
+pub async fn probe_rows(prober: &Arc<Prober>, records: &[DnsRecord], judgements: &mut [Judgement], named: &[NamedTarget]) -> Probes {
     let mut jobs: Vec<Job> = Vec::new();
     let mut job_of: FxHashMap<Job, u32> = FxHashMap::default();
     let mut wanted: Vec<(u32, u32)> = Vec::new();
@@ -130,7 +78,8 @@ pub async fn probe_rows(prober: &Arc<Prober>, records: &[DnsRecord], judgements:
         wanted.push((i as u32, k));
     }
     let named_jobs: Vec<u32> = named.iter().map(|t| add(Job { target: t.host.clone(), sni: t.sni.clone(), port: t.port }, &mut jobs)).collect();
-    let mut out = Probed::default();
+    let mut out = Probes::default();
+    let mut summaries: Vec<RowProbe> = Vec::new();
     if jobs.is_empty() {
         return out;
     }
@@ -146,16 +95,15 @@ pub async fn probe_rows(prober: &Arc<Prober>, records: &[DnsRecord], judgements:
             None => RowProbe { verdict: Verdict::NotProbed, detail: String::new(), reason: None, evidence: vec![] },
         };
         let n = evidence.len() as u32;
-        out.evidence.extend(evidence);
-        per_job.push(out.rows.len() as u32);
-        out.rows.push(RowProbe { evidence: (first..first + n).collect(), ..row });
+        out.evidence.extend(evidence.iter().map(|ev| EvidenceJson { verdict: ev.verdict, json: serde_json::to_string(ev).expect("evidence serializes") }));
+        per_job.push(summaries.len() as u32);
+        summaries.push(RowProbe { evidence: (first..first + n).collect(), ..row });
     }
     // Rows of one job can differ in status (dangling here, unverified there): the reason and severity
     // are per row, so copy the job's summary where they differ.
-    let summaries = std::mem::take(&mut out.rows);
     for (t, k) in named.iter().zip(named_jobs) {
         let s = &summaries[per_job[k as usize] as usize];
-        out.named.push(NamedResult { target: t.label.clone(), sni: t.sni.clone(), verdict: s.verdict, detail: s.detail.clone(), evidence: s.evidence.clone() });
+        out.named.push(NamedProbe { target: t.label.clone(), sni: t.sni.clone(), verdict: s.verdict, detail: s.detail.clone(), evidence: s.evidence.clone() });
     }
     for (ji, ki) in wanted {
         let j = &mut judgements[ji as usize];
@@ -169,8 +117,7 @@ pub async fn probe_rows(prober: &Arc<Prober>, records: &[DnsRecord], judgements:
         };
         // Only ever raises: what the reconciler decided stands unless a foreign server answers.
         j.severity = j.severity.max(severity(j.status, j.claimable, base.verdict == Verdict::Foreign));
-        out.by_judgement.insert(ji, out.rows.len() as u32);
-        out.rows.push(RowProbe { reason, ..base.clone() });
+        out.set_row(ji, RowProbe { reason, ..base.clone() });
     }
     out
 }
