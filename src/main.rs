@@ -22,7 +22,14 @@ fn main() -> ExitCode {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     use tracing_subscriber::Layer;
-    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false).with_filter(filter).with_filter(no_foreign_trace);
+    // Colour codes only for a person at a terminal: cron mail and log files get plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .with_target(false)
+        .with_filter(filter)
+        .with_filter(no_foreign_trace);
     tracing_subscriber::registry().with(fmt).init();
     match dangle::commands::run(cli.command) {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),

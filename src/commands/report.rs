@@ -5,7 +5,7 @@ use anyhow::Context;
 use super::Outcome;
 use crate::cli::{FormatArg, ReportArgs};
 use crate::reconcile::Severity;
-use crate::report::{self, Report};
+use crate::report::Report;
 
 pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
     let store = super::open_existing(&args.store)?;
@@ -15,14 +15,14 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
     };
     let report = Report::load(&store, id)?;
     if let Some(dir) = &args.out {
-        report.write_dir(dir).with_context(|| format!("cannot write reports into {}", dir.display()))?;
+        report.write_dir(&store, dir).with_context(|| format!("cannot write reports into {}", dir.display()))?;
     }
     match args.format {
         FormatArg::Csv => {
             let stdout = std::io::stdout();
-            report::write_rows_csv(stdout.lock(), report.rows.iter())?;
+            report.write_records_csv(&store, std::io::BufWriter::new(stdout.lock()))?;
         }
-        f => super::scan::print_report(&report, f, Severity::High)?,
+        f => super::scan::print_report(&store, &report, f, Severity::High)?,
     }
     Ok(Outcome::default())
 }

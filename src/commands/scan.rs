@@ -34,12 +34,22 @@ pub async fn enumerate(cfg: &Config) -> anyhow::Result<Inventory> {
         let e = provider.enumerate().await?;
         tracing::info!(provider = %p.name, kind = p.kind, records = e.records.len(), assets = e.assets.len(), gaps = e.gaps.len(), "enumerated");
         inv.providers.push(ProviderInfo { name: Arc::from(p.name.as_str()), kind: Arc::from(p.kind), description: provider.describe() });
-        inv.records.extend(e.records);
-        inv.assets.extend(e.assets);
+        // The first provider's vectors are taken whole: extending an empty one would copy a million
+        // records into a second allocation of the same size.
+        append(&mut inv.records, e.records);
+        append(&mut inv.assets, e.assets);
         inv.gaps.extend(e.gaps);
         inv.covered.extend(e.covered);
     }
     Ok(inv)
+}
+
+fn append<T>(to: &mut Vec<T>, more: Vec<T>) {
+    if to.is_empty() {
+        *to = more;
+    } else {
+        to.extend(more);
+    }
 }
 
 /// How long `checklist` (which scans when the store holds no run) waits for a running scan.
@@ -107,9 +117,18 @@ pub fn scan_into(cfg: &Config, store: &mut Store, probe: bool, lock_timeout: std
     Ok(run)
 }
 
-/// Logs how long a phase of the scan took (`DANGLE_LOG=dangle=info`; `scripts/bench-cli` reads it).
+/// Logs how long a phase of the scan took and the peak RSS so far (`DANGLE_LOG=dangle=info`;
+/// `scripts/bench-cli` reads it).
 fn phase(name: &'static str, since: std::time::Instant) {
-    tracing::info!(phase = %name, seconds = %format!("{:.3}", since.elapsed().as_secs_f64()), "phase done");
+    // Linux's high-water mark of resident memory; elsewhere the field is left out.
+    let peak = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("VmHWM:").map(|v| v.trim().trim_end_matches(" kB").trim().to_string())))
+        .and_then(|kb| kb.parse::<u64>().ok());
+    match peak {
+        Some(kb) => tracing::info!(phase = %name, seconds = %format!("{:.3}", since.elapsed().as_secs_f64()), peak_mib = kb / 1024, "phase done"),
+        None => tracing::info!(phase = %name, seconds = %format!("{:.3}", since.elapsed().as_secs_f64()), "phase done"),
+    }
 }
 
 pub fn run(args: &ScanArgs) -> anyhow::Result<Outcome> {
@@ -121,10 +140,10 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<Outcome> {
     let t = std::time::Instant::now();
     let report = Report::load(&store, run)?;
     if let Some(dir) = &args.out {
-        report.write_dir(dir).with_context(|| format!("cannot write reports into {}", dir.display()))?;
+        report.write_dir(&store, dir).with_context(|| format!("cannot write reports into {}", dir.display()))?;
     }
     let threshold: Severity = args.fail_on.into();
-    print_report(&report, args.format, threshold)?;
+    print_report(&store, &report, args.format, threshold)?;
     phase("reports", t);
     warn_gaps(&report);
     Ok(Outcome { findings: report.count_at_or_above(threshold), gaps: report.gaps.len() })
@@ -143,14 +162,13 @@ pub fn warn_gaps(report: &Report) {
     }
 }
 
-pub fn print_report(report: &Report, format: FormatArg, threshold: Severity) -> anyhow::Result<()> {
+pub fn print_report(store: &Store, report: &Report, format: FormatArg, threshold: Severity) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match format {
-        FormatArg::Csv => report::write_rows_csv(&mut out, report.findings().into_iter())?,
+        FormatArg::Csv => report::write_rows_csv(&mut out, report.findings().iter())?,
         FormatArg::Json => {
-            serde_json::to_writer_pretty(&mut out, report)?;
-            writeln!(out)?;
+            report.write_json(store, std::io::BufWriter::new(&mut out))?;
         }
         FormatArg::Markdown => write!(out, "{}", report.markdown())?,
         FormatArg::Table => {

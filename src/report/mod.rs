@@ -1,6 +1,8 @@
 //! Report writers: the contract CSVs (records, findings, assets, gaps), JSON with everything, and a
 //! Markdown summary a person reads first. All of them render a [`Report`] loaded from the store, so a
-//! fresh scan and `dangle report --run N` produce the same bytes.
+//! fresh scan and `dangle report --run N` produce the same bytes. A [`Report`] holds the findings and
+//! the counts; every row and every asset (records.csv, assets.csv, report.json) stream from the store
+//! to disk, so a run of a million rows is never held in memory.
 
 use std::io::Write;
 use std::path::Path;
@@ -9,7 +11,7 @@ use serde::Serialize;
 
 use crate::reconcile::{Severity, Status};
 use dangle_model::Verdict;
-use crate::store::{AssetRow, GapRow, NamedProbeRow, ReportRow, RunMeta, Store, StoreError};
+use crate::store::{GapRow, NamedProbeRow, ReportRow, RowCounts, RunMeta, Store, StoreError, Which};
 
 /// records.csv / findings.csv columns (contract: add, never rename).
 pub const RECORD_COLUMNS: &[&str] = &[
@@ -31,15 +33,15 @@ pub const RECORD_COLUMNS: &[&str] = &[
 pub const ASSET_COLUMNS: &[&str] = &["kind", "id", "source", "account", "region", "ips", "hosts"];
 pub const GAP_COLUMNS: &[&str] = &["source", "account", "region", "service", "error"];
 
-/// One run, everything a report shows.
-#[derive(Debug, Clone, Serialize)]
+/// One run: its findings and counts; the full rows and assets stay in the store until written.
+#[derive(Debug, Clone)]
 pub struct Report {
     pub run: RunMeta,
-    pub rows: Vec<ReportRow>,
-    pub assets: Vec<AssetRow>,
+    /// Rows whose status is a finding, by severity (worst first), then name, type, set, target.
+    findings: Vec<ReportRow>,
+    counts: RowCounts,
     pub gaps: Vec<GapRow>,
     /// `[[probe.targets]]`: what answers at the targets the user named.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub named_probes: Vec<NamedProbeRow>,
 }
 
@@ -53,19 +55,13 @@ pub enum Format {
 
 impl Report {
     pub fn load(store: &Store, run: i64) -> Result<Self, StoreError> {
-        Ok(Self {
-            run: store.run_meta(run)?,
-            rows: store.rows(run)?,
-            assets: store.assets(run)?,
-            gaps: store.gaps(run)?,
-            named_probes: store.named_probes(run)?,
-        })
-    }
-
-    /// Rows whose status is a finding, by severity (worst first), then name, type, target.
-    pub fn findings(&self) -> Vec<&ReportRow> {
-        let mut f: Vec<&ReportRow> = self.rows.iter().filter(|r| r.status.is_finding()).collect();
-        f.sort_by(|a, b| {
+        let mut findings = Vec::new();
+        store.each_row(run, Which::Findings, |r| {
+            findings.push(r);
+            Ok::<_, StoreError>(())
+        })?;
+        // Sorted once, here: every format lists findings in this order.
+        findings.sort_by(|a, b| {
             b.severity
                 .cmp(&a.severity)
                 .then_with(|| a.record_name.cmp(&b.record_name))
@@ -73,7 +69,18 @@ impl Report {
                 .then_with(|| a.set_id.cmp(&b.set_id))
                 .then_with(|| a.target.cmp(&b.target))
         });
-        f
+        Ok(Self {
+            run: store.run_meta(run)?,
+            findings,
+            counts: store.row_counts(run)?,
+            gaps: store.gaps(run)?,
+            named_probes: store.named_probes(run)?,
+        })
+    }
+
+    /// Rows whose status is a finding, by severity (worst first), then name, type, set, target.
+    pub fn findings(&self) -> &[ReportRow] {
+        &self.findings
     }
 
     /// The worst severity among findings.
@@ -92,13 +99,14 @@ impl Report {
         self.named_probes.iter().filter(|n| n.verdict == Verdict::Foreign).collect()
     }
 
-    /// Writes records.csv, findings.csv, assets.csv, gaps.csv, report.md and report.json into `dir`.
+    /// Writes records.csv, findings.csv, assets.csv, gaps.csv, report.md and report.json into `dir`,
+    /// the rows and assets streamed from `store` (one pass over each feeds both its CSV and the JSON).
     /// Each goes to a temporary name first and all are renamed into place only when every one was
     /// written whole: a full disk leaves the previous reports as they were, never an empty records.csv.
-    pub fn write_dir(&self, dir: &Path) -> std::io::Result<()> {
+    pub fn write_dir(&self, store: &Store, dir: &Path) -> anyhow::Result<()> {
         std::fs::create_dir_all(dir)?;
         let mut done: Vec<(std::path::PathBuf, std::path::PathBuf)> = Vec::new();
-        let result = self.write_temps(dir, &mut done);
+        let result = self.write_temps(store, dir, &mut done);
         if result.is_err() {
             for (tmp, _) in &done {
                 let _ = std::fs::remove_file(tmp);
@@ -111,40 +119,77 @@ impl Report {
         Ok(())
     }
 
-    fn write_temps(&self, dir: &Path, done: &mut Vec<(std::path::PathBuf, std::path::PathBuf)>) -> std::io::Result<()> {
-        type Writer<'a> = Box<dyn Fn(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()> + 'a>;
-        let files: [(&str, Writer<'_>); 6] = [
-            ("records.csv", Box::new(|w| write_rows_csv(w, self.rows.iter()))),
-            ("findings.csv", Box::new(|w| write_rows_csv(w, self.findings().into_iter()))),
-            ("assets.csv", Box::new(|w| self.write_assets_csv(w))),
-            ("gaps.csv", Box::new(|w| self.write_gaps_csv(w))),
-            ("report.md", Box::new(|w| w.write_all(self.markdown().as_bytes()))),
-            (
-                "report.json",
-                Box::new(|w| {
-                    serde_json::to_writer_pretty(&mut *w, self)?;
-                    w.write_all(b"\n")
-                }),
-            ),
-        ];
-        for (name, write) in files {
+    fn write_temps(&self, store: &Store, dir: &Path, done: &mut Vec<(std::path::PathBuf, std::path::PathBuf)>) -> anyhow::Result<()> {
+        type Out = std::io::BufWriter<std::fs::File>;
+        let mut open = |name: &str| -> std::io::Result<Out> {
             let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
             done.push((tmp.clone(), dir.join(name)));
-            let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
-            write(&mut w)?;
+            Ok(std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?))
+        };
+        let finish = |mut w: Out| -> std::io::Result<()> {
             w.flush()?;
-            w.get_ref().sync_all()?;
+            w.get_ref().sync_all()
+        };
+        let (records, json) = (open("records.csv")?, open("report.json")?);
+        let mut json = Json::start(json, &self.run)?;
+        let mut csv = csv::Writer::from_writer(records);
+        csv.write_record(RECORD_COLUMNS)?;
+        json.array("rows")?;
+        store.each_row(self.run.id, Which::All, |r| -> anyhow::Result<()> {
+            write_row(&mut csv, &r)?;
+            json.item(&r)?;
+            Ok(())
+        })?;
+        finish(csv.into_inner().map_err(|e| e.into_error())?)?;
+        let mut assets = csv::Writer::from_writer(open("assets.csv")?);
+        assets.write_record(ASSET_COLUMNS)?;
+        json.array("assets")?;
+        store.each_asset(self.run.id, |a| -> anyhow::Result<()> {
+            write_fields(&mut assets, [&a.kind, &a.id, &a.source, &a.account, &a.region, &a.ips, &a.hosts])?;
+            json.item(&a)?;
+            Ok(())
+        })?;
+        finish(assets.into_inner().map_err(|e| e.into_error())?)?;
+        json.field("gaps", &self.gaps)?;
+        if !self.named_probes.is_empty() {
+            json.field("named_probes", &self.named_probes)?;
         }
+        finish(json.end()?)?;
+        let mut w = open("findings.csv")?;
+        write_rows_csv(&mut w, self.findings.iter())?;
+        finish(w)?;
+        let mut w = open("gaps.csv")?;
+        self.write_gaps_csv(&mut w)?;
+        finish(w)?;
+        let mut w = open("report.md")?;
+        w.write_all(self.markdown().as_bytes())?;
+        finish(w)?;
         Ok(())
     }
 
-    pub fn write_assets_csv(&self, w: impl Write) -> std::io::Result<()> {
-        let mut c = csv::Writer::from_writer(w);
-        c.write_record(ASSET_COLUMNS)?;
-        for a in &self.assets {
-            write_fields(&mut c, [&a.kind, &a.id, &a.source, &a.account, &a.region, &a.ips, &a.hosts])?;
+    /// report.json to `w`: the run, every row and asset (streamed from `store`), the gaps and the named
+    /// targets, in serde_json's pretty layout.
+    pub fn write_json(&self, store: &Store, w: impl Write) -> anyhow::Result<()> {
+        let mut json = Json::start(w, &self.run)?;
+        json.array("rows")?;
+        store.each_row(self.run.id, Which::All, |r| json.item(&r).map_err(anyhow::Error::from))?;
+        json.array("assets")?;
+        store.each_asset(self.run.id, |a| json.item(&a).map_err(anyhow::Error::from))?;
+        json.field("gaps", &self.gaps)?;
+        if !self.named_probes.is_empty() {
+            json.field("named_probes", &self.named_probes)?;
         }
-        c.flush()
+        json.end()?.flush()?;
+        Ok(())
+    }
+
+    /// Every row of the run as records.csv, streamed from `store`.
+    pub fn write_records_csv(&self, store: &Store, w: impl Write) -> anyhow::Result<()> {
+        let mut c = csv::Writer::from_writer(w);
+        c.write_record(RECORD_COLUMNS)?;
+        store.each_row(self.run.id, Which::All, |r| write_row(&mut c, &r).map_err(anyhow::Error::from))?;
+        c.flush()?;
+        Ok(())
     }
 
     pub fn write_gaps_csv(&self, w: impl Write) -> std::io::Result<()> {
@@ -158,31 +203,24 @@ impl Report {
 
     /// Did this run probe anything?
     pub fn probed(&self) -> bool {
-        self.rows.iter().any(|r| r.probe_verdict != Verdict::NotProbed)
+        self.counts.probed
     }
 
     /// The counts by status and by severity of findings.
     pub fn summary(&self) -> Summary {
-        let mut s = Summary::default();
-        for r in &self.rows {
-            match r.status {
-                Status::Owned => s.owned += 1,
-                Status::Dangling => s.dangling += 1,
-                Status::Unverified => s.unverified += 1,
-                Status::External => s.external += 1,
-                Status::NoTarget => s.no_target += 1,
-            }
+        let (st, sev) = (&self.counts.by_status, &self.counts.by_severity);
+        Summary {
+            owned: st[Status::Owned as usize],
+            dangling: st[Status::Dangling as usize],
+            unverified: st[Status::Unverified as usize],
+            external: st[Status::External as usize],
+            no_target: st[Status::NoTarget as usize],
+            critical: sev[Severity::Critical as usize],
+            high: sev[Severity::High as usize],
+            medium: sev[Severity::Medium as usize],
+            low: sev[Severity::Low as usize],
+            info: sev[Severity::Info as usize],
         }
-        for r in self.findings() {
-            match r.severity {
-                Severity::Critical => s.critical += 1,
-                Severity::High => s.high += 1,
-                Severity::Medium => s.medium += 1,
-                Severity::Low => s.low += 1,
-                Severity::Info => s.info += 1,
-            }
-        }
-        s
     }
 
     pub fn markdown(&self) -> String {
@@ -295,7 +333,15 @@ pub fn write_rows_csv<'a>(w: impl Write, rows: impl Iterator<Item = &'a ReportRo
     let mut c = csv::Writer::from_writer(w);
     c.write_record(RECORD_COLUMNS)?;
     for r in rows {
-        write_fields(&mut c, [
+        write_row(&mut c, r)?;
+    }
+    c.flush()
+}
+
+/// One row with the records.csv columns.
+fn write_row<W: Write>(c: &mut csv::Writer<W>, r: &ReportRow) -> csv::Result<()> {
+    {
+        write_fields(c, [
             &r.record_name,
             &r.record_type,
             &r.set_id,
@@ -310,9 +356,73 @@ pub fn write_rows_csv<'a>(w: impl Write, rows: impl Iterator<Item = &'a ReportRo
             r.probe_verdict.as_str(),
             &r.probe_detail,
             &r.first_seen,
-        ])?;
+        ])
     }
-    c.flush()
+}
+
+/// report.json in serde_json's pretty layout, written as it streams: `{ "run": …, "rows": [ … ], … }`.
+struct Json<W: Write> {
+    w: W,
+    /// Inside an array: how many items it holds so far.
+    open: Option<usize>,
+}
+
+impl<W: Write> Json<W> {
+    fn start(mut w: W, run: &RunMeta) -> std::io::Result<Self> {
+        w.write_all(b"{\n  \"run\": ")?;
+        indented(&mut w, run, b"\n  ")?;
+        Ok(Self { w, open: None })
+    }
+
+    fn close_array(&mut self) -> std::io::Result<()> {
+        match self.open.take() {
+            Some(0) => self.w.write_all(b"[]"),
+            Some(_) => self.w.write_all(b"\n  ]"),
+            None => Ok(()),
+        }
+    }
+
+    /// Starts the top-level array `name`.
+    fn array(&mut self, name: &str) -> std::io::Result<()> {
+        self.close_array()?;
+        write!(self.w, ",\n  \"{name}\": ")?;
+        self.open = Some(0);
+        Ok(())
+    }
+
+    fn item(&mut self, v: &impl Serialize) -> std::io::Result<()> {
+        let n = self.open.as_mut().expect("an array is open");
+        self.w.write_all(if *n == 0 { b"[\n    " } else { b",\n    " })?;
+        *n += 1;
+        indented(&mut self.w, v, b"\n    ")
+    }
+
+    /// A top-level field written whole.
+    fn field(&mut self, name: &str, v: &impl Serialize) -> std::io::Result<()> {
+        self.close_array()?;
+        write!(self.w, ",\n  \"{name}\": ")?;
+        indented(&mut self.w, v, b"\n  ")
+    }
+
+    fn end(mut self) -> std::io::Result<W> {
+        self.close_array()?;
+        self.w.write_all(b"\n}\n")?;
+        Ok(self.w)
+    }
+}
+
+/// `v` in serde_json's pretty layout, each line after the first starting with `newline` (a newline
+/// and the indentation of the depth it sits at). JSON strings hold no raw newline, so every newline
+/// of the output is layout.
+fn indented(w: &mut impl Write, v: &impl Serialize, newline: &[u8]) -> std::io::Result<()> {
+    let text = serde_json::to_vec_pretty(v)?;
+    let mut rest = &text[..];
+    while let Some(i) = rest.iter().position(|b| *b == b'\n') {
+        w.write_all(&rest[..i])?;
+        w.write_all(newline)?;
+        rest = &rest[i + 1..];
+    }
+    w.write_all(rest)
 }
 
 /// A plain-text table with aligned columns, for terminals; control characters in cells are escaped.

@@ -293,6 +293,25 @@ impl ReportRow {
     }
 }
 
+/// Which rows [`Store::each_row`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    All,
+    /// Rows whose status is a finding (external, unverified, dangling).
+    Findings,
+}
+
+/// Counts over a run's rows ([`Store::row_counts`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RowCounts {
+    /// Indexed by [`Status`] as a number.
+    pub by_status: [usize; 5],
+    /// Findings only, indexed by [`Severity`] as a number.
+    pub by_severity: [usize; 5],
+    /// Some row carries a probe verdict.
+    pub probed: bool,
+}
+
 /// A named target's probe result, as reports show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NamedProbeRow {
@@ -525,65 +544,121 @@ impl Store {
 
     /// A run's rows, in the order they were judged, with their probe evidence.
     pub fn rows(&self, run: i64) -> Result<Vec<ReportRow>, StoreError> {
-        let mut rows = self.bare_rows(run)?;
-        let evidence = self.per_run(
-            "SELECT rp.seq, p.evidence FROM row_probes rp JOIN probes p ON p.run_id = rp.run_id AND p.id = rp.probe_id
-                 WHERE rp.run_id = ?1 ORDER BY rp.seq, rp.probe_id",
-            run,
-            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
-        )?;
-        for (seq, json) in evidence {
-            if let Some(row) = usize::try_from(seq).ok().and_then(|s| rows.get_mut(s)) {
-                row.probes.push(evidence_value(json));
-            }
-        }
+        let mut rows = Vec::new();
+        self.each_row(run, Which::All, |r| {
+            rows.push(r);
+            Ok::<_, StoreError>(())
+        })?;
         Ok(rows)
     }
 
-    fn bare_rows(&self, run: i64) -> Result<Vec<ReportRow>, StoreError> {
+    /// Hands `f` a run's rows one at a time, in the order they were judged, each with its probe
+    /// evidence: a report of a million rows never holds them all.
+    pub fn each_row<E: From<StoreError>>(&self, run: i64, which: Which, mut f: impl FnMut(ReportRow) -> Result<(), E>) -> Result<(), E> {
         let location = if self.schema >= 3 {
             "(SELECT l.location FROM record_locations l WHERE l.record_id = c.id AND l.run_id <= w.run_id ORDER BY l.run_id DESC LIMIT 1)"
         } else {
             "c.location"
         };
-        self.per_run(
-            &format!(
-                "SELECT c.name, c.rtype, c.set_id, w.target, z.zone, z.source, z.account, w.status, w.severity, w.claimable, w.reason,
-                        w.probe_verdict, w.probe_detail, f.started_at, {location}, w.ttl, a.kind, a.asset_id
-                 FROM rows w JOIN records c ON c.id = w.record_id JOIN zones z ON z.id = c.zone_id
-                 JOIN runs f ON f.id = c.first_run
-                 LEFT JOIN assets a ON a.id = w.owner
-                 WHERE w.run_id = ?1 ORDER BY w.seq"
-            ),
-            run,
-            |r| {
-                let kind: Option<String> = r.get(16)?;
-                let id: Option<String> = r.get(17)?;
-                Ok(ReportRow {
-                    record_name: r.get(0)?,
-                    record_type: r.get(1)?,
-                    set_id: r.get(2)?,
-                    target: r.get(3)?,
-                    zone: r.get(4)?,
-                    source: r.get(5)?,
-                    account: r.get(6)?,
-                    status: codes::status(r.get(7)?).map_err(|e| e.at(7))?,
-                    severity: codes::severity(r.get(8)?).map_err(|e| e.at(8))?,
-                    claimable: codes::claimable(r.get(9)?).map_err(|e| e.at(9))?,
-                    reason: r.get(10)?,
-                    probe_verdict: codes::verdict(&r.get::<_, String>(11)?).map_err(|e| e.at(11))?,
-                    probe_detail: r.get(12)?,
-                    first_seen: r.get(13)?,
-                    location: r.get::<_, Option<String>>(14)?.unwrap_or_default(),
-                    ttl: r.get(15)?,
-                    owner: match (kind, id) {
-                        (Some(k), Some(i)) => format!("{k} {i}"),
-                        _ => String::new(),
-                    },
-                    probes: Vec::new(),
-                })
+        // Status codes are the enum's order: 2 and up (external, unverified, dangling) are findings.
+        let filter = match which {
+            Which::All => "",
+            Which::Findings => "AND w.status >= 2",
+        };
+        let sql = format!(
+            "SELECT c.name, c.rtype, c.set_id, w.target, z.zone, z.source, z.account, w.status, w.severity, w.claimable, w.reason,
+                    w.probe_verdict, w.probe_detail, f.started_at, {location}, w.ttl, a.kind, a.asset_id, w.seq
+             FROM rows w JOIN records c ON c.id = w.record_id JOIN zones z ON z.id = c.zone_id
+             JOIN runs f ON f.id = c.first_run
+             LEFT JOIN assets a ON a.id = w.owner
+             WHERE w.run_id = ?1 {filter} ORDER BY w.seq"
+        );
+        let mut stmt = self.conn.prepare(&sql).map_err(self.err())?;
+        // The evidence, in the same order: merged with the rows as both cursors advance.
+        let mut ev_stmt = self
+            .conn
+            .prepare(
+                "SELECT rp.seq, p.evidence FROM row_probes rp JOIN probes p ON p.run_id = rp.run_id AND p.id = rp.probe_id
+                 WHERE rp.run_id = ?1 ORDER BY rp.seq, rp.probe_id",
+            )
+            .map_err(self.err())?;
+        let mut evidence = ev_stmt.query_map([run], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))).map_err(self.err())?.peekable();
+        let rows = stmt.query_map([run], Self::report_row).map_err(self.err())?;
+        for row in rows {
+            let (seq, mut row) = row.map_err(self.err())?;
+            loop {
+                match evidence.peek() {
+                    Some(Ok((s, _))) if *s < seq => {
+                        evidence.next();
+                    }
+                    Some(Ok((s, _))) if *s == seq => {
+                        if let Some(Ok((_, json))) = evidence.next() {
+                            row.probes.push(evidence_value(json));
+                        }
+                    }
+                    Some(Err(_)) => {
+                        if let Some(Err(e)) = evidence.next() {
+                            return Err(self.err()(e).into());
+                        }
+                    }
+                    _ => break,
+                }
+            }
+            f(row)?;
+        }
+        Ok(())
+    }
+
+    /// One row of the query in [`Store::each_row`], with its `seq`.
+    fn report_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, ReportRow)> {
+        let kind: Option<String> = r.get(16)?;
+        let id: Option<String> = r.get(17)?;
+        let row = ReportRow {
+            record_name: r.get(0)?,
+            record_type: r.get(1)?,
+            set_id: r.get(2)?,
+            target: r.get(3)?,
+            zone: r.get(4)?,
+            source: r.get(5)?,
+            account: r.get(6)?,
+            status: codes::status(r.get(7)?).map_err(|e| e.at(7))?,
+            severity: codes::severity(r.get(8)?).map_err(|e| e.at(8))?,
+            claimable: codes::claimable(r.get(9)?).map_err(|e| e.at(9))?,
+            reason: r.get(10)?,
+            probe_verdict: codes::verdict(r.get_ref(11)?.as_str().unwrap_or_default()).map_err(|e| e.at(11))?,
+            probe_detail: r.get(12)?,
+            first_seen: r.get(13)?,
+            location: r.get::<_, Option<String>>(14)?.unwrap_or_default(),
+            ttl: r.get(15)?,
+            owner: match (kind, id) {
+                (Some(k), Some(i)) => format!("{k} {i}"),
+                _ => String::new(),
             },
-        )
+            probes: Vec::new(),
+        };
+        Ok((r.get(18)?, row))
+    }
+
+    /// How many rows of a run have each status, and each severity among findings; whether any row
+    /// was probed. One pass in SQL, for reports that do not list every row.
+    pub fn row_counts(&self, run: i64) -> Result<RowCounts, StoreError> {
+        let mut c = RowCounts::default();
+        let groups = self.per_run("SELECT status, severity, COUNT(*) FROM rows WHERE run_id = ?1 GROUP BY status, severity", run, |r| {
+            let status = codes::status(r.get(0)?).map_err(|e| e.at(0))?;
+            let severity = codes::severity(r.get(1)?).map_err(|e| e.at(1))?;
+            Ok((status, severity, r.get::<_, i64>(2)? as usize))
+        })?;
+        for (status, severity, n) in groups {
+            c.by_status[status as usize] += n;
+            if status.is_finding() {
+                c.by_severity[severity as usize] += n;
+            }
+        }
+        c.probed = self
+            .conn
+            .query_row("SELECT EXISTS (SELECT 1 FROM rows WHERE run_id = ?1 AND probe_verdict != 'not_probed')", [run], |r| r.get(0))
+            .map_err(self.err())?;
+        Ok(c)
     }
 
     /// The named targets' results of a run, in config order.
@@ -606,12 +681,26 @@ impl Store {
     }
 
     pub fn assets(&self, run: i64) -> Result<Vec<AssetRow>, StoreError> {
-        self.per_run(
-            "SELECT a.kind, a.asset_id, a.source, a.account, ra.region, ra.ips, ra.hosts, f.started_at
+        let mut out = Vec::new();
+        self.each_asset(run, |a| {
+            out.push(a);
+            Ok::<_, StoreError>(())
+        })?;
+        Ok(out)
+    }
+
+    /// Hands `f` a run's assets one at a time, in assets.csv order.
+    pub fn each_asset<E: From<StoreError>>(&self, run: i64, mut f: impl FnMut(AssetRow) -> Result<(), E>) -> Result<(), E> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT a.kind, a.asset_id, a.source, a.account, ra.region, ra.ips, ra.hosts, f.started_at
                  FROM run_assets ra JOIN assets a ON a.id = ra.asset_ref JOIN runs f ON f.id = a.first_run
                  WHERE ra.run_id = ?1 ORDER BY a.kind, a.asset_id, a.source, a.account",
-            run,
-            |r| {
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([run], |r| {
                 Ok(AssetRow {
                     kind: r.get(0)?,
                     id: r.get(1)?,
@@ -622,8 +711,12 @@ impl Store {
                     hosts: r.get(6)?,
                     first_seen: r.get(7)?,
                 })
-            },
-        )
+            })
+            .map_err(self.err())?;
+        for a in rows {
+            f(a.map_err(self.err())?)?;
+        }
+        Ok(())
     }
 
     pub fn gaps(&self, run: i64) -> Result<Vec<GapRow>, StoreError> {

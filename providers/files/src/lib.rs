@@ -156,14 +156,21 @@ impl StaticListSource {
             return Err(self.err(1, "the header needs an `id` column and an `ips` or `hosts` column"));
         }
         let default_account: Arc<str> = Arc::from(self.display_path.display().to_string());
-        let mut items = Vec::new();
-        let mut seen = HashSet::new();
+        let mut items: Vec<Asset> = Vec::new();
+        // Each (account, kind, id) once: by hash, each hit confirmed against the asset it names.
+        let mut seen: rustc_hash::FxHashMap<u64, u32> = rustc_hash::FxHashMap::default();
         let mut accounts = std::collections::BTreeSet::new();
-        for row in rdr.records() {
-            let row = row.map_err(|e| {
-                let line = e.position().map(|p| p.line() as usize).unwrap_or(0);
-                self.err(line, csv_message(&e))
-            })?;
+        let (mut account_of, mut region_of) = (Interned::default(), Interned::default());
+        let mut row = csv::StringRecord::new();
+        loop {
+            match rdr.read_record(&mut row) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => {
+                    let line = e.position().map(|p| p.line() as usize).unwrap_or(0);
+                    return Err(self.err(line, csv_message(&e)));
+                }
+            }
             let line = row.position().map(|p| p.line() as usize).unwrap_or(0);
             let get = |c: &str| col.get(c).and_then(|i| row.get(*i)).unwrap_or("");
             let id = get("id");
@@ -171,8 +178,8 @@ impl StaticListSource {
                 return Err(self.err(line, "empty `id`"));
             }
             let kind: AssetKind = if get("kind").is_empty() { AssetKind::Static } else { get("kind").parse().unwrap_or_else(|e| match e {}) };
-            let account: Arc<str> = if get("account").is_empty() { default_account.clone() } else { Arc::from(get("account")) };
-            let region = Some(get("region")).filter(|r| !r.is_empty()).map(Arc::from);
+            let account: Arc<str> = if get("account").is_empty() { default_account.clone() } else { account_of.get(get("account")) };
+            let region = Some(get("region")).filter(|r| !r.is_empty()).map(|r| region_of.get(r));
             let mut ips = Vec::new();
             for ip in get("ips").split_whitespace() {
                 ips.push(parse_ip_or_cidr(ip).map_err(|m| self.err(line, format!("column `ips`: {m}")))?);
@@ -185,10 +192,27 @@ impl StaticListSource {
             if ips.is_empty() && hosts.is_empty() {
                 return Err(self.err(line, format!("asset `{}` has neither `ips` nor `hosts`", excerpt(id))));
             }
-            if !seen.insert((account.clone(), kind.clone(), id.to_string())) {
+            let key = |a: &str, k: &AssetKind, i: &str| {
+                use std::hash::{Hash, Hasher};
+                let mut h = rustc_hash::FxHasher::default();
+                (a, k, i).hash(&mut h);
+                h.finish()
+            };
+            let same = |x: &Asset| *x.account == *account && x.kind == kind && &*x.id == id;
+            let twice = match seen.entry(key(&account, &kind, id)) {
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(items.len() as u32);
+                    false
+                }
+                // A 64-bit collision of two different keys is all but impossible; if it happens, look.
+                std::collections::hash_map::Entry::Occupied(o) => same(&items[*o.get() as usize]) || items.iter().any(same),
+            };
+            if twice {
                 return Err(self.err(line, format!("asset `{}` ({}) is listed twice for account `{}`", excerpt(id), excerpt(kind.as_str()), excerpt(&account))));
             }
-            accounts.insert(account.clone());
+            if accounts.last() != Some(&account) {
+                accounts.insert(account.clone());
+            }
             items.push(Asset { source: self.name.clone(), account, region, kind, id: id.into(), ips: ips.into(), hosts });
         }
         let covered = if accounts.is_empty() { vec![default_account] } else { accounts.into_iter().collect() }
@@ -214,9 +238,34 @@ impl Provider for StaticListSource {
 }
 
 /// `items` without repeats, first appearance kept, in linear time (one row may list 200k addresses).
-fn unique<T: Eq + std::hash::Hash + Clone>(items: Vec<T>) -> Vec<T> {
+fn unique<T: Eq + std::hash::Hash + Clone>(mut items: Vec<T>) -> Vec<T> {
+    // Most rows hold one or two: no set for them.
+    if items.len() <= 16 {
+        let mut out: Vec<T> = Vec::with_capacity(items.len());
+        for i in items {
+            if !out.contains(&i) {
+                out.push(i);
+            }
+        }
+        return out;
+    }
     let mut seen = HashSet::with_capacity(items.len());
-    items.into_iter().filter(|i| seen.insert(i.clone())).collect()
+    items.retain(|i| seen.insert(i.clone()));
+    items
+}
+
+/// The last value seen, shared: a column that repeats one value down a million rows (an account, a
+/// region) costs one allocation, not a million.
+#[derive(Default)]
+struct Interned(Option<Arc<str>>);
+
+impl Interned {
+    fn get(&mut self, s: &str) -> Arc<str> {
+        match &self.0 {
+            Some(a) if &**a == s => a.clone(),
+            _ => self.0.insert(Arc::from(s)).clone(),
+        }
+    }
 }
 
 /// A CSV error as one sentence: the csv crate's Display repeats its position, which the caller names.

@@ -10,7 +10,7 @@
 //! names), so a zone file cannot be used to read, say, `/proc/self/environ`; out-of-zone data is skipped
 //! with a warning, as BIND does.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,118 +23,162 @@ const DEFAULT_TTL: u32 = 3600;
 /// Sets with more targets than this de-duplicate through a hash set (80k A records at one name).
 const SMALL_SET: usize = 16;
 
-/// A token of a logical line.
+/// A token of a logical line: a slice of the file unless quotes had to be removed.
 #[derive(Debug)]
-struct Token {
-    text: String,
+struct Token<'a> {
+    text: Cow<'a, str>,
     quoted: bool,
 }
 
 /// One entry: several physical lines joined by parentheses.
 #[derive(Debug)]
-struct Entry {
+struct Entry<'a> {
     line: usize,
     blank_owner: bool,
-    tokens: Vec<Token>,
+    tokens: Vec<Token<'a>>,
 }
 
 fn err(path: &Path, line: usize, message: impl Into<String>) -> ProviderError {
     ProviderError::Parse { path: path.to_path_buf(), line, message: message.into() }
 }
 
-/// Splits text into entries, honouring quotes, escapes, comments and parentheses.
-fn entries(path: &Path, text: &str) -> Result<Vec<Entry>, ProviderError> {
-    let mut out = Vec::new();
-    let mut cur: Option<Entry> = None;
-    let mut depth = 0usize;
-    let mut open_line = 0;
-    for (i, raw) in text.lines().enumerate() {
-        let line_no = i + 1;
-        let mut chars = raw.chars().peekable();
-        if depth == 0 {
-            if let Some(e) = cur.take() {
-                if !e.tokens.is_empty() {
-                    out.push(e);
+/// The entries of a text, one at a time, honouring quotes, escapes, comments and parentheses: a
+/// zone of a million lines is never held as tokens all at once.
+struct Entries<'a> {
+    path: &'a Path,
+    lines: std::iter::Enumerate<std::str::Lines<'a>>,
+    /// The entry being read (it ends where a line starts outside parentheses).
+    cur: Option<Entry<'a>>,
+    /// Parenthesis depth, and the line that opened the outermost one.
+    depth: usize,
+    open_line: usize,
+    done: bool,
+}
+
+fn entries<'a>(path: &'a Path, text: &'a str) -> Entries<'a> {
+    Entries { path, lines: text.lines().enumerate(), cur: None, depth: 0, open_line: 0, done: false }
+}
+
+impl<'a> Iterator for Entries<'a> {
+    type Item = Result<Entry<'a>, ProviderError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.done {
+            let Some((i, raw)) = self.lines.next() else {
+                self.done = true;
+                if self.depth > 0 {
+                    return Some(Err(err(self.path, self.open_line, "`(` opened here is never closed")));
                 }
+                return self.cur.take().filter(|e| !e.tokens.is_empty()).map(Ok);
+            };
+            let line_no = i + 1;
+            let mut finished = None;
+            if self.depth == 0 {
+                finished = self.cur.take().filter(|e| !e.tokens.is_empty());
+                self.cur = Some(Entry { line: line_no, blank_owner: raw.starts_with(' ') || raw.starts_with('\t'), tokens: Vec::new() });
             }
-            let blank_owner = raw.starts_with(' ') || raw.starts_with('\t');
-            cur = Some(Entry { line: line_no, blank_owner, tokens: Vec::new() });
+            let mut cur = self.cur.take().expect("an entry is open");
+            let r = self.tokenize(raw, line_no, &mut cur.tokens);
+            self.cur = Some(cur);
+            if let Err(e) = r {
+                self.done = true;
+                return Some(Err(e));
+            }
+            if let Some(e) = finished {
+                return Some(Ok(e));
+            }
         }
-        let entry = cur.as_mut().expect("entry started above");
-        let mut tok = String::new();
-        let mut in_tok = false;
+        None
+    }
+}
+
+impl<'a> Entries<'a> {
+    /// Splits one physical line into tokens. A token is a slice of the line; a quoted one becomes
+    /// its text without the quotes (escapes stay as written, for the record types to decode).
+    fn tokenize(&mut self, raw: &'a str, line_no: usize, tokens: &mut Vec<Token<'a>>) -> Result<(), ProviderError> {
+        let b = raw.as_bytes();
+        let mut i = 0;
+        let mut start: Option<usize> = None;
         let mut quoted = false;
         let mut in_quote = false;
-        while let Some(c) = chars.next() {
+        let push = |start: usize, end: usize, quoted: bool, tokens: &mut Vec<Token<'a>>| {
+            let slice = &raw[start..end];
+            let text = if quoted { Cow::Owned(unquote(slice)) } else { Cow::Borrowed(slice) };
+            tokens.push(Token { text, quoted });
+        };
+        while i < b.len() {
+            let c = b[i];
             if in_quote {
                 match c {
-                    '"' => {
-                        in_quote = false;
-                    }
-                    '\\' => {
-                        tok.push(c);
-                        if let Some(n) = chars.next() {
-                            tok.push(n);
-                        }
-                    }
-                    _ => tok.push(c),
+                    b'"' => in_quote = false,
+                    // The escaped byte is part of the token, whatever it is.
+                    b'\\' => i += 1,
+                    _ => {}
                 }
+                i += 1;
                 continue;
             }
             match c {
-                ';' => break,
-                '"' => {
+                b';' => break,
+                b'"' => {
                     in_quote = true;
-                    in_tok = true;
                     quoted = true;
+                    start.get_or_insert(i);
                 }
-                '(' | ')' | ' ' | '\t' | '\r' => {
-                    if in_tok {
-                        entry.tokens.push(Token { text: std::mem::take(&mut tok), quoted });
-                        in_tok = false;
+                b'(' | b')' | b' ' | b'\t' | b'\r' => {
+                    if let Some(s) = start.take() {
+                        push(s, i, quoted, tokens);
                         quoted = false;
                     }
-                    if c == '(' {
-                        if depth == 0 {
-                            open_line = line_no;
+                    if c == b'(' {
+                        if self.depth == 0 {
+                            self.open_line = line_no;
                         }
-                        depth += 1;
-                    } else if c == ')' {
-                        if depth == 0 {
-                            return Err(err(path, line_no, "`)` without a matching `(`"));
+                        self.depth += 1;
+                    } else if c == b')' {
+                        if self.depth == 0 {
+                            return Err(err(self.path, line_no, "`)` without a matching `(`"));
                         }
-                        depth -= 1;
+                        self.depth -= 1;
                     }
                 }
-                '\\' => {
-                    in_tok = true;
-                    tok.push(c);
-                    if let Some(n) = chars.next() {
-                        tok.push(n);
-                    }
+                b'\\' => {
+                    start.get_or_insert(i);
+                    i += 1;
                 }
                 _ => {
-                    in_tok = true;
-                    tok.push(c);
+                    start.get_or_insert(i);
                 }
             }
+            i += 1;
         }
         if in_quote {
-            return Err(err(path, line_no, "unterminated quoted string"));
+            return Err(err(self.path, line_no, "unterminated quoted string"));
         }
-        if in_tok {
-            entry.tokens.push(Token { text: tok, quoted });
+        if let Some(s) = start {
+            push(s, b.len().min(i), quoted, tokens);
+        }
+        Ok(())
+    }
+}
+
+/// A token's text without its (unescaped) quote characters.
+fn unquote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {}
+            '\\' => {
+                out.push(c);
+                if let Some(n) = chars.next() {
+                    out.push(n);
+                }
+            }
+            _ => out.push(c),
         }
     }
-    if depth > 0 {
-        return Err(err(path, open_line, "`(` opened here is never closed"));
-    }
-    if let Some(e) = cur.take() {
-        if !e.tokens.is_empty() {
-            out.push(e);
-        }
-    }
-    Ok(out)
+    out
 }
 
 /// `3600`, `1h`, `1h30m`, `2W`.
@@ -202,24 +246,52 @@ struct State {
 
 type SetKey = (DnsName, RecordType);
 
-struct Collected {
-    ttl: u32,
-    line: (PathBuf, usize),
-    targets: Vec<Target>,
-    /// The targets again, once the set is large enough for `Vec::contains` to be quadratic.
-    index: Option<std::collections::HashSet<Target>>,
+/// The record sets read so far, in the order they first appear, each (name, type) once.
+struct Sets {
+    records: Vec<DnsRecord>,
+    at: rustc_hash::FxHashMap<SetKey, u32>,
+    /// The targets again, for sets large enough for `contains` to be quadratic (80k A records at one name).
+    big: rustc_hash::FxHashMap<u32, std::collections::HashSet<Target>>,
+    source: Arc<str>,
+    account: Arc<str>,
+    zone: DnsName,
 }
 
-impl Collected {
-    fn add(&mut self, t: Target) {
-        if let Some(index) = &mut self.index {
-            if index.insert(t.clone()) {
-                self.targets.push(t);
+impl Sets {
+    /// Adds one record's targets to its set (created at `line` of `shown` if new); the lowest TTL wins.
+    fn add(&mut self, key: SetKey, ttl: u32, shown: &str, line: usize, targets: Vec<Target>) {
+        let i = match self.at.get(&key) {
+            Some(i) => *i as usize,
+            None => {
+                let i = self.records.len();
+                self.at.insert(key.clone(), i as u32);
+                self.records.push(DnsRecord {
+                    source: self.source.clone(),
+                    account: self.account.clone(),
+                    zone: self.zone.clone(),
+                    zone_private: false,
+                    name: key.0,
+                    rtype: key.1,
+                    ttl,
+                    set_id: None,
+                    targets: Default::default(),
+                    location: Some(Arc::from(format!("{shown}:{line}"))),
+                });
+                i
             }
-        } else if !self.targets.contains(&t) {
-            self.targets.push(t);
-            if self.targets.len() > SMALL_SET {
-                self.index = Some(self.targets.iter().cloned().collect());
+        };
+        let r = &mut self.records[i];
+        r.ttl = r.ttl.min(ttl);
+        for t in targets {
+            if let Some(index) = self.big.get_mut(&(i as u32)) {
+                if index.insert(t.clone()) {
+                    r.targets.push(t);
+                }
+            } else if !r.targets.contains(&t) {
+                r.targets.push(t);
+                if r.targets.len() > SMALL_SET {
+                    self.big.insert(i as u32, r.targets.iter().cloned().collect());
+                }
             }
         }
     }
@@ -248,28 +320,24 @@ impl ZoneReader<'_> {
             .unwrap_or_else(|| PathBuf::from("."));
         let mut roots = vec![own_dir];
         roots.extend(self.include_roots.iter().cloned());
-        let mut sets: BTreeMap<SetKey, Collected> = BTreeMap::new();
+        let account: Arc<str> = Arc::from(self.display_path.display().to_string());
+        let mut sets = Sets {
+            records: Vec::new(),
+            at: Default::default(),
+            big: Default::default(),
+            source: self.source.clone(),
+            account,
+            zone: zone.clone(),
+        };
         let mut state = State { origin: Some(zone.clone()), read, roots, ..State::default() };
         self.parse_into(self.display_path, self.disk_path, text, &zone, &mut state, &mut sets, 0)?;
-        if sets.is_empty() {
+        if sets.records.is_empty() {
             return Err(err(self.display_path, 1, "the zone file holds no records (a zone has at least an SOA and NS records); an empty file would make every run look clean"));
         }
-        let account: Arc<str> = Arc::from(self.display_path.display().to_string());
-        let records = sets
-            .into_iter()
-            .map(|((name, rtype), c)| DnsRecord {
-                source: self.source.clone(),
-                account: account.clone(),
-                zone: zone.clone(),
-                zone_private: false,
-                name,
-                rtype,
-                ttl: c.ttl,
-                set_id: None,
-                targets: c.targets.into(),
-                location: Some(Arc::from(format!("{}:{}", c.line.0.display(), c.line.1))),
-            })
-            .collect();
+        drop(sets.at);
+        let mut records = sets.records;
+        // (name, type) order, as the rest of dangle expects a zone's sets.
+        records.sort_unstable_by(|a, b| (&a.name, &a.rtype).cmp(&(&b.name, &b.rtype)));
         Ok((zone, records))
     }
 
@@ -281,14 +349,16 @@ impl ZoneReader<'_> {
         text: &str,
         zone: &DnsName,
         st: &mut State,
-        sets: &mut BTreeMap<SetKey, Collected>,
+        sets: &mut Sets,
         depth: usize,
     ) -> Result<(), ProviderError> {
-        for e in entries(path, text)? {
+        let shown: Arc<str> = Arc::from(path.display().to_string());
+        for e in entries(path, text) {
+            let e = e?;
             let line = e.line;
             let first = &e.tokens[0].text;
             if !e.blank_owner && first.starts_with('$') {
-                let arg = |i: usize| e.tokens.get(i).map(|t| t.text.as_str());
+                let arg = |i: usize| e.tokens.get(i).map(|t| t.text.as_ref());
                 match first.to_ascii_uppercase().as_str() {
                     "$ORIGIN" => {
                         let o = arg(1).ok_or_else(|| err(path, line, "$ORIGIN needs a name"))?;
@@ -328,7 +398,7 @@ impl ZoneReader<'_> {
                 }
                 continue;
             }
-            self.record(path, &e, zone, st, sets)?;
+            self.record(path, &shown, &e, zone, st, sets)?;
         }
         Ok(())
     }
@@ -358,13 +428,15 @@ impl ZoneReader<'_> {
         Ok((real, inc_show))
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn record(
         &self,
         path: &Path,
+        shown: &Arc<str>,
         e: &Entry,
         zone: &DnsName,
         st: &mut State,
-        sets: &mut BTreeMap<SetKey, Collected>,
+        sets: &mut Sets,
     ) -> Result<(), ProviderError> {
         let line = e.line;
         let origin = st.origin.clone().ok_or_else(|| err(path, line, "relative name before any $ORIGIN"))?;
@@ -393,22 +465,13 @@ impl ZoneReader<'_> {
         }
         let ttl = ttl.or(st.ttl).or(st.last_ttl).unwrap_or(DEFAULT_TTL);
         st.last_ttl = Some(ttl);
-        let entry = sets.entry((owner, rtype)).or_insert_with(|| Collected {
-            ttl,
-            line: (path.to_path_buf(), line),
-            targets: Vec::new(),
-            index: None,
-        });
-        entry.ttl = entry.ttl.min(ttl);
-        for t in targets {
-            entry.add(t);
-        }
+        sets.add((owner, rtype), ttl, shown, line, targets);
         Ok(())
     }
 }
 
 /// The optional TTL and class and the type of a record, in either order (RFC 1035 §5.1).
-fn header<'t>(path: &Path, line: usize, toks: &mut impl Iterator<Item = &'t Token>) -> Result<(Option<u32>, RecordType), ProviderError> {
+fn header<'a: 't, 't>(path: &Path, line: usize, toks: &mut impl Iterator<Item = &'t Token<'a>>) -> Result<(Option<u32>, RecordType), ProviderError> {
     let mut ttl = None;
     for _ in 0..3 {
         let Some(t) = toks.next() else { break };
@@ -446,7 +509,7 @@ struct Data<'a> {
     line: usize,
     rtype: &'a RecordType,
     origin: &'a DnsName,
-    rdata: &'a [&'a Token],
+    rdata: &'a [&'a Token<'a>],
 }
 
 impl Data<'_> {
@@ -561,7 +624,7 @@ impl Data<'_> {
             .and_then(|t| t.text.parse::<u16>().ok())
             .ok_or_else(|| self.err("generic data (\\#) needs a length from 0 to 65535"))?
             .into();
-        let hex: String = rdata[2.min(rdata.len())..].iter().map(|t| t.text.as_str()).collect();
+        let hex: String = rdata[2.min(rdata.len())..].iter().map(|t| t.text.as_ref()).collect();
         if hex.len() != len * 2 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(self.err(format!("generic data (\\#) says {len} octets but carries {} hex digits", hex.len())));
         }
