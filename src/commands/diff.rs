@@ -79,70 +79,106 @@ fn is_finding(r: &ReportRow) -> bool {
 /// New: a finding now that was absent or fine before. Fixed: a finding before that is absent or fine now.
 /// Changed: a finding in both whose status, severity or probe verdict moved, or a record that was a
 /// finding and still is but points at another target (an A record whose address changed).
-pub fn compare(old: &[ReportRow], new: &[ReportRow]) -> Vec<Entry> {
-    let before: BTreeMap<_, &ReportRow> = old.iter().map(|r| (r.key(), r)).collect();
-    let after: BTreeMap<_, &ReportRow> = new.iter().map(|r| (r.key(), r)).collect();
-    let mut out = Vec::new();
-    for (k, n) in &after {
-        let o = before.get(k).copied();
-        match (o, is_finding(n)) {
-            (None, true) => out.push(entry(Change::New, None, Some(n))),
-            (Some(o), true) if !is_finding(o) => out.push(entry(Change::New, Some(o), Some(n))),
-            (Some(o), true) if o.status != n.status || o.severity != n.severity || probe_moved(o, n) => out.push(entry(Change::Changed, Some(o), Some(n))),
-            (Some(o), false) if is_finding(o) => out.push(entry(Change::Fixed, Some(o), Some(n))),
+///
+/// Rows arrive key by key ([`crate::store::Store::merge_rows`]); only what changed is kept, so two runs
+/// of a million rows each are compared in memory bounded by the changes.
+#[derive(Default)]
+pub struct Comparer {
+    /// Entries of keys the new run has, in key order.
+    present: Vec<Pending>,
+    /// Findings whose row is gone, in key order.
+    gone: Vec<Pending>,
+}
+
+/// An entry, with the row it came from where a moved target may pair it with another.
+struct Pending {
+    entry: Entry,
+    row: Option<ReportRow>,
+}
+
+impl Comparer {
+    /// The row of one key in the old run and in the new one.
+    pub fn add(&mut self, o: Option<ReportRow>, n: Option<ReportRow>) {
+        match (o, n) {
+            (o, Some(n)) => {
+                let change = match (&o, is_finding(&n)) {
+                    (None, true) => Some(Change::New),
+                    (Some(o), true) if !is_finding(o) => Some(Change::New),
+                    (Some(o), true) if o.status != n.status || o.severity != n.severity || probe_moved(o, &n) => Some(Change::Changed),
+                    (Some(o), false) if is_finding(o) => Some(Change::Fixed),
+                    _ => None,
+                };
+                if let Some(c) = change {
+                    let entry = entry(c, o.as_ref(), Some(&n));
+                    // A new row with no row before may be the other half of a moved target.
+                    let row = (c == Change::New && o.is_none()).then_some(n);
+                    self.present.push(Pending { entry, row });
+                }
+            }
+            (Some(o), None) if is_finding(&o) => self.gone.push(Pending { entry: entry(Change::Fixed, Some(&o), None), row: Some(o) }),
             _ => {}
         }
     }
-    for (k, o) in &before {
-        if !after.contains_key(k) && is_finding(o) {
-            out.push(entry(Change::Fixed, Some(o), None));
-        }
+
+    /// The entries, moved targets paired, in report order.
+    pub fn finish(self) -> Vec<Entry> {
+        let mut out = self.present;
+        out.extend(self.gone);
+        pair_moved_targets(&mut out);
+        let mut out: Vec<Entry> = out.into_iter().map(|p| p.entry).collect();
+        out.sort_by(|a, b| {
+            a.change
+                .cmp(&b.change)
+                .then_with(|| b.new_severity.cmp(&a.new_severity))
+                .then_with(|| (&a.record_name, &a.record_type, &a.set_id, &a.target).cmp(&(&b.record_name, &b.record_type, &b.set_id, &b.target)))
+        });
+        out
     }
-    pair_moved_targets(&mut out, &before, &after);
-    out.sort_by(|a, b| {
-        a.change
-            .cmp(&b.change)
-            .then_with(|| b.new_severity.cmp(&a.new_severity))
-            .then_with(|| (&a.record_name, &a.record_type, &a.set_id, &a.target).cmp(&(&b.record_name, &b.record_type, &b.set_id, &b.target)))
-    });
-    out
+}
+
+/// [`Comparer`] over two runs' rows in memory.
+pub fn compare(old: &[ReportRow], new: &[ReportRow]) -> Vec<Entry> {
+    let before: BTreeMap<_, &ReportRow> = old.iter().map(|r| (r.key_ref(), r)).collect();
+    let after: BTreeMap<_, &ReportRow> = new.iter().map(|r| (r.key_ref(), r)).collect();
+    let mut keys: Vec<_> = before.keys().chain(after.keys()).copied().collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let mut c = Comparer::default();
+    for k in keys {
+        c.add(before.get(&k).map(|r| (*r).clone()), after.get(&k).map(|r| (*r).clone()));
+    }
+    c.finish()
 }
 
 /// A record whose old target left (fixed, the row gone) and whose new target arrived (new, no row
 /// before) is one change of that record, not a fix and a new finding.
-fn pair_moved_targets(out: &mut Vec<Entry>, before: &BTreeMap<RowKey, &ReportRow>, after: &BTreeMap<RowKey, &ReportRow>) {
+fn pair_moved_targets(out: &mut Vec<Pending>) {
     type Record = (String, String, String, String, String, String);
     let record = |e: &Entry| -> Record {
         (e.source.clone(), e.account.clone(), e.zone.clone(), e.record_name.clone(), e.record_type.clone(), e.set_id.clone())
     };
     let mut gone: BTreeMap<Record, Vec<usize>> = BTreeMap::new();
-    for (i, e) in out.iter().enumerate() {
-        if e.change == Change::Fixed && e.new_status.is_none() {
-            gone.entry(record(e)).or_default().push(i);
+    for (i, p) in out.iter().enumerate() {
+        if p.entry.change == Change::Fixed && p.entry.new_status.is_none() {
+            gone.entry(record(&p.entry)).or_default().push(i);
         }
     }
     let mut drop = Vec::new();
     for i in 0..out.len() {
-        if out[i].change != Change::New || out[i].old_status.is_some() {
+        if out[i].entry.change != Change::New || out[i].entry.old_status.is_some() {
             continue;
         }
-        let Some(j) = gone.get_mut(&record(&out[i])).and_then(|v| if v.is_empty() { None } else { Some(v.remove(0)) }) else { continue };
-        let (Some(o), Some(n)) = (before.get(&key_of(&out[j])), after.get(&key_of(&out[i]))) else { continue };
-        out[i] = entry(Change::Changed, Some(o), Some(n));
-        out[i].old_target = o.target.clone();
+        let Some(j) = gone.get_mut(&record(&out[i].entry)).and_then(|v| if v.is_empty() { None } else { Some(v.remove(0)) }) else { continue };
+        let (Some(o), Some(n)) = (out[j].row.as_ref(), out[i].row.as_ref()) else { continue };
+        let mut e = entry(Change::Changed, Some(o), Some(n));
+        e.old_target = o.target.clone();
+        out[i].entry = e;
         drop.push(j);
     }
     drop.sort_unstable();
     for j in drop.into_iter().rev() {
         out.remove(j);
     }
-}
-
-type RowKey = (String, String, String, String, String, String, String);
-
-/// The row key an entry was made from (its target is the row's: the old one for a fix).
-fn key_of(e: &Entry) -> RowKey {
-    (e.source.clone(), e.account.clone(), e.zone.clone(), e.record_name.clone(), e.record_type.clone(), e.set_id.clone(), e.target.clone())
 }
 
 const ABSENT: &str = "absent";
@@ -205,12 +241,12 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
     let store = super::open_existing(&args.store)?;
     let latest = store.require_latest()?;
     let previous = store.previous_run(latest)?;
-    let new = store.rows(latest)?;
-    let old = match previous {
-        Some(p) => store.rows(p)?,
-        None => Vec::new(),
-    };
-    let entries = compare(&old, &new);
+    let mut comparer = Comparer::default();
+    store.merge_rows(previous, latest, |o, n| {
+        comparer.add(o, n);
+        Ok::<_, crate::store::StoreError>(())
+    })?;
+    let entries = comparer.finish();
     let threshold: Severity = args.fail_on.into();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

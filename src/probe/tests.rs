@@ -273,8 +273,10 @@ async fn a_closed_port_is_no_answer_and_is_not_retried() {
     assert_eq!(ev.attempts, 1);
 }
 
+/// A port of 127.42.0.1, where no test server listens (they bind 127.0.0.1): nothing can take it
+/// between finding it and dialling it.
 fn closed_port() -> SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let l = std::net::TcpListener::bind("127.42.0.1:0").unwrap();
     let addr = l.local_addr().unwrap();
     drop(l);
     addr

@@ -7,21 +7,29 @@
 //! and nothing holds it; `unverified` when the scope that would hold it has a coverage gap; `external`
 //! otherwise. A target held in an earlier run and not now is `dangling` ("released since run N").
 
-use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 
 pub use dangle_model::Claimable;
-use dangle_model::cloud::{self, Key};
-use dangle_model::{Asset, AssetKind, Cloud, Coverage, CoverageGap, Description, DnsName, DnsRecord, Hides, Namespace, RecordType, Service, Target};
+use dangle_model::cloud;
+use dangle_model::{Asset, Coverage, CoverageGap, Description, DnsName, DnsRecord, Namespace, RecordType, Service, Target};
 use ipnet::IpNet;
 use rustc_hash::{FxHashMap, FxHashSet};
-use serde::Serialize;
 
+mod history;
 pub mod index;
 pub mod ranges;
 pub mod reason;
+mod scope;
 pub mod suffixes;
+mod vocabulary;
+mod walk;
+
+pub use history::{Former, History};
+pub use vocabulary::{record_status, severity, Severity, Status};
+use history::{asset_key, key_space, KeySpace};
+use scope::{ScopeInfo, ScopeKey};
+use walk::Walker;
 
 use index::PrefixIndex;
 use ranges::Ranges;
@@ -30,171 +38,12 @@ pub use reason::{Detail, Explainer, Reason, ScopeNote};
 /// Chains longer than this are not followed (the record is `unverified`).
 pub const MAX_CHAIN: usize = 16;
 
-/// A judgement's status (contract names). Ordered from least to most severe, so `max` is the worst.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    NoTarget,
-    Owned,
-    External,
-    Unverified,
-    Dangling,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::NoTarget => "no_target",
-            Self::Owned => "owned",
-            Self::External => "external",
-            Self::Unverified => "unverified",
-            Self::Dangling => "dangling",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        [Self::NoTarget, Self::Owned, Self::External, Self::Unverified, Self::Dangling].into_iter().find(|x| x.as_str() == s)
-    }
-    /// A finding is anything that is neither owned nor without target.
-    pub fn is_finding(self) -> bool {
-        !matches!(self, Self::Owned | Self::NoTarget)
-    }
-}
-
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Severity (contract names), ordered so that `Critical` is the greatest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    Info,
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl Severity {
-    pub const ALL: [Severity; 5] = [Self::Info, Self::Low, Self::Medium, Self::High, Self::Critical];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Info => "info",
-            Self::Low => "low",
-            Self::Medium => "medium",
-            Self::High => "high",
-            Self::Critical => "critical",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|x| x.as_str() == s.to_ascii_lowercase())
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The severity rule of design.md. `foreign_answer`: the prober saw a foreign server at the target.
-pub fn severity(status: Status, claimable: Claimable, foreign_answer: bool) -> Severity {
-    match status {
-        Status::Dangling if foreign_answer => Severity::Critical,
-        Status::Dangling if claimable == Claimable::Yes => Severity::High,
-        Status::Dangling => Severity::Medium,
-        Status::External | Status::Unverified if claimable == Claimable::Yes || foreign_answer => Severity::Low,
-        _ => Severity::Info,
-    }
-}
-
 /// A configured provider: its label, its config `type` and what it says it covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderInfo {
     pub name: Arc<str>,
     pub kind: Arc<str>,
     pub description: Description,
-}
-
-/// A keyed namespace (S3 buckets, Azure storage accounts): the cloud and what its keys are called.
-/// Services whose names share keys (blob and static-website endpoints of one storage account) share it.
-pub type KeySpace = (Cloud, &'static str);
-
-fn key_space(s: Service) -> Option<KeySpace> {
-    s.key_noun.map(|n| (s.cloud, n))
-}
-
-/// The namespace key an asset of `kind` with `id` holds, if its kind holds one.
-fn asset_key<'i>(kind: &AssetKind, id: &'i str) -> Option<(KeySpace, &'i str)> {
-    let (service, key) = kind.key(id)?;
-    Some((key_space(service)?, key))
-}
-
-/// An asset as an earlier run saw it: the evidence behind "released since run N".
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Former {
-    pub run: i64,
-    /// The run's date (shared by every asset of that run).
-    pub date: Arc<str>,
-    pub kind: AssetKind,
-    pub id: Box<str>,
-    pub source: Arc<str>,
-    pub region: Option<Arc<str>>,
-}
-
-/// What earlier runs held, indexed like the current inventory.
-#[derive(Debug, Default)]
-pub struct History {
-    ips: PrefixIndex<u32>,
-    hosts: FxHashMap<DnsName, u32>,
-    buckets: FxHashMap<(KeySpace, Box<str>), u32>,
-    /// Lower-case ids, built on the first resource alias.
-    ids: std::sync::OnceLock<FxHashMap<String, u32>>,
-    formers: Vec<Former>,
-}
-
-impl History {
-    /// Adds an asset's last sighting. Add the most recent sightings first: the first one for a key wins.
-    pub fn add(&mut self, former: Former, ips: &[IpNet], hosts: &[DnsName]) {
-        let i = u32::try_from(self.formers.len()).expect("fewer than 4G former assets");
-        for ip in ips {
-            self.ips.insert(*ip, i);
-        }
-        for h in hosts {
-            self.hosts.entry(h.clone()).or_insert(i);
-        }
-        if let Some((space, key)) = asset_key(&former.kind, &former.id) {
-            self.buckets.entry((space, key.into())).or_insert(i);
-        }
-        self.formers.push(former);
-    }
-
-    fn id(&self, lower: &str) -> Option<u32> {
-        self.ids
-            .get_or_init(|| {
-                let mut ids = FxHashMap::default();
-                for (i, f) in self.formers.iter().enumerate() {
-                    ids.entry(f.id.to_ascii_lowercase()).or_insert(i as u32);
-                }
-                ids
-            })
-            .get(lower)
-            .copied()
-    }
-
-    pub fn len(&self) -> usize {
-        self.formers.len()
-    }
-
-    pub fn former(&self, i: u32) -> &Former {
-        &self.formers[i as usize]
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.formers.is_empty()
-    }
 }
 
 /// Everything a judgement depends on.
@@ -298,37 +147,6 @@ impl Outcome {
     }
 }
 
-/// What a scope is looked up by: a cloud (its published ranges and service names), or a label (a
-/// provider's name or config `type`, as `[[ranges]]` and history name them).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum ScopeKey {
-    Cloud(Cloud),
-    Label(Arc<str>),
-}
-
-#[derive(Default)]
-struct ScopeInfo {
-    configured: bool,
-    /// What the scope's providers vouch for.
-    covers: FxHashSet<Namespace>,
-    all_regions: bool,
-    regions: FxHashSet<Arc<str>>,
-    accounts: FxHashSet<Arc<str>>,
-    gaps: Vec<ScopedGap>,
-}
-
-/// A gap as a scope sees it; `index` points into the run's gaps.
-struct ScopedGap {
-    region: Option<Arc<str>>,
-    account: Arc<str>,
-    hides: Hides,
-    index: u32,
-}
-
-fn is_global(region: &str) -> bool {
-    region.is_empty() || region.eq_ignore_ascii_case("global")
-}
-
 struct ZoneInfo<'a> {
     name: &'a DnsName,
     private: bool,
@@ -368,16 +186,6 @@ enum Held {
     Resource,
 }
 
-/// One thread's walk state: memo of judged names and the wildcard existence sets.
-struct Walker<'c, 'a> {
-    ctx: &'c Ctx<'a>,
-    /// The view the current record resolves in: its zone's (a chain never changes view).
-    private_view: bool,
-    memo: FxHashMap<(DnsName, bool), Outcome>,
-    ents: FxHashMap<u32, FxHashSet<&'a str>>,
-    stack: Vec<DnsName>,
-}
-
 /// Judges every record of `inputs`. Rows come in record order, then target order; the work is split
 /// across the machine's cores, and the result does not depend on how.
 pub fn reconcile(inputs: &Inputs<'_>) -> Vec<Judgement> {
@@ -408,11 +216,6 @@ pub fn reconcile(inputs: &Inputs<'_>) -> Vec<Judgement> {
     out
 }
 
-/// The worst status of a record's rows (dangling > unverified > external > owned).
-pub fn record_status(rows: &[Judgement]) -> Status {
-    rows.iter().map(|j| j.status).max().unwrap_or(Status::NoTarget)
-}
-
 impl<'a> Ctx<'a> {
     fn new(inp: &'a Inputs<'a>) -> Self {
         // The asset side and the record side are independent: build them on two cores.
@@ -425,47 +228,6 @@ impl<'a> Ctx<'a> {
         let (zones, zone_by_fqdn, first_at, next) = records;
         let scopes = Self::scopes(inp);
         Self { inp, ips, hosts, ids: std::sync::OnceLock::new(), buckets, zone_assets, zones, zone_by_fqdn, first_at, next, scopes }
-    }
-
-    /// Every scope a judgement can ask about: each provider under its name, its type and its cloud.
-    fn scopes(inp: &Inputs<'_>) -> FxHashMap<ScopeKey, ScopeInfo> {
-        let keys_of = |p: &ProviderInfo| {
-            let mut keys = vec![ScopeKey::Label(p.name.clone()), ScopeKey::Label(p.kind.clone())];
-            keys.extend(p.description.cloud.map(ScopeKey::Cloud));
-            keys
-        };
-        let by_name: FxHashMap<&str, &ProviderInfo> = inp.providers.iter().map(|p| (&*p.name, p)).collect();
-        // A source no provider describes (a test, a bench) is its own scope.
-        let keys_of_source = |source: &Arc<str>| by_name.get(&**source).map(|p| keys_of(p)).unwrap_or_else(|| vec![ScopeKey::Label(source.clone())]);
-        let mut scopes: FxHashMap<ScopeKey, ScopeInfo> = FxHashMap::default();
-        for p in inp.providers {
-            for key in keys_of(p) {
-                let s = scopes.entry(key).or_default();
-                s.configured = true;
-                s.covers.extend(p.description.covers.iter().copied());
-            }
-        }
-        for c in inp.covered {
-            for key in keys_of_source(&c.source) {
-                let s = scopes.entry(key).or_default();
-                s.configured = true;
-                s.accounts.insert(c.account.clone());
-                match &c.region {
-                    None => s.all_regions = true,
-                    Some(r) => {
-                        s.regions.insert(r.clone());
-                    }
-                }
-            }
-        }
-        for (gi, g) in inp.gaps.iter().enumerate() {
-            for key in keys_of_source(&g.source) {
-                let s = scopes.entry(key).or_default();
-                s.configured = true;
-                s.gaps.push(ScopedGap { region: g.region.clone(), account: g.account.clone(), hides: g.hides.clone(), index: gi as u32 });
-            }
-        }
-        scopes
     }
 
     #[allow(clippy::type_complexity)]
@@ -583,58 +345,6 @@ impl<'a> Ctx<'a> {
         (zones, zone_by_fqdn, first_at, next)
     }
 
-    /// Where a target of namespace `ns` (`None`: any) in `region` stands in scope `key`.
-    fn scope(&self, key: &ScopeKey, region: Option<&str>, ns: Option<Namespace>) -> ScopeNote {
-        self.scope_with(key, region, ns, false)
-    }
-
-    /// Like [`Ctx::scope`]; `declared`: the user declared this space for the scope (`[[ranges]]`),
-    /// so it is judged even if the provider does not say it covers that kind of target.
-    fn scope_with(&self, key: &ScopeKey, region: Option<&str>, ns: Option<Namespace>, declared: bool) -> ScopeNote {
-        let Some(s) = self.scopes.get(key).filter(|s| s.configured) else { return ScopeNote::NotConfigured };
-        if !declared && ns.is_some_and(|n| !s.covers.contains(&n)) {
-            // Configured, but nothing there vouches for this kind of target.
-            return ScopeNote::NotConfigured;
-        }
-        let region = region.filter(|r| !is_global(r));
-        if let Some(g) = s.gaps.iter().find(|g| {
-            ns.is_none_or(|n| g.hides.covers(&n))
-                && match (g.region.as_deref(), region) {
-                    (None, _) | (_, None) => true,
-                    (Some(a), Some(b)) => a == b,
-                }
-        }) {
-            return ScopeNote::Gap(g.index);
-        }
-        if let Some(r) = region {
-            if !s.all_regions && !s.regions.contains(r) {
-                return ScopeNote::RegionNotEnumerated;
-            }
-        }
-        ScopeNote::Complete
-    }
-
-    fn scope_account(&self, key: &ScopeKey, account: &str, ns: Namespace) -> ScopeNote {
-        let Some(s) = self.scopes.get(key).filter(|s| s.configured && s.covers.contains(&ns)) else { return ScopeNote::NotConfigured };
-        if let Some(g) = s.gaps.iter().find(|g| g.account.eq_ignore_ascii_case(account) && g.hides.covers(&ns)) {
-            return ScopeNote::Gap(g.index);
-        }
-        if s.accounts.iter().any(|a| a.eq_ignore_ascii_case(account)) {
-            ScopeNote::Complete
-        } else {
-            ScopeNote::NotConfigured
-        }
-    }
-
-    /// Whether names of `service` are judged: a provider of its cloud enumerates it (or, with none
-    /// configured, one would: the reason then says the cloud is not enumerated).
-    fn judges(&self, service: Service, enumerated: bool) -> bool {
-        match self.scopes.get(&ScopeKey::Cloud(service.cloud)).filter(|s| s.configured) {
-            Some(s) => s.covers.contains(&Namespace::Names(service)),
-            None => enumerated,
-        }
-    }
-
     fn owned(&self, i: u32) -> Outcome {
         Outcome { status: Status::Owned, claimable: Claimable::No, reason: Reason::Held(i), owner: Some(i), partial: false }
     }
@@ -674,11 +384,9 @@ impl<'a> Ctx<'a> {
             None => ScopeKey::Label(info.provider.clone()),
         };
         let scope = self.scope_with(&key, info.region.as_deref(), Some(Namespace::Addresses), info.declared.is_some());
-        let (status, claimable) = match scope {
-            ScopeNote::Complete => (Status::Dangling, info.claimable),
-            ScopeNote::Gap(_) | ScopeNote::RegionNotEnumerated => (Status::Unverified, info.claimable),
-            ScopeNote::NotConfigured => (Status::External, Claimable::Unknown),
-        };
+        let status = scope.status();
+        // Outside every configured scope, the range's claimability is no finding of ours.
+        let claimable = if status == Status::External { Claimable::Unknown } else { info.claimable };
         Outcome::new(status, claimable, Reason::Ip { ip, range, scope })
     }
 
@@ -738,11 +446,7 @@ impl<'a> Ctx<'a> {
         }
         // Keys are global: the listing of every account, not a region, decides.
         let scope = self.scope(&ScopeKey::Cloud(service.cloud), None, Some(Namespace::Names(service)));
-        let status = match scope {
-            ScopeNote::Complete => Status::Dangling,
-            ScopeNote::Gap(_) | ScopeNote::RegionNotEnumerated => Status::Unverified,
-            ScopeNote::NotConfigured => Status::External,
-        };
+        let status = scope.status();
         Outcome::detail(status, Claimable::Yes, Detail::Bucket { service, bucket: bucket.to_string(), scope })
     }
 
@@ -769,11 +473,7 @@ impl<'a> Ctx<'a> {
             Some(c) => self.scope_account(&ScopeKey::Cloud(c), sub, Namespace::Resources),
             None => ScopeNote::NotConfigured,
         };
-        let status = match scope {
-            ScopeNote::Complete => Status::Dangling,
-            ScopeNote::Gap(_) => Status::Unverified,
-            _ => Status::External,
-        };
+        let status = scope.status();
         Outcome::detail(status, Claimable::No, Detail::Resource { cloud, id: id.to_string(), subscription: sub.to_string(), scope })
     }
 
@@ -784,243 +484,6 @@ impl<'a> Ctx<'a> {
             .iter()
             .position(|g| g.hides.covers(&Namespace::Zones) && info.sources.iter().any(|(s, a)| *s == g.source && *a == g.account))
             .map(|i| i as u32)
-    }
-}
-
-impl<'c, 'a> Walker<'c, 'a> {
-    fn new(ctx: &'c Ctx<'a>) -> Self {
-        Self { ctx, private_view: false, memo: FxHashMap::default(), ents: FxHashMap::default(), stack: Vec::new() }
-    }
-
-    /// Judges `range` of the records into `out`, which holds exactly their rows.
-    fn judge_into(&mut self, range: std::ops::Range<usize>, out: &mut [Judgement]) {
-        let mut k = 0;
-        for i in range {
-            let r = &self.ctx.inp.records[i];
-            let record = i as u32;
-            self.private_view = r.zone_private;
-            if r.targets.is_empty() {
-                out[k] = Judgement::new(record, None, Outcome::new(Status::NoTarget, Claimable::No, Reason::NoTarget(r.rtype.clone())));
-                k += 1;
-                continue;
-            }
-            for (ti, t) in r.targets.iter().enumerate() {
-                let o = self.judge_target(r, t);
-                out[k] = Judgement::new(record, Some(ti as u32), o);
-                k += 1;
-            }
-        }
-        debug_assert_eq!(k, out.len());
-    }
-
-    fn judge_target(&mut self, r: &DnsRecord, t: &Target) -> Outcome {
-        match t {
-            Target::Ip(ip) => self.ctx.judge_ip(*ip),
-            Target::Host(h) if r.rtype == RecordType::Ns => self.judge_ns(r, h),
-            Target::Host(h) => self.judge_host(h, 0),
-            Target::Alias { dns_name, .. } => self.judge_alias(r, dns_name, 0),
-            Target::Resource { id } => self.ctx.judge_resource(id),
-        }
-    }
-
-    fn judge_host(&mut self, name: &DnsName, depth: usize) -> Outcome {
-        if let Some(o) = self.memo.get(&(name.clone(), self.private_view)) {
-            return o.clone();
-        }
-        if let Some(pos) = self.stack.iter().position(|n| n == name) {
-            let mut chain: Vec<DnsName> = self.stack[pos..].to_vec();
-            chain.push(name.clone());
-            let mut o = Outcome::detail(Status::Dangling, Claimable::No, Detail::Loop { chain });
-            o.partial = true;
-            return o;
-        }
-        if depth >= MAX_CHAIN {
-            let mut o = Outcome::detail(Status::Unverified, Claimable::Unknown, Detail::TooDeep);
-            o.partial = true;
-            return o;
-        }
-        let ctx = self.ctx;
-        if let Some(i) = ctx.hosts.get(name) {
-            return ctx.owned(*i);
-        }
-        // Chains through our own zones recur and cost a walk: memoise those. Everything else is a
-        // single classification, cheaper to redo than to remember.
-        if let Some(zone) = ctx.zone_of(name, self.private_view) {
-            self.stack.push(name.clone());
-            let o = self.resolve_in_zone(name, zone, depth);
-            self.stack.pop();
-            if !o.partial {
-                self.memo.insert((name.clone(), self.private_view), o.clone());
-            }
-            return o;
-        }
-        self.judge_foreign_host(name)
-    }
-
-    /// A name outside every inventoried zone: a service name, a former asset, or someone else's.
-    fn judge_foreign_host(&mut self, name: &DnsName) -> Outcome {
-        let ctx = self.ctx;
-        if let Some(m) = cloud::classify(name) {
-            if let Some(ip) = m.implied_ip {
-                return ctx.judge_ip(ip).via(name);
-            }
-            if let Key::Name(b) = &m.key {
-                return ctx.judge_bucket(m.service, b);
-            }
-            if let Some(f) = ctx.inp.history.hosts.get(name) {
-                return ctx.released(*f, Held::Name, m.claimable);
-            }
-            if !ctx.judges(m.service, m.enumerated) {
-                return Outcome::detail(Status::External, m.claimable, Detail::NotJudged { service: m.service });
-            }
-            let scope = ctx.scope(&ScopeKey::Cloud(m.service.cloud), m.region.as_deref(), Some(Namespace::Names(m.service)));
-            let status = match scope {
-                ScopeNote::Complete => Status::Dangling,
-                ScopeNote::Gap(_) | ScopeNote::RegionNotEnumerated => Status::Unverified,
-                ScopeNote::NotConfigured => Status::External,
-            };
-            return Outcome::detail(status, m.claimable, Detail::Service { name: name.clone(), service: m.service, region: m.region, scope });
-        }
-        if let Some(f) = ctx.inp.history.hosts.get(name) {
-            return ctx.released(*f, Held::Name, Claimable::Unknown);
-        }
-        if let Some(service) = suffixes::known_takeover(name) {
-            return Outcome::detail(Status::External, Claimable::Yes, Detail::KnownTakeover { service });
-        }
-        Outcome::detail(Status::External, Claimable::Unknown, Detail::ExternalHost { name: name.clone() })
-    }
-
-    fn resolve_in_zone(&mut self, name: &DnsName, zi: u32, depth: usize) -> Outcome {
-        let ctx = self.ctx;
-        let info = &ctx.zones[zi as usize];
-        let zone = info.name;
-        if let Some(cut) = info.delegations.iter().filter(|d| name.is_within(d)).max_by_key(|d| d.label_count()) {
-            let ns: Vec<(&DnsRecord, &DnsName)> = ctx
-                .records_at(cut.as_fqdn(), zi)
-                .filter(|r| r.rtype == RecordType::Ns)
-                .flat_map(|r| r.targets.iter().filter_map(move |t| if let Target::Host(h) = t { Some((r, h)) } else { None }))
-                .collect();
-            let outs: Vec<Outcome> = ns.into_iter().map(|(r, h)| self.judge_ns(r, h)).collect();
-            if let Some(o) = Outcome::worst(outs) {
-                let reason = Reason::detail(Detail::Delegated { cut: cut.clone(), zone: zone.clone(), inner: o.reason });
-                return Outcome { reason, ..o };
-            }
-        }
-        let here: Vec<&DnsRecord> = ctx.records_at(name.as_fqdn(), zi).collect();
-        if !here.is_empty() {
-            return match self.addresses(&here, depth) {
-                Some(o) => o.via(name),
-                None => Outcome::detail(Status::Dangling, Claimable::No, Detail::NoAddress { name: name.clone(), zone: zone.clone() }),
-            };
-        }
-        if info.has_wildcard {
-            if let Some(o) = self.wildcard(name, zi, depth) {
-                return o;
-            }
-        }
-        let gap = ctx.zone_gap(info);
-        let status = if gap.is_some() { Status::Unverified } else { Status::Dangling };
-        Outcome::detail(status, Claimable::No, Detail::Missing { name: name.clone(), zone: zone.clone(), gap })
-    }
-
-    /// The addresses that the record sets at a name lead to; `None` if none of them carries any.
-    fn addresses(&mut self, here: &[&DnsRecord], depth: usize) -> Option<Outcome> {
-        let mut outs = Vec::new();
-        for r in here {
-            for t in &r.targets {
-                match (&r.rtype, t) {
-                    (RecordType::Cname, Target::Host(h)) => outs.push(self.judge_host(h, depth + 1)),
-                    (RecordType::A | RecordType::Aaaa, Target::Ip(ip)) => outs.push(self.ctx.judge_ip(*ip)),
-                    (_, Target::Alias { dns_name, .. }) => outs.push(self.judge_alias(r, dns_name, depth + 1)),
-                    (_, Target::Resource { id }) => outs.push(self.ctx.judge_resource(id)),
-                    _ => {}
-                }
-            }
-        }
-        Outcome::worst(outs)
-    }
-
-    /// RFC 4592: the wildcard at the closest encloser, if the name does not exist as an empty non-terminal.
-    fn wildcard(&mut self, name: &DnsName, zi: u32, depth: usize) -> Option<Outcome> {
-        let ctx = self.ctx;
-        let zone = ctx.zones[zi as usize].name;
-        let existing = self.ents.entry(zi).or_insert_with(|| {
-            let mut set = FxHashSet::default();
-            let private = ctx.zones[zi as usize].private;
-            for r in ctx.inp.records.iter().filter(|r| &r.zone == zone && r.zone_private == private) {
-                let mut s = r.name.as_fqdn();
-                while s.len() >= zone.as_fqdn().len() && set.insert(s) {
-                    match s.find('.') {
-                        Some(d) if d + 1 < s.len() => s = &s[d + 1..],
-                        _ => break,
-                    }
-                }
-            }
-            set
-        });
-        if existing.contains(name.as_fqdn()) {
-            return None;
-        }
-        let encloser = name.ancestors().skip(1).take_while(|a| a.is_within(zone)).find(|a| existing.contains(a.as_fqdn()))?;
-        let wild = DnsName::wildcard_of(&encloser);
-        let here: Vec<&DnsRecord> = ctx.records_at(wild.as_fqdn(), zi).collect();
-        if here.is_empty() {
-            return None;
-        }
-        let o = self
-            .addresses(&here, depth)
-            .unwrap_or_else(|| Outcome::detail(Status::Dangling, Claimable::No, Detail::NoAddress { name: wild.clone(), zone: zone.clone() }));
-        Some(o.via(&wild))
-    }
-
-    fn judge_alias(&mut self, r: &DnsRecord, dns_name: &DnsName, depth: usize) -> Outcome {
-        let name = match dns_name.as_str().strip_prefix("dualstack.") {
-            Some(rest) => DnsName::parse(rest).unwrap_or_else(|_| dns_name.clone()),
-            None => dns_name.clone(),
-        };
-        if let Some(m) = cloud::classify(&name).filter(|m| m.key == Key::RecordName) {
-            return self.ctx.judge_bucket(m.service, r.name.as_str());
-        }
-        self.judge_host(&name, depth)
-    }
-
-    fn judge_ns(&mut self, r: &DnsRecord, target: &DnsName) -> Outcome {
-        let ctx = self.ctx;
-        let delegated = &r.name;
-        if r.name != r.zone {
-            // Delegations are public: the child is the public zone of that name.
-            if let Some(child) = ctx.zone_by_fqdn.get(&(delegated.as_fqdn(), false)).map(|z| &ctx.zones[*z as usize]) {
-                if child.apex_ns.is_empty() || child.apex_ns.contains(target) {
-                    return Outcome::detail(Status::Owned, Claimable::No, Detail::HeldZone { zone: delegated.clone() });
-                }
-            }
-        }
-        if let Some(zs) = ctx.zone_assets.get(delegated) {
-            let held = zs.iter().find(|i| {
-                let hosts = &ctx.inp.assets[**i as usize].hosts;
-                hosts.len() <= 1 || hosts[1..].contains(target)
-            });
-            if let Some(i) = held {
-                let mut o = Outcome::detail(Status::Owned, Claimable::No, Detail::HeldZoneAsset { asset: *i });
-                o.owner = Some(*i);
-                return o;
-            }
-        }
-        if let Some(service) = cloud::nameserver(target) {
-            let held_elsewhere = ctx.zone_assets.contains_key(delegated);
-            let scope = ctx.scope(&ScopeKey::Cloud(service.cloud), None, Some(Namespace::NameServers));
-            let status = match scope {
-                ScopeNote::Complete => Status::Dangling,
-                ScopeNote::Gap(_) => Status::Unverified,
-                ScopeNote::RegionNotEnumerated | ScopeNote::NotConfigured => Status::External,
-            };
-            return Outcome::detail(
-                status,
-                Claimable::Yes,
-                Detail::Ns { delegated: delegated.clone(), target: target.clone(), service, held_elsewhere, scope },
-            );
-        }
-        self.judge_host(target, 0)
     }
 }
 

@@ -19,6 +19,20 @@ pub enum ScopeNote {
     NotConfigured,
 }
 
+impl ScopeNote {
+    /// The one place where coverage becomes a status: a target of a scope enumerated whole is
+    /// `dangling` when nothing holds it; a gap or a region left out makes it `unverified` (never
+    /// `dangling`); outside every configured scope it is `external`.
+    pub fn status(self) -> super::Status {
+        use super::Status;
+        match self {
+            ScopeNote::Complete => Status::Dangling,
+            ScopeNote::Gap(_) | ScopeNote::RegionNotEnumerated => Status::Unverified,
+            ScopeNote::NotConfigured => Status::External,
+        }
+    }
+}
+
 /// A judgement's reason. Common cases are inline; the rest sit behind one shared allocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reason {

@@ -4,6 +4,7 @@ use super::ranges::DeclaredRange;
 use super::*;
 use dangle_model::cloud::{ELB, EC2, S3};
 use dangle_model::Namespace::{Addresses, Names, Zones};
+use dangle_model::{AssetKind, Cloud, Hides};
 
 /// The kinds of provider these tests configure: a cloud's (as its crate describes itself) or a
 /// static list.

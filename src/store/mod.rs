@@ -279,6 +279,11 @@ impl ReportRow {
         }
     }
 
+    /// [`ReportRow::key`] without copying it.
+    pub fn key_ref(&self) -> (&str, &str, &str, &str, &str, &str, &str) {
+        (&self.source, &self.account, &self.zone, &self.record_name, &self.record_type, &self.set_id, &self.target)
+    }
+
     /// Identifies a row across runs.
     pub fn key(&self) -> (String, String, String, String, String, String, String) {
         (
@@ -555,25 +560,7 @@ impl Store {
     /// Hands `f` a run's rows one at a time, in the order they were judged, each with its probe
     /// evidence: a report of a million rows never holds them all.
     pub fn each_row<E: From<StoreError>>(&self, run: i64, which: Which, mut f: impl FnMut(ReportRow) -> Result<(), E>) -> Result<(), E> {
-        let location = if self.schema >= 3 {
-            "(SELECT l.location FROM record_locations l WHERE l.record_id = c.id AND l.run_id <= w.run_id ORDER BY l.run_id DESC LIMIT 1)"
-        } else {
-            "c.location"
-        };
-        // Status codes are the enum's order: 2 and up (external, unverified, dangling) are findings.
-        let filter = match which {
-            Which::All => "",
-            Which::Findings => "AND w.status >= 2",
-        };
-        let sql = format!(
-            "SELECT c.name, c.rtype, c.set_id, w.target, z.zone, z.source, z.account, w.status, w.severity, w.claimable, w.reason,
-                    w.probe_verdict, w.probe_detail, f.started_at, {location}, w.ttl, a.kind, a.asset_id, w.seq
-             FROM rows w JOIN records c ON c.id = w.record_id JOIN zones z ON z.id = c.zone_id
-             JOIN runs f ON f.id = c.first_run
-             LEFT JOIN assets a ON a.id = w.owner
-             WHERE w.run_id = ?1 {filter} ORDER BY w.seq"
-        );
-        let mut stmt = self.conn.prepare(&sql).map_err(self.err())?;
+        let mut stmt = self.conn.prepare(&self.row_query(which, "w.seq")).map_err(self.err())?;
         // The evidence, in the same order: merged with the rows as both cursors advance.
         let mut ev_stmt = self
             .conn
@@ -607,6 +594,92 @@ impl Store {
             f(row)?;
         }
         Ok(())
+    }
+
+    /// The rows query of one run (`?1`), in `order`.
+    fn row_query(&self, which: Which, order: &str) -> String {
+        let location = if self.schema >= 3 {
+            "(SELECT l.location FROM record_locations l WHERE l.record_id = c.id AND l.run_id <= w.run_id ORDER BY l.run_id DESC LIMIT 1)"
+        } else {
+            "c.location"
+        };
+        // Status codes are the enum's order: 2 and up (external, unverified, dangling) are findings.
+        let filter = match which {
+            Which::All => "",
+            Which::Findings => "AND w.status >= 2",
+        };
+        format!(
+            "SELECT c.name, c.rtype, c.set_id, w.target, z.zone, z.source, z.account, w.status, w.severity, w.claimable, w.reason,
+                    w.probe_verdict, w.probe_detail, f.started_at, {location}, w.ttl, a.kind, a.asset_id, w.seq
+             FROM rows w JOIN records c ON c.id = w.record_id JOIN zones z ON z.id = c.zone_id
+             JOIN runs f ON f.id = c.first_run
+             LEFT JOIN assets a ON a.id = w.owner
+             WHERE w.run_id = ?1 {filter} ORDER BY {order}"
+        )
+    }
+
+    /// Walks the rows of two runs together in key order ([`ReportRow::key`]), handing `f` each key's
+    /// row in `old` (a run, or none) and in `new`. Memory stays bounded by one row per side: `diff`
+    /// of two million-row runs holds only what changed. Of rows sharing a key, the last judged counts.
+    /// (Probe evidence is not read: a diff shows verdicts.)
+    pub fn merge_rows<E: From<StoreError>>(
+        &self,
+        old: Option<i64>,
+        new: i64,
+        mut f: impl FnMut(Option<ReportRow>, Option<ReportRow>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        // BINARY collation compares bytes, as Rust compares the key's strings.
+        let sql = self.row_query(Which::All, "z.source, z.account, z.zone, c.name, c.rtype, c.set_id, w.target, w.seq");
+        let mut a_stmt = self.conn.prepare(&sql).map_err(self.err())?;
+        let mut b_stmt = self.conn.prepare(&sql).map_err(self.err())?;
+        // A run id no run has reads as empty.
+        type Map = fn(&rusqlite::Row<'_>) -> rusqlite::Result<(i64, ReportRow)>;
+        type Rows<'s> = std::iter::Peekable<rusqlite::MappedRows<'s, Map>>;
+        let map: Map = Self::report_row;
+        let mut a = a_stmt.query_map([old.unwrap_or(-1)], map).map_err(self.err())?.peekable();
+        let mut b = b_stmt.query_map([new], map).map_err(self.err())?.peekable();
+        fn next_key(it: &mut Rows<'_>) -> rusqlite::Result<Option<ReportRow>> {
+            let Some(first) = it.next() else { return Ok(None) };
+            let mut row = first?.1;
+            while let Some(Ok((_, n))) = it.peek() {
+                if n.key_ref() != row.key_ref() {
+                    break;
+                }
+                row = it.next().expect("peeked")?.1;
+            }
+            Ok(Some(row))
+        }
+        let (mut x, mut y) = (next_key(&mut a).map_err(self.err())?, next_key(&mut b).map_err(self.err())?);
+        loop {
+            match (x.take(), y.take()) {
+                (None, None) => return Ok(()),
+                (Some(o), None) => {
+                    f(Some(o), None)?;
+                    x = next_key(&mut a).map_err(self.err())?;
+                }
+                (None, Some(n)) => {
+                    f(None, Some(n))?;
+                    y = next_key(&mut b).map_err(self.err())?;
+                }
+                (Some(o), Some(n)) => match o.key_ref().cmp(&n.key_ref()) {
+                    std::cmp::Ordering::Less => {
+                        f(Some(o), None)?;
+                        x = next_key(&mut a).map_err(self.err())?;
+                        y = Some(n);
+                    }
+                    std::cmp::Ordering::Greater => {
+                        f(None, Some(n))?;
+                        y = next_key(&mut b).map_err(self.err())?;
+                        x = Some(o);
+                    }
+                    std::cmp::Ordering::Equal => {
+                        f(Some(o), Some(n))?;
+                        x = next_key(&mut a).map_err(self.err())?;
+                        y = next_key(&mut b).map_err(self.err())?;
+                    }
+                },
+            }
+        }
     }
 
     /// One row of the query in [`Store::each_row`], with its `seq`.

@@ -183,7 +183,7 @@ async fn a_provider_that_fails_makes_a_gap_and_unverified_never_dangling() {
     let a = m.account("200000000003", "us-east-1").await;
     let z = zone(&a, "gappy.test").await;
     upsert(&a, &z, vec![rrs("x.gappy.test.", RrType::Cname, &["lost-bucket.s3.amazonaws.com."])]).await;
-    let port = dangle_aws::testing::closed_port();
+    let down = dangle_aws::testing::closed_endpoint();
     let dir = tempfile::tempdir().unwrap();
     let config = format!(
         r#"
@@ -199,7 +199,7 @@ type = "aws"
 name = "down"
 regions = ["us-east-1"]
 assume_roles = ["{}"]
-endpoint_url = "http://127.0.0.1:{port}"
+endpoint_url = "{down}"
 "#,
         role("200000000003"),
         m.endpoint,

@@ -123,9 +123,8 @@ async fn private_zones_record_their_vpcs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_endpoint_that_is_down_is_a_gap_not_an_error() {
-    let port = dangle_aws::testing::closed_port();
     let src = AwsSource::builder("down")
-        .with_endpoint_url(format!("http://127.0.0.1:{port}"))
+        .with_endpoint_url(dangle_aws::testing::closed_endpoint())
         .with_credentials(Moto::credentials())
         .with_assume_roles([role("100000000004")])
         .with_regions(["us-east-1"])

@@ -83,10 +83,11 @@ impl Moto {
     }
 }
 
-/// A loopback port nothing listens on (bound, then released): an endpoint that is down.
-pub fn closed_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
-    l.local_addr().expect("bound").port()
+/// An http endpoint nothing listens on: a port of 127.42.0.1, an address no test server binds (they
+/// all bind 127.0.0.1), so the port cannot be taken between finding it and dialling it.
+pub fn closed_endpoint() -> String {
+    let l = TcpListener::bind("127.42.0.1:0").expect("a free port on 127.42.0.1");
+    format!("http://127.42.0.1:{}", l.local_addr().expect("bound").port())
 }
 
 /// The role a test assumes into `account`.
