@@ -126,25 +126,54 @@ impl Config {
 
     /// [`Config::parse`] against another registry: the one a test extends with its own provider type.
     pub fn parse_with(path: &Path, text: &str, registry: &[Entry]) -> Result<Self, ConfigError> {
-        let kinds = || registry.iter().map(Entry::kind).collect::<Vec<_>>().join(", ");
-        let invalid = |line: Option<usize>, key: &str, message: String| ConfigError::Invalid {
-            path: path.to_path_buf(),
-            line,
-            key: (!key.is_empty()).then(|| excerpt_quoted(key)),
-            message: excerpt_quoted(&message),
-        };
-        let line_of = |offset: usize| text[..offset.min(text.len())].bytes().filter(|b| *b == b'\n').count() + 1;
-        let raw: Raw = toml::from_str(text).map_err(|e| {
-            invalid(e.span().map(|s| line_of(s.start)), "", e.message().trim_end().to_string())
-        })?;
+        let src = Source { path, text, registry };
+        let raw: Raw = toml::from_str(text).map_err(|e| src.invalid(e.span().map(|s| src.line_of(s.start)), "", e.message().trim_end().to_string()))?;
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
         let resolve = |p: &Path| dangle_model::registry::resolve(&dir, p);
+        let (providers, names) = src.providers(&raw.providers, &dir)?;
+        let ranges = src.ranges(&raw.ranges, &names)?;
+        let probe = src.probe(raw.probe, &resolve)?;
+        let db = resolve(raw.db.as_deref().unwrap_or(Path::new("dangle.sqlite")));
+        Ok(Self { path: path.to_path_buf(), db, providers, ranges, probe })
+    }
+}
 
+/// The config text being read, for errors that name its file, line and key.
+struct Source<'t> {
+    path: &'t Path,
+    text: &'t str,
+    registry: &'t [Entry],
+}
+
+impl Source<'_> {
+    fn kinds(&self) -> String {
+        self.registry.iter().map(Entry::kind).collect::<Vec<_>>().join(", ")
+    }
+
+    fn invalid(&self, line: Option<usize>, key: &str, message: String) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.path.to_path_buf(),
+            line,
+            key: (!key.is_empty()).then(|| excerpt_quoted(key)),
+            message: excerpt_quoted(&message),
+        }
+    }
+
+    fn line_of(&self, offset: usize) -> usize {
+        self.text[..offset.min(self.text.len())].bytes().filter(|b| *b == b'\n').count() + 1
+    }
+
+    /// `[[providers]]`: each table through its type's factory; returns them and their names.
+    fn providers(&self, raw: &[toml::Spanned<toml::Table>], dir: &Path) -> Result<(Vec<ProviderConfig>, HashSet<String>), ConfigError> {
+        let invalid = |line: Option<usize>, key: &str, message: String| self.invalid(line, key, message);
+        let line_of = |offset: usize| self.line_of(offset);
+        let kinds = || self.kinds();
+        let (path, text, registry) = (self.path, self.text, self.registry);
         let mut providers = Vec::new();
         let mut names = HashSet::new();
         let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-        for (i, sp) in raw.providers.iter().enumerate() {
+        for (i, sp) in raw.iter().enumerate() {
             let start = sp.span().start;
             let at = format!("providers[{i}]");
             // The line of `key` inside this provider's table (which runs from its header to the next).
@@ -188,7 +217,7 @@ impl Config {
                 Some(toml::Value::String(s)) => s,
                 Some(_) => return Err(invalid(Some(key_line("name")), &format!("{at}.name"), "must be a string".into())),
             };
-            let mut cx = Context::new(dir.clone());
+            let mut cx = Context::new(dir.to_path_buf());
             let settings = factory.configure(&name, table, &mut cx).map_err(|e| {
                 let line = e.key_name().map(key_line).unwrap_or(line_of(start));
                 match e {
@@ -205,8 +234,17 @@ impl Config {
             providers.push(ProviderConfig { name, kind, settings: settings.into() });
         }
 
+        Ok((providers, names))
+    }
+
+    /// `[[ranges]]`: declared address space, each naming a cloud, a provider type or a provider.
+    fn ranges(&self, raw: &[toml::Spanned<RawRange>], names: &HashSet<String>) -> Result<Vec<DeclaredRange>, ConfigError> {
+        let invalid = |line: Option<usize>, key: &str, message: String| self.invalid(line, key, message);
+        let line_of = |offset: usize| self.line_of(offset);
+        let kinds = || self.kinds();
+        let registry = self.registry;
         let mut ranges = Vec::new();
-        for (i, sr) in raw.ranges.iter().enumerate() {
+        for (i, sr) in raw.iter().enumerate() {
             let (line, at) = (Some(line_of(sr.span().start)), format!("ranges[{i}]"));
             let r = sr.get_ref();
             let cidr = dangle_model::parse_ip_or_cidr(&r.cidr).map_err(|m| invalid(line, &format!("{at}.cidr"), m))?;
@@ -227,8 +265,14 @@ impl Config {
             });
         }
 
+        Ok(ranges)
+    }
+
+    /// `[probe]`: the prober's options, checked the way `dangle probe` checks its flags.
+    fn probe(&self, raw: Option<RawProbe>, resolve: &dyn Fn(&Path) -> PathBuf) -> Result<ProbeConfig, ConfigError> {
+        let invalid = |line: Option<usize>, key: &str, message: String| self.invalid(line, key, message);
         let mut probe = ProbeConfig::default();
-        if let Some(p) = raw.probe {
+        if let Some(p) = raw {
             let at = "[probe]";
             if let Some(v) = p.enabled {
                 probe.enabled = v;
@@ -270,8 +314,7 @@ impl Config {
             probe.connect_to = p.connect_to;
         }
 
-        let db = resolve(raw.db.as_deref().unwrap_or(Path::new("dangle.sqlite")));
-        Ok(Self { path: path.to_path_buf(), db, providers, ranges, probe })
+        Ok(probe)
     }
 }
 

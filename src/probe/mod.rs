@@ -438,19 +438,13 @@ async fn observe_once(target: &str, address: Option<SocketAddr>, dial: SocketAdd
     };
     ev.connect_ms = start.elapsed().as_millis() as u64;
     let seen = Arc::new(Mutex::new(danger::Seen::default()));
-    let mut config = match rustls::ClientConfig::builder_with_provider(provider()).with_safe_default_protocol_versions() {
-        Ok(b) => b
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(danger::Recorder::new(provider(), seen.clone())))
-            .with_client_cert_resolver(Arc::new(danger::Asked::new(seen.clone()))),
+    let connector = match recording_connector(&seen) {
+        Ok(c) => c,
         Err(e) => {
-            ev.error = Some(e.to_string());
+            ev.error = Some(e);
             return ev;
         }
     };
-    config.resumption = Resumption::disabled();
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let hs_start = Instant::now();
     let result = tokio::time::timeout(settings.handshake_timeout, connector.connect(server_name(sni, dial), tcp)).await;
     ev.handshake_ms = hs_start.elapsed().as_millis() as u64;
@@ -469,30 +463,12 @@ async fn observe_once(target: &str, address: Option<SocketAddr>, dial: SocketAdd
             return ev;
         }
         Ok(Err(e)) => {
-            ev.error = Some(e.to_string());
-            if chain.is_empty() {
-                ev.verdict = Verdict::UnknownListener;
-                ev.detail = format!("{} is open but speaks no TLS we can complete: {e}", ev.place());
-                return ev;
-            }
-            // A chain came and the handshake failed. With a valid handshake signature, the server holds
-            // the key (a TLS 1.2 server refusing us for want of a client certificate, say): judge the
-            // chain. Without one, someone presents a chain it cannot sign for: never ours.
-            ev.client_cert_mandatory = asked.is_some();
-            if !signed {
-                ev.verdict = Verdict::Foreign;
-                ev.detail = format!("the handshake failed after the server presented {}: {e}", ev.chain[0].subject);
+            if failed_handshake(&mut ev, &e, chain.is_empty(), signed, asked.is_some()) {
                 return ev;
             }
         }
         Ok(Ok(mut tls)) => {
-            {
-                let (_, conn) = tls.get_ref();
-                ev.tls_version = conn.protocol_version().map(|v| iana(v.as_str(), v.into()));
-                ev.cipher_suite = conn.negotiated_cipher_suite().map(|c| iana(c.suite().as_str(), c.suite().into()));
-                ev.kx_group = conn.negotiated_key_exchange_group().map(|g| iana(g.name().as_str(), g.name().into()));
-                ev.alpn = conn.alpn_protocol().map(|a| String::from_utf8_lossy(a).into_owned());
-            }
+            session(&mut ev, tls.get_ref().1);
             // A TLS 1.3 server that requires a client certificate says so after our Finished.
             if asked.is_some() {
                 let mut buf = [0u8; 1];
@@ -506,6 +482,49 @@ async fn observe_once(target: &str, address: Option<SocketAddr>, dial: SocketAdd
     }
     judge(&mut ev, &chain, sni, &settings.trust);
     ev
+}
+
+/// A client that completes any handshake, recording the chain, whether the server's handshake
+/// signature verified, and what client CAs it asked for; it never presents a certificate.
+fn recording_connector(seen: &Arc<Mutex<danger::Seen>>) -> Result<tokio_rustls::TlsConnector, String> {
+    let mut config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(danger::Recorder::new(provider(), seen.clone())))
+        .with_client_cert_resolver(Arc::new(danger::Asked::new(seen.clone())));
+    config.resumption = Resumption::disabled();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+}
+
+/// A handshake that failed: `true` when that settles the verdict; `false` when the chain is still
+/// to be judged (the server proved it holds the key, and refused us for another reason).
+fn failed_handshake(ev: &mut Evidence, e: &std::io::Error, no_chain: bool, signed: bool, asked: bool) -> bool {
+    ev.error = Some(e.to_string());
+    if no_chain {
+        ev.verdict = Verdict::UnknownListener;
+        ev.detail = format!("{} is open but speaks no TLS we can complete: {e}", ev.place());
+        return true;
+    }
+    // A chain came and the handshake failed. With a valid handshake signature, the server holds the
+    // key (a TLS 1.2 server refusing us for want of a client certificate, say): judge the chain.
+    // Without one, someone presents a chain it cannot sign for: never ours.
+    ev.client_cert_mandatory = asked;
+    if !signed {
+        ev.verdict = Verdict::Foreign;
+        ev.detail = format!("the handshake failed after the server presented {}: {e}", ev.chain[0].subject);
+        return true;
+    }
+    false
+}
+
+/// What the session negotiated, by the registry's names.
+fn session(ev: &mut Evidence, conn: &rustls::ClientConnection) {
+    ev.tls_version = conn.protocol_version().map(|v| iana(v.as_str(), v.into()));
+    ev.cipher_suite = conn.negotiated_cipher_suite().map(|c| iana(c.suite().as_str(), c.suite().into()));
+    ev.kx_group = conn.negotiated_key_exchange_group().map(|g| iana(g.name().as_str(), g.name().into()));
+    ev.alpn = conn.alpn_protocol().map(|a| String::from_utf8_lossy(a).into_owned());
 }
 
 /// The verdict for a chain whose handshake signature was valid.
@@ -532,11 +551,11 @@ fn judge(ev: &mut Evidence, chain: &[CertificateDer<'static>], sni: &str, trust:
     }
 }
 
-#[cfg(test)]
-mod tests;
-
 /// A TLS registry value by its name (`TLSv1_3`, `TLS13_AES_128_GCM_SHA256`, `X25519`), or its code
 /// point when rustls has no name for it: never a `Debug` form.
 fn iana(name: Option<&'static str>, code: u16) -> String {
     name.map(str::to_string).unwrap_or_else(|| format!("0x{code:04x}"))
 }
+
+#[cfg(test)]
+mod tests;

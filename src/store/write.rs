@@ -115,60 +115,70 @@ impl Store {
         let run_id = tx.last_insert_rowid();
         let record_ids = write_records(&tx, run, run_id).map_err(&e)?;
         let asset_ids = write_assets(&tx, run, run_id).map_err(&e)?;
-        {
-            let mut ins = tx
-                .prepare(
-                    "INSERT INTO rows (run_id, seq, record_id, ttl, target, status, severity, claimable, reason, owner, probe_verdict, probe_detail)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                )
-                .map_err(&e)?;
-            let mut link = tx.prepare("INSERT INTO row_probes (run_id, seq, probe_id) VALUES (?1, ?2, ?3)").map_err(&e)?;
-            for (seq, j) in run.judgements.iter().enumerate() {
-                let r = &run.records[j.record as usize];
-                let probe = if run.probed.is_empty() { None } else { run.probed.get(seq) };
-                let mut reason = run.explain.render(&j.reason);
-                if let Some(extra) = probe.and_then(|p| p.reason.as_deref()) {
-                    reason.push_str(extra);
-                }
-                ins.execute(params![
-                    run_id,
-                    seq as i64,
-                    record_ids[j.record as usize],
-                    r.ttl,
-                    j.target(run.records).map(|t| t.to_string()).unwrap_or_default(),
-                    status_code(j.status),
-                    severity_code(j.severity),
-                    claimable_code(j.claimable),
-                    reason,
-                    j.owner().map(|o| asset_ids[o as usize]),
-                    probe.map_or(Verdict::NotProbed, |p| p.verdict).as_str(),
-                    probe.map_or("", |p| p.detail.as_str())
-                ])
-                .map_err(&e)?;
-                for id in probe.map(|p| p.evidence.as_slice()).unwrap_or_default() {
-                    link.execute(params![run_id, seq as i64, id]).map_err(&e)?;
-                }
-            }
-            let mut nins = tx
-                .prepare("INSERT INTO named_probes (run_id, seq, target, sni, verdict, detail, probe_ids) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
-                .map_err(&e)?;
-            for (seq, n) in run.probed.named.iter().enumerate() {
-                nins.execute(params![run_id, seq as i64, n.target, n.sni, n.verdict.as_str(), n.detail, join(n.evidence.iter())]).map_err(&e)?;
-            }
-            let mut pins = tx.prepare("INSERT INTO probes (run_id, id, verdict, evidence) VALUES (?1, ?2, ?3, ?4)").map_err(&e)?;
-            for (id, ev) in run.probed.evidence.iter().enumerate() {
-                pins.execute(params![run_id, id as i64, ev.verdict.as_str(), ev.json]).map_err(&e)?;
-            }
-            let mut gins = tx
-                .prepare("INSERT INTO gaps (run_id, source, account, region, service, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
-                .map_err(&e)?;
-            for g in run.gaps {
-                gins.execute(params![run_id, &*g.source, &*g.account, g.region.as_deref(), g.service, g.error]).map_err(&e)?;
-            }
-        }
+        write_rows(&tx, run, run_id, &record_ids, &asset_ids).map_err(&e)?;
+        write_probes_and_gaps(&tx, run, run_id).map_err(&e)?;
         tx.commit().map_err(&e)?;
         Ok(run_id)
     }
+}
+
+/// The run's rows (one per judgement, the reason rendered here, once) and their links to probe evidence.
+fn write_rows(tx: &Transaction<'_>, run: &RunInput<'_>, run_id: i64, record_ids: &[i64], asset_ids: &[i64]) -> rusqlite::Result<()> {
+        let mut ins = tx
+            .prepare(
+                "INSERT INTO rows (run_id, seq, record_id, ttl, target, status, severity, claimable, reason, owner, probe_verdict, probe_detail)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            )
+            ?;
+        let mut link = tx.prepare("INSERT INTO row_probes (run_id, seq, probe_id) VALUES (?1, ?2, ?3)")?;
+        for (seq, j) in run.judgements.iter().enumerate() {
+            let r = &run.records[j.record as usize];
+            let probe = if run.probed.is_empty() { None } else { run.probed.get(seq) };
+            let mut reason = run.explain.render(&j.reason);
+            if let Some(extra) = probe.and_then(|p| p.reason.as_deref()) {
+                reason.push_str(extra);
+            }
+            ins.execute(params![
+                run_id,
+                seq as i64,
+                record_ids[j.record as usize],
+                r.ttl,
+                j.target(run.records).map(|t| t.to_string()).unwrap_or_default(),
+                status_code(j.status),
+                severity_code(j.severity),
+                claimable_code(j.claimable),
+                reason,
+                j.owner().map(|o| asset_ids[o as usize]),
+                probe.map_or(Verdict::NotProbed, |p| p.verdict).as_str(),
+                probe.map_or("", |p| p.detail.as_str())
+            ])
+            ?;
+            for id in probe.map(|p| p.evidence.as_slice()).unwrap_or_default() {
+                link.execute(params![run_id, seq as i64, id])?;
+            }
+        }
+    Ok(())
+}
+
+/// The named targets' results, the probe evidence and the gaps.
+fn write_probes_and_gaps(tx: &Transaction<'_>, run: &RunInput<'_>, run_id: i64) -> rusqlite::Result<()> {
+        let mut nins = tx
+            .prepare("INSERT INTO named_probes (run_id, seq, target, sni, verdict, detail, probe_ids) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
+            ?;
+        for (seq, n) in run.probed.named.iter().enumerate() {
+            nins.execute(params![run_id, seq as i64, n.target, n.sni, n.verdict.as_str(), n.detail, join(n.evidence.iter())])?;
+        }
+        let mut pins = tx.prepare("INSERT INTO probes (run_id, id, verdict, evidence) VALUES (?1, ?2, ?3, ?4)")?;
+        for (id, ev) in run.probed.evidence.iter().enumerate() {
+            pins.execute(params![run_id, id as i64, ev.verdict.as_str(), ev.json])?;
+        }
+        let mut gins = tx
+            .prepare("INSERT INTO gaps (run_id, source, account, region, service, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+            ?;
+        for g in run.gaps {
+            gins.execute(params![run_id, &*g.source, &*g.account, g.region.as_deref(), g.service, g.error])?;
+        }
+        Ok(())
 }
 
 fn write_records(tx: &Transaction<'_>, run: &RunInput<'_>, run_id: i64) -> rusqlite::Result<Vec<i64>> {

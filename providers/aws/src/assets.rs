@@ -84,121 +84,112 @@ impl Ctx<'_> {
     }
 }
 
+/// Drains an SDK item paginator: each item to `$item`; the first error to `$err`, which ends the
+/// listing (the items read before it stay).
+macro_rules! drain {
+    ($pages:expr, |$x:ident| $item:block, |$e:ident| $err:block) => {{
+        let mut pages = $pages;
+        loop {
+            match pages.next().await {
+                None => break,
+                Some(Ok($x)) => $item,
+                Some(Err($e)) => {
+                    $err;
+                    break;
+                }
+            }
+        }
+    }};
+}
+
 pub(crate) async fn regional(source: &Arc<str>, account: &Account, region: &str, what: Regional) -> Snapshot {
     let mut snap = Snapshot::default();
     let cx = Ctx { source, account_id: Arc::from(account.id.as_str()), region: Some(Arc::from(region)) };
-    let acct = &account.id;
+    let mut gap_of = |snap: &mut Snapshot, service: &str, message: String| snap.gaps.push(gap(source, account, Some(region), service, message));
     match what {
-        Regional::Ec2 => {
-            let conf = aws_sdk_ec2::config::Builder::from(&account.config).region(Region::new(region.to_string())).build();
-            let client = aws_sdk_ec2::Client::from_conf(conf);
-            match client.describe_addresses().send().await {
-                Ok(out) => {
-                    for a in out.addresses() {
-                        let id = nz(a.allocation_id()).or(nz(a.public_ip())).unwrap_or("?");
-                        let mut ips = Ips::new();
-                        push_ip(&mut ips, ip(a.public_ip()));
-                        snap.assets.extend(cx.asset(AssetKind::ElasticIp, format!("arn:aws:ec2:{region}:{acct}:elastic-ip/{id}"), ips, vec![]));
-                    }
-                }
-                Err(e) => snap.gaps.push(gap(source, account, Some(region), "ec2", format!("DescribeAddresses: {}", describe(&e)))),
-            }
-            let mut pages = client.describe_instances().into_paginator().items().send();
-            loop {
-                match pages.next().await {
-                    None => break,
-                    Some(Ok(reservation)) => {
-                        for i in reservation.instances() {
-                            let id = nz(i.instance_id()).unwrap_or("?");
-                            let mut ips = Ips::new();
-                            push_ip(&mut ips, ip(i.public_ip_address()));
-                            push_ip(&mut ips, ip(i.ipv6_address()));
-                            for n in i.network_interfaces() {
-                                push_ip(&mut ips, ip(n.association().and_then(|a| a.public_ip())));
-                                for v6 in n.ipv6_addresses() {
-                                    push_ip(&mut ips, ip(v6.ipv6_address()));
-                                }
-                            }
-                            let names = hosts(&[i.public_dns_name()]);
-                            snap.assets.extend(cx.asset(AssetKind::InstancePublicIp, format!("arn:aws:ec2:{region}:{acct}:instance/{id}"), ips, names));
-                        }
-                    }
-                    Some(Err(e)) => {
-                        snap.gaps.push(gap(source, account, Some(region), "ec2", format!("DescribeInstances: {}", describe(&e))));
-                        break;
-                    }
-                }
-            }
-            let mut pages = client.describe_network_interfaces().into_paginator().items().send();
-            loop {
-                match pages.next().await {
-                    None => break,
-                    Some(Ok(n)) => {
-                        let id = nz(n.network_interface_id()).unwrap_or("?");
-                        let mut ips = Ips::new();
-                        push_ip(&mut ips, ip(n.association().and_then(|a| a.public_ip())));
-                        for v6 in n.ipv6_addresses() {
-                            push_ip(&mut ips, ip(v6.ipv6_address()));
-                        }
-                        let names = hosts(&[n.association().and_then(|a| a.public_dns_name())]);
-                        snap.assets.extend(cx.asset(
-                            AssetKind::NetworkInterface,
-                            format!("arn:aws:ec2:{region}:{acct}:network-interface/{id}"),
-                            ips,
-                            names,
-                        ));
-                    }
-                    Some(Err(e)) => {
-                        snap.gaps.push(gap(source, account, Some(region), "ec2", format!("DescribeNetworkInterfaces: {}", describe(&e))));
-                        break;
-                    }
-                }
-            }
-        }
-        Regional::Elbv2 => {
-            let conf = aws_sdk_elasticloadbalancingv2::config::Builder::from(&account.config).region(Region::new(region.to_string())).build();
-            let client = aws_sdk_elasticloadbalancingv2::Client::from_conf(conf);
-            let mut pages = client.describe_load_balancers().into_paginator().items().send();
-            loop {
-                match pages.next().await {
-                    None => break,
-                    Some(Ok(lb)) => {
-                        let arn = nz(lb.load_balancer_arn()).map(str::to_string).unwrap_or_else(|| format!("arn:aws:elasticloadbalancing:{region}:{acct}:loadbalancer/?"));
-                        snap.assets.extend(cx.asset(AssetKind::LoadBalancer, arn, Ips::new(), hosts(&[lb.dns_name()])));
-                    }
-                    Some(Err(e)) => {
-                        snap.gaps.push(gap(source, account, Some(region), "elbv2", format!("DescribeLoadBalancers: {}", describe(&e))));
-                        break;
-                    }
-                }
-            }
-        }
-        Regional::Elb => {
-            let conf = aws_sdk_elasticloadbalancing::config::Builder::from(&account.config).region(Region::new(region.to_string())).build();
-            let client = aws_sdk_elasticloadbalancing::Client::from_conf(conf);
-            let mut pages = client.describe_load_balancers().into_paginator().items().send();
-            loop {
-                match pages.next().await {
-                    None => break,
-                    Some(Ok(lb)) => {
-                        let name = nz(lb.load_balancer_name()).unwrap_or("?");
-                        let names = hosts(&[lb.dns_name(), lb.canonical_hosted_zone_name()]);
-                        snap.assets.extend(cx.asset(
-                            AssetKind::ClassicLoadBalancer,
-                            format!("arn:aws:elasticloadbalancing:{region}:{acct}:loadbalancer/{name}"),
-                            Ips::new(),
-                            names,
-                        ));
-                    }
-                    Some(Err(e)) => {
-                        snap.gaps.push(gap(source, account, Some(region), "elb", format!("DescribeLoadBalancers (classic): {}", describe(&e))));
-                        break;
-                    }
-                }
-            }
-        }
+        Regional::Ec2 => ec2(&cx, account, region, &mut snap, &mut gap_of).await,
+        Regional::Elbv2 => elbv2(&cx, account, region, &mut snap, &mut gap_of).await,
+        Regional::Elb => elb(&cx, account, region, &mut snap, &mut gap_of).await,
     }
     snap
+}
+
+/// Records a gap of one service in this account and region.
+type GapOf<'g> = dyn FnMut(&mut Snapshot, &str, String) + Send + 'g;
+
+/// Elastic IPs, instances (public v4 and v6 addresses, public DNS names) and network interfaces.
+async fn ec2(cx: &Ctx<'_>, account: &Account, region: &str, snap: &mut Snapshot, gap_of: &mut GapOf<'_>) {
+    let acct = &account.id;
+    let conf = aws_sdk_ec2::config::Builder::from(&account.config).region(Region::new(region.to_string())).build();
+    let client = aws_sdk_ec2::Client::from_conf(conf);
+    match client.describe_addresses().send().await {
+        Ok(out) => {
+            for a in out.addresses() {
+                let id = nz(a.allocation_id()).or(nz(a.public_ip())).unwrap_or("?");
+                let mut ips = Ips::new();
+                push_ip(&mut ips, ip(a.public_ip()));
+                snap.assets.extend(cx.asset(AssetKind::ElasticIp, format!("arn:aws:ec2:{region}:{acct}:elastic-ip/{id}"), ips, vec![]));
+            }
+        }
+        Err(e) => gap_of(snap, "ec2", format!("DescribeAddresses: {}", describe(&e))),
+    }
+    drain!(client.describe_instances().into_paginator().items().send(), |reservation| {
+        for i in reservation.instances() {
+            let id = nz(i.instance_id()).unwrap_or("?");
+            let mut ips = Ips::new();
+            push_ip(&mut ips, ip(i.public_ip_address()));
+            push_ip(&mut ips, ip(i.ipv6_address()));
+            for n in i.network_interfaces() {
+                push_ip(&mut ips, ip(n.association().and_then(|a| a.public_ip())));
+                for v6 in n.ipv6_addresses() {
+                    push_ip(&mut ips, ip(v6.ipv6_address()));
+                }
+            }
+            let names = hosts(&[i.public_dns_name()]);
+            snap.assets.extend(cx.asset(AssetKind::InstancePublicIp, format!("arn:aws:ec2:{region}:{acct}:instance/{id}"), ips, names));
+        }
+    }, |e| {
+        gap_of(snap, "ec2", format!("DescribeInstances: {}", describe(&e)))
+    });
+    drain!(client.describe_network_interfaces().into_paginator().items().send(), |n| {
+        let id = nz(n.network_interface_id()).unwrap_or("?");
+        let mut ips = Ips::new();
+        push_ip(&mut ips, ip(n.association().and_then(|a| a.public_ip())));
+        for v6 in n.ipv6_addresses() {
+            push_ip(&mut ips, ip(v6.ipv6_address()));
+        }
+        let names = hosts(&[n.association().and_then(|a| a.public_dns_name())]);
+        snap.assets.extend(cx.asset(AssetKind::NetworkInterface, format!("arn:aws:ec2:{region}:{acct}:network-interface/{id}"), ips, names));
+    }, |e| {
+        gap_of(snap, "ec2", format!("DescribeNetworkInterfaces: {}", describe(&e)))
+    });
+}
+
+/// Application and network load balancers.
+async fn elbv2(cx: &Ctx<'_>, account: &Account, region: &str, snap: &mut Snapshot, gap_of: &mut GapOf<'_>) {
+    let acct = &account.id;
+    let conf = aws_sdk_elasticloadbalancingv2::config::Builder::from(&account.config).region(Region::new(region.to_string())).build();
+    let client = aws_sdk_elasticloadbalancingv2::Client::from_conf(conf);
+    drain!(client.describe_load_balancers().into_paginator().items().send(), |lb| {
+        let arn = nz(lb.load_balancer_arn()).map(str::to_string).unwrap_or_else(|| format!("arn:aws:elasticloadbalancing:{region}:{acct}:loadbalancer/?"));
+        snap.assets.extend(cx.asset(AssetKind::LoadBalancer, arn, Ips::new(), hosts(&[lb.dns_name()])));
+    }, |e| {
+        gap_of(snap, "elbv2", format!("DescribeLoadBalancers: {}", describe(&e)))
+    });
+}
+
+/// Classic load balancers.
+async fn elb(cx: &Ctx<'_>, account: &Account, region: &str, snap: &mut Snapshot, gap_of: &mut GapOf<'_>) {
+    let acct = &account.id;
+    let conf = aws_sdk_elasticloadbalancing::config::Builder::from(&account.config).region(Region::new(region.to_string())).build();
+    let client = aws_sdk_elasticloadbalancing::Client::from_conf(conf);
+    drain!(client.describe_load_balancers().into_paginator().items().send(), |lb| {
+        let name = nz(lb.load_balancer_name()).unwrap_or("?");
+        let names = hosts(&[lb.dns_name(), lb.canonical_hosted_zone_name()]);
+        snap.assets.extend(cx.asset(AssetKind::ClassicLoadBalancer, format!("arn:aws:elasticloadbalancing:{region}:{acct}:loadbalancer/{name}"), Ips::new(), names));
+    }, |e| {
+        gap_of(snap, "elb", format!("DescribeLoadBalancers (classic): {}", describe(&e)))
+    });
 }
 
 pub(crate) async fn global(source: &Arc<str>, account: &Account, what: Global, path_style: bool) -> Snapshot {

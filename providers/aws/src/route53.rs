@@ -38,29 +38,31 @@ fn targets(rtype: &RecordType, rrs: &ResourceRecordSet) -> Targets {
     out
 }
 
+/// What one account's Route53 enumeration shares between its steps.
+struct Lister<'a> {
+    source: &'a Arc<str>,
+    account: &'a Account,
+    account_id: Arc<str>,
+    client: aws_sdk_route53::Client,
+    pacer: Pacer,
+}
+
 pub(crate) async fn enumerate(source: &Arc<str>, account: &Account, per_second: u32) -> Snapshot {
-    let pacer = Pacer::per_second(per_second);
-    let client = aws_sdk_route53::Client::new(&account.config);
+    let l = Lister {
+        source,
+        account,
+        account_id: Arc::from(account.id.as_str()),
+        client: aws_sdk_route53::Client::new(&account.config),
+        pacer: Pacer::per_second(per_second),
+    };
     let mut snap = Snapshot::default();
-    let account_id: Arc<str> = Arc::from(account.id.as_str());
-    let mut zones = Vec::new();
-    let mut marker: Option<String> = None;
-    loop {
-        pacer.wait().await;
-        match client.list_hosted_zones().set_marker(marker.clone()).send().await {
-            Ok(out) => {
-                zones.extend(out.hosted_zones().iter().cloned());
-                match nz(out.next_marker()) {
-                    Some(m) if out.is_truncated() => marker = Some(m.to_string()),
-                    _ => break,
-                }
-            }
-            Err(e) => {
-                snap.gaps.push(gap(source, account, None, "route53", format!("ListHostedZones: {}", describe(&e))));
-                return snap;
-            }
+    let zones = match l.zones().await {
+        Ok(z) => z,
+        Err(message) => {
+            snap.gaps.push(gap(source, account, None, "route53", message));
+            return snap;
         }
-    }
+    };
     for z in zones {
         let id = zone_id(z.id()).to_string();
         let Some(zone) = decode::name(z.name()) else {
@@ -68,43 +70,72 @@ pub(crate) async fn enumerate(source: &Arc<str>, account: &Account, per_second: 
             continue;
         };
         let private = z.config().is_some_and(|c| c.private_zone());
-        pacer.wait().await;
-        let detail = match client.get_hosted_zone().id(&id).send().await {
+        let Some(location) = l.zone_detail(&id, &zone, private, &mut snap).await else { continue };
+        l.record_sets(&id, &zone, private, &location, &mut snap).await;
+    }
+    snap
+}
+
+impl Lister<'_> {
+    /// Every hosted zone of the account, or what stopped the listing.
+    async fn zones(&self) -> Result<Vec<aws_sdk_route53::types::HostedZone>, String> {
+        let mut zones = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            self.pacer.wait().await;
+            let out = self.client.list_hosted_zones().set_marker(marker.clone()).send().await.map_err(|e| format!("ListHostedZones: {}", describe(&e)))?;
+            zones.extend(out.hosted_zones().iter().cloned());
+            match nz(out.next_marker()) {
+                Some(m) if out.is_truncated() => marker = Some(m.to_string()),
+                _ => return Ok(zones),
+            }
+        }
+    }
+
+    /// A zone's detail: its location as reports show it (a private zone's VPCs) and, for a public
+    /// zone, its asset (the zone and its name servers). `None` after a gap.
+    async fn zone_detail(&self, id: &str, zone: &DnsName, private: bool, snap: &mut Snapshot) -> Option<Arc<str>> {
+        self.pacer.wait().await;
+        let detail = match self.client.get_hosted_zone().id(id).send().await {
             Ok(d) => d,
             Err(e) => {
-                snap.gaps.push(gap(source, account, None, "route53", format!("GetHostedZone {zone} ({id}): {}", describe(&e))));
-                continue;
+                snap.gaps.push(gap(self.source, self.account, None, "route53", format!("GetHostedZone {zone} ({id}): {}", describe(&e))));
+                return None;
             }
         };
-        let location: Arc<str> = if private {
+        if private {
             let vpcs: Vec<String> = detail
                 .vpcs()
                 .iter()
                 .map(|v| format!("{} {}", v.vpc_id().unwrap_or("?"), v.vpc_region().map(|r| r.as_str()).unwrap_or("?")))
                 .collect();
-            Arc::from(format!("route53 hosted zone {id} (private: {})", vpcs.join(", ")))
-        } else {
-            let mut hosts = vec![zone.clone()];
-            if let Some(ds) = detail.delegation_set() {
-                hosts.extend(ds.name_servers().iter().filter_map(|n| DnsName::parse(n).ok()));
-            }
-            snap.assets.push(Asset {
-                source: source.clone(),
-                account: account_id.clone(),
-                region: None,
-                kind: AssetKind::HostedZone,
-                id: format!("arn:aws:route53:::hostedzone/{id}").into(),
-                ips: Default::default(),
-                hosts,
-            });
-            Arc::from(format!("route53 hosted zone {id}"))
-        };
+            return Some(Arc::from(format!("route53 hosted zone {id} (private: {})", vpcs.join(", "))));
+        }
+        let mut hosts = vec![zone.clone()];
+        if let Some(ds) = detail.delegation_set() {
+            hosts.extend(ds.name_servers().iter().filter_map(|n| DnsName::parse(n).ok()));
+        }
+        snap.assets.push(Asset {
+            source: self.source.clone(),
+            account: self.account_id.clone(),
+            region: None,
+            kind: AssetKind::HostedZone,
+            id: format!("arn:aws:route53:::hostedzone/{id}").into(),
+            ips: Default::default(),
+            hosts,
+        });
+        Some(Arc::from(format!("route53 hosted zone {id}")))
+    }
+
+    /// Every record set of a zone, page by page; a failed or malformed page is a gap.
+    async fn record_sets(&self, id: &str, zone: &DnsName, private: bool, location: &Arc<str>, snap: &mut Snapshot) {
         let (mut name, mut rtype, mut ident): (Option<String>, Option<RrType>, Option<String>) = (None, None, None);
         loop {
-            pacer.wait().await;
-            let page = client
+            self.pacer.wait().await;
+            let page = self
+                .client
                 .list_resource_record_sets()
-                .hosted_zone_id(&id)
+                .hosted_zone_id(id)
                 .set_start_record_name(name.clone())
                 .set_start_record_type(rtype.clone())
                 .set_start_record_identifier(ident.clone())
@@ -113,56 +144,67 @@ pub(crate) async fn enumerate(source: &Arc<str>, account: &Account, per_second: 
             let out = match page {
                 Ok(o) => o,
                 Err(e) => {
-                    snap.gaps.push(gap(source, account, None, "route53", format!("ListResourceRecordSets {zone} ({id}): {}", describe(&e))));
-                    break;
+                    snap.gaps.push(gap(self.source, self.account, None, "route53", format!("ListResourceRecordSets {zone} ({id}): {}", describe(&e))));
+                    return;
                 }
             };
             for rrs in out.resource_record_sets() {
-                let Some(rname) = decode::name(rrs.name()) else {
-                    tracing::warn!(zone = %zone, name = rrs.name(), "unparseable record name skipped");
-                    continue;
-                };
-                if !rname.is_within(&zone) {
-                    continue;
-                }
-                let rt: RecordType = rrs.r#type().as_str().parse().unwrap_or_else(|e| match e {});
-                let targets = targets(&rt, rrs);
-                let set_id = nz(rrs.set_identifier()).map(Arc::from);
-                // The same name and type with the same (or no) set id twice would be one set: merge.
-                if let Some(prev) = snap.records.iter_mut().rev().take(8).find(|r| {
-                    r.zone == zone && r.zone_private == private && r.name == rname && r.rtype == rt && r.set_id == set_id && *r.account == *account_id
-                }) {
-                    for t in targets {
-                        if !prev.targets.contains(&t) {
-                            prev.targets.push(t);
-                        }
-                    }
-                    continue;
-                }
-                snap.records.push(DnsRecord {
-                    source: source.clone(),
-                    account: account_id.clone(),
-                    zone: zone.clone(),
-                    zone_private: private,
-                    name: rname,
-                    rtype: rt,
-                    ttl: rrs.ttl().map(|t| t.clamp(0, u32::MAX as i64) as u32).unwrap_or(60),
-                    set_id,
-                    targets,
-                    location: Some(location.clone()),
-                });
+                self.record_set(rrs, zone, private, location, snap);
             }
             if !out.is_truncated() {
-                break;
+                return;
             }
             name = nz(out.next_record_name()).map(str::to_string);
             rtype = out.next_record_type().cloned();
             ident = nz(out.next_record_identifier()).map(str::to_string);
             if name.is_none() {
-                snap.gaps.push(gap(source, account, None, "route53", format!("ListResourceRecordSets {zone} ({id}): truncated page without a next record")));
-                break;
+                snap.gaps.push(gap(
+                    self.source,
+                    self.account,
+                    None,
+                    "route53",
+                    format!("ListResourceRecordSets {zone} ({id}): truncated page without a next record"),
+                ));
+                return;
             }
         }
     }
-    snap
+
+    /// One record set, merged into the set before it when Route53 splits one name and type.
+    fn record_set(&self, rrs: &ResourceRecordSet, zone: &DnsName, private: bool, location: &Arc<str>, snap: &mut Snapshot) {
+        let Some(rname) = decode::name(rrs.name()) else {
+            tracing::warn!(zone = %zone, name = rrs.name(), "unparseable record name skipped");
+            return;
+        };
+        if !rname.is_within(zone) {
+            return;
+        }
+        let rt: RecordType = rrs.r#type().as_str().parse().unwrap_or_else(|e| match e {});
+        let targets = targets(&rt, rrs);
+        let set_id = nz(rrs.set_identifier()).map(Arc::from);
+        let account_id = &self.account_id;
+        // The same name and type with the same (or no) set id twice would be one set: merge.
+        if let Some(prev) = snap.records.iter_mut().rev().take(8).find(|r| {
+            r.zone == *zone && r.zone_private == private && r.name == rname && r.rtype == rt && r.set_id == set_id && *r.account == **account_id
+        }) {
+            for t in targets {
+                if !prev.targets.contains(&t) {
+                    prev.targets.push(t);
+                }
+            }
+            return;
+        }
+        snap.records.push(DnsRecord {
+            source: self.source.clone(),
+            account: account_id.clone(),
+            zone: zone.clone(),
+            zone_private: private,
+            name: rname,
+            rtype: rt,
+            ttl: rrs.ttl().map(|t| t.clamp(0, u32::MAX as i64) as u32).unwrap_or(60),
+            set_id,
+            targets,
+            location: Some(location.clone()),
+        });
+    }
 }
