@@ -752,6 +752,34 @@ mod tests {
     }
 
     #[test]
+    fn tokens_of_quotes_escapes_and_parentheses() {
+        let toks = |text: &str| -> Vec<Vec<(String, bool)>> {
+            entries(Path::new("t.zone"), text)
+                .map(|e| e.unwrap().tokens.into_iter().map(|t| (t.text.into_owned(), t.quoted)).collect())
+                .collect()
+        };
+        let t = |s: &str, q: bool| (s.to_string(), q);
+        assert_eq!(toks("a\tb  c\r\n"), vec![vec![t("a", false), t("b", false), t("c", false)]]);
+        // Quotes go, what they enclose stays one token; escapes stay as written for the type to decode.
+        assert_eq!(toks("x TXT \"a ; b\" \"c\\\"d\" ; comment"), vec![vec![t("x", false), t("TXT", false), t("a ; b", true), t("c\\\"d", true)]]);
+        assert_eq!(toks("x TXT a\"b c\"d"), vec![vec![t("x", false), t("TXT", false), t("ab cd", true)]]);
+        assert_eq!(toks("a\\ b c\\"), vec![vec![t("a\\ b", false), t("c\\", false)]]);
+        // Parentheses join lines into one entry, even when a quote holds one.
+        assert_eq!(
+            toks("@ SOA ns h (\n 1 ; serial\n 2 )\nb A 1.2.3.4\n"),
+            vec![vec![t("@", false), t("SOA", false), t("ns", false), t("h", false), t("1", false), t("2", false)], vec![t("b", false), t("A", false), t("1.2.3.4", false)]]
+        );
+        assert_eq!(toks("x TXT \"(\" y"), vec![vec![t("x", false), t("TXT", false), t("(", true), t("y", false)]]);
+        // Entries keep their first line and whether the owner was blank.
+        let e: Vec<_> = entries(Path::new("t.zone"), "\n; only a comment\nwww A 1.2.3.4\n  A 1.2.3.5\n").map(|e| e.unwrap()).collect();
+        assert_eq!(e.iter().map(|e| (e.line, e.blank_owner)).collect::<Vec<_>>(), [(3, false), (4, true)]);
+        for (text, msg) in [("a )\n", "`)` without a matching `(`"), ("a (\nb\n", "never closed"), ("a \"b\n", "unterminated quoted string")] {
+            let err = entries(Path::new("t.zone"), text).find_map(Result::err).unwrap().to_string();
+            assert!(err.contains(msg), "{text:?}: {err}");
+        }
+    }
+
+    #[test]
     fn full_syntax() {
         let recs = parse(
             "$TTL 1h\n\
