@@ -453,8 +453,10 @@ impl Store {
         self.conn.pragma_update(None, "foreign_keys", "OFF").map_err(&e)?;
         // Checkpoint explicitly after each run (Store::checkpoint), not in the middle of one.
         self.conn.pragma_update(None, "wal_autocheckpoint", 0).map_err(&e)?;
-        // 64 MiB of page cache: a run's upserts touch every page of two indexes.
-        self.conn.pragma_update(None, "cache_size", -65_536).map_err(&e)?;
+        // 16 MiB of page cache: the run is written in key order (appends and one ordered merge), so a
+        // bigger cache buys nothing; measured at 1M × 1M, 64 MiB wrote the first and the second run no
+        // faster (4.06 / 4.70 s against 3.99 / 4.51 s) and held 51 MB more.
+        self.conn.pragma_update(None, "cache_size", -16_384).map_err(&e)?;
         for (i, m) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             let tx = self.conn.transaction().map_err(&e)?;
             tx.execute_batch(m).map_err(&e)?;
