@@ -120,14 +120,17 @@ pub fn scan_into(cfg: &Config, store: &mut Store, probe: bool, lock_timeout: std
 /// Logs how long a phase of the scan took and the peak RSS so far (`DANGLE_LOG=dangle=info`;
 /// `scripts/bench-cli` reads it).
 fn phase(name: &'static str, since: std::time::Instant) {
+    if !tracing::enabled!(tracing::Level::INFO) {
+        return;
+    }
+    let seconds = format!("{:.3}", since.elapsed().as_secs_f64());
     // Linux's high-water mark of resident memory; elsewhere the field is left out.
-    let peak = std::fs::read_to_string("/proc/self/status")
+    let peak_kib = std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("VmHWM:").map(|v| v.trim().trim_end_matches(" kB").trim().to_string())))
-        .and_then(|kb| kb.parse::<u64>().ok());
-    match peak {
-        Some(kb) => tracing::info!(phase = %name, seconds = %format!("{:.3}", since.elapsed().as_secs_f64()), peak_mib = kb / 1024, "phase done"),
-        None => tracing::info!(phase = %name, seconds = %format!("{:.3}", since.elapsed().as_secs_f64()), "phase done"),
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("VmHWM:")?.trim().trim_end_matches("kB").trim().parse::<u64>().ok()));
+    match peak_kib {
+        Some(kb) => tracing::info!(phase = %name, seconds = %seconds, peak_mib = kb / 1024, "phase done"),
+        None => tracing::info!(phase = %name, seconds = %seconds, "phase done"),
     }
 }
 

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::reconcile::{Severity, Status};
 use dangle_model::Verdict;
-use crate::store::{GapRow, NamedProbeRow, ReportRow, RowCounts, RunMeta, Store, StoreError, Which};
+use crate::store::{AssetRow, GapRow, NamedProbeRow, ReportRow, RowCounts, RunMeta, Store, StoreError, Which};
 
 /// records.csv / findings.csv columns (contract: add, never rename).
 pub const RECORD_COLUMNS: &[&str] = &[
@@ -130,31 +130,19 @@ impl Report {
             w.flush()?;
             w.get_ref().sync_all()
         };
-        let (records, json) = (open("records.csv")?, open("report.json")?);
-        let mut json = Json::start(json, &self.run)?;
-        let mut csv = csv::Writer::from_writer(records);
-        csv.write_record(RECORD_COLUMNS)?;
-        json.array("rows")?;
-        store.each_row(self.run.id, Which::All, |r| -> anyhow::Result<()> {
-            write_row(&mut csv, &r)?;
-            json.item(&r)?;
-            Ok(())
-        })?;
-        finish(csv.into_inner().map_err(|e| e.into_error())?)?;
+        let mut records = csv::Writer::from_writer(open("records.csv")?);
+        records.write_record(RECORD_COLUMNS)?;
         let mut assets = csv::Writer::from_writer(open("assets.csv")?);
         assets.write_record(ASSET_COLUMNS)?;
-        json.array("assets")?;
-        store.each_asset(self.run.id, |a| -> anyhow::Result<()> {
-            write_fields(&mut assets, [&a.kind, &a.id, &a.source, &a.account, &a.region, &a.ips, &a.hosts])?;
-            json.item(&a)?;
-            Ok(())
-        })?;
+        let json = self.stream_json(
+            store,
+            open("report.json")?,
+            |r| Ok(write_row(&mut records, r)?),
+            |a| Ok(write_fields(&mut assets, [&a.kind, &a.id, &a.source, &a.account, &a.region, &a.ips, &a.hosts])?),
+        )?;
+        finish(json)?;
+        finish(records.into_inner().map_err(|e| e.into_error())?)?;
         finish(assets.into_inner().map_err(|e| e.into_error())?)?;
-        json.field("gaps", &self.gaps)?;
-        if !self.named_probes.is_empty() {
-            json.field("named_probes", &self.named_probes)?;
-        }
-        finish(json.end()?)?;
         let mut w = open("findings.csv")?;
         write_rows_csv(&mut w, self.findings.iter())?;
         finish(w)?;
@@ -170,17 +158,35 @@ impl Report {
     /// report.json to `w`: the run, every row and asset (streamed from `store`), the gaps and the named
     /// targets, in serde_json's pretty layout.
     pub fn write_json(&self, store: &Store, w: impl Write) -> anyhow::Result<()> {
+        self.stream_json(store, w, |_| Ok(()), |_| Ok(()))?.flush()?;
+        Ok(())
+    }
+
+    /// [`Report::write_json`], handing each row and asset to `row` / `asset` as it streams past (one
+    /// pass over the store also feeds records.csv and assets.csv); returns the writer.
+    fn stream_json<W: Write>(
+        &self,
+        store: &Store,
+        w: W,
+        mut row: impl FnMut(&ReportRow) -> anyhow::Result<()>,
+        mut asset: impl FnMut(&AssetRow) -> anyhow::Result<()>,
+    ) -> anyhow::Result<W> {
         let mut json = Json::start(w, &self.run)?;
         json.array("rows")?;
-        store.each_row(self.run.id, Which::All, |r| json.item(&r).map_err(anyhow::Error::from))?;
+        store.each_row(self.run.id, Which::All, |r| {
+            row(&r)?;
+            Ok::<_, anyhow::Error>(json.item(&r)?)
+        })?;
         json.array("assets")?;
-        store.each_asset(self.run.id, |a| json.item(&a).map_err(anyhow::Error::from))?;
+        store.each_asset(self.run.id, |a| {
+            asset(&a)?;
+            Ok::<_, anyhow::Error>(json.item(&a)?)
+        })?;
         json.field("gaps", &self.gaps)?;
         if !self.named_probes.is_empty() {
             json.field("named_probes", &self.named_probes)?;
         }
-        json.end()?.flush()?;
-        Ok(())
+        Ok(json.end()?)
     }
 
     /// Every row of the run as records.csv, streamed from `store`.
