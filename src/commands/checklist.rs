@@ -198,7 +198,7 @@ pub fn run(args: &ChecklistArgs) -> anyhow::Result<Outcome> {
     let run = if args.fresh || !exists {
         let cfg = config()?;
         store = Store::open_for_run(args.store.db.as_deref().unwrap_or(&cfg.db), lock)?;
-        super::scan::scan_into(&cfg, &mut store, false, lock)?
+        super::scan::scan_into(&cfg, &mut store, false, lock, Default::default())?.run
     } else {
         store = super::open_existing(&args.store)?;
         match store.latest_run()? {
@@ -207,7 +207,7 @@ pub fn run(args: &ChecklistArgs) -> anyhow::Result<Outcome> {
                 // The store holds no run yet: scan into it, which needs it open for writing.
                 let cfg = config().context("the store holds no run yet, so checklist scans with the config")?;
                 store = Store::open_for_run(store.path(), lock)?;
-                super::scan::scan_into(&cfg, &mut store, false, lock)?
+                super::scan::scan_into(&cfg, &mut store, false, lock, Default::default())?.run
             }
         }
     };

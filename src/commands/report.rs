@@ -5,7 +5,7 @@ use anyhow::Context;
 use super::Outcome;
 use crate::cli::{FormatArg, ReportArgs};
 use crate::reconcile::Severity;
-use crate::report::Report;
+use crate::report::{Report, Stored};
 
 pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
     let store = super::open_existing(&args.store)?;
@@ -14,15 +14,16 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
         None => store.require_latest()?,
     };
     let report = Report::load(&store, id)?;
+    let src = Stored { store: &store, run: id };
     if let Some(dir) = &args.out {
-        report.write_dir(&store, dir).with_context(|| format!("cannot write reports into {}", dir.display()))?;
+        report.write_dir(&src, dir).with_context(|| format!("cannot write reports into {}", dir.display()))?;
     }
     match args.format {
         FormatArg::Csv => {
             let stdout = std::io::stdout();
-            report.write_records_csv(&store, std::io::BufWriter::new(stdout.lock()))?;
+            report.write_records_csv(&src, std::io::BufWriter::new(stdout.lock()))?;
         }
-        f => super::scan::print_report(&store, &report, f, Severity::High)?,
+        f => super::scan::print_report(&src, &report, f, Severity::High)?,
     }
     Ok(Outcome::default())
 }

@@ -1,8 +1,10 @@
 //! `dangle scan`: enumerate, judge, probe, store, report.
 
 mod plan;
+mod view;
 
 use std::io::Write;
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
@@ -13,7 +15,7 @@ use crate::cli::{FormatArg, ScanArgs};
 use crate::config::Config;
 use crate::reconcile::ranges::Ranges;
 use crate::reconcile::{reconcile, Inputs, ProviderInfo, Severity};
-use crate::report::{self, Report};
+use crate::report::{self, Report, Source};
 use crate::store::{now_rfc3339, RunInput, Store};
 
 /// Both inventories, as every provider returned them, and what each provider said it covers.
@@ -26,12 +28,17 @@ pub struct Inventory {
     pub providers: Vec<ProviderInfo>,
 }
 
-/// Builds and runs every configured provider, one after the other.
+/// Builds every configured provider, in config order (a bad setting stops the run before anything
+/// is read), then enumerates them side by side and merges what they return in config order, so the
+/// inventory is the same however the enumerations interleave.
 pub async fn enumerate(cfg: &Config) -> anyhow::Result<Inventory> {
-    let mut inv = Inventory::default();
+    let mut built = Vec::with_capacity(cfg.providers.len());
     for p in &cfg.providers {
-        let provider = p.settings.build().await?;
-        let e = provider.enumerate().await?;
+        built.push(p.settings.build().await?);
+    }
+    let results = futures_util::future::try_join_all(built.iter().map(|provider| provider.enumerate())).await?;
+    let mut inv = Inventory::default();
+    for ((p, provider), e) in cfg.providers.iter().zip(&built).zip(results) {
         tracing::info!(provider = %p.name, kind = p.kind, records = e.records.len(), assets = e.assets.len(), gaps = e.gaps.len(), "enumerated");
         inv.providers.push(ProviderInfo { name: Arc::from(p.name.as_str()), kind: Arc::from(p.kind), description: provider.describe() });
         // The first provider's vectors are taken whole: extending an empty one would copy a million
@@ -55,10 +62,17 @@ fn append<T>(to: &mut Vec<T>, more: Vec<T>) {
 /// How long `checklist` (which scans when the store holds no run) waits for a running scan.
 pub const CHECKLIST_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
-/// Scans with `cfg` into `store` and returns the new run's id. With `probe`, rows judged dangling or
-/// unverified are probed over TLS (`[probe]`). Holds the store's run lock throughout (waiting up to
+/// What a scan leaves besides the stored run: its id and its report.
+pub struct Scanned {
+    pub run: i64,
+    pub report: Report,
+}
+
+/// Scans with `cfg` into `store` and returns the new run's id and report; the report goes to `outputs`
+/// too, once the run is committed. With `probe`, rows judged dangling or unverified are probed over
+/// TLS (`[probe]`). Holds the store's run lock throughout (waiting up to
 /// `lock_timeout` for another scan).
-pub fn scan_into(cfg: &Config, store: &mut Store, probe: bool, lock_timeout: std::time::Duration) -> anyhow::Result<i64> {
+pub fn scan_into(cfg: &Config, store: &mut Store, probe: bool, lock_timeout: std::time::Duration, outputs: Outputs<'_>) -> anyhow::Result<Scanned> {
     if cfg.providers.is_empty() {
         bail!("{}: no [[providers]]: there is nothing to scan, and a run of nothing would look clean", cfg.path.display());
     }
@@ -101,7 +115,7 @@ pub fn scan_into(cfg: &Config, store: &mut Store, probe: bool, lock_timeout: std
         tracing::info!(%verdict, rows = n, "probed");
     }
     let t = std::time::Instant::now();
-    let run = store.write_run(&RunInput {
+    let input = RunInput {
         explain: &inputs.explainer(),
         started_at: started,
         config: cfg.path.display().to_string(),
@@ -111,10 +125,84 @@ pub fn scan_into(cfg: &Config, store: &mut Store, probe: bool, lock_timeout: std
         assets: &inv.assets,
         gaps: &inv.gaps,
         probed: &probed,
+    };
+    let (run, report) = store_and_report(store, &input, outputs, t)?;
+    Ok(Scanned { run, report })
+}
+
+/// Where a scan's report goes besides the store.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Outputs<'a> {
+    /// Every report file (`--out`).
+    pub dir: Option<&'a Path>,
+    /// Standard output, in this format, with this `--fail-on` threshold.
+    pub print: Option<(FormatArg, Severity)>,
+}
+
+/// Writes the run into `store` and, side by side on a second thread, makes its report from memory and
+/// stages its files in `outputs.dir`. The reports start once the records are matched against the
+/// stored ones (the rows need their first sightings) and wait for the assets' at the assets; the store
+/// meanwhile writes the records, assets and rows. Once the run is committed the files
+/// are published and the report printed; a failed store write fails the scan and leaves the folder
+/// as it was.
+fn store_and_report(store: &mut Store, input: &RunInput<'_>, outputs: Outputs<'_>, t: std::time::Instant) -> anyhow::Result<(i64, Report)> {
+    let mut w = store.begin_run(input)?;
+    let meta = w.meta();
+    let records_first = w.records()?;
+    let (send, recv) = std::sync::mpsc::sync_channel(1);
+    let view = view::RunView::new(input, records_first, recv);
+    let (run, report, staged) = std::thread::scope(|s| {
+        let reports = std::thread::Builder::new()
+            .name("reports".into())
+            .spawn_scoped(s, || -> anyhow::Result<(Report, Option<report::Staged>)> {
+                let report = view.report(meta);
+                let staged = match outputs.dir {
+                    Some(dir) => Some(report.stage(&view, dir).with_context(|| format!("cannot write reports into {}", dir.display()))?),
+                    None => None,
+                };
+                phase("reports", t);
+                Ok((report, staged))
+            })
+            .context("cannot start the report writer")?;
+        let stored = (move || {
+            let first = w.assets()?;
+            // The report thread may have failed already and stopped listening: the run is stored anyway.
+            let _ = send.send(first);
+            w.finish()
+        })();
+        let reported = reports.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        let run = stored?;
+        let (report, staged) = reported?;
+        anyhow::Ok((run, report, staged))
     })?;
     store.checkpoint()?;
     phase("store", t);
-    Ok(run)
+    if let (Some(staged), Some(dir)) = (staged, outputs.dir) {
+        staged.publish().with_context(|| format!("cannot write reports into {}", dir.display()))?;
+    }
+    if let Some((format, threshold)) = outputs.print {
+        let t = std::time::Instant::now();
+        // What the folder now holds is what standard output shows: copied, not made a second time.
+        let written = match format {
+            FormatArg::Csv => Some("findings.csv"),
+            FormatArg::Json => Some("report.json"),
+            FormatArg::Markdown => Some("report.md"),
+            FormatArg::Table => None,
+        };
+        match outputs.dir.zip(written) {
+            Some((dir, name)) => {
+                let path = dir.join(name);
+                let mut file = std::fs::File::open(&path).with_context(|| format!("cannot read back {}", path.display()))?;
+                let stdout = std::io::stdout();
+                let mut out = stdout.lock();
+                std::io::copy(&mut file, &mut out)?;
+                out.flush()?;
+            }
+            None => print_report(&view, &report, format, threshold)?,
+        }
+        phase("print", t);
+    }
+    Ok((run, report))
 }
 
 /// Logs how long a phase of the scan took and the peak RSS so far (`DANGLE_LOG=dangle=info`;
@@ -139,15 +227,9 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<Outcome> {
     let db = args.store.db.clone().unwrap_or_else(|| cfg.db.clone());
     let lock_timeout = std::time::Duration::from_secs(args.lock_timeout);
     let mut store = Store::open_for_run(&db, lock_timeout)?;
-    let run = scan_into(&cfg, &mut store, cfg.probe.enabled && !args.no_probe, lock_timeout)?;
-    let t = std::time::Instant::now();
-    let report = Report::load(&store, run)?;
-    if let Some(dir) = &args.out {
-        report.write_dir(&store, dir).with_context(|| format!("cannot write reports into {}", dir.display()))?;
-    }
     let threshold: Severity = args.fail_on.into();
-    print_report(&store, &report, args.format, threshold)?;
-    phase("reports", t);
+    let outputs = Outputs { dir: args.out.as_deref(), print: Some((args.format, threshold)) };
+    let Scanned { report, .. } = scan_into(&cfg, &mut store, cfg.probe.enabled && !args.no_probe, lock_timeout, outputs)?;
     warn_gaps(&report);
     Ok(Outcome { findings: report.count_at_or_above(threshold), gaps: report.gaps.len() })
 }
@@ -165,15 +247,19 @@ pub fn warn_gaps(report: &Report) {
     }
 }
 
-pub fn print_report(store: &Store, report: &Report, format: FormatArg, threshold: Severity) -> anyhow::Result<()> {
+pub fn print_report(src: &dyn Source, report: &Report, format: FormatArg, threshold: Severity) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match format {
-        FormatArg::Csv => report::write_rows_csv(&mut out, report.findings().iter())?,
+        FormatArg::Csv => report.write_findings_csv(src, std::io::BufWriter::new(&mut out))?,
         FormatArg::Json => {
-            report.write_json(store, std::io::BufWriter::new(&mut out))?;
+            report.write_json(src, std::io::BufWriter::new(&mut out))?;
         }
-        FormatArg::Markdown => write!(out, "{}", report.markdown())?,
+        FormatArg::Markdown => {
+            let mut w = std::io::BufWriter::new(&mut out);
+            report.write_markdown(src, &mut w)?;
+            w.flush()?;
+        }
         FormatArg::Table => {
             let s = report.summary();
             let m = &report.run;
@@ -183,14 +269,12 @@ pub fn print_report(store: &Store, report: &Report, format: FormatArg, threshold
                 m.id, m.records, m.assets, m.gaps, s.dangling, s.unverified, s.external, s.owned
             )?;
             writeln!(out, "cloud ranges snapshot: {}", m.snapshot)?;
-            let findings = report.findings();
-            if findings.is_empty() {
+            if report.finding_count() == 0 {
                 writeln!(out, "no findings")?;
             } else {
                 let probed = report.probed();
-                let rows: Vec<Vec<String>> = findings
-                    .iter()
-                    .map(|r| {
+                let mut rows: Vec<Vec<String>> = Vec::with_capacity(report.finding_count());
+                report.each_finding(src, &mut |r| {
                         let mut row = vec![
                             r.severity.to_string(),
                             r.status.to_string(),
@@ -202,9 +286,9 @@ pub fn print_report(store: &Store, report: &Report, format: FormatArg, threshold
                             row.push(r.probe_verdict.to_string());
                         }
                         row.push(r.reason.clone());
-                        row
-                    })
-                    .collect();
+                        rows.push(row);
+                        Ok(())
+                    })?;
                 let head: &[&str] = if probed {
                     &["SEVERITY", "STATUS", "RECORD", "TYPE", "TARGET", "PROBE", "REASON"]
                 } else {
@@ -219,7 +303,7 @@ pub fn print_report(store: &Store, report: &Report, format: FormatArg, threshold
                 write!(out, "{}", report::table(&["TARGET", "SNI", "PROBE", "DETAIL"], &rows))?;
             }
             let n = report.count_at_or_above(threshold);
-            if n > 0 || !findings.is_empty() {
+            if n > 0 || report.finding_count() > 0 {
                 writeln!(out, "{n} finding(s) at or above {threshold}")?;
             }
         }

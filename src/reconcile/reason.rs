@@ -88,112 +88,166 @@ pub struct Explainer<'a> {
     pub gaps: &'a [CoverageGap],
 }
 
+/// Appends formatted text to a `String` (which cannot fail).
+macro_rules! put {
+    ($out:expr, $($fmt:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = write!($out, $($fmt)*);
+    }};
+}
+
+/// A coverage gap as a reason quotes it: `source account service[ region]: error`.
+struct GapText<'a>(&'a CoverageGap);
+
+impl std::fmt::Display for GapText<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let g = self.0;
+        write!(f, "{} {} {}", g.source, g.account, g.service)?;
+        if let Some(r) = g.region.as_deref() {
+            write!(f, " {r}")?;
+        }
+        write!(f, ": {}", g.error)
+    }
+}
+
 impl Explainer<'_> {
-    fn gap(&self, i: u32) -> String {
-        let g = &self.gaps[i as usize];
-        let region = g.region.as_deref().map(|r| format!(" {r}")).unwrap_or_default();
-        format!("{} {} {}{}: {}", g.source, g.account, g.service, region, g.error)
+    fn gap(&self, i: u32) -> GapText<'_> {
+        GapText(&self.gaps[i as usize])
     }
 
-    fn held(&self, i: u32) -> String {
+    fn held(&self, i: u32, out: &mut String) {
         let a = &self.assets[i as usize];
-        let region = a.region.as_deref().map(|r| format!(", {r}")).unwrap_or_default();
-        format!("held by {} {} ({}{region})", a.kind, a.id, a.account)
+        put!(out, "held by {} {} ({}", a.kind, a.id, a.account);
+        if let Some(r) = a.region.as_deref() {
+            put!(out, ", {r}");
+        }
+        out.push(')');
     }
 
     pub fn render(&self, r: &Reason) -> String {
+        let mut out = String::new();
+        self.render_into(r, &mut out);
+        out
+    }
+
+    /// [`Explainer::render`], appended to `out` (a scan renders a million reasons: into one buffer).
+    pub fn render_into(&self, r: &Reason, out: &mut String) {
         match r {
-            Reason::NoTarget(t) => format!("{t} record: nothing to judge"),
-            Reason::Held(i) => self.held(*i),
+            Reason::NoTarget(t) => put!(out, "{t} record: nothing to judge"),
+            Reason::Held(i) => self.held(*i, out),
             Reason::Released(f) => {
                 let f = self.history.former(*f);
-                format!("released since run {} ({}): was {} {}; remove the record or re-acquire the target", f.run, f.date, f.kind, f.id)
+                put!(out, "released since run {} ({}): was {} {}; remove the record or re-acquire the target", f.run, f.date, f.kind, f.id)
             }
             Reason::ReleasedGap(f, g) => {
                 let f = self.history.former(*f);
-                format!("held by {} {} in run {} ({}); that scope has a coverage gap now ({})", f.kind, f.id, f.run, f.date, self.gap(*g))
+                put!(out, "held by {} {} in run {} ({}); that scope has a coverage gap now ({})", f.kind, f.id, f.run, f.date, self.gap(*g))
             }
-            Reason::Ip { ip, range: None, .. } => format!("{ip} is outside every judged range (not a known cloud or declared range)"),
+            Reason::Ip { ip, range: None, .. } => put!(out, "{ip} is outside every judged range (not a known cloud or declared range)"),
             Reason::Ip { ip, range: Some(rr), scope } => {
                 let range = self.ranges.get(*rr);
                 let what = range.describe();
                 match scope {
-                    ScopeNote::Complete => format!("{ip} is in {what} and no enumerated account holds it; remove the record or re-acquire the address"),
-                    ScopeNote::Gap(g) => format!("{ip} is in {what}, which has a coverage gap: {}", self.gap(*g)),
+                    ScopeNote::Complete => put!(out, "{ip} is in {what} and no enumerated account holds it; remove the record or re-acquire the address"),
+                    ScopeNote::Gap(g) => put!(out, "{ip} is in {what}, which has a coverage gap: {}", self.gap(*g)),
                     ScopeNote::RegionNotEnumerated => {
-                        format!("{ip} is in {what}, but region {} was not enumerated", range.region.as_deref().unwrap_or("?"))
+                        put!(out, "{ip} is in {what}, but region {} was not enumerated", range.region.as_deref().unwrap_or("?"))
                     }
-                    ScopeNote::NotConfigured => format!("{ip} is in {what}; {} is not enumerated", provider_display(&range.provider)),
+                    ScopeNote::NotConfigured => put!(out, "{ip} is in {what}; {} is not enumerated", provider_display(&range.provider)),
                 }
             }
-            Reason::Detail(d) => self.render_detail(d),
+            Reason::Detail(d) => self.render_detail(d, out),
         }
     }
 
-    fn render_detail(&self, d: &Detail) -> String {
+    fn render_detail(&self, d: &Detail, out: &mut String) {
         match d {
-            Detail::Via { name, inner } => format!("via {name}: {}", self.render(inner)),
-            Detail::Delegated { cut, zone, inner } => format!("in zone {cut}, delegated from {zone}: {}", self.render(inner)),
-            Detail::HeldZone { zone } => format!("delegates to zone {zone}, which we hold"),
-            Detail::HeldZoneAsset { asset } => format!("delegates to a zone we hold: {}", self.held(*asset)),
-            Detail::Loop { chain } => {
-                format!("CNAME loop: {}", chain.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(" → "))
+            Detail::Via { name, inner } => {
+                put!(out, "via {name}: ");
+                self.render_into(inner, out)
             }
-            Detail::TooDeep => format!("chain longer than {} links, not followed", super::MAX_CHAIN),
+            Detail::Delegated { cut, zone, inner } => {
+                put!(out, "in zone {cut}, delegated from {zone}: ");
+                self.render_into(inner, out)
+            }
+            Detail::HeldZone { zone } => put!(out, "delegates to zone {zone}, which we hold"),
+            Detail::HeldZoneAsset { asset } => {
+                out.push_str("delegates to a zone we hold: ");
+                self.held(*asset, out)
+            }
+            Detail::Loop { chain } => {
+                out.push_str("CNAME loop: ");
+                for (i, n) in chain.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(" → ");
+                    }
+                    put!(out, "{n}");
+                }
+            }
+            Detail::TooDeep => put!(out, "chain longer than {} links, not followed", super::MAX_CHAIN),
             Detail::Missing { name, zone, gap: None } => {
-                format!("{name} does not exist in our zone {zone} (NXDOMAIN); remove the record or recreate the name")
+                put!(out, "{name} does not exist in our zone {zone} (NXDOMAIN); remove the record or recreate the name")
             }
             Detail::Missing { name, zone, gap: Some(g) } => {
-                format!("{name} is not in our zone {zone}, whose enumeration has a gap: {}", self.gap(*g))
+                put!(out, "{name} is not in our zone {zone}, whose enumeration has a gap: {}", self.gap(*g))
             }
-            Detail::NoAddress { name, zone } => format!("{name} exists in our zone {zone} but has no A, AAAA or CNAME record"),
+            Detail::NoAddress { name, zone } => put!(out, "{name} exists in our zone {zone} but has no A, AAAA or CNAME record"),
             Detail::Service { name, service, region, scope } => {
                 let cloud = service.cloud.display();
                 match scope {
-                    ScopeNote::Complete => format!("no enumerated account holds the {service} name {name}; remove or repoint the record"),
-                    ScopeNote::Gap(g) => format!("{service} name; {cloud} has a coverage gap: {}", self.gap(*g)),
+                    ScopeNote::Complete => put!(out, "no enumerated account holds the {service} name {name}; remove or repoint the record"),
+                    ScopeNote::Gap(g) => put!(out, "{service} name; {cloud} has a coverage gap: {}", self.gap(*g)),
                     ScopeNote::RegionNotEnumerated => {
-                        format!("{service} name in region {}, which was not enumerated", region.as_deref().unwrap_or("?"))
+                        put!(out, "{service} name in region {}, which was not enumerated", region.as_deref().unwrap_or("?"))
                     }
-                    ScopeNote::NotConfigured => format!("{service} name ({cloud}); {cloud} is not enumerated"),
+                    ScopeNote::NotConfigured => put!(out, "{service} name ({cloud}); {cloud} is not enumerated"),
                 }
             }
             Detail::NotJudged { service } => {
-                format!("points at {service} ({}), which dangle does not enumerate", service.cloud.display())
+                put!(out, "points at {service} ({}), which dangle does not enumerate", service.cloud.display())
             }
             Detail::Bucket { service, bucket, scope } => {
                 let (noun, cloud) = (service.key_noun.unwrap_or("bucket"), service.cloud.display());
                 match scope {
-                    ScopeNote::Complete => format!("{noun} `{bucket}` is in no enumerated account: anyone can create it and serve this name"),
-                    ScopeNote::Gap(g) => format!("{noun} `{bucket}`; {cloud} has a coverage gap: {}", self.gap(*g)),
+                    ScopeNote::Complete => put!(out, "{noun} `{bucket}` is in no enumerated account: anyone can create it and serve this name"),
+                    ScopeNote::Gap(g) => put!(out, "{noun} `{bucket}`; {cloud} has a coverage gap: {}", self.gap(*g)),
                     // Keys are global: no region scope applies.
-                    ScopeNote::RegionNotEnumerated | ScopeNote::NotConfigured => format!("{noun} `{bucket}`; {cloud} is not enumerated"),
+                    ScopeNote::RegionNotEnumerated | ScopeNote::NotConfigured => put!(out, "{noun} `{bucket}`; {cloud} is not enumerated"),
                 }
             }
             Detail::Resource { cloud, id, subscription, scope } => {
                 let cloud = cloud.map(Cloud::display).unwrap_or("cloud");
                 match scope {
-                    ScopeNote::Complete => format!("alias to {cloud} resource {id}, which no longer exists in subscription {subscription}"),
-                    ScopeNote::Gap(g) => format!("alias to {cloud} resource; subscription has a gap: {}", self.gap(*g)),
-                    _ => format!("alias to a resource in subscription `{subscription}`, which is not enumerated"),
+                    ScopeNote::Complete => put!(out, "alias to {cloud} resource {id}, which no longer exists in subscription {subscription}"),
+                    ScopeNote::Gap(g) => put!(out, "alias to {cloud} resource; subscription has a gap: {}", self.gap(*g)),
+                    _ => put!(out, "alias to a resource in subscription `{subscription}`, which is not enumerated"),
                 }
             }
             Detail::Ns { delegated, target, service, held_elsewhere, scope } => {
-                let what = if *held_elsewhere {
-                    format!("{delegated} is delegated to {service} server {target}, but no zone we hold for it is served there")
-                } else {
-                    format!("{delegated} is delegated to {service} server {target}, but no enumerated account holds a zone {delegated}")
+                let mut what = || {
+                    if *held_elsewhere {
+                        put!(out, "{delegated} is delegated to {service} server {target}, but no zone we hold for it is served there")
+                    } else {
+                        put!(out, "{delegated} is delegated to {service} server {target}, but no enumerated account holds a zone {delegated}")
+                    }
                 };
                 match scope {
-                    ScopeNote::Complete => format!("{what}: anyone can create it there and answer for the name"),
-                    ScopeNote::Gap(g) => format!("{what}; coverage gap: {}", self.gap(*g)),
-                    _ => format!("delegated to {service} server {target}; {} is not enumerated", service.cloud.display()),
+                    ScopeNote::Complete => {
+                        what();
+                        out.push_str(": anyone can create it there and answer for the name")
+                    }
+                    ScopeNote::Gap(g) => {
+                        what();
+                        put!(out, "; coverage gap: {}", self.gap(*g))
+                    }
+                    _ => put!(out, "delegated to {service} server {target}; {} is not enumerated", service.cloud.display()),
                 }
             }
-            Detail::KnownTakeover { service } => format!(
+            Detail::KnownTakeover { service } => put!(
+                out,
                 "points at {service}, listed as takeover-prone by can-i-take-over-xyz; dangle does not enumerate it, check that the account there is yours"
             ),
-            Detail::ExternalHost { name } => format!("{name} is outside every enumerated zone and service"),
+            Detail::ExternalHost { name } => put!(out, "{name} is outside every enumerated zone and service"),
         }
     }
 }

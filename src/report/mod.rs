@@ -1,8 +1,9 @@
 //! Report writers: the contract CSVs (records, findings, assets, gaps), JSON with everything, and a
-//! Markdown summary a person reads first. All of them render a [`Report`] loaded from the store, so a
-//! fresh scan and `dangle report --run N` produce the same bytes. A [`Report`] holds the findings and
-//! the counts; every row and every asset (records.csv, assets.csv, report.json) stream from the store
-//! to disk, so a run of a million rows is never held in memory.
+//! Markdown summary a person reads first. A [`Report`] holds the findings and the counts; every row and
+//! every asset (records.csv, assets.csv, report.json) stream from a [`Source`] to disk, so a run of a
+//! million rows is never held in memory twice. The source is a stored run ([`Stored`]: `dangle report
+//! --run N`) or the run a scan is writing (its rows in memory, written while the store writes them);
+//! both hand over the same rows, so a fresh scan and `dangle report --run N` produce the same bytes.
 
 use std::io::Write;
 use std::path::Path;
@@ -12,6 +13,58 @@ use serde::Serialize;
 use crate::reconcile::{Severity, Status};
 use dangle_model::Verdict;
 use crate::store::{AssetRow, GapRow, NamedProbeRow, ReportRow, RowCounts, RunMeta, Store, StoreError, Which};
+
+/// Where a report's rows and assets come from, in the order the store keeps them: rows in the order
+/// they were judged, assets by kind, id, source and account (one per identity).
+pub trait Source {
+    fn each_row(&self, which: Which, f: &mut dyn FnMut(&ReportRow) -> anyhow::Result<()>) -> anyhow::Result<()>;
+    /// The rows at positions `seqs` (judgement order), in the order given.
+    fn each_at(&self, seqs: &[u32], f: &mut dyn FnMut(&ReportRow) -> anyhow::Result<()>) -> anyhow::Result<()>;
+    fn each_asset(&self, f: &mut dyn FnMut(&AssetRow) -> anyhow::Result<()>) -> anyhow::Result<()>;
+}
+
+/// A run in the store.
+pub struct Stored<'a> {
+    pub store: &'a Store,
+    pub run: i64,
+}
+
+impl Source for Stored<'_> {
+    fn each_row(&self, which: Which, f: &mut dyn FnMut(&ReportRow) -> anyhow::Result<()>) -> anyhow::Result<()> {
+        self.store.each_row(self.run, which, |r| f(&r))
+    }
+    fn each_at(&self, seqs: &[u32], f: &mut dyn FnMut(&ReportRow) -> anyhow::Result<()>) -> anyhow::Result<()> {
+        seqs.iter().try_for_each(|seq| f(&self.store.row_at(self.run, *seq)?))
+    }
+    fn each_asset(&self, f: &mut dyn FnMut(&AssetRow) -> anyhow::Result<()>) -> anyhow::Result<()> {
+        self.store.each_asset(self.run, |a| f(&a))
+    }
+}
+
+/// Report files written under temporary names ([`Report::stage`]), renamed into place by
+/// [`Staged::publish`]; dropped unpublished, they are removed and the previous reports stay.
+#[must_use = "staged reports are removed unless published"]
+pub struct Staged {
+    /// (temporary, final) paths.
+    files: Vec<(std::path::PathBuf, std::path::PathBuf)>,
+}
+
+impl Staged {
+    pub fn publish(mut self) -> std::io::Result<()> {
+        for (tmp, dest) in std::mem::take(&mut self.files) {
+            std::fs::rename(tmp, dest)?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        for (tmp, _) in &self.files {
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
+}
 
 /// records.csv / findings.csv columns (contract: add, never rename).
 pub const RECORD_COLUMNS: &[&str] = &[
@@ -33,12 +86,12 @@ pub const RECORD_COLUMNS: &[&str] = &[
 pub const ASSET_COLUMNS: &[&str] = &["kind", "id", "source", "account", "region", "ips", "hosts"];
 pub const GAP_COLUMNS: &[&str] = &["source", "account", "region", "service", "error"];
 
-/// One run: its findings and counts; the full rows and assets stay in the store until written.
+/// One run: its findings and counts; the full rows and assets stay in their [`Source`] until written.
 #[derive(Debug, Clone)]
 pub struct Report {
     pub run: RunMeta,
     /// Rows whose status is a finding, by severity (worst first), then name, type, set, target.
-    findings: Vec<ReportRow>,
+    findings: Findings,
     counts: RowCounts,
     pub gaps: Vec<GapRow>,
     /// `[[probe.targets]]`: what answers at the targets the user named.
@@ -53,6 +106,16 @@ pub enum Format {
     Markdown,
 }
 
+/// A report's findings, in report order.
+#[derive(Debug, Clone)]
+enum Findings {
+    /// The rows themselves (read from the store).
+    Rows(Vec<ReportRow>),
+    /// Where the rows sit in the run (`seq`): a scan's findings stay in its judgements until written
+    /// (400,000 findings are 300 MB as rows).
+    At(Vec<u32>),
+}
+
 impl Report {
     pub fn load(store: &Store, run: i64) -> Result<Self, StoreError> {
         let mut findings = Vec::new();
@@ -60,6 +123,11 @@ impl Report {
             findings.push(r);
             Ok::<_, StoreError>(())
         })?;
+        Ok(Self::new(store.run_meta(run)?, findings, store.row_counts(run)?, store.gaps(run)?, store.named_probes(run)?))
+    }
+
+    /// A report of `run` from its parts: `findings` in any order.
+    pub fn new(run: RunMeta, mut findings: Vec<ReportRow>, counts: RowCounts, gaps: Vec<GapRow>, named_probes: Vec<NamedProbeRow>) -> Self {
         // Sorted once, here: every format lists findings in this order.
         findings.sort_by(|a, b| {
             b.severity
@@ -69,29 +137,50 @@ impl Report {
                 .then_with(|| a.set_id.cmp(&b.set_id))
                 .then_with(|| a.target.cmp(&b.target))
         });
-        Ok(Self {
-            run: store.run_meta(run)?,
-            findings,
-            counts: store.row_counts(run)?,
-            gaps: store.gaps(run)?,
-            named_probes: store.named_probes(run)?,
-        })
+        Self { run, findings: Findings::Rows(findings), counts, gaps, named_probes }
     }
 
-    /// Rows whose status is a finding, by severity (worst first), then name, type, set, target.
-    pub fn findings(&self) -> &[ReportRow] {
-        &self.findings
+    /// A report of `run` whose findings are the rows at positions `at` of its source, already in
+    /// report order (a [`Source`] that holds them: the scan's run in memory, or the stored run).
+    pub fn of_positions(run: RunMeta, at: Vec<u32>, counts: RowCounts, gaps: Vec<GapRow>, named_probes: Vec<NamedProbeRow>) -> Self {
+        Self { run, findings: Findings::At(at), counts, gaps, named_probes }
+    }
+
+    /// How many findings the run has.
+    pub fn finding_count(&self) -> usize {
+        match &self.findings {
+            Findings::Rows(r) => r.len(),
+            Findings::At(a) => a.len(),
+        }
+    }
+
+    /// Hands `f` every finding in report order; `src` is the source the report was made from.
+    pub fn each_finding(&self, src: &dyn Source, f: &mut dyn FnMut(&ReportRow) -> anyhow::Result<()>) -> anyhow::Result<()> {
+        match &self.findings {
+            Findings::Rows(rows) => rows.iter().try_for_each(f),
+            Findings::At(at) => src.each_at(at, f),
+        }
+    }
+
+    /// findings.csv (the records.csv columns, findings only, in report order).
+    pub fn write_findings_csv(&self, src: &dyn Source, w: impl Write) -> anyhow::Result<()> {
+        let mut c = csv::Writer::from_writer(w);
+        c.write_record(RECORD_COLUMNS)?;
+        self.each_finding(src, &mut |r| Ok(write_row(&mut c, r)?))?;
+        c.flush()?;
+        Ok(())
     }
 
     /// The worst severity among findings.
     pub fn worst(&self) -> Option<Severity> {
-        self.findings().first().map(|r| r.severity)
+        Severity::ALL.into_iter().rev().find(|s| self.counts.by_severity[*s as usize] > 0)
     }
 
     /// Findings at or above `threshold`. A foreign server at a named target counts as a critical
     /// finding: naming a target says nothing foreign should answer there.
     pub fn count_at_or_above(&self, threshold: Severity) -> usize {
-        self.findings().iter().filter(|r| r.severity >= threshold).count() + self.named_foreign().len()
+        let findings: usize = Severity::ALL.into_iter().filter(|s| *s >= threshold).map(|s| self.counts.by_severity[s as usize]).sum();
+        findings + self.named_foreign().len()
     }
 
     /// Named targets where a foreign server answers.
@@ -100,26 +189,23 @@ impl Report {
     }
 
     /// Writes records.csv, findings.csv, assets.csv, gaps.csv, report.md and report.json into `dir`,
-    /// the rows and assets streamed from `store` (one pass over each feeds both its CSV and the JSON).
+    /// the rows and assets streamed from `src` (one pass over each feeds both its CSV and the JSON).
     /// Each goes to a temporary name first and all are renamed into place only when every one was
     /// written whole: a full disk leaves the previous reports as they were, never an empty records.csv.
-    pub fn write_dir(&self, store: &Store, dir: &Path) -> anyhow::Result<()> {
-        std::fs::create_dir_all(dir)?;
-        let mut done: Vec<(std::path::PathBuf, std::path::PathBuf)> = Vec::new();
-        let result = self.write_temps(store, dir, &mut done);
-        if result.is_err() {
-            for (tmp, _) in &done {
-                let _ = std::fs::remove_file(tmp);
-            }
-            return result;
-        }
-        for (tmp, dest) in &done {
-            std::fs::rename(tmp, dest)?;
-        }
-        Ok(())
+    pub fn write_dir(&self, src: &dyn Source, dir: &Path) -> anyhow::Result<()> {
+        Ok(self.stage(src, dir)?.publish()?)
     }
 
-    fn write_temps(&self, store: &Store, dir: &Path, done: &mut Vec<(std::path::PathBuf, std::path::PathBuf)>) -> anyhow::Result<()> {
+    /// [`Report::write_dir`] up to the renames, which [`Staged::publish`] makes: a scan publishes its
+    /// reports only once its run is committed.
+    pub fn stage(&self, src: &dyn Source, dir: &Path) -> anyhow::Result<Staged> {
+        std::fs::create_dir_all(dir)?;
+        let mut staged = Staged { files: Vec::new() };
+        self.write_temps(src, dir, &mut staged.files)?;
+        Ok(staged)
+    }
+
+    fn write_temps(&self, src: &dyn Source, dir: &Path, done: &mut Vec<(std::path::PathBuf, std::path::PathBuf)>) -> anyhow::Result<()> {
         type Out = std::io::BufWriter<std::fs::File>;
         let mut open = |name: &str| -> std::io::Result<Out> {
             let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
@@ -135,52 +221,57 @@ impl Report {
         let mut assets = csv::Writer::from_writer(open("assets.csv")?);
         assets.write_record(ASSET_COLUMNS)?;
         let json = self.stream_json(
-            store,
+            src,
             open("report.json")?,
-            |r| Ok(write_row(&mut records, r)?),
-            |a| Ok(write_fields(&mut assets, [&a.kind, &a.id, &a.source, &a.account, &a.region, &a.ips, &a.hosts])?),
+            &mut |r| Ok(write_row(&mut records, r)?),
+            &mut |a| Ok(write_fields(&mut assets, [&a.kind, &a.id, &a.source, &a.account, &a.region, &a.ips, &a.hosts])?),
         )?;
         finish(json)?;
         finish(records.into_inner().map_err(|e| e.into_error())?)?;
         finish(assets.into_inner().map_err(|e| e.into_error())?)?;
-        let mut w = open("findings.csv")?;
-        write_rows_csv(&mut w, self.findings.iter())?;
-        finish(w)?;
         let mut w = open("gaps.csv")?;
         self.write_gaps_csv(&mut w)?;
         finish(w)?;
-        let mut w = open("report.md")?;
-        w.write_all(self.markdown().as_bytes())?;
-        finish(w)?;
+        // findings.csv and report.md's table: one pass over the findings feeds both.
+        let mut findings = csv::Writer::from_writer(open("findings.csv")?);
+        findings.write_record(RECORD_COLUMNS)?;
+        let mut md = open("report.md")?;
+        self.markdown_head(&mut md)?;
+        self.each_finding(src, &mut |r| {
+            write_row(&mut findings, r)?;
+            Ok(self.markdown_row(&mut md, r)?)
+        })?;
+        finish(findings.into_inner().map_err(|e| e.into_error())?)?;
+        finish(md)?;
         Ok(())
     }
 
-    /// report.json to `w`: the run, every row and asset (streamed from `store`), the gaps and the named
+    /// report.json to `w`: the run, every row and asset (streamed from `src`), the gaps and the named
     /// targets, in serde_json's pretty layout.
-    pub fn write_json(&self, store: &Store, w: impl Write) -> anyhow::Result<()> {
-        self.stream_json(store, w, |_| Ok(()), |_| Ok(()))?.flush()?;
+    pub fn write_json(&self, src: &dyn Source, w: impl Write) -> anyhow::Result<()> {
+        self.stream_json(src, w, &mut |_| Ok(()), &mut |_| Ok(()))?.flush()?;
         Ok(())
     }
 
     /// [`Report::write_json`], handing each row and asset to `row` / `asset` as it streams past (one
-    /// pass over the store also feeds records.csv and assets.csv); returns the writer.
+    /// pass over the source also feeds records.csv and assets.csv); returns the writer.
     fn stream_json<W: Write>(
         &self,
-        store: &Store,
+        src: &dyn Source,
         w: W,
-        mut row: impl FnMut(&ReportRow) -> anyhow::Result<()>,
-        mut asset: impl FnMut(&AssetRow) -> anyhow::Result<()>,
+        row: &mut dyn FnMut(&ReportRow) -> anyhow::Result<()>,
+        asset: &mut dyn FnMut(&AssetRow) -> anyhow::Result<()>,
     ) -> anyhow::Result<W> {
         let mut json = Json::start(w, &self.run)?;
         json.array("rows")?;
-        store.each_row(self.run.id, Which::All, |r| {
-            row(&r)?;
-            Ok::<_, anyhow::Error>(json.item(&r)?)
+        src.each_row(Which::All, &mut |r| {
+            row(r)?;
+            Ok(json.item(r)?)
         })?;
         json.array("assets")?;
-        store.each_asset(self.run.id, |a| {
-            asset(&a)?;
-            Ok::<_, anyhow::Error>(json.item(&a)?)
+        src.each_asset(&mut |a| {
+            asset(a)?;
+            Ok(json.item(a)?)
         })?;
         json.field("gaps", &self.gaps)?;
         if !self.named_probes.is_empty() {
@@ -189,11 +280,11 @@ impl Report {
         Ok(json.end()?)
     }
 
-    /// Every row of the run as records.csv, streamed from `store`.
-    pub fn write_records_csv(&self, store: &Store, w: impl Write) -> anyhow::Result<()> {
+    /// Every row of the run as records.csv, streamed from `src`.
+    pub fn write_records_csv(&self, src: &dyn Source, w: impl Write) -> anyhow::Result<()> {
         let mut c = csv::Writer::from_writer(w);
         c.write_record(RECORD_COLUMNS)?;
-        store.each_row(self.run.id, Which::All, |r| write_row(&mut c, &r).map_err(anyhow::Error::from))?;
+        src.each_row(Which::All, &mut |r| Ok(write_row(&mut c, r)?))?;
         c.flush()?;
         Ok(())
     }
@@ -229,74 +320,79 @@ impl Report {
         }
     }
 
-    pub fn markdown(&self) -> String {
-        use std::fmt::Write as _;
+    /// report.md, written as it is made (the findings of a million-row run are 100 MB of Markdown).
+    pub fn write_markdown(&self, src: &dyn Source, o: &mut dyn Write) -> anyhow::Result<()> {
+        self.markdown_head(o)?;
+        self.each_finding(src, &mut |r| Ok(self.markdown_row(o, r)?))
+    }
+
+    /// report.md up to its findings' rows: the summary, the gaps, the named targets, the table head.
+    fn markdown_head(&self, o: &mut dyn Write) -> std::io::Result<()> {
         let m = &self.run;
         let s = self.summary();
-        let mut o = String::new();
-        let _ = writeln!(o, "# dangle report — run {}\n", m.id);
-        let _ = writeln!(o, "- started: {}, finished: {}", m.started_at, m.finished_at);
-        let _ = writeln!(o, "- config: `{}`", cell(&m.config));
-        let _ = writeln!(o, "- cloud range snapshot: {}", m.snapshot);
-        let _ = writeln!(o, "- {} record sets, {} rows, {} assets, {} coverage gaps", m.records, m.rows, m.assets, m.gaps);
-        let _ = writeln!(
+        writeln!(o, "# dangle report — run {}\n", m.id)?;
+        writeln!(o, "- started: {}, finished: {}", m.started_at, m.finished_at)?;
+        writeln!(o, "- config: `{}`", cell(&m.config))?;
+        writeln!(o, "- cloud range snapshot: {}", m.snapshot)?;
+        writeln!(o, "- {} record sets, {} rows, {} assets, {} coverage gaps", m.records, m.rows, m.assets, m.gaps)?;
+        writeln!(
             o,
             "- status: {} dangling, {} unverified, {} external, {} owned, {} without target",
             s.dangling, s.unverified, s.external, s.owned, s.no_target
-        );
-        let _ = writeln!(
+        )?;
+        writeln!(
             o,
             "- findings by severity: {} critical, {} high, {} medium, {} low, {} info\n",
             s.critical, s.high, s.medium, s.low, s.info
-        );
+        )?;
         if !self.gaps.is_empty() {
-            let _ = writeln!(o, "## Coverage gaps\n\nRecords these could affect are `unverified`, never `dangling`.\n");
-            let _ = writeln!(o, "| source | account | region | service | error |\n| --- | --- | --- | --- | --- |");
+            writeln!(o, "## Coverage gaps\n\nRecords these could affect are `unverified`, never `dangling`.\n")?;
+            writeln!(o, "| source | account | region | service | error |\n| --- | --- | --- | --- | --- |")?;
             for g in &self.gaps {
-                let _ = writeln!(o, "| {} | {} | {} | {} | {} |", cell(&g.source), cell(&g.account), cell(&g.region), cell(&g.service), cell(&g.error));
+                writeln!(o, "| {} | {} | {} | {} | {} |", cell(&g.source), cell(&g.account), cell(&g.region), cell(&g.service), cell(&g.error))?;
             }
-            o.push('\n');
+            writeln!(o)?;
         }
         if !self.named_probes.is_empty() {
-            let _ = writeln!(o, "## Named targets\n\nProbed on every scan (`[[probe.targets]]`); a foreign answer here counts as a critical finding.\n");
-            let _ = writeln!(o, "| target | SNI | probe | detail |\n| --- | --- | --- | --- |");
+            writeln!(o, "## Named targets\n\nProbed on every scan (`[[probe.targets]]`); a foreign answer here counts as a critical finding.\n")?;
+            writeln!(o, "| target | SNI | probe | detail |\n| --- | --- | --- | --- |")?;
             for n in &self.named_probes {
-                let _ = writeln!(o, "| {} | {} | {} | {} |", cell(&n.target), cell(&n.sni), n.verdict, cell(&n.detail));
+                writeln!(o, "| {} | {} | {} | {} |", cell(&n.target), cell(&n.sni), n.verdict, cell(&n.detail))?;
             }
-            o.push('\n');
+            writeln!(o)?;
         }
-        let findings = self.findings();
-        let _ = writeln!(o, "## Findings ({})\n", findings.len());
-        if findings.is_empty() {
-            o.push_str("No record is dangling, unverified or external.\n");
+        let findings = self.finding_count();
+        writeln!(o, "## Findings ({findings})\n")?;
+        if findings == 0 {
+            o.write_all(b"No record is dangling, unverified or external.\n")?;
         } else {
             // The probe column appears when the run probed something (a run without probes reads as before).
-            let probed = self.probed();
-            let (ph, pr) = if probed { (" probe |", " --- |") } else { ("", "") };
-            let _ = writeln!(
+            let (ph, pr) = if self.probed() { (" probe |", " --- |") } else { ("", "") };
+            writeln!(
                 o,
                 "| severity | status | record | type | target | claimable |{ph} reason | where | first seen |\n| --- | --- | --- | --- | --- | --- |{pr} --- | --- | --- |"
-            );
-            for r in findings {
-                let name = if r.set_id.is_empty() { r.record_name.clone() } else { format!("{} ({})", r.record_name, r.set_id) };
-                let place = r.place();
-                let probe = if probed { format!(" {} |", r.probe_verdict) } else { String::new() };
-                let _ = writeln!(
-                    o,
-                    "| {} | {} | {} | {} | {} | {} |{probe} {} | {} | {} |",
-                    r.severity,
-                    r.status,
-                    cell(&name),
-                    r.record_type,
-                    cell(&r.target),
-                    r.claimable,
-                    cell(&r.reason),
-                    cell(&place),
-                    r.first_seen.get(..10).unwrap_or(&r.first_seen)
-                );
-            }
+            )?;
         }
-        o
+        Ok(())
+    }
+
+    /// One finding's row of report.md's table.
+    fn markdown_row(&self, o: &mut dyn Write, r: &ReportRow) -> std::io::Result<()> {
+        let name = if r.set_id.is_empty() { cell(&r.record_name) } else { cell(&format!("{} ({})", r.record_name, r.set_id)) };
+        let probe = if self.probed() { format!(" {} |", r.probe_verdict) } else { String::new() };
+        writeln!(
+            o,
+            "| {} | {} | {} | {} | {} | {} |{probe} {} | {} | {} |",
+            r.severity,
+            r.status,
+            name,
+            r.record_type,
+            cell(&r.target),
+            r.claimable,
+            cell(&r.reason),
+            cell(&r.place()),
+            r.first_seen.get(..10).unwrap_or(&r.first_seen)
+        )
     }
 }
 
@@ -332,16 +428,6 @@ pub fn write_fields<W: Write, S: AsRef<str>>(c: &mut csv::Writer<W>, fields: imp
         c.write_field(field(f.as_ref()).as_bytes())?;
     }
     c.write_record(std::iter::empty::<&[u8]>())
-}
-
-/// Writes rows with the records.csv columns.
-pub fn write_rows_csv<'a>(w: impl Write, rows: impl Iterator<Item = &'a ReportRow>) -> std::io::Result<()> {
-    let mut c = csv::Writer::from_writer(w);
-    c.write_record(RECORD_COLUMNS)?;
-    for r in rows {
-        write_row(&mut c, r)?;
-    }
-    c.flush()
 }
 
 /// One row with the records.csv columns.
@@ -418,17 +504,81 @@ impl<W: Write> Json<W> {
 }
 
 /// `v` in serde_json's pretty layout, each line after the first starting with `newline` (a newline
-/// and the indentation of the depth it sits at). JSON strings hold no raw newline, so every newline
-/// of the output is layout.
+/// and the indentation of the depth it sits at), serialized straight into `w`.
 fn indented(w: &mut impl Write, v: &impl Serialize, newline: &[u8]) -> std::io::Result<()> {
-    let text = serde_json::to_vec_pretty(v)?;
-    let mut rest = &text[..];
-    while let Some(i) = rest.iter().position(|b| *b == b'\n') {
-        w.write_all(&rest[..i])?;
-        w.write_all(newline)?;
-        rest = &rest[i + 1..];
+    let mut ser = serde_json::Serializer::with_formatter(w, Nested { newline, depth: 0, has_value: false });
+    v.serialize(&mut ser).map_err(std::io::Error::from)
+}
+
+/// serde_json's `PrettyFormatter` (two spaces a level) for a value nested in a document: every new
+/// line starts with `newline`, then the value's own indentation.
+struct Nested<'a> {
+    newline: &'a [u8],
+    depth: usize,
+    has_value: bool,
+}
+
+impl Nested<'_> {
+    fn line<W: ?Sized + Write>(&self, w: &mut W) -> std::io::Result<()> {
+        w.write_all(self.newline)?;
+        for _ in 0..self.depth {
+            w.write_all(b"  ")?;
+        }
+        Ok(())
     }
-    w.write_all(rest)
+
+    fn open<W: ?Sized + Write>(&mut self, w: &mut W, bracket: &[u8]) -> std::io::Result<()> {
+        self.depth += 1;
+        self.has_value = false;
+        w.write_all(bracket)
+    }
+
+    fn close<W: ?Sized + Write>(&mut self, w: &mut W, bracket: &[u8]) -> std::io::Result<()> {
+        self.depth -= 1;
+        if self.has_value {
+            self.line(w)?;
+        }
+        w.write_all(bracket)
+    }
+
+    fn item<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+        if !first {
+            w.write_all(b",")?;
+        }
+        self.line(w)
+    }
+}
+
+impl serde_json::ser::Formatter for Nested<'_> {
+    fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.open(w, b"[")
+    }
+    fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.close(w, b"]")
+    }
+    fn begin_array_value<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+        self.item(w, first)
+    }
+    fn end_array_value<W: ?Sized + Write>(&mut self, _: &mut W) -> std::io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+    fn begin_object<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.open(w, b"{")
+    }
+    fn end_object<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.close(w, b"}")
+    }
+    fn begin_object_key<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+        self.item(w, first)
+    }
+    fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        w.write_all(b": ")
+    }
+    fn end_object_value<W: ?Sized + Write>(&mut self, _: &mut W) -> std::io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
 }
 
 /// A plain-text table with aligned columns, for terminals; control characters in cells are escaped.

@@ -16,6 +16,7 @@ mod write;
 
 pub use crate::time::{format_unix, now_rfc3339};
 pub use probes::{EvidenceJson, NamedProbe, Probes, RowProbe};
+pub use write::{FirstSeen, RunWriter};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -30,6 +31,8 @@ pub enum StoreError {
     TooNew { path: PathBuf, found: i64, known: i64 },
     #[error("store {} holds no run {run}", path.display())]
     NoSuchRun { path: PathBuf, run: i64 },
+    #[error("store {}: run {run} holds no row {seq}", path.display())]
+    NoSuchRow { path: PathBuf, run: i64, seq: u32 },
     #[error("store {} holds no run yet: run `dangle scan` first", path.display())]
     Empty { path: PathBuf },
     #[error("store {}: another dangle scan holds it (lock {}) and did not finish within {waited} s; raise --lock-timeout or try again later", path.display(), lock.display())]
@@ -561,15 +564,32 @@ impl Store {
 
     /// Hands `f` a run's rows one at a time, in the order they were judged, each with its probe
     /// evidence: a report of a million rows never holds them all.
-    pub fn each_row<E: From<StoreError>>(&self, run: i64, which: Which, mut f: impl FnMut(ReportRow) -> Result<(), E>) -> Result<(), E> {
-        let mut stmt = self.conn.prepare(&self.row_query(which, "w.seq")).map_err(self.err())?;
+    pub fn each_row<E: From<StoreError>>(&self, run: i64, which: Which, f: impl FnMut(ReportRow) -> Result<(), E>) -> Result<(), E> {
+        self.rows_in(run, which, None, f)
+    }
+
+    /// The row at position `seq` of a run.
+    pub fn row_at(&self, run: i64, seq: u32) -> Result<ReportRow, StoreError> {
+        let mut found = None;
+        self.rows_in(run, Which::All, Some(seq), |r| {
+            found = Some(r);
+            Ok::<_, StoreError>(())
+        })?;
+        found.ok_or_else(|| StoreError::NoSuchRow { path: self.path.clone(), run, seq })
+    }
+
+    /// [`Store::each_row`], of the one row at `at` if given.
+    fn rows_in<E: From<StoreError>>(&self, run: i64, which: Which, at: Option<u32>, mut f: impl FnMut(ReportRow) -> Result<(), E>) -> Result<(), E> {
+        let only = at.map(|seq| format!("AND w.seq = {seq}")).unwrap_or_default();
+        let mut stmt = self.conn.prepare(&self.row_query(which, &only, "w.seq")).map_err(self.err())?;
         // The evidence, in the same order: merged with the rows as both cursors advance.
+        let only = at.map(|seq| format!("AND rp.seq = {seq}")).unwrap_or_default();
         let mut ev_stmt = self
             .conn
-            .prepare(
+            .prepare(&format!(
                 "SELECT rp.seq, p.evidence FROM row_probes rp JOIN probes p ON p.run_id = rp.run_id AND p.id = rp.probe_id
-                 WHERE rp.run_id = ?1 ORDER BY rp.seq, rp.probe_id",
-            )
+                 WHERE rp.run_id = ?1 {only} ORDER BY rp.seq, rp.probe_id"
+            ))
             .map_err(self.err())?;
         let mut evidence = ev_stmt.query_map([run], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))).map_err(self.err())?.peekable();
         let rows = stmt.query_map([run], Self::report_row).map_err(self.err())?;
@@ -598,10 +618,12 @@ impl Store {
         Ok(())
     }
 
-    /// The rows query of one run (`?1`), in `order`.
-    fn row_query(&self, which: Which, order: &str) -> String {
+    /// The rows query of one run (`?1`), narrowed by `only` (more `AND` terms), in `order`.
+    fn row_query(&self, which: Which, only: &str, order: &str) -> String {
         let location = if self.schema >= 3 {
-            "(SELECT l.location FROM record_locations l WHERE l.record_id = c.id AND l.run_id <= w.run_id ORDER BY l.run_id DESC LIMIT 1)"
+            // The location as of the row's run: the latest move up to it, else where the record has
+            // always been (see `insert_records`).
+            "COALESCE((SELECT l.location FROM record_locations l WHERE l.record_id = c.id AND l.run_id <= w.run_id ORDER BY l.run_id DESC LIMIT 1), c.location)"
         } else {
             "c.location"
         };
@@ -616,7 +638,7 @@ impl Store {
              FROM rows w JOIN records c ON c.id = w.record_id JOIN zones z ON z.id = c.zone_id
              JOIN runs f ON f.id = c.first_run
              LEFT JOIN assets a ON a.id = w.owner
-             WHERE w.run_id = ?1 {filter} ORDER BY {order}"
+             WHERE w.run_id = ?1 {filter} {only} ORDER BY {order}"
         )
     }
 
@@ -631,7 +653,7 @@ impl Store {
         mut f: impl FnMut(Option<ReportRow>, Option<ReportRow>) -> Result<(), E>,
     ) -> Result<(), E> {
         // BINARY collation compares bytes, as Rust compares the key's strings.
-        let sql = self.row_query(Which::All, "z.source, z.account, z.zone, c.name, c.rtype, c.set_id, w.target, w.seq");
+        let sql = self.row_query(Which::All, "", "z.source, z.account, z.zone, c.name, c.rtype, c.set_id, w.target, w.seq");
         let mut a_stmt = self.conn.prepare(&sql).map_err(self.err())?;
         let mut b_stmt = self.conn.prepare(&sql).map_err(self.err())?;
         // A run id no run has reads as empty.
@@ -965,12 +987,58 @@ fn immutable_uri(path: &Path) -> String {
 }
 
 /// Stored probe evidence (JSON) as reports show it; text that is not JSON stays text.
-fn evidence_value(json: String) -> serde_json::Value {
+pub(crate) fn evidence_value(json: String) -> serde_json::Value {
     serde_json::from_str(&json).unwrap_or(serde_json::Value::String(json))
 }
 
 fn join<T: std::fmt::Display>(items: impl Iterator<Item = T>) -> String {
     items.map(|i| i.to_string()).collect::<Vec<_>>().join(" ")
+}
+
+/// An asset's addresses as the store and assets.csv hold them: [`fmt_net`] each, space-separated,
+/// appended to `out` (a million assets: no allocation per address).
+pub fn push_nets(out: &mut String, nets: &[ipnet::IpNet]) {
+    use std::fmt::Write as _;
+    for (i, net) in nets.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        match net.addr() {
+            std::net::IpAddr::V4(v4) => push_ipv4(out, v4),
+            v6 => {
+                let _ = write!(out, "{v6}");
+            }
+        }
+        if net.prefix_len() != net.max_prefix_len() {
+            let _ = write!(out, "/{}", net.prefix_len());
+        }
+    }
+}
+
+/// Dotted decimal, as `Ipv4Addr`'s `Display` writes it, without the formatter per octet.
+fn push_ipv4(out: &mut String, ip: std::net::Ipv4Addr) {
+    for (i, o) in ip.octets().into_iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        if o >= 100 {
+            out.push(char::from(b'0' + o / 100));
+        }
+        if o >= 10 {
+            out.push(char::from(b'0' + o / 10 % 10));
+        }
+        out.push(char::from(b'0' + o % 10));
+    }
+}
+
+/// An asset's host names, space-separated, appended to `out`.
+pub fn push_hosts(out: &mut String, hosts: &[DnsName]) {
+    for (i, h) in hosts.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push_str(h.as_str());
+    }
 }
 
 /// An address block as people write it: a single address without its `/32` or `/128`.

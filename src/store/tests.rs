@@ -169,6 +169,26 @@ fn report_run_n_shows_the_locations_run_n_saw() {
     assert_eq!(ro.rows(1).unwrap()[0].location, "z.zone:3");
 }
 
+#[test]
+fn locations_are_kept_per_move_not_per_record() {
+    let (_d, mut s) = store();
+    let b = rec("b.example.com", "192.0.2.2", "z.zone:4");
+    write(&mut s, "2026-01-01T00:00:00Z", &[rec("a.example.com", "192.0.2.1", "z.zone:3"), b.clone()], &[]);
+    let entries = |s: &Store| s.conn.query_row("SELECT COUNT(*) FROM record_locations", [], |r| r.get::<_, i64>(0)).unwrap();
+    // A run of new records writes no per-run location: each is where `records` says.
+    assert_eq!(entries(&s), 0);
+    let mut lost = rec("a.example.com", "192.0.2.1", "");
+    lost.location = None;
+    write(&mut s, "2026-01-02T00:00:00Z", &[lost, b.clone()], &[]);
+    write(&mut s, "2026-01-03T00:00:00Z", &[rec("a.example.com", "192.0.2.1", "z.zone:12"), b], &[]);
+    let at = |run: i64, name: &str| s.rows(run).unwrap().into_iter().find(|r| r.record_name == name).unwrap().location;
+    // a: where it was, then no location at all, then a new line; b never moved.
+    assert_eq!([at(1, "a.example.com"), at(2, "a.example.com"), at(3, "a.example.com")], ["z.zone:3", "", "z.zone:12"]);
+    assert_eq!([at(1, "b.example.com"), at(2, "b.example.com"), at(3, "b.example.com")], ["z.zone:4"; 3]);
+    // a's first line (kept on its first move) and its two moves; nothing for b.
+    assert_eq!(entries(&s), 3);
+}
+
 /// Which files sit in the folder, with their size and a hash of their bytes.
 fn snapshot(dir: &Path) -> Vec<(String, usize, u64)> {
     use std::hash::{Hash, Hasher};

@@ -47,7 +47,7 @@ async fn scan(dir: &Path, config: &str) -> (Store, i64) {
     tokio::task::spawn_blocking(move || {
         let cfg = Config::load(&path).unwrap();
         let mut store = Store::open(&cfg.db).unwrap();
-        let run = dangle::commands::scan::scan_into(&cfg, &mut store, false, std::time::Duration::from_secs(60)).unwrap();
+        let run = dangle::commands::scan::scan_into(&cfg, &mut store, false, std::time::Duration::from_secs(60), Default::default()).unwrap().run;
         (store, run)
     })
     .await

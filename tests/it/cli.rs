@@ -104,9 +104,15 @@ fn report_regenerates_a_run_byte_for_byte() {
     code(&dangle(&dir, &["scan", "--out", "scan-out-2"]), 1);
     let o = dangle(&dir, &["report", "--run", "1", "--out", "report-out", "--format", "csv"]);
     code(&o, 0);
+    // Run 2 sees run 1's records and assets again: its first_seen dates come from the store.
+    code(&dangle(&dir, &["report", "--run", "2", "--out", "report-out-2"]), 0);
     for f in ["records.csv", "findings.csv", "assets.csv", "gaps.csv", "report.md", "report.json"] {
         assert_eq!(read(&dir.join("scan-out").join(f)), read(&dir.join("report-out").join(f)), "{f}");
+        assert_eq!(read(&dir.join("scan-out-2").join(f)), read(&dir.join("report-out-2").join(f)), "run 2 {f}");
     }
+    let records2 = read(&dir.join("scan-out-2/records.csv"));
+    let first_seen = read(&dir.join("scan-out/records.csv")).lines().nth(1).unwrap().rsplit(',').next().unwrap().to_string();
+    assert!(records2.lines().skip(1).all(|l| l.ends_with(&first_seen)), "run 2 rows keep run 1's first_seen {first_seen}:\n{records2}");
     assert_eq!(text(&o.stdout), read(&dir.join("scan-out/records.csv")));
     let o = dangle(&dir, &["report", "--format", "json"]);
     code(&o, 0);

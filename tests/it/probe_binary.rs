@@ -25,6 +25,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
 for _ in $(seq 200); do [ -e ready1 ] && [ -e ready2 ] && break; sleep 0.05; done
 set +e
 "$DANGLE" -v scan --out out >scan.out 2>scan.err; echo $? >scan.rc
+"$DANGLE" report --run 1 --out again >/dev/null 2>again.err; echo $? >again.rc
 "$DANGLE" probe 127.0.0.1:8441 --sni preview-lb.example.com --trust-anchor org-ca.pem --json >probe.json 2>probe.err; echo $? >probe.rc
 "$DANGLE" probe printer.example.com --connect-to printer.example.com=127.0.0.1:8442 --trust-anchor org-ca.pem >probe.txt 2>>probe.err; echo $? >probe2.rc
 "$DANGLE" scan --no-probe --out out2 >/dev/null 2>&1; echo $? >noprobe.rc
@@ -166,6 +167,13 @@ fn scan_probes_dangling_targets_and_a_foreign_answer_is_critical() {
     assert_eq!((named[1]["target"].as_str(), named[1]["verdict"].as_str()), (Some("127.0.0.1:8442"), Some("ours")));
     assert!(md.contains("## Named targets") && md.contains("| 198.51.100.77 | www.example.com | foreign |"), "{md}");
     assert!(table.contains("named targets"), "{table}");
+
+    // The scan wrote its files from the run in memory while it stored it; the stored run renders the
+    // same bytes, probe evidence, reasons and named targets included.
+    assert_eq!(read(d, "again.rc").trim(), "0", "{}", read(d, "again.err"));
+    for f in ["records.csv", "findings.csv", "assets.csv", "gaps.csv", "report.md", "report.json"] {
+        assert_eq!(read(d, &format!("out/{f}")), read(d, &format!("again/{f}")), "{f}");
+    }
 
     // `dangle probe`: the same foreign server, as JSON, exit 1; our server by name through connect_to, exit 0.
     assert_eq!(read(d, "probe.rc").trim(), "1", "{}", read(d, "probe.err"));

@@ -106,7 +106,8 @@ impl Provider for ZoneFileSource {
         Description { cloud: None, covers: vec![Namespace::Zones] }
     }
     fn enumerate(&self) -> BoxFuture<'_, Result<Inventory, ProviderError>> {
-        Box::pin(async move { self.read() })
+        let me = self.clone();
+        Box::pin(off_the_runtime(&self.name, move || me.read()))
     }
 }
 
@@ -233,7 +234,25 @@ impl Provider for StaticListSource {
         Description { cloud: None, covers: vec![Namespace::Addresses] }
     }
     fn enumerate(&self) -> BoxFuture<'_, Result<Inventory, ProviderError>> {
-        Box::pin(async move { self.read() })
+        let me = self.clone();
+        Box::pin(off_the_runtime(&self.name, move || me.read()))
+    }
+}
+
+/// Runs `read` on the runtime's blocking pool when there is a runtime (reading a million-record file
+/// is a second of CPU: it must not hold an async worker, and two files are read side by side), inline
+/// otherwise.
+async fn off_the_runtime(
+    provider: &str,
+    read: impl FnOnce() -> Result<Inventory, ProviderError> + Send + 'static,
+) -> Result<Inventory, ProviderError> {
+    let Ok(rt) = tokio::runtime::Handle::try_current() else {
+        return read();
+    };
+    match rt.spawn_blocking(read).await {
+        Ok(done) => done,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Err(ProviderError::Config { provider: provider.to_string(), message: "the read was cancelled: the runtime is shutting down".into() }),
     }
 }
 

@@ -142,9 +142,33 @@ impl DnsName {
     /// (the common case, and the fast one).
     fn plain(body: &str, shown: &str) -> Result<Self, NameError> {
         Self::check(body.split('.').map(str::len), shown)?;
-        let mut s = body.to_ascii_lowercase();
-        s.push('.');
-        Ok(Self(s.into()))
+        // At most 253 octets (checked) and a dot: lower-cased on the stack, one allocation.
+        let mut buf = [0u8; 256];
+        let n = body.len();
+        for (d, b) in buf.iter_mut().zip(body.bytes()) {
+            *d = b.to_ascii_lowercase();
+        }
+        buf[n] = b'.';
+        Ok(Self(Arc::from(std::str::from_utf8(&buf[..=n]).expect("ASCII letters, digits and punctuation"))))
+    }
+
+    /// `text` (letters, digits, `-`, `_`, `*` and dots only) under `origin` (the same), built in one
+    /// allocation; `None` for anything else, or anything too long, which the general path handles.
+    fn plain_under(text: &str, origin: &DnsName) -> Option<Result<Self, NameError>> {
+        let fast = |t: &str| t.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'*' | b'.'));
+        let total = text.len() + 1 + origin.0.len();
+        if text.is_empty() || total > 256 || !fast(text) || !fast(&origin.0) {
+            return None;
+        }
+        let mut buf = [0u8; 256];
+        for (d, b) in buf.iter_mut().zip(text.bytes()) {
+            *d = b.to_ascii_lowercase();
+        }
+        buf[text.len()] = b'.';
+        buf[text.len() + 1..total].copy_from_slice(origin.0.as_bytes());
+        let name = std::str::from_utf8(&buf[..total]).expect("ASCII letters, digits and punctuation");
+        let body = &name[..total - 1];
+        Some(Self::check(body.split('.').map(str::len), name).map(|()| Self(Arc::from(name))))
     }
 
     /// A name from its labels' raw octets, escaped into presentation form.
@@ -216,6 +240,9 @@ impl DnsName {
         }
         if ends_with_separator(text) || origin.is_root() {
             return Self::parse(text);
+        }
+        if let Some(name) = Self::plain_under(text, origin) {
+            return name;
         }
         Self::parse(&format!("{text}.{}", origin.0))
     }
