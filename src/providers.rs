@@ -38,36 +38,10 @@ macro_rules! provider {
 pub fn registry() -> [Entry; 4] {
     [
         provider!("aws", "aws", dangle_aws::AwsFactory),
-        provider!("azure", "azure", AZURE_NOT_YET),
+        provider!("azure", "azure", dangle_azure::AzureFactory),
         Entry::Built(&dangle_files::ZoneFileFactory),
         Entry::Built(&dangle_files::StaticListFactory),
     ]
-}
-
-/// The Azure provider is the next issue: until its crate lands, `type = "azure"` says so.
-#[cfg(feature = "azure")]
-const AZURE_NOT_YET: NotYet = NotYet("azure");
-
-/// A type whose crate is not written yet.
-#[cfg(feature = "azure")]
-pub struct NotYet(&'static str);
-
-#[cfg(feature = "azure")]
-impl Factory for NotYet {
-    fn kind(&self) -> &'static str {
-        self.0
-    }
-    fn configure(
-        &self,
-        _name: &str,
-        _settings: toml::Table,
-        _cx: &mut dangle_model::registry::Context,
-    ) -> Result<Box<dyn dangle_model::registry::Configured>, dangle_model::registry::SettingsError> {
-        Err(dangle_model::registry::SettingsError::Table {
-            key: None,
-            message: format!("the {} provider is not part of this build yet; remove it from the config or use a build with it", self.0),
-        })
-    }
 }
 
 /// This build's registry and one more type: how a test (the conformance suite's toy provider) or an

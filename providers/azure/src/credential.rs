@@ -1,0 +1,139 @@
+//! Which Azure identity dangle reads with: the provider's `credential` key names one, or a chain tries,
+//! in order, the environment (a service principal's secret), workload identity (an AKS federated token),
+//! managed identity (App Service's `IDENTITY_ENDPOINT` / `IDENTITY_HEADER`, else the VM's IMDS) and the
+//! Azure CLI (`az account get-access-token`). The first that yields a token is kept for the run; when
+//! none does, the error names each one tried and why it failed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use azure_core::credentials::{AccessToken, Secret, TokenCredential, TokenRequestOptions};
+use tokio::sync::OnceCell;
+
+/// One kind of credential (config `credential`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Environment,
+    WorkloadIdentity,
+    ManagedIdentity,
+    AzureCli,
+}
+
+impl Kind {
+    pub const CHAIN: [Kind; 4] = [Kind::Environment, Kind::WorkloadIdentity, Kind::ManagedIdentity, Kind::AzureCli];
+
+    /// The config spelling: `environment`, `workload_identity`, `managed_identity`, `azure_cli`.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "environment" => Kind::Environment,
+            "workload_identity" => Kind::WorkloadIdentity,
+            "managed_identity" => Kind::ManagedIdentity,
+            "azure_cli" => Kind::AzureCli,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Environment => "environment",
+            Kind::WorkloadIdentity => "workload identity",
+            Kind::ManagedIdentity => "managed identity",
+            Kind::AzureCli => "Azure CLI",
+        }
+    }
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// The credential of one kind, or why it cannot be had here (without asking any server).
+fn build(kind: Kind) -> Result<Arc<dyn TokenCredential>, String> {
+    let e = |e: azure_core::Error| e.to_string();
+    match kind {
+        Kind::Environment => {
+            let (tenant, client) = match (var("AZURE_TENANT_ID"), var("AZURE_CLIENT_ID")) {
+                (Some(t), Some(c)) => (t, c),
+                _ => return Err("AZURE_TENANT_ID and AZURE_CLIENT_ID are not both set".into()),
+            };
+            if let Some(secret) = var("AZURE_CLIENT_SECRET") {
+                return Ok(azure_identity::ClientSecretCredential::new(&tenant, client, Secret::new(secret), None).map_err(e)?);
+            }
+            if var("AZURE_CLIENT_CERTIFICATE_PATH").is_some() {
+                return Err("AZURE_CLIENT_CERTIFICATE_PATH is set, but certificate credentials are not supported yet: use AZURE_CLIENT_SECRET, workload identity or a managed identity".into());
+            }
+            Err("neither AZURE_CLIENT_SECRET nor AZURE_CLIENT_CERTIFICATE_PATH is set".into())
+        }
+        Kind::WorkloadIdentity => {
+            if var("AZURE_FEDERATED_TOKEN_FILE").is_none() {
+                return Err("AZURE_FEDERATED_TOKEN_FILE is not set".into());
+            }
+            Ok(azure_identity::WorkloadIdentityCredential::new(None).map_err(e)?)
+        }
+        Kind::ManagedIdentity => Ok(azure_identity::ManagedIdentityCredential::new(None).map_err(e)?),
+        Kind::AzureCli => Ok(azure_identity::AzureCliCredential::new(None).map_err(e)?),
+    }
+}
+
+/// How long one credential of the chain may take to answer (IMDS on a machine that is not in Azure
+/// never answers; the CLI may be slow): the chain moves on after this.
+const PER_CREDENTIAL: Duration = Duration::from_secs(15);
+
+/// The credential a provider reads with: one kind, or the chain.
+#[derive(Debug)]
+pub struct Chosen {
+    kinds: Vec<Kind>,
+    /// The credential that answered first, kept for the rest of the run.
+    found: OnceCell<(Kind, Arc<dyn TokenCredential>)>,
+}
+
+impl Chosen {
+    pub fn new(only: Option<Kind>) -> Self {
+        Self { kinds: only.map_or_else(|| Kind::CHAIN.to_vec(), |k| vec![k]), found: OnceCell::new() }
+    }
+
+    /// The kind that answered, once one has.
+    pub fn kind(&self) -> Option<Kind> {
+        self.found.get().map(|(k, _)| *k)
+    }
+
+    async fn first(&self, scopes: &[&str]) -> azure_core::Result<AccessToken> {
+        let mut tried = Vec::new();
+        for &kind in &self.kinds {
+            let cred = match build(kind) {
+                Ok(c) => c,
+                Err(why) => {
+                    tried.push(format!("{} ({why})", kind.name()));
+                    continue;
+                }
+            };
+            match tokio::time::timeout(PER_CREDENTIAL, cred.get_token(scopes, None)).await {
+                Ok(Ok(token)) => {
+                    let _ = self.found.set((kind, cred));
+                    tracing::info!(credential = kind.name(), "Azure credential found");
+                    return Ok(token);
+                }
+                Ok(Err(e)) => tried.push(format!("{} ({})", kind.name(), first_line(&e.to_string()))),
+                Err(_) => tried.push(format!("{} (no answer within {} s)", kind.name(), PER_CREDENTIAL.as_secs())),
+            }
+        }
+        Err(azure_core::Error::with_message(
+            azure_core::error::ErrorKind::Credential,
+            format!("no Azure credential: tried {}", tried.join("; ")),
+        ))
+    }
+}
+
+fn first_line(s: &str) -> String {
+    dangle_model::input::printable(s.lines().next().unwrap_or_default()).into_owned()
+}
+
+#[async_trait::async_trait]
+impl TokenCredential for Chosen {
+    async fn get_token(&self, scopes: &[&str], options: Option<TokenRequestOptions<'_>>) -> azure_core::Result<AccessToken> {
+        match self.found.get() {
+            Some((_, cred)) => cred.get_token(scopes, options).await,
+            None => self.first(scopes).await,
+        }
+    }
+}

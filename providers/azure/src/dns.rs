@@ -1,0 +1,81 @@
+//! Azure DNS record sets (public zones, api-version 2018-05-01; private zones, 2024-06-01) as dangle
+//! records: one record per record set, its targets from the typed record arrays, an alias record set's
+//! target resource as [`Target::Resource`].
+
+use std::sync::Arc;
+
+use dangle_model::{DnsName, DnsRecord, RecordType, Target};
+use serde_json::Value;
+
+/// The record set's type from ARM's `type` (`Microsoft.Network/dnszones/CNAME`, `…/privateDnsZones/A`).
+fn rtype(v: &Value) -> Option<RecordType> {
+    let t = v.get("type")?.as_str()?;
+    RecordType::from_mnemonic(t.rsplit('/').next()?)
+}
+
+fn str_at<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(Value::as_str)
+}
+
+/// Host names from `props[array][*][field]`.
+fn hosts(props: &Value, array: &str, field: &str, out: &mut Vec<Target>) -> Result<(), String> {
+    for item in props.get(array).and_then(Value::as_array).into_iter().flatten() {
+        if let Some(h) = str_at(item, field) {
+            out.push(Target::Host(DnsName::parse(h).map_err(|e| format!("{array}.{field} `{}`: {e}", dangle_model::excerpt(h)))?));
+        }
+    }
+    Ok(())
+}
+
+fn ips(props: &Value, array: &str, field: &str, out: &mut Vec<Target>) -> Result<(), String> {
+    for item in props.get(array).and_then(Value::as_array).into_iter().flatten() {
+        if let Some(a) = str_at(item, field) {
+            out.push(Target::Ip(a.parse().map_err(|_| format!("{array}.{field} `{}` is not an IP address", dangle_model::excerpt(a)))?));
+        }
+    }
+    Ok(())
+}
+
+/// One record set of `zone` (its ARM id in `location`, where a person finds it in the portal).
+pub fn record(v: &Value, source: &Arc<str>, subscription: &Arc<str>, zone: &DnsName, private: bool) -> Result<Option<DnsRecord>, String> {
+    let Some(rtype) = rtype(v) else { return Ok(None) };
+    let props = v.get("properties").cloned().unwrap_or(Value::Null);
+    let relative = str_at(v, "name").unwrap_or("@");
+    let name = match str_at(&props, "fqdn") {
+        Some(f) => DnsName::parse(f),
+        None => DnsName::parse_relative(relative, zone),
+    }
+    .map_err(|e| format!("record set `{}`: {e}", dangle_model::excerpt(relative)))?;
+    let mut targets = Vec::new();
+    if let Some(id) = props.get("targetResource").and_then(|t| str_at(t, "id")).filter(|s| !s.is_empty()) {
+        targets.push(Target::Resource { id: id.to_string() });
+    }
+    match rtype {
+        RecordType::A => ips(&props, if private { "aRecords" } else { "ARecords" }, "ipv4Address", &mut targets)?,
+        RecordType::Aaaa => ips(&props, if private { "aaaaRecords" } else { "AAAARecords" }, "ipv6Address", &mut targets)?,
+        RecordType::Cname => {
+            let key = if private { "cnameRecord" } else { "CNAMERecord" };
+            if let Some(c) = props.get(key).and_then(|c| str_at(c, "cname")) {
+                targets.push(Target::Host(DnsName::parse(c).map_err(|e| format!("CNAMERecord `{}`: {e}", dangle_model::excerpt(c)))?));
+            }
+        }
+        RecordType::Ns => hosts(&props, "NSRecords", "nsdname", &mut targets)?,
+        RecordType::Mx => hosts(&props, if private { "mxRecords" } else { "MXRecords" }, "exchange", &mut targets)?,
+        RecordType::Srv => hosts(&props, if private { "srvRecords" } else { "SRVRecords" }, "target", &mut targets)?,
+        RecordType::Ptr => hosts(&props, if private { "ptrRecords" } else { "PTRRecords" }, "ptrdname", &mut targets)?,
+        _ => {}
+    }
+    let ttl = props.get("TTL").or_else(|| props.get("ttl")).and_then(Value::as_u64).unwrap_or(3600).min(u64::from(u32::MAX)) as u32;
+    Ok(Some(DnsRecord {
+        source: source.clone(),
+        account: subscription.clone(),
+        zone: zone.clone(),
+        zone_private: private,
+        name,
+        rtype,
+        ttl,
+        set_id: None,
+        targets: targets.into_iter().collect(),
+        location: str_at(v, "id").map(Arc::from),
+    }))
+}

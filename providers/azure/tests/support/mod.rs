@@ -1,0 +1,170 @@
+//! A local Azure Resource Manager for tests: https on 127.0.0.1 with a certificate from an rcgen CA
+//! (handed to the provider as its `ca_file`), JSON per path (matched case-insensitively, as ARM does),
+//! lists served in pages linked by `nextLink` back to this server, and per-path faults (a status with
+//! ARM's error body, and Retry-After). Every request is logged: method, path and query, and whether it
+//! carried a bearer token.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+use serde_json::{json, Value};
+
+/// What the server answers at one path.
+#[derive(Clone)]
+pub enum Route {
+    /// One resource.
+    Doc(Value),
+    /// A list: `value` served `page` items at a time.
+    List(Vec<Value>),
+    /// A failure: status, ARM error code, and Retry-After seconds; `times` answers, then the route
+    /// behind it (`None`: forever).
+    Fail { status: u16, code: &'static str, retry_after: Option<u32>, times: Option<usize>, then: Box<Route> },
+}
+
+#[derive(Debug, Clone)]
+pub struct Logged {
+    pub method: String,
+    pub path: String,
+    pub bearer: Option<String>,
+}
+
+pub struct ArmServer {
+    pub url: String,
+    pub ca_pem: String,
+    routes: Arc<Mutex<HashMap<String, Route>>>,
+    pub log: Arc<Mutex<Vec<Logged>>>,
+    pub page: usize,
+    _task: tokio::task::JoinHandle<()>,
+}
+
+impl ArmServer {
+    pub async fn start(page: usize) -> Self {
+        let ca_key = KeyPair::generate().unwrap();
+        let mut cp = CertificateParams::new(Vec::<String>::new()).unwrap();
+        cp.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        cp.distinguished_name.push(rcgen::DnType::CommonName, "dangle test ARM CA");
+        let ca = cp.self_signed(&ca_key).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let leaf = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap().signed_by(&key, &ca, &ca_key).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![leaf.der().clone()],
+                rustls::pki_types::PrivateKeyDer::Pkcs8(rustls::pki_types::PrivatePkcs8KeyDer::from(key.serialize_der())),
+            )
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("https://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let routes: Arc<Mutex<HashMap<String, Route>>> = Arc::default();
+        let log: Arc<Mutex<Vec<Logged>>> = Arc::default();
+        let (r, l, base) = (routes.clone(), log.clone(), url.clone());
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else { return };
+                let (acceptor, r, l, base) = (acceptor.clone(), r.clone(), l.clone(), base.clone());
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else { return };
+                    let svc = hyper::service::service_fn(move |req| {
+                        let (r, l, base) = (r.clone(), l.clone(), base.clone());
+                        async move { Ok::<_, Infallible>(answer(req, &r, &l, &base, page)) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tls), svc).await;
+                });
+            }
+        });
+        Self { url, ca_pem: ca.pem(), routes, log, page, _task: task }
+    }
+
+    /// Serves `route` at `path` (any case).
+    pub fn route(&self, path: &str, route: Route) {
+        self.routes.lock().unwrap().insert(path.to_ascii_lowercase(), route);
+    }
+
+    pub fn requests(&self) -> Vec<Logged> {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+fn reply(status: u16, body: Value, retry_after: Option<u32>) -> Response<Full<Bytes>> {
+    let mut b = Response::builder().status(status).header("content-type", "application/json");
+    if let Some(s) = retry_after {
+        b = b.header("retry-after", s.to_string());
+    }
+    b.body(Full::new(Bytes::from(body.to_string()))).unwrap()
+}
+
+fn answer(req: Request<Incoming>, routes: &Mutex<HashMap<String, Route>>, log: &Mutex<Vec<Logged>>, base: &str, page: usize) -> Response<Full<Bytes>> {
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or_default().to_string();
+    let bearer = req.headers().get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::to_string);
+    log.lock().unwrap().push(Logged { method: req.method().to_string(), path: format!("{path}?{query}"), bearer: bearer.clone() });
+    if req.method() != hyper::Method::GET {
+        return reply(405, json!({"error": {"code": "MethodNotAllowed", "message": "this server answers GET only"}}), None);
+    }
+    if bearer.is_none() {
+        return reply(401, json!({"error": {"code": "AuthenticationFailed", "message": "no bearer token"}}), None);
+    }
+    let key = path.to_ascii_lowercase();
+    let mut routes = routes.lock().unwrap();
+    let Some(route) = routes.get_mut(&key) else {
+        return reply(404, json!({"error": {"code": "ResourceNotFound", "message": format!("nothing at {path}")}}), None);
+    };
+    if let Route::Fail { status, code, retry_after, times, then } = route {
+        let (status, code, retry_after) = (*status, *code, *retry_after);
+        match times {
+            Some(0) => {
+                let next = (**then).clone();
+                *route = next;
+            }
+            Some(n) => {
+                *n -= 1;
+                return reply(status, json!({"error": {"code": code, "message": format!("{code} (test)")}}), retry_after);
+            }
+            None => return reply(status, json!({"error": {"code": code, "message": format!("{code} (test)")}}), retry_after),
+        }
+    }
+    match route {
+        Route::Doc(v) => reply(200, v.clone(), None),
+        Route::List(items) => {
+            let skip: usize = query.split('&').find_map(|kv| kv.strip_prefix("$skiptoken=")).and_then(|s| s.parse().ok()).unwrap_or(0);
+            let end = (skip + page).min(items.len());
+            let mut body = json!({ "value": items[skip.min(items.len())..end] });
+            if end < items.len() {
+                let version = query.split('&').find(|kv| kv.starts_with("api-version=")).unwrap_or("api-version=?");
+                body["nextLink"] = Value::String(format!("{base}{path}?{version}&$skiptoken={end}"));
+            }
+            reply(200, body, None)
+        }
+        Route::Fail { .. } => unreachable!("replaced above"),
+    }
+}
+
+/// A credential that hands out a fixed token (the credential chain is tested on its own).
+#[derive(Debug)]
+pub struct FixedToken(pub &'static str);
+
+#[async_trait::async_trait]
+impl azure_core::credentials::TokenCredential for FixedToken {
+    async fn get_token(
+        &self,
+        _scopes: &[&str],
+        _options: Option<azure_core::credentials::TokenRequestOptions<'_>>,
+    ) -> azure_core::Result<azure_core::credentials::AccessToken> {
+        Ok(azure_core::credentials::AccessToken::new(
+            azure_core::credentials::Secret::new(self.0),
+            azure_core::time::OffsetDateTime::now_utc() + azure_core::time::Duration::hours(1),
+        ))
+    }
+}
