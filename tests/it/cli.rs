@@ -29,13 +29,16 @@ fn dangle(dir: &Path, args: &[&str]) -> Output {
     } else {
         Command::new(bin)
     };
-    // No ambient AWS identity: no credentials, no profiles, no instance metadata.
+    // No ambient AWS or Azure identity: no credentials, no profiles, no instance metadata; no `az`
+    // beyond the system's folders. A managed identity endpoint on a closed loopback port: the Azure
+    // chain never reaches for IMDS (169.254.169.254), in a network namespace or not.
     for (k, _) in std::env::vars() {
-        if k.starts_with("AWS_") {
+        if k.starts_with("AWS_") || k.starts_with("AZURE_") || k.starts_with("IDENTITY_") || k.starts_with("MSI_") {
             cmd.env_remove(k);
         }
     }
     cmd.env("HOME", dir).env("AWS_EC2_METADATA_DISABLED", "true");
+    cmd.env("IDENTITY_ENDPOINT", "http://127.0.0.1:9/msi/token").env("IDENTITY_HEADER", "none").env("PATH", "/usr/bin:/bin");
     cmd.args(args).current_dir(dir).env_remove("DANGLE_LOG").output().expect("run dangle")
 }
 
@@ -85,6 +88,25 @@ fn demo_scan_writes_contract_files_and_exits_1_on_high_findings() {
     });
     let json: serde_json::Value = serde_json::from_str(&read(&dir.join("out/report.json"))).unwrap();
     assert!(json["run"]["snapshot"].as_str().unwrap().contains("aws="), "the JSON names the range snapshot");
+}
+
+#[test]
+fn an_azure_provider_without_any_credential_stops_with_what_it_tried() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("dangle.toml"),
+        "[[providers]]\ntype = \"azure\"\nsubscriptions = [\"11111111-1111-1111-1111-111111111111\"]\nendpoint_url = \"https://127.0.0.1:9\"\n",
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    expect_error(
+        dir.path(),
+        &["scan", "--no-probe"],
+        &["provider `azure`: no Azure credential: tried environment (", "; workload identity (", "; managed identity (", "; Azure CLI ("],
+    );
+    let err = text(&dangle(dir.path(), &["scan", "--no-probe"]).stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "one sentence:\n{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(40), "the chain gives up promptly: {:?}", started.elapsed());
 }
 
 #[test]

@@ -167,8 +167,8 @@ fn status_error(status: u16, body: &[u8]) -> ArmError {
     ArmError::Status { status, code, message }
 }
 
-/// An azure_core error and its causes, once each.
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+/// An azure_core error and its causes, once each, on one line.
+pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {
@@ -178,5 +178,6 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
         }
         cur = err.source();
     }
-    dangle_model::input::printable(&parts.join(": ")).into_owned()
+    let line = parts.join(": ").replace(['\n', '\r'], " ");
+    dangle_model::input::printable(&line).into_owned()
 }

@@ -70,14 +70,40 @@ fn build(kind: Kind) -> Result<Arc<dyn TokenCredential>, String> {
             }
             Ok(azure_identity::WorkloadIdentityCredential::new(None).map_err(e)?)
         }
-        Kind::ManagedIdentity => Ok(azure_identity::ManagedIdentityCredential::new(None).map_err(e)?),
+        Kind::ManagedIdentity => {
+            // The token endpoint is on this machine (IMDS, or App Service's): two quick retries, not
+            // the minute a remote service gets.
+            let retry = azure_core::http::RetryOptions::exponential(azure_core::http::ExponentialRetryOptions {
+                initial_delay: azure_core::time::Duration::milliseconds(200),
+                max_retries: 2,
+                max_total_elapsed: azure_core::time::Duration::seconds(5),
+                max_delay: azure_core::time::Duration::seconds(1),
+            });
+            let options = azure_identity::ManagedIdentityCredentialOptions {
+                client_options: azure_core::http::ClientOptions { retry, ..Default::default() },
+                ..Default::default()
+            };
+            Ok(azure_identity::ManagedIdentityCredential::new(Some(options)).map_err(e)?)
+        }
         Kind::AzureCli => Ok(azure_identity::AzureCliCredential::new(None).map_err(e)?),
     }
 }
 
-/// How long one credential of the chain may take to answer (IMDS on a machine that is not in Azure
-/// never answers; the CLI may be slow): the chain moves on after this.
+/// How long one credential may take to answer (the CLI may be slow): the chain moves on after this.
 const PER_CREDENTIAL: Duration = Duration::from_secs(15);
+
+/// The VM metadata endpoint (IMDS) in the chain: on a machine outside Azure nothing answers there, so
+/// the chain gives it a short look before the CLI (named alone, it gets [`PER_CREDENTIAL`]).
+const IMDS_IN_CHAIN: Duration = Duration::from_secs(3);
+
+fn bound(kind: Kind, alone: bool) -> Duration {
+    let imds = kind == Kind::ManagedIdentity && var("IDENTITY_ENDPOINT").is_none() && var("MSI_ENDPOINT").is_none();
+    if imds && !alone {
+        IMDS_IN_CHAIN
+    } else {
+        PER_CREDENTIAL
+    }
+}
 
 /// The credential a provider reads with: one kind, or the chain.
 #[derive(Debug)]
@@ -107,14 +133,15 @@ impl Chosen {
                     continue;
                 }
             };
-            match tokio::time::timeout(PER_CREDENTIAL, cred.get_token(scopes, None)).await {
+            let limit = bound(kind, self.kinds.len() == 1);
+            match tokio::time::timeout(limit, cred.get_token(scopes, None)).await {
                 Ok(Ok(token)) => {
                     let _ = self.found.set((kind, cred));
                     tracing::info!(credential = kind.name(), "Azure credential found");
                     return Ok(token);
                 }
-                Ok(Err(e)) => tried.push(format!("{} ({})", kind.name(), first_line(&e.to_string()))),
-                Err(_) => tried.push(format!("{} (no answer within {} s)", kind.name(), PER_CREDENTIAL.as_secs())),
+                Ok(Err(e)) => tried.push(format!("{} ({})", kind.name(), crate::arm::chain(&e))),
+                Err(_) => tried.push(format!("{} (no answer within {} s)", kind.name(), limit.as_secs())),
             }
         }
         Err(azure_core::Error::with_message(
@@ -122,10 +149,6 @@ impl Chosen {
             format!("no Azure credential: tried {}", tried.join("; ")),
         ))
     }
-}
-
-fn first_line(s: &str) -> String {
-    dangle_model::input::printable(s.lines().next().unwrap_or_default()).into_owned()
 }
 
 #[async_trait::async_trait]

@@ -10,6 +10,7 @@
 mod arm;
 pub mod credential;
 mod dns;
+mod resources;
 mod settings;
 
 use std::sync::Arc;
@@ -17,10 +18,9 @@ use std::time::Duration;
 
 use azure_core::credentials::TokenCredential;
 use azure_core::http::Url;
-use dangle_model::cloud::PUBLIC_IP_LABEL;
 use dangle_model::cloud::Cloud;
 use dangle_model::{
-    host_net, Asset, AssetKind, BoxFuture, Coverage, CoverageGap, Description, DnsName, Hides, Inventory, Namespace, Provider, ProviderError,
+    Asset, AssetKind, BoxFuture, Coverage, CoverageGap, Description, DnsName, Hides, Inventory, Namespace, Provider, ProviderError,
 };
 use futures_util::StreamExt;
 use serde_json::Value;
@@ -32,7 +32,15 @@ pub use settings::AzureFactory;
 pub mod api {
     pub const SUBSCRIPTIONS: &str = "2022-12-01";
     pub const DNS: &str = "2018-05-01";
-    pub const PUBLIC_IPS: &str = "2024-05-01";
+    pub const NETWORK: &str = "2024-05-01";
+    pub const WEB: &str = "2023-12-01";
+    pub const TRAFFIC_MANAGER: &str = "2022-04-01";
+    pub const CDN: &str = "2024-02-01";
+    pub const FRONT_DOOR: &str = "2021-06-01";
+    pub const STORAGE: &str = "2023-05-01";
+    pub const CONTAINER_INSTANCE: &str = "2023-05-01";
+    pub const API_MANAGEMENT: &str = "2022-08-01";
+    pub const CONTAINER_APPS: &str = "2024-03-01";
 }
 
 /// Subscriptions read at once by default.
@@ -41,7 +49,15 @@ pub const DEFAULT_CONCURRENCY: usize = 4;
 /// What the provider enumerates, as the judge sees it.
 pub fn description() -> Description {
     use Namespace::*;
-    Description { cloud: Some(Cloud::Azure), covers: vec![Addresses, Names(PUBLIC_IP_LABEL), NameServers, Zones] }
+    let mut covers = vec![Addresses, NameServers, Zones];
+    for t in resources::TYPES {
+        for ns in t.hides {
+            if !covers.contains(ns) {
+                covers.push(ns.clone());
+            }
+        }
+    }
+    Description { cloud: Some(Cloud::Azure), covers }
 }
 
 /// One configured Azure provider.
@@ -138,7 +154,9 @@ impl AzureSource {
         let account: Arc<str> = Arc::from(sub);
         inv.covered.push(Coverage { source: self.name.clone(), account: account.clone(), region: None });
         self.dns(sub, &account, &mut inv).await;
-        self.public_ips(sub, &account, &mut inv).await;
+        for t in resources::TYPES {
+            self.resources(sub, &account, t, &mut inv).await;
+        }
         inv
     }
 
@@ -189,40 +207,53 @@ impl AzureSource {
         }
     }
 
-    async fn public_ips(&self, sub: &str, account: &Arc<str>, inv: &mut Inventory) {
-        use Namespace::{Addresses, Names};
-        let hides = || Hides::only(&[Addresses, Names(PUBLIC_IP_LABEL)]);
-        let items = match self.arm.list(&format!("/subscriptions/{sub}/providers/Microsoft.Network/publicIPAddresses"), api::PUBLIC_IPS).await {
+    /// The resources of one type (and their children), as assets.
+    async fn resources(&self, sub: &str, account: &Arc<str>, t: &resources::Type, inv: &mut Inventory) {
+        let items = match self.arm.list(&format!("/subscriptions/{sub}/{}", t.path), t.api).await {
             Ok(i) => i,
             Err(e) => {
-                inv.gaps.push(self.gap(sub, "network", format!("list public IP addresses: {e}"), hides()));
+                inv.gaps.push(self.gap(sub, t.service, format!("list {}: {e}", t.what), Hides::only(t.hides)));
                 return;
             }
         };
-        for p in &items {
-            let Some(id) = p.get("id").and_then(Value::as_str) else { continue };
-            let mut asset = Asset {
-                source: self.name.clone(),
-                account: account.clone(),
-                region: p.get("location").and_then(Value::as_str).map(Arc::from),
-                kind: AssetKind::AzurePublicIp,
-                id: id.into(),
-                ips: Default::default(),
-                hosts: Vec::new(),
-            };
-            if let Some(ip) = p.pointer("/properties/ipAddress").and_then(Value::as_str) {
-                match ip.parse() {
-                    Ok(ip) => asset.ips.push(host_net(ip)),
-                    Err(_) => inv.gaps.push(self.gap(sub, "network", format!("public IP {id}: `{}` is not an address", dangle_model::excerpt(ip)), hides())),
+        for r in &items {
+            let Some(id) = r.get("id").and_then(Value::as_str) else { continue };
+            let mut held = resources::Held::default();
+            (t.read)(r, &mut held);
+            self.push_asset(account, r, id, t.kind.clone(), held, inv);
+            for (child, api) in t.children {
+                let kids = match self.arm.list(&format!("{id}/{child}"), api).await {
+                    Ok(k) => k,
+                    Err(e) => {
+                        inv.gaps.push(self.gap(sub, t.service, format!("list {child} of {id}: {e}"), Hides::only(t.hides)));
+                        continue;
+                    }
+                };
+                for k in &kids {
+                    let Some(kid) = k.get("id").and_then(Value::as_str) else { continue };
+                    let mut held = resources::Held::default();
+                    resources::read_child(t, child, k, &mut held);
+                    self.push_asset(account, k, kid, resources::child_kind(t, child), held, inv);
                 }
             }
-            if let Some(f) = p.pointer("/properties/dnsSettings/fqdn").and_then(Value::as_str) {
-                if let Ok(n) = DnsName::parse(f) {
-                    asset.hosts.push(n);
-                }
-            }
-            inv.assets.push(asset);
         }
+    }
+
+    /// An asset for resource `r`, unless it holds nothing (a CDN profile holds its endpoints' names,
+    /// not its own); a storage account always, its id naming its key.
+    fn push_asset(&self, account: &Arc<str>, r: &Value, id: &str, kind: AssetKind, held: resources::Held, inv: &mut Inventory) {
+        if held.ips.is_empty() && held.hosts.is_empty() && kind != AssetKind::StorageAccount {
+            return;
+        }
+        inv.assets.push(Asset {
+            source: self.name.clone(),
+            account: account.clone(),
+            region: r.get("location").and_then(Value::as_str).filter(|l| !l.eq_ignore_ascii_case("global")).map(Arc::from),
+            kind,
+            id: id.into(),
+            ips: held.ips.into_iter().collect(),
+            hosts: held.hosts,
+        });
     }
 
     async fn run(&self) -> Result<Inventory, ProviderError> {

@@ -15,6 +15,17 @@ use support::{ArmServer, FixedToken, Route};
 const SUB_A: &str = "11111111-1111-1111-1111-111111111111";
 const SUB_B: &str = "22222222-2222-2222-2222-222222222222";
 
+/// The resource lists of subscription A with nothing in them.
+const EMPTY: &[&str] = &[
+    "providers/Microsoft.Network/publicIPPrefixes",
+    "providers/Microsoft.Network/trafficmanagerprofiles",
+    "providers/Microsoft.Network/frontDoors",
+    "providers/Microsoft.ContainerInstance/containerGroups",
+    "providers/Microsoft.ApiManagement/service",
+    "providers/Microsoft.App/containerApps",
+    "providers/Microsoft.App/managedEnvironments",
+];
+
 /// A record set as ARM's reference examples shape it (2018-05-01).
 fn set(zone: &str, rtype: &str, name: &str, props: Value) -> Value {
     let mut p = json!({ "TTL": 300, "fqdn": format!("{name}.{zone}.") });
@@ -72,6 +83,48 @@ async fn estate() -> ArmServer {
             set("example.com", "TXT", "asuid.shop", json!({"TXTRecords": [{"value": ["abc"]}]})),
         ]),
     );
+    for path in EMPTY {
+        arm.route(&format!("/subscriptions/{SUB_A}/{path}"), Route::List(vec![]));
+    }
+    let rg = format!("/subscriptions/{SUB_A}/resourceGroups/rg1/providers");
+    arm.route(
+        &format!("/subscriptions/{SUB_A}/providers/Microsoft.Web/sites"),
+        Route::List(vec![json!({
+            "id": format!("{rg}/Microsoft.Web/sites/shop-live"), "name": "shop-live", "location": "West Europe",
+            "properties": {"defaultHostName": "shop-live.azurewebsites.net",
+                "enabledHostNames": ["shop-live.azurewebsites.net", "shop-live.scm.azurewebsites.net", "www.example.com"],
+                "hostNames": ["shop-live.azurewebsites.net", "www.example.com"]},
+        })]),
+    );
+    arm.route(
+        &format!("{rg}/Microsoft.Web/sites/shop-live/slots"),
+        Route::List(vec![json!({
+            "id": format!("{rg}/Microsoft.Web/sites/shop-live/slots/staging"), "name": "shop-live/staging",
+            "properties": {"defaultHostName": "shop-live-staging.azurewebsites.net", "enabledHostNames": ["shop-live-staging.azurewebsites.net"]},
+        })]),
+    );
+    arm.route(
+        &format!("/subscriptions/{SUB_A}/providers/Microsoft.Storage/storageAccounts"),
+        Route::List(vec![json!({
+            "id": format!("{rg}/Microsoft.Storage/storageAccounts/assetsacct"), "name": "assetsacct", "location": "westeurope",
+            "properties": {"primaryEndpoints": {"blob": "https://assetsacct.blob.core.windows.net/", "web": "https://assetsacct.z6.web.core.windows.net/",
+                "dfs": "https://assetsacct.dfs.core.windows.net/", "file": "https://assetsacct.file.core.windows.net/",
+                "queue": "https://assetsacct.queue.core.windows.net/", "table": "https://assetsacct.table.core.windows.net/"}},
+        })]),
+    );
+    arm.route(
+        &format!("/subscriptions/{SUB_A}/providers/Microsoft.Cdn/profiles"),
+        Route::List(vec![json!({"id": format!("{rg}/Microsoft.Cdn/profiles/edge"), "name": "edge", "location": "Global", "sku": {"name": "Standard_AzureFrontDoor"}})]),
+    );
+    arm.route(&format!("{rg}/Microsoft.Cdn/profiles/edge/endpoints"), Route::List(vec![]));
+    arm.route(
+        &format!("{rg}/Microsoft.Cdn/profiles/edge/afdEndpoints"),
+        Route::List(vec![json!({"id": format!("{rg}/Microsoft.Cdn/profiles/edge/afdEndpoints/ep"), "name": "ep", "properties": {"hostName": "ep-c2dxbbh7hxe3hyfd.z01.azurefd.net"}})]),
+    );
+    arm.route(
+        &format!("{rg}/Microsoft.Cdn/profiles/edge/customDomains"),
+        Route::List(vec![json!({"id": format!("{rg}/Microsoft.Cdn/profiles/edge/customDomains/cdn-example-com"), "name": "cdn-example-com", "properties": {"hostName": "cdn.example.com"}})]),
+    );
     // The public IP list answers 429 twice with Retry-After, then the list: azure_core's retry policy.
     arm.route(
         &format!("/subscriptions/{SUB_A}/providers/Microsoft.Network/publicIPAddresses"),
@@ -119,6 +172,19 @@ async fn reads_every_page_of_every_subscription_and_a_forbidden_one_is_a_gap() {
     assert_eq!(ip.ips.iter().map(|n| n.addr().to_string()).collect::<Vec<_>>(), ["20.1.2.3"]);
     assert_eq!(ip.hosts[0].as_str(), "web.westeurope.cloudapp.azure.com");
     assert_eq!(ip.region.as_deref(), Some("westeurope"));
+
+    // A site and its slot, each with every name it answers at; every endpoint of a storage account; a
+    // Front Door Standard endpoint and custom domain under a CDN profile (which holds nothing itself).
+    let hosts_of = |kind: AssetKind| -> Vec<String> {
+        inv.assets.iter().filter(|a| a.kind == kind).flat_map(|a| a.hosts.iter().map(|h| h.as_str().to_string())).collect()
+    };
+    assert_eq!(
+        hosts_of(AssetKind::AppService),
+        ["shop-live.azurewebsites.net", "shop-live.scm.azurewebsites.net", "www.example.com", "shop-live-staging.azurewebsites.net"]
+    );
+    assert_eq!(hosts_of(AssetKind::StorageAccount).len(), 6);
+    assert_eq!(hosts_of(AssetKind::FrontDoor), ["ep-c2dxbbh7hxe3hyfd.z01.azurefd.net", "cdn.example.com"]);
+    assert!(inv.assets.iter().all(|a| !a.id.ends_with("/profiles/edge")), "the profile itself holds nothing");
 
     // Subscription B: one gap that hides all of it, and no coverage.
     assert_eq!(inv.covered.iter().map(|c| &*c.account).collect::<Vec<_>>(), [SUB_A]);

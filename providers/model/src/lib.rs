@@ -312,6 +312,10 @@ pub enum AssetKind {
     CdnEndpoint,
     StorageAccount,
     AzureDnsZone,
+    AzurePublicIpPrefix,
+    ContainerGroup,
+    ApiManagement,
+    ContainerApp,
     /// Declared by the user in a static list (on-prem blocks, hosts outside any cloud API).
     Static,
     /// A kind this build does not know, kept by name.
@@ -356,6 +360,11 @@ const KINDS: &[KindInfo] = &[
     kind(AssetKind::CdnEndpoint, "cdn_endpoint", Claimable::Unknown, Claimable::Yes),
     keyed(AssetKind::StorageAccount, "storage_account", cloud::BLOB),
     kind(AssetKind::AzureDnsZone, "azure_dns_zone", Claimable::Unknown, Claimable::Yes),
+    kind(AssetKind::AzurePublicIpPrefix, "azure_public_ip_prefix", Claimable::Yes, Claimable::Unknown),
+    kind(AssetKind::ContainerGroup, "container_group", Claimable::Yes, Claimable::Yes),
+    kind(AssetKind::ApiManagement, "api_management", Claimable::Yes, Claimable::Yes),
+    // The environment's random label is part of every app's name.
+    kind(AssetKind::ContainerApp, "container_app", Claimable::Yes, Claimable::No),
     kind(AssetKind::Static, "static", Claimable::Unknown, Claimable::Unknown),
 ];
 

@@ -92,6 +92,15 @@ impl ArmServer {
         self.routes.lock().unwrap().insert(path.to_ascii_lowercase(), route);
     }
 
+    /// Every route, to put back later ([`ArmServer::set_routes`]).
+    pub fn routes(&self) -> HashMap<String, Route> {
+        self.routes.lock().unwrap().clone()
+    }
+
+    pub fn set_routes(&self, routes: HashMap<String, Route>) {
+        *self.routes.lock().unwrap() = routes;
+    }
+
     pub fn requests(&self) -> Vec<Logged> {
         self.log.lock().unwrap().clone()
     }
@@ -166,5 +175,46 @@ impl azure_core::credentials::TokenCredential for FixedToken {
             azure_core::credentials::Secret::new(self.0),
             azure_core::time::OffsetDateTime::now_utc() + azure_core::time::Duration::hours(1),
         ))
+    }
+}
+
+/// A managed-identity token endpoint (App Service's IDENTITY_ENDPOINT form) over plain http on
+/// loopback, as the platform serves it: it answers a GET carrying `X-IDENTITY-HEADER: secret` with
+/// `token`, and logs each request's query.
+pub struct IdentityEndpoint {
+    pub url: String,
+    pub log: Arc<Mutex<Vec<String>>>,
+    _task: tokio::task::JoinHandle<()>,
+}
+
+impl IdentityEndpoint {
+    pub async fn start(secret: &'static str, token: &'static str) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://127.0.0.1:{}/msi/token", listener.local_addr().unwrap().port());
+        let log: Arc<Mutex<Vec<String>>> = Arc::default();
+        let l = log.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else { return };
+                let l = l.clone();
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+                        let l = l.clone();
+                        async move {
+                            l.lock().unwrap().push(req.uri().query().unwrap_or_default().to_string());
+                            let ok = req.headers().get("x-identity-header").is_some_and(|v| v == secret);
+                            let expires = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 3600).to_string();
+                            Ok::<_, Infallible>(if ok {
+                                reply(200, json!({"access_token": token, "expires_on": expires, "token_type": "Bearer", "resource": "x"}), None)
+                            } else {
+                                reply(400, json!({"error": "invalid_request", "error_description": "missing X-IDENTITY-HEADER"}), None)
+                            })
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tcp), svc).await;
+                });
+            }
+        });
+        Self { url, log, _task: task }
     }
 }

@@ -12,6 +12,9 @@ pub const STATIC_WEBSITE: Service = Service::keyed(Cloud::Azure, "Storage (stati
 pub const CDN: Service = Service::new(Cloud::Azure, "CDN");
 pub const FRONT_DOOR: Service = Service::new(Cloud::Azure, "Front Door");
 pub const AZURE_DNS: Service = Service::new(Cloud::Azure, "Azure DNS");
+pub const API_MANAGEMENT: Service = Service::new(Cloud::Azure, "API Management");
+pub const CONTAINER_INSTANCES: Service = Service::new(Cloud::Azure, "Container Instances");
+pub const CONTAINER_APPS: Service = Service::new(Cloud::Azure, "Container Apps");
 
 const fn known(suffix: &'static str, service: Service, claimable: Claimable) -> SuffixRule {
     SuffixRule { suffix, service, claimable, enumerated: true, region: RegionAt::None, keyed: service.key_noun.is_some() }
@@ -34,8 +37,11 @@ pub(super) static TABLE: CloudTable = CloudTable {
         known("web.core.windows.net", STATIC_WEBSITE, Yes),
         known("azureedge.net", CDN, Yes),
         known("azurefd.net", FRONT_DOOR, Yes),
-        other("azure-api.net", "API Management", Yes),
-        other("azurecontainer.io", "Container Instances", Yes),
+        known("azure-api.net", API_MANAGEMENT, Yes),
+        known("azurecontainer.io", CONTAINER_INSTANCES, Yes),
+        // `app.<environment's random name>.<region>.azurecontainerapps.io`: nobody can pick the
+        // environment's part.
+        known("azurecontainerapps.io", CONTAINER_APPS, No),
         other("azurestaticapps.net", "Static Web Apps", No),
         other("database.windows.net", "SQL Database", Yes),
         other("redis.cache.windows.net", "Cache for Redis", Yes),

@@ -17,7 +17,7 @@ mod azure;
 mod others;
 
 pub use aws::{CLOUDFRONT, EC2, ELB, ROUTE53, S3};
-pub use azure::{APP_SERVICE, AZURE_DNS, BLOB, CDN, FRONT_DOOR, PUBLIC_IP_LABEL, STATIC_WEBSITE, TRAFFIC_MANAGER};
+pub use azure::{API_MANAGEMENT, APP_SERVICE, AZURE_DNS, BLOB, CDN, CONTAINER_APPS, CONTAINER_INSTANCES, FRONT_DOOR, PUBLIC_IP_LABEL, STATIC_WEBSITE, TRAFFIC_MANAGER};
 
 /// A cloud whose address space and service names dangle knows. Its id ([`Cloud::as_str`]) is the
 /// key of the cloud range snapshot; a test holds the two together.

@@ -1,0 +1,94 @@
+//! The credential chain with real azure_identity credentials: a stub `az` on PATH, App Service's
+//! managed identity (IDENTITY_ENDPOINT / IDENTITY_HEADER) on loopback, and nothing at all. One test
+//! function in its own test binary: it sets process environment variables, which no other test may
+//! see. IMDS (169.254.169.254) is never dialed: IDENTITY_ENDPOINT is always set here, so the managed
+//! identity credential takes the App Service form.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use azure_core::credentials::TokenCredential;
+use dangle_azure::credential::{Chosen, Kind};
+use dangle_azure::AzureSource;
+use dangle_model::Provider;
+use serde_json::json;
+use support::{ArmServer, IdentityEndpoint, Route};
+
+const SUB: &str = "11111111-1111-1111-1111-111111111111";
+
+fn set_env(vars: &[(&str, Option<&str>)]) {
+    for (k, v) in vars {
+        match v {
+            Some(v) => std::env::set_var(k, v),
+            None => std::env::remove_var(k),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chain_tries_each_credential_in_order_and_says_what_it_tried() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let identity = IdentityEndpoint::start("the-secret", "msi-token").await;
+    let arm = ArmServer::start(50).await;
+    arm.route(&format!("/subscriptions/{SUB}"), Route::Doc(json!({"subscriptionId": SUB})));
+    let scope = format!("{}/.default", arm.url);
+    // No service principal, no federated token; the managed identity endpoint refuses this header;
+    // no `az` on PATH.
+    set_env(&[
+        ("AZURE_TENANT_ID", None),
+        ("AZURE_CLIENT_ID", None),
+        ("AZURE_CLIENT_SECRET", None),
+        ("AZURE_CLIENT_CERTIFICATE_PATH", None),
+        ("AZURE_FEDERATED_TOKEN_FILE", None),
+        ("IDENTITY_ENDPOINT", Some(&identity.url)),
+        ("IDENTITY_HEADER", Some("wrong")),
+        ("PATH", Some(bin.to_str().unwrap())),
+    ]);
+
+    // 1. Nothing answers: one error naming each credential tried and why.
+    let e = Chosen::new(None).get_token(&[&scope], None).await.unwrap_err().to_string();
+    assert!(e.starts_with("no Azure credential: tried environment (AZURE_TENANT_ID and AZURE_CLIENT_ID are not both set); workload identity (AZURE_FEDERATED_TOKEN_FILE is not set); managed identity ("), "{e}");
+    assert!(e.contains("; Azure CLI ("), "{e}");
+    assert!(!e.contains('\n'), "one line: {e}");
+
+    // 2. A stub `az` on PATH: the chain falls through to the Azure CLI, and ARM sees its token.
+    let args = dir.path().join("az-args");
+    let expires = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 3600;
+    std::fs::write(
+        bin.join("az"),
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> {}\nprintf '{{\"accessToken\": \"cli-token\", \"expires_on\": {expires}, \"tokenType\": \"Bearer\"}}'\n",
+            args.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(bin.join("az"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let chain = Arc::new(Chosen::new(None));
+    let src = AzureSource::new("azure", &arm.url, chain.clone(), Some(arm.ca_pem.as_bytes()), Duration::from_secs(10)).unwrap();
+    let inv = src.with_subscriptions(vec![SUB.into()]).enumerate().await.unwrap();
+    assert_eq!(chain.kind(), Some(Kind::AzureCli));
+    assert!(inv.gaps.iter().all(|g| g.service != "subscription"), "{:?}", inv.gaps);
+    assert!(arm.requests().iter().all(|r| r.bearer.as_deref() == Some("cli-token")), "{:?}", arm.requests());
+    let called = std::fs::read_to_string(&args).unwrap();
+    assert!(called.starts_with(&format!("account get-access-token -o json --scope {scope}")), "{called}");
+    // `credential = "azure_cli"` alone gets the same token.
+    let t = Chosen::new(Some(Kind::AzureCli)).get_token(&[&scope], None).await.unwrap();
+    assert_eq!(t.token.secret(), "cli-token");
+
+    // 3. The right identity header: managed identity answers first (it comes before the CLI).
+    set_env(&[("IDENTITY_HEADER", Some("the-secret"))]);
+    let chain = Chosen::new(None);
+    let t = chain.get_token(&[&scope], None).await.unwrap();
+    assert_eq!((t.token.secret(), chain.kind()), ("msi-token", Some(Kind::ManagedIdentity)));
+    let asked = identity.log.lock().unwrap().clone();
+    assert!(asked.iter().any(|q| q.contains(&format!("resource={}", arm.url.replace(':', "%3A").replace('/', "%2F")))), "{asked:?}");
+
+    // 4. A named credential is the only one tried.
+    set_env(&[("IDENTITY_HEADER", Some("wrong"))]);
+    let e = Chosen::new(Some(Kind::WorkloadIdentity)).get_token(&[&scope], None).await.unwrap_err().to_string();
+    assert_eq!(e, "no Azure credential: tried workload identity (AZURE_FEDERATED_TOKEN_FILE is not set)");
+}
