@@ -53,7 +53,7 @@ pub fn description() -> Description {
     for t in resources::TYPES {
         for ns in t.hides {
             if !covers.contains(ns) {
-                covers.push(ns.clone());
+                covers.push(*ns);
             }
         }
     }

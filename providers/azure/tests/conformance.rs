@@ -45,7 +45,7 @@ fn host(s: &str) -> Target {
 }
 
 fn pair(ns: Namespace, held: Target, free: Target) -> Pair {
-    Pair { held: Slot { namespace: ns.clone(), region: None, target: held }, free: Slot { namespace: ns, region: None, target: free } }
+    Pair { held: Slot { namespace: ns, region: None, target: held }, free: Slot { namespace: ns, region: None, target: free } }
 }
 
 fn rg(sub: &str) -> String {
