@@ -1,4 +1,4 @@
-//! Azure DNS record sets (public zones, api-version 2018-05-01; private zones, 2024-06-01) as dangle
+//! Azure DNS record sets (public zones, api-version 2018-05-01, listed by `…/recordsets`) as dangle
 //! records: one record per record set, its targets from the typed record arrays, an alias record set's
 //! target resource as [`Target::Resource`].
 
@@ -36,6 +36,19 @@ fn ips(props: &Value, array: &str, field: &str, out: &mut Vec<Target>) -> Result
     Ok(())
 }
 
+/// The name a record set's resource id stands for: `…/dnszones/example.com/A/www` → `www.example.com`
+/// (`@` is the apex); `None` for any other resource.
+fn record_set_name(id: &str) -> Option<DnsName> {
+    let parts: Vec<&str> = id.split('/').collect();
+    let at = parts.iter().position(|p| p.eq_ignore_ascii_case("dnszones"))?;
+    let (zone, name) = match &parts[at + 1..] {
+        [zone, _rtype, name] => (*zone, *name),
+        _ => return None,
+    };
+    let zone = DnsName::parse(zone).ok()?;
+    DnsName::parse_relative(name, &zone).ok()
+}
+
 /// One record set of `zone` (its ARM id in `location`, where a person finds it in the portal).
 pub fn record(v: &Value, source: &Arc<str>, subscription: &Arc<str>, zone: &DnsName, private: bool) -> Result<Option<DnsRecord>, String> {
     let Some(rtype) = rtype(v) else { return Ok(None) };
@@ -48,7 +61,11 @@ pub fn record(v: &Value, source: &Arc<str>, subscription: &Arc<str>, zone: &DnsN
     .map_err(|e| format!("record set `{}`: {e}", dangle_model::excerpt(relative)))?;
     let mut targets = Vec::new();
     if let Some(id) = props.get("targetResource").and_then(|t| str_at(t, "id")).filter(|s| !s.is_empty()) {
-        targets.push(Target::Resource { id: id.to_string() });
+        // An alias to another record set of a zone answers what that name answers: follow the name.
+        targets.push(match record_set_name(id) {
+            Some(name) => Target::Host(name),
+            None => Target::Resource { id: id.to_string() },
+        });
     }
     match rtype {
         RecordType::A => ips(&props, if private { "aRecords" } else { "ARecords" }, "ipv4Address", &mut targets)?,
@@ -78,4 +95,17 @@ pub fn record(v: &Value, source: &Arc<str>, subscription: &Arc<str>, zone: &DnsN
         targets: targets.into_iter().collect(),
         location: str_at(v, "id").map(Arc::from),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_record_set_id_names_its_record() {
+        let n = |id: &str| super::record_set_name(id).map(|n| n.as_str().to_string());
+        let z = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/dnszones/example.com";
+        assert_eq!(n(&format!("{z}/A/www")).as_deref(), Some("www.example.com"));
+        assert_eq!(n(&format!("{z}/CNAME/@")).as_deref(), Some("example.com"));
+        assert_eq!(n("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/publicIPAddresses/ip"), None);
+        assert_eq!(n(&format!("{z}/A")), None);
+    }
 }

@@ -190,7 +190,7 @@ impl AzureSource {
                 ips: Default::default(),
                 hosts,
             });
-            let sets = match self.arm.list(&format!("{id}/all"), api::DNS).await {
+            let sets = match self.arm.list(&format!("{id}/recordsets"), api::DNS).await {
                 Ok(s) => s,
                 Err(e) => {
                     inv.gaps.push(self.gap(sub, "dns", format!("list record sets of {zone}: {e}"), Hides::only(&[Zones, NameServers])));

@@ -160,7 +160,7 @@ fn managed_environment(v: &Value, h: &mut Held) {
     h.host(p.get("defaultDomain"));
 }
 
-use Namespace::{Addresses, Names};
+use Namespace::{Addresses, Names, Resources};
 
 /// Every resource type read, in the order they are listed.
 pub const TYPES: &[Type] = &[
@@ -170,7 +170,9 @@ pub const TYPES: &[Type] = &[
         path: "providers/Microsoft.Network/publicIPAddresses",
         api: crate::api::NETWORK,
         kind: AssetKind::AzurePublicIp,
-        hides: &[Addresses, Names(PUBLIC_IP_LABEL)],
+        // Alias record sets point at public IPs, Traffic Manager profiles and CDN / Front Door
+        // endpoints by id: a failed list of any of them hides those ids.
+        hides: &[Addresses, Names(PUBLIC_IP_LABEL), Resources],
         read: public_ip,
         children: &[],
     },
@@ -200,7 +202,7 @@ pub const TYPES: &[Type] = &[
         path: "providers/Microsoft.Network/trafficmanagerprofiles",
         api: crate::api::TRAFFIC_MANAGER,
         kind: AssetKind::TrafficManager,
-        hides: &[Names(TRAFFIC_MANAGER)],
+        hides: &[Names(TRAFFIC_MANAGER), Resources],
         read: traffic_manager,
         children: &[],
     },
@@ -210,7 +212,7 @@ pub const TYPES: &[Type] = &[
         path: "providers/Microsoft.Cdn/profiles",
         api: crate::api::CDN,
         kind: AssetKind::CdnEndpoint,
-        hides: &[Names(CDN), Names(FRONT_DOOR)],
+        hides: &[Names(CDN), Names(FRONT_DOOR), Resources],
         // The profile holds no name itself; its endpoints (classic CDN) and AFD endpoints and custom
         // domains (Front Door Standard/Premium) do.
         read: |_, _| {},

@@ -123,7 +123,7 @@ impl Fixture for Azure {
                 p["fqdn"] = json!(s.name.as_fqdn());
                 items.push(json!({"id": format!("{zone_id}/{rtype}/{relative}"), "name": relative, "type": format!("Microsoft.Network/dnszones/{rtype}"), "properties": p}));
             }
-            self.arm.route(&format!("{zone_id}/all"), Route::List(items));
+            self.arm.route(&format!("{zone_id}/recordsets"), Route::List(items));
             self.healthy = self.arm.routes();
             Ok(true)
         })
@@ -133,7 +133,7 @@ impl Fixture for Azure {
         vec![
             Failure { label: format!("subscription {} (403)", SUBS[1]), region: None, hides: Hides::Account },
             Failure { label: "Microsoft.Web refused".into(), region: None, hides: Hides::only(&[Names(APP_SERVICE)]) },
-            Failure { label: "Microsoft.Network public IPs refused".into(), region: None, hides: Hides::only(&[Addresses, Names(PUBLIC_IP_LABEL)]) },
+            Failure { label: "Microsoft.Network public IPs refused".into(), region: None, hides: Hides::only(&[Addresses, Names(PUBLIC_IP_LABEL), Resources]) },
             Failure { label: "Microsoft.Storage refused".into(), region: None, hides: Hides::only(&[Names(BLOB), Names(STATIC_WEBSITE)]) },
         ]
     }

@@ -74,7 +74,7 @@ async fn estate() -> ArmServer {
     );
     // Five record sets, two to a page; the path as ARM writes it (dnsZones), matched in any case.
     arm.route(
-        &format!("{}/all", zone_id("example.com")),
+        &format!("{}/recordsets", zone_id("example.com")),
         Route::List(vec![
             set("example.com", "NS", "@", json!({"NSRecords": [{"nsdname": "ns1-01.azure-dns.com."}]})),
             set("example.com", "A", "api", json!({"ARecords": [{"ipv4Address": "20.1.2.3"}, {"ipv4Address": "20.1.2.4"}]})),

@@ -1,6 +1,6 @@
 //! Azure: every service name is a suffix; storage account names are one global namespace.
 
-use super::{Cloud, CloudTable, RegionAt, Service, SuffixRule};
+use super::{Cloud, CloudTable, RegionAt, Service, ServiceMatch, SuffixRule};
 use crate::Claimable::{self, No, Unknown, Yes};
 use crate::DnsName;
 
@@ -50,13 +50,38 @@ pub(super) static TABLE: CloudTable = CloudTable {
         other("azurehdinsight.net", "HDInsight", Yes),
         other("azurecr.io", "Container Registry", Yes),
     ],
-    classify: None,
+    classify: Some(classify),
     dns: Some((AZURE_DNS, is_azure_dns_server)),
     resource_account: Some(subscription_of),
     shared_wildcards: &["*.azurewebsites.net", "*.blob.core.windows.net", "*.azureedge.net", "*.azurefd.net", "*.trafficmanager.net"],
     ranges: &[("AzureCloud", Yes)],
     range_default: Unknown,
 };
+
+/// Names Azure makes unique with a hash nobody picks, so nobody can claim them once gone: Front Door
+/// Standard/Premium endpoints (`NAME-HASH.z01.azurefd.net`) and App Service's unique default host
+/// names (`NAME-HASH.REGION-01.azurewebsites.net`).
+fn classify(name: &str) -> Option<ServiceMatch> {
+    let hashed = |label: &str| {
+        label.rsplit_once('-').is_some_and(|(n, h)| !n.is_empty() && h.len() >= 12 && h.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+    };
+    let shard = |label: &str, head: &[u8]| {
+        let b = label.as_bytes();
+        b.len() == 3 && head.contains(&b[0]) && b[1..].iter().all(u8::is_ascii_digit)
+    };
+    let labels: Vec<&str> = name.split('.').collect();
+    let n = labels.len();
+    let (service, ok) = if name.ends_with(".azurefd.net") && n == 4 {
+        (FRONT_DOOR, shard(labels[1], b"za") && hashed(labels[0]))
+    } else if name.ends_with(".azurewebsites.net") && n == 4 {
+        let region = labels[1];
+        let regional = region.rsplit_once('-').is_some_and(|(r, d)| !r.is_empty() && d.len() == 2 && d.bytes().all(|b| b.is_ascii_digit()));
+        (APP_SERVICE, regional && hashed(labels[0]))
+    } else {
+        return None;
+    };
+    ok.then_some(ServiceMatch { service, claimable: No, enumerated: true, key: super::Key::None, region: None, implied_ip: None })
+}
 
 fn is_azure_dns_server(name: &DnsName) -> bool {
     let labels: Vec<&str> = name.labels().collect();

@@ -109,3 +109,18 @@ fn resource_ids_name_their_account() {
     assert_eq!(resource_account("/subscriptions/abc/resourceGroups/rg/providers/x/y"), Some((Cloud::Azure, "abc")));
     assert_eq!(resource_account("arn:aws:s3:::b"), None);
 }
+
+#[test]
+fn azure_hashed_names_cannot_be_claimed_and_plain_ones_can() {
+    for (name, service, claimable) in [
+        ("ep-c2dxbbh7hxe3hyfd.z01.azurefd.net", "Front Door", Claimable::No),
+        ("shop-a6gkh0f4hcfgd5cb.westeurope-01.azurewebsites.net", "App Service", Claimable::No),
+        ("shop.azurewebsites.net", "App Service", Claimable::Yes),
+        ("shop.scm.azurewebsites.net", "App Service", Claimable::Yes),
+        ("classic.azurefd.net", "Front Door", Claimable::Yes),
+        ("my-front-door.azurefd.net", "Front Door", Claimable::Yes),
+    ] {
+        let m = c(name);
+        assert_eq!((m.service.name, m.claimable), (service, claimable), "{name}");
+    }
+}

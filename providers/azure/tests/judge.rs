@@ -1,0 +1,195 @@
+//! The Azure provider's inventory judged by the engine (`dangle::reconcile`): the estate of issue 9 on
+//! the local ARM server — a deleted App Service behind a CNAME, a released public IP behind an A
+//! record, a Traffic Manager profile that is gone, an alias to a deleted public IP, an alias to
+//! another record set, a storage account that exists and one that does not, a Front Door Standard
+//! endpoint that exists and a hashed one that is gone — once with a second subscription that answers
+//! 403 (nothing Azure may be called dangling then) and once with the readable subscription alone.
+
+mod support;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dangle::reconcile::ranges::Ranges;
+use dangle::reconcile::{reconcile, Claimable, History, Inputs, ProviderInfo, Status};
+use dangle_azure::AzureSource;
+use dangle_model::Provider;
+use serde_json::{json, Value};
+use support::{ArmServer, FixedToken, Route};
+
+const SUB_A: &str = "11111111-1111-1111-1111-111111111111";
+const SUB_B: &str = "22222222-2222-2222-2222-222222222222";
+
+const LISTS: &[&str] = &[
+    "providers/Microsoft.Network/publicIPPrefixes",
+    "providers/Microsoft.Network/trafficmanagerprofiles",
+    "providers/Microsoft.Network/frontDoors",
+    "providers/Microsoft.ContainerInstance/containerGroups",
+    "providers/Microsoft.ApiManagement/service",
+    "providers/Microsoft.App/containerApps",
+    "providers/Microsoft.App/managedEnvironments",
+];
+
+fn rg() -> String {
+    format!("/subscriptions/{SUB_A}/resourceGroups/rg1/providers")
+}
+
+fn set(rtype: &str, name: &str, props: Value) -> Value {
+    let mut p = props;
+    p["TTL"] = json!(300);
+    p["fqdn"] = json!(if name == "@" { "example.com.".to_string() } else { format!("{name}.example.com.") });
+    json!({
+        "id": format!("{}/Microsoft.Network/dnsZones/example.com/{rtype}/{name}", rg()),
+        "name": name, "type": format!("Microsoft.Network/dnsZones/{rtype}"), "properties": p,
+    })
+}
+
+async fn estate() -> ArmServer {
+    let arm = ArmServer::start(50).await;
+    let rg = rg();
+    arm.route("/subscriptions", Route::List(vec![json!({"subscriptionId": SUB_A}), json!({"subscriptionId": SUB_B})]));
+    arm.route(&format!("/subscriptions/{SUB_A}"), Route::Doc(json!({"subscriptionId": SUB_A})));
+    arm.route(
+        &format!("/subscriptions/{SUB_B}"),
+        Route::Fail { status: 403, code: "AuthorizationFailed", retry_after: None, times: None, then: Box::new(Route::Doc(json!({}))) },
+    );
+    for p in LISTS {
+        arm.route(&format!("/subscriptions/{SUB_A}/{p}"), Route::List(vec![]));
+    }
+    let zone = format!("{rg}/Microsoft.Network/dnsZones/example.com");
+    arm.route(
+        &format!("/subscriptions/{SUB_A}/providers/Microsoft.Network/dnszones"),
+        Route::List(vec![json!({"id": zone, "name": "example.com", "properties": {"nameServers": ["ns1-01.azure-dns.com."]}})]),
+    );
+    arm.route(
+        &format!("{zone}/recordsets"),
+        Route::List(vec![
+            set("CNAME", "shop", json!({"CNAMERecord": {"cname": "gone-shop.azurewebsites.net"}})),
+            set("CNAME", "www", json!({"CNAMERecord": {"cname": "shop-live.azurewebsites.net"}})),
+            set("A", "api", json!({"ARecords": [{"ipv4Address": "4.144.1.50"}]})),
+            set("A", "web", json!({"ARecords": [{"ipv4Address": "4.144.1.10"}]})),
+            set("CNAME", "tm", json!({"CNAMERecord": {"cname": "gone-tm.trafficmanager.net"}})),
+            set("A", "edge", json!({"targetResource": {"id": format!("{rg}/Microsoft.Network/publicIPAddresses/old-ip")}})),
+            set("A", "@", json!({"targetResource": {"id": format!("{zone}/A/web")}})),
+            set("CNAME", "assets", json!({"CNAMERecord": {"cname": "assetsacct.blob.core.windows.net"}})),
+            set("CNAME", "files", json!({"CNAMERecord": {"cname": "goneacct.blob.core.windows.net"}})),
+            set("CNAME", "cdn", json!({"CNAMERecord": {"cname": "ep-c2dxbbh7hxe3hyfd.z01.azurefd.net"}})),
+            set("CNAME", "old-cdn", json!({"CNAMERecord": {"cname": "old-ep-b3ezcc8aaz9q4gaz.z01.azurefd.net"}})),
+        ]),
+    );
+    arm.route(
+        &format!("/subscriptions/{SUB_A}/providers/Microsoft.Network/publicIPAddresses"),
+        Route::List(vec![json!({"id": format!("{rg}/Microsoft.Network/publicIPAddresses/web-ip"), "properties": {"ipAddress": "4.144.1.10"}})]),
+    );
+    arm.route(
+        &format!("/subscriptions/{SUB_A}/providers/Microsoft.Web/sites"),
+        Route::List(vec![json!({"id": format!("{rg}/Microsoft.Web/sites/shop-live"), "properties": {"defaultHostName": "shop-live.azurewebsites.net"}})]),
+    );
+    arm.route(&format!("{rg}/Microsoft.Web/sites/shop-live/slots"), Route::List(vec![]));
+    arm.route(
+        &format!("/subscriptions/{SUB_A}/providers/Microsoft.Storage/storageAccounts"),
+        Route::List(vec![json!({"id": format!("{rg}/Microsoft.Storage/storageAccounts/assetsacct"), "properties": {"primaryEndpoints": {"blob": "https://assetsacct.blob.core.windows.net/"}}})]),
+    );
+    arm.route(
+        &format!("/subscriptions/{SUB_A}/providers/Microsoft.Cdn/profiles"),
+        Route::List(vec![json!({"id": format!("{rg}/Microsoft.Cdn/profiles/edge"), "sku": {"name": "Standard_AzureFrontDoor"}})]),
+    );
+    arm.route(&format!("{rg}/Microsoft.Cdn/profiles/edge/endpoints"), Route::List(vec![]));
+    arm.route(&format!("{rg}/Microsoft.Cdn/profiles/edge/customDomains"), Route::List(vec![]));
+    arm.route(
+        &format!("{rg}/Microsoft.Cdn/profiles/edge/afdEndpoints"),
+        Route::List(vec![json!({"id": format!("{rg}/Microsoft.Cdn/profiles/edge/afdEndpoints/ep"), "properties": {"hostName": "ep-c2dxbbh7hxe3hyfd.z01.azurefd.net"}})]),
+    );
+    arm
+}
+
+/// Each record's (status, claimable, reason), by its name, as the engine judges the inventory.
+async fn judge(src: AzureSource) -> HashMap<String, (Status, Claimable, String)> {
+    let inv = src.enumerate().await.unwrap();
+    let providers = vec![ProviderInfo { name: Arc::from("azure"), kind: Arc::from("azure"), description: src.describe() }];
+    let (ranges, history) = (Ranges::new(&[]), History::default());
+    let inputs =
+        Inputs { records: &inv.records, assets: &inv.assets, gaps: &inv.gaps, covered: &inv.covered, providers: &providers, ranges: &ranges, history: &history };
+    let explain = inputs.explainer();
+    reconcile(&inputs)
+        .iter()
+        .map(|j| (inv.records[j.record as usize].name.as_str().to_string(), (j.status, j.claimable, explain.render(&j.reason))))
+        .collect()
+}
+
+fn source(arm: &ArmServer) -> AzureSource {
+    AzureSource::new("azure", &arm.url, Arc::new(FixedToken("t")), Some(arm.ca_pem.as_bytes()), Duration::from_secs(20)).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_issue_estate_is_judged_right_with_and_without_a_forbidden_subscription() {
+    let arm = estate().await;
+
+    // Subscription B answers 403: it could hold any Azure name or address, so nothing Azure is
+    // dangling; what we hold is still owned.
+    let j = judge(source(&arm)).await;
+    for name in ["shop", "api", "tm", "files", "old-cdn"] {
+        let (status, _, reason) = &j[&format!("{name}.example.com")];
+        assert_eq!(*status, Status::Unverified, "{name}: {reason}");
+        assert!(reason.contains(SUB_B), "{name}: the reason names the gap: {reason}");
+    }
+    for name in ["www", "web", "assets", "cdn"] {
+        assert_eq!(j[&format!("{name}.example.com")].0, Status::Owned, "{name}: {:?}", j[&format!("{name}.example.com")]);
+    }
+
+    // Subscription A alone, every list answered: the gone names are dangling, claimable as Azure lets
+    // them be.
+    let j = judge(source(&arm).with_subscriptions(vec![SUB_A.into()])).await;
+    let want = [
+        ("shop", Status::Dangling, Claimable::Yes),
+        ("www", Status::Owned, Claimable::No),
+        ("api", Status::Dangling, Claimable::Yes),
+        ("web", Status::Owned, Claimable::No),
+        ("tm", Status::Dangling, Claimable::Yes),
+        ("edge", Status::Dangling, Claimable::No),
+        ("assets", Status::Owned, Claimable::No),
+        ("files", Status::Dangling, Claimable::Yes),
+        ("cdn", Status::Owned, Claimable::No),
+        ("old-cdn", Status::Dangling, Claimable::No),
+    ];
+    for (name, status, claimable) in want {
+        let (s, c, reason) = &j[&format!("{name}.example.com")];
+        assert_eq!(*s, status, "{name}: {reason}");
+        if status == Status::Dangling {
+            assert_eq!(*c, claimable, "{name}: {reason}");
+        }
+    }
+    assert!(j["edge.example.com"].2.contains("no longer exists in subscription"), "{}", j["edge.example.com"].2);
+    // The apex alias to the `web` record set answers what `web` answers: our public IP.
+    assert_eq!(j["example.com"].0, Status::Owned, "{:?}", j["example.com"]);
+}
+
+/// The RBAC action an ARM GET needs: `Namespace/type[/subtype…]/read` from its path (resource
+/// groups and names dropped); a subscription is `Microsoft.Resources/subscriptions/read`.
+fn action(path: &str) -> String {
+    let path = path.split('?').next().unwrap_or_default();
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    let Some(at) = parts.iter().position(|p| p.eq_ignore_ascii_case("providers")) else {
+        return "microsoft.resources/subscriptions/read".into();
+    };
+    let rest = &parts[at + 1..];
+    let mut a = vec![rest[0]];
+    a.extend(rest[1..].iter().step_by(2));
+    format!("{}/read", a.join("/")).to_ascii_lowercase()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_request_is_a_get_and_the_role_file_grants_exactly_the_reads_made() {
+    let arm = estate().await;
+    source(&arm).enumerate().await.unwrap();
+    let reqs = arm.requests();
+    assert!(reqs.iter().all(|r| r.method == "GET"), "{reqs:?}");
+    let used: std::collections::BTreeSet<String> = reqs.iter().map(|r| action(&r.path)).collect();
+    let role: Value = serde_json::from_str(&std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/azure-role.json")).unwrap()).unwrap();
+    let granted: std::collections::BTreeSet<String> =
+        role["Actions"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_ascii_lowercase()).collect();
+    assert!(granted.iter().all(|a| a.ends_with("/read")), "read actions only: {granted:?}");
+    assert_eq!(used, granted, "scripts/azure-role.json must grant exactly the reads the provider makes");
+    assert_eq!(action("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Web/sites/a/slots?api-version=1"), "microsoft.web/sites/slots/read");
+}
