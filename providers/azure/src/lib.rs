@@ -12,6 +12,8 @@ pub mod credential;
 mod dns;
 mod resources;
 mod settings;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::sync::Arc;
 use std::time::Duration;

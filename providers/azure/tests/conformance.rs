@@ -3,8 +3,6 @@
 //! account and a Traffic Manager profile in each, the suite's record sets in an Azure DNS zone, and the
 //! failures a subscription or a resource provider can have.
 
-mod support;
-
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +12,7 @@ use dangle_azure::AzureSource;
 use dangle_model::cloud::{APP_SERVICE, BLOB, PUBLIC_IP_LABEL, STATIC_WEBSITE, TRAFFIC_MANAGER};
 use dangle_model::{BoxFuture, DnsName, Hides, Namespace, Provider, Target};
 use serde_json::{json, Value};
-use support::{ArmServer, FixedToken, Route};
+use dangle_azure::testing::{ArmServer, FixedToken, Route};
 
 const SUBS: [&str; 2] = ["aaaaaaaa-0000-0000-0000-000000000001", "aaaaaaaa-0000-0000-0000-000000000002"];
 /// The provider reads every list this many items a page: the suite seeds one page more.
@@ -143,7 +141,7 @@ impl Fixture for Azure {
             let forbid = |routes: &mut HashMap<String, Route>, path: String| {
                 routes.insert(
                     path.to_ascii_lowercase(),
-                    Route::Fail { status: 403, code: "AuthorizationFailed", retry_after: None, times: None, then: Box::new(Route::List(vec![])) },
+                    Route::fail(403, "AuthorizationFailed"),
                 );
             };
             match failure.map(|f| f.label.as_str()) {

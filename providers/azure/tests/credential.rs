@@ -4,8 +4,6 @@
 //! see. IMDS (169.254.169.254) is never dialed: IDENTITY_ENDPOINT is always set here, so the managed
 //! identity credential takes the App Service form.
 
-mod support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +12,7 @@ use dangle_azure::credential::{Chosen, Kind};
 use dangle_azure::AzureSource;
 use dangle_model::Provider;
 use serde_json::json;
-use support::{ArmServer, IdentityEndpoint, Route};
+use dangle_azure::testing::{ArmServer, IdentityEndpoint, Route};
 
 const SUB: &str = "11111111-1111-1111-1111-111111111111";
 

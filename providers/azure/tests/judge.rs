@@ -5,8 +5,6 @@
 //! endpoint that exists and a hashed one that is gone — once with a second subscription that answers
 //! 403 (nothing Azure may be called dangling then) and once with the readable subscription alone.
 
-mod support;
-
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +14,7 @@ use dangle::reconcile::{reconcile, Claimable, History, Inputs, ProviderInfo, Sta
 use dangle_azure::AzureSource;
 use dangle_model::Provider;
 use serde_json::{json, Value};
-use support::{ArmServer, FixedToken, Route};
+use dangle_azure::testing::{ArmServer, FixedToken, Route};
 
 const SUB_A: &str = "11111111-1111-1111-1111-111111111111";
 const SUB_B: &str = "22222222-2222-2222-2222-222222222222";
@@ -52,7 +50,7 @@ async fn estate() -> ArmServer {
     arm.route(&format!("/subscriptions/{SUB_A}"), Route::Doc(json!({"subscriptionId": SUB_A})));
     arm.route(
         &format!("/subscriptions/{SUB_B}"),
-        Route::Fail { status: 403, code: "AuthorizationFailed", retry_after: None, times: None, then: Box::new(Route::Doc(json!({}))) },
+        Route::fail(403, "AuthorizationFailed"),
     );
     for p in LISTS {
         arm.route(&format!("/subscriptions/{SUB_A}/{p}"), Route::List(vec![]));

@@ -2,15 +2,13 @@
 //! sets across pages, public IP addresses, a subscription that answers 403, retries on 429, and what
 //! the provider refuses (plain http, a nextLink to another host).
 
-mod support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
 use dangle_azure::AzureSource;
 use dangle_model::{AssetKind, Hides, Provider, RecordType, Target};
 use serde_json::{json, Value};
-use support::{ArmServer, FixedToken, Route};
+use dangle_azure::testing::{ArmServer, FixedToken, Route};
 
 const SUB_A: &str = "11111111-1111-1111-1111-111111111111";
 const SUB_B: &str = "22222222-2222-2222-2222-222222222222";
@@ -60,7 +58,7 @@ async fn estate() -> ArmServer {
     arm.route(&format!("/subscriptions/{SUB_A}"), Route::Doc(json!({"subscriptionId": SUB_A, "state": "Enabled"})));
     arm.route(
         &format!("/subscriptions/{SUB_B}"),
-        Route::Fail { status: 403, code: "AuthorizationFailed", retry_after: None, times: None, then: Box::new(Route::Doc(json!({}))) },
+        Route::fail(403, "AuthorizationFailed"),
     );
     arm.route(
         &format!("/subscriptions/{SUB_A}/providers/Microsoft.Network/dnszones"),
@@ -130,7 +128,7 @@ async fn estate() -> ArmServer {
         &format!("/subscriptions/{SUB_A}/providers/Microsoft.Network/publicIPAddresses"),
         Route::Fail {
             status: 429,
-            code: "TooManyRequests",
+            code: "TooManyRequests".into(),
             retry_after: Some(1),
             times: Some(2),
             then: Box::new(Route::List(vec![json!({
@@ -207,7 +205,7 @@ async fn a_list_that_keeps_failing_is_a_gap_of_what_it_hides() {
     let arm = estate().await;
     arm.route(
         &format!("/subscriptions/{SUB_A}/providers/Microsoft.Network/dnszones"),
-        Route::Fail { status: 404, code: "MissingSubscriptionRegistration", retry_after: None, times: None, then: Box::new(Route::Doc(json!({}))) },
+        Route::fail(404, "MissingSubscriptionRegistration"),
     );
     let inv = source(&arm).with_subscriptions(vec![SUB_A.to_string()]).enumerate().await.unwrap();
     assert!(inv.records.is_empty());

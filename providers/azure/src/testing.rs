@@ -1,10 +1,8 @@
-//! A local Azure Resource Manager for tests: https on 127.0.0.1 with a certificate from an rcgen CA
-//! (handed to the provider as its `ca_file`), JSON per path (matched case-insensitively, as ARM does),
-//! lists served in pages linked by `nextLink` back to this server, and per-path faults (a status with
-//! ARM's error body, and Retry-After). Every request is logged: method, path and query, and whether it
-//! carried a bearer token.
-
-#![allow(dead_code)]
+//! A local Azure Resource Manager for tests and the demo (feature `testing`): https on 127.0.0.1 with
+//! a certificate from an rcgen CA (or files given), JSON per path (matched case-insensitively, as ARM
+//! does), lists served in pages linked by `nextLink` back to this server, and per-path faults (a status
+//! with ARM's error body, and Retry-After). Every request is logged: method, path and query, and whether
+//! it carried a bearer token. `dangle-arm-fake` serves an estate file with it.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -17,8 +15,10 @@ use hyper_util::rt::TokioIo;
 use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
 use serde_json::{json, Value};
 
-/// What the server answers at one path.
-#[derive(Clone)]
+/// What the server answers at one path. In an estate file: `{"doc": {…}}`, `{"list": […]}` or
+/// `{"fail": {"status": 403, "code": "AuthorizationFailed", "retry_after": 1, "times": 2, "then": …}}`.
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Route {
     /// One resource.
     Doc(Value),
@@ -26,10 +26,30 @@ pub enum Route {
     List(Vec<Value>),
     /// A failure: status, ARM error code, and Retry-After seconds; `times` answers, then the route
     /// behind it (`None`: forever).
-    Fail { status: u16, code: &'static str, retry_after: Option<u32>, times: Option<usize>, then: Box<Route> },
+    Fail {
+        status: u16,
+        code: String,
+        #[serde(default)]
+        retry_after: Option<u32>,
+        #[serde(default)]
+        times: Option<usize>,
+        #[serde(default = "empty_list")]
+        then: Box<Route>,
+    },
 }
 
-#[derive(Debug, Clone)]
+fn empty_list() -> Box<Route> {
+    Box::new(Route::List(Vec::new()))
+}
+
+impl Route {
+    /// A failure that never ends.
+    pub fn fail(status: u16, code: &str) -> Self {
+        Route::Fail { status, code: code.to_string(), retry_after: None, times: None, then: empty_list() }
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Logged {
     pub method: String,
     pub path: String,
@@ -46,6 +66,7 @@ pub struct ArmServer {
 }
 
 impl ArmServer {
+    /// A server on a free loopback port with a fresh CA (its PEM in `ca_pem`).
     pub async fn start(page: usize) -> Self {
         let ca_key = KeyPair::generate().unwrap();
         let mut cp = CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -54,19 +75,28 @@ impl ArmServer {
         let ca = cp.self_signed(&ca_key).unwrap();
         let key = KeyPair::generate().unwrap();
         let leaf = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap().signed_by(&key, &ca, &ca_key).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(rustls::pki_types::PrivatePkcs8KeyDer::from(key.serialize_der()));
+        Self::serve(listener, vec![leaf.der().clone()], key, ca.pem(), page).unwrap()
+    }
+
+    /// A server on `listener` presenting `chain` (leaf first) and `key`; `ca_pem` is only reported.
+    pub fn serve(
+        listener: tokio::net::TcpListener,
+        chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+        key: rustls::pki_types::PrivateKeyDer<'static>,
+        ca_pem: String,
+        page: usize,
+    ) -> Result<Self, String> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
-            .unwrap()
+            .map_err(|e| e.to_string())?
             .with_no_client_auth()
-            .with_single_cert(
-                vec![leaf.der().clone()],
-                rustls::pki_types::PrivateKeyDer::Pkcs8(rustls::pki_types::PrivatePkcs8KeyDer::from(key.serialize_der())),
-            )
-            .unwrap();
+            .with_single_cert(chain, key)
+            .map_err(|e| format!("the certificate and key do not make a TLS server: {e}"))?;
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("https://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let url = format!("https://127.0.0.1:{}", listener.local_addr().map_err(|e| e.to_string())?.port());
         let routes: Arc<Mutex<HashMap<String, Route>>> = Arc::default();
         let log: Arc<Mutex<Vec<Logged>>> = Arc::default();
         let (r, l, base) = (routes.clone(), log.clone(), url.clone());
@@ -84,7 +114,7 @@ impl ArmServer {
                 });
             }
         });
-        Self { url, ca_pem: ca.pem(), routes, log, page, _task: task }
+        Ok(Self { url, ca_pem, routes, log, page, _task: task })
     }
 
     /// Serves `route` at `path` (any case).
@@ -131,7 +161,7 @@ fn answer(req: Request<Incoming>, routes: &Mutex<HashMap<String, Route>>, log: &
         return reply(404, json!({"error": {"code": "ResourceNotFound", "message": format!("nothing at {path}")}}), None);
     };
     if let Route::Fail { status, code, retry_after, times, then } = route {
-        let (status, code, retry_after) = (*status, *code, *retry_after);
+        let (status, code, retry_after) = (*status, code.clone(), *retry_after);
         match times {
             Some(0) => {
                 let next = (**then).clone();
