@@ -34,6 +34,7 @@ pub use settings::AzureFactory;
 pub mod api {
     pub const SUBSCRIPTIONS: &str = "2022-12-01";
     pub const DNS: &str = "2018-05-01";
+    pub const PRIVATE_DNS: &str = "2024-06-01";
     pub const NETWORK: &str = "2024-05-01";
     pub const WEB: &str = "2023-12-01";
     pub const TRAFFIC_MANAGER: &str = "2022-04-01";
@@ -156,6 +157,7 @@ impl AzureSource {
         let account: Arc<str> = Arc::from(sub);
         inv.covered.push(Coverage { source: self.name.clone(), account: account.clone(), region: None });
         self.dns(sub, &account, &mut inv).await;
+        self.private_dns(sub, &account, &mut inv).await;
         for t in resources::TYPES {
             self.resources(sub, &account, t, &mut inv).await;
         }
@@ -204,6 +206,56 @@ impl AzureSource {
                     Ok(Some(r)) => inv.records.push(r),
                     Ok(None) => {}
                     Err(e) => inv.gaps.push(self.gap(sub, "dns", format!("zone {zone}: {e}"), Hides::only(&[Zones, NameServers]))),
+                }
+            }
+        }
+    }
+
+    /// Private DNS zones: their record sets, seen only inside the virtual networks linked to the zone
+    /// (split horizon: judged apart from public names), each record's location naming the links.
+    async fn private_dns(&self, sub: &str, account: &Arc<str>, inv: &mut Inventory) {
+        let hides = || Hides::only(&[Namespace::Zones]);
+        let zones = match self.arm.list(&format!("/subscriptions/{sub}/providers/Microsoft.Network/privateDnsZones"), api::PRIVATE_DNS).await {
+            Ok(z) => z,
+            Err(e) => {
+                inv.gaps.push(self.gap(sub, "privatedns", format!("list private DNS zones: {e}"), hides()));
+                return;
+            }
+        };
+        for z in &zones {
+            let (Some(id), Some(name)) = (z.get("id").and_then(Value::as_str), z.get("name").and_then(Value::as_str)) else { continue };
+            let Ok(zone) = DnsName::parse(name) else {
+                inv.gaps.push(self.gap(sub, "privatedns", format!("private DNS zone `{}` is not a name", dangle_model::excerpt(name)), hides()));
+                continue;
+            };
+            let links = match self.arm.list(&format!("{id}/virtualNetworkLinks"), api::PRIVATE_DNS).await {
+                Ok(l) => l,
+                Err(e) => {
+                    inv.gaps.push(self.gap(sub, "privatedns", format!("list virtual network links of {zone}: {e}"), hides()));
+                    continue;
+                }
+            };
+            let vnets: Vec<&str> = links
+                .iter()
+                .filter_map(|l| l.pointer("/properties/virtualNetwork/id").and_then(Value::as_str))
+                .map(|v| v.rsplit('/').next().unwrap_or(v))
+                .collect();
+            let seen_from = if vnets.is_empty() { "no virtual network linked".to_string() } else { vnets.join(", ") };
+            let sets = match self.arm.list(&format!("{id}/ALL"), api::PRIVATE_DNS).await {
+                Ok(s) => s,
+                Err(e) => {
+                    inv.gaps.push(self.gap(sub, "privatedns", format!("list record sets of private zone {zone}: {e}"), hides()));
+                    continue;
+                }
+            };
+            for s in &sets {
+                match dns::record(s, &self.name, account, &zone, true) {
+                    Ok(Some(mut r)) => {
+                        r.location = r.location.map(|l| Arc::from(format!("{l} (private: {seen_from})")));
+                        inv.records.push(r);
+                    }
+                    Ok(None) => {}
+                    Err(e) => inv.gaps.push(self.gap(sub, "privatedns", format!("private zone {zone}: {e}"), hides())),
                 }
             }
         }

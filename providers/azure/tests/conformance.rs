@@ -20,6 +20,7 @@ const PAGE: usize = 10;
 
 const LISTS: &[&str] = &[
     "providers/Microsoft.Network/dnszones",
+    "providers/Microsoft.Network/privateDnsZones",
     "providers/Microsoft.Network/publicIPAddresses",
     "providers/Microsoft.Network/publicIPPrefixes",
     "providers/Microsoft.Web/sites",

@@ -76,6 +76,25 @@ async fn estate() -> ArmServer {
             set("CNAME", "old-cdn", json!({"CNAMERecord": {"cname": "old-ep-b3ezcc8aaz9q4gaz.z01.azurefd.net"}})),
         ]),
     );
+    // A private zone of the same name, linked to one virtual network: its `shop` is a live site.
+    let private = format!("{rg}/Microsoft.Network/privateDnsZones/example.com");
+    arm.route(
+        &format!("/subscriptions/{SUB_A}/providers/Microsoft.Network/privateDnsZones"),
+        Route::List(vec![json!({"id": private, "name": "example.com", "location": "global", "properties": {"numberOfRecordSets": 2}})]),
+    );
+    arm.route(
+        &format!("{private}/virtualNetworkLinks"),
+        Route::List(vec![json!({"id": format!("{private}/virtualNetworkLinks/hub"), "properties": {"virtualNetwork": {"id": format!("{rg}/Microsoft.Network/virtualNetworks/hub-vnet")}, "registrationEnabled": false}})]),
+    );
+    arm.route(
+        &format!("{private}/ALL"),
+        Route::List(vec![
+            json!({"id": format!("{private}/CNAME/shop"), "name": "shop", "type": "Microsoft.Network/privateDnsZones/CNAME",
+                "properties": {"ttl": 60, "fqdn": "shop.example.com.", "cnameRecord": {"cname": "shop-live.azurewebsites.net"}}}),
+            json!({"id": format!("{private}/A/db"), "name": "db", "type": "Microsoft.Network/privateDnsZones/A",
+                "properties": {"ttl": 60, "fqdn": "db.example.com.", "aRecords": [{"ipv4Address": "10.20.0.5"}]}}),
+        ]),
+    );
     arm.route(
         &format!("/subscriptions/{SUB_A}/providers/Microsoft.Network/publicIPAddresses"),
         Route::List(vec![json!({"id": format!("{rg}/Microsoft.Network/publicIPAddresses/web-ip"), "properties": {"ipAddress": "4.144.1.10"}})]),
@@ -102,7 +121,8 @@ async fn estate() -> ArmServer {
     arm
 }
 
-/// Each record's (status, claimable, reason), by its name, as the engine judges the inventory.
+/// Each public record's (status, claimable, reason) by its name, as the engine judges the inventory;
+/// a private zone's records under `private:NAME`.
 async fn judge(src: AzureSource) -> HashMap<String, (Status, Claimable, String)> {
     let inv = src.enumerate().await.unwrap();
     let providers = vec![ProviderInfo { name: Arc::from("azure"), kind: Arc::from("azure"), description: src.describe() }];
@@ -112,7 +132,11 @@ async fn judge(src: AzureSource) -> HashMap<String, (Status, Claimable, String)>
     let explain = inputs.explainer();
     reconcile(&inputs)
         .iter()
-        .map(|j| (inv.records[j.record as usize].name.as_str().to_string(), (j.status, j.claimable, explain.render(&j.reason))))
+        .map(|j| {
+            let r = &inv.records[j.record as usize];
+            let name = if r.zone_private { format!("private:{}", r.name.as_str()) } else { r.name.as_str().to_string() };
+            (name, (j.status, j.claimable, explain.render(&j.reason)))
+        })
         .collect()
 }
 
@@ -161,6 +185,9 @@ async fn the_issue_estate_is_judged_right_with_and_without_a_forbidden_subscript
     assert!(j["edge.example.com"].2.contains("no longer exists in subscription"), "{}", j["edge.example.com"].2);
     // The apex alias to the `web` record set answers what `web` answers: our public IP.
     assert_eq!(j["example.com"].0, Status::Owned, "{:?}", j["example.com"]);
+    // Split horizon: inside the linked network `shop` is the live site, outside it dangles.
+    assert_eq!(j["private:shop.example.com"].0, Status::Owned, "{:?}", j["private:shop.example.com"]);
+    assert_eq!(j["private:db.example.com"].0, Status::External, "{:?}", j["private:db.example.com"]);
 }
 
 /// The RBAC action an ARM GET needs: `Namespace/type[/subtype…]/read` from its path (resource

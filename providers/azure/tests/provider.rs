@@ -15,6 +15,7 @@ const SUB_B: &str = "22222222-2222-2222-2222-222222222222";
 
 /// The resource lists of subscription A with nothing in them.
 const EMPTY: &[&str] = &[
+    "providers/Microsoft.Network/privateDnsZones",
     "providers/Microsoft.Network/publicIPPrefixes",
     "providers/Microsoft.Network/trafficmanagerprofiles",
     "providers/Microsoft.Network/frontDoors",
