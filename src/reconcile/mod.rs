@@ -173,6 +173,8 @@ struct Ctx<'a> {
     first_at: FxHashMap<&'a str, u32>,
     next: Vec<u32>,
     scopes: FxHashMap<ScopeKey, ScopeInfo>,
+    /// (fqdn, private) of our TXT records at a domain-verification name (`asuid.www.example.com.`).
+    verified: FxHashSet<(&'a str, bool)>,
 }
 
 const NONE: u32 = u32::MAX;
@@ -227,7 +229,35 @@ impl<'a> Ctx<'a> {
         let (ips, hosts, buckets, zone_assets) = assets;
         let (zones, zone_by_fqdn, first_at, next) = records;
         let scopes = Self::scopes(inp);
-        Self { inp, ips, hosts, ids: std::sync::OnceLock::new(), buckets, zone_assets, zones, zone_by_fqdn, first_at, next, scopes }
+        let verified = Self::verification_records(inp);
+        Self { inp, ips, hosts, ids: std::sync::OnceLock::new(), buckets, zone_assets, zones, zone_by_fqdn, first_at, next, scopes, verified }
+    }
+
+    /// Our TXT records that verify a custom domain with a cloud service (the cloud tables' prefixes).
+    fn verification_records(inp: &'a Inputs<'a>) -> FxHashSet<(&'a str, bool)> {
+        let prefixes: Vec<&str> = cloud::verification_prefixes().collect();
+        inp.records
+            .iter()
+            .filter(|r| r.rtype == RecordType::Txt)
+            .filter(|r| prefixes.iter().any(|p| r.name.as_fqdn().strip_prefix(p).is_some_and(|rest| rest.starts_with('.'))))
+            .map(|r| (r.name.as_fqdn(), r.zone_private))
+            .collect()
+    }
+
+    /// A dangling service name that record `r` points at, whose service binds a custom domain only
+    /// after a TXT proof at `PREFIX.<r's name>` that we publish: nobody else can bind `r`'s name, so it
+    /// cannot be claimed (the name stays dangling: remove the record).
+    fn verified_binding(&self, r: &DnsRecord, o: Outcome) -> Outcome {
+        if o.status != Status::Dangling || o.claimable != Claimable::Yes || self.verified.is_empty() {
+            return o;
+        }
+        let Some(prefix) = o.reason.service().and_then(cloud::verification_prefix) else { return o };
+        let txt = format!("{prefix}.{}", r.name.as_fqdn());
+        if !self.verified.contains(&(txt.as_str(), r.zone_private)) {
+            return o;
+        }
+        let txt = DnsName::parse(&txt).unwrap_or_else(|_| r.name.clone());
+        Outcome { claimable: Claimable::No, reason: Reason::detail(Detail::Verified { txt, inner: o.reason }), ..o }
     }
 
     #[allow(clippy::type_complexity)]

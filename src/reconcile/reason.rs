@@ -67,11 +67,24 @@ pub enum Detail {
     Ns { delegated: DnsName, target: DnsName, service: Service, held_elsewhere: bool, scope: ScopeNote },
     KnownTakeover { service: &'static str },
     ExternalHost { name: DnsName },
+    /// `inner` (a dangling service name), but our zone publishes the TXT proof the service asks before
+    /// it binds the record's name to a tenant: nobody else can bind it.
+    Verified { txt: DnsName, inner: Reason },
 }
 
 impl Reason {
     pub fn detail(d: Detail) -> Self {
         Self::Detail(Arc::new(d))
+    }
+
+    /// The service whose name the reason ends at, through any chain.
+    pub fn service(&self) -> Option<Service> {
+        let Self::Detail(d) = self else { return None };
+        match &**d {
+            Detail::Via { inner, .. } | Detail::Delegated { inner, .. } | Detail::Verified { inner, .. } => inner.service(),
+            Detail::Service { service, .. } => Some(*service),
+            _ => None,
+        }
     }
 
     /// `true` for a CNAME loop, whose text already names the whole chain.
@@ -248,6 +261,10 @@ impl Explainer<'_> {
                 "points at {service}, listed as takeover-prone by can-i-take-over-xyz; dangle does not enumerate it, check that the account there is yours"
             ),
             Detail::ExternalHost { name } => put!(out, "{name} is outside every enumerated zone and service"),
+            Detail::Verified { txt, inner } => {
+                self.render_into(inner, out);
+                put!(out, "; not claimable by another tenant: our zone publishes {txt} (TXT domain verification), without which the service binds this name to no one else's app");
+            }
         }
     }
 }

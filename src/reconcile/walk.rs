@@ -35,7 +35,7 @@ impl<'c, 'a> Walker<'c, 'a> {
                 continue;
             }
             for (ti, t) in r.targets.iter().enumerate() {
-                let o = self.judge_target(r, t);
+                let o = self.ctx.verified_binding(r, self.judge_target(r, t));
                 out[k] = Judgement::new(record, Some(ti as u32), o);
                 k += 1;
             }

@@ -2,7 +2,8 @@
 //! the local ARM server — a deleted App Service behind a CNAME, a released public IP behind an A
 //! record, a Traffic Manager profile that is gone, an alias to a deleted public IP, an alias to
 //! another record set, a storage account that exists and one that does not, a Front Door Standard
-//! endpoint that exists and a hashed one that is gone — once with a second subscription that answers
+//! endpoint that exists and a hashed one that is gone, a deleted App Service whose asuid TXT we still
+//! publish — once with a second subscription that answers
 //! 403 (nothing Azure may be called dangling then) and once with the readable subscription alone.
 
 use std::collections::HashMap;
@@ -74,6 +75,9 @@ async fn estate() -> ArmServer {
             set("CNAME", "files", json!({"CNAMERecord": {"cname": "goneacct.blob.core.windows.net"}})),
             set("CNAME", "cdn", json!({"CNAMERecord": {"cname": "ep-c2dxbbh7hxe3hyfd.z01.azurefd.net"}})),
             set("CNAME", "old-cdn", json!({"CNAMERecord": {"cname": "old-ep-b3ezcc8aaz9q4gaz.z01.azurefd.net"}})),
+            // A deleted App Service whose custom domain we verified: the asuid TXT is still ours.
+            set("CNAME", "legacy", json!({"CNAMERecord": {"cname": "gone-legacy.azurewebsites.net"}})),
+            set("TXT", "asuid.legacy", json!({"TXTRecords": [{"value": ["2D1A8F6C7E0B4A1F9C3D5E7F"]}]})),
         ]),
     );
     // A private zone of the same name, linked to one virtual network: its `shop` is a live site.
@@ -174,6 +178,7 @@ async fn the_issue_estate_is_judged_right_with_and_without_a_forbidden_subscript
         ("files", Status::Dangling, Claimable::Yes),
         ("cdn", Status::Owned, Claimable::No),
         ("old-cdn", Status::Dangling, Claimable::No),
+        ("legacy", Status::Dangling, Claimable::No),
     ];
     for (name, status, claimable) in want {
         let (s, c, reason) = &j[&format!("{name}.example.com")];
@@ -183,6 +188,10 @@ async fn the_issue_estate_is_judged_right_with_and_without_a_forbidden_subscript
         }
     }
     assert!(j["edge.example.com"].2.contains("no longer exists in subscription"), "{}", j["edge.example.com"].2);
+    let legacy = &j["legacy.example.com"].2;
+    assert!(legacy.contains("App Service name gone-legacy.azurewebsites.net") && legacy.contains("our zone publishes asuid.legacy.example.com"), "{legacy}");
+    // `shop` has no asuid record of its own: still claimable.
+    assert_eq!(j["shop.example.com"].1, Claimable::Yes);
     // The apex alias to the `web` record set answers what `web` answers: our public IP.
     assert_eq!(j["example.com"].0, Status::Owned, "{:?}", j["example.com"]);
     // Split horizon: inside the linked network `shop` is the live site, outside it dangles.

@@ -164,6 +164,9 @@ pub struct CloudTable {
     pub resource_account: Option<fn(&str) -> Option<&str>>,
     /// Certificate names every tenant of a service shares: a server presenting one proves nothing.
     pub shared_wildcards: &'static [&'static str],
+    /// Services that bind a custom domain only after a TXT record at `PREFIX.<the domain>` proves the
+    /// tenant (App Service's `asuid`): with it in our zone, another tenant cannot take the name over.
+    pub verification: &'static [(Service, &'static str)],
     /// Claimability of a released address by the snapshot's service group; `range_default` otherwise.
     pub ranges: &'static [(&'static str, Claimable)],
     pub range_default: Claimable,
@@ -219,6 +222,16 @@ pub fn nameserver(name: &DnsName) -> Option<Service> {
 /// The cloud and account of a resource id (`/subscriptions/SUB/…` is Azure's, in subscription SUB).
 pub fn resource_account(id: &str) -> Option<(Cloud, &str)> {
     Cloud::ALL.into_iter().find_map(|c| c.table().resource_account.and_then(|f| f(id)).map(|a| (c, a)))
+}
+
+/// The TXT prefix with which `service` verifies a custom domain, if it does.
+pub fn verification_prefix(service: Service) -> Option<&'static str> {
+    service.cloud.table().verification.iter().find(|(s, _)| *s == service).map(|(_, p)| *p)
+}
+
+/// Every cloud's verification TXT prefixes.
+pub fn verification_prefixes() -> impl Iterator<Item = &'static str> {
+    Cloud::ALL.into_iter().flat_map(|c| c.table().verification.iter().map(|(_, p)| *p))
 }
 
 /// Whether a certificate name is a wildcard that every tenant of some cloud service shares.
