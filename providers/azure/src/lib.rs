@@ -49,6 +49,10 @@ pub mod api {
 /// Subscriptions read at once by default.
 pub const DEFAULT_CONCURRENCY: usize = 4;
 
+/// Child lists (a site's slots, a CDN profile's endpoints) in flight at once per resource type, for
+/// each subscription read at once.
+pub const CHILD_LISTS_PER: usize = 2;
+
 /// What the provider enumerates, as the judge sees it.
 pub fn description() -> Description {
     use Namespace::*;
@@ -270,27 +274,37 @@ impl AzureSource {
                 return;
             }
         };
+        let mut parents: Vec<&str> = Vec::new();
         for r in &items {
             let Some(id) = r.get("id").and_then(Value::as_str) else { continue };
             let mut held = resources::Held::default();
             (t.read)(r, &mut held);
             self.push_asset(account, r, id, t.kind.clone(), held, inv);
-            for (child, api) in t.children {
-                let kids = match self.arm.list(&format!("{id}/{child}"), api).await {
-                    Ok(k) => k,
-                    Err(e) => {
-                        inv.gaps.push(self.gap(sub, t.service, format!("list {child} of {id}: {e}"), Hides::only(t.hides)));
-                        continue;
-                    }
-                };
-                for k in &kids {
-                    let Some(kid) = k.get("id").and_then(Value::as_str) else { continue };
-                    let mut held = resources::Held::default();
-                    resources::read_child(t, child, k, &mut held);
-                    self.push_asset(account, k, kid, resources::child_kind(t, child), held, inv);
+            parents.push(id);
+        }
+        // The children's lists (a site's slots, a profile's endpoints): one request per parent, so a
+        // few in flight at once; results in parent order.
+        let reads: Vec<_> = parents.iter().flat_map(|id| t.children.iter().map(move |(child, api)| self.children(id, child, api))).collect();
+        let lists: Vec<_> = futures_util::stream::iter(reads).buffered(CHILD_LISTS_PER * self.concurrency).collect().await;
+        for (id, child, listed) in lists {
+            let kids = match listed {
+                Ok(k) => k,
+                Err(e) => {
+                    inv.gaps.push(self.gap(sub, t.service, format!("list {child} of {id}: {e}"), Hides::only(t.hides)));
+                    continue;
                 }
+            };
+            for k in &kids {
+                let Some(kid) = k.get("id").and_then(Value::as_str) else { continue };
+                let mut held = resources::Held::default();
+                resources::read_child(t, child, k, &mut held);
+                self.push_asset(account, k, kid, resources::child_kind(t, child), held, inv);
             }
         }
+    }
+
+    async fn children<'p>(&self, id: &'p str, child: &'static str, api: &'static str) -> (&'p str, &'static str, Result<Vec<Value>, ArmError>) {
+        (id, child, self.arm.list(&format!("{id}/{child}"), api).await)
     }
 
     /// An asset for resource `r`, unless it holds nothing (a CDN profile holds its endpoints' names,

@@ -58,6 +58,7 @@ pub struct Logged {
 
 pub struct ArmServer {
     pub url: String,
+    delay: Arc<std::sync::atomic::AtomicU64>,
     pub ca_pem: String,
     routes: Arc<Mutex<HashMap<String, Route>>>,
     pub log: Arc<Mutex<Vec<Logged>>>,
@@ -99,22 +100,35 @@ impl ArmServer {
         let url = format!("https://127.0.0.1:{}", listener.local_addr().map_err(|e| e.to_string())?.port());
         let routes: Arc<Mutex<HashMap<String, Route>>> = Arc::default();
         let log: Arc<Mutex<Vec<Logged>>> = Arc::default();
-        let (r, l, base) = (routes.clone(), log.clone(), url.clone());
+        let delay: Arc<std::sync::atomic::AtomicU64> = Arc::default();
+        let (r, l, base, d) = (routes.clone(), log.clone(), url.clone(), delay.clone());
         let task = tokio::spawn(async move {
             loop {
                 let Ok((tcp, _)) = listener.accept().await else { return };
-                let (acceptor, r, l, base) = (acceptor.clone(), r.clone(), l.clone(), base.clone());
+                let (acceptor, r, l, base, d) = (acceptor.clone(), r.clone(), l.clone(), base.clone(), d.clone());
                 tokio::spawn(async move {
                     let Ok(tls) = acceptor.accept(tcp).await else { return };
                     let svc = hyper::service::service_fn(move |req| {
-                        let (r, l, base) = (r.clone(), l.clone(), base.clone());
-                        async move { Ok::<_, Infallible>(answer(req, &r, &l, &base, page)) }
+                        let (r, l, base, d) = (r.clone(), l.clone(), base.clone(), d.clone());
+                        async move {
+                            let ms = d.load(std::sync::atomic::Ordering::Relaxed);
+                            if ms > 0 {
+                                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                            }
+                            Ok::<_, Infallible>(answer(req, &r, &l, &base, page))
+                        }
                     });
                     let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tls), svc).await;
                 });
             }
         });
-        Ok(Self { url, ca_pem, routes, log, page, _task: task })
+        Ok(Self { url, delay, ca_pem, routes, log, page, _task: task })
+    }
+
+    /// Holds every answer for `d` (ARM's latency, for benchmarks).
+    pub fn with_delay(self, d: std::time::Duration) -> Self {
+        self.delay.store(u64::try_from(d.as_millis()).unwrap_or(u64::MAX), std::sync::atomic::Ordering::Relaxed);
+        self
     }
 
     /// Serves `route` at `path` (any case).

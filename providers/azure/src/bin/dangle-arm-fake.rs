@@ -2,11 +2,12 @@
 //! Azure account): serves an estate file over https with the given certificate until killed.
 //!
 //!   dangle-arm-fake --estate estate.json --cert server.pem --key server.key [--listen 127.0.0.1:0]
-//!                   [--page 100] [--ready FILE] [--log FILE]
+//!                   [--page 100] [--delay-ms 0] [--ready FILE] [--log FILE]
 //!
 //! The estate file maps ARM paths (any case) to routes: `{"routes": {"/subscriptions": {"list": […]},
 //! "/subscriptions/ID": {"doc": {…}}, "…": {"fail": {"status": 403, "code": "AuthorizationFailed"}}}}`.
-//! `--ready` receives the base URL once the server listens; `--log` the requests (JSON lines) at exit.
+//! `--ready` receives the base URL once the server listens; `--log` the requests (JSON lines) at exit;
+//! `--delay-ms` holds every answer that long (ARM's latency, for benchmarks).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -26,12 +27,13 @@ struct Args {
     key: PathBuf,
     listen: String,
     page: usize,
+    delay_ms: u64,
     ready: Option<PathBuf>,
     log: Option<PathBuf>,
 }
 
 fn args() -> Result<Args, String> {
-    let mut a = Args { estate: PathBuf::new(), cert: PathBuf::new(), key: PathBuf::new(), listen: "127.0.0.1:0".into(), page: 100, ready: None, log: None };
+    let mut a = Args { estate: PathBuf::new(), cert: PathBuf::new(), key: PathBuf::new(), listen: "127.0.0.1:0".into(), page: 100, delay_ms: 0, ready: None, log: None };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -41,6 +43,7 @@ fn args() -> Result<Args, String> {
             "--key" => a.key = value()?.into(),
             "--listen" => a.listen = value()?,
             "--page" => a.page = value()?.parse().map_err(|_| "--page takes a number".to_string())?,
+            "--delay-ms" => a.delay_ms = value()?.parse().map_err(|_| "--delay-ms takes a number".to_string())?,
             "--ready" => a.ready = Some(value()?.into()),
             "--log" => a.log = Some(value()?.into()),
             other => return Err(format!("unknown argument `{other}`")),
@@ -62,7 +65,7 @@ async fn run(a: Args) -> Result<(), String> {
         CertificateDer::pem_slice_iter(&read(&a.cert)?).collect::<Result<_, _>>().map_err(|e| format!("{}: {e}", a.cert.display()))?;
     let key = PrivateKeyDer::from_pem_slice(&read(&a.key)?).map_err(|e| format!("{}: {e}", a.key.display()))?;
     let listener = tokio::net::TcpListener::bind(&a.listen).await.map_err(|e| format!("cannot listen on {}: {e}", a.listen))?;
-    let server = ArmServer::serve(listener, chain, key, String::new(), a.page)?;
+    let server = ArmServer::serve(listener, chain, key, String::new(), a.page)?.with_delay(std::time::Duration::from_millis(a.delay_ms));
     server.set_routes(estate.routes.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect());
     if let Some(r) = &a.ready {
         std::fs::write(r, &server.url).map_err(|e| format!("{}: {e}", r.display()))?;
