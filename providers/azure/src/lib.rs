@@ -53,6 +53,14 @@ pub const DEFAULT_CONCURRENCY: usize = 4;
 /// each subscription read at once.
 pub const CHILD_LISTS_PER: usize = 2;
 
+/// Every list the provider reads under `/subscriptions/{id}/` (DNS, private DNS, each resource type).
+pub fn subscription_lists() -> impl Iterator<Item = &'static str> {
+    [DNS_ZONES, PRIVATE_DNS_ZONES].into_iter().chain(resources::TYPES.iter().map(|t| t.path))
+}
+
+const DNS_ZONES: &str = "providers/Microsoft.Network/dnszones";
+const PRIVATE_DNS_ZONES: &str = "providers/Microsoft.Network/privateDnsZones";
+
 /// What the provider enumerates, as the judge sees it.
 pub fn description() -> Description {
     use Namespace::*;
@@ -170,7 +178,7 @@ impl AzureSource {
 
     async fn dns(&self, sub: &str, account: &Arc<str>, inv: &mut Inventory) {
         use Namespace::{NameServers, Zones};
-        let zones = match self.arm.list(&format!("/subscriptions/{sub}/providers/Microsoft.Network/dnszones"), api::DNS).await {
+        let zones = match self.arm.list(&format!("/subscriptions/{sub}/{DNS_ZONES}"), api::DNS).await {
             Ok(z) => z,
             Err(e) => {
                 inv.gaps.push(self.gap(sub, "dns", format!("list DNS zones: {e}"), Hides::only(&[Zones, NameServers])));
@@ -219,7 +227,7 @@ impl AzureSource {
     /// (split horizon: judged apart from public names), each record's location naming the links.
     async fn private_dns(&self, sub: &str, account: &Arc<str>, inv: &mut Inventory) {
         let hides = || Hides::only(&[Namespace::Zones]);
-        let zones = match self.arm.list(&format!("/subscriptions/{sub}/providers/Microsoft.Network/privateDnsZones"), api::PRIVATE_DNS).await {
+        let zones = match self.arm.list(&format!("/subscriptions/{sub}/{PRIVATE_DNS_ZONES}"), api::PRIVATE_DNS).await {
             Ok(z) => z,
             Err(e) => {
                 inv.gaps.push(self.gap(sub, "privatedns", format!("list private DNS zones: {e}"), hides()));

@@ -131,6 +131,15 @@ impl ArmServer {
         self
     }
 
+    /// A readable, empty subscription: the subscription itself, and every list the provider reads in it
+    /// answering no items. Routes set afterwards fill it.
+    pub fn empty_subscription(&self, sub: &str) {
+        self.route(&format!("/subscriptions/{sub}"), Route::Doc(serde_json::json!({"subscriptionId": sub, "state": "Enabled"})));
+        for path in crate::subscription_lists() {
+            self.route(&format!("/subscriptions/{sub}/{path}"), Route::List(Vec::new()));
+        }
+    }
+
     /// Serves `route` at `path` (any case).
     pub fn route(&self, path: &str, route: Route) {
         self.routes.lock().unwrap().insert(path.to_ascii_lowercase(), route);

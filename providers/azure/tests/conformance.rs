@@ -18,21 +18,6 @@ const SUBS: [&str; 2] = ["aaaaaaaa-0000-0000-0000-000000000001", "aaaaaaaa-0000-
 /// The provider reads every list this many items a page: the suite seeds one page more.
 const PAGE: usize = 10;
 
-const LISTS: &[&str] = &[
-    "providers/Microsoft.Network/dnszones",
-    "providers/Microsoft.Network/privateDnsZones",
-    "providers/Microsoft.Network/publicIPAddresses",
-    "providers/Microsoft.Network/publicIPPrefixes",
-    "providers/Microsoft.Web/sites",
-    "providers/Microsoft.Network/trafficmanagerprofiles",
-    "providers/Microsoft.Cdn/profiles",
-    "providers/Microsoft.Network/frontDoors",
-    "providers/Microsoft.Storage/storageAccounts",
-    "providers/Microsoft.ContainerInstance/containerGroups",
-    "providers/Microsoft.ApiManagement/service",
-    "providers/Microsoft.App/containerApps",
-    "providers/Microsoft.App/managedEnvironments",
-];
 
 struct Azure {
     arm: ArmServer,
@@ -68,10 +53,7 @@ impl Fixture for Azure {
         Box::pin(async move {
             let mut pairs = Vec::new();
             for (i, sub) in SUBS.iter().enumerate() {
-                self.arm.route(&format!("/subscriptions/{sub}"), Route::Doc(json!({"subscriptionId": sub})));
-                for path in LISTS {
-                    self.list(sub, path, vec![]);
-                }
+                self.arm.empty_subscription(sub);
                 let rg = rg(sub);
                 let ip = |s: String| Target::Ip(s.parse().unwrap());
                 self.list(sub, "providers/Microsoft.Network/publicIPAddresses", vec![json!({

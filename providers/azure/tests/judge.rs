@@ -20,15 +20,6 @@ use dangle_azure::testing::{ArmServer, FixedToken, Route};
 const SUB_A: &str = "11111111-1111-1111-1111-111111111111";
 const SUB_B: &str = "22222222-2222-2222-2222-222222222222";
 
-const LISTS: &[&str] = &[
-    "providers/Microsoft.Network/publicIPPrefixes",
-    "providers/Microsoft.Network/trafficmanagerprofiles",
-    "providers/Microsoft.Network/frontDoors",
-    "providers/Microsoft.ContainerInstance/containerGroups",
-    "providers/Microsoft.ApiManagement/service",
-    "providers/Microsoft.App/containerApps",
-    "providers/Microsoft.App/managedEnvironments",
-];
 
 fn rg() -> String {
     format!("/subscriptions/{SUB_A}/resourceGroups/rg1/providers")
@@ -48,14 +39,11 @@ async fn estate() -> ArmServer {
     let arm = ArmServer::start(50).await;
     let rg = rg();
     arm.route("/subscriptions", Route::List(vec![json!({"subscriptionId": SUB_A}), json!({"subscriptionId": SUB_B})]));
-    arm.route(&format!("/subscriptions/{SUB_A}"), Route::Doc(json!({"subscriptionId": SUB_A})));
+    arm.empty_subscription(SUB_A);
     arm.route(
         &format!("/subscriptions/{SUB_B}"),
         Route::fail(403, "AuthorizationFailed"),
     );
-    for p in LISTS {
-        arm.route(&format!("/subscriptions/{SUB_A}/{p}"), Route::List(vec![]));
-    }
     let zone = format!("{rg}/Microsoft.Network/dnsZones/example.com");
     arm.route(
         &format!("/subscriptions/{SUB_A}/providers/Microsoft.Network/dnszones"),

@@ -13,17 +13,6 @@ use dangle_azure::testing::{ArmServer, FixedToken, Route};
 const SUB_A: &str = "11111111-1111-1111-1111-111111111111";
 const SUB_B: &str = "22222222-2222-2222-2222-222222222222";
 
-/// The resource lists of subscription A with nothing in them.
-const EMPTY: &[&str] = &[
-    "providers/Microsoft.Network/privateDnsZones",
-    "providers/Microsoft.Network/publicIPPrefixes",
-    "providers/Microsoft.Network/trafficmanagerprofiles",
-    "providers/Microsoft.Network/frontDoors",
-    "providers/Microsoft.ContainerInstance/containerGroups",
-    "providers/Microsoft.ApiManagement/service",
-    "providers/Microsoft.App/containerApps",
-    "providers/Microsoft.App/managedEnvironments",
-];
 
 /// A record set as ARM's reference examples shape it (2018-05-01).
 fn set(zone: &str, rtype: &str, name: &str, props: Value) -> Value {
@@ -56,7 +45,7 @@ async fn estate() -> ArmServer {
             json!({"id": format!("/subscriptions/{SUB_B}"), "subscriptionId": SUB_B, "displayName": "locked", "state": "Enabled"}),
         ]),
     );
-    arm.route(&format!("/subscriptions/{SUB_A}"), Route::Doc(json!({"subscriptionId": SUB_A, "state": "Enabled"})));
+    arm.empty_subscription(SUB_A);
     arm.route(
         &format!("/subscriptions/{SUB_B}"),
         Route::fail(403, "AuthorizationFailed"),
@@ -82,9 +71,6 @@ async fn estate() -> ArmServer {
             set("example.com", "TXT", "asuid.shop", json!({"TXTRecords": [{"value": ["abc"]}]})),
         ]),
     );
-    for path in EMPTY {
-        arm.route(&format!("/subscriptions/{SUB_A}/{path}"), Route::List(vec![]));
-    }
     let rg = format!("/subscriptions/{SUB_A}/resourceGroups/rg1/providers");
     arm.route(
         &format!("/subscriptions/{SUB_A}/providers/Microsoft.Web/sites"),

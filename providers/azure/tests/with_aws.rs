@@ -34,23 +34,7 @@ async fn a_route53_cname_into_azure_is_judged_by_the_azure_inventory() {
     .await;
 
     let arm = ArmServer::start(100).await;
-    arm.route(&format!("/subscriptions/{SUB}"), Route::Doc(json!({"subscriptionId": SUB})));
-    for p in [
-        "Microsoft.Network/dnszones",
-        "Microsoft.Network/privateDnsZones",
-        "Microsoft.Network/publicIPAddresses",
-        "Microsoft.Network/publicIPPrefixes",
-        "Microsoft.Network/trafficmanagerprofiles",
-        "Microsoft.Cdn/profiles",
-        "Microsoft.Network/frontDoors",
-        "Microsoft.Storage/storageAccounts",
-        "Microsoft.ContainerInstance/containerGroups",
-        "Microsoft.ApiManagement/service",
-        "Microsoft.App/containerApps",
-        "Microsoft.App/managedEnvironments",
-    ] {
-        arm.route(&format!("/subscriptions/{SUB}/providers/{p}"), Route::List(vec![]));
-    }
+    arm.empty_subscription(SUB);
     let site = format!("/subscriptions/{SUB}/resourceGroups/web/providers/Microsoft.Web/sites/contoso-live");
     arm.route(
         &format!("/subscriptions/{SUB}/providers/Microsoft.Web/sites"),
