@@ -68,23 +68,33 @@ pub fn tls_config(ca_pem: Option<&[u8]>) -> Result<rustls::ClientConfig, String>
     Ok(config)
 }
 
+/// An azure_core transport on reqwest with `tls`, no redirects (one would carry the token elsewhere;
+/// ARM and Entra ID do not redirect these requests).
+fn client(tls: rustls::ClientConfig, timeout: Duration) -> Result<Transport, String> {
+    let client = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .timeout(timeout)
+        .connect_timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+    Ok(Transport::new(Arc::new(client)))
+}
+
+/// A transport trusting the system's roots and `ca_pem`.
+pub fn transport(ca_pem: Option<&[u8]>, timeout: Duration) -> Result<Transport, String> {
+    client(tls_config(ca_pem)?, timeout)
+}
+
 impl Arm {
     /// `base` must be https: bearer tokens travel over TLS only.
     pub fn new(base: Url, credential: Arc<dyn TokenCredential>, tls: rustls::ClientConfig, timeout: Duration) -> Result<Self, String> {
         if base.scheme() != "https" {
             return Err(format!("`{base}` is not https: ARM bearer tokens travel over TLS only"));
         }
-        let client = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
-            .timeout(timeout)
-            .connect_timeout(Duration::from_secs(10))
-            // A redirect would carry the token elsewhere; ARM does not redirect reads.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         let scope = format!("{}/.default", base.origin().ascii_serialization());
         let options = ClientOptions {
-            transport: Some(Transport::new(Arc::new(client))),
+            transport: Some(client(tls, timeout)?),
             retry: RetryOptions::exponential(ExponentialRetryOptions {
                 initial_delay: azure_core::time::Duration::milliseconds(200),
                 max_retries: 4,

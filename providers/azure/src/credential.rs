@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use azure_core::credentials::{AccessToken, Secret, TokenCredential, TokenRequestOptions};
+use azure_core::http::Transport;
 use tokio::sync::OnceCell;
 
 /// One kind of credential (config `credential`).
@@ -47,9 +48,17 @@ fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-/// The credential of one kind, or why it cannot be had here (without asking any server).
-fn build(kind: Kind) -> Result<Arc<dyn TokenCredential>, String> {
-    let e = |e: azure_core::Error| e.to_string();
+/// Entra ID's token service: `AZURE_AUTHORITY_HOST` (a sovereign cloud), else the public one.
+fn authority() -> String {
+    var("AZURE_AUTHORITY_HOST").unwrap_or_else(|| "https://login.microsoftonline.com".to_string())
+}
+
+/// The credential of one kind, or why it cannot be had here (without asking any server). Token
+/// requests go through `transport` (the system's roots and the provider's `ca_file`: a
+/// TLS-inspecting proxy sees Entra ID as it sees ARM).
+fn build(kind: Kind, transport: &Option<Transport>) -> Result<Arc<dyn TokenCredential>, String> {
+    let e = |e: azure_core::Error| crate::arm::chain(&e);
+    let client_options = || azure_core::http::ClientOptions { transport: transport.clone(), ..Default::default() };
     match kind {
         Kind::Environment => {
             let (tenant, client) = match (var("AZURE_TENANT_ID"), var("AZURE_CLIENT_ID")) {
@@ -57,10 +66,14 @@ fn build(kind: Kind) -> Result<Arc<dyn TokenCredential>, String> {
                 _ => return Err("AZURE_TENANT_ID and AZURE_CLIENT_ID are not both set".into()),
             };
             if let Some(secret) = var("AZURE_CLIENT_SECRET") {
-                return Ok(azure_identity::ClientSecretCredential::new(&tenant, client, Secret::new(secret), None).map_err(e)?);
+                let options = azure_identity::ClientSecretCredentialOptions { client_options: client_options() };
+                return Ok(azure_identity::ClientSecretCredential::new(&tenant, client, Secret::new(secret), Some(options)).map_err(e)?);
             }
-            if var("AZURE_CLIENT_CERTIFICATE_PATH").is_some() {
-                return Err("AZURE_CLIENT_CERTIFICATE_PATH is set, but certificate credentials are not supported yet: use AZURE_CLIENT_SECRET, workload identity or a managed identity".into());
+            if let Some(path) = var("AZURE_CLIENT_CERTIFICATE_PATH") {
+                let pem = dangle_model::input::read_file(std::path::Path::new(&path), 1 << 20).map_err(|err| format!("AZURE_CLIENT_CERTIFICATE_PATH {path}: {err}"))?;
+                let assertion = crate::certificate::CertAssertion::from_pem(&pem, &path, &tenant, &client, &authority())?;
+                let options = azure_identity::ClientAssertionCredentialOptions { client_options: client_options() };
+                return Ok(azure_identity::ClientAssertionCredential::new(tenant, client, assertion, Some(options)).map_err(e)?);
             }
             Err("neither AZURE_CLIENT_SECRET nor AZURE_CLIENT_CERTIFICATE_PATH is set".into())
         }
@@ -68,7 +81,11 @@ fn build(kind: Kind) -> Result<Arc<dyn TokenCredential>, String> {
             if var("AZURE_FEDERATED_TOKEN_FILE").is_none() {
                 return Err("AZURE_FEDERATED_TOKEN_FILE is not set".into());
             }
-            Ok(azure_identity::WorkloadIdentityCredential::new(None).map_err(e)?)
+            let options = azure_identity::WorkloadIdentityCredentialOptions {
+                credential_options: azure_identity::ClientAssertionCredentialOptions { client_options: client_options() },
+                ..Default::default()
+            };
+            Ok(azure_identity::WorkloadIdentityCredential::new(Some(options)).map_err(e)?)
         }
         Kind::ManagedIdentity => {
             // The token endpoint is on this machine (IMDS, or App Service's): two quick retries, not
@@ -109,13 +126,21 @@ fn bound(kind: Kind, alone: bool) -> Duration {
 #[derive(Debug)]
 pub struct Chosen {
     kinds: Vec<Kind>,
+    /// How token requests reach Entra ID (`None`: azure_core's default client).
+    transport: Option<Transport>,
     /// The credential that answered first, kept for the rest of the run.
     found: OnceCell<(Kind, Arc<dyn TokenCredential>)>,
 }
 
 impl Chosen {
     pub fn new(only: Option<Kind>) -> Self {
-        Self { kinds: only.map_or_else(|| Kind::CHAIN.to_vec(), |k| vec![k]), found: OnceCell::new() }
+        Self { kinds: only.map_or_else(|| Kind::CHAIN.to_vec(), |k| vec![k]), transport: None, found: OnceCell::new() }
+    }
+
+    /// Token requests trust the system's roots and `ca_pem` (the provider's `ca_file`).
+    pub fn with_ca(mut self, ca_pem: Option<&[u8]>) -> Result<Self, String> {
+        self.transport = Some(crate::arm::transport(ca_pem, std::time::Duration::from_secs(30))?);
+        Ok(self)
     }
 
     /// The kind that answered, once one has.
@@ -126,7 +151,7 @@ impl Chosen {
     async fn first(&self, scopes: &[&str]) -> azure_core::Result<AccessToken> {
         let mut tried = Vec::new();
         for &kind in &self.kinds {
-            let cred = match build(kind) {
+            let cred = match build(kind, &self.transport) {
                 Ok(c) => c,
                 Err(why) => {
                     tried.push(format!("{} ({why})", kind.name()));

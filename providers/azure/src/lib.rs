@@ -8,6 +8,7 @@
 //! naming what it hides. Subscriptions are read side by side, a few at a time.
 
 mod arm;
+mod certificate;
 pub mod credential;
 mod dns;
 mod resources;

@@ -101,7 +101,11 @@ impl Configured for AzureConfig {
                 None => None,
             };
             let timeout = Duration::from_secs(self.s.timeout_secs.unwrap_or(60));
-            let credential = Arc::new(Chosen::new(self.credential));
+            let credential = Chosen::new(self.credential).with_ca(ca.as_deref()).map_err(|message| ProviderError::Config {
+                provider: self.name.clone(),
+                message: format!("ca_file {message}"),
+            })?;
+            let credential = Arc::new(credential);
             let mut src = AzureSource::new(&self.name, &self.endpoint, credential, ca.as_deref(), timeout)?;
             if let Some(subs) = &self.s.subscriptions {
                 src = src.with_subscriptions(subs.clone());

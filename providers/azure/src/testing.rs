@@ -24,6 +24,9 @@ pub enum Route {
     Doc(Value),
     /// A list: `value` served `page` items at a time.
     List(Vec<Value>),
+    /// Entra ID's token endpoint (`POST /{tenant}/oauth2/v2.0/token`, no bearer needed): answers any
+    /// form with this access token (the test checks what was posted).
+    Token(String),
     /// A failure: status, ARM error code, and Retry-After seconds; `times` answers, then the route
     /// behind it (`None`: forever).
     Fail {
@@ -54,6 +57,8 @@ pub struct Logged {
     pub method: String,
     pub path: String,
     pub bearer: Option<String>,
+    /// The form a token request posted (empty for a GET).
+    pub body: String,
 }
 
 pub struct ArmServer {
@@ -115,7 +120,9 @@ impl ArmServer {
                             if ms > 0 {
                                 tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
                             }
-                            Ok::<_, Infallible>(answer(req, &r, &l, &base, page))
+                            let (parts, body) = req.into_parts();
+                            let body = http_body_util::BodyExt::collect(body).await.map(|c| c.to_bytes()).unwrap_or_default();
+                            Ok::<_, Infallible>(answer(&parts, &body, &r, &l, &base, page))
                         }
                     });
                     let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tls), svc).await;
@@ -167,19 +174,33 @@ fn reply(status: u16, body: Value, retry_after: Option<u32>) -> Response<Full<By
     b.body(Full::new(Bytes::from(body.to_string()))).unwrap()
 }
 
-fn answer(req: Request<Incoming>, routes: &Mutex<HashMap<String, Route>>, log: &Mutex<Vec<Logged>>, base: &str, page: usize) -> Response<Full<Bytes>> {
-    let path = req.uri().path().to_string();
-    let query = req.uri().query().unwrap_or_default().to_string();
-    let bearer = req.headers().get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::to_string);
-    log.lock().unwrap().push(Logged { method: req.method().to_string(), path: format!("{path}?{query}"), bearer: bearer.clone() });
-    if req.method() != hyper::Method::GET {
+fn answer(
+    req: &hyper::http::request::Parts,
+    body: &[u8],
+    routes: &Mutex<HashMap<String, Route>>,
+    log: &Mutex<Vec<Logged>>,
+    base: &str,
+    page: usize,
+) -> Response<Full<Bytes>> {
+    let path = req.uri.path().to_string();
+    let query = req.uri.query().unwrap_or_default().to_string();
+    let bearer = req.headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::to_string);
+    let form = String::from_utf8_lossy(body).into_owned();
+    log.lock().unwrap().push(Logged { method: req.method.to_string(), path: format!("{path}?{query}"), bearer: bearer.clone(), body: form });
+    let key = path.to_ascii_lowercase();
+    let mut routes = routes.lock().unwrap();
+    if let Some(Route::Token(token)) = routes.get(&key) {
+        if req.method != hyper::Method::POST {
+            return reply(405, json!({"error": "invalid_request", "error_description": "POST a token request"}), None);
+        }
+        return reply(200, json!({"token_type": "Bearer", "expires_in": 3600, "ext_expires_in": 3600, "access_token": token}), None);
+    }
+    if req.method != hyper::Method::GET {
         return reply(405, json!({"error": {"code": "MethodNotAllowed", "message": "this server answers GET only"}}), None);
     }
     if bearer.is_none() {
         return reply(401, json!({"error": {"code": "AuthenticationFailed", "message": "no bearer token"}}), None);
     }
-    let key = path.to_ascii_lowercase();
-    let mut routes = routes.lock().unwrap();
     let Some(route) = routes.get_mut(&key) else {
         return reply(404, json!({"error": {"code": "ResourceNotFound", "message": format!("nothing at {path}")}}), None);
     };
@@ -209,7 +230,7 @@ fn answer(req: Request<Incoming>, routes: &Mutex<HashMap<String, Route>>, log: &
             }
             reply(200, body, None)
         }
-        Route::Fail { .. } => unreachable!("replaced above"),
+        Route::Fail { .. } | Route::Token(_) => unreachable!("answered above"),
     }
 }
 
