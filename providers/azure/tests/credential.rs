@@ -1,6 +1,7 @@
 //! The credential chain with real azure_identity credentials: a stub `az` on PATH, App Service's
 //! managed identity (IDENTITY_ENDPOINT / IDENTITY_HEADER) on loopback, a service principal's
-//! certificate against a local token endpoint, and nothing at all. One test
+//! certificate and a workload identity's federated token against a local token endpoint, and nothing
+//! at all. One test
 //! function in its own test binary: it sets process environment variables, which no other test may
 //! see. IMDS (169.254.169.254) is never dialed: IDENTITY_ENDPOINT is always set here, so the managed
 //! identity credential takes the App Service form.
@@ -112,9 +113,21 @@ async fn the_chain_tries_each_credential_in_order_and_says_what_it_tried() {
     assert_eq!(form["client_assertion_type"], "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", "{form:?}");
     assert_eq!(form["client_id"], client);
     check_assertion(&form["client_assertion"], pem_path, &format!("{}/{tenant}/oauth2/v2.0/token", arm.url), client);
-    set_env(&[("AZURE_TENANT_ID", None), ("AZURE_CLIENT_ID", None), ("AZURE_CLIENT_CERTIFICATE_PATH", None), ("AZURE_AUTHORITY_HOST", None)]);
+    set_env(&[("AZURE_CLIENT_CERTIFICATE_PATH", None)]);
 
-    // 5. A named credential is the only one tried.
+    // 5. Workload identity (AKS): the federated token file is the assertion.
+    let token_file = dir.path().join("federated-token");
+    std::fs::write(&token_file, "the.federated.jwt").unwrap();
+    set_env(&[("AZURE_FEDERATED_TOKEN_FILE", Some(token_file.to_str().unwrap()))]);
+    arm.route(&format!("/{tenant}/oauth2/v2.0/token"), Route::Token("workload-token".into()));
+    let chain = Chosen::new(None).with_ca(Some(arm.ca_pem.as_bytes())).unwrap();
+    let t = chain.get_token(&[&scope], None).await.unwrap();
+    assert_eq!((t.token.secret(), chain.kind()), ("workload-token", Some(Kind::WorkloadIdentity)));
+    let post = arm.requests().into_iter().filter(|r| r.method == "POST").last().unwrap();
+    assert!(post.body.contains("client_assertion=the.federated.jwt"), "{}", post.body);
+    set_env(&[("AZURE_TENANT_ID", None), ("AZURE_CLIENT_ID", None), ("AZURE_FEDERATED_TOKEN_FILE", None), ("AZURE_AUTHORITY_HOST", None)]);
+
+    // 6. A named credential is the only one tried.
     set_env(&[("IDENTITY_HEADER", Some("wrong"))]);
     let e = Chosen::new(Some(Kind::WorkloadIdentity)).get_token(&[&scope], None).await.unwrap_err().to_string();
     assert_eq!(e, "no Azure credential: tried workload identity (AZURE_FEDERATED_TOKEN_FILE is not set)");

@@ -229,3 +229,18 @@ async fn a_server_outside_the_trust_anchors_is_refused() {
     assert_eq!(e.gaps.len(), 1, "{:?}", e.gaps);
     assert!(arm.requests().is_empty(), "nothing reached the server past the handshake");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_error_is_retried_and_one_that_persists_is_a_gap() {
+    let arm = estate().await;
+    let sites = format!("/subscriptions/{SUB_A}/providers/Microsoft.Web/sites");
+    let then = Box::new(Route::List(vec![]));
+    arm.route(&sites, Route::Fail { status: 500, code: "InternalServerError".into(), retry_after: None, times: Some(1), then });
+    let inv = source(&arm).with_subscriptions(vec![SUB_A.into()]).enumerate().await.unwrap();
+    assert!(inv.gaps.is_empty(), "one 500, then an answer: retried: {:?}", inv.gaps);
+    arm.route(&sites, Route::fail(500, "InternalServerError"));
+    let inv = source(&arm).with_subscriptions(vec![SUB_A.into()]).enumerate().await.unwrap();
+    assert_eq!(inv.gaps.len(), 1, "{:?}", inv.gaps);
+    assert!(inv.gaps[0].error.contains("HTTP 500"), "{}", inv.gaps[0].error);
+    assert_eq!(inv.gaps[0].hides, Hides::only(&[dangle_model::Namespace::Names(dangle_model::cloud::APP_SERVICE)]));
+}
