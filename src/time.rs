@@ -24,8 +24,56 @@ pub fn format_unix(secs: u64) -> String {
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
+/// Days since the epoch of a civil date (Howard Hinnant's days-from-civil).
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The earliest `YYYY-MM-DD` date in `text`, as (the date, its days since the epoch).
+pub fn earliest_date(text: &str) -> Option<(String, i64)> {
+    let b = text.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b.get(r.clone()).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
+    let mut best: Option<(String, i64)> = None;
+    for i in 0..b.len().saturating_sub(9) {
+        if digits(i..i + 4) && b[i + 4] == b'-' && digits(i + 5..i + 7) && b[i + 7] == b'-' && digits(i + 8..i + 10) {
+            let (y, m, d) = (text[i..i + 4].parse().ok()?, text[i + 5..i + 7].parse().ok()?, text[i + 8..i + 10].parse().ok()?);
+            if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+                continue;
+            }
+            let days = days_from_civil(y, m, d);
+            if best.as_ref().is_none_or(|(_, b)| days < *b) {
+                best = Some((text[i..i + 10].to_string(), days));
+            }
+        }
+    }
+    best
+}
+
+/// Days since the epoch, now.
+pub fn today() -> i64 {
+    (SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) / 86_400) as i64
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn civil_days_round_trip_and_dates_are_found() {
+        for secs in [0u64, 951_782_400, 1_796_448_213] {
+            let f = super::format_unix(secs);
+            let (y, m, d) = (f[..4].parse().unwrap(), f[5..7].parse().unwrap(), f[8..10].parse().unwrap());
+            assert_eq!(super::days_from_civil(y, m, d), (secs / 86_400) as i64, "{f}");
+        }
+        let snap = "aws=2025-07-24-20-23-14 sync 1; gcp=2025-07-24T19:16:28; oracle=2025-07-21T07:13:25";
+        assert_eq!(super::earliest_date(snap).map(|(d, _)| d).as_deref(), Some("2025-07-21"));
+        assert_eq!(super::earliest_date("changeNumber 363"), None);
+    }
+
     #[test]
     fn known_dates() {
         assert_eq!(super::format_unix(0), "1970-01-01T00:00:00Z");

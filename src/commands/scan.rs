@@ -90,6 +90,7 @@ pub fn scan_into(cfg: &Config, store: &mut Store, probe: bool, lock_timeout: std
     phase("read", t);
     let t = std::time::Instant::now();
     let ranges = Ranges::new(&cfg.ranges);
+    warn_stale_ranges(ranges.snapshot());
     let inputs = Inputs {
         records: &inv.records,
         assets: &inv.assets,
@@ -234,6 +235,22 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome { findings: report.count_at_or_above(threshold), gaps: report.gaps.len() })
 }
 
+/// Published cloud ranges change every week: a snapshot older than this is named in a warning.
+const STALE_RANGES_DAYS: i64 = 90;
+
+/// Warns when the embedded cloud range snapshot is older than [`STALE_RANGES_DAYS`]: an address a
+/// cloud took on since would be judged `external`, not against that cloud's inventory.
+fn warn_stale_ranges(snapshot: &str) {
+    if let Some((date, days)) = crate::time::earliest_date(snapshot) {
+        let age = crate::time::today() - days;
+        if age > STALE_RANGES_DAYS {
+            tracing::warn!(
+                "the embedded cloud range snapshot is from {date} ({age} days old): addresses the clouds took on since are judged external; refresh it with `scripts/refresh-ranges --fetch` and rebuild"
+            );
+        }
+    }
+}
+
 /// Names every gap on stderr: a scheduled run must not look clean when a provider failed.
 pub fn warn_gaps(report: &Report) {
     if report.gaps.is_empty() {
@@ -265,8 +282,8 @@ pub fn print_report(src: &dyn Source, report: &Report, format: FormatArg, thresh
             let m = &report.run;
             writeln!(
                 out,
-                "run {}: {} record sets, {} assets, {} gaps — {} dangling, {} unverified, {} external, {} owned",
-                m.id, m.records, m.assets, m.gaps, s.dangling, s.unverified, s.external, s.owned
+                "run {}: {} record sets ({} rows, one per target), {} assets, {} gaps — rows: {} dangling, {} unverified, {} external, {} owned, {} without target",
+                m.id, m.records, m.rows, m.assets, m.gaps, s.dangling, s.unverified, s.external, s.owned, s.no_target
             )?;
             writeln!(out, "cloud ranges snapshot: {}", m.snapshot)?;
             if report.finding_count() == 0 {

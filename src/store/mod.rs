@@ -35,15 +35,16 @@ pub enum StoreError {
     NoSuchRow { path: PathBuf, run: i64, seq: u32 },
     #[error("store {} holds no run yet: run `dangle scan` first", path.display())]
     Empty { path: PathBuf },
-    #[error("store {}: another dangle scan holds it (lock {}) and did not finish within {waited} s; raise --lock-timeout or try again later", path.display(), lock.display())]
-    Locked { path: PathBuf, lock: PathBuf, waited: u64 },
+    #[error("store {}: another dangle scan holds it ({holder}lock {}) and did not finish within {waited} s; raise --lock-timeout or try again later", path.display(), lock.display())]
+    Locked { path: PathBuf, lock: PathBuf, waited: u64, /** `pid N, since T; ` as the holder wrote it, or empty */ holder: String },
     #[error("store {}: cannot take the run lock {}: {error}", path.display(), lock.display())]
     Lock { path: PathBuf, lock: PathBuf, error: std::io::Error },
 }
 
 /// Held for a whole scan, from reading history to committing the run: two scans of one store never
 /// interleave, and the second judges with the first one's run in its history. An advisory lock on
-/// `STORE.lock`; the kernel drops it when the process dies, so a killed scan never leaves it stuck.
+/// `STORE.lock`; the kernel drops it when the process dies, so a killed scan never leaves it stuck. The
+/// holder writes its pid and start time into the file, so a scan that gives up can say who holds it.
 #[derive(Debug)]
 pub struct RunLock {
     _file: std::fs::File,
@@ -61,13 +62,22 @@ impl RunLock {
         let mut said = false;
         loop {
             match file.try_lock() {
-                Ok(()) => return Ok(Self { _file: file }),
+                Ok(()) => {
+                    use std::io::Write as _;
+                    // Who holds it, for a scan that waits in vain (best effort: the lock is what counts).
+                    let mut f = &file;
+                    let _ = f.set_len(0).and_then(|()| write!(f, "pid {}, since {}\n", std::process::id(), now_rfc3339()));
+                    return Ok(Self { _file: file });
+                }
                 Err(std::fs::TryLockError::WouldBlock) => {
                     if start.elapsed() >= timeout {
-                        return Err(StoreError::Locked { path: path.to_path_buf(), lock, waited: timeout.as_secs() });
+                        return Err(StoreError::Locked { path: path.to_path_buf(), holder: lock_holder(&lock), lock, waited: timeout.as_secs() });
                     }
                     if !said {
-                        tracing::warn!("store {}: another scan is running; waiting for it (up to {} s)", path.display(), timeout.as_secs());
+                        let holder = lock_holder(&lock);
+                        let holder = holder.trim_end_matches("; ");
+                        let by = if holder.is_empty() { String::new() } else { format!(" ({holder})") };
+                        tracing::warn!("store {}: another scan is running{by}; waiting for it (up to {} s)", path.display(), timeout.as_secs());
                         said = true;
                     }
                     std::thread::sleep(std::time::Duration::from_millis(100));
@@ -195,6 +205,18 @@ INSERT INTO record_locations (record_id, run_id, location) SELECT id, first_run,
 /// The oldest schema a read-only command can read without migrating it (schema 2 lacks only the
 /// per-run locations: its rows show each record's latest location).
 const OLDEST_READABLE: i64 = 2;
+
+/// `pid N, since T; ` from a lock file its holder wrote, or nothing when it holds nothing readable.
+fn lock_holder(lock: &Path) -> String {
+    let text = dangle_model::input::read_file(lock, 4096).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+    let line = text.lines().next().unwrap_or_default().trim();
+    let well_formed = line.starts_with("pid ") && line.len() < 100 && line.bytes().all(|b| b.is_ascii_graphic() || b == b' ');
+    if well_formed {
+        format!("{line}; ")
+    } else {
+        String::new()
+    }
+}
 
 /// SQLite's message for a person, with what to do where there is something to do.
 fn sqlite_message(e: &rusqlite::Error) -> String {

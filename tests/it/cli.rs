@@ -385,7 +385,7 @@ fn concurrent_scans_never_interleave_and_both_complete() {
     assert!(r2.started_at >= r1.finished_at, "run 2 started {} before run 1 finished {}", r2.started_at, r1.finished_at);
     assert_eq!(store.rows(1).unwrap().len(), store.rows(2).unwrap().len());
     let waited = text(&a.stderr) + &text(&b.stderr);
-    assert!(waited.contains("another scan is running; waiting for it"), "{waited}");
+    assert!(waited.contains("another scan is running (pid ") && waited.contains("; waiting for it"), "{waited}");
 }
 
 #[test]
@@ -393,7 +393,8 @@ fn a_held_store_with_lock_timeout_0_is_exit_2_naming_the_lock() {
     let (_d, dir) = demo();
     code(&dangle(&dir, &["scan"]), 1);
     let held = dangle::store::RunLock::acquire(&dir.join("dangle.sqlite"), std::time::Duration::ZERO).unwrap();
-    expect_error(&dir, &["scan", "--lock-timeout", "0"], &["another dangle scan holds it", "dangle.sqlite.lock", "--lock-timeout"]);
+    let holder = format!("another dangle scan holds it (pid {}, since 20", std::process::id());
+    expect_error(&dir, &["scan", "--lock-timeout", "0"], &[&holder, "dangle.sqlite.lock", "--lock-timeout"]);
     // Readers are never blocked by a scan.
     code(&dangle(&dir, &["report"]), 0);
     drop(held);
