@@ -31,8 +31,36 @@ pub struct Cli {
     /// More log output on stderr (-v info, -vv debug); DANGLE_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
+    /// How stderr's log lines (and the final error) are written: text for people, json (one object
+    /// a line) for cron mail filters and log shippers.
+    #[arg(long, value_enum, default_value = "text", global = true)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+static JSON_LOGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+impl LogFormat {
+    /// Makes this the format of everything the commands say on stderr (set once, at start).
+    pub fn set(self) {
+        JSON_LOGS.store(self == LogFormat::Json, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The format set at start.
+    pub fn current() -> Self {
+        if JSON_LOGS.load(std::sync::atomic::Ordering::Relaxed) {
+            LogFormat::Json
+        } else {
+            LogFormat::Text
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

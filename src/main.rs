@@ -24,13 +24,11 @@ fn main() -> ExitCode {
     use tracing_subscriber::Layer;
     // Colour codes only for a person at a terminal: cron mail and log files get plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let fmt = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi)
-        .with_target(false)
-        .with_filter(filter)
-        .with_filter(no_foreign_trace);
-    tracing_subscriber::registry().with(fmt).init();
+    cli.log_format.set();
+    let json = cli.log_format == dangle::cli::LogFormat::Json;
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false);
+    let fmt = if json { fmt.json().flatten_event(true).boxed() } else { fmt.with_ansi(ansi).boxed() };
+    tracing_subscriber::registry().with(fmt.with_filter(filter).with_filter(no_foreign_trace)).init();
     match dangle::commands::run(cli.command) {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
         // A closed stdout (`dangle report | head`) is the reader's choice, not a failure.
@@ -38,7 +36,13 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {}", dangle::errors::render(&e));
+            let message = dangle::errors::render(&e);
+            if json {
+                // One JSON object, as the log lines before it.
+                eprintln!("{}", serde_json::json!({"timestamp": dangle::time::now_rfc3339(), "level": "ERROR", "message": message}));
+            } else {
+                eprintln!("error: {message}");
+            }
             ExitCode::from(2)
         }
     }

@@ -256,6 +256,13 @@ pub fn warn_gaps(report: &Report) {
     if report.gaps.is_empty() {
         return;
     }
+    if crate::cli::LogFormat::current() == crate::cli::LogFormat::Json {
+        // One log object per gap, its parts as fields, for a log shipper to count and route.
+        for g in &report.gaps {
+            tracing::warn!(source = %g.source, account = %g.account, region = %g.region, service = %g.service, error = %g.error, "coverage gap: records it could affect are unverified");
+        }
+        return;
+    }
     eprintln!("warning: {} coverage gap(s); records they could affect are `unverified`:", report.gaps.len());
     for g in &report.gaps {
         let region = if g.region.is_empty() { String::new() } else { format!(" {}", g.region) };

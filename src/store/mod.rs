@@ -66,7 +66,7 @@ impl RunLock {
                     use std::io::Write as _;
                     // Who holds it, for a scan that waits in vain (best effort: the lock is what counts).
                     let mut f = &file;
-                    let _ = f.set_len(0).and_then(|()| write!(f, "pid {}, since {}\n", std::process::id(), now_rfc3339()));
+                    let _ = f.set_len(0).and_then(|()| writeln!(f, "pid {}, since {}", std::process::id(), now_rfc3339()));
                     return Ok(Self { _file: file });
                 }
                 Err(std::fs::TryLockError::WouldBlock) => {

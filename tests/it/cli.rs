@@ -110,6 +110,23 @@ fn an_azure_provider_without_any_credential_stops_with_what_it_tried() {
 }
 
 #[test]
+fn log_format_json_writes_one_object_a_line_errors_included() {
+    let (_d, dir) = demo();
+    let o = dangle(&dir, &["--log-format", "json", "-v", "scan"]);
+    code(&o, 1);
+    let err = text(&o.stderr);
+    let lines: Vec<serde_json::Value> =
+        err.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}\n{err}"))).collect();
+    assert!(lines.iter().any(|l| l["level"] == "INFO" && l["message"] == "enumerated" && l["records"].is_u64()), "{err}");
+    assert!(lines.iter().all(|l| !l["message"].as_str().unwrap_or_default().contains('\u{1b}')), "no colour codes: {err}");
+    let o = dangle(&dir, &["--log-format", "json", "report", "--db", "missing.sqlite"]);
+    code(&o, 2);
+    let e: serde_json::Value = serde_json::from_str(text(&o.stderr).trim()).unwrap();
+    assert_eq!(e["level"], "ERROR");
+    assert!(e["message"].as_str().unwrap().starts_with("no store at"), "{e}");
+}
+
+#[test]
 fn exit_code_follows_fail_on() {
     let (_d, dir) = demo();
     code(&dangle(&dir, &["scan", "--fail-on", "critical"]), 0);

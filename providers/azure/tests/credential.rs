@@ -123,7 +123,7 @@ async fn the_chain_tries_each_credential_in_order_and_says_what_it_tried() {
     let chain = Chosen::new(None).with_ca(Some(arm.ca_pem.as_bytes())).unwrap();
     let t = chain.get_token(&[&scope], None).await.unwrap();
     assert_eq!((t.token.secret(), chain.kind()), ("workload-token", Some(Kind::WorkloadIdentity)));
-    let post = arm.requests().into_iter().filter(|r| r.method == "POST").last().unwrap();
+    let post = arm.requests().into_iter().rfind(|r| r.method == "POST").unwrap();
     assert!(post.body.contains("client_assertion=the.federated.jwt"), "{}", post.body);
     set_env(&[("AZURE_TENANT_ID", None), ("AZURE_CLIENT_ID", None), ("AZURE_FEDERATED_TOKEN_FILE", None), ("AZURE_AUTHORITY_HOST", None)]);
 
