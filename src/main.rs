@@ -23,7 +23,9 @@ fn main() -> ExitCode {
     use tracing_subscriber::util::SubscriberInitExt;
     use tracing_subscriber::Layer;
     // Colour codes only for a person at a terminal: cron mail and log files get plain text.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    // NO_COLOR (no-color.org): set to anything, no colour even at a terminal.
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr()) && !no_color;
     cli.log_format.set();
     let json = cli.log_format == dangle::cli::LogFormat::Json;
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false);

@@ -127,6 +127,26 @@ fn log_format_json_writes_one_object_a_line_errors_included() {
 }
 
 #[test]
+fn colour_only_at_a_terminal_and_never_with_no_color() {
+    let (_d, dir) = demo();
+    // A terminal (`script` gives the scan a pty); the stale range snapshot warning is always there.
+    let at_tty = |no_color: Option<&str>| {
+        let mut c = Command::new("script");
+        c.args(["-qec", &format!("'{}' scan --no-probe >/dev/null", env!("CARGO_BIN_EXE_dangle")), "/dev/null"]).current_dir(&dir).env_remove("NO_COLOR");
+        if let Some(v) = no_color {
+            c.env("NO_COLOR", v);
+        }
+        text(&c.output().expect("script(1) from util-linux").stdout)
+    };
+    assert!(at_tty(None).contains('\u{1b}'), "a person at a terminal gets colour");
+    let plain = at_tty(Some("1"));
+    assert!(plain.contains("WARN") && !plain.contains('\u{1b}'), "{plain:?}");
+    // Redirected stderr: no colour either way.
+    let o = dangle(&dir, &["scan", "--no-probe"]);
+    assert!(!text(&o.stderr).contains('\u{1b}'), "{:?}", text(&o.stderr));
+}
+
+#[test]
 fn exit_code_follows_fail_on() {
     let (_d, dir) = demo();
     code(&dangle(&dir, &["scan", "--fail-on", "critical"]), 0);
