@@ -194,6 +194,12 @@ pub struct ReportArgs {
 pub struct DiffArgs {
     #[command(flatten)]
     pub store: StoreArgs,
+    /// The earlier run (default: the one before `--to`).
+    #[arg(long, value_name = "RUN")]
+    pub from: Option<i64>,
+    /// The later run (default: the latest).
+    #[arg(long, value_name = "RUN")]
+    pub to: Option<i64>,
     /// Exit 1 when a new or worsened finding is at or above this severity.
     #[arg(long, value_enum, default_value = "high", value_name = "SEVERITY")]
     pub fail_on: SeverityArg,

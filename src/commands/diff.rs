@@ -1,4 +1,4 @@
-//! `dangle diff`: the latest run against the one before.
+//! `dangle diff`: a later run against an earlier one (default: the latest against the one before).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -239,8 +239,15 @@ struct DiffReport<'a> {
 
 pub fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
     let store = super::open_existing(&args.store)?;
-    let latest = store.require_latest()?;
-    let previous = store.previous_run(latest)?;
+    let latest = match args.to {
+        Some(to) => store.run_meta(to)?.id,
+        None => store.require_latest()?,
+    };
+    let previous = match args.from {
+        Some(from) if from >= latest => anyhow::bail!("--from {from} is not earlier than run {latest}: diff compares an earlier run with a later one"),
+        Some(from) => Some(store.run_meta(from)?.id),
+        None => store.previous_run(latest)?,
+    };
     let mut comparer = Comparer::default();
     store.merge_rows(previous, latest, |o, n| {
         comparer.add(o, n);
