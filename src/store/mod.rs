@@ -1017,8 +1017,9 @@ fn join<T: std::fmt::Display>(items: impl Iterator<Item = T>) -> String {
     items.map(|i| i.to_string()).collect::<Vec<_>>().join(" ")
 }
 
-/// An asset's addresses as the store and assets.csv hold them: [`fmt_net`] each, space-separated,
-/// appended to `out` (a million assets: no allocation per address).
+/// An asset's addresses as the store and assets.csv hold them, as people write them (a single address
+/// without its `/32` or `/128`, a block with its prefix), space-separated, appended to `out` (a
+/// million assets: no allocation per address).
 pub fn push_nets(out: &mut String, nets: &[ipnet::IpNet]) {
     use std::fmt::Write as _;
     for (i, net) in nets.iter().enumerate() {
@@ -1060,15 +1061,6 @@ pub fn push_hosts(out: &mut String, hosts: &[DnsName]) {
             out.push(' ');
         }
         out.push_str(h.as_str());
-    }
-}
-
-/// An address block as people write it: a single address without its `/32` or `/128`.
-pub fn fmt_net(net: &ipnet::IpNet) -> String {
-    if net.prefix_len() == net.max_prefix_len() {
-        net.addr().to_string()
-    } else {
-        net.to_string()
     }
 }
 

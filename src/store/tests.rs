@@ -287,3 +287,14 @@ fn an_unknown_stored_code_is_an_error_naming_it_not_a_clamped_value() {
     let e = crate::errors::render(&anyhow::Error::new(s.rows(run).unwrap_err()));
     assert!(e.contains("probe verdict `maybe`"), "{e}");
 }
+
+#[test]
+fn addresses_are_written_as_people_write_them() {
+    let nets: Vec<ipnet::IpNet> = ["192.0.2.7", "10.0.0.0/8", "0.0.0.0", "255.255.255.255", "2001:db8::1", "2001:db8::/32"]
+        .iter()
+        .map(|s| dangle_model::parse_ip_or_cidr(s).unwrap())
+        .collect();
+    let mut out = String::new();
+    push_nets(&mut out, &nets);
+    assert_eq!(out, "192.0.2.7 10.0.0.0/8 0.0.0.0 255.255.255.255 2001:db8::1 2001:db8::/32");
+}

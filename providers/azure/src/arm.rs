@@ -33,6 +33,8 @@ pub enum ArmError {
 pub struct Arm {
     pipeline: Pipeline,
     base: Url,
+    /// The token scope of the endpoint (`https://management.azure.com/.default`).
+    scope: String,
 }
 
 impl std::fmt::Debug for Arm {
@@ -81,9 +83,9 @@ fn client(tls: rustls::ClientConfig, timeout: Duration) -> Result<Transport, Str
     Ok(Transport::new(Arc::new(client)))
 }
 
-/// A transport trusting the system's roots and `ca_pem`.
-pub fn transport(ca_pem: Option<&[u8]>, timeout: Duration) -> Result<Transport, String> {
-    client(tls_config(ca_pem)?, timeout)
+/// A transport trusting what `tls` trusts.
+pub fn transport(tls: rustls::ClientConfig, timeout: Duration) -> Result<Transport, String> {
+    client(tls, timeout)
 }
 
 impl Arm {
@@ -103,9 +105,14 @@ impl Arm {
             }),
             ..ClientOptions::default()
         };
-        let auth = Arc::new(BearerTokenAuthorizationPolicy::new(credential, [scope]));
+        let auth = Arc::new(BearerTokenAuthorizationPolicy::new(credential, [scope.clone()]));
         let pipeline = Pipeline::new(Some("dangle-azure"), Some(env!("CARGO_PKG_VERSION")), options, Vec::new(), vec![auth], None);
-        Ok(Self { pipeline, base })
+        Ok(Self { pipeline, base, scope })
+    }
+
+    /// The token scope of this endpoint.
+    pub fn scope(&self) -> &str {
+        &self.scope
     }
 
     /// `path` (from the ARM root, with its query) as a URL of this endpoint.

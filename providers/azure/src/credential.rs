@@ -138,8 +138,13 @@ impl Chosen {
     }
 
     /// Token requests trust the system's roots and `ca_pem` (the provider's `ca_file`).
-    pub fn with_ca(mut self, ca_pem: Option<&[u8]>) -> Result<Self, String> {
-        self.transport = Some(crate::arm::transport(ca_pem, std::time::Duration::from_secs(30))?);
+    pub fn with_ca(self, ca_pem: Option<&[u8]>) -> Result<Self, String> {
+        self.with_tls(crate::arm::tls_config(ca_pem)?)
+    }
+
+    /// Token requests trust what `tls` trusts (the configuration the provider's ARM requests use).
+    pub fn with_tls(mut self, tls: rustls::ClientConfig) -> Result<Self, String> {
+        self.transport = Some(crate::arm::transport(tls, std::time::Duration::from_secs(30))?);
         Ok(self)
     }
 

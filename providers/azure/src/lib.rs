@@ -81,7 +81,6 @@ pub struct AzureSource {
     name: Arc<str>,
     arm: arm::Arm,
     credential: Arc<dyn TokenCredential>,
-    scope: String,
     subscriptions: Option<Vec<String>>,
     concurrency: usize,
 }
@@ -102,12 +101,23 @@ impl AzureSource {
         ca_pem: Option<&[u8]>,
         timeout: Duration,
     ) -> Result<Self, ProviderError> {
+        let tls = tls_config(ca_pem).map_err(|e| ProviderError::Config { provider: name.to_string(), message: format!("ca_file {e}") })?;
+        Self::with_tls(name, endpoint, credential, tls, timeout)
+    }
+
+    /// [`AzureSource::new`] with the TLS configuration already made (the one the credential's token
+    /// requests use too).
+    pub fn with_tls(
+        name: &str,
+        endpoint: &str,
+        credential: Arc<dyn TokenCredential>,
+        tls: rustls::ClientConfig,
+        timeout: Duration,
+    ) -> Result<Self, ProviderError> {
         let config = |message: String| ProviderError::Config { provider: name.to_string(), message };
         let base = Url::parse(endpoint).map_err(|e| config(format!("endpoint_url `{}`: {e}", dangle_model::excerpt(endpoint))))?;
-        let tls = tls_config(ca_pem).map_err(|e| config(format!("ca_file {e}")))?;
-        let scope = format!("{}/.default", base.origin().ascii_serialization());
         let arm = arm::Arm::new(base, credential.clone(), tls, timeout).map_err(config)?;
-        Ok(Self { name: Arc::from(name), arm, credential, scope, subscriptions: None, concurrency: DEFAULT_CONCURRENCY })
+        Ok(Self { name: Arc::from(name), arm, credential, subscriptions: None, concurrency: DEFAULT_CONCURRENCY })
     }
 
     /// Read only these subscriptions (ids), instead of every one the identity can list.
@@ -130,6 +140,25 @@ impl AzureSource {
             service: service.into(),
             error: dangle_model::input::printable(&error.to_string()).into_owned(),
             hides,
+        }
+    }
+
+    /// A list's items, or `None` and a gap `{what}: {error}` of `service` in `sub` that hides `hides`.
+    fn or_gap(
+        &self,
+        listed: Result<Vec<Value>, ArmError>,
+        sub: &str,
+        service: &str,
+        what: impl std::fmt::Display,
+        hides: &[Namespace],
+        inv: &mut Inventory,
+    ) -> Option<Vec<Value>> {
+        match listed {
+            Ok(items) => Some(items),
+            Err(e) => {
+                inv.gaps.push(self.gap(sub, service, format!("{what}: {e}"), Hides::only(hides)));
+                None
+            }
         }
     }
 
@@ -179,19 +208,15 @@ impl AzureSource {
 
     async fn dns(&self, sub: &str, account: &Arc<str>, inv: &mut Inventory) {
         use Namespace::{NameServers, Zones};
-        let zones = match self.arm.list(&format!("/subscriptions/{sub}/{DNS_ZONES}"), api::DNS).await {
-            Ok(z) => z,
-            Err(e) => {
-                inv.gaps.push(self.gap(sub, "dns", format!("list DNS zones: {e}"), Hides::only(&[Zones, NameServers])));
-                return;
-            }
-        };
+        let hides = &[Zones, NameServers];
+        let listed = self.arm.list(&format!("/subscriptions/{sub}/{DNS_ZONES}"), api::DNS).await;
+        let Some(zones) = self.or_gap(listed, sub, "dns", "list DNS zones", hides, inv) else { return };
         for z in &zones {
             let (Some(id), Some(name)) = (z.get("id").and_then(Value::as_str), z.get("name").and_then(Value::as_str)) else { continue };
             let zone = match DnsName::parse(name) {
                 Ok(n) => n,
                 Err(e) => {
-                    inv.gaps.push(self.gap(sub, "dns", format!("DNS zone `{}`: {e}", dangle_model::excerpt(name)), Hides::only(&[Zones, NameServers])));
+                    inv.gaps.push(self.gap(sub, "dns", format!("DNS zone `{}`: {e}", dangle_model::excerpt(name)), Hides::only(hides)));
                     continue;
                 }
             };
@@ -207,18 +232,13 @@ impl AzureSource {
                 ips: Default::default(),
                 hosts,
             });
-            let sets = match self.arm.list(&format!("{id}/recordsets"), api::DNS).await {
-                Ok(s) => s,
-                Err(e) => {
-                    inv.gaps.push(self.gap(sub, "dns", format!("list record sets of {zone}: {e}"), Hides::only(&[Zones, NameServers])));
-                    continue;
-                }
-            };
+            let listed = self.arm.list(&format!("{id}/recordsets"), api::DNS).await;
+            let Some(sets) = self.or_gap(listed, sub, "dns", format_args!("list record sets of {zone}"), hides, inv) else { continue };
             for s in &sets {
                 match dns::record(s, &self.name, account, &zone, false) {
                     Ok(Some(r)) => inv.records.push(r),
                     Ok(None) => {}
-                    Err(e) => inv.gaps.push(self.gap(sub, "dns", format!("zone {zone}: {e}"), Hides::only(&[Zones, NameServers]))),
+                    Err(e) => inv.gaps.push(self.gap(sub, "dns", format!("zone {zone}: {e}"), Hides::only(hides))),
                 }
             }
         }
@@ -227,40 +247,25 @@ impl AzureSource {
     /// Private DNS zones: their record sets, seen only inside the virtual networks linked to the zone
     /// (split horizon: judged apart from public names), each record's location naming the links.
     async fn private_dns(&self, sub: &str, account: &Arc<str>, inv: &mut Inventory) {
-        let hides = || Hides::only(&[Namespace::Zones]);
-        let zones = match self.arm.list(&format!("/subscriptions/{sub}/{PRIVATE_DNS_ZONES}"), api::PRIVATE_DNS).await {
-            Ok(z) => z,
-            Err(e) => {
-                inv.gaps.push(self.gap(sub, "privatedns", format!("list private DNS zones: {e}"), hides()));
-                return;
-            }
-        };
+        let hides = &[Namespace::Zones];
+        let listed = self.arm.list(&format!("/subscriptions/{sub}/{PRIVATE_DNS_ZONES}"), api::PRIVATE_DNS).await;
+        let Some(zones) = self.or_gap(listed, sub, "privatedns", "list private DNS zones", hides, inv) else { return };
         for z in &zones {
             let (Some(id), Some(name)) = (z.get("id").and_then(Value::as_str), z.get("name").and_then(Value::as_str)) else { continue };
             let Ok(zone) = DnsName::parse(name) else {
-                inv.gaps.push(self.gap(sub, "privatedns", format!("private DNS zone `{}` is not a name", dangle_model::excerpt(name)), hides()));
+                inv.gaps.push(self.gap(sub, "privatedns", format!("private DNS zone `{}` is not a name", dangle_model::excerpt(name)), Hides::only(hides)));
                 continue;
             };
-            let links = match self.arm.list(&format!("{id}/virtualNetworkLinks"), api::PRIVATE_DNS).await {
-                Ok(l) => l,
-                Err(e) => {
-                    inv.gaps.push(self.gap(sub, "privatedns", format!("list virtual network links of {zone}: {e}"), hides()));
-                    continue;
-                }
-            };
+            let listed = self.arm.list(&format!("{id}/virtualNetworkLinks"), api::PRIVATE_DNS).await;
+            let Some(links) = self.or_gap(listed, sub, "privatedns", format_args!("list virtual network links of {zone}"), hides, inv) else { continue };
             let vnets: Vec<&str> = links
                 .iter()
                 .filter_map(|l| l.pointer("/properties/virtualNetwork/id").and_then(Value::as_str))
                 .map(|v| v.rsplit('/').next().unwrap_or(v))
                 .collect();
             let seen_from = if vnets.is_empty() { "no virtual network linked".to_string() } else { vnets.join(", ") };
-            let sets = match self.arm.list(&format!("{id}/ALL"), api::PRIVATE_DNS).await {
-                Ok(s) => s,
-                Err(e) => {
-                    inv.gaps.push(self.gap(sub, "privatedns", format!("list record sets of private zone {zone}: {e}"), hides()));
-                    continue;
-                }
-            };
+            let listed = self.arm.list(&format!("{id}/ALL"), api::PRIVATE_DNS).await;
+            let Some(sets) = self.or_gap(listed, sub, "privatedns", format_args!("list record sets of private zone {zone}"), hides, inv) else { continue };
             for s in &sets {
                 match dns::record(s, &self.name, account, &zone, true) {
                     Ok(Some(mut r)) => {
@@ -268,7 +273,7 @@ impl AzureSource {
                         inv.records.push(r);
                     }
                     Ok(None) => {}
-                    Err(e) => inv.gaps.push(self.gap(sub, "privatedns", format!("private zone {zone}: {e}"), hides())),
+                    Err(e) => inv.gaps.push(self.gap(sub, "privatedns", format!("private zone {zone}: {e}"), Hides::only(hides))),
                 }
             }
         }
@@ -276,13 +281,8 @@ impl AzureSource {
 
     /// The resources of one type (and their children), as assets.
     async fn resources(&self, sub: &str, account: &Arc<str>, t: &resources::Type, inv: &mut Inventory) {
-        let items = match self.arm.list(&format!("/subscriptions/{sub}/{}", t.path), t.api).await {
-            Ok(i) => i,
-            Err(e) => {
-                inv.gaps.push(self.gap(sub, t.service, format!("list {}: {e}", t.what), Hides::only(t.hides)));
-                return;
-            }
-        };
+        let listed = self.arm.list(&format!("/subscriptions/{sub}/{}", t.path), t.api).await;
+        let Some(items) = self.or_gap(listed, sub, t.service, format_args!("list {}", t.what), t.hides, inv) else { return };
         let mut parents: Vec<&str> = Vec::new();
         for r in &items {
             let Some(id) = r.get("id").and_then(Value::as_str) else { continue };
@@ -296,13 +296,7 @@ impl AzureSource {
         let reads: Vec<_> = parents.iter().flat_map(|id| t.children.iter().map(move |(child, api)| self.children(id, child, api))).collect();
         let lists: Vec<_> = futures_util::stream::iter(reads).buffered(CHILD_LISTS_PER * self.concurrency).collect().await;
         for (id, child, listed) in lists {
-            let kids = match listed {
-                Ok(k) => k,
-                Err(e) => {
-                    inv.gaps.push(self.gap(sub, t.service, format!("list {child} of {id}: {e}"), Hides::only(t.hides)));
-                    continue;
-                }
-            };
+            let Some(kids) = self.or_gap(listed, sub, t.service, format_args!("list {child} of {id}"), t.hides, inv) else { continue };
             for k in &kids {
                 let Some(kid) = k.get("id").and_then(Value::as_str) else { continue };
                 let mut held = resources::Held::default();
@@ -336,7 +330,7 @@ impl AzureSource {
     async fn run(&self) -> Result<Inventory, ProviderError> {
         // One token first: no credential at all stops the run with what was tried, instead of a gap
         // per subscription.
-        self.credential.get_token(&[&self.scope], None).await.map_err(|e| ProviderError::Config {
+        self.credential.get_token(&[self.arm.scope()], None).await.map_err(|e| ProviderError::Config {
             provider: self.name.to_string(),
             message: e.to_string(),
         })?;

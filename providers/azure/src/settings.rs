@@ -101,12 +101,11 @@ impl Configured for AzureConfig {
                 None => None,
             };
             let timeout = Duration::from_secs(self.s.timeout_secs.unwrap_or(60));
-            let credential = Chosen::new(self.credential).with_ca(ca.as_deref()).map_err(|message| ProviderError::Config {
-                provider: self.name.clone(),
-                message: format!("ca_file {message}"),
-            })?;
-            let credential = Arc::new(credential);
-            let mut src = AzureSource::new(&self.name, &self.endpoint, credential, ca.as_deref(), timeout)?;
+            let config = |message: String| ProviderError::Config { provider: self.name.clone(), message };
+            // One trust configuration (the system's roots are read once) for ARM and for tokens.
+            let tls = crate::tls_config(ca.as_deref()).map_err(|e| config(format!("ca_file {e}")))?;
+            let credential = Chosen::new(self.credential).with_tls(tls.clone()).map_err(config)?;
+            let mut src = AzureSource::with_tls(&self.name, &self.endpoint, Arc::new(credential), tls, timeout)?;
             if let Some(subs) = &self.s.subscriptions {
                 src = src.with_subscriptions(subs.clone());
             }

@@ -96,10 +96,6 @@ impl<'a> RunView<'a> {
     /// Row `seq` into `row`, reusing its buffers: a million rows cost no allocation each.
     fn fill(&self, seq: usize, row: &mut ReportRow) {
         use std::fmt::Write as _;
-        fn set(to: &mut String, from: &str) {
-            to.clear();
-            to.push_str(from);
-        }
         let run = self.run;
         let j = &run.judgements[seq];
         let r = &run.records[j.record as usize];
@@ -176,10 +172,6 @@ impl Source for RunView<'_> {
     }
 
     fn each_asset(&self, f: &mut dyn FnMut(&AssetRow) -> anyhow::Result<()>) -> anyhow::Result<()> {
-        fn set(to: &mut String, from: &str) {
-            to.clear();
-            to.push_str(from);
-        }
         let first = self.assets_first()?;
         let assets = self.run.assets;
         // The store's order (kind, id, source, account), one row per identity: the first listed.
@@ -216,6 +208,12 @@ impl Source for RunView<'_> {
         }
         Ok(())
     }
+}
+
+/// `to` holding `from`, in the buffer it already has.
+fn set(to: &mut String, from: &str) {
+    to.clear();
+    to.push_str(from);
 }
 
 /// A row to fill ([`RunView::fill`] sets every field).
