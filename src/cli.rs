@@ -35,6 +35,10 @@ pub struct Cli {
     /// a line) for cron mail filters and log shippers.
     #[arg(long, value_enum, default_value = "text", global = true)]
     pub log_format: LogFormat,
+    /// Tables show every cell whole instead of fitting the terminal (wrapping the reason, cutting
+    /// long names short).
+    #[arg(long, global = true)]
+    pub wide: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -61,6 +65,29 @@ impl LogFormat {
             LogFormat::Text
         }
     }
+}
+
+static WIDE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Makes tables whole (`--wide`; set once, at start).
+pub fn set_wide(wide: bool) {
+    WIDE.store(wide, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The width tables fit: the terminal's when standard output is one (or `COLUMNS` when set), none
+/// with `--wide` or when the output goes to a file or a pipe.
+pub fn table_width() -> Option<usize> {
+    use std::io::IsTerminal as _;
+    if WIDE.load(std::sync::atomic::Ordering::Relaxed) {
+        return None;
+    }
+    if let Some(n) = std::env::var("COLUMNS").ok().and_then(|c| c.trim().parse::<usize>().ok()).filter(|n| *n > 0) {
+        return Some(n);
+    }
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    terminal_size::terminal_size_of(std::io::stdout()).map(|(w, _)| usize::from(w.0))
 }
 
 #[derive(Debug, Subcommand)]
@@ -159,6 +186,10 @@ pub struct ScanArgs {
     /// second waits, then judges with the first one's run in its history). 0: fail at once.
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     pub lock_timeout: u64,
+    /// Flag findings (targets not owned) whose rows have not changed for this many days as stale
+    /// (default: the config's `stale_days`, else 90).
+    #[arg(long, value_name = "N")]
+    pub stale_days: Option<u32>,
 }
 
 #[derive(Debug, Args)]

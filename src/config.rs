@@ -32,10 +32,14 @@ fn located(line: Option<usize>, key: Option<&str>, message: &str) -> String {
     parts.join(": ")
 }
 
+/// Findings unchanged for 90 days are stale: the seed's advice for records pointing at mTLS services.
+pub const DEFAULT_STALE_DAYS: u32 = 90;
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Raw {
     db: Option<PathBuf>,
+    stale_days: Option<u32>,
     #[serde(default)]
     providers: Vec<toml::Spanned<toml::Table>>,
     #[serde(default)]
@@ -104,6 +108,8 @@ impl ProviderConfig {
 pub struct Config {
     pub path: PathBuf,
     pub db: PathBuf,
+    /// A finding unchanged this many days is flagged stale (`stale_days`, `scan --stale-days`).
+    pub stale_days: u32,
     pub providers: Vec<ProviderConfig>,
     pub ranges: Vec<DeclaredRange>,
     pub probe: ProbeConfig,
@@ -135,7 +141,8 @@ impl Config {
         let ranges = src.ranges(&raw.ranges, &names)?;
         let probe = src.probe(raw.probe, &resolve)?;
         let db = resolve(raw.db.as_deref().unwrap_or(Path::new("dangle.sqlite")));
-        Ok(Self { path: path.to_path_buf(), db, providers, ranges, probe })
+        let stale_days = raw.stale_days.unwrap_or(DEFAULT_STALE_DAYS);
+        Ok(Self { path: path.to_path_buf(), db, stale_days, providers, ranges, probe })
     }
 }
 

@@ -27,6 +27,7 @@ fn main() -> ExitCode {
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr()) && !no_color;
     cli.log_format.set();
+    dangle::cli::set_wide(cli.wide);
     let json = cli.log_format == dangle::cli::LogFormat::Json;
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false);
     let fmt = if json { fmt.json().flatten_event(true).boxed() } else { fmt.with_ansi(ansi).boxed() };

@@ -55,6 +55,24 @@ pub fn earliest_date(text: &str) -> Option<(String, i64)> {
     best
 }
 
+/// Days since the epoch of the date an RFC 3339 timestamp starts with (`2026-11-29T…`).
+pub fn days_of(stamp: &str) -> Option<i64> {
+    let b = stamp.as_bytes();
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let (y, m, d) = (stamp.get(..4)?.parse().ok()?, stamp.get(5..7)?.parse().ok()?, stamp.get(8..10)?.parse().ok()?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    Some(days_from_civil(y, m, d))
+}
+
+/// Whole days from `since` to `until` (RFC 3339 timestamps; dates only), when both are dates.
+pub fn days_between(since: &str, until: &str) -> Option<i64> {
+    Some(days_of(until)? - days_of(since)?)
+}
+
 /// Days since the epoch, now.
 pub fn today() -> i64 {
     (SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) / 86_400) as i64
@@ -72,6 +90,14 @@ mod tests {
         let snap = "aws=2025-07-24-20-23-14 sync 1; gcp=2025-07-24T19:16:28; oracle=2025-07-21T07:13:25";
         assert_eq!(super::earliest_date(snap).map(|(d, _)| d).as_deref(), Some("2025-07-21"));
         assert_eq!(super::earliest_date("changeNumber 363"), None);
+    }
+
+    #[test]
+    fn days_between_dates() {
+        assert_eq!(super::days_between("2026-11-01T23:59:59Z", "2026-12-01T00:00:00Z"), Some(30));
+        assert_eq!(super::days_between("2024-02-28T00:00:00Z", "2024-03-01T00:00:00Z"), Some(2));
+        assert_eq!(super::days_between("", "2026-12-01T00:00:00Z"), None);
+        assert_eq!(super::days_of("2026-13-01"), None);
     }
 
     #[test]

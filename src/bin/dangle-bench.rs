@@ -113,6 +113,8 @@ fn main() {
             assets: &owned,
             gaps: &[],
             probed: &Default::default(),
+            stale_days: 90,
+            probing: false,
         })
         .expect("write run");
     let stored = t2.elapsed();
@@ -137,6 +139,8 @@ fn main() {
             assets: &owned,
             gaps: &[],
             probed: &Default::default(),
+            stale_days: 90,
+            probing: false,
         })
         .expect("write second run");
     store.checkpoint().expect("checkpoint");

@@ -264,7 +264,7 @@ pub fn run(args: &ChecklistArgs) -> anyhow::Result<Outcome> {
                         vec![name, h.record_type.clone(), h.zone.clone(), h.target.clone(), if h.via.is_empty() { "direct".into() } else { h.via.clone() }, h.location.clone()]
                     })
                     .collect();
-                write!(out, "{}", report::table(&["RECORD", "TYPE", "ZONE", "POINTS AT", "VIA", "WHERE"], &rows))?;
+                write!(out, "{}", report::table(&["RECORD", "TYPE", "ZONE", "POINTS AT", "VIA", "WHERE"], &rows, crate::cli::table_width()))?;
             }
         }
     }
@@ -297,6 +297,7 @@ mod tests {
             ttl: 300,
             owner: String::new(),
             probes: vec![],
+            ..ReportRow::empty()
         }
     }
 

@@ -307,7 +307,7 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
                 })
                 .collect();
             if !rows.is_empty() {
-                write!(out, "{}", report::table(&["CHANGE", "SEVERITY", "STATUS", "RECORD", "TYPE", "TARGET", "REASON"], &rows))?;
+                write!(out, "{}", report::table(&["CHANGE", "SEVERITY", "STATUS", "RECORD", "TYPE", "TARGET", "REASON"], &rows, crate::cli::table_width()))?;
             }
         }
     }
@@ -382,6 +382,7 @@ mod tests {
             ttl: 300,
             owner: String::new(),
             probes: vec![],
+            ..ReportRow::empty()
         }
     }
 

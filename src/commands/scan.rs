@@ -126,6 +126,8 @@ pub fn scan_into(cfg: &Config, store: &mut Store, probe: bool, lock_timeout: std
         assets: &inv.assets,
         gaps: &inv.gaps,
         probed: &probed,
+        stale_days: i64::from(cfg.stale_days),
+        probing: probe,
     };
     let (run, report) = store_and_report(store, &input, outputs, t)?;
     Ok(Scanned { run, report })
@@ -149,9 +151,9 @@ pub struct Outputs<'a> {
 fn store_and_report(store: &mut Store, input: &RunInput<'_>, outputs: Outputs<'_>, t: std::time::Instant) -> anyhow::Result<(i64, Report)> {
     let mut w = store.begin_run(input)?;
     let meta = w.meta();
-    let records_first = w.records()?;
+    let records = w.records()?;
     let (send, recv) = std::sync::mpsc::sync_channel(1);
-    let view = view::RunView::new(input, records_first, recv);
+    let view = view::RunView::new(input, records, recv);
     let (run, report, staged) = std::thread::scope(|s| {
         let reports = std::thread::Builder::new()
             .name("reports".into())
@@ -224,7 +226,10 @@ fn phase(name: &'static str, since: std::time::Instant) {
 }
 
 pub fn run(args: &ScanArgs) -> anyhow::Result<Outcome> {
-    let cfg = Config::load(&args.store.config)?;
+    let mut cfg = Config::load(&args.store.config)?;
+    if let Some(n) = args.stale_days {
+        cfg.stale_days = n;
+    }
     let db = args.store.db.clone().unwrap_or_else(|| cfg.db.clone());
     let lock_timeout = std::time::Duration::from_secs(args.lock_timeout);
     let mut store = Store::open_for_run(&db, lock_timeout)?;
@@ -287,12 +292,13 @@ pub fn print_report(src: &dyn Source, report: &Report, format: FormatArg, thresh
         FormatArg::Table => {
             let s = report.summary();
             let m = &report.run;
-            writeln!(
-                out,
+            let width = crate::cli::table_width();
+            let summary = format!(
                 "run {}: {} record sets ({} rows, one per target), {} assets, {} gaps — rows: {} dangling, {} unverified, {} external, {} owned, {} without target",
                 m.id, m.records, m.rows, m.assets, m.gaps, s.dangling, s.unverified, s.external, s.owned, s.no_target
-            )?;
-            writeln!(out, "cloud ranges snapshot: {}", m.snapshot)?;
+            );
+            write!(out, "{}", report::fit_line(&summary, width))?;
+            write!(out, "{}", report::fit_line(&format!("cloud ranges snapshot: {}", m.snapshot), width))?;
             if report.finding_count() == 0 {
                 writeln!(out, "no findings")?;
             } else {
@@ -309,22 +315,32 @@ pub fn print_report(src: &dyn Source, report: &Report, format: FormatArg, thresh
                         if probed {
                             row.push(r.probe_verdict.to_string());
                         }
-                        row.push(r.reason.clone());
+                        row.push(match (r.age_days, r.stale) {
+                            (Some(d), true) => format!("{d}d stale"),
+                            (Some(d), false) => format!("{d}d"),
+                            (None, _) => String::new(),
+                        });
+                        // Where the run probed, a row it did not probe says why.
+                        if probed && r.probe_verdict == dangle_model::Verdict::NotProbed && !r.probe_detail.is_empty() {
+                            row.push(format!("{} ({})", r.reason, r.probe_detail));
+                        } else {
+                            row.push(r.reason.clone());
+                        }
                         rows.push(row);
                         Ok(())
                     })?;
                 let head: &[&str] = if probed {
-                    &["SEVERITY", "STATUS", "RECORD", "TYPE", "TARGET", "PROBE", "REASON"]
+                    &["SEVERITY", "STATUS", "RECORD", "TYPE", "TARGET", "PROBE", "AGE", "REASON"]
                 } else {
-                    &["SEVERITY", "STATUS", "RECORD", "TYPE", "TARGET", "REASON"]
+                    &["SEVERITY", "STATUS", "RECORD", "TYPE", "TARGET", "AGE", "REASON"]
                 };
-                write!(out, "{}", report::table(head, &rows))?;
+                write!(out, "{}", report::table(head, &rows, crate::cli::table_width()))?;
             }
             if !report.named_probes.is_empty() {
                 let rows: Vec<Vec<String>> =
                     report.named_probes.iter().map(|n| vec![n.target.clone(), n.sni.clone(), n.verdict.to_string(), n.detail.clone()]).collect();
                 writeln!(out, "named targets ([[probe.targets]]):")?;
-                write!(out, "{}", report::table(&["TARGET", "SNI", "PROBE", "DETAIL"], &rows))?;
+                write!(out, "{}", report::table(&["TARGET", "SNI", "PROBE", "DETAIL"], &rows, crate::cli::table_width()))?;
             }
             let n = report.count_at_or_above(threshold);
             if n > 0 || report.finding_count() > 0 {

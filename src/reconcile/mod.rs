@@ -26,7 +26,7 @@ mod vocabulary;
 mod walk;
 
 pub use history::{Former, History};
-pub use vocabulary::{record_status, severity, Severity, Status};
+pub use vocabulary::{carries_https, record_status, severity, why_not_probed, Confidence, Severity, Status};
 use history::{asset_key, key_space, KeySpace};
 use scope::{ScopeInfo, ScopeKey};
 use walk::Walker;

@@ -90,3 +90,77 @@ pub fn severity(status: Status, claimable: Claimable, foreign_answer: bool) -> S
 pub fn record_status(rows: &[Judgement]) -> Status {
     rows.iter().map(|j| j.status).max().unwrap_or(Status::NoTarget)
 }
+
+/// How much evidence stands behind a row's status (contract names `confirmed` / `firm` /
+/// `tentative`), ordered so that `Confirmed` is the greatest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Confidence {
+    Tentative,
+    Firm,
+    Confirmed,
+}
+
+impl Confidence {
+    pub const ALL: [Confidence; 3] = [Self::Tentative, Self::Firm, Self::Confirmed];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Tentative => "tentative",
+            Self::Firm => "firm",
+            Self::Confirmed => "confirmed",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s.to_ascii_lowercase())
+    }
+
+    /// The confidence the evidence of one row gives: the inventory's judgement alone, or with what
+    /// the prober saw at the target agreeing (or not).
+    /// - `dangling`: a foreign server answering there is `confirmed` (someone else holds it); nothing
+    ///   of ours answering (no answer, a listener without TLS, a shared certificate) is `firm`; not
+    ///   probed, or a server that proved to be ours (the inventory and the wire disagree), `tentative`.
+    /// - `unverified`: always `tentative` (a coverage gap stands in for the inventory).
+    /// - `external`: `firm` once probed (the answer is on record), else `tentative`.
+    /// - `owned`: `confirmed` when the server proved to be ours, else `firm`; `no_target`: `firm`.
+    pub fn of(status: Status, verdict: dangle_model::Verdict) -> Self {
+        use dangle_model::Verdict as V;
+        match (status, verdict) {
+            (Status::Dangling, V::Foreign) => Self::Confirmed,
+            (Status::Dangling, V::NoAnswer | V::UnknownListener | V::Shared) => Self::Firm,
+            (Status::Dangling, _) => Self::Tentative,
+            (Status::Unverified, _) => Self::Tentative,
+            (Status::External, V::NotProbed) => Self::Tentative,
+            (Status::External, _) => Self::Firm,
+            (Status::Owned, V::Ours) => Self::Confirmed,
+            (Status::Owned | Status::NoTarget, _) => Self::Firm,
+        }
+    }
+}
+
+impl fmt::Display for Confidence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Does a record of this type (its name as written: `A`, `CNAME`, `ALIAS` …) lead to an HTTPS endpoint?
+pub fn carries_https(rtype: &str) -> bool {
+    ["A", "AAAA", "CNAME", "ALIAS", "ANAME"].iter().any(|t| t.eq_ignore_ascii_case(rtype))
+}
+
+/// Why a scan left a row `not_probed`, for the reports (empty when nothing rules a probe out).
+/// `probing`: whether the run probed at all (None: a run stored before dangle kept that).
+pub fn why_not_probed(status: Status, rtype: &str, target: &str, probing: Option<bool>) -> &'static str {
+    use Status;
+    if probing == Some(false) {
+        "not probed: probing was off for this run (--no-probe or [probe] enabled = false)"
+    } else if !matches!(status, Status::Dangling | Status::Unverified) {
+        "not probed: only dangling and unverified rows are probed"
+    } else if !carries_https(rtype) {
+        "not probed: this record type does not lead to an HTTPS endpoint"
+    } else if target.is_empty() || target.contains('/') {
+        "not probed: the target is a resource without an address or name to dial"
+    } else {
+        ""
+    }
+}

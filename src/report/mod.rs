@@ -82,6 +82,12 @@ pub const RECORD_COLUMNS: &[&str] = &[
     "probe_verdict",
     "probe_detail",
     "first_seen",
+    "confidence",
+    "dangling_since",
+    "last_changed",
+    "age_days",
+    "location",
+    "stale",
 ];
 pub const ASSET_COLUMNS: &[&str] = &["kind", "id", "source", "account", "region", "ips", "hosts"];
 pub const GAP_COLUMNS: &[&str] = &["source", "account", "region", "service", "error"];
@@ -370,7 +376,7 @@ impl Report {
             let (ph, pr) = if self.probed() { (" probe |", " --- |") } else { ("", "") };
             writeln!(
                 o,
-                "| severity | status | record | type | target | claimable |{ph} reason | where | first seen |\n| --- | --- | --- | --- | --- | --- |{pr} --- | --- | --- |"
+                "| severity | confidence | status | record | type | target | claimable |{ph} reason | where | first seen | dangling since | last changed |\n| --- | --- | --- | --- | --- | --- | --- |{pr} --- | --- | --- | --- | --- |"
             )?;
         }
         Ok(())
@@ -380,10 +386,14 @@ impl Report {
     fn markdown_row(&self, o: &mut dyn Write, r: &ReportRow) -> std::io::Result<()> {
         let name = if r.set_id.is_empty() { cell(&r.record_name) } else { cell(&format!("{} ({})", r.record_name, r.set_id)) };
         let probe = if self.probed() { format!(" {} |", r.probe_verdict) } else { String::new() };
+        let day = |s: &str| s.get(..10).unwrap_or(s).to_string();
+        let age = r.age_days.map(|d| format!(" ({d} d)")).unwrap_or_default();
+        let stale = if r.stale { " — stale" } else { "" };
         writeln!(
             o,
-            "| {} | {} | {} | {} | {} | {} |{probe} {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} |{probe} {} | {} | {}{age} | {} | {}{stale} |",
             r.severity,
+            r.confidence,
             r.status,
             name,
             r.record_type,
@@ -391,7 +401,9 @@ impl Report {
             r.claimable,
             cell(&r.reason),
             cell(&r.place()),
-            r.first_seen.get(..10).unwrap_or(&r.first_seen)
+            day(&r.first_seen),
+            day(&r.dangling_since),
+            day(&r.last_changed),
         )
     }
 }
@@ -433,7 +445,9 @@ pub fn write_fields<W: Write, S: AsRef<str>>(c: &mut csv::Writer<W>, fields: imp
 /// One row with the records.csv columns.
 fn write_row<W: Write>(c: &mut csv::Writer<W>, r: &ReportRow) -> csv::Result<()> {
     {
-        write_fields(c, [
+        let age = r.age_days.map(|d| d.to_string()).unwrap_or_default();
+        let stale = if r.stale { "true" } else { "false" };
+        write_fields::<_, &str>(c, [
             &r.record_name,
             &r.record_type,
             &r.set_id,
@@ -448,6 +462,12 @@ fn write_row<W: Write>(c: &mut csv::Writer<W>, r: &ReportRow) -> csv::Result<()>
             r.probe_verdict.as_str(),
             &r.probe_detail,
             &r.first_seen,
+            r.confidence.as_str(),
+            &r.dangling_since,
+            &r.last_changed,
+            &age,
+            &r.location,
+            stale,
         ])
     }
 }
@@ -582,9 +602,15 @@ impl serde_json::ser::Formatter for Nested<'_> {
 }
 
 /// A plain-text table with aligned columns, for terminals; control characters in cells are escaped.
-pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+/// With a `width` (the terminal's), the table fits it: the last column (a reason, a detail) wraps
+/// under itself while that leaves it [`MIN_LAST`] characters; past that it goes on indented lines of
+/// its own below each row, and the columns before it are cut short with `…`, widest first, if they
+/// alone are wider than the terminal. Without a width (`--wide`, or output to a file or a pipe),
+/// every cell is whole.
+pub fn table(headers: &[&str], rows: &[Vec<String>], width: Option<usize>) -> String {
     let rows: Vec<Vec<String>> = rows.iter().map(|r| r.iter().map(|c| dangle_model::input::printable(c).into_owned()).collect()).collect();
     let rows = rows.as_slice();
+    let n = headers.len();
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for r in rows {
         for (i, c) in r.iter().enumerate() {
@@ -593,20 +619,158 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
             }
         }
     }
-    let line = |cells: Vec<&str>| {
-        let mut s = String::new();
-        for (i, c) in cells.iter().enumerate() {
-            if i + 1 == cells.len() {
-                s.push_str(c);
+    // How the last column is laid out: whole, wrapped in place, or wrapped on lines below the row.
+    enum Last {
+        Whole,
+        Beside(usize),
+        Below(usize),
+    }
+    let before = |w: &[usize]| w[..n.saturating_sub(1)].iter().map(|w| w + 2).sum::<usize>();
+    let last = match width {
+        Some(width) if n > 1 && before(&widths) + widths[n - 1] > width => {
+            if width.saturating_sub(before(&widths)) >= MIN_LAST {
+                Last::Beside(width - before(&widths))
             } else {
-                s.push_str(&format!("{c:<w$}  ", w = widths[i]));
+                // The other columns keep the row's line (cut, widest first, if even they do not fit).
+                let floor: Vec<usize> = headers.iter().map(|h| h.chars().count().max(MIN_CUT)).collect();
+                while before(&widths) > width + 2 {
+                    let Some(i) = (0..n - 1).filter(|i| widths[*i] > floor[*i]).max_by_key(|i| widths[*i]) else { break };
+                    widths[i] -= 1;
+                }
+                Last::Below(width.saturating_sub(BELOW_INDENT.len()).max(MIN_CUT))
             }
         }
-        s.trim_end().to_string() + "\n"
+        _ => Last::Whole,
     };
-    let mut out = line(headers.to_vec());
+    let indent = " ".repeat(before(&widths));
+    let mut out = String::new();
+    let mut line = |cells: Vec<&str>, header: bool| {
+        let mut s = String::new();
+        let mut below = Vec::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 < cells.len() {
+                let cut = elide(c, widths[i]);
+                s.push_str(&format!("{cut:<w$}  ", w = widths[i]));
+                continue;
+            }
+            match last {
+                Last::Whole => s.push_str(c),
+                Last::Beside(room) => {
+                    for (k, part) in wrap(c, room).iter().enumerate() {
+                        if k > 0 {
+                            out.push_str(s.trim_end());
+                            out.push('\n');
+                            s = indent.clone();
+                        }
+                        s.push_str(part);
+                    }
+                }
+                // The header names the column at the end of its line, where that fits.
+                Last::Below(_) if header => {
+                    if width.is_some_and(|w| s.chars().count() + c.chars().count() <= w) {
+                        s.push_str(c);
+                    }
+                }
+                Last::Below(room) => below = wrap(c, room),
+            }
+        }
+        out.push_str(s.trim_end());
+        out.push('\n');
+        for part in below.iter().filter(|p| !p.is_empty()) {
+            out.push_str(BELOW_INDENT);
+            out.push_str(part);
+            out.push('\n');
+        }
+    };
+    line(headers.to_vec(), true);
     for r in rows {
-        out.push_str(&line(r.iter().map(String::as_str).collect()));
+        line(r.iter().map(String::as_str).collect(), false);
     }
     out
+}
+
+/// `s` wrapped at spaces to `width` (if any), each line after the first indented by two spaces.
+pub fn fit_line(s: &str, width: Option<usize>) -> String {
+    match width {
+        Some(w) if s.chars().count() > w => wrap(s, w.saturating_sub(2).max(MIN_CUT)).join("\n  ") + "\n",
+        _ => format!("{s}\n"),
+    }
+}
+
+/// How far [`table`] indents a last column it puts below its row.
+const BELOW_INDENT: &str = "    ";
+
+/// The fewest characters [`table`] leaves the last column beside the others.
+pub const MIN_LAST: usize = 40;
+/// The fewest characters [`table`] cuts an earlier column to.
+const MIN_CUT: usize = 8;
+
+/// `s` in at most `w` characters: whole, or cut with `…`.
+fn elide(s: &str, w: usize) -> std::borrow::Cow<'_, str> {
+    if s.chars().count() <= w {
+        return s.into();
+    }
+    let mut cut: String = s.chars().take(w.saturating_sub(1)).collect();
+    cut.push('…');
+    cut.into()
+}
+
+/// `s` in lines of at most `w` characters, broken at spaces where there are any.
+fn wrap(s: &str, w: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut cur = String::new();
+    for word in s.split(' ') {
+        let mut word = word.to_string();
+        loop {
+            let (have, len) = (cur.chars().count(), word.chars().count());
+            if have > 0 && have + 1 + len <= w {
+                cur.push(' ');
+                cur.push_str(&word);
+                break;
+            } else if have == 0 && len <= w {
+                cur = word;
+                break;
+            } else if have > 0 {
+                lines.push(std::mem::take(&mut cur));
+            } else {
+                // A word longer than a line: split it.
+                let head: String = word.chars().take(w).collect();
+                word = word.chars().skip(w).collect();
+                lines.push(head);
+            }
+        }
+    }
+    lines.push(cur);
+    lines
+}
+
+#[cfg(test)]
+mod table_tests {
+    use super::table;
+
+    #[test]
+    fn a_table_fits_the_width_it_is_given_and_is_whole_without_one() {
+        let reason = "198.51.100.77 is in declared range 198.51.100.0/24 of `datacentre` (colo) and no enumerated account holds it";
+        let rows = vec![vec!["high".to_string(), "a-very-long-record-name.preview.example.com".to_string(), reason.to_string()]];
+        let wide = table(&["SEVERITY", "RECORD", "REASON"], &rows, None);
+        assert_eq!(wide.lines().count(), 2);
+        assert!(wide.contains(reason));
+        let fit = table(&["SEVERITY", "RECORD", "REASON"], &rows, Some(100));
+        assert!(fit.lines().all(|l| l.chars().count() <= 100), "{fit}");
+        assert!(fit.lines().count() > 2, "the reason wraps: {fit}");
+        // Every word of the reason is still there, in order, under its column.
+        let head = fit.lines().next().unwrap();
+        let col = head[..head.find("REASON").unwrap()].chars().count();
+        let text: Vec<String> = fit.lines().skip(1).map(|l| l.chars().skip(col).collect::<String>().trim().to_string()).collect();
+        assert_eq!(text.join(" "), reason);
+        // Too narrow for the reason beside the name: it goes below, indented, and the name stays whole.
+        let narrow = table(&["SEVERITY", "RECORD", "REASON"], &rows, Some(72));
+        assert!(narrow.lines().all(|l| l.chars().count() <= 72), "{narrow}");
+        assert!(narrow.lines().nth(1).unwrap().trim_end().ends_with("a-very-long-record-name.preview.example.com"), "{narrow}");
+        let below: Vec<&str> = narrow.lines().skip(2).map(str::trim).collect();
+        assert_eq!(below.join(" "), reason);
+        // Narrower than the name itself: the name is cut short, never the line overlong.
+        let tiny = table(&["SEVERITY", "RECORD", "REASON"], &rows, Some(40));
+        assert!(tiny.contains('…') && tiny.lines().all(|l| l.chars().count() <= 40), "{tiny}");
+    }
 }

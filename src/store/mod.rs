@@ -9,14 +9,14 @@ use dangle_model::{Asset, CoverageGap, DnsName, DnsRecord, Verdict};
 use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 
-use crate::reconcile::{Claimable, Explainer, Former, History, Judgement, Severity, Status};
+use crate::reconcile::{Claimable, Confidence, Explainer, Former, History, Judgement, Severity, Status};
 
 mod probes;
 mod write;
 
 pub use crate::time::{format_unix, now_rfc3339};
 pub use probes::{EvidenceJson, NamedProbe, Probes, RowProbe};
-pub use write::{FirstSeen, RunWriter};
+pub use write::{FirstSeen, RecordDates, RunWriter};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -200,7 +200,23 @@ CREATE TABLE record_locations (
     PRIMARY KEY (record_id, run_id)
 ) WITHOUT ROWID;
 INSERT INTO record_locations (record_id, run_id, location) SELECT id, first_run, location FROM records WHERE location IS NOT NULL;
+"#, r#"
+-- Age. Per record: a fingerprint of its rows (targets and judgements) at its last sighting, the run in
+-- which that last changed, and the first run of its current dangling streak (NULL when not dangling).
+-- Per row, both runs as of its run (a report of run N shows what run N knew). Per run, the
+-- `--stale-days` it flagged stale findings with. Filled from history when this migration runs
+-- (`backfill_ages`); rows of earlier runs keep NULL (their reports show no age).
+ALTER TABLE records ADD COLUMN state INTEGER;
+ALTER TABLE records ADD COLUMN changed_run INTEGER;
+ALTER TABLE records ADD COLUMN dangling_run INTEGER;
+ALTER TABLE rows ADD COLUMN changed_run INTEGER;
+ALTER TABLE rows ADD COLUMN dangling_run INTEGER;
+ALTER TABLE runs ADD COLUMN stale_days INTEGER;
+ALTER TABLE runs ADD COLUMN probing INTEGER;
 "#];
+
+/// The schema that added ages (see the fourth migration).
+const AGES: i64 = 4;
 
 /// The oldest schema a read-only command can read without migrating it (schema 2 lacks only the
 /// per-run locations: its rows show each record's latest location).
@@ -250,6 +266,10 @@ pub struct RunInput<'a> {
     pub gaps: &'a [CoverageGap],
     /// Probe results by judgement (empty when nothing was probed).
     pub probed: &'a Probes,
+    /// `--stale-days`: a finding unchanged this many days is flagged stale.
+    pub stale_days: i64,
+    /// Whether the scan probed (rows it did not probe say why).
+    pub probing: bool,
 }
 
 /// A run's metadata.
@@ -265,6 +285,10 @@ pub struct RunMeta {
     pub rows: i64,
     pub assets: i64,
     pub gaps: i64,
+    /// `--stale-days` of the run: findings unchanged this long are flagged stale (none before schema 4).
+    pub stale_days: Option<i64>,
+    /// Whether the run probed (none before schema 4).
+    pub probing: Option<bool>,
 }
 
 /// One (record, target) row as reports show it: the records.csv columns plus where to edit. Nothing in
@@ -287,6 +311,18 @@ pub struct ReportRow {
     pub probe_detail: String,
     pub first_seen: String,
     pub location: String,
+    /// How much evidence stands behind the status ([`Confidence::of`]).
+    pub confidence: Confidence,
+    /// When the record was first judged dangling in its current streak (its exposure window); empty
+    /// when it is not dangling (or the run predates schema 4).
+    pub dangling_since: String,
+    /// The start of the run in which the record's rows (targets, statuses, severities, claimability,
+    /// probe verdicts) last changed.
+    pub last_changed: String,
+    /// Whole days from first_seen to this run.
+    pub age_days: Option<i64>,
+    /// A finding unchanged for the run's `--stale-days` or longer.
+    pub stale: bool,
     pub ttl: u32,
     pub owner: String,
     /// The evidence of every probe behind `probe_verdict` (JSON report only).
@@ -295,6 +331,35 @@ pub struct ReportRow {
 }
 
 impl ReportRow {
+    /// A row with every field empty (the lowest status, severity and confidence), to fill in.
+    pub fn empty() -> Self {
+        Self {
+            record_name: String::new(),
+            record_type: String::new(),
+            set_id: String::new(),
+            target: String::new(),
+            zone: String::new(),
+            source: String::new(),
+            account: String::new(),
+            status: Status::NoTarget,
+            severity: Severity::Info,
+            claimable: Claimable::No,
+            reason: String::new(),
+            probe_verdict: Verdict::NotProbed,
+            probe_detail: String::new(),
+            first_seen: String::new(),
+            location: String::new(),
+            confidence: Confidence::Tentative,
+            dangling_since: String::new(),
+            last_changed: String::new(),
+            age_days: None,
+            stale: false,
+            ttl: 0,
+            owner: String::new(),
+            probes: Vec::new(),
+        }
+    }
+
     /// Where a person edits the record: its file and line or console location, else source / account.
     pub fn place(&self) -> String {
         if self.location.is_empty() {
@@ -373,6 +438,25 @@ pub struct GapRow {
     pub region: String,
     pub service: String,
     pub error: String,
+}
+
+/// A row's age as reports show it, from dates the store (or the run in memory) holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ages {
+    pub age_days: Option<i64>,
+    pub stale: bool,
+}
+
+impl Ages {
+    /// A row of `status` in the run started at `run_started`, its record first seen at `first_seen` and
+    /// last changed at `last_changed` (empty: unknown); `stale_days` is the run's `--stale-days`.
+    /// A finding (a target not owned) is stale when it has not changed for `stale_days` days.
+    pub fn of(status: Status, run_started: &str, first_seen: &str, last_changed: &str, stale_days: Option<i64>) -> Self {
+        let age_days = crate::time::days_between(first_seen, run_started);
+        let unchanged = crate::time::days_between(last_changed, run_started);
+        let stale = status.is_finding() && matches!((unchanged, stale_days), (Some(d), Some(n)) if d >= n);
+        Self { age_days, stale }
+    }
 }
 
 pub struct Store {
@@ -485,6 +569,10 @@ impl Store {
         for (i, m) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             let tx = self.conn.transaction().map_err(&e)?;
             tx.execute_batch(m).map_err(&e)?;
+            if i as i64 + 1 == AGES && version > 0 {
+                tracing::info!(store = %self.path.display(), "upgrading the store: working out each record's age from its history (once)");
+                write::backfill_ages(&tx).map_err(&e)?;
+            }
             tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(&e)?;
             tx.commit().map_err(&e)?;
         }
@@ -545,7 +633,10 @@ impl Store {
     pub fn run_meta(&self, run: i64) -> Result<RunMeta, StoreError> {
         self.conn
             .query_row(
-                "SELECT id, started_at, finished_at, config, snapshot, tool_version, n_records, n_rows, n_assets, n_gaps FROM runs WHERE id = ?1",
+                &format!(
+                    "SELECT id, started_at, finished_at, config, snapshot, tool_version, n_records, n_rows, n_assets, n_gaps, {} FROM runs WHERE id = ?1",
+                    if self.schema >= AGES { "stale_days, probing" } else { "NULL, NULL" }
+                ),
                 [run],
                 |r| {
                     Ok(RunMeta {
@@ -559,6 +650,8 @@ impl Store {
                         rows: r.get(7)?,
                         assets: r.get(8)?,
                         gaps: r.get(9)?,
+                        stale_days: r.get(10)?,
+                        probing: r.get(11)?,
                     })
                 },
             )
@@ -654,11 +747,17 @@ impl Store {
             Which::All => "",
             Which::Findings => "AND w.status >= 2",
         };
+        let (ages, age_joins) = if self.schema >= AGES {
+            ("ch.started_at, dg.started_at, rr.stale_days, rr.probing", "LEFT JOIN runs ch ON ch.id = w.changed_run LEFT JOIN runs dg ON dg.id = w.dangling_run")
+        } else {
+            ("NULL, NULL, NULL, NULL", "")
+        };
         format!(
             "SELECT c.name, c.rtype, c.set_id, w.target, z.zone, z.source, z.account, w.status, w.severity, w.claimable, w.reason,
-                    w.probe_verdict, w.probe_detail, f.started_at, {location}, w.ttl, a.kind, a.asset_id, w.seq
+                    w.probe_verdict, w.probe_detail, f.started_at, {location}, w.ttl, a.kind, a.asset_id, w.seq,
+                    rr.started_at, {ages}
              FROM rows w JOIN records c ON c.id = w.record_id JOIN zones z ON z.id = c.zone_id
-             JOIN runs f ON f.id = c.first_run
+             JOIN runs f ON f.id = c.first_run JOIN runs rr ON rr.id = w.run_id {age_joins}
              LEFT JOIN assets a ON a.id = w.owner
              WHERE w.run_id = ?1 {filter} {only} ORDER BY {order}"
         )
@@ -732,6 +831,12 @@ impl Store {
     fn report_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, ReportRow)> {
         let kind: Option<String> = r.get(16)?;
         let id: Option<String> = r.get(17)?;
+        let status = codes::status(r.get(7)?).map_err(|e| e.at(7))?;
+        let probe_verdict = codes::verdict(r.get_ref(11)?.as_str().unwrap_or_default()).map_err(|e| e.at(11))?;
+        let first_seen: String = r.get(13)?;
+        let run_started: String = r.get(19)?;
+        let last_changed = r.get::<_, Option<String>>(20)?.unwrap_or_default();
+        let ages = Ages::of(status, &run_started, &first_seen, &last_changed, r.get(22)?);
         let row = ReportRow {
             record_name: r.get(0)?,
             record_type: r.get(1)?,
@@ -740,14 +845,27 @@ impl Store {
             zone: r.get(4)?,
             source: r.get(5)?,
             account: r.get(6)?,
-            status: codes::status(r.get(7)?).map_err(|e| e.at(7))?,
+            status,
             severity: codes::severity(r.get(8)?).map_err(|e| e.at(8))?,
             claimable: codes::claimable(r.get(9)?).map_err(|e| e.at(9))?,
             reason: r.get(10)?,
-            probe_verdict: codes::verdict(r.get_ref(11)?.as_str().unwrap_or_default()).map_err(|e| e.at(11))?,
-            probe_detail: r.get(12)?,
-            first_seen: r.get(13)?,
+            probe_verdict,
+            probe_detail: match (probe_verdict, r.get::<_, String>(12)?) {
+                // A row the scan chose not to probe says why (a probe the prober declined says so itself).
+                (Verdict::NotProbed, d) if d.is_empty() => {
+                    let rtype = r.get_ref(1)?.as_str().unwrap_or_default();
+                    let target = r.get_ref(3)?.as_str().unwrap_or_default();
+                    crate::reconcile::why_not_probed(status, rtype, target, r.get(23)?).to_string()
+                }
+                (_, d) => d,
+            },
+            first_seen,
             location: r.get::<_, Option<String>>(14)?.unwrap_or_default(),
+            confidence: Confidence::of(status, probe_verdict),
+            dangling_since: r.get::<_, Option<String>>(21)?.unwrap_or_default(),
+            last_changed,
+            age_days: ages.age_days,
+            stale: ages.stale,
             ttl: r.get(15)?,
             owner: match (kind, id) {
                 (Some(k), Some(i)) => format!("{k} {i}"),

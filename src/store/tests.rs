@@ -49,6 +49,8 @@ fn write(store: &mut Store, started: &str, records: &[DnsRecord], assets: &[Asse
             assets,
             gaps: &[],
             probed: &Default::default(),
+            stale_days: 90,
+            probing: false,
         })
         .unwrap()
 }
@@ -249,8 +251,8 @@ fn a_newer_or_older_store_is_refused_unchanged_by_a_read_only_open() {
 fn a_schema_2_store_reads_without_migrating() {
     let (d, mut s) = store();
     write(&mut s, "2026-01-01T00:00:00Z", &[rec("a.example.com", "192.0.2.1", "z.zone:3")], &[]);
-    // What the previous release left: no per-run locations.
-    s.conn.execute_batch("DROP TABLE record_locations; PRAGMA user_version = 2;").unwrap();
+    // What the previous release left: no per-run locations, no ages.
+    s.conn.execute_batch(&format!("DROP TABLE record_locations; {DROP_AGES} PRAGMA user_version = 2;")).unwrap();
     drop(s);
     let ro = Store::open_existing(&d.path().join("s.sqlite")).unwrap();
     assert_eq!(ro.rows(1).unwrap()[0].location, "z.zone:3");
@@ -260,7 +262,70 @@ fn a_schema_2_store_reads_without_migrating() {
     // A scan's open migrates it, and the per-run locations start from what the store knew.
     let rw = Store::open(&d.path().join("s.sqlite")).unwrap();
     assert_eq!(rw.rows(1).unwrap()[0].location, "z.zone:3");
-    assert_eq!(rw.schema, 3);
+    assert_eq!(rw.schema, AGES);
+}
+
+/// Takes a store back to before schema 4 (ages).
+const DROP_AGES: &str = "ALTER TABLE records DROP COLUMN state; ALTER TABLE records DROP COLUMN changed_run;
+    ALTER TABLE records DROP COLUMN dangling_run; ALTER TABLE rows DROP COLUMN changed_run;
+    ALTER TABLE rows DROP COLUMN dangling_run; ALTER TABLE runs DROP COLUMN stale_days; ALTER TABLE runs DROP COLUMN probing;";
+
+/// Runs of one record, `a.example.com` → 192.0.2.1, with the asset that holds the address in the runs
+/// marked `true` (owned) and released in the others (dangling, by history); each run on its date.
+fn age_runs(s: &mut Store, runs: &[(&str, bool)]) -> Vec<ReportRow> {
+    let r = [rec("a.example.com", "192.0.2.1", "z.zone:3")];
+    let a = [asset("web", "192.0.2.1")];
+    let mut out = Vec::new();
+    for (date, owned) in runs {
+        let run = write(s, &format!("{date}T00:00:00Z"), &r, if *owned { &a } else { &[] });
+        out.push(s.rows(run).unwrap().remove(0));
+    }
+    out
+}
+
+#[test]
+fn dangling_since_last_changed_and_stale_follow_the_history() {
+    let (_d, mut s) = store();
+    let rows = age_runs(
+        &mut s,
+        &[("2026-01-01", true), ("2026-01-02", false), ("2026-01-03", false), ("2026-04-10", false), ("2026-04-11", true), ("2026-04-12", false)],
+    );
+    let view: Vec<(Status, &str, &str, Option<i64>, bool)> =
+        rows.iter().map(|r| (r.status, &r.dangling_since[..10.min(r.dangling_since.len())], &r.last_changed[..10], r.age_days, r.stale)).collect();
+    assert_eq!(
+        view,
+        [
+            (Status::Owned, "", "2026-01-01", Some(0), false),
+            (Status::Dangling, "2026-01-02", "2026-01-02", Some(1), false),
+            (Status::Dangling, "2026-01-02", "2026-01-02", Some(2), false),
+            // Unchanged for 98 days, past the default 90: stale.
+            (Status::Dangling, "2026-01-02", "2026-01-02", Some(99), true),
+            (Status::Owned, "", "2026-04-11", Some(100), false),
+            // A new streak starts at the run that broke the old one.
+            (Status::Dangling, "2026-04-12", "2026-04-12", Some(101), false),
+        ]
+    );
+    // Each run's rows read back as that run knew them, whatever came after.
+    assert_eq!(s.rows(4).unwrap()[0].dangling_since, "2026-01-02T00:00:00Z");
+    assert_eq!(s.run_meta(4).unwrap().stale_days, Some(90));
+}
+
+#[test]
+fn upgrading_a_store_works_out_ages_from_its_history() {
+    let (d, mut s) = store();
+    age_runs(&mut s, &[("2026-01-01", true), ("2026-01-02", false), ("2026-01-03", false)]);
+    // As a schema-3 dangle left it: the same runs, no age columns.
+    s.conn.execute_batch(&format!("{DROP_AGES} PRAGMA user_version = 3;")).unwrap();
+    drop(s);
+    let mut s = Store::open(&d.path().join("s.sqlite")).unwrap();
+    let (changed, since): (i64, Option<i64>) =
+        s.conn.query_row("SELECT changed_run, dangling_run FROM records", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    assert_eq!((changed, since), (2, Some(2)), "the streak began at run 2");
+    // Runs before the upgrade show no age; the next run carries the streak on.
+    assert_eq!(s.rows(3).unwrap()[0].dangling_since, "");
+    let next = age_runs(&mut s, &[("2026-01-04", false)]);
+    assert_eq!((next[0].dangling_since.as_str(), next[0].last_changed.as_str()), ("2026-01-02T00:00:00Z", "2026-01-02T00:00:00Z"));
+    assert_eq!(s.verify().unwrap(), Vec::<String>::new());
 }
 
 #[test]

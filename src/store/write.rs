@@ -26,16 +26,88 @@ struct Matched {
     ids: Vec<i64>,
     /// Items not stored yet, in key order.
     new: Vec<usize>,
-    /// Stored ids seen again, in key order.
-    seen: Vec<i64>,
+    /// Stored ids seen again (with the first item that has each), in key order.
+    seen: Vec<(i64, usize)>,
     /// (id, item, stored location) whose `location` changed (records only).
     moved: Vec<(i64, usize, Option<String>)>,
     /// The run that first saw each item (its stored `first_run`); 0 until assigned.
     first: Vec<i64>,
+    /// What the store knew of each item seen before (records only; empty for assets).
+    prior: Vec<Prior>,
+}
+
+/// A stored record's age columns (0 for NULL: run ids start at 1, and [`RowState`] is never 0).
+#[derive(Debug, Clone, Copy, Default)]
+struct Prior {
+    state: i64,
+    changed_run: i64,
+    dangling_run: i64,
+}
+
+/// A record's rows folded into one fingerprint (their targets and judgements, in any order), and the
+/// worst status among them. The same fold over the same rows gives the same value in every build:
+/// FNV-1a, not the standard library's seeded hasher.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct RowState {
+    sum: u64,
+    dangling: bool,
+}
+
+impl RowState {
+    /// Adds one row (the store's codes and verdict name).
+    pub(super) fn add(&mut self, target: &str, status: i64, severity: i64, claimable: i64, verdict: &str) {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut eat = |bytes: &[u8]| {
+            for b in bytes {
+                h ^= u64::from(*b);
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+        };
+        eat(target.as_bytes());
+        eat(&[0xff, status as u8, severity as u8, claimable as u8, 0xff]);
+        eat(verdict.as_bytes());
+        // splitmix64's finalizer, so that summing rows does not cancel their bits.
+        let mut z = h.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        self.sum = self.sum.wrapping_add(z ^ (z >> 31));
+        self.dangling |= status == status_code(crate::reconcile::Status::Dangling);
+    }
+
+    /// The fingerprint as stored (never 0, which stands for NULL).
+    fn value(self) -> i64 {
+        match self.sum as i64 {
+            0 => 1,
+            v => v,
+        }
+    }
+
+    /// This run's age columns for a record whose rows fold into `self`, given what the store knew
+    /// (`prior`, default for a new record) and when the record was first seen.
+    fn next(self, prior: Prior, first_run: i64, run_id: i64) -> Prior {
+        let state = self.value();
+        let changed_run = if prior.state == state {
+            // Unchanged; a record stored before ages were kept counts from its first run.
+            if prior.changed_run > 0 { prior.changed_run } else { first_run }
+        } else if prior.state == 0 && prior.changed_run > 0 {
+            prior.changed_run
+        } else {
+            run_id
+        };
+        // A streak goes on from the record's last sighting (a run in which its provider failed
+        // breaks nothing: the name stayed exposed).
+        let dangling_run = match (self.dangling, prior.dangling_run) {
+            (true, 0) => run_id,
+            (true, since) => since,
+            (false, _) => 0,
+        };
+        Prior { state, changed_run, dangling_run }
+    }
 }
 
 /// Merge-joins `order` (item indexes sorted by `key`) against `sql`, which must select
-/// `id, k0, k1, k2, k3, k4, extra, first_run` ordered by the same key.
+/// `id, k0, k1, k2, k3, k4, extra, first_run` ordered by the same key, then (when `ages`) the
+/// record's `state, changed_run, dangling_run`.
 fn merge<'a>(
     tx: &Transaction<'_>,
     sql: &str,
@@ -43,15 +115,25 @@ fn merge<'a>(
     order: &[usize],
     key: impl Fn(usize) -> Key<'a>,
     extra: impl Fn(usize) -> Option<&'a str>,
+    ages: bool,
 ) -> rusqlite::Result<Matched> {
-    let mut m = Matched { ids: vec![0; n], new: Vec::new(), seen: Vec::new(), moved: Vec::new(), first: vec![0; n] };
+    let prior = if ages { vec![Prior::default(); n] } else { Vec::new() };
+    let mut m = Matched { ids: vec![0; n], new: Vec::new(), seen: Vec::new(), moved: Vec::new(), first: vec![0; n], prior };
     let mut stmt = tx.prepare(sql)?;
     let mut rows = stmt.query([])?;
     /// id, the four key columns (after a leading integer), the extra column and the first run.
-    type Stored = (i64, i64, String, String, String, String, Option<String>, i64);
+    type Stored = (i64, i64, String, String, String, String, Option<String>, i64, Prior);
     let read = |rows: &mut rusqlite::Rows<'_>| -> rusqlite::Result<Option<Stored>> {
         Ok(match rows.next()? {
-            Some(r) => Some((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?)),
+            Some(r) => {
+                let prior = if ages {
+                    let get = |i| r.get::<_, Option<i64>>(i).map(Option::unwrap_or_default);
+                    Prior { state: get(8)?, changed_run: get(9)?, dangling_run: get(10)? }
+                } else {
+                    Prior::default()
+                };
+                Some((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, prior))
+            }
             None => None,
         })
     };
@@ -65,6 +147,9 @@ fn merge<'a>(
                 if m.ids[pi] != 0 {
                     m.ids[i] = m.ids[pi];
                     m.first[i] = m.first[pi];
+                    if ages {
+                        m.prior[i] = m.prior[pi];
+                    }
                 } else {
                     m.new.push(i);
                 }
@@ -83,7 +168,10 @@ fn merge<'a>(
             Some(c) if (c.1, c.2.as_str(), c.3.as_str(), c.4.as_str(), c.5.as_str()) == k => {
                 m.ids[i] = c.0;
                 m.first[i] = c.7;
-                m.seen.push(c.0);
+                if ages {
+                    m.prior[i] = c.8;
+                }
+                m.seen.push((c.0, i));
                 if c.6.as_deref() != extra(i) {
                     m.moved.push((c.0, i, c.6.clone()));
                 }
@@ -105,10 +193,10 @@ impl Store {
     pub fn begin_run<'s, 'a>(&'s mut self, run: &'a RunInput<'a>) -> Result<RunWriter<'s, 'a>, StoreError> {
         let path = self.path.clone();
         let tx = self.conn.transaction().map_err(|error| StoreError::Sqlite { path: path.clone(), error })?;
-        let mut w = RunWriter { tx, run, path, id: 0, finished_at: now_rfc3339(), matched: None, record_ids: None, asset_ids: None };
+        let mut w = RunWriter { tx, run, path, id: 0, finished_at: now_rfc3339(), matched: None, record_ids: None, record_ages: Vec::new(), asset_ids: None };
         w.tx.execute(
-            "INSERT INTO runs (started_at, finished_at, config, snapshot, tool_version, n_records, n_rows, n_assets, n_gaps)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT INTO runs (started_at, finished_at, config, snapshot, tool_version, n_records, n_rows, n_assets, n_gaps, stale_days, probing)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
                 run.started_at,
                 w.finished_at,
@@ -118,7 +206,9 @@ impl Store {
                 run.records.len() as i64,
                 run.judgements.len() as i64,
                 run.assets.len() as i64,
-                run.gaps.len() as i64
+                run.gaps.len() as i64,
+                run.stale_days,
+                run.probing
             ],
         )
         .map_err(w.err())?;
@@ -127,7 +217,9 @@ impl Store {
     }
 }
 
-/// The date (`runs.started_at`) of the run that first saw each record or asset of a run being written.
+/// A date (`runs.started_at`) per record or asset of a run being written: of the run that first saw
+/// it, or (records) in which its rows last changed, or that began its dangling streak (none when it
+/// is not dangling).
 #[derive(Debug, Clone, Default)]
 pub struct FirstSeen {
     dates: Vec<String>,
@@ -135,10 +227,24 @@ pub struct FirstSeen {
 }
 
 impl FirstSeen {
-    /// Item `i`'s (a record's or an asset's index in the [`RunInput`]).
+    const NONE: u32 = u32::MAX;
+
+    /// Item `i`'s (a record's or an asset's index in the [`RunInput`]); empty when it has none.
     pub fn of(&self, i: usize) -> &str {
-        &self.dates[self.of[i] as usize]
+        match self.of[i] {
+            Self::NONE => "",
+            at => &self.dates[at as usize],
+        }
     }
+}
+
+/// What a scan's reports need from the store about each record of the run: when it was first seen,
+/// when its rows last changed, and since when it has been dangling.
+#[derive(Debug, Clone, Default)]
+pub struct RecordDates {
+    pub first_seen: FirstSeen,
+    pub last_changed: FirstSeen,
+    pub dangling_since: FirstSeen,
 }
 
 /// A run being written ([`Store::begin_run`]): the records, then the assets (each step tells when
@@ -152,6 +258,8 @@ pub struct RunWriter<'s, 'a> {
     finished_at: String,
     matched: Option<RecordsMatched>,
     record_ids: Option<Vec<i64>>,
+    /// Each record's age columns of this run, as the rows store them.
+    record_ages: Vec<Prior>,
     asset_ids: Option<Vec<i64>>,
 }
 
@@ -175,16 +283,22 @@ impl RunWriter<'_, '_> {
             rows: r.judgements.len() as i64,
             assets: r.assets.len() as i64,
             gaps: r.gaps.len() as i64,
+            stale_days: Some(r.stale_days),
+            probing: Some(r.probing),
         }
     }
 
-    /// Matches the records against the stored ones; returns when each was first seen. (They are
-    /// written by the next step.)
-    pub fn records(&mut self) -> Result<FirstSeen, StoreError> {
+    /// Matches the records against the stored ones; returns when each was first seen, last changed
+    /// and began dangling. (They are written by the next step.)
+    pub fn records(&mut self) -> Result<RecordDates, StoreError> {
         let matched = match_records(&self.tx, self.run, self.id).map_err(self.err())?;
-        let first = self.first_seen(&matched.m.first)?;
+        let dates = RecordDates {
+            first_seen: self.first_seen(&matched.m.first)?,
+            last_changed: self.first_seen(&matched.next.iter().map(|p| p.changed_run).collect::<Vec<_>>())?,
+            dangling_since: self.first_seen(&matched.next.iter().map(|p| p.dangling_run).collect::<Vec<_>>())?,
+        };
         self.matched = Some(matched);
-        Ok(first)
+        Ok(dates)
     }
 
     /// Writes the records, then the assets; returns when each asset was first seen.
@@ -193,7 +307,9 @@ impl RunWriter<'_, '_> {
             self.records()?;
         }
         if let Some(matched) = self.matched.take() {
-            self.record_ids = Some(insert_records(&self.tx, self.run, self.id, matched).map_err(self.err())?);
+            let (ids, ages) = insert_records(&self.tx, self.run, self.id, matched).map_err(self.err())?;
+            self.record_ids = Some(ids);
+            self.record_ages = ages;
         }
         let m = write_assets(&self.tx, self.run, self.id).map_err(self.err())?;
         let first = self.first_seen(&m.first)?;
@@ -208,7 +324,7 @@ impl RunWriter<'_, '_> {
         }
         let e = self.err();
         let (records, assets) = (self.record_ids.take().unwrap_or_default(), self.asset_ids.take().unwrap_or_default());
-        write_rows(&self.tx, self.run, self.id, &records, &assets).map_err(&e)?;
+        write_rows(&self.tx, self.run, self.id, &records, &self.record_ages, &assets).map_err(&e)?;
         write_probes_and_gaps(&self.tx, self.run, self.id).map_err(&e)?;
         self.tx.commit().map_err(&e)?;
         Ok(self.id)
@@ -220,6 +336,10 @@ impl RunWriter<'_, '_> {
         let mut out = FirstSeen { dates: Vec::new(), of: Vec::with_capacity(runs.len()) };
         let mut find = self.tx.prepare("SELECT started_at FROM runs WHERE id = ?1").map_err(self.err())?;
         for &run in runs {
+            if run == 0 {
+                out.of.push(FirstSeen::NONE);
+                continue;
+            }
             let at = match index.get(&run) {
                 Some(at) => *at,
                 None => {
@@ -237,13 +357,15 @@ impl RunWriter<'_, '_> {
 }
 
 /// The run's rows (one per judgement, the reason rendered here, once) and their links to probe evidence.
-fn write_rows(tx: &Transaction<'_>, run: &RunInput<'_>, run_id: i64, record_ids: &[i64], asset_ids: &[i64]) -> rusqlite::Result<()> {
+fn write_rows(tx: &Transaction<'_>, run: &RunInput<'_>, run_id: i64, record_ids: &[i64], ages: &[Prior], asset_ids: &[i64]) -> rusqlite::Result<()> {
         let mut ins = tx
             .prepare(
-                "INSERT INTO rows (run_id, seq, record_id, ttl, target, status, severity, claimable, reason, owner, probe_verdict, probe_detail)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                "INSERT INTO rows (run_id, seq, record_id, ttl, target, status, severity, claimable, reason, owner, probe_verdict, probe_detail,
+                                   changed_run, dangling_run)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
             )
             ?;
+        let none = |run: i64| (run > 0).then_some(run);
         let mut link = tx.prepare("INSERT INTO row_probes (run_id, seq, probe_id) VALUES (?1, ?2, ?3)")?;
         // One buffer for every reason and target.
         let (mut reason, mut target) = (String::new(), String::new());
@@ -272,7 +394,9 @@ fn write_rows(tx: &Transaction<'_>, run: &RunInput<'_>, run_id: i64, record_ids:
                 reason,
                 j.owner().map(|o| asset_ids[o as usize]),
                 probe.map_or(Verdict::NotProbed, |p| p.verdict).as_str(),
-                probe.map_or("", |p| p.detail.as_str())
+                probe.map_or("", |p| p.detail.as_str()),
+                ages.get(j.record as usize).and_then(|a| none(a.changed_run)),
+                ages.get(j.record as usize).and_then(|a| none(a.dangling_run))
             ])
             ?;
             for id in probe.map(|p| p.evidence.as_slice()).unwrap_or_default() {
@@ -308,6 +432,28 @@ struct RecordsMatched {
     m: Matched,
     /// The zone id of each record.
     zone_of: Vec<i64>,
+    /// Each record's age columns as of this run.
+    next: Vec<Prior>,
+}
+
+/// Each record's rows of this run folded into a [`RowState`] (the same fold [`backfill_ages`] makes
+/// over stored rows).
+fn record_states(run: &RunInput<'_>) -> Vec<RowState> {
+    use std::fmt::Write as _;
+    let mut states = vec![RowState::default(); run.records.len()];
+    let mut target = String::new();
+    for (seq, j) in run.judgements.iter().enumerate() {
+        target.clear();
+        if let Some(t) = j.target(run.records) {
+            let _ = write!(target, "{t}");
+        }
+        let probe = if run.probed.is_empty() { None } else { run.probed.get(seq) };
+        let verdict = probe.map_or(Verdict::NotProbed, |p| p.verdict);
+        if let Some(s) = states.get_mut(j.record as usize) {
+            s.add(&target, status_code(j.status), severity_code(j.severity), claimable_code(j.claimable), verdict.as_str());
+        }
+    }
+    states
 }
 
 /// Matches the run's records against the stored ones (adding the zones not stored yet): which are
@@ -346,29 +492,56 @@ fn match_records(tx: &Transaction<'_>, run: &RunInput<'_>, run_id: i64) -> rusql
     let order = key_order(run.records.len(), key);
     let mut m = merge(
         tx,
-        "SELECT id, zone_id, name, rtype, set_id, '', location, first_run FROM records ORDER BY zone_id, name, rtype, set_id",
+        "SELECT id, zone_id, name, rtype, set_id, '', location, first_run, state, changed_run, dangling_run FROM records
+         ORDER BY zone_id, name, rtype, set_id",
         run.records.len(),
         &order,
         key,
         |i| run.records[i].location.as_deref(),
+        true,
     )?;
     for &i in &m.new {
         m.first[i] = run_id;
     }
-    Ok(RecordsMatched { m, zone_of })
+    // Two items of one identity (two providers reading one file) are one record: their rows fold
+    // together, as the store will hold them under one id.
+    let mut states = record_states(run);
+    let mut k = 0;
+    while k < order.len() {
+        let mut end = k + 1;
+        while end < order.len() && key(order[end]) == key(order[k]) {
+            end += 1;
+        }
+        if end - k > 1 {
+            let mut all = RowState::default();
+            for &i in &order[k..end] {
+                all.sum = all.sum.wrapping_add(states[i].sum);
+                all.dangling |= states[i].dangling;
+            }
+            for &i in &order[k..end] {
+                states[i] = all;
+            }
+        }
+        k = end;
+    }
+    let next = (0..run.records.len()).map(|i| states[i].next(m.prior[i], m.first[i], run_id)).collect();
+    m.prior = Vec::new();
+    Ok(RecordsMatched { m, zone_of, next })
 }
 
 /// Writes the matched records (new ones added, seen ones marked, moved ones located); returns the
 /// stored id of each.
-fn insert_records(tx: &Transaction<'_>, run: &RunInput<'_>, run_id: i64, matched: RecordsMatched) -> rusqlite::Result<Vec<i64>> {
-    let RecordsMatched { mut m, zone_of } = matched;
+fn insert_records(tx: &Transaction<'_>, run: &RunInput<'_>, run_id: i64, matched: RecordsMatched) -> rusqlite::Result<(Vec<i64>, Vec<Prior>)> {
+    let RecordsMatched { mut m, zone_of, next } = matched;
+    let none = |run: i64| (run > 0).then_some(run);
     let key = |i: usize| {
         let r = &run.records[i];
         (zone_of[i], r.name.as_str(), r.rtype.as_str(), r.set_id.as_deref().unwrap_or(""), "")
     };
     {
         let mut add = tx.prepare(
-            "INSERT INTO records (zone_id, name, rtype, set_id, location, first_run, last_run) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+            "INSERT INTO records (zone_id, name, rtype, set_id, location, first_run, last_run, state, changed_run, dangling_run)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9)",
         )?;
         let mut last: Option<usize> = None;
         for &i in &m.new {
@@ -378,14 +551,26 @@ fn insert_records(tx: &Transaction<'_>, run: &RunInput<'_>, run_id: i64, matched
                 continue;
             }
             let r = &run.records[i];
-            add.execute(params![zone_of[i], r.name.as_str(), r.rtype.as_str(), r.set_id.as_deref().unwrap_or(""), r.location.as_deref(), run_id])?;
+            let a = next[i];
+            add.execute(params![
+                zone_of[i],
+                r.name.as_str(),
+                r.rtype.as_str(),
+                r.set_id.as_deref().unwrap_or(""),
+                r.location.as_deref(),
+                run_id,
+                a.state,
+                a.changed_run,
+                none(a.dangling_run)
+            ])?;
             m.ids[i] = tx.last_insert_rowid();
             last = Some(i);
         }
-        let mut seen = tx.prepare("UPDATE records SET last_run = ?1 WHERE id = ?2")?;
+        let mut seen = tx.prepare("UPDATE records SET last_run = ?1, state = ?2, changed_run = ?3, dangling_run = ?4 WHERE id = ?5")?;
         m.seen.sort_unstable();
-        for id in &m.seen {
-            seen.execute(params![run_id, id])?;
+        for &(id, i) in &m.seen {
+            let a = next[i];
+            seen.execute(params![run_id, a.state, a.changed_run, none(a.dangling_run), id])?;
         }
         // Where a record was as of each run that moved it, so `report --run N` shows the line numbers
         // run N saw: a record that never moved is where `records.location` says (no entry per record
@@ -401,7 +586,7 @@ fn insert_records(tx: &Transaction<'_>, run: &RunInput<'_>, run_id: i64, matched
             located.execute(params![id, run_id, run.records[*i].location.as_deref().unwrap_or("")])?;
         }
     }
-    Ok(m.ids)
+    Ok((m.ids, next))
 }
 
 fn write_assets(tx: &Transaction<'_>, run: &RunInput<'_>, run_id: i64) -> rusqlite::Result<Matched> {
@@ -417,6 +602,7 @@ fn write_assets(tx: &Transaction<'_>, run: &RunInput<'_>, run_id: i64) -> rusqli
         &order,
         key,
         |_| None,
+        false,
     )?;
     {
         let mut add =
@@ -435,7 +621,7 @@ fn write_assets(tx: &Transaction<'_>, run: &RunInput<'_>, run_id: i64) -> rusqli
         }
         let mut seen = tx.prepare("UPDATE assets SET last_run = ?1 WHERE id = ?2")?;
         m.seen.sort_unstable();
-        for id in &m.seen {
+        for (id, _) in &m.seen {
             seen.execute(params![run_id, id])?;
         }
         // run_assets is keyed by (run, asset ref): insert in ref order, once per ref (the first of
@@ -455,4 +641,49 @@ fn write_assets(tx: &Transaction<'_>, run: &RunInput<'_>, run_id: i64) -> rusqli
         }
     }
     Ok(m)
+}
+
+/// Fills the records' age columns from the history a store already holds (the migration to schema 4):
+/// every run's rows, in run order, folded per record as a scan folds them. One pass over the rows.
+pub(super) fn backfill_ages(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    let mut first: HashMap<i64, i64> = HashMap::new();
+    {
+        let mut stmt = tx.prepare("SELECT id, first_run FROM records")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            first.insert(r.get(0)?, r.get(1)?);
+        }
+    }
+    let mut ages: HashMap<i64, Prior> = HashMap::with_capacity(first.len());
+    let mut stmt = tx.prepare("SELECT run_id, record_id, target, status, severity, claimable, probe_verdict FROM rows ORDER BY run_id, seq")?;
+    let mut rows = stmt.query([])?;
+    let mut run: Option<i64> = None;
+    let mut this: HashMap<i64, RowState> = HashMap::new();
+    let mut fold = |run_id: i64, this: &mut HashMap<i64, RowState>| {
+        for (record, state) in this.drain() {
+            let prior = ages.get(&record).copied().unwrap_or_default();
+            let first_run = first.get(&record).copied().unwrap_or(run_id);
+            ages.insert(record, state.next(prior, first_run, run_id));
+        }
+    };
+    while let Some(r) = rows.next()? {
+        let run_id: i64 = r.get(0)?;
+        if run.is_some_and(|x| x != run_id) {
+            fold(run.unwrap_or_default(), &mut this);
+        }
+        run = Some(run_id);
+        let verdict = r.get_ref(6)?.as_str().unwrap_or_default().to_string();
+        this.entry(r.get(1)?).or_default().add(r.get_ref(2)?.as_str().unwrap_or_default(), r.get(3)?, r.get(4)?, r.get(5)?, &verdict);
+    }
+    if let Some(run_id) = run {
+        fold(run_id, &mut this);
+    }
+    let mut set = tx.prepare("UPDATE records SET state = ?1, changed_run = ?2, dangling_run = ?3 WHERE id = ?4")?;
+    let mut ids: Vec<i64> = ages.keys().copied().collect();
+    ids.sort_unstable();
+    for id in ids {
+        let a = ages[&id];
+        set.execute(params![a.state, a.changed_run, (a.dangling_run > 0).then_some(a.dangling_run), id])?;
+    }
+    Ok(())
 }

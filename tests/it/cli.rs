@@ -61,7 +61,7 @@ fn demo() -> (tempfile::TempDir, PathBuf) {
 }
 
 fn filters() -> Vec<(&'static str, &'static str)> {
-    vec![(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "[TIME]"), (r"\(\d{4}-\d\d-\d\d\)", "([DATE])"), (r"\| \d{4}-\d\d-\d\d \|", "| [DATE] |")]
+    vec![(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "[TIME]"), (r"\(\d{4}-\d\d-\d\d\)", "([DATE])"), (r"\| \d{4}-\d\d-\d\d \|", "| [DATE] |"), (r"\d{4}-\d\d-\d\d", "[DATE]")]
 }
 
 fn read(p: &Path) -> String {
@@ -74,7 +74,9 @@ fn demo_scan_writes_contract_files_and_exits_1_on_high_findings() {
     let o = dangle(&dir, &["scan", "--out", "out"]);
     code(&o, 1);
     assert!(text(&o.stdout).contains("finding(s) at or above high"));
-    let header = "record_name,record_type,set_id,target,zone,source,account,status,severity,claimable,reason,probe_verdict,probe_detail,first_seen";
+    // The contract's columns, then the ones the second wave added after them (design.md).
+    let header = "record_name,record_type,set_id,target,zone,source,account,status,severity,claimable,reason,probe_verdict,probe_detail,first_seen,\
+                  confidence,dangling_since,last_changed,age_days,location,stale";
     for f in ["records.csv", "findings.csv"] {
         assert_eq!(read(&dir.join("out").join(f)).lines().next(), Some(header), "{f}");
     }

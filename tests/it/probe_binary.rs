@@ -143,7 +143,7 @@ fn scan_probes_dangling_targets_and_a_foreign_answer_is_critical() {
 
     // The Markdown report and the table grow a probe column.
     let md = read(d, "out/report.md");
-    assert!(md.contains("| critical | dangling | preview-lb.example.com | A | 198.51.100.77 | yes | foreign |"), "{md}");
+    assert!(md.contains("| critical | confirmed | dangling | preview-lb.example.com | A | 198.51.100.77 | yes | foreign |"), "{md}");
     let table = read(d, "scan.out");
     assert!(table.contains("PROBE") && table.lines().any(|l| l.starts_with("critical") && l.contains("foreign")), "{table}");
 

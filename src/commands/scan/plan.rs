@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use dangle_model::{DnsRecord, RecordType, Target};
+use dangle_model::{DnsRecord, Target};
 use rustc_hash::FxHashMap;
 
 use crate::probe::runner::summarize;
@@ -28,10 +28,8 @@ pub fn sni_for(name: &str) -> String {
 
 /// The host or address a row's target is reached at, if it is something to probe over TLS.
 fn reachable(record: &DnsRecord, target: &Target) -> Option<String> {
-    match record.rtype {
-        RecordType::A | RecordType::Aaaa | RecordType::Cname => {}
-        RecordType::Other(ref t) if t.eq_ignore_ascii_case("ALIAS") || t.eq_ignore_ascii_case("ANAME") => {}
-        _ => return None,
+    if !crate::reconcile::carries_https(record.rtype.as_str()) {
+        return None;
     }
     match target {
         Target::Ip(ip) => Some(ip.to_string()),

@@ -15,12 +15,12 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 use anyhow::anyhow;
 
 use crate::report::{Report, Source};
-use crate::store::{evidence_value, push_hosts, push_nets, AssetRow, FirstSeen, GapRow, NamedProbeRow, ReportRow, RowCounts, RunInput, RunMeta, Which};
+use crate::store::{evidence_value, push_hosts, push_nets, Ages, AssetRow, FirstSeen, GapRow, NamedProbeRow, RecordDates, ReportRow, RowCounts, RunInput, RunMeta, Which};
 use dangle_model::Verdict;
 
 pub struct RunView<'a> {
     run: &'a RunInput<'a>,
-    records_first: FirstSeen,
+    records: RecordDates,
     /// The assets' first sightings, once the store has written the assets.
     assets_first: OnceLock<FirstSeen>,
     pending: Mutex<Option<Receiver<FirstSeen>>>,
@@ -29,8 +29,8 @@ pub struct RunView<'a> {
 impl<'a> RunView<'a> {
     /// `assets_first` delivers the assets' first sightings; a sender dropped unsent (the store write
     /// failed) makes the assets an error.
-    pub fn new(run: &'a RunInput<'a>, records_first: FirstSeen, assets_first: Receiver<FirstSeen>) -> Self {
-        Self { run, records_first, assets_first: OnceLock::new(), pending: Mutex::new(Some(assets_first)) }
+    pub fn new(run: &'a RunInput<'a>, records: RecordDates, assets_first: Receiver<FirstSeen>) -> Self {
+        Self { run, records, assets_first: OnceLock::new(), pending: Mutex::new(Some(assets_first)) }
     }
 
     /// The run's report, as [`Report::load`] would read it once the run is stored; its findings are
@@ -119,8 +119,18 @@ impl<'a> RunView<'a> {
         row.severity = j.severity;
         row.claimable = j.claimable;
         row.probe_verdict = probe.map_or(Verdict::NotProbed, |p| p.verdict);
-        set(&mut row.probe_detail, probe.map_or("", |p| p.detail.as_str()));
-        set(&mut row.first_seen, self.records_first.of(j.record as usize));
+        match probe {
+            Some(p) if p.verdict != Verdict::NotProbed || !p.detail.is_empty() => set(&mut row.probe_detail, &p.detail),
+            _ => set(&mut row.probe_detail, crate::reconcile::why_not_probed(j.status, r.rtype.as_str(), &row.target, Some(run.probing))),
+        }
+        let dates = &self.records;
+        set(&mut row.first_seen, dates.first_seen.of(j.record as usize));
+        set(&mut row.last_changed, dates.last_changed.of(j.record as usize));
+        set(&mut row.dangling_since, dates.dangling_since.of(j.record as usize));
+        let ages = Ages::of(j.status, &run.started_at, &row.first_seen, &row.last_changed, Some(run.stale_days));
+        row.age_days = ages.age_days;
+        row.stale = ages.stale;
+        row.confidence = crate::reconcile::Confidence::of(j.status, row.probe_verdict);
         set(&mut row.location, r.location.as_deref().unwrap_or_default());
         row.ttl = r.ttl;
         row.owner.clear();
@@ -218,24 +228,5 @@ fn set(to: &mut String, from: &str) {
 
 /// A row to fill ([`RunView::fill`] sets every field).
 fn blank() -> ReportRow {
-    ReportRow {
-        record_name: String::new(),
-        record_type: String::new(),
-        set_id: String::new(),
-        target: String::new(),
-        zone: String::new(),
-        source: String::new(),
-        account: String::new(),
-        status: crate::reconcile::Status::NoTarget,
-        severity: crate::reconcile::Severity::Info,
-        claimable: crate::reconcile::Claimable::No,
-        reason: String::new(),
-        probe_verdict: Verdict::NotProbed,
-        probe_detail: String::new(),
-        first_seen: String::new(),
-        location: String::new(),
-        ttl: 0,
-        owner: String::new(),
-        probes: Vec::new(),
-    }
+    ReportRow::empty()
 }
