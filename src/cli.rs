@@ -152,6 +152,19 @@ pub enum FormatArg {
     Csv,
     Json,
     Markdown,
+    /// SARIF 2.1.0, for GitHub code scanning.
+    Sarif,
+    /// One self-contained HTML page.
+    Html,
+}
+
+/// The formats of a list (`checklist`, `diff`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormatArg {
+    Table,
+    Csv,
+    Json,
+    Markdown,
 }
 
 impl From<FormatArg> for crate::report::Format {
@@ -162,6 +175,8 @@ impl From<FormatArg> for crate::report::Format {
             FormatArg::Csv => F::Csv,
             FormatArg::Json => F::Json,
             FormatArg::Markdown => F::Markdown,
+            FormatArg::Sarif => F::Sarif,
+            FormatArg::Html => F::Html,
         }
     }
 }
@@ -170,7 +185,8 @@ impl From<FormatArg> for crate::report::Format {
 pub struct ScanArgs {
     #[command(flatten)]
     pub store: StoreArgs,
-    /// Write records.csv, findings.csv, assets.csv, gaps.csv, report.md and report.json here.
+    /// Write records.csv, findings.csv, assets.csv, gaps.csv, report.md, report.json, report.sarif
+    /// and report.html here.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Judge only; do not probe dangling targets over TLS.
@@ -179,7 +195,7 @@ pub struct ScanArgs {
     /// Exit 1 when a finding is at or above this severity.
     #[arg(long, value_enum, default_value = "high", value_name = "SEVERITY")]
     pub fail_on: SeverityArg,
-    /// What to print on stdout: a findings table, findings.csv, the JSON report, or the Markdown report.
+    /// What to print on stdout: a findings table, findings.csv, the JSON, Markdown, SARIF or HTML report.
     #[arg(long, value_enum, default_value = "table")]
     pub format: FormatArg,
     /// How long to wait for another scan of the same store to finish (runs never interleave: the
@@ -203,7 +219,7 @@ pub struct ChecklistArgs {
     #[arg(long)]
     pub fresh: bool,
     #[arg(long, value_enum, default_value = "table")]
-    pub format: FormatArg,
+    pub format: ListFormatArg,
 }
 
 #[derive(Debug, Args)]
@@ -235,7 +251,7 @@ pub struct DiffArgs {
     #[arg(long, value_enum, default_value = "high", value_name = "SEVERITY")]
     pub fail_on: SeverityArg,
     #[arg(long, value_enum, default_value = "table")]
-    pub format: FormatArg,
+    pub format: ListFormatArg,
 }
 
 #[derive(Debug, Args)]

@@ -12,7 +12,7 @@ use ipnet::IpNet;
 use serde::Serialize;
 
 use super::Outcome;
-use crate::cli::{ChecklistArgs, FormatArg};
+use crate::cli::{ChecklistArgs, ListFormatArg};
 use crate::config::Config;
 use crate::report::{self, cell};
 use crate::store::{AssetRow, ReportRow, Store};
@@ -217,11 +217,11 @@ pub fn run(args: &ChecklistArgs) -> anyhow::Result<Outcome> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match args.format {
-        FormatArg::Json => {
+        ListFormatArg::Json => {
             serde_json::to_writer_pretty(&mut out, &serde_json::json!({ "run": run, "targets": args.targets, "records": hits }))?;
             writeln!(out)?;
         }
-        FormatArg::Csv => {
+        ListFormatArg::Csv => {
             let mut c = csv::Writer::from_writer(&mut out);
             c.write_record(["record_name", "record_type", "set_id", "target", "zone", "source", "account", "location", "via", "status", "change"])?;
             for h in &hits {
@@ -231,7 +231,7 @@ pub fn run(args: &ChecklistArgs) -> anyhow::Result<Outcome> {
             }
             c.flush()?;
         }
-        FormatArg::Markdown => {
+        ListFormatArg::Markdown => {
             writeln!(out, "# dangle checklist — {} (run {run})\n", args.targets.join(", "))?;
             if hits.is_empty() {
                 writeln!(out, "No record reaches these targets.")?;
@@ -252,7 +252,7 @@ pub fn run(args: &ChecklistArgs) -> anyhow::Result<Outcome> {
                 }
             }
         }
-        FormatArg::Table => {
+        ListFormatArg::Table => {
             if hits.is_empty() {
                 writeln!(out, "no record in run {run} reaches {}", args.targets.join(", "))?;
             } else {

@@ -6,7 +6,7 @@ use std::io::Write;
 use serde::Serialize;
 
 use super::Outcome;
-use crate::cli::{DiffArgs, FormatArg};
+use crate::cli::{DiffArgs, ListFormatArg};
 use crate::probe::Verdict;
 use crate::reconcile::{Severity, Status};
 use crate::report::{self, cell};
@@ -262,18 +262,18 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
         None => format!("run {latest} (no earlier run: every finding is new)"),
     };
     match args.format {
-        FormatArg::Json => {
+        ListFormatArg::Json => {
             serde_json::to_writer_pretty(&mut out, &DiffReport { run: latest, previous_run: previous, entries: &entries })?;
             writeln!(out)?;
         }
-        FormatArg::Csv => {
+        ListFormatArg::Csv => {
             let mut c = csv::Writer::from_writer(&mut out);
             for e in &entries {
                 c.serialize(e.printable())?;
             }
             c.flush()?;
         }
-        FormatArg::Markdown => {
+        ListFormatArg::Markdown => {
             writeln!(out, "# dangle diff — {title}\n")?;
             writeln!(out, "| change | severity | status | record | type | target | reason |\n| --- | --- | --- | --- | --- | --- | --- |")?;
             for e in &entries {
@@ -290,7 +290,7 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
                 )?;
             }
         }
-        FormatArg::Table => {
+        ListFormatArg::Table => {
             writeln!(out, "{title}: {} new, {} changed, {} fixed", count(&entries, Change::New), count(&entries, Change::Changed), count(&entries, Change::Fixed))?;
             let rows: Vec<Vec<String>> = entries
                 .iter()

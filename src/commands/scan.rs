@@ -149,6 +149,8 @@ pub struct Outputs<'a> {
 /// are published and the report printed; a failed store write fails the scan and leaves the folder
 /// as it was.
 fn store_and_report(store: &mut Store, input: &RunInput<'_>, outputs: Outputs<'_>, t: std::time::Instant) -> anyhow::Result<(i64, Report)> {
+    // The runs before this one, for the HTML report's chart of findings per run.
+    let mut history = store.finding_history(None, report::HISTORY_RUNS.saturating_sub(1))?;
     let mut w = store.begin_run(input)?;
     let meta = w.meta();
     let records = w.records()?;
@@ -158,7 +160,9 @@ fn store_and_report(store: &mut Store, input: &RunInput<'_>, outputs: Outputs<'_
         let reports = std::thread::Builder::new()
             .name("reports".into())
             .spawn_scoped(s, || -> anyhow::Result<(Report, Option<report::Staged>)> {
-                let report = view.report(meta);
+                let mut report = view.report(meta);
+                history.push(report.point());
+                report.history = history;
                 let staged = match outputs.dir {
                     Some(dir) => Some(report.stage(&view, dir).with_context(|| format!("cannot write reports into {}", dir.display()))?),
                     None => None,
@@ -190,6 +194,8 @@ fn store_and_report(store: &mut Store, input: &RunInput<'_>, outputs: Outputs<'_
             FormatArg::Csv => Some("findings.csv"),
             FormatArg::Json => Some("report.json"),
             FormatArg::Markdown => Some("report.md"),
+            FormatArg::Sarif => Some("report.sarif"),
+            FormatArg::Html => Some("report.html"),
             FormatArg::Table => None,
         };
         match outputs.dir.zip(written) {
@@ -289,6 +295,8 @@ pub fn print_report(src: &dyn Source, report: &Report, format: FormatArg, thresh
             report.write_markdown(src, &mut w)?;
             w.flush()?;
         }
+        FormatArg::Sarif => report.write_sarif(src, std::io::BufWriter::new(&mut out))?,
+        FormatArg::Html => report.write_html(src, std::io::BufWriter::new(&mut out))?,
         FormatArg::Table => {
             let s = report.summary();
             let m = &report.run;

@@ -10,9 +10,13 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::reconcile::{Severity, Status};
+use crate::reconcile::{Kind, Severity, Status};
 use dangle_model::Verdict;
-use crate::store::{AssetRow, GapRow, NamedProbeRow, ReportRow, RowCounts, RunMeta, Store, StoreError, Which};
+use crate::store::{AssetRow, GapRow, NamedProbeRow, ReportRow, RowCounts, RunMeta, RunPoint, Store, StoreError, Which};
+
+mod html;
+mod sarif;
+pub use html::{HISTORY_RUNS, HTML_FINDINGS};
 
 /// Where a report's rows and assets come from, in the order the store keeps them: rows in the order
 /// they were judged, assets by kind, id, source and account (one per identity).
@@ -88,6 +92,7 @@ pub const RECORD_COLUMNS: &[&str] = &[
     "age_days",
     "location",
     "stale",
+    "kind",
 ];
 pub const ASSET_COLUMNS: &[&str] = &["kind", "id", "source", "account", "region", "ips", "hosts"];
 pub const GAP_COLUMNS: &[&str] = &["source", "account", "region", "service", "error"];
@@ -102,6 +107,8 @@ pub struct Report {
     pub gaps: Vec<GapRow>,
     /// `[[probe.targets]]`: what answers at the targets the user named.
     pub named_probes: Vec<NamedProbeRow>,
+    /// Findings per run up to this one (the HTML report's chart), oldest first.
+    pub history: Vec<RunPoint>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +117,8 @@ pub enum Format {
     Csv,
     Json,
     Markdown,
+    Sarif,
+    Html,
 }
 
 /// A report's findings, in report order.
@@ -129,7 +138,9 @@ impl Report {
             findings.push(r);
             Ok::<_, StoreError>(())
         })?;
-        Ok(Self::new(store.run_meta(run)?, findings, store.row_counts(run)?, store.gaps(run)?, store.named_probes(run)?))
+        let mut report = Self::new(store.run_meta(run)?, findings, store.row_counts(run)?, store.gaps(run)?, store.named_probes(run)?);
+        report.history = store.finding_history(Some(run), HISTORY_RUNS)?;
+        Ok(report)
     }
 
     /// A report of `run` from its parts: `findings` in any order.
@@ -143,13 +154,18 @@ impl Report {
                 .then_with(|| a.set_id.cmp(&b.set_id))
                 .then_with(|| a.target.cmp(&b.target))
         });
-        Self { run, findings: Findings::Rows(findings), counts, gaps, named_probes }
+        Self { run, findings: Findings::Rows(findings), counts, gaps, named_probes, history: Vec::new() }
     }
 
     /// A report of `run` whose findings are the rows at positions `at` of its source, already in
     /// report order (a [`Source`] that holds them: the scan's run in memory, or the stored run).
     pub fn of_positions(run: RunMeta, at: Vec<u32>, counts: RowCounts, gaps: Vec<GapRow>, named_probes: Vec<NamedProbeRow>) -> Self {
-        Self { run, findings: Findings::At(at), counts, gaps, named_probes }
+        Self { run, findings: Findings::At(at), counts, gaps, named_probes, history: Vec::new() }
+    }
+
+    /// This run's findings by severity, as a point of the history chart.
+    pub fn point(&self) -> RunPoint {
+        RunPoint { run: self.run.id, started_at: self.run.started_at.clone(), by_severity: self.counts.by_severity }
     }
 
     /// How many findings the run has.
@@ -243,12 +259,21 @@ impl Report {
         findings.write_record(RECORD_COLUMNS)?;
         let mut md = open("report.md")?;
         self.markdown_head(&mut md)?;
+        let mut kinds = Kinds::default();
         self.each_finding(src, &mut |r| {
             write_row(&mut findings, r)?;
+            kinds.add(r.kind);
             Ok(self.markdown_row(&mut md, r)?)
         })?;
+        kinds.markdown(&mut md)?;
         finish(findings.into_inner().map_err(|e| e.into_error())?)?;
         finish(md)?;
+        let mut w = open("report.sarif")?;
+        self.write_sarif(src, &mut w)?;
+        finish(w)?;
+        let mut w = open("report.html")?;
+        self.write_html(src, &mut w)?;
+        finish(w)?;
         Ok(())
     }
 
@@ -280,6 +305,7 @@ impl Report {
             Ok(json.item(a)?)
         })?;
         json.field("gaps", &self.gaps)?;
+        json.field("kinds", &kinds_doc())?;
         if !self.named_probes.is_empty() {
             json.field("named_probes", &self.named_probes)?;
         }
@@ -329,7 +355,12 @@ impl Report {
     /// report.md, written as it is made (the findings of a million-row run are 100 MB of Markdown).
     pub fn write_markdown(&self, src: &dyn Source, o: &mut dyn Write) -> anyhow::Result<()> {
         self.markdown_head(o)?;
-        self.each_finding(src, &mut |r| Ok(self.markdown_row(o, r)?))
+        let mut kinds = Kinds::default();
+        self.each_finding(src, &mut |r| {
+            kinds.add(r.kind);
+            Ok(self.markdown_row(o, r)?)
+        })?;
+        Ok(kinds.markdown(o)?)
     }
 
     /// report.md up to its findings' rows: the summary, the gaps, the named targets, the table head.
@@ -408,6 +439,31 @@ impl Report {
     }
 }
 
+/// The finding kinds a report listed, for its "What to do" section.
+#[derive(Debug, Default)]
+struct Kinds {
+    seen: [usize; Kind::ALL.len()],
+}
+
+impl Kinds {
+    fn add(&mut self, k: Kind) {
+        self.seen[k.code() as usize] += 1;
+    }
+
+    /// report.md's last section: each kind listed, what to do about it and its OWASP entries.
+    fn markdown(&self, o: &mut dyn Write) -> std::io::Result<()> {
+        let listed: Vec<(Kind, usize)> = Kind::findings().map(|k| (k, self.seen[k.code() as usize])).filter(|(_, n)| *n > 0).collect();
+        if listed.is_empty() {
+            return Ok(());
+        }
+        writeln!(o, "\n## What to do\n")?;
+        for (k, n) in listed {
+            writeln!(o, "### {} ({n}): {}\n\n{}\n\nOWASP API Security Top 10: {}.\n", k, k.title(), k.remediation(), k.owasp().join("; "))?;
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Default, Clone, Copy, Serialize)]
 pub struct Summary {
     pub owned: usize,
@@ -468,8 +524,20 @@ fn write_row<W: Write>(c: &mut csv::Writer<W>, r: &ReportRow) -> csv::Result<()>
             &age,
             &r.location,
             stale,
+            r.kind.as_str(),
         ])
     }
+}
+
+/// report.json's schema (`schemas/report.schema.json`): its `schema_version`, raised when a field
+/// changes meaning or goes away (fields are added without a new version).
+pub const JSON_SCHEMA_VERSION: u32 = 1;
+
+/// Every finding kind with its title, remediation and OWASP entries (report.json's `kinds`).
+fn kinds_doc() -> Vec<serde_json::Value> {
+    Kind::findings()
+        .map(|k| serde_json::json!({ "id": k.as_str(), "title": k.title(), "remediation": k.remediation(), "owasp": k.owasp() }))
+        .collect()
 }
 
 /// report.json in serde_json's pretty layout, written as it streams: `{ "run": …, "rows": [ … ], … }`.
@@ -481,7 +549,7 @@ struct Json<W: Write> {
 
 impl<W: Write> Json<W> {
     fn start(mut w: W, run: &RunMeta) -> std::io::Result<Self> {
-        w.write_all(b"{\n  \"run\": ")?;
+        write!(w, "{{\n  \"schema_version\": {JSON_SCHEMA_VERSION},\n  \"run\": ")?;
         indented(&mut w, run, b"\n  ")?;
         Ok(Self { w, open: None })
     }

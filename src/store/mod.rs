@@ -9,7 +9,7 @@ use dangle_model::{Asset, CoverageGap, DnsName, DnsRecord, Verdict};
 use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 
-use crate::reconcile::{Claimable, Confidence, Explainer, Former, History, Judgement, Severity, Status};
+use crate::reconcile::{Claimable, Confidence, Explainer, Former, History, Judgement, Kind, Severity, Status};
 
 mod probes;
 mod write;
@@ -213,6 +213,10 @@ ALTER TABLE rows ADD COLUMN changed_run INTEGER;
 ALTER TABLE rows ADD COLUMN dangling_run INTEGER;
 ALTER TABLE runs ADD COLUMN stale_days INTEGER;
 ALTER TABLE runs ADD COLUMN probing INTEGER;
+-- The finding's kind (`Kind::code`), NULL in rows stored before.
+ALTER TABLE rows ADD COLUMN kind INTEGER;
+-- The run's findings by severity, `critical high medium low info` counts (the HTML report's chart).
+ALTER TABLE runs ADD COLUMN findings TEXT;
 "#];
 
 /// The schema that added ages (see the fourth migration).
@@ -323,6 +327,8 @@ pub struct ReportRow {
     pub age_days: Option<i64>,
     /// A finding unchanged for the run's `--stale-days` or longer.
     pub stale: bool,
+    /// What kind of finding it is (`ok` for none): its remediation and OWASP entries go by it.
+    pub kind: Kind,
     pub ttl: u32,
     pub owner: String,
     /// The evidence of every probe behind `probe_verdict` (JSON report only).
@@ -354,6 +360,7 @@ impl ReportRow {
             last_changed: String::new(),
             age_days: None,
             stale: false,
+            kind: Kind::Ok,
             ttl: 0,
             owner: String::new(),
             probes: Vec::new(),
@@ -438,6 +445,32 @@ pub struct GapRow {
     pub region: String,
     pub service: String,
     pub error: String,
+}
+
+/// One run's findings by severity, for a chart of the store's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunPoint {
+    pub run: i64,
+    pub started_at: String,
+    /// Indexed by [`Severity`] as a number.
+    pub by_severity: [usize; 5],
+}
+
+/// `runs.findings` as written: the counts from critical down to info.
+pub(crate) fn findings_text(by_severity: &[usize; 5]) -> String {
+    Severity::ALL.iter().rev().map(|s| by_severity[*s as usize].to_string()).collect::<Vec<_>>().join(" ")
+}
+
+fn parse_findings(text: &str) -> Option<[usize; 5]> {
+    let n: Vec<usize> = text.split_whitespace().map(|x| x.parse().ok()).collect::<Option<_>>()?;
+    if n.len() != 5 {
+        return None;
+    }
+    let mut out = [0; 5];
+    for (s, v) in Severity::ALL.iter().rev().zip(n) {
+        out[*s as usize] = v;
+    }
+    Some(out)
 }
 
 /// A row's age as reports show it, from dates the store (or the run in memory) holds.
@@ -617,6 +650,28 @@ impl Store {
         self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).map_err(self.err())
     }
 
+    /// Every run up to `until` (all when none) with its findings by severity, oldest first: at most
+    /// the `limit` latest. Runs stored before dangle kept counts are counted from their rows.
+    pub fn finding_history(&self, until: Option<i64>, limit: usize) -> Result<Vec<RunPoint>, StoreError> {
+        let counts = if self.schema >= AGES { "findings" } else { "NULL" };
+        let sql = format!("SELECT id, started_at, {counts} FROM runs WHERE id <= ?1 ORDER BY id DESC LIMIT ?2");
+        let mut stmt = self.conn.prepare(&sql).map_err(self.err())?;
+        let rows = stmt
+            .query_map(rusqlite::params![until.unwrap_or(i64::MAX), limit as i64], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?)))
+            .map_err(self.err())?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.err())?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (run, started_at, text) in rows.into_iter().rev() {
+            let by_severity = match text.as_deref().and_then(parse_findings) {
+                Some(c) => c,
+                None => self.row_counts(run)?.by_severity,
+            };
+            out.push(RunPoint { run, started_at, by_severity });
+        }
+        Ok(out)
+    }
+
     pub fn latest_run(&self) -> Result<Option<i64>, StoreError> {
         self.conn.query_row("SELECT MAX(id) FROM runs", [], |r| r.get(0)).map_err(self.err())
     }
@@ -748,9 +803,9 @@ impl Store {
             Which::Findings => "AND w.status >= 2",
         };
         let (ages, age_joins) = if self.schema >= AGES {
-            ("ch.started_at, dg.started_at, rr.stale_days, rr.probing", "LEFT JOIN runs ch ON ch.id = w.changed_run LEFT JOIN runs dg ON dg.id = w.dangling_run")
+            ("ch.started_at, dg.started_at, rr.stale_days, rr.probing, w.kind", "LEFT JOIN runs ch ON ch.id = w.changed_run LEFT JOIN runs dg ON dg.id = w.dangling_run")
         } else {
-            ("NULL, NULL, NULL, NULL", "")
+            ("NULL, NULL, NULL, NULL, NULL", "")
         };
         format!(
             "SELECT c.name, c.rtype, c.set_id, w.target, z.zone, z.source, z.account, w.status, w.severity, w.claimable, w.reason,
@@ -837,6 +892,11 @@ impl Store {
         let run_started: String = r.get(19)?;
         let last_changed = r.get::<_, Option<String>>(20)?.unwrap_or_default();
         let ages = Ages::of(status, &run_started, &first_seen, &last_changed, r.get(22)?);
+        let claimable = codes::claimable(r.get(9)?).map_err(|e| e.at(9))?;
+        let finding = match r.get::<_, Option<i64>>(24)? {
+            Some(c) => codes::kind(c).map_err(|e| e.at(24))?,
+            None => Kind::guess(status, claimable, probe_verdict, r.get_ref(1)?.as_str().unwrap_or_default(), r.get_ref(10)?.as_str().unwrap_or_default()),
+        };
         let row = ReportRow {
             record_name: r.get(0)?,
             record_type: r.get(1)?,
@@ -847,7 +907,7 @@ impl Store {
             account: r.get(6)?,
             status,
             severity: codes::severity(r.get(8)?).map_err(|e| e.at(8))?,
-            claimable: codes::claimable(r.get(9)?).map_err(|e| e.at(9))?,
+            claimable,
             reason: r.get(10)?,
             probe_verdict,
             probe_detail: match (probe_verdict, r.get::<_, String>(12)?) {
@@ -866,6 +926,7 @@ impl Store {
             last_changed,
             age_days: ages.age_days,
             stale: ages.stale,
+            kind: finding,
             ttl: r.get(15)?,
             owner: match (kind, id) {
                 (Some(k), Some(i)) => format!("{k} {i}"),
@@ -1076,6 +1137,9 @@ mod codes {
     }
     pub fn claimable(c: i64) -> Result<Claimable, UnknownCode> {
         usize::try_from(c).ok().and_then(|i| CLAIMABLE.get(i).copied()).ok_or_else(|| unknown("claimable code", c))
+    }
+    pub fn kind(c: i64) -> Result<super::Kind, UnknownCode> {
+        super::Kind::from_code(c).ok_or_else(|| unknown("finding kind code", c))
     }
     pub fn verdict(s: &str) -> Result<Verdict, UnknownCode> {
         Verdict::parse(s).ok_or_else(|| unknown("probe verdict", dangle_model::excerpt(s)))

@@ -192,11 +192,15 @@ impl Store {
     /// reader until [`RunWriter::finish`] commits, and a writer dropped before that leaves no trace.
     pub fn begin_run<'s, 'a>(&'s mut self, run: &'a RunInput<'a>) -> Result<RunWriter<'s, 'a>, StoreError> {
         let path = self.path.clone();
+        let mut by_severity = [0usize; 5];
+        for j in run.judgements.iter().filter(|j| j.status.is_finding()) {
+            by_severity[j.severity as usize] += 1;
+        }
         let tx = self.conn.transaction().map_err(|error| StoreError::Sqlite { path: path.clone(), error })?;
         let mut w = RunWriter { tx, run, path, id: 0, finished_at: now_rfc3339(), matched: None, record_ids: None, record_ages: Vec::new(), asset_ids: None };
         w.tx.execute(
-            "INSERT INTO runs (started_at, finished_at, config, snapshot, tool_version, n_records, n_rows, n_assets, n_gaps, stale_days, probing)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            "INSERT INTO runs (started_at, finished_at, config, snapshot, tool_version, n_records, n_rows, n_assets, n_gaps, stale_days, probing, findings)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             params![
                 run.started_at,
                 w.finished_at,
@@ -208,7 +212,8 @@ impl Store {
                 run.assets.len() as i64,
                 run.gaps.len() as i64,
                 run.stale_days,
-                run.probing
+                run.probing,
+                super::findings_text(&by_severity)
             ],
         )
         .map_err(w.err())?;
@@ -361,8 +366,8 @@ fn write_rows(tx: &Transaction<'_>, run: &RunInput<'_>, run_id: i64, record_ids:
         let mut ins = tx
             .prepare(
                 "INSERT INTO rows (run_id, seq, record_id, ttl, target, status, severity, claimable, reason, owner, probe_verdict, probe_detail,
-                                   changed_run, dangling_run)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                                   changed_run, dangling_run, kind)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
             )
             ?;
         let none = |run: i64| (run > 0).then_some(run);
@@ -373,6 +378,7 @@ fn write_rows(tx: &Transaction<'_>, run: &RunInput<'_>, run_id: i64, record_ids:
             use std::fmt::Write as _;
             let r = &run.records[j.record as usize];
             let probe = if run.probed.is_empty() { None } else { run.probed.get(seq) };
+            let verdict = probe.map_or(Verdict::NotProbed, |p| p.verdict);
             reason.clear();
             run.explain.render_into(&j.reason, &mut reason);
             if let Some(extra) = probe.and_then(|p| p.reason.as_deref()) {
@@ -393,10 +399,11 @@ fn write_rows(tx: &Transaction<'_>, run: &RunInput<'_>, run_id: i64, record_ids:
                 claimable_code(j.claimable),
                 reason,
                 j.owner().map(|o| asset_ids[o as usize]),
-                probe.map_or(Verdict::NotProbed, |p| p.verdict).as_str(),
+                verdict.as_str(),
                 probe.map_or("", |p| p.detail.as_str()),
                 ages.get(j.record as usize).and_then(|a| none(a.changed_run)),
-                ages.get(j.record as usize).and_then(|a| none(a.dangling_run))
+                ages.get(j.record as usize).and_then(|a| none(a.dangling_run)),
+                crate::reconcile::Kind::of(j.status, j.claimable, &j.reason, verdict).code()
             ])
             ?;
             for id in probe.map(|p| p.evidence.as_slice()).unwrap_or_default() {
@@ -659,6 +666,8 @@ pub(super) fn backfill_ages(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     let mut rows = stmt.query([])?;
     let mut run: Option<i64> = None;
     let mut this: HashMap<i64, RowState> = HashMap::new();
+    // Each run's findings by severity (status codes from `external` up are findings).
+    let mut findings: Vec<(i64, [usize; 5])> = Vec::new();
     let mut fold = |run_id: i64, this: &mut HashMap<i64, RowState>| {
         for (record, state) in this.drain() {
             let prior = ages.get(&record).copied().unwrap_or_default();
@@ -672,11 +681,28 @@ pub(super) fn backfill_ages(tx: &Transaction<'_>) -> rusqlite::Result<()> {
             fold(run.unwrap_or_default(), &mut this);
         }
         run = Some(run_id);
+        let (status, severity): (i64, i64) = (r.get(3)?, r.get(4)?);
+        let counts = match findings.last_mut() {
+            Some((at, c)) if *at == run_id => c,
+            _ => {
+                findings.push((run_id, [0; 5]));
+                &mut findings.last_mut().expect("just pushed").1
+            }
+        };
+        if status >= status_code(crate::reconcile::Status::External) {
+            if let Some(c) = usize::try_from(severity).ok().and_then(|s| counts.get_mut(s)) {
+                *c += 1;
+            }
+        }
         let verdict = r.get_ref(6)?.as_str().unwrap_or_default().to_string();
         this.entry(r.get(1)?).or_default().add(r.get_ref(2)?.as_str().unwrap_or_default(), r.get(3)?, r.get(4)?, r.get(5)?, &verdict);
     }
     if let Some(run_id) = run {
         fold(run_id, &mut this);
+    }
+    let mut counted = tx.prepare("UPDATE runs SET findings = ?1 WHERE id = ?2")?;
+    for (run, by_severity) in &findings {
+        counted.execute(params![super::findings_text(by_severity), run])?;
     }
     let mut set = tx.prepare("UPDATE records SET state = ?1, changed_run = ?2, dangling_run = ?3 WHERE id = ?4")?;
     let mut ids: Vec<i64> = ages.keys().copied().collect();

@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 
 use crate::common::copy_dir;
 
-fn netns() -> bool {
+pub(crate) fn netns() -> bool {
     static OK: OnceLock<bool> = OnceLock::new();
     *OK.get_or_init(|| {
         let ok = Command::new("unshare").args(["-n", "true"]).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
@@ -20,7 +20,7 @@ fn netns() -> bool {
     })
 }
 
-fn dangle(dir: &Path, args: &[&str]) -> Output {
+pub(crate) fn dangle(dir: &Path, args: &[&str]) -> Output {
     let bin = env!("CARGO_BIN_EXE_dangle");
     let mut cmd = if netns() {
         let mut c = Command::new("unshare");
@@ -42,17 +42,17 @@ fn dangle(dir: &Path, args: &[&str]) -> Output {
     cmd.args(args).current_dir(dir).env_remove("DANGLE_LOG").output().expect("run dangle")
 }
 
-fn text(b: &[u8]) -> String {
+pub(crate) fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
 #[track_caller]
-fn code(o: &Output, want: i32) {
+pub(crate) fn code(o: &Output, want: i32) {
     assert_eq!(o.status.code(), Some(want), "exit code\nstdout:\n{}\nstderr:\n{}", text(&o.stdout), text(&o.stderr));
 }
 
 /// A copy of the demo estate in a fresh folder.
-fn demo() -> (tempfile::TempDir, PathBuf) {
+pub(crate) fn demo() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo");
     copy_dir(&src, dir.path());
@@ -64,7 +64,7 @@ fn filters() -> Vec<(&'static str, &'static str)> {
     vec![(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "[TIME]"), (r"\(\d{4}-\d\d-\d\d\)", "([DATE])"), (r"\| \d{4}-\d\d-\d\d \|", "| [DATE] |"), (r"\d{4}-\d\d-\d\d", "[DATE]")]
 }
 
-fn read(p: &Path) -> String {
+pub(crate) fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
@@ -76,7 +76,7 @@ fn demo_scan_writes_contract_files_and_exits_1_on_high_findings() {
     assert!(text(&o.stdout).contains("finding(s) at or above high"));
     // The contract's columns, then the ones the second wave added after them (design.md).
     let header = "record_name,record_type,set_id,target,zone,source,account,status,severity,claimable,reason,probe_verdict,probe_detail,first_seen,\
-                  confidence,dangling_since,last_changed,age_days,location,stale";
+                  confidence,dangling_since,last_changed,age_days,location,stale,kind";
     for f in ["records.csv", "findings.csv"] {
         assert_eq!(read(&dir.join("out").join(f)).lines().next(), Some(header), "{f}");
     }
@@ -167,13 +167,20 @@ fn report_regenerates_a_run_byte_for_byte() {
     code(&o, 0);
     // Run 2 sees run 1's records and assets again: its first_seen dates come from the store.
     code(&dangle(&dir, &["report", "--run", "2", "--out", "report-out-2"]), 0);
-    for f in ["records.csv", "findings.csv", "assets.csv", "gaps.csv", "report.md", "report.json"] {
+    for f in ["records.csv", "findings.csv", "assets.csv", "gaps.csv", "report.md", "report.json", "report.sarif", "report.html"] {
         assert_eq!(read(&dir.join("scan-out").join(f)), read(&dir.join("report-out").join(f)), "{f}");
         assert_eq!(read(&dir.join("scan-out-2").join(f)), read(&dir.join("report-out-2").join(f)), "run 2 {f}");
     }
-    let records2 = read(&dir.join("scan-out-2/records.csv"));
-    let first_seen = read(&dir.join("scan-out/records.csv")).lines().nth(1).unwrap().rsplit(',').next().unwrap().to_string();
-    assert!(records2.lines().skip(1).all(|l| l.ends_with(&first_seen)), "run 2 rows keep run 1's first_seen {first_seen}:\n{records2}");
+    let column = |file: &str, name: &str| -> Vec<String> {
+        let mut r = csv::Reader::from_path(dir.join(file)).unwrap();
+        let at = r.headers().unwrap().iter().position(|h| h == name).unwrap();
+        r.records().map(|rec| rec.unwrap()[at].to_string()).collect()
+    };
+    let first_seen = column("scan-out/records.csv", "first_seen")[0].clone();
+    let records2 = column("scan-out-2/records.csv", "first_seen");
+    assert!(records2.iter().all(|f| *f == first_seen), "run 2 rows keep run 1's first_seen {first_seen}: {records2:?}");
+    // Nothing changed between the runs: every row's last change is run 1's.
+    assert!(column("scan-out-2/records.csv", "last_changed").iter().all(|f| *f == first_seen));
     assert_eq!(text(&o.stdout), read(&dir.join("scan-out/records.csv")));
     let o = dangle(&dir, &["report", "--format", "json"]);
     code(&o, 0);

@@ -13,5 +13,6 @@ mod aws;
 mod aws_binary;
 mod cli;
 mod common;
+mod formats;
 mod probe_binary;
 mod ranges_refresh;

@@ -131,6 +131,7 @@ impl<'a> RunView<'a> {
         row.age_days = ages.age_days;
         row.stale = ages.stale;
         row.confidence = crate::reconcile::Confidence::of(j.status, row.probe_verdict);
+        row.kind = crate::reconcile::Kind::of(j.status, j.claimable, &j.reason, row.probe_verdict);
         set(&mut row.location, r.location.as_deref().unwrap_or_default());
         row.ttl = r.ttl;
         row.owner.clear();

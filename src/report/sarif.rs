@@ -1,0 +1,213 @@
+//! SARIF 2.1.0 (`report.sarif`, `--format sarif`), for GitHub code scanning and other SARIF readers:
+//! one rule per finding kind (its remediation as help, its OWASP entries as tags), one result per
+//! finding at its level (critical and high: error; medium: warning; low and info: note), located at
+//! the zone file line, or at the hosted zone / record set a console shows. Checked against the
+//! official schema (fixtures/sarif/) in tests/it/formats.rs.
+
+use std::io::Write;
+
+use serde_json::json;
+
+use super::{Report, Source};
+use crate::reconcile::{Kind, Severity};
+use crate::store::ReportRow;
+
+/// The level a finding of this severity gets.
+pub fn level(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical | Severity::High => "error",
+        Severity::Medium => "warning",
+        Severity::Low | Severity::Info => "note",
+    }
+}
+
+/// GitHub's `security-severity` (0–10) for a severity.
+fn security_severity(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical => "9.5",
+        Severity::High => "8.0",
+        Severity::Medium => "5.5",
+        Severity::Low => "3.0",
+        Severity::Info => "1.0",
+    }
+}
+
+/// The severity a kind's findings usually have (the rule's default; each result carries its own).
+fn usual(k: Kind) -> Severity {
+    match k {
+        Kind::TakeoverSuspected => Severity::Critical,
+        Kind::DanglingAddress | Kind::DeletedCloudResource | Kind::DanglingDelegation => Severity::High,
+        Kind::MissingName | Kind::BrokenChain => Severity::Medium,
+        Kind::ExternalTakeoverProne | Kind::Unverified => Severity::Low,
+        Kind::External | Kind::Ok => Severity::Info,
+    }
+}
+
+/// `dangling-address` as `DanglingAddress` (a rule's `name`).
+fn pascal(id: &str) -> String {
+    id.split('-').map(|w| w[..1].to_uppercase() + &w[1..]).collect()
+}
+
+fn rules() -> Vec<serde_json::Value> {
+    Kind::findings()
+        .map(|k| {
+            let owasp = k.owasp();
+            let mut tags: Vec<&str> = vec!["security", "dns"];
+            tags.extend(owasp);
+            json!({
+                "id": k.as_str(),
+                "name": pascal(k.as_str()),
+                "shortDescription": { "text": k.title() },
+                "fullDescription": { "text": format!("{}. OWASP API Security Top 10: {}.", k.title(), owasp.join("; ")) },
+                "help": {
+                    "text": k.remediation(),
+                    "markdown": format!("**What to do.** {}\n\n**OWASP API Security Top 10 (2023):** {}", k.remediation(), owasp.join("; ")),
+                },
+                "defaultConfiguration": { "level": level(usual(k)) },
+                "properties": { "tags": tags, "security-severity": security_severity(usual(k)), "precision": "high" },
+            })
+        })
+        .collect()
+}
+
+/// The file and line of a zone-file location (`zones/example.com.zone:22`).
+fn file_line(location: &str) -> Option<(&str, u64)> {
+    let (file, line) = location.rsplit_once(':')?;
+    let line: u64 = line.parse().ok().filter(|l| *l > 0)?;
+    (!file.is_empty() && !file.contains("://")).then_some((file, line))
+}
+
+/// `s` as a relative URI path segment (unreserved characters kept, the rest percent-encoded).
+fn segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A stable identity for a finding across runs (what GitHub matches alerts by).
+fn fingerprint(r: &ReportRow) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let (a, b, c, d, e, f, g) = r.key_ref();
+    for part in [a, b, c, d, e, f, g] {
+        for byte in part.bytes().chain([0xff]) {
+            h ^= u64::from(byte);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{h:016x}")
+}
+
+fn result(r: &ReportRow) -> serde_json::Value {
+    let name = if r.set_id.is_empty() { r.record_name.clone() } else { format!("{} ({})", r.record_name, r.set_id) };
+    let arrow = if r.target.is_empty() { String::new() } else { format!(" → {}", r.target) };
+    let physical = match file_line(&r.location) {
+        Some((file, line)) => json!({ "artifactLocation": { "uri": file.replace('\\', "/") }, "region": { "startLine": line } }),
+        // A record in a cloud zone: the zone as its own artifact (source / account / zone).
+        None => json!({ "artifactLocation": { "uri": format!("dns/{}/{}/{}", segment(&r.source), segment(&r.account), segment(&r.zone)) } }),
+    };
+    let logical = json!({
+        "name": format!("{} {}", r.record_name, r.record_type),
+        "fullyQualifiedName": format!("{}/{}/{}/{} {}", r.source, r.account, r.zone, name, r.record_type),
+        "kind": "resource",
+    });
+    json!({
+        "ruleId": r.kind.as_str(),
+        "ruleIndex": Kind::findings().position(|k| k == r.kind).unwrap_or(0),
+        "level": level(r.severity),
+        "message": { "text": format!("{name} {}{arrow} is {} ({} severity): {}", r.record_type, r.status, r.severity, r.reason) },
+        "locations": [{ "physicalLocation": physical, "logicalLocations": [logical] }],
+        "partialFingerprints": { "dangleFinding/v1": fingerprint(r) },
+        "properties": {
+            "severity": r.severity,
+            "status": r.status,
+            "confidence": r.confidence,
+            "claimable": r.claimable,
+            "target": r.target,
+            "where": r.place(),
+            "probe_verdict": r.probe_verdict,
+            "probe_detail": r.probe_detail,
+            "first_seen": r.first_seen,
+            "dangling_since": r.dangling_since,
+            "age_days": r.age_days,
+            "stale": r.stale,
+            "owasp": r.kind.owasp(),
+        },
+    })
+}
+
+impl Report {
+    /// The run's findings as one SARIF 2.1.0 log, streamed from `src`.
+    pub fn write_sarif(&self, src: &dyn Source, mut w: impl Write) -> anyhow::Result<()> {
+        let m = &self.run;
+        let notifications: Vec<serde_json::Value> = self
+            .gaps
+            .iter()
+            .map(|g| {
+                let region = if g.region.is_empty() { String::new() } else { format!(" {}", g.region) };
+                json!({
+                    "level": "warning",
+                    "message": { "text": format!("coverage gap: {} {} {}{region}: {}; records it could affect are unverified", g.source, g.account, g.service, g.error) },
+                })
+            })
+            .collect();
+        let head = json!({
+            "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+            "version": "2.1.0",
+        });
+        let run = json!({
+            "tool": { "driver": {
+                "name": "dangle",
+                "version": m.tool_version,
+                "semanticVersion": m.tool_version,
+                "informationUri": "https://owasp.org/API-Security/editions/2023/en/0xa9-improper-inventory-management/",
+                "rules": rules(),
+            }},
+            "automationDetails": { "id": format!("dangle/{}/", m.config) },
+            "invocations": [{
+                "executionSuccessful": true,
+                "startTimeUtc": m.started_at,
+                "endTimeUtc": m.finished_at,
+                "toolExecutionNotifications": notifications,
+            }],
+            "properties": { "run": m.id, "cloud_range_snapshot": m.snapshot, "records": m.records, "rows": m.rows, "assets": m.assets },
+        });
+        // `{ "$schema", "version", "runs": [ { …run, "results": [ streamed ] } ] }`
+        let head = serde_json::to_string_pretty(&head)?;
+        w.write_all(head.strip_suffix('}').unwrap_or(&head).trim_end().as_bytes())?;
+        w.write_all(b",\n  \"runs\": [\n    ")?;
+        let run = serde_json::to_string(&run)?;
+        w.write_all(run.strip_suffix('}').unwrap_or(&run).as_bytes())?;
+        w.write_all(b",\"results\":[")?;
+        let mut first = true;
+        self.each_finding(src, &mut |r| {
+            if !first {
+                w.write_all(b",")?;
+            }
+            first = false;
+            w.write_all(b"\n      ")?;
+            serde_json::to_writer(&mut w, &result(r))?;
+            Ok(())
+        })?;
+        w.write_all(b"\n    ]}\n  ]\n}\n")?;
+        w.flush()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn zone_file_locations_become_file_and_line() {
+        assert_eq!(super::file_line("zones/example.com.zone:22"), Some(("zones/example.com.zone", 22)));
+        assert_eq!(super::file_line("route53 hosted zone Z1"), None);
+        assert_eq!(super::file_line("/subscriptions/x/resourceGroups/y"), None);
+        assert_eq!(super::segment("acme corp/z"), "acme%20corp%2Fz");
+        assert_eq!(super::pascal("dangling-address"), "DanglingAddress");
+    }
+}
