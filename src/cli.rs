@@ -218,7 +218,9 @@ pub struct ChecklistArgs {
     /// Scan first (needs the config) instead of using the latest stored run.
     #[arg(long)]
     pub fresh: bool,
-    #[arg(long, value_enum, default_value = "table")]
+    /// Markdown (the records, then the exact changes: a Route53 batch per hosted zone, zone file
+    /// lines, Azure record sets); exit 1 while any record reaches a target.
+    #[arg(long, value_enum, default_value = "markdown")]
     pub format: ListFormatArg,
 }
 

@@ -63,6 +63,7 @@ fn main() {
             set_id: None,
             targets: smallvec::smallvec![target],
             location: None,
+            spec: None,
         });
     }
     let mut owned = Vec::with_capacity(assets);

@@ -190,6 +190,126 @@ pub fn checklist(rows: &[ReportRow], assets: &[AssetRow], targets: &[String]) ->
     Ok(hits)
 }
 
+/// What to change, per place the records live: one `change-resource-record-sets` batch per Route53
+/// hosted zone, the lines of zone files, the Azure record sets.
+#[derive(Debug, Default, Serialize)]
+pub struct Changes {
+    pub route53: Vec<Route53Batch>,
+    pub zone_files: Vec<FileEdit>,
+    pub azure: Vec<AzureEdit>,
+    /// Record sets no change could be written for (a provider without a change API dangle knows).
+    pub by_hand: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Route53Batch {
+    pub account: String,
+    pub zone: String,
+    pub hosted_zone_id: String,
+    /// The AWS CLI command that applies `batch`, saved as `file`.
+    pub command: String,
+    pub file: String,
+    pub batch: serde_json::Value,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FileEdit {
+    pub file: String,
+    pub line: u64,
+    pub record: String,
+    pub edit: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AzureEdit {
+    pub record_set: String,
+    pub edit: String,
+    pub command: String,
+}
+
+/// A record set's identity among rows.
+type SetKey = (String, String, String, String, String, String);
+
+fn set_key(r: &ReportRow) -> SetKey {
+    (r.source.clone(), r.account.clone(), r.zone.clone(), r.record_name.clone(), r.record_type.clone(), r.set_id.clone())
+}
+
+/// The host or address a record value names (`10 mail.example.com.` → `mail.example.com`).
+fn value_target(v: &str) -> String {
+    v.split_whitespace().last().unwrap_or(v).trim_end_matches('.').trim_matches('"').to_ascii_lowercase()
+}
+
+/// The changes that take every directly hit value out of its record set: the set deleted when all its
+/// values go, else rewritten without them. Records that only follow a hit name are listed, not changed:
+/// whether they go too is the owner's call once the name they follow is gone.
+pub fn changes(store: &Store, rows: &[ReportRow], hits: &[Hit], targets: &[String]) -> anyhow::Result<Changes> {
+    let mut out = Changes::default();
+    let mut values: BTreeMap<SetKey, Vec<&ReportRow>> = BTreeMap::new();
+    for r in rows {
+        values.entry(set_key(r)).or_default().push(r);
+    }
+    let mut hit_sets: BTreeMap<SetKey, Vec<&Hit>> = BTreeMap::new();
+    for h in hits.iter().filter(|h| h.via.is_empty()) {
+        let key = (h.source.clone(), h.account.clone(), h.zone.clone(), h.record_name.clone(), h.record_type.clone(), h.set_id.clone());
+        hit_sets.entry(key).or_default().push(h);
+    }
+    let mut batches: BTreeMap<(String, String), (String, String, Vec<serde_json::Value>)> = BTreeMap::new();
+    for (key, set_hits) in &hit_sets {
+        let all = values.get(key).map(Vec::as_slice).unwrap_or_default();
+        let Some(first) = all.first() else { continue };
+        let going: HashSet<String> = set_hits.iter().map(|h| value_target(h.target.strip_prefix("alias:").unwrap_or(&h.target))).collect();
+        let whole = all.iter().all(|r| going.contains(&value_target(r.target.strip_prefix("alias:").unwrap_or(&r.target))));
+        let label = format!("{} {}{}", first.record_name, first.record_type, if first.set_id.is_empty() { String::new() } else { format!(" ({})", first.set_id) });
+        if let Some(spec) = store.record_spec(first)? {
+            let zone_id = first.location.split("hosted zone ").nth(1).and_then(|s| s.split_whitespace().next()).unwrap_or_default().to_string();
+            let mut spec: serde_json::Value = serde_json::from_str(&spec).context("a stored Route53 record set is not JSON")?;
+            let change = if whole {
+                serde_json::json!({ "Action": "DELETE", "ResourceRecordSet": spec })
+            } else {
+                if let Some(rr) = spec.get_mut("ResourceRecords").and_then(|v| v.as_array_mut()) {
+                    rr.retain(|v| !going.contains(&value_target(v["Value"].as_str().unwrap_or_default())));
+                }
+                serde_json::json!({ "Action": "UPSERT", "ResourceRecordSet": spec })
+            };
+            let b = batches.entry((first.account.clone(), zone_id)).or_insert_with(|| (first.zone.clone(), first.source.clone(), Vec::new()));
+            b.2.push(change);
+        } else if let Some((file, line)) = first.location.rsplit_once(':').and_then(|(f, l)| Some((f, l.parse::<u64>().ok()?))) {
+            for r in all.iter().filter(|r| whole || going.contains(&value_target(&r.target))) {
+                out.zone_files.push(FileEdit {
+                    file: file.to_string(),
+                    line,
+                    record: format!("{} {} {}", r.record_name, r.record_type, r.target),
+                    edit: format!("delete the line `{} {} {}` (the set starts at line {line})", r.record_name, r.record_type, r.target),
+                });
+            }
+        } else if first.location.starts_with("/subscriptions/") {
+            let kind = first.record_type.to_ascii_lowercase();
+            let (edit, command) = if whole {
+                ("delete the record set".to_string(), format!("az network dns record-set {kind} delete --ids {} --yes", first.location))
+            } else {
+                let gone: Vec<&str> = set_hits.iter().map(|h| h.target.as_str()).collect();
+                (format!("remove {} from the record set", gone.join(", ")), format!("az network dns record-set {kind} show --ids {}  # then remove the value(s) and update", first.location))
+            };
+            out.azure.push(AzureEdit { record_set: label, edit, command });
+        } else {
+            out.by_hand.push(format!("{label} in {} ({} / {})", first.zone, first.source, first.account));
+        }
+    }
+    let what = targets.join(", ");
+    for ((account, zone_id), (zone, _source, changes)) in batches {
+        let file = format!("dangle-{zone_id}.json");
+        out.route53.push(Route53Batch {
+            command: format!("aws route53 change-resource-record-sets --hosted-zone-id {zone_id} --change-batch file://{file}"),
+            batch: serde_json::json!({ "Comment": format!("dangle checklist: records that reach {what}"), "Changes": changes }),
+            account,
+            zone,
+            hosted_zone_id: zone_id,
+            file,
+        });
+    }
+    Ok(out)
+}
+
 pub fn run(args: &ChecklistArgs) -> anyhow::Result<Outcome> {
     let mut store;
     let config = || Config::load(&args.store.config).context("checklist needs a stored run or a config to scan with");
@@ -214,11 +334,13 @@ pub fn run(args: &ChecklistArgs) -> anyhow::Result<Outcome> {
     let rows = store.rows(run)?;
     let assets = store.assets(run)?;
     let hits = checklist(&rows, &assets, &args.targets)?;
+    let changes = changes(&store, &rows, &hits, &args.targets)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
+    let what = args.targets.join(", ");
     match args.format {
         ListFormatArg::Json => {
-            serde_json::to_writer_pretty(&mut out, &serde_json::json!({ "run": run, "targets": args.targets, "records": hits }))?;
+            serde_json::to_writer_pretty(&mut out, &serde_json::json!({ "run": run, "targets": args.targets, "records": hits, "changes": changes }))?;
             writeln!(out)?;
         }
         ListFormatArg::Csv => {
@@ -232,31 +354,34 @@ pub fn run(args: &ChecklistArgs) -> anyhow::Result<Outcome> {
             c.flush()?;
         }
         ListFormatArg::Markdown => {
-            writeln!(out, "# dangle checklist — {} (run {run})\n", args.targets.join(", "))?;
+            writeln!(out, "# dangle checklist — {what} (run {run})\n")?;
             if hits.is_empty() {
-                writeln!(out, "No record reaches these targets.")?;
+                writeln!(out, "No record reaches these targets: nothing in DNS stops the decommission.")?;
             } else {
-                writeln!(out, "| record | type | zone | points at | via | where | change |\n| --- | --- | --- | --- | --- | --- | --- |")?;
+                writeln!(out, "{} record(s) still reach {what}. Change them before the target goes, or they dangle.\n", hits.len())?;
+                writeln!(out, "| record | type | zone | account | points at | via | where | change |\n| --- | --- | --- | --- | --- | --- | --- | --- |")?;
                 for h in &hits {
                     writeln!(
                         out,
-                        "| {} | {} | {} | {} | {} | {} | {} |",
+                        "| {} | {} | {} | {} | {} | {} | {} | {} |",
                         cell(&h.record_name),
                         h.record_type,
                         cell(&h.zone),
+                        cell(&format!("{} / {}", h.source, h.account)),
                         cell(&h.target),
                         cell(&h.via),
                         cell(&h.location),
                         cell(&h.change)
                     )?;
                 }
+                write_changes_markdown(&mut out, &changes)?;
             }
         }
         ListFormatArg::Table => {
             if hits.is_empty() {
-                writeln!(out, "no record in run {run} reaches {}", args.targets.join(", "))?;
+                writeln!(out, "no record in run {run} reaches {what}")?;
             } else {
-                writeln!(out, "{} record(s) in run {run} reach {}:", hits.len(), args.targets.join(", "))?;
+                writeln!(out, "{} record(s) in run {run} reach {what}:", hits.len())?;
                 let rows: Vec<Vec<String>> = hits
                     .iter()
                     .map(|h| {
@@ -265,11 +390,45 @@ pub fn run(args: &ChecklistArgs) -> anyhow::Result<Outcome> {
                     })
                     .collect();
                 write!(out, "{}", report::table(&["RECORD", "TYPE", "ZONE", "POINTS AT", "VIA", "WHERE"], &rows, crate::cli::table_width()))?;
+                for b in &changes.route53 {
+                    writeln!(out, "Route53 {} ({}), save as {}, then: {}", b.zone, b.hosted_zone_id, b.file, b.command)?;
+                    writeln!(out, "{}", serde_json::to_string_pretty(&b.batch)?)?;
+                }
             }
         }
     }
     out.flush()?;
-    Ok(Outcome::default())
+    // A decommission pipeline gates on this: 1 while anything still points at the target.
+    Ok(Outcome { findings: hits.len(), gaps: 0 })
+}
+
+/// The changes section of the Markdown checklist.
+fn write_changes_markdown(out: &mut impl Write, c: &Changes) -> std::io::Result<()> {
+    writeln!(out, "\n## Changes to make\n")?;
+    writeln!(out, "Only the records that point at the target itself are changed here: a set is deleted when every value goes, else rewritten without them. Records that follow one of them (the `via` column) dangle once it is gone: repoint or delete them too. During a migration, lower the TTL first.\n")?;
+    for b in &c.route53 {
+        writeln!(out, "### Route53 {} (hosted zone {}, account {})\n", b.zone, b.hosted_zone_id, b.account)?;
+        writeln!(out, "Save the batch as `{}`, then run:\n\n```sh\n{}\n```\n", b.file, b.command)?;
+        writeln!(out, "```json\n{}\n```\n", serde_json::to_string_pretty(&b.batch).unwrap_or_default())?;
+    }
+    if !c.zone_files.is_empty() {
+        writeln!(out, "### Zone files\n")?;
+        for e in &c.zone_files {
+            writeln!(out, "- `{}:{}`: {}", e.file, e.line, cell(&e.edit))?;
+        }
+        writeln!(out, "\nThen raise the zone's SOA serial and reload the name servers.\n")?;
+    }
+    if !c.azure.is_empty() {
+        writeln!(out, "### Azure DNS\n")?;
+        for e in &c.azure {
+            writeln!(out, "- {}: {}\n\n  ```sh\n  {}\n  ```", cell(&e.record_set), e.edit, e.command)?;
+        }
+        writeln!(out)?;
+    }
+    for h in &c.by_hand {
+        writeln!(out, "- by hand: {}", cell(h))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -127,6 +127,7 @@ pub(super) fn records_of(source: &str, zone: &DnsName, seeds: &[Seed]) -> Vec<Dn
             set_id: None,
             targets: vec![s.target.clone()].into(),
             location: None,
+            spec: None,
         })
         .collect()
 }

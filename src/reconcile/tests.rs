@@ -77,6 +77,7 @@ impl World {
             set_id: set.map(Arc::from),
             targets: targets.iter().map(|t| target(t)).collect(),
             location: None,
+            spec: None,
         });
         self
     }

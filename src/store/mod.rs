@@ -217,6 +217,12 @@ ALTER TABLE runs ADD COLUMN probing INTEGER;
 ALTER TABLE rows ADD COLUMN kind INTEGER;
 -- The run's findings by severity, `critical high medium low info` counts (the HTML report's chart).
 ALTER TABLE runs ADD COLUMN findings TEXT;
+-- A record set as its provider's change API names it (Route53: a ResourceRecordSet as JSON), as of its
+-- last sighting: `checklist` writes the exact change from it.
+CREATE TABLE record_specs (
+    record_id INTEGER PRIMARY KEY,
+    spec TEXT NOT NULL
+);
 "#];
 
 /// The schema that added ages (see the fourth migration).
@@ -648,6 +654,23 @@ impl Store {
     /// Folds the write-ahead log into the database file (after a run; readers are never blocked).
     pub fn checkpoint(&self) -> Result<(), StoreError> {
         self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).map_err(self.err())
+    }
+
+    /// The provider's change spec of the record a row of the latest sighting belongs to
+    /// ([`dangle_model::DnsRecord::spec`]), if it has one.
+    pub fn record_spec(&self, r: &ReportRow) -> Result<Option<String>, StoreError> {
+        if self.schema < AGES {
+            return Ok(None);
+        }
+        self.conn
+            .query_row(
+                "SELECT s.spec FROM record_specs s JOIN records c ON c.id = s.record_id JOIN zones z ON z.id = c.zone_id
+                 WHERE z.source = ?1 AND z.account = ?2 AND z.zone = ?3 AND c.name = ?4 AND c.rtype = ?5 AND c.set_id = ?6",
+                rusqlite::params![r.source, r.account, r.zone, r.record_name, r.record_type, r.set_id],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(self.err())
     }
 
     /// Every run up to `until` (all when none) with its findings by severity, oldest first: at most

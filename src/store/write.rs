@@ -593,6 +593,13 @@ fn insert_records(tx: &Transaction<'_>, run: &RunInput<'_>, run_id: i64, matched
             located.execute(params![id, run_id, run.records[*i].location.as_deref().unwrap_or("")])?;
         }
     }
+    // The change specs, for the records that have one (a Route53 record set), as of this sighting.
+    let mut spec = tx.prepare("INSERT OR REPLACE INTO record_specs (record_id, spec) VALUES (?1, ?2)")?;
+    for (i, r) in run.records.iter().enumerate() {
+        if let Some(s) = &r.spec {
+            spec.execute(params![m.ids[i], &**s])?;
+        }
+    }
     Ok((m.ids, next))
 }
 

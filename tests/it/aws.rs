@@ -430,3 +430,99 @@ async fn fault_matrix_every_service_and_fault_is_a_gap_never_dangling() {
         }
     }
 }
+
+const C: &str = "200000000003";
+
+/// Applies a `change-resource-record-sets` batch as the AWS CLI would: boto3 (moto's own dependency,
+/// in the same virtualenv) validates it against Route53's API model and sends it to moto.
+fn apply_batch(account: &str, zone_id: &str, batch: &serde_json::Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("batch.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(batch).unwrap()).unwrap();
+    let script = r#"
+import boto3, json, sys
+ep, role, zone, path = sys.argv[1:]
+kw = dict(endpoint_url=ep, region_name="us-east-1")
+c = boto3.client("sts", aws_access_key_id="testing", aws_secret_access_key="testing", **kw).assume_role(RoleArn=role, RoleSessionName="apply")["Credentials"]
+r53 = boto3.client("route53", aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"], aws_session_token=c["SessionToken"], **kw)
+r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch=json.load(open(path)))
+"#;
+    let out = std::process::Command::new(dangle_aws::testing::venv().join("bin/python"))
+        .args(["-c", script, &moto().endpoint, &role(account), zone_id])
+        .arg(&path)
+        .output()
+        .expect("run the virtualenv's python (scripts/setup)");
+    assert!(out.status.success(), "the batch did not apply:\n{}\n{}", String::from_utf8_lossy(&out.stderr), serde_json::to_string_pretty(batch).unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checklist_writes_route53_batches_that_apply_as_they_are() {
+    let m = moto();
+    let c = m.account(C, "us-east-1").await;
+    let (going, _) = eip(C, "us-east-1").await;
+    let (staying, _) = eip(C, "us-east-1").await;
+    let (lb, lb_arn) = alb(C, "us-east-1", "decom").await;
+    let z = zone(&c, "decom.test").await;
+    let mut weighted = rrs("w.decom.test.", RrType::A, &[&going]);
+    weighted.set_identifier = Some("blue".into());
+    weighted.weight = Some(10);
+    let apex = ResourceRecordSet::builder()
+        .name("decom.test.")
+        .r#type(RrType::A)
+        .alias_target(AliasTarget::builder().dns_name(format!("dualstack.{lb}.")).hosted_zone_id("Z35SXDOTRQ7X7K").evaluate_target_health(true).build().unwrap())
+        .build()
+        .unwrap();
+    upsert(
+        &c,
+        &z,
+        vec![
+            rrs("only.decom.test.", RrType::A, &[&going]),
+            rrs("two.decom.test.", RrType::A, &[&going, &staying]),
+            weighted,
+            apex,
+            rrs("follow.decom.test.", RrType::Cname, &["only.decom.test."]),
+            rrs("keep.decom.test.", RrType::A, &[&staying]),
+        ],
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[[providers]]\ntype = \"aws\"\nname = \"org\"\nregions = [\"us-east-1\"]\nassume_roles = [\"{}\"]\nendpoint_url = \"{}\"\n",
+        role(C),
+        m.endpoint
+    );
+    let targets = [going.clone(), lb_arn.clone()];
+    let (store, run) = scan(dir.path(), &config).await;
+    let (rows, assets) = (store.rows(run).unwrap(), store.assets(run).unwrap());
+    let hits = dangle::commands::checklist::checklist(&rows, &assets, &targets).unwrap();
+    let names: Vec<&str> = hits.iter().map(|h| h.record_name.as_str()).collect();
+    assert!(names.contains(&"follow.decom.test") && !names.contains(&"keep.decom.test"), "{names:?}");
+    let changes = dangle::commands::checklist::changes(&store, &rows, &hits, &targets).unwrap();
+    assert_eq!(changes.route53.len(), 1, "one batch for the one hosted zone");
+    let b = &changes.route53[0];
+    assert_eq!(b.hosted_zone_id, z);
+    assert!(b.command.starts_with(&format!("aws route53 change-resource-record-sets --hosted-zone-id {z} ")), "{}", b.command);
+    let by_name: HashMap<&str, &serde_json::Value> =
+        b.batch["Changes"].as_array().unwrap().iter().map(|c| (c["ResourceRecordSet"]["Name"].as_str().unwrap(), c)).collect();
+    assert_eq!(by_name.len(), 4, "only the records that point at the targets themselves: {:#}", b.batch);
+    assert_eq!(by_name["only.decom.test."]["Action"], "DELETE");
+    // One of two values goes: the set is rewritten with the other.
+    let two = by_name["two.decom.test."];
+    assert_eq!(two["Action"], "UPSERT");
+    assert_eq!(two["ResourceRecordSet"]["ResourceRecords"], serde_json::json!([{ "Value": staying }]));
+    // A weighted set and an alias are named with every field Route53 matches a DELETE on.
+    let w = &by_name["w.decom.test."]["ResourceRecordSet"];
+    assert_eq!((w["SetIdentifier"].as_str(), w["Weight"].as_i64(), w["TTL"].as_i64()), (Some("blue"), Some(10), Some(300)));
+    let alias = &by_name["decom.test."]["ResourceRecordSet"]["AliasTarget"];
+    assert_eq!((alias["HostedZoneId"].as_str(), alias["EvaluateTargetHealth"].as_bool()), (Some("Z35SXDOTRQ7X7K"), Some(true)));
+
+    apply_batch(C, &z, &b.batch);
+    // Scanned again: nothing reaches the targets directly; the set that kept a value still has it.
+    let (store, run) = scan(dir.path(), &config).await;
+    let rows = store.rows(run).unwrap();
+    let hits = dangle::commands::checklist::checklist(&rows, &store.assets(run).unwrap(), &targets).unwrap();
+    assert!(hits.iter().all(|h| !h.via.is_empty() || h.record_name == "follow.decom.test"), "{hits:#?}");
+    let two: Vec<&str> = rows.iter().filter(|r| r.record_name == "two.decom.test").map(|r| r.target.as_str()).collect();
+    assert_eq!(two, [staying.as_str()]);
+    assert!(!rows.iter().any(|r| r.record_name == "only.decom.test" || r.record_name == "w.decom.test"));
+}

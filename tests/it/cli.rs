@@ -223,8 +223,13 @@ fn checklist_finds_direct_and_chained_records() {
     let (_d, dir) = demo();
     // No run stored yet: checklist scans first.
     let o = dangle(&dir, &["checklist", "198.51.100.20", "--format", "json"]);
-    code(&o, 0);
+    // Records still reach it: exit 1, so a decommission pipeline stops here.
+    code(&o, 1);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    // The zone file's change: its file and line.
+    let edits = v["changes"]["zone_files"].as_array().unwrap();
+    assert_eq!(edits.len(), 1, "only the record that points at the address itself: {edits:?}");
+    assert_eq!((edits[0]["file"].as_str(), edits[0]["line"].as_u64()), (Some("zones/example.com.zone"), Some(17)));
     let got: Vec<(String, String)> = v["records"]
         .as_array()
         .unwrap()
@@ -241,19 +246,25 @@ fn checklist_finds_direct_and_chained_records() {
     );
     // A CIDR, a hostname and the markdown form.
     let o = dangle(&dir, &["checklist", "192.0.2.0/28", "--format", "csv"]);
-    code(&o, 0);
+    code(&o, 1);
     let out = text(&o.stdout);
     assert!(out.contains("www.example.org,CNAME,,www.example.com,example.org"), "{out}");
     assert!(out.contains("www.example.com → web.example.com → 192.0.2.10"), "{out}");
-    let o = dangle(&dir, &["checklist", "example.readme.io", "--format", "markdown"]);
-    code(&o, 0);
-    assert!(text(&o.stdout).contains("| docs.example.com | CNAME | example.com | example.readme.io |"), "{}", text(&o.stdout));
-    let o = dangle(&dir, &["checklist", "vpn-gw"]);
-    code(&o, 0);
+    // Markdown is the default: the records, then the changes (the zone file line to delete).
+    let o = dangle(&dir, &["checklist", "example.readme.io"]);
+    code(&o, 1);
+    let md = text(&o.stdout);
+    assert!(md.contains("| docs.example.com | CNAME | example.com | example.com / zones/example.com.zone | example.readme.io |"), "{md}");
+    assert!(md.contains("## Changes to make") && md.contains("`zones/example.com.zone:27`: delete the line `docs.example.com CNAME example.readme.io`"), "{md}");
+    let o = dangle(&dir, &["checklist", "vpn-gw", "--format", "table"]);
+    code(&o, 1);
     assert!(text(&o.stdout).contains("vpn.example.com"), "asset id widens to its addresses: {}", text(&o.stdout));
-    let o = dangle(&dir, &["checklist", "10.9.9.9"]);
+    let o = dangle(&dir, &["checklist", "10.9.9.9", "--format", "table"]);
     code(&o, 0);
     assert!(text(&o.stdout).contains("no record in run 1 reaches 10.9.9.9"));
+    let o = dangle(&dir, &["checklist", "10.9.9.9"]);
+    code(&o, 0);
+    assert!(text(&o.stdout).contains("No record reaches these targets"));
     code(&dangle(&dir, &["checklist", "10.0.0.1/8"]), 2);
 }
 
@@ -630,6 +641,7 @@ fn checklist_ip_does_not_widen_to_the_owned_block_around_it() {
     assert_eq!(v["records"].as_array().unwrap().len(), 0, "{v:#}");
     // mail.example.com is 192.0.2.25: it, and what follows it, and nothing else in the block.
     let o = dangle(&dir, &["checklist", "192.0.2.25", "--format", "json"]);
+    code(&o, 1);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let recs = v["records"].as_array().unwrap();
     let direct: Vec<&str> = recs.iter().filter(|r| r["via"] == "").map(|r| r["target"].as_str().unwrap()).collect();

@@ -38,6 +38,77 @@ fn targets(rtype: &RecordType, rrs: &ResourceRecordSet) -> Targets {
     out
 }
 
+/// The record set as a `change-resource-record-sets` batch names it (the AWS CLI's JSON shape): every
+/// field Route53 matches a DELETE against, so `dangle checklist` can write a change that applies as is.
+pub(crate) fn spec(rrs: &ResourceRecordSet) -> serde_json::Value {
+    use serde_json::{json, Map, Value};
+    let mut m = Map::new();
+    m.insert("Name".into(), json!(rrs.name()));
+    m.insert("Type".into(), json!(rrs.r#type().as_str()));
+    if let Some(v) = rrs.set_identifier() {
+        m.insert("SetIdentifier".into(), json!(v));
+    }
+    if let Some(v) = rrs.weight() {
+        m.insert("Weight".into(), json!(v));
+    }
+    if let Some(v) = rrs.region() {
+        m.insert("Region".into(), json!(v.as_str()));
+    }
+    if let Some(g) = rrs.geo_location() {
+        let mut geo = Map::new();
+        for (k, v) in [("ContinentCode", g.continent_code()), ("CountryCode", g.country_code()), ("SubdivisionCode", g.subdivision_code())] {
+            if let Some(v) = v {
+                geo.insert(k.into(), json!(v));
+            }
+        }
+        m.insert("GeoLocation".into(), Value::Object(geo));
+    }
+    if let Some(v) = rrs.failover() {
+        m.insert("Failover".into(), json!(v.as_str()));
+    }
+    if let Some(v) = rrs.multi_value_answer() {
+        m.insert("MultiValueAnswer".into(), json!(v));
+    }
+    if let Some(v) = rrs.ttl() {
+        m.insert("TTL".into(), json!(v));
+    }
+    if !rrs.resource_records().is_empty() {
+        m.insert("ResourceRecords".into(), rrs.resource_records().iter().map(|r| json!({ "Value": r.value() })).collect());
+    }
+    if let Some(a) = rrs.alias_target() {
+        m.insert(
+            "AliasTarget".into(),
+            json!({ "HostedZoneId": a.hosted_zone_id(), "DNSName": a.dns_name(), "EvaluateTargetHealth": a.evaluate_target_health() }),
+        );
+    }
+    if let Some(v) = rrs.health_check_id() {
+        m.insert("HealthCheckId".into(), json!(v));
+    }
+    if let Some(v) = rrs.traffic_policy_instance_id() {
+        m.insert("TrafficPolicyInstanceId".into(), json!(v));
+    }
+    if let Some(c) = rrs.cidr_routing_config() {
+        m.insert("CidrRoutingConfig".into(), json!({ "CollectionId": c.collection_id(), "LocationName": c.location_name() }));
+    }
+    if let Some(g) = rrs.geo_proximity_location() {
+        let mut geo = Map::new();
+        if let Some(v) = g.aws_region() {
+            geo.insert("AWSRegion".into(), json!(v));
+        }
+        if let Some(v) = g.local_zone_group() {
+            geo.insert("LocalZoneGroup".into(), json!(v));
+        }
+        if let Some(c) = g.coordinates() {
+            geo.insert("Coordinates".into(), json!({ "Latitude": c.latitude(), "Longitude": c.longitude() }));
+        }
+        if let Some(b) = g.bias() {
+            geo.insert("Bias".into(), json!(b));
+        }
+        m.insert("GeoProximityLocation".into(), Value::Object(geo));
+    }
+    Value::Object(m)
+}
+
 /// What one account's Route53 enumeration shares between its steps.
 struct Lister<'a> {
     source: &'a Arc<str>,
@@ -192,6 +263,13 @@ impl Lister<'_> {
                     prev.targets.push(t);
                 }
             }
+            // The change names the whole set: its values from both parts.
+            if let Some(mut merged) = prev.spec.as_deref().and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok()) {
+                if let (Some(have), serde_json::Value::Object(more)) = (merged.get_mut("ResourceRecords").and_then(|v| v.as_array_mut()), spec(rrs)) {
+                    have.extend(more.get("ResourceRecords").and_then(|v| v.as_array()).cloned().unwrap_or_default());
+                }
+                prev.spec = Some(Arc::from(merged.to_string()));
+            }
             return;
         }
         snap.records.push(DnsRecord {
@@ -205,6 +283,7 @@ impl Lister<'_> {
             set_id,
             targets,
             location: Some(location.clone()),
+            spec: Some(Arc::from(spec(rrs).to_string())),
         });
     }
 }

@@ -94,6 +94,7 @@ pub fn record(v: &Value, source: &Arc<str>, subscription: &Arc<str>, zone: &DnsN
         set_id: None,
         targets: targets.into_iter().collect(),
         location: str_at(v, "id").map(Arc::from),
+        spec: None,
     }))
 }
 

@@ -288,6 +288,7 @@ impl Sets {
                     set_id: None,
                     targets: Default::default(),
                     location: Some(location),
+                    spec: None,
                 });
                 i
             }

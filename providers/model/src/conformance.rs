@@ -206,6 +206,7 @@ mod tests {
                     set_id: Some(Arc::from("")),
                     targets: vec![Target::Ip("2001:db8::1".parse().unwrap())].into(),
                     location: None,
+                    spec: None,
                 };
                 let gap = CoverageGap {
                     source: Arc::from("broken"),

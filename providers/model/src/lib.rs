@@ -291,6 +291,10 @@ pub struct DnsRecord {
     pub targets: Targets,
     /// Where a person edits this record: `zones/example.com.zone:14`, a console path, …
     pub location: Option<Arc<str>>,
+    /// The record set as its provider's change API names it, for `checklist` to write the exact
+    /// change (Route53: the `ResourceRecordSet` of a `change-resource-record-sets` batch, as JSON).
+    #[serde(skip)]
+    pub spec: Option<Arc<str>>,
 }
 
 /// What kind of thing an [`Asset`] is. Serialised in snake case (`elastic_ip`).
