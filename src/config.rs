@@ -11,7 +11,7 @@ use serde::Deserialize;
 pub use crate::probe::{NamedTarget, Options as ProbeConfig};
 use crate::providers::Entry;
 use crate::reconcile::ranges::DeclaredRange;
-use crate::reconcile::Claimable;
+use crate::reconcile::{Claimable, Severity};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -32,6 +32,27 @@ fn located(line: Option<usize>, key: Option<&str>, message: &str) -> String {
     parts.join(": ")
 }
 
+/// An alert URL: https, or http to a loopback address (a local relay, a test server). The URL itself
+/// is never part of the message (a Slack webhook URL is a secret).
+fn check_alert_url(url: &str) -> Result<(), String> {
+    let (scheme, rest) = url.split_once("://").ok_or_else(|| "not a URL (https://…)".to_string())?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    let bare = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    if bare.is_empty() {
+        return Err("the URL names no host".into());
+    }
+    match scheme.to_ascii_lowercase().as_str() {
+        "https" => Ok(()),
+        "http" if bare == "localhost" || bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()) => Ok(()),
+        "http" => Err("plain http only to a loopback address: alerts carry findings (and maybe a token); use https".into()),
+        _ => Err(format!("`{scheme}` is not https")),
+    }
+}
+
 /// Findings unchanged for 90 days are stale: the seed's advice for records pointing at mTLS services.
 pub const DEFAULT_STALE_DAYS: u32 = 90;
 
@@ -45,6 +66,53 @@ struct Raw {
     #[serde(default)]
     ranges: Vec<toml::Spanned<RawRange>>,
     probe: Option<RawProbe>,
+    #[serde(default)]
+    alerts: Vec<toml::Spanned<RawAlert>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAlert {
+    #[serde(rename = "type")]
+    kind: String,
+    url: String,
+    name: Option<String>,
+    min_severity: Option<String>,
+    #[serde(default)]
+    headers_from_env: std::collections::BTreeMap<String, String>,
+    timeout_secs: Option<u64>,
+    retries: Option<u32>,
+}
+
+/// Where an alert goes (`[[alerts]]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertKind {
+    /// A JSON body (documented in the README) POSTed to any URL.
+    Webhook,
+    /// A Slack incoming webhook: a message with blocks.
+    Slack,
+}
+
+/// One `[[alerts]]` entry. The URL may itself be a secret (a Slack webhook's is): it is never stored,
+/// logged or shown; reports and the store name the alert by `name`.
+#[derive(Clone)]
+pub struct AlertConfig {
+    pub kind: AlertKind,
+    /// `name`, else `TYPE N` (its place among the alerts).
+    pub name: String,
+    pub url: String,
+    pub min_severity: Severity,
+    /// Header name → the environment variable that holds its value, read when sending.
+    pub headers_from_env: Vec<(String, String)>,
+    pub timeout: std::time::Duration,
+    /// Attempts after the first, with a doubling backoff.
+    pub retries: u32,
+}
+
+impl std::fmt::Debug for AlertConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlertConfig").field("kind", &self.kind).field("name", &self.name).field("url", &"<not shown>").finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -113,6 +181,7 @@ pub struct Config {
     pub providers: Vec<ProviderConfig>,
     pub ranges: Vec<DeclaredRange>,
     pub probe: ProbeConfig,
+    pub alerts: Vec<AlertConfig>,
 }
 
 impl Config {
@@ -142,7 +211,8 @@ impl Config {
         let probe = src.probe(raw.probe, &resolve)?;
         let db = resolve(raw.db.as_deref().unwrap_or(Path::new("dangle.sqlite")));
         let stale_days = raw.stale_days.unwrap_or(DEFAULT_STALE_DAYS);
-        Ok(Self { path: path.to_path_buf(), db, stale_days, providers, ranges, probe })
+        let alerts = src.alerts(&raw.alerts)?;
+        Ok(Self { path: path.to_path_buf(), db, stale_days, providers, ranges, probe, alerts })
     }
 }
 
@@ -275,6 +345,43 @@ impl Source<'_> {
         Ok(ranges)
     }
 
+    /// `[[alerts]]`: where new and worsened findings are posted.
+    fn alerts(&self, raw: &[toml::Spanned<RawAlert>]) -> Result<Vec<AlertConfig>, ConfigError> {
+        let mut out: Vec<AlertConfig> = Vec::new();
+        for (i, sa) in raw.iter().enumerate() {
+            let (line, at) = (Some(self.line_of(sa.span().start)), format!("alerts[{i}]"));
+            let a = sa.get_ref();
+            let invalid = |key: &str, message: String| self.invalid(line, &format!("{at}.{key}"), message);
+            let kind = match a.kind.as_str() {
+                "webhook" => AlertKind::Webhook,
+                "slack" => AlertKind::Slack,
+                other => return Err(invalid("type", format!("`{other}` is not an alert type (webhook, slack)"))),
+            };
+            check_alert_url(&a.url).map_err(|m| invalid("url", m))?;
+            let min_severity = match &a.min_severity {
+                Some(s) => Severity::parse(s).ok_or_else(|| invalid("min_severity", format!("`{s}` is not a severity (info, low, medium, high, critical)")))?,
+                None => Severity::High,
+            };
+            let mut headers = Vec::new();
+            for (h, var) in &a.headers_from_env {
+                if h.is_empty() || !h.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)) {
+                    return Err(invalid("headers_from_env", format!("`{h}` is not an HTTP header name")));
+                }
+                if var.is_empty() || var.contains('=') || var.contains('\0') {
+                    return Err(invalid(&format!("headers_from_env.{h}"), format!("`{var}` is not an environment variable name")));
+                }
+                headers.push((h.clone(), var.clone()));
+            }
+            let name = a.name.clone().unwrap_or_else(|| format!("{} {}", a.kind, i + 1));
+            if out.iter().any(|o| o.name == name) {
+                return Err(invalid("name", format!("`{name}` names another alert too; the store keeps undelivered alerts by name")));
+            }
+            let timeout = std::time::Duration::from_secs(a.timeout_secs.unwrap_or(10).clamp(1, 300));
+            out.push(AlertConfig { kind, name, url: a.url.clone(), min_severity, headers_from_env: headers, timeout, retries: a.retries.unwrap_or(3).min(10) });
+        }
+        Ok(out)
+    }
+
     /// `[probe]`: the prober's options, checked the way `dangle probe` checks its flags.
     fn probe(&self, raw: Option<RawProbe>, resolve: &dyn Fn(&Path) -> PathBuf) -> Result<ProbeConfig, ConfigError> {
         let invalid = |line: Option<usize>, key: &str, message: String| self.invalid(line, key, message);
@@ -355,6 +462,28 @@ mod tests {
 
     fn parse(text: &str) -> Result<Config, String> {
         Config::parse(Path::new("conf/dangle.toml"), text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn alerts_are_checked_and_their_url_never_shown() {
+        let base = "[[providers]]\ntype = \"zonefile\"\npath = \"z.zone\"\n";
+        let c = parse(&format!(
+            "{base}[[alerts]]\ntype = \"slack\"\nurl = \"https://hooks.slack.com/services/T/B/secret\"\n[[alerts]]\ntype = \"webhook\"\nname = \"pager\"\nurl = \"http://127.0.0.1:9/x\"\nmin_severity = \"critical\"\nheaders_from_env = {{ \"Authorization\" = \"TOKEN\" }}\n"
+        ))
+        .unwrap();
+        assert_eq!(c.alerts.len(), 2);
+        assert_eq!((c.alerts[0].name.as_str(), c.alerts[0].min_severity), ("slack 1", Severity::High));
+        assert_eq!((c.alerts[1].name.as_str(), c.alerts[1].kind, c.alerts[1].min_severity), ("pager", AlertKind::Webhook, Severity::Critical));
+        assert!(!format!("{:?}", c.alerts[0]).contains("secret"), "Debug shows no URL");
+        for (alert, want) in [
+            ("type = \"email\"\nurl = \"https://x\"", "line 4: alerts[0].type: `email` is not an alert type (webhook, slack)"),
+            ("type = \"webhook\"\nurl = \"http://hooks.example.com/x\"", "line 4: alerts[0].url: plain http only to a loopback address"),
+            ("type = \"webhook\"\nurl = \"https://x\"\nmin_severity = \"loud\"", "line 4: alerts[0].min_severity: `loud` is not a severity"),
+            ("type = \"webhook\"\nurl = \"https://x\"\nheaders_from_env = { \"Bad Header\" = \"T\" }", "alerts[0].headers_from_env: `Bad Header` is not an HTTP header name"),
+        ] {
+            let e = parse(&format!("{base}[[alerts]]\n{alert}\n")).unwrap_err();
+            assert!(e.contains(want), "{e}");
+        }
     }
 
     #[test]

@@ -218,16 +218,22 @@ fn probe_moved(o: &ReportRow, n: &ReportRow) -> bool {
     o.probe_verdict != n.probe_verdict && ((o.probe_verdict != NOT && n.probe_verdict != NOT) || n.probe_verdict == Verdict::Foreign)
 }
 
+/// A new finding, or a changed one that got worse (in severity, or a foreign server answering now),
+/// at or above `threshold`.
+pub fn worsens(e: &Entry, threshold: Severity) -> bool {
+    match e.change {
+        Change::New => e.new_severity >= Some(threshold),
+        Change::Changed => {
+            let foreign_now = e.new_probe_verdict == Some(Verdict::Foreign) && e.old_probe_verdict != Some(Verdict::Foreign);
+            e.new_severity >= Some(threshold) && (e.new_severity > e.old_severity || foreign_now)
+        }
+        Change::Fixed => false,
+    }
+}
+
 /// Entries that fail the run: new findings, or changed ones that got worse, at or above `threshold`.
 pub fn failing(entries: &[Entry], threshold: Severity) -> usize {
-    entries
-        .iter()
-        .filter(|e| match e.change {
-            Change::New => e.new_severity >= Some(threshold),
-            Change::Changed => e.new_severity >= Some(threshold) && e.new_severity > e.old_severity,
-            Change::Fixed => false,
-        })
-        .count()
+    entries.iter().filter(|e| worsens(e, threshold)).count()
 }
 
 #[derive(Serialize)]

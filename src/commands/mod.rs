@@ -8,6 +8,7 @@ use crate::cli::{Command, StoreArgs};
 use crate::config::Config;
 use crate::store::Store;
 
+pub mod alert;
 pub mod checklist;
 pub mod diff;
 pub mod probe;

@@ -130,6 +130,10 @@ pub fn scan_into(cfg: &Config, store: &mut Store, probe: bool, lock_timeout: std
         probing: probe,
     };
     let (run, report) = store_and_report(store, &input, outputs, t)?;
+    if outputs.alerts {
+        // Still under the run lock: two scans never send (or re-send) one alert twice.
+        super::alert::send(&cfg.alerts, store, &report.run, &rt)?;
+    }
     Ok(Scanned { run, report })
 }
 
@@ -140,6 +144,8 @@ pub struct Outputs<'a> {
     pub dir: Option<&'a Path>,
     /// Standard output, in this format, with this `--fail-on` threshold.
     pub print: Option<(FormatArg, Severity)>,
+    /// Post what is new or worse to the config's `[[alerts]]` once the run is stored.
+    pub alerts: bool,
 }
 
 /// Writes the run into `store` and, side by side on a second thread, makes its report from memory and
@@ -240,7 +246,7 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<Outcome> {
     let lock_timeout = std::time::Duration::from_secs(args.lock_timeout);
     let mut store = Store::open_for_run(&db, lock_timeout)?;
     let threshold: Severity = args.fail_on.into();
-    let outputs = Outputs { dir: args.out.as_deref(), print: Some((args.format, threshold)) };
+    let outputs = Outputs { dir: args.out.as_deref(), print: Some((args.format, threshold)), alerts: true };
     let Scanned { report, .. } = scan_into(&cfg, &mut store, cfg.probe.enabled && !args.no_probe, lock_timeout, outputs)?;
     warn_gaps(&report);
     Ok(Outcome { findings: report.count_at_or_above(threshold), gaps: report.gaps.len() })

@@ -11,10 +11,12 @@ use serde::Serialize;
 
 use crate::reconcile::{Claimable, Confidence, Explainer, Former, History, Judgement, Kind, Severity, Status};
 
+mod outbox;
 mod probes;
 mod write;
 
 pub use crate::time::{format_unix, now_rfc3339};
+pub use outbox::Pending;
 pub use probes::{EvidenceJson, NamedProbe, Probes, RowProbe};
 pub use write::{FirstSeen, RecordDates, RunWriter};
 
@@ -222,6 +224,17 @@ ALTER TABLE runs ADD COLUMN findings TEXT;
 CREATE TABLE record_specs (
     record_id INTEGER PRIMARY KEY,
     spec TEXT NOT NULL
+);
+-- Alerts that could not be delivered, re-sent with the next run (by the alert's name: never its URL
+-- or headers, which may be secrets).
+CREATE TABLE alert_outbox (
+    id INTEGER PRIMARY KEY,
+    alert TEXT NOT NULL,
+    run_id INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    body TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    last_error TEXT NOT NULL
 );
 "#];
 

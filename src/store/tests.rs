@@ -269,7 +269,7 @@ fn a_schema_2_store_reads_without_migrating() {
 /// Takes a store back to before schema 4 (ages).
 const DROP_AGES: &str = "ALTER TABLE records DROP COLUMN state; ALTER TABLE records DROP COLUMN changed_run;
     ALTER TABLE records DROP COLUMN dangling_run; ALTER TABLE rows DROP COLUMN changed_run;
-    ALTER TABLE rows DROP COLUMN dangling_run; ALTER TABLE runs DROP COLUMN stale_days; ALTER TABLE runs DROP COLUMN probing; ALTER TABLE rows DROP COLUMN kind; ALTER TABLE runs DROP COLUMN findings; DROP TABLE record_specs;";
+    ALTER TABLE rows DROP COLUMN dangling_run; ALTER TABLE runs DROP COLUMN stale_days; ALTER TABLE runs DROP COLUMN probing; ALTER TABLE rows DROP COLUMN kind; ALTER TABLE runs DROP COLUMN findings; DROP TABLE record_specs; DROP TABLE alert_outbox;";
 
 /// Runs of one record, `a.example.com` → 192.0.2.1, with the asset that holds the address in the runs
 /// marked `true` (owned) and released in the others (dangling, by history); each run on its date.

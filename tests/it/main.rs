@@ -10,6 +10,7 @@
 
 mod architecture;
 mod aws;
+mod alerts;
 mod aws_binary;
 mod cli;
 mod common;
