@@ -112,6 +112,10 @@ pub enum Command {
   dangle probe api.example.com --connect-to api.example.com=127.0.0.1:8443 --json
   dangle probe mtls.example.com -c dangle.toml      # [probe] trust, client certificate, connect_to")]
     Probe(ProbeArgs),
+    /// Drop old runs' rows to keep the store small; every record's first seen and every asset's
+    /// last sighting stay, so ages and "released since run N" stay right.
+    #[command(after_help = "Examples:\n  dangle prune --keep 720              keep the latest 720 runs (a month of hourly runs)\n  dangle prune --older-than 90         drop runs older than 90 days\n  dangle prune --keep 48 --older-than 7  drop runs that are both beyond the latest 48 and older than a week")]
+    Prune(PruneArgs),
 }
 
 #[derive(Debug, Args, Clone)]
@@ -254,6 +258,22 @@ pub struct DiffArgs {
     pub fail_on: SeverityArg,
     #[arg(long, value_enum, default_value = "table")]
     pub format: ListFormatArg,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).multiple(true).args(["keep", "older_than"])))]
+pub struct PruneArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Keep the latest N runs (the latest is always kept).
+    #[arg(long, value_name = "N")]
+    pub keep: Option<usize>,
+    /// Prune only runs older than this many days.
+    #[arg(long, value_name = "DAYS")]
+    pub older_than: Option<i64>,
+    /// How long to wait for a scan of the same store to finish.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub lock_timeout: u64,
 }
 
 #[derive(Debug, Args)]

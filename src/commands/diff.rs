@@ -246,12 +246,18 @@ struct DiffReport<'a> {
 pub fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
     let store = super::open_existing(&args.store)?;
     let latest = match args.to {
-        Some(to) => store.run_meta(to)?.id,
+        Some(to) => {
+            store.require_rows(to)?;
+            to
+        }
         None => store.require_latest()?,
     };
     let previous = match args.from {
         Some(from) if from >= latest => anyhow::bail!("--from {from} is not earlier than run {latest}: diff compares an earlier run with a later one"),
-        Some(from) => Some(store.run_meta(from)?.id),
+        Some(from) => {
+            store.require_rows(from)?;
+            Some(from)
+        }
         None => store.previous_run(latest)?,
     };
     let mut comparer = Comparer::default();

@@ -12,6 +12,8 @@ pub mod alert;
 pub mod checklist;
 pub mod diff;
 pub mod probe;
+pub mod progress;
+pub mod prune;
 pub mod report;
 pub mod scan;
 
@@ -44,6 +46,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Report(a) => report::run(&a),
         Command::Diff(a) => diff::run(&a),
         Command::Probe(a) => probe::run(&a),
+        Command::Prune(a) => prune::run(&a),
     }
 }
 

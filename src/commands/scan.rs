@@ -36,7 +36,19 @@ pub async fn enumerate(cfg: &Config) -> anyhow::Result<Inventory> {
     for p in &cfg.providers {
         built.push(p.settings.build().await?);
     }
-    let results = futures_util::future::try_join_all(built.iter().map(|provider| provider.enumerate())).await?;
+    let progress = super::progress::Progress::new();
+    let results = futures_util::future::try_join_all(built.iter().zip(&cfg.providers).map(|(provider, p)| {
+        let bar = progress.provider(&p.name, p.kind);
+        async move {
+            let e = provider.enumerate().await;
+            match &e {
+                Ok(e) => bar.finish_with_message(format!("{} records, {} assets, {} gaps", e.records.len(), e.assets.len(), e.gaps.len())),
+                Err(_) => bar.abandon_with_message("failed"),
+            }
+            e
+        }
+    }))
+    .await?;
     let mut inv = Inventory::default();
     for ((p, provider), e) in cfg.providers.iter().zip(&built).zip(results) {
         tracing::info!(provider = %p.name, kind = p.kind, records = e.records.len(), assets = e.assets.len(), gaps = e.gaps.len(), "enumerated");
@@ -108,7 +120,7 @@ pub fn scan_into(cfg: &Config, store: &mut Store, probe: bool, lock_timeout: std
                 tracing::warn!("[probe] has no trust_anchors or spki_pins: no server can prove it is ours, so every TLS answer is foreign or shared");
             }
             let p = Arc::new(p.with_zone_records(&inv.records));
-            rt.block_on(plan::probe_rows(&p, &inv.records, &mut judgements, &cfg.probe.targets))
+            rt.block_on(plan::probe_rows(&p, &inv.records, &mut judgements, &cfg.probe.targets, &super::progress::Progress::new()))
         }
         None => crate::store::Probes::default(),
     };

@@ -257,6 +257,11 @@ impl Prober {
     /// Probes every job on every port, each job on its own task (so handshakes use every core); per
     /// job, the evidence sorted by address and port.
     pub async fn run(self: &Arc<Self>, jobs: &[Job]) -> Vec<Vec<Evidence>> {
+        self.run_with(jobs, &|| {}).await
+    }
+
+    /// [`Prober::run`], calling `done` as each job finishes (a progress bar's tick).
+    pub async fn run_with(self: &Arc<Self>, jobs: &[Job], done: &(dyn Fn() + Sync)) -> Vec<Vec<Evidence>> {
         let mut set = tokio::task::JoinSet::new();
         for (i, j) in jobs.iter().enumerate() {
             let (me, job) = (self.clone(), j.clone());
@@ -266,8 +271,9 @@ impl Prober {
             });
         }
         let mut out: Vec<Vec<Evidence>> = vec![Vec::new(); jobs.len()];
-        while let Some(done) = set.join_next().await {
-            match done {
+        while let Some(finished) = set.join_next().await {
+            done();
+            match finished {
                 Ok((i, ev)) => out[i] = ev,
                 // A panic in one probe is a bug; it must not lose the other results.
                 Err(e) => tracing::error!(error = %e, "a probe task failed"),

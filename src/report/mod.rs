@@ -133,6 +133,7 @@ enum Findings {
 
 impl Report {
     pub fn load(store: &Store, run: i64) -> Result<Self, StoreError> {
+        store.require_rows(run)?;
         let mut findings = Vec::new();
         store.each_row(run, Which::Findings, |r| {
             findings.push(r);

@@ -13,10 +13,12 @@ use crate::reconcile::{Claimable, Confidence, Explainer, Former, History, Judgem
 
 mod outbox;
 mod probes;
+mod prune;
 mod write;
 
 pub use crate::time::{format_unix, now_rfc3339};
 pub use outbox::Pending;
+pub use prune::Pruned;
 pub use probes::{EvidenceJson, NamedProbe, Probes, RowProbe};
 pub use write::{FirstSeen, RecordDates, RunWriter};
 
@@ -33,6 +35,8 @@ pub enum StoreError {
     TooNew { path: PathBuf, found: i64, known: i64 },
     #[error("store {} holds no run {run}", path.display())]
     NoSuchRun { path: PathBuf, run: i64 },
+    #[error("store {}: run {run} was pruned on {at} (its rows are gone; its counts and dates stay for history)", path.display())]
+    PrunedRun { path: PathBuf, run: i64, at: String },
     #[error("store {}: run {run} holds no row {seq}", path.display())]
     NoSuchRow { path: PathBuf, run: i64, seq: u32 },
     #[error("store {} holds no run yet: run `dangle scan` first", path.display())]
@@ -227,6 +231,7 @@ CREATE TABLE record_specs (
 );
 -- Alerts that could not be delivered, re-sent with the next run (by the alert's name: never its URL
 -- or headers, which may be secrets).
+ALTER TABLE runs ADD COLUMN pruned_at TEXT;
 CREATE TABLE alert_outbox (
     id INTEGER PRIMARY KEY,
     alert TEXT NOT NULL,
@@ -717,8 +722,10 @@ impl Store {
         self.latest_run()?.ok_or_else(|| StoreError::Empty { path: self.path.clone() })
     }
 
+    /// The run before `run` that still holds its rows (pruned runs are skipped).
     pub fn previous_run(&self, run: i64) -> Result<Option<i64>, StoreError> {
-        self.conn.query_row("SELECT MAX(id) FROM runs WHERE id < ?1", [run], |r| r.get(0)).map_err(self.err())
+        let kept = if self.schema >= AGES { "AND pruned_at IS NULL" } else { "" };
+        self.conn.query_row(&format!("SELECT MAX(id) FROM runs WHERE id < ?1 {kept}"), [run], |r| r.get(0)).map_err(self.err())
     }
 
     pub fn run_meta(&self, run: i64) -> Result<RunMeta, StoreError> {
@@ -1102,7 +1109,10 @@ impl Store {
         }
         let mut stmt = self
             .conn
-            .prepare("SELECT r.id, r.n_rows, (SELECT COUNT(*) FROM rows w WHERE w.run_id = r.id) FROM runs r")
+            .prepare(&format!(
+                "SELECT r.id, r.n_rows, (SELECT COUNT(*) FROM rows w WHERE w.run_id = r.id) FROM runs r {}",
+                if self.schema >= AGES { "WHERE r.pruned_at IS NULL" } else { "" }
+            ))
             .map_err(self.err())?;
         let runs = stmt
             .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)))

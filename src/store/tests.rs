@@ -364,3 +364,27 @@ fn addresses_are_written_as_people_write_them() {
     push_nets(&mut out, &nets);
     assert_eq!(out, "192.0.2.7 10.0.0.0/8 0.0.0.0 255.255.255.255 2001:db8::1 2001:db8::/32");
 }
+
+#[test]
+fn prune_drops_old_rows_and_keeps_first_seen_ages_and_released_history() {
+    let (_d, mut s) = store();
+    age_runs(&mut s, &[("2026-01-01", true), ("2026-01-02", false), ("2026-01-03", false), ("2026-01-04", false)]);
+    let p = s.prune(Some(2), None).unwrap();
+    assert_eq!((p.runs.as_slice(), p.rows), (&[1, 2][..], 2));
+    // The kept runs read as before: first seen in (pruned) run 1, dangling since (pruned) run 2.
+    let r = &s.rows(4).unwrap()[0];
+    assert_eq!((r.first_seen.as_str(), r.dangling_since.as_str()), ("2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"));
+    // The asset's last sighting (run 1) keeps its address: the next run still names the release.
+    let next = age_runs(&mut s, &[("2026-01-05", false)]);
+    assert!(next[0].reason.starts_with("released since run 1 (2026-01-01)"), "{}", next[0].reason);
+    // A pruned run says so; diff's "the run before" skips it; the chart still counts it.
+    let e = crate::report::Report::load(&s, 1).unwrap_err().to_string();
+    assert!(e.contains("run 1 was pruned on"), "{e}");
+    assert_eq!(s.previous_run(3).unwrap(), None);
+    assert_eq!(s.finding_history(None, 10).unwrap().len(), 5);
+    assert_eq!(s.verify().unwrap(), Vec::<String>::new());
+    // Nothing left to prune within the bounds; the latest run is never pruned.
+    assert!(s.prune(Some(3), None).unwrap().runs.is_empty());
+    assert_eq!(s.prune(Some(0), None).unwrap().runs, [3, 4]);
+    assert!(s.rows(5).unwrap().len() == 1);
+}

@@ -140,12 +140,18 @@ fn colour_only_at_a_terminal_and_never_with_no_color() {
         }
         text(&c.output().expect("script(1) from util-linux").stdout)
     };
-    assert!(at_tty(None).contains('\u{1b}'), "a person at a terminal gets colour");
+    // Colour is an SGR sequence (ESC [ … m); the progress display's cursor moves are not colour.
+    let sgr = |s: &str| s.split('\u{1b}').skip(1).any(|after| after.strip_prefix('[').is_some_and(|p| p.trim_start_matches(|c: char| c.is_ascii_digit() || c == ';').starts_with('m')));
+    let tty = at_tty(None);
+    assert!(sgr(&tty), "a person at a terminal gets colour");
+    // And progress: each provider read, with what it found.
+    assert!(tty.contains("zonefile `example.com`") && tty.contains("records,"), "{tty:?}");
     let plain = at_tty(Some("1"));
-    assert!(plain.contains("WARN") && !plain.contains('\u{1b}'), "{plain:?}");
-    // Redirected stderr: no colour either way.
+    assert!(plain.contains("WARN") && !sgr(&plain), "{plain:?}");
+    // Redirected stderr: no colour, no progress, no escape of any kind.
     let o = dangle(&dir, &["scan", "--no-probe"]);
-    assert!(!text(&o.stderr).contains('\u{1b}'), "{:?}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(!err.contains('\u{1b}') && !err.contains("zonefile `example.com`"), "{err:?}");
 }
 
 #[test]
@@ -748,4 +754,28 @@ fn probe_flags_out_of_range_are_refused_like_the_config_not_clamped() {
     expect_error(dir.path(), &["probe", "127.0.0.1:9", "--handshake-timeout-ms", "600001"], &["--handshake-timeout-ms: 600001 is outside 1..=600000"]);
     std::fs::write(dir.path().join("dangle.toml"), "[probe]\nconnect_timeout_ms = 0\n").unwrap();
     expect_error(dir.path(), &["scan"], &["[probe] connect_timeout_ms: 0 is outside 1..=600000"]);
+}
+
+#[test]
+fn prune_keeps_the_latest_runs_and_first_seen() {
+    let (_d, dir) = demo();
+    code(&dangle(&dir, &["scan", "--out", "one"]), 1);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    code(&dangle(&dir, &["scan"]), 1);
+    code(&dangle(&dir, &["scan"]), 1);
+    code(&dangle(&dir, &["prune"]), 2);
+    let o = dangle(&dir, &["prune", "--keep", "1"]);
+    code(&o, 0);
+    assert!(text(&o.stdout).starts_with("pruned 2 run(s) (1…2)"), "{}", text(&o.stdout));
+    let o = dangle(&dir, &["report", "--run", "1"]);
+    code(&o, 2);
+    assert!(text(&o.stderr).contains("run 1 was pruned on"), "{}", text(&o.stderr));
+    // Run 3's rows still date their records from run 1.
+    let o = dangle(&dir, &["report", "--format", "json"]);
+    code(&o, 0);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let run1: serde_json::Value = serde_json::from_str(&read(&dir.join("one/report.json"))).unwrap();
+    assert_eq!(v["rows"][0]["first_seen"], run1["run"]["started_at"]);
+    let o = dangle(&dir, &["prune", "--keep", "1"]);
+    assert!(text(&o.stdout).starts_with("nothing to prune"), "{}", text(&o.stdout));
 }

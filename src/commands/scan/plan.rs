@@ -56,7 +56,7 @@ fn foreign_reason(top: &Evidence) -> Option<String> {
 
 /// Probes the rows that need it and the named targets, and folds the answers into `judgements`
 /// (severity) and the result.
-pub async fn probe_rows(prober: &Arc<Prober>, records: &[DnsRecord], judgements: &mut [Judgement], named: &[NamedTarget]) -> Probes {
+pub async fn probe_rows(prober: &Arc<Prober>, records: &[DnsRecord], judgements: &mut [Judgement], named: &[NamedTarget], progress: &crate::commands::progress::Progress) -> Probes {
     let mut jobs: Vec<Job> = Vec::new();
     let mut job_of: FxHashMap<Job, u32> = FxHashMap::default();
     let mut wanted: Vec<(u32, u32)> = Vec::new();
@@ -82,7 +82,9 @@ pub async fn probe_rows(prober: &Arc<Prober>, records: &[DnsRecord], judgements:
         return out;
     }
     tracing::info!(rows = wanted.len(), named = named.len(), targets = jobs.len(), "probing");
-    let results = prober.run(&jobs).await;
+    let bar = progress.probes(jobs.len() as u64);
+    let results = prober.run_with(&jobs, &|| bar.inc(1)).await;
+    bar.finish();
     // Each job's evidence, once, and the row summary every row of that job shares.
     let mut per_job: Vec<u32> = Vec::with_capacity(jobs.len());
     for evidence in results {

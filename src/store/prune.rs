@@ -1,0 +1,100 @@
+//! `dangle prune`: drop the bulk of old runs (their rows, probes, gaps, assets' addresses) and keep
+//! what history needs. A pruned run stays in `runs` with its date and counts, so every record's
+//! first_seen, last_changed and dangling-since dates still name it, and the HTML report's chart still
+//! draws it; every asset keeps the addresses of its last sighting, so a released address is still
+//! judged "released since run N" after the run that last saw it is pruned. The latest run is never
+//! pruned. One transaction: a prune killed half way prunes nothing.
+
+use rusqlite::params;
+
+use super::{now_rfc3339, Store, StoreError};
+
+/// What a prune did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pruned {
+    /// The runs pruned now, oldest first.
+    pub runs: Vec<i64>,
+    /// Rows deleted with them.
+    pub rows: u64,
+}
+
+impl Store {
+    /// Prunes every run that is neither among the latest `keep` nor younger than `older_than_days`
+    /// days (each bound applies when given; at least one must be), never the latest run.
+    pub fn prune(&mut self, keep: Option<usize>, older_than_days: Option<i64>) -> Result<Pruned, StoreError> {
+        let e = self.err_owned();
+        let runs: Vec<(i64, String)> = {
+            let mut stmt = self.conn.prepare("SELECT id, started_at FROM runs WHERE pruned_at IS NULL ORDER BY id DESC").map_err(&e)?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(&e)?;
+            rows.collect::<Result<_, _>>().map_err(&e)?
+        };
+        let today = crate::time::today();
+        let doomed: Vec<i64> = runs
+            .iter()
+            .enumerate()
+            .filter(|(i, (_, started))| {
+                let beyond_keep = keep.is_none_or(|k| *i >= k.max(1));
+                let old = older_than_days.is_none_or(|d| crate::time::days_of(started).is_some_and(|day| today - day > d));
+                *i > 0 && beyond_keep && old
+            })
+            .map(|(_, (id, _))| *id)
+            .rev()
+            .collect();
+        let mut out = Pruned { runs: doomed.clone(), rows: 0 };
+        if doomed.is_empty() {
+            return Ok(out);
+        }
+        let tx = self.conn.transaction().map_err(&e)?;
+        {
+            let at = now_rfc3339();
+            let mut n_rows = tx.prepare("DELETE FROM rows WHERE run_id = ?1").map_err(&e)?;
+            let mut others = Vec::new();
+            for sql in [
+                "DELETE FROM row_probes WHERE run_id = ?1",
+                "DELETE FROM probes WHERE run_id = ?1",
+                "DELETE FROM named_probes WHERE run_id = ?1",
+                "DELETE FROM gaps WHERE run_id = ?1",
+                // An asset's last sighting keeps its addresses: history judges released addresses by them.
+                "DELETE FROM run_assets WHERE run_id = ?1 AND asset_ref NOT IN (SELECT id FROM assets WHERE last_run = ?1)",
+            ] {
+                others.push(tx.prepare(sql).map_err(&e)?);
+            }
+            let mut mark = tx.prepare("UPDATE runs SET pruned_at = ?2 WHERE id = ?1").map_err(&e)?;
+            for run in &doomed {
+                out.rows += n_rows.execute([run]).map_err(&e)? as u64;
+                for s in &mut others {
+                    s.execute([run]).map_err(&e)?;
+                }
+                mark.execute(params![run, at]).map_err(&e)?;
+            }
+        }
+        tx.commit().map_err(&e)?;
+        // Give the space back: the pages the rows held.
+        self.conn.execute_batch("VACUUM").map_err(&e)?;
+        Ok(out)
+    }
+
+    /// When run `run` was pruned, if it was.
+    pub fn pruned_at(&self, run: i64) -> Result<Option<String>, StoreError> {
+        if self.schema < super::AGES {
+            return Ok(None);
+        }
+        use rusqlite::OptionalExtension as _;
+        let at: Option<Option<String>> = self.conn.query_row("SELECT pruned_at FROM runs WHERE id = ?1", [run], |r| r.get(0)).optional().map_err(self.err())?;
+        Ok(at.flatten())
+    }
+
+    /// An error unless run `run` holds its rows (exists, and was not pruned).
+    pub fn require_rows(&self, run: i64) -> Result<(), StoreError> {
+        self.run_meta(run)?;
+        match self.pruned_at(run)? {
+            Some(at) => Err(StoreError::PrunedRun { path: self.path.clone(), run, at }),
+            None => Ok(()),
+        }
+    }
+
+    fn err_owned(&self) -> impl Fn(rusqlite::Error) -> StoreError + 'static {
+        let path = self.path.clone();
+        move |error| StoreError::Sqlite { path: path.clone(), error }
+    }
+}
