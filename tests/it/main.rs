@@ -14,6 +14,7 @@ mod alerts;
 mod aws_binary;
 mod cli;
 mod common;
+mod examples;
 mod formats;
 mod probe_binary;
 mod ranges_refresh;

@@ -15,7 +15,7 @@
 //!
 //! Every failure of one account, region or service becomes a [`CoverageGap`] for exactly that scope;
 //! the records it could affect come out `unverified`, never `dangling`. The crate only calls the
-//! List / Describe / Get operations in [`OPERATIONS`] (`scripts/iam-policy.json` grants exactly these).
+//! List / Describe / Get operations in [`OPERATIONS`] (`examples/iam-policy.json` grants exactly these).
 
 use std::fmt;
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! Read-only, proven: a full enumeration (assume-role, Organizations, every region, every service,
 //! pagination) goes through a recording proxy in front of moto. Every request must be one of
 //! [`dangle_aws::OPERATIONS`], each a List / Describe / Get, REST calls only GET; and
-//! scripts/iam-policy.json must grant exactly those actions.
+//! examples/iam-policy.json must grant exactly those actions.
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
@@ -128,7 +128,7 @@ async fn a_full_enumeration_only_reads() {
 
 #[test]
 fn the_iam_policy_grants_exactly_the_operations() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/iam-policy.json")).unwrap();
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/iam-policy.json")).unwrap();
     let mut granted: BTreeSet<String> = BTreeSet::new();
     let mut in_action = false;
     for line in text.lines() {
@@ -148,7 +148,7 @@ fn the_iam_policy_grants_exactly_the_operations() {
         }
     }
     let ops: BTreeSet<String> = OPERATIONS.iter().map(|s| s.to_string()).collect();
-    assert_eq!(granted, ops, "scripts/iam-policy.json and dangle_aws::OPERATIONS differ");
+    assert_eq!(granted, ops, "examples/iam-policy.json and dangle_aws::OPERATIONS differ");
     for op in &ops {
         let name = op.split(':').nth(1).unwrap();
         assert!(name.starts_with("List") || name.starts_with("Describe") || name.starts_with("Get") || name == "AssumeRole", "{op}");

@@ -208,10 +208,10 @@ async fn every_request_is_a_get_and_the_role_file_grants_exactly_the_reads_made(
     let reqs = arm.requests();
     assert!(reqs.iter().all(|r| r.method == "GET"), "{reqs:?}");
     let used: std::collections::BTreeSet<String> = reqs.iter().map(|r| action(&r.path)).collect();
-    let role: Value = serde_json::from_str(&std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/azure-role.json")).unwrap()).unwrap();
+    let role: Value = serde_json::from_str(&std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/azure-role.json")).unwrap()).unwrap();
     let granted: std::collections::BTreeSet<String> =
         role["Actions"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_ascii_lowercase()).collect();
     assert!(granted.iter().all(|a| a.ends_with("/read")), "read actions only: {granted:?}");
-    assert_eq!(used, granted, "scripts/azure-role.json must grant exactly the reads the provider makes");
+    assert_eq!(used, granted, "examples/azure-role.json must grant exactly the reads the provider makes");
     assert_eq!(action("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Web/sites/a/slots?api-version=1"), "microsoft.web/sites/slots/read");
 }

@@ -1,0 +1,111 @@
+//! examples/ work: each is checked by its ecosystem's own validator (systemd-analyze verify, the
+//! Kubernetes OpenAPI schemas through kubernetes-validate --strict, GitHub's workflow schema through
+//! check-jsonschema; the last two installed in the virtualenv by scripts/setup), and every dangle
+//! command line in them parses with this build's CLI.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use clap::Parser as _;
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples")
+}
+
+fn tool(name: &str) -> PathBuf {
+    let p = dangle_aws::testing::venv().join("bin").join(name);
+    assert!(p.exists(), "{} is not installed: run scripts/setup", p.display());
+    p
+}
+
+#[track_caller]
+fn passes(cmd: &mut Command) -> String {
+    let o = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?} ({e}): run scripts/setup"));
+    let (out, err) = (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned());
+    assert!(o.status.success(), "{cmd:?} failed:\n{out}\n{err}");
+    out + &err
+}
+
+/// Parses `argv` (without the program) as this build's dangle would.
+#[track_caller]
+fn parses(argv: &[String], from: &str) {
+    let mut full = vec!["dangle".to_string()];
+    full.extend(argv.iter().cloned());
+    if let Err(e) = dangle::cli::Cli::try_parse_from(&full) {
+        panic!("{from}: `{}` does not parse: {e}", full.join(" "));
+    }
+}
+
+#[test]
+fn systemd_units_verify_and_their_commands_parse() {
+    let dir = tempfile::tempdir().unwrap();
+    // The one change: the binary where this build put it (verify checks that ExecStart exists).
+    for unit in ["dangle.service", "dangle.timer"] {
+        let text = std::fs::read_to_string(examples().join("systemd").join(unit)).unwrap();
+        std::fs::write(dir.path().join(unit), text.replace("/usr/local/bin/dangle", env!("CARGO_BIN_EXE_dangle"))).unwrap();
+    }
+    let said = passes(Command::new("systemd-analyze").args(["verify", "./dangle.service", "./dangle.timer"]).current_dir(dir.path()));
+    // verify only warns about an unknown key or a bad value: none may appear.
+    assert!(!said.contains("Unknown") && !said.contains("ignoring") && !said.contains("Failed"), "{said}");
+    let service = std::fs::read_to_string(examples().join("systemd/dangle.service")).unwrap();
+    let mut n = 0;
+    for line in service.lines().filter(|l| l.starts_with("ExecStart")) {
+        let cmd = line.split_once('=').unwrap().1;
+        let argv: Vec<String> = cmd.split_whitespace().skip(1).map(String::from).collect();
+        parses(&argv, "dangle.service");
+        n += 1;
+    }
+    assert_eq!(n, 2, "a scan and a prune");
+}
+
+#[test]
+fn the_kubernetes_cronjob_validates_strictly_and_its_command_parses() {
+    let file = examples().join("kubernetes/cronjob.yaml");
+    let said = passes(Command::new(tool("kubernetes-validate")).arg("--strict").arg(&file));
+    for kind in ["serviceaccount/dangle", "persistentvolumeclaim/dangle-store", "cronjob/dangle"] {
+        assert!(said.contains(&format!("passed for resource {kind}")), "{said}");
+    }
+    // The container's args, as the YAML lists them.
+    let text = std::fs::read_to_string(&file).unwrap();
+    let args: Vec<String> = text
+        .split("args:\n")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .take_while(|l| l.trim_start().starts_with("- "))
+        .map(|l| l.trim_start().trim_start_matches("- ").to_string())
+        .collect();
+    assert!(args.contains(&"scan".to_string()), "{args:?}");
+    parses(&args, "cronjob.yaml");
+    assert!(text.contains("eks.amazonaws.com/role-arn") && text.contains("azure.workload.identity/client-id"), "IRSA and workload identity");
+    assert!(text.contains("readOnlyRootFilesystem: true") && text.contains("persistentVolumeClaim"));
+}
+
+#[test]
+fn the_github_workflow_matches_githubs_schema_uploads_sarif_and_its_command_parses() {
+    let file = examples().join("github/dangle.yml");
+    passes(Command::new(tool("check-jsonschema")).args(["--builtin-schema", "vendor.github-workflows"]).arg(&file));
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("github/codeql-action/upload-sarif") && text.contains("sarif_file: out/report.sarif"), "uploads the SARIF");
+    assert!(text.contains("security-events: write"));
+    let line = text.lines().map(str::trim).find(|l| l.starts_with("dangle scan")).expect("a dangle scan line");
+    assert!(line.contains("--fail-on high"), "{line}");
+    parses(&line.split_whitespace().skip(1).map(String::from).collect::<Vec<_>>(), "dangle.yml");
+}
+
+#[test]
+fn the_iam_policy_and_azure_role_grant_reads_only() {
+    let policy: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(examples().join("iam-policy.json")).unwrap()).unwrap();
+    for s in policy["Statement"].as_array().unwrap() {
+        assert_eq!(s["Effect"], "Allow");
+        for a in s["Action"].as_array().unwrap() {
+            let verb = a.as_str().unwrap().split(':').nth(1).unwrap();
+            // Reads, and the one call that reaches member accounts' read-only roles (`assume_roles`).
+            assert!(["List", "Describe", "Get"].iter().any(|v| verb.starts_with(v)) || a == "sts:AssumeRole", "{a} is not a read");
+        }
+    }
+    let role: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(examples().join("azure-role.json")).unwrap()).unwrap();
+    for a in role["Actions"].as_array().or_else(|| role["properties"]["permissions"][0]["actions"].as_array()).unwrap() {
+        assert!(a.as_str().unwrap().ends_with("/read"), "{a} is not a read");
+    }
+}
