@@ -148,18 +148,20 @@ pub fn carries_https(rtype: &str) -> bool {
     ["A", "AAAA", "CNAME", "ALIAS", "ANAME"].iter().any(|t| t.eq_ignore_ascii_case(rtype))
 }
 
-/// Why a scan left a row `not_probed`, for the reports (empty when nothing rules a probe out).
-/// `probing`: whether the run probed at all (None: a run stored before dangle kept that).
+/// Why a scan left a finding `not_probed`, for the reports (empty for rows that are no finding, which
+/// are never probed, and when nothing ruled a probe out). `probing`: whether the run probed at all
+/// (None: a run stored before dangle kept that).
 pub fn why_not_probed(status: Status, rtype: &str, target: &str, probing: Option<bool>) -> &'static str {
-    use Status;
-    if probing == Some(false) {
-        "not probed: probing was off for this run (--no-probe or [probe] enabled = false)"
+    if !status.is_finding() {
+        ""
+    } else if probing == Some(false) {
+        "not probed: probing was off for this run"
     } else if !matches!(status, Status::Dangling | Status::Unverified) {
-        "not probed: only dangling and unverified rows are probed"
+        "not probed: only dangling and unverified rows are"
     } else if !carries_https(rtype) {
-        "not probed: this record type does not lead to an HTTPS endpoint"
+        "not probed: no HTTPS endpoint behind this record type"
     } else if target.is_empty() || target.contains('/') {
-        "not probed: the target is a resource without an address or name to dial"
+        "not probed: no address or name to dial"
     } else {
         ""
     }

@@ -158,14 +158,9 @@ impl Report {
                 th("kind", "kind", "none"),
             )?;
             let mut order = 0usize;
-            let mut stop = false;
-            self.each_finding(src, &mut |r| {
-                if stop {
-                    return Ok(());
-                }
+            self.first_findings(src, HTML_FINDINGS, &mut |r| {
                 html_row(&mut w, r, order)?;
                 order += 1;
-                stop = order >= HTML_FINDINGS;
                 Ok(())
             })?;
             writeln!(w, "</tbody></table>")?;

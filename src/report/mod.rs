@@ -179,9 +179,14 @@ impl Report {
 
     /// Hands `f` every finding in report order; `src` is the source the report was made from.
     pub fn each_finding(&self, src: &dyn Source, f: &mut dyn FnMut(&ReportRow) -> anyhow::Result<()>) -> anyhow::Result<()> {
+        self.first_findings(src, usize::MAX, f)
+    }
+
+    /// [`Report::each_finding`] of the first `n` findings only (the worst).
+    pub fn first_findings(&self, src: &dyn Source, n: usize, f: &mut dyn FnMut(&ReportRow) -> anyhow::Result<()>) -> anyhow::Result<()> {
         match &self.findings {
-            Findings::Rows(rows) => rows.iter().try_for_each(f),
-            Findings::At(at) => src.each_at(at, f),
+            Findings::Rows(rows) => rows.iter().take(n).try_for_each(f),
+            Findings::At(at) => src.each_at(&at[..n.min(at.len())], f),
         }
     }
 
@@ -571,11 +576,13 @@ impl<W: Write> Json<W> {
         Ok(())
     }
 
+    /// One item of the open array, on a line of its own (compact: a million rows pretty-printed
+    /// would be a third bigger, all of it indentation).
     fn item(&mut self, v: &impl Serialize) -> std::io::Result<()> {
         let n = self.open.as_mut().expect("an array is open");
         self.w.write_all(if *n == 0 { b"[\n    " } else { b",\n    " })?;
         *n += 1;
-        indented(&mut self.w, v, b"\n    ")
+        serde_json::to_writer(&mut self.w, v).map_err(std::io::Error::from)
     }
 
     /// A top-level field written whole.

@@ -12,6 +12,11 @@ use super::{Report, Source};
 use crate::reconcile::{Kind, Severity};
 use crate::store::ReportRow;
 
+/// The most results a log carries, the worst first: GitHub code scanning refuses a run with more
+/// (and a million-row estate's SARIF would be half a gigabyte). `runs[0].properties.results_omitted`
+/// counts the rest; findings.csv and report.json hold them all.
+pub const SARIF_RESULTS: usize = 25_000;
+
 /// The level a finding of this severity gets.
 pub fn level(s: Severity) -> &'static str {
     match s {
@@ -175,7 +180,10 @@ impl Report {
                 "endTimeUtc": m.finished_at,
                 "toolExecutionNotifications": notifications,
             }],
-            "properties": { "run": m.id, "cloud_range_snapshot": m.snapshot, "records": m.records, "rows": m.rows, "assets": m.assets },
+            "properties": {
+                "run": m.id, "cloud_range_snapshot": m.snapshot, "records": m.records, "rows": m.rows, "assets": m.assets,
+                "findings": self.finding_count(), "results_omitted": self.finding_count().saturating_sub(SARIF_RESULTS),
+            },
         });
         // `{ "$schema", "version", "runs": [ { …run, "results": [ streamed ] } ] }`
         let head = serde_json::to_string_pretty(&head)?;
@@ -185,7 +193,7 @@ impl Report {
         w.write_all(run.strip_suffix('}').unwrap_or(&run).as_bytes())?;
         w.write_all(b",\"results\":[")?;
         let mut first = true;
-        self.each_finding(src, &mut |r| {
+        self.first_findings(src, SARIF_RESULTS, &mut |r| {
             if !first {
                 w.write_all(b",")?;
             }

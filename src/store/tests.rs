@@ -266,10 +266,38 @@ fn a_schema_2_store_reads_without_migrating() {
     assert_eq!(rw.schema, AGES);
 }
 
-/// Takes a store back to before schema 4 (ages).
+/// Takes a store back to before schema 4 (ages): every column and table the fourth migration adds.
+/// [`drop_ages_leaves_schema_3`] holds it to what the first three migrations make.
 const DROP_AGES: &str = "ALTER TABLE records DROP COLUMN state; ALTER TABLE records DROP COLUMN changed_run;
     ALTER TABLE records DROP COLUMN dangling_run; ALTER TABLE rows DROP COLUMN changed_run;
-    ALTER TABLE rows DROP COLUMN dangling_run; ALTER TABLE runs DROP COLUMN stale_days; ALTER TABLE runs DROP COLUMN probing; ALTER TABLE rows DROP COLUMN kind; ALTER TABLE runs DROP COLUMN findings; DROP TABLE record_specs; DROP TABLE alert_outbox;";
+    ALTER TABLE rows DROP COLUMN dangling_run; ALTER TABLE rows DROP COLUMN kind;
+    ALTER TABLE runs DROP COLUMN stale_days; ALTER TABLE runs DROP COLUMN probing; ALTER TABLE runs DROP COLUMN findings;
+    ALTER TABLE runs DROP COLUMN pruned_at; DROP TABLE record_specs; DROP TABLE alert_outbox;";
+
+/// Every table with its columns, in order.
+fn columns(c: &Connection) -> Vec<(String, Vec<String>)> {
+    let mut stmt = c.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").unwrap();
+    let tables: Vec<String> = stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+    tables
+        .into_iter()
+        .map(|t| {
+            let mut s = c.prepare(&format!("PRAGMA table_info({t})")).unwrap();
+            let cols = s.query_map([], |r| r.get::<_, String>(1)).unwrap().map(Result::unwrap).collect();
+            (t, cols)
+        })
+        .collect()
+}
+
+#[test]
+fn drop_ages_leaves_schema_3() {
+    let (_d, s) = store();
+    s.conn.execute_batch(DROP_AGES).unwrap();
+    let old = Connection::open_in_memory().unwrap();
+    for m in &MIGRATIONS[..3] {
+        old.execute_batch(m).unwrap();
+    }
+    assert_eq!(columns(&s.conn), columns(&old), "DROP_AGES must undo exactly what the fourth migration adds");
+}
 
 /// Runs of one record, `a.example.com` → 192.0.2.1, with the asset that holds the address in the runs
 /// marked `true` (owned) and released in the others (dangling, by history); each run on its date.
@@ -378,7 +406,7 @@ fn prune_drops_old_rows_and_keeps_first_seen_ages_and_released_history() {
     let next = age_runs(&mut s, &[("2026-01-05", false)]);
     assert!(next[0].reason.starts_with("released since run 1 (2026-01-01)"), "{}", next[0].reason);
     // A pruned run says so; diff's "the run before" skips it; the chart still counts it.
-    let e = crate::report::Report::load(&s, 1).unwrap_err().to_string();
+    let e = s.require_rows(1).unwrap_err().to_string();
     assert!(e.contains("run 1 was pruned on"), "{e}");
     assert_eq!(s.previous_run(3).unwrap(), None);
     assert_eq!(s.finding_history(None, 10).unwrap().len(), 5);
