@@ -29,9 +29,12 @@ fn main() -> ExitCode {
     cli.log_format.set();
     dangle::cli::set_wide(cli.wide);
     let json = cli.log_format == dangle::cli::LogFormat::Json;
-    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false);
+    let fmt = tracing_subscriber::fmt::layer().with_writer(dangle::commands::progress::Stderr).with_target(false);
     let fmt = if json { fmt.json().flatten_event(true).boxed() } else { fmt.with_ansi(ansi).boxed() };
-    tracing_subscriber::registry().with(fmt.with_filter(filter).with_filter(no_foreign_trace)).init();
+    // The providers' progress events feed the progress display (a terminal only), whatever the log level.
+    // (`Targets`: decided per call site once, and no level below info reaches the layer.)
+    let progress = dangle::commands::progress::ProgressLayer.with_filter(tracing_subscriber::filter::Targets::new().with_target(dangle_model::PROGRESS, tracing::Level::INFO));
+    tracing_subscriber::registry().with(fmt.with_filter(filter).with_filter(no_foreign_trace)).with(progress).init();
     match dangle::commands::run(cli.command) {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
         // A closed stdout (`dangle report | head`) is the reader's choice, not a failure.

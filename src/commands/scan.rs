@@ -42,7 +42,13 @@ pub async fn enumerate(cfg: &Config) -> anyhow::Result<Inventory> {
         async move {
             let e = provider.enumerate().await;
             match &e {
-                Ok(e) => bar.finish_with_message(format!("{} records, {} assets, {} gaps", e.records.len(), e.assets.len(), e.gaps.len())),
+                Ok(e) => bar.finish_with_message(format!(
+                    "{}{} records, {} assets, {} gaps",
+                    super::progress::Progress::counted(&p.name),
+                    e.records.len(),
+                    e.assets.len(),
+                    e.gaps.len()
+                )),
                 Err(_) => bar.abandon_with_message("failed"),
             }
             e

@@ -327,6 +327,8 @@ async fn enumerate_account(
             Err(e) => snap.gaps.push(gap(&source, &account, None, "account", format!("task failed: {e}"))),
         }
     }
+    let regions = snap.covered.iter().filter(|c| *c.account == *account.id).count();
+    tracing::info!(target: dangle_model::PROGRESS, source = &*source, account = account.id.as_str(), regions, "account read");
     snap
 }
 

@@ -203,6 +203,7 @@ impl AzureSource {
         for t in resources::TYPES {
             self.resources(sub, &account, t, &mut inv).await;
         }
+        tracing::info!(target: dangle_model::PROGRESS, source = &*self.name, account = sub, regions = 0usize, "subscription read");
         inv
     }
 

@@ -41,6 +41,11 @@ pub use name::{DnsName, NameError};
 /// Re-exported so providers build [`Targets`] and [`Ips`] without depending on it themselves.
 pub use ::smallvec;
 
+/// The `tracing` target of a provider's progress events: one `info` event per account (or subscription)
+/// read, with fields `source` (the provider's name) and `regions` (how many it covered). A scan at a
+/// terminal shows them in its progress display; elsewhere they are ordinary log events.
+pub const PROGRESS: &str = "dangle_progress";
+
 /// A record's targets: one inline (the common case), more on the heap.
 pub type Targets = smallvec::SmallVec<[Target; 1]>;
 /// An asset's addresses: one inline (the common case), more on the heap.
