@@ -173,7 +173,6 @@ impl Report {
                 "informationUri": "https://owasp.org/API-Security/editions/2023/en/0xa9-improper-inventory-management/",
                 "rules": rules(),
             }},
-            "automationDetails": { "id": format!("dangle/{}/", m.config) },
             "invocations": [{
                 "executionSuccessful": true,
                 "startTimeUtc": m.started_at,
