@@ -149,8 +149,11 @@ pub fn scan_into(cfg: &Config, store: &mut Store, probe: bool, lock_timeout: std
     };
     let (run, report) = store_and_report(store, &input, outputs, t)?;
     if outputs.alerts {
-        // Still under the run lock: two scans never send (or re-send) one alert twice.
-        super::alert::send(&cfg.alerts, store, &report.run, &rt)?;
+        // Still under the run lock: two scans never send (or re-send) one alert twice. The run is
+        // stored whatever happens here: an alert that cannot be sent is a warning, never the exit code.
+        if let Err(e) = super::alert::send(&cfg.alerts, store, &report.run, &rt) {
+            tracing::warn!("alerts not sent for run {}: {}", report.run.id, crate::errors::render(&e));
+        }
     }
     Ok(Scanned { run, report })
 }
