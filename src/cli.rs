@@ -210,6 +210,28 @@ pub struct ScanArgs {
     /// (default: the config's `stale_days`, else 90).
     #[arg(long, value_name = "N")]
     pub stale_days: Option<u32>,
+    /// Count only findings at least this sure for the exit code (with --fail-on): tentative (all),
+    /// firm (the prober agrees or nothing contradicts), confirmed (a foreign server answers).
+    #[arg(long, value_enum, default_value = "tentative", value_name = "LEVEL")]
+    pub min_confidence: ConfidenceArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ConfidenceArg {
+    Tentative,
+    Firm,
+    Confirmed,
+}
+
+impl From<ConfidenceArg> for crate::reconcile::Confidence {
+    fn from(c: ConfidenceArg) -> Self {
+        use crate::reconcile::Confidence as C;
+        match c {
+            ConfidenceArg::Tentative => C::Tentative,
+            ConfidenceArg::Firm => C::Firm,
+            ConfidenceArg::Confirmed => C::Confirmed,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -270,7 +270,7 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<Outcome> {
     let outputs = Outputs { dir: args.out.as_deref(), print: Some((args.format, threshold)), alerts: true };
     let Scanned { report, .. } = scan_into(&cfg, &mut store, cfg.probe.enabled && !args.no_probe, lock_timeout, outputs)?;
     warn_gaps(&report);
-    Ok(Outcome { findings: report.count_at_or_above(threshold), gaps: report.gaps.len() })
+    Ok(Outcome { findings: report.count_failing(threshold, args.min_confidence.into()), gaps: report.gaps.len() })
 }
 
 /// Published cloud ranges change every week: a snapshot older than this is named in a warning.

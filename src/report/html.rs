@@ -43,6 +43,7 @@ ul.counts { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: .
 ul.counts li { border: 1px solid #d7dbe2; border-radius: 4px; padding: .2rem .6rem; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; vertical-align: top; padding: .3rem .5rem; border-bottom: 1px solid #e3e6eb; }
+th, td.tag { white-space: nowrap; } td.name { overflow-wrap: anywhere; min-width: 10rem; max-width: 20rem; } td.ev { min-width: 24rem; }
 th button { font: inherit; font-weight: 600; background: none; border: 0; padding: 0; cursor: pointer; }
 th[aria-sort="ascending"] button::after { content: " ▲"; } th[aria-sort="descending"] button::after { content: " ▼"; }
 td.sev { font-weight: 600; white-space: nowrap; }
@@ -235,7 +236,7 @@ fn html_row(w: &mut impl Write, r: &ReportRow, order: usize) -> std::io::Result<
     writeln!(
         w,
         "<tr class=\"finding sev-{sev}\" data-order=\"{order}\" data-severity=\"{sevn}\" data-status=\"{st}\" data-record=\"{rec}\" data-type=\"{ty}\" data-target=\"{tg}\" data-confidence=\"{conf}\" data-probe=\"{pr}\" data-age=\"{agen}\" data-kind=\"{kind}\">\
-         <td class=\"sev\">{sev}</td><td>{st}</td><td>{rec}</td><td>{ty}</td><td>{tg}</td><td>{conf}</td><td>{pr}</td><td>{age}</td><td>{kind}</td>",
+         <td class=\"sev tag\">{sev}</td><td class=\"tag\">{st}</td><td class=\"name\">{rec}</td><td class=\"tag\">{ty}</td><td class=\"name\">{tg}</td><td class=\"tag\">{conf}</td><td class=\"tag\">{pr}</td><td class=\"tag\">{age}</td><td class=\"tag\">{kind}</td>",
         sev = r.severity,
         sevn = r.severity as u8,
         st = r.status,
@@ -247,7 +248,7 @@ fn html_row(w: &mut impl Write, r: &ReportRow, order: usize) -> std::io::Result<
         agen = r.age_days.unwrap_or(-1),
         kind = r.kind,
     )?;
-    write!(w, "<td><details><summary>{}</summary><dl>", esc(&r.reason))?;
+    write!(w, "<td class=\"ev\"><details><summary>{}</summary><dl>", esc(&r.reason))?;
     let mut item = |k: &str, v: &str| -> std::io::Result<()> {
         if v.is_empty() {
             return Ok(());

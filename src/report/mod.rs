@@ -207,7 +207,17 @@ impl Report {
     /// Findings at or above `threshold`. A foreign server at a named target counts as a critical
     /// finding: naming a target says nothing foreign should answer there.
     pub fn count_at_or_above(&self, threshold: Severity) -> usize {
-        let findings: usize = Severity::ALL.into_iter().filter(|s| *s >= threshold).map(|s| self.counts.by_severity[s as usize]).sum();
+        self.count_failing(threshold, crate::reconcile::Confidence::Tentative)
+    }
+
+    /// [`Report::count_at_or_above`] of the findings whose confidence is at least `min` too
+    /// (`--min-confidence`; a foreign named target is `confirmed`).
+    pub fn count_failing(&self, threshold: Severity, min: crate::reconcile::Confidence) -> usize {
+        let findings: usize = Severity::ALL
+            .into_iter()
+            .filter(|s| *s >= threshold)
+            .map(|s| crate::reconcile::Confidence::ALL.into_iter().filter(|c| *c >= min).map(|c| self.counts.by_confidence[s as usize][c as usize]).sum::<usize>())
+            .sum();
         findings + self.named_foreign().len()
     }
 

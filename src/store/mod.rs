@@ -434,6 +434,8 @@ pub struct RowCounts {
     pub by_status: [usize; 5],
     /// Findings only, indexed by [`Severity`] as a number.
     pub by_severity: [usize; 5],
+    /// Findings only, by severity and then [`Confidence`] as numbers (for `--min-confidence`).
+    pub by_confidence: [[usize; 3]; 5],
     /// Some row carries a probe verdict.
     pub probed: bool,
 }
@@ -984,15 +986,21 @@ impl Store {
     /// was probed. One pass in SQL, for reports that do not list every row.
     pub fn row_counts(&self, run: i64) -> Result<RowCounts, StoreError> {
         let mut c = RowCounts::default();
-        let groups = self.per_run("SELECT status, severity, COUNT(*) FROM rows WHERE run_id = ?1 GROUP BY status, severity", run, |r| {
-            let status = codes::status(r.get(0)?).map_err(|e| e.at(0))?;
-            let severity = codes::severity(r.get(1)?).map_err(|e| e.at(1))?;
-            Ok((status, severity, r.get::<_, i64>(2)? as usize))
-        })?;
-        for (status, severity, n) in groups {
+        let groups = self.per_run(
+            "SELECT status, severity, probe_verdict, COUNT(*) FROM rows WHERE run_id = ?1 GROUP BY status, severity, probe_verdict",
+            run,
+            |r| {
+                let status = codes::status(r.get(0)?).map_err(|e| e.at(0))?;
+                let severity = codes::severity(r.get(1)?).map_err(|e| e.at(1))?;
+                let verdict = codes::verdict(r.get_ref(2)?.as_str().unwrap_or_default()).map_err(|e| e.at(2))?;
+                Ok((status, severity, verdict, r.get::<_, i64>(3)? as usize))
+            },
+        )?;
+        for (status, severity, verdict, n) in groups {
             c.by_status[status as usize] += n;
             if status.is_finding() {
                 c.by_severity[severity as usize] += n;
+                c.by_confidence[severity as usize][Confidence::of(status, verdict) as usize] += n;
             }
         }
         c.probed = self

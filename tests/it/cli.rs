@@ -160,6 +160,9 @@ fn exit_code_follows_fail_on() {
     code(&dangle(&dir, &["scan", "--fail-on", "critical"]), 0);
     code(&dangle(&dir, &["scan", "--fail-on", "medium"]), 1);
     code(&dangle(&dir, &["scan", "--fail-on", "bogus"]), 2);
+    // Not probed, the demo's high findings are tentative: a gate on firm findings passes them.
+    code(&dangle(&dir, &["scan", "--min-confidence", "firm"]), 0);
+    code(&dangle(&dir, &["scan", "--min-confidence", "tentative"]), 1);
 }
 
 #[test]

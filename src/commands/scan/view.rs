@@ -56,6 +56,8 @@ impl<'a> RunView<'a> {
             c.by_status[j.status as usize] += 1;
             if j.status.is_finding() {
                 c.by_severity[j.severity as usize] += 1;
+                let verdict = self.probe(seq).map_or(Verdict::NotProbed, |p| p.verdict);
+                c.by_confidence[j.severity as usize][crate::reconcile::Confidence::of(j.status, verdict) as usize] += 1;
             }
             c.probed |= self.probe(seq).is_some_and(|p| p.verdict != Verdict::NotProbed);
         }
