@@ -68,6 +68,26 @@ struct Raw {
     probe: Option<RawProbe>,
     #[serde(default)]
     alerts: Vec<toml::Spanned<RawAlert>>,
+    signals: Option<RawSignals>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSignals {
+    claim_checks: Option<bool>,
+}
+
+/// `[signals]`: second opinions on what the reconciler flagged.
+#[derive(Debug, Clone)]
+pub struct SignalsConfig {
+    /// Ask the clouds whether a dangling name can be registered right now (default on).
+    pub claim_checks: bool,
+}
+
+impl Default for SignalsConfig {
+    fn default() -> Self {
+        Self { claim_checks: true }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -182,6 +202,7 @@ pub struct Config {
     pub ranges: Vec<DeclaredRange>,
     pub probe: ProbeConfig,
     pub alerts: Vec<AlertConfig>,
+    pub signals: SignalsConfig,
 }
 
 impl Config {
@@ -212,7 +233,11 @@ impl Config {
         let db = resolve(raw.db.as_deref().unwrap_or(Path::new("dangle.sqlite")));
         let stale_days = raw.stale_days.unwrap_or(DEFAULT_STALE_DAYS);
         let alerts = src.alerts(&raw.alerts)?;
-        Ok(Self { path: path.to_path_buf(), db, stale_days, providers, ranges, probe, alerts })
+        let mut signals = SignalsConfig::default();
+        if let Some(s) = raw.signals {
+            signals.claim_checks = s.claim_checks.unwrap_or(signals.claim_checks);
+        }
+        Ok(Self { path: path.to_path_buf(), db, stale_days, providers, ranges, probe, alerts, signals })
     }
 }
 

@@ -116,6 +116,7 @@ fn main() {
             probed: &Default::default(),
             stale_days: 90,
             probing: false,
+            claims: &Default::default(),
         })
         .expect("write run");
     let stored = t2.elapsed();
@@ -142,6 +143,7 @@ fn main() {
             probed: &Default::default(),
             stale_days: 90,
             probing: false,
+            claims: &Default::default(),
         })
         .expect("write second run");
     store.checkpoint().expect("checkpoint");

@@ -1,5 +1,6 @@
 //! `dangle scan`: enumerate, judge, probe, store, report.
 
+mod claims;
 mod plan;
 mod view;
 
@@ -31,7 +32,7 @@ pub struct Inventory {
 /// Builds every configured provider, in config order (a bad setting stops the run before anything
 /// is read), then enumerates them side by side and merges what they return in config order, so the
 /// inventory is the same however the enumerations interleave.
-pub async fn enumerate(cfg: &Config) -> anyhow::Result<Inventory> {
+pub async fn enumerate(cfg: &Config) -> anyhow::Result<(Inventory, Vec<Box<dyn dangle_model::Provider>>)> {
     let mut built = Vec::with_capacity(cfg.providers.len());
     for p in &cfg.providers {
         built.push(p.settings.build().await?);
@@ -66,7 +67,7 @@ pub async fn enumerate(cfg: &Config) -> anyhow::Result<Inventory> {
         inv.gaps.extend(e.gaps);
         inv.covered.extend(e.covered);
     }
-    Ok(inv)
+    Ok((inv, built))
 }
 
 fn append<T>(to: &mut Vec<T>, more: Vec<T>) {
@@ -104,7 +105,7 @@ pub fn scan_into(cfg: &Config, store: &mut Store, probe: bool, lock_timeout: std
     let started = now_rfc3339();
     let t = std::time::Instant::now();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("cannot start the async runtime")?;
-    let inv = rt.block_on(enumerate(cfg))?;
+    let (inv, sources) = rt.block_on(enumerate(cfg))?;
     phase("read", t);
     let t = std::time::Instant::now();
     let ranges = Ranges::new(&cfg.ranges);
@@ -120,6 +121,11 @@ pub fn scan_into(cfg: &Config, store: &mut Store, probe: bool, lock_timeout: std
     };
     let mut judgements = reconcile(&inputs);
     phase("judge", t);
+    // Second opinions on what dangles: can the name be registered right now?
+    let claims = match cfg.signals.claim_checks {
+        true => rt.block_on(claims::check(&sources, &inv.records, &mut judgements)),
+        false => crate::store::Claims::default(),
+    };
     let probed = match prober {
         Some(p) => {
             if p.settings().trust.is_empty() {
@@ -146,6 +152,7 @@ pub fn scan_into(cfg: &Config, store: &mut Store, probe: bool, lock_timeout: std
         probed: &probed,
         stale_days: i64::from(cfg.stale_days),
         probing: probe,
+        claims: &claims,
     };
     let (run, report) = store_and_report(store, &input, outputs, t)?;
     if outputs.alerts {

@@ -56,11 +56,13 @@ impl Kind {
         Self::External,
     ];
 
-    /// The kind of a row: its status, claimability and reason, and the probe verdict.
-    pub fn of(status: Status, claimable: Claimable, reason: &Reason, verdict: Verdict) -> Self {
+    /// The kind of a row: its status, claimability and reason, the probe verdict and a claim check's
+    /// answer (a name someone else registered is a suspected takeover, like a foreign answer).
+    pub fn of(status: Status, claimable: Claimable, reason: &Reason, verdict: Verdict, claim: Option<dangle_model::Claim>) -> Self {
         match status {
             Status::Owned | Status::NoTarget => Self::Ok,
             _ if verdict == Verdict::Foreign => Self::TakeoverSuspected,
+            Status::Dangling if claim == Some(dangle_model::Claim::Taken) => Self::TakeoverSuspected,
             Status::Unverified => Self::Unverified,
             Status::External if claimable == Claimable::Yes => Self::ExternalTakeoverProne,
             Status::External => Self::External,
@@ -120,7 +122,7 @@ impl Kind {
                     Self::DeletedCloudResource
                 }
             }
-            _ => Self::of(status, claimable, &Reason::Held(0), verdict),
+            _ => Self::of(status, claimable, &Reason::Held(0), verdict, None),
         }
     }
 
@@ -219,11 +221,11 @@ mod tests {
     fn the_kind_follows_the_status_the_leaf_and_the_probe() {
         let missing = Reason::detail(Detail::Missing { name: dangle_model::DnsName::parse("x.example.com").unwrap(), zone: dangle_model::DnsName::parse("example.com").unwrap(), gap: None });
         let via = Reason::detail(Detail::Via { name: dangle_model::DnsName::parse("y.example.com").unwrap(), inner: missing.clone() });
-        assert_eq!(Kind::of(Status::Dangling, Claimable::No, &via, Verdict::NotProbed), Kind::MissingName);
-        assert_eq!(Kind::of(Status::Dangling, Claimable::No, &Reason::Released(0), Verdict::NoAnswer), Kind::DanglingAddress);
-        assert_eq!(Kind::of(Status::Dangling, Claimable::No, &Reason::Released(0), Verdict::Foreign), Kind::TakeoverSuspected);
-        assert_eq!(Kind::of(Status::Unverified, Claimable::No, &missing, Verdict::NotProbed), Kind::Unverified);
-        assert_eq!(Kind::of(Status::External, Claimable::Yes, &missing, Verdict::NotProbed), Kind::ExternalTakeoverProne);
-        assert_eq!(Kind::of(Status::Owned, Claimable::No, &Reason::Held(0), Verdict::Foreign), Kind::Ok);
+        assert_eq!(Kind::of(Status::Dangling, Claimable::No, &via, Verdict::NotProbed, None), Kind::MissingName);
+        assert_eq!(Kind::of(Status::Dangling, Claimable::No, &Reason::Released(0), Verdict::NoAnswer, None), Kind::DanglingAddress);
+        assert_eq!(Kind::of(Status::Dangling, Claimable::No, &Reason::Released(0), Verdict::Foreign, None), Kind::TakeoverSuspected);
+        assert_eq!(Kind::of(Status::Unverified, Claimable::No, &missing, Verdict::NotProbed, None), Kind::Unverified);
+        assert_eq!(Kind::of(Status::External, Claimable::Yes, &missing, Verdict::NotProbed, None), Kind::ExternalTakeoverProne);
+        assert_eq!(Kind::of(Status::Owned, Claimable::No, &Reason::Held(0), Verdict::Foreign, None), Kind::Ok);
     }
 }

@@ -122,8 +122,13 @@ impl Confidence {
     /// - `unverified`: always `tentative` (a coverage gap stands in for the inventory).
     /// - `external`: `firm` once probed (the answer is on record), else `tentative`.
     /// - `owned`: `confirmed` when the server proved to be ours, else `firm`; `no_target`: `firm`.
-    pub fn of(status: Status, verdict: dangle_model::Verdict) -> Self {
-        use dangle_model::Verdict as V;
+    /// - A claim check's answer (`claim`) makes a dangling row `confirmed`: the service itself said the
+    ///   name is free, or held by someone else.
+    pub fn of(status: Status, verdict: dangle_model::Verdict, claim: Option<dangle_model::Claim>) -> Self {
+        use dangle_model::{Claim, Verdict as V};
+        if status == Status::Dangling && matches!(claim, Some(Claim::Available | Claim::Taken)) {
+            return Self::Confirmed;
+        }
         match (status, verdict) {
             (Status::Dangling, V::Foreign) => Self::Confirmed,
             (Status::Dangling, V::NoAnswer | V::UnknownListener | V::Shared) => Self::Firm,

@@ -11,12 +11,14 @@ use serde::Serialize;
 
 use crate::reconcile::{Claimable, Confidence, Explainer, Former, History, Judgement, Kind, Severity, Status};
 
+mod claims;
 mod outbox;
 mod probes;
 mod prune;
 mod write;
 
 pub use crate::time::{format_unix, now_rfc3339};
+pub use claims::{Claims, RowClaim};
 pub use outbox::Pending;
 pub use prune::Pruned;
 pub use probes::{EvidenceJson, NamedProbe, Probes, RowProbe};
@@ -241,7 +243,13 @@ CREATE TABLE alert_outbox (
     attempts INTEGER NOT NULL,
     last_error TEXT NOT NULL
 );
+"#, r#"
+-- A claim check's result per row (0 available, 1 taken, 2 no answer; NULL: not checked).
+ALTER TABLE rows ADD COLUMN claim INTEGER;
 "#];
+
+/// The schema that added claim checks (the fifth migration).
+const CLAIMS: i64 = 5;
 
 /// The schema that added ages (see the fourth migration).
 const AGES: i64 = 4;
@@ -298,6 +306,8 @@ pub struct RunInput<'a> {
     pub stale_days: i64,
     /// Whether the scan probed (rows it did not probe say why).
     pub probing: bool,
+    /// Claim checks by judgement (empty when none ran).
+    pub claims: &'a Claims,
 }
 
 /// A run's metadata.
@@ -847,6 +857,7 @@ impl Store {
             Which::All => "",
             Which::Findings => "AND w.status >= 2",
         };
+        let claim = if self.schema >= CLAIMS { "w.claim" } else { "NULL" };
         let (ages, age_joins) = if self.schema >= AGES {
             ("ch.started_at, dg.started_at, rr.stale_days, rr.probing, w.kind", "LEFT JOIN runs ch ON ch.id = w.changed_run LEFT JOIN runs dg ON dg.id = w.dangling_run")
         } else {
@@ -855,7 +866,7 @@ impl Store {
         format!(
             "SELECT c.name, c.rtype, c.set_id, w.target, z.zone, z.source, z.account, w.status, w.severity, w.claimable, w.reason,
                     w.probe_verdict, w.probe_detail, f.started_at, {location}, w.ttl, a.kind, a.asset_id, w.seq,
-                    rr.started_at, {ages}
+                    rr.started_at, {ages}, {claim}
              FROM rows w JOIN records c ON c.id = w.record_id JOIN zones z ON z.id = c.zone_id
              JOIN runs f ON f.id = c.first_run JOIN runs rr ON rr.id = w.run_id {age_joins}
              LEFT JOIN assets a ON a.id = w.owner
@@ -938,6 +949,7 @@ impl Store {
         let last_changed = r.get::<_, Option<String>>(20)?.unwrap_or_default();
         let ages = Ages::of(status, &run_started, &first_seen, &last_changed, r.get(22)?);
         let claimable = codes::claimable(r.get(9)?).map_err(|e| e.at(9))?;
+        let claim = claims::claim_of(r.get(25)?);
         let finding = match r.get::<_, Option<i64>>(24)? {
             Some(c) => codes::kind(c).map_err(|e| e.at(24))?,
             None => Kind::guess(status, claimable, probe_verdict, r.get_ref(1)?.as_str().unwrap_or_default(), r.get_ref(10)?.as_str().unwrap_or_default()),
@@ -966,7 +978,7 @@ impl Store {
             },
             first_seen,
             location: r.get::<_, Option<String>>(14)?.unwrap_or_default(),
-            confidence: Confidence::of(status, probe_verdict),
+            confidence: Confidence::of(status, probe_verdict, claim),
             dangling_since: r.get::<_, Option<String>>(21)?.unwrap_or_default(),
             last_changed,
             age_days: ages.age_days,
@@ -987,20 +999,23 @@ impl Store {
     pub fn row_counts(&self, run: i64) -> Result<RowCounts, StoreError> {
         let mut c = RowCounts::default();
         let groups = self.per_run(
-            "SELECT status, severity, probe_verdict, COUNT(*) FROM rows WHERE run_id = ?1 GROUP BY status, severity, probe_verdict",
+            &format!(
+                "SELECT status, severity, probe_verdict, {claim}, COUNT(*) FROM rows WHERE run_id = ?1 GROUP BY status, severity, probe_verdict, {claim}",
+                claim = if self.schema >= CLAIMS { "claim" } else { "NULL" }
+            ),
             run,
             |r| {
                 let status = codes::status(r.get(0)?).map_err(|e| e.at(0))?;
                 let severity = codes::severity(r.get(1)?).map_err(|e| e.at(1))?;
                 let verdict = codes::verdict(r.get_ref(2)?.as_str().unwrap_or_default()).map_err(|e| e.at(2))?;
-                Ok((status, severity, verdict, r.get::<_, i64>(3)? as usize))
+                Ok((status, severity, verdict, claims::claim_of(r.get(3)?), r.get::<_, i64>(4)? as usize))
             },
         )?;
-        for (status, severity, verdict, n) in groups {
+        for (status, severity, verdict, claim, n) in groups {
             c.by_status[status as usize] += n;
             if status.is_finding() {
                 c.by_severity[severity as usize] += n;
-                c.by_confidence[severity as usize][Confidence::of(status, verdict) as usize] += n;
+                c.by_confidence[severity as usize][Confidence::of(status, verdict, claim) as usize] += n;
             }
         }
         c.probed = self

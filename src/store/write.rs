@@ -366,8 +366,8 @@ fn write_rows(tx: &Transaction<'_>, run: &RunInput<'_>, run_id: i64, record_ids:
         let mut ins = tx
             .prepare(
                 "INSERT INTO rows (run_id, seq, record_id, ttl, target, status, severity, claimable, reason, owner, probe_verdict, probe_detail,
-                                   changed_run, dangling_run, kind)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                                   changed_run, dangling_run, kind, claim)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
             )
             ?;
         let none = |run: i64| (run > 0).then_some(run);
@@ -381,6 +381,10 @@ fn write_rows(tx: &Transaction<'_>, run: &RunInput<'_>, run_id: i64, record_ids:
             let verdict = probe.map_or(Verdict::NotProbed, |p| p.verdict);
             reason.clear();
             run.explain.render_into(&j.reason, &mut reason);
+            let claim = run.claims.get(seq);
+            if let Some(c) = claim {
+                reason.push_str(&c.reason);
+            }
             if let Some(extra) = probe.and_then(|p| p.reason.as_deref()) {
                 reason.push_str(extra);
             }
@@ -403,7 +407,8 @@ fn write_rows(tx: &Transaction<'_>, run: &RunInput<'_>, run_id: i64, record_ids:
                 probe.map_or("", |p| p.detail.as_str()),
                 ages.get(j.record as usize).and_then(|a| none(a.changed_run)),
                 ages.get(j.record as usize).and_then(|a| none(a.dangling_run)),
-                crate::reconcile::Kind::of(j.status, j.claimable, &j.reason, verdict).code()
+                crate::reconcile::Kind::of(j.status, j.claimable, &j.reason, verdict, claim.map(|c| c.claim)).code(),
+                claim.map(|c| super::claims::claim_code(c.claim))
             ])
             ?;
             for id in probe.map(|p| p.evidence.as_slice()).unwrap_or_default() {

@@ -526,3 +526,45 @@ async fn checklist_writes_route53_batches_that_apply_as_they_are() {
     assert_eq!(two, [staying.as_str()]);
     assert!(!rows.iter().any(|r| r.record_name == "only.decom.test" || r.record_name == "w.decom.test"));
 }
+
+const D: &str = "200000000004";
+const E: &str = "200000000005";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claim_checks_say_whether_a_dangling_bucket_name_is_free_or_held() {
+    let m = moto();
+    let d = m.account(D, "us-east-1").await;
+    // Someone else's account holds one of the names our records point at.
+    let e = m.account(E, "us-east-1").await;
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&e).force_path_style(true).build());
+    s3.create_bucket().bucket("claim-held-by-another").send().await.unwrap();
+    let z = zone(&d, "claim.test").await;
+    upsert(
+        &d,
+        &z,
+        vec![
+            rrs("free.claim.test.", RrType::Cname, &["claim-free-nobody-has.s3.amazonaws.com."]),
+            rrs("held.claim.test.", RrType::Cname, &["claim-held-by-another.s3.amazonaws.com."]),
+        ],
+    )
+    .await;
+    let config = |signals: &str| {
+        format!("[[providers]]\ntype = \"aws\"\nname = \"org\"\nregions = [\"us-east-1\"]\nassume_roles = [\"{}\"]\nendpoint_url = \"{}\"\n{signals}", role(D), m.endpoint)
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (store, run) = scan(dir.path(), &config("")).await;
+    let all = store.rows(run).unwrap();
+    let rows = by_name(&all);
+    let free = rows[&("free.claim.test".to_string(), "CNAME".to_string())];
+    assert_eq!((free.status, free.severity.as_str(), free.confidence.as_str()), (Status::Dangling, "high", "confirmed"), "{free:#?}");
+    assert!(free.reason.contains("checked now: no S3 bucket `claim-free-nobody-has` exists") && free.reason.ends_with("anyone can create it now"), "{}", free.reason);
+    let held = rows[&("held.claim.test".to_string(), "CNAME".to_string())];
+    assert_eq!((held.severity.as_str(), held.kind.as_str(), held.confidence.as_str()), ("critical", "takeover-suspected", "confirmed"), "{held:#?}");
+    assert!(held.reason.contains("someone else holds it"), "{}", held.reason);
+    // Off in the config: the same rows, judged by the inventory alone.
+    let (store, run) = scan(dir.path(), &config("[signals]\nclaim_checks = false\n")).await;
+    let all = store.rows(run).unwrap();
+    let held = by_name(&all)[&("held.claim.test".to_string(), "CNAME".to_string())].clone();
+    assert_eq!((held.severity.as_str(), held.confidence.as_str()), ("high", "tentative"));
+    assert!(!held.reason.contains("checked now"), "{}", held.reason);
+}

@@ -23,11 +23,12 @@ use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use dangle_model::cloud::{CLOUDFRONT, EC2, ELB, S3};
-use dangle_model::{Asset, BoxFuture, Cloud, Coverage, CoverageGap, Description, DnsRecord, Hides, Inventory, Namespace, Provider, ProviderError};
+use dangle_model::{Asset, BoxFuture, ClaimAnswer, ClaimQuery, Cloud, Coverage, CoverageGap, Description, DnsRecord, Hides, Inventory, Namespace, Provider, ProviderError};
 use tokio::sync::Semaphore;
 
 mod accounts;
 mod assets;
+mod claims;
 mod limit;
 mod route53;
 mod settings;
@@ -54,6 +55,8 @@ pub const OPERATIONS: &[&str] = &[
     "ec2:DescribeNetworkInterfaces",
     "elasticloadbalancing:DescribeLoadBalancers",
     "s3:ListAllMyBuckets",
+    // HeadBucket: a claim check of a bucket name a dangling record points at.
+    "s3:ListBucket",
     "cloudfront:ListDistributions",
     "route53:ListHostedZones",
     "route53:GetHostedZone",
@@ -435,6 +438,18 @@ impl Provider for AwsSource {
         Box::pin(async move {
             let s = self.snapshot().await;
             Ok(Inventory { records: s.records, assets: s.assets, covered: s.covered, gaps: s.gaps })
+        })
+    }
+    /// S3 bucket names, with the base identity's credentials (`claims`).
+    fn check_names<'a>(&'a self, queries: &'a [ClaimQuery]) -> BoxFuture<'a, Vec<Option<ClaimAnswer>>> {
+        Box::pin(async move {
+            let conf = aws_sdk_s3::config::Builder::from(&self.inner.base).force_path_style(self.inner.cfg.endpoint_url.is_some()).build();
+            let s3 = aws_sdk_s3::Client::from_conf(conf);
+            let mut out = Vec::with_capacity(queries.len());
+            for q in queries {
+                out.push(if q.service == S3 { Some(claims::bucket(&s3, &q.key).await) } else { None });
+            }
+            out
         })
     }
 }

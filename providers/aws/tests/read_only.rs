@@ -1,6 +1,7 @@
 //! Read-only, proven: a full enumeration (assume-role, Organizations, every region, every service,
 //! pagination) goes through a recording proxy in front of moto. Every request must be one of
-//! [`dangle_aws::OPERATIONS`], each a List / Describe / Get, REST calls only GET; and
+//! [`dangle_aws::OPERATIONS`], each a List / Describe / Get, REST calls only GET (and HEAD, the claim
+//! check's HeadBucket); and
 //! examples/iam-policy.json must grant exactly those actions.
 
 use std::collections::BTreeSet;
@@ -79,6 +80,9 @@ fn iam_action(s: &Seen) -> String {
         "ListDistributions"
     } else if p == "/" {
         "ListAllMyBuckets"
+    } else if s.method == "HEAD" && p.trim_end_matches('/').matches('/').count() == 1 {
+        // HeadBucket (path-style): its IAM action is s3:ListBucket.
+        "ListBucket"
     } else {
         "UNKNOWN"
     };
@@ -106,10 +110,14 @@ async fn a_full_enumeration_only_reads() {
         .unwrap();
     let e = src.enumerate().await.unwrap();
     assert!(e.assets.iter().any(|a| a.kind == dangle_model::AssetKind::ElasticIp));
+    // The claim checks read too: HeadBucket of a name a dangling record could point at.
+    let q = [dangle_model::ClaimQuery { service: dangle_model::cloud::S3, key: "ro-no-such-bucket".into(), region: None }];
+    let answers = src.check_names(&q).await;
+    assert_eq!(answers[0].as_ref().map(|a| a.claim), Some(dangle_model::Claim::Available), "{answers:?}");
     let seen = seen.lock().unwrap().clone();
     let actions: BTreeSet<String> = seen.iter().map(iam_action).collect();
     // Every region (no `regions` given), every service, and a second Route53 page were exercised.
-    for want in ["DescribeRegions", "DescribeAddresses", "DescribeInstances", "DescribeNetworkInterfaces", "DescribeLoadBalancers", "ListAccounts", "AssumeRole", "GetCallerIdentity", "GET ListResourceRecordSets", "GET GetHostedZone", "GET ListHostedZones", "GET ListAllMyBuckets", "GET ListDistributions"] {
+    for want in ["DescribeRegions", "DescribeAddresses", "DescribeInstances", "DescribeNetworkInterfaces", "DescribeLoadBalancers", "ListAccounts", "AssumeRole", "GetCallerIdentity", "GET ListResourceRecordSets", "GET GetHostedZone", "GET ListHostedZones", "GET ListAllMyBuckets", "GET ListDistributions", "HEAD ListBucket"] {
         assert!(actions.contains(want), "{want} was never called: {actions:?}");
     }
     let rrset_pages = seen.iter().filter(|s| s.path.contains("/rrset")).count();
@@ -121,7 +129,7 @@ async fn a_full_enumeration_only_reads() {
         assert!(op.starts_with("List") || op.starts_with("Describe") || op.starts_with("Get") || op == "AssumeRole", "a write: {s:?}");
         assert!(allowed.contains(op), "{op} is not in OPERATIONS: {s:?}");
         if let Some(m) = method {
-            assert_eq!(m, "GET", "a REST call that is not a GET: {s:?}");
+            assert!(m == "GET" || m == "HEAD", "a REST call that is neither GET nor HEAD: {s:?}");
         }
     }
 }

@@ -549,6 +549,33 @@ pub enum ProviderError {
 /// A boxed future, so the trait stays object safe (`Box<dyn Provider>`).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// A name a dangling record points at, to ask its service whether anyone can register it right now
+/// (a claim check): the service and the key in its namespace (an S3 bucket's name, an App Service app's).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClaimQuery {
+    pub service: Service,
+    pub key: String,
+    pub region: Option<String>,
+}
+
+/// What a claim check found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Claim {
+    /// Nobody holds the name: anyone can create it now.
+    Available,
+    /// The name exists, and no enumerated account holds it: someone else does.
+    Taken,
+    /// The service did not say (an error, a refusal): nothing changes.
+    Unknown,
+}
+
+/// A claim check's answer, with what the service said, in words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimAnswer {
+    pub claim: Claim,
+    pub detail: String,
+}
+
 /// One source of records and assets, read-only. Implement this, register a factory
 /// ([`registry::Factory`]) and pass [`conformance`]: that is a provider.
 pub trait Provider: Send + Sync {
@@ -557,6 +584,12 @@ pub trait Provider: Send + Sync {
     fn describe(&self) -> Description;
     /// Enumerates everything once. Each call enumerates afresh.
     fn enumerate(&self) -> BoxFuture<'_, Result<Inventory, ProviderError>>;
+    /// Asks the services it can whether each name can be registered right now, through read-only
+    /// availability checks (one answer per query, `None` for a service it does not check). The default
+    /// checks nothing.
+    fn check_names<'a>(&'a self, queries: &'a [ClaimQuery]) -> BoxFuture<'a, Vec<Option<ClaimAnswer>>> {
+        Box::pin(async move { vec![None; queries.len()] })
+    }
 }
 
 /// `192.0.2.1`, `2001:db8::/32`, `198.51.100.0/24`; a block with host bits set is refused, since it is

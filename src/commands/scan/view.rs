@@ -57,7 +57,8 @@ impl<'a> RunView<'a> {
             if j.status.is_finding() {
                 c.by_severity[j.severity as usize] += 1;
                 let verdict = self.probe(seq).map_or(Verdict::NotProbed, |p| p.verdict);
-                c.by_confidence[j.severity as usize][crate::reconcile::Confidence::of(j.status, verdict) as usize] += 1;
+                let claim = self.run.claims.get(seq).map(|c| c.claim);
+                c.by_confidence[j.severity as usize][crate::reconcile::Confidence::of(j.status, verdict, claim) as usize] += 1;
             }
             c.probed |= self.probe(seq).is_some_and(|p| p.verdict != Verdict::NotProbed);
         }
@@ -104,6 +105,10 @@ impl<'a> RunView<'a> {
         let probe = self.probe(seq);
         row.reason.clear();
         run.explain.render_into(&j.reason, &mut row.reason);
+        let claim = run.claims.get(seq);
+        if let Some(c) = claim {
+            row.reason.push_str(&c.reason);
+        }
         if let Some(extra) = probe.and_then(|p| p.reason.as_deref()) {
             row.reason.push_str(extra);
         }
@@ -132,8 +137,8 @@ impl<'a> RunView<'a> {
         let ages = Ages::of(j.status, &run.started_at, &row.first_seen, &row.last_changed, Some(run.stale_days));
         row.age_days = ages.age_days;
         row.stale = ages.stale;
-        row.confidence = crate::reconcile::Confidence::of(j.status, row.probe_verdict);
-        row.kind = crate::reconcile::Kind::of(j.status, j.claimable, &j.reason, row.probe_verdict);
+        row.confidence = crate::reconcile::Confidence::of(j.status, row.probe_verdict, claim.map(|c| c.claim));
+        row.kind = crate::reconcile::Kind::of(j.status, j.claimable, &j.reason, row.probe_verdict, claim.map(|c| c.claim));
         set(&mut row.location, r.location.as_deref().unwrap_or_default());
         row.ttl = r.ttl;
         row.owner.clear();

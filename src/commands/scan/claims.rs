@@ -1,0 +1,81 @@
+//! Claim checks inside `scan` (`[signals] claim_checks`, on by default): for every dangling row that
+//! points at a name a third party could register (a claimable service name with a key: an S3 bucket),
+//! ask the providers of that cloud whether the name is free right now. Each distinct name is asked
+//! once, and only names the reconciler flagged. A free name stays `high` and says "anyone can create
+//! it now"; a name that exists while no enumerated account holds it is `critical`: "someone else holds
+//! it". An unanswered check changes nothing. Never reached for rows that are not `dangling`: a gap
+//! stays `unverified`, whatever a check would say.
+
+use std::collections::BTreeMap;
+
+use dangle_model::cloud::{self, Key};
+use dangle_model::{Claim, ClaimQuery, DnsName, DnsRecord, Provider};
+
+use crate::reconcile::{Claimable, Judgement, Severity, Status};
+use crate::store::{Claims, RowClaim};
+
+/// The name a row's target could be registered as, if it is one a claim check can ask about.
+fn query(records: &[DnsRecord], j: &Judgement) -> Option<ClaimQuery> {
+    if j.status != Status::Dangling || j.claimable != Claimable::Yes {
+        return None;
+    }
+    let target = j.target(records)?;
+    let host: DnsName = match target {
+        dangle_model::Target::Host(h) | dangle_model::Target::Alias { dns_name: h, .. } => h.clone(),
+        _ => return None,
+    };
+    let m = cloud::classify(&host)?;
+    match m.key {
+        Key::Name(key) => Some(ClaimQuery { service: m.service, key, region: m.region }),
+        _ => None,
+    }
+}
+
+/// Runs the claim checks of `judgements` against `providers` and folds the answers into the
+/// judgements' severities; returns what each checked row found.
+pub async fn check(providers: &[Box<dyn Provider>], records: &[DnsRecord], judgements: &mut [Judgement]) -> Claims {
+    let mut asked: BTreeMap<ClaimQuery, Vec<u32>> = BTreeMap::new();
+    for (i, j) in judgements.iter().enumerate() {
+        if let Some(q) = query(records, j) {
+            asked.entry(q).or_default().push(i as u32);
+        }
+    }
+    let mut out = Claims::default();
+    if asked.is_empty() {
+        return out;
+    }
+    let queries: Vec<ClaimQuery> = asked.keys().cloned().collect();
+    let mut answers: Vec<Option<dangle_model::ClaimAnswer>> = vec![None; queries.len()];
+    for p in providers {
+        let Some(c) = p.describe().cloud else { continue };
+        let open: Vec<usize> = (0..queries.len()).filter(|i| answers[*i].is_none() && queries[*i].service.cloud == c).collect();
+        if open.is_empty() {
+            continue;
+        }
+        let mine: Vec<ClaimQuery> = open.iter().map(|i| queries[*i].clone()).collect();
+        for (i, a) in open.into_iter().zip(p.check_names(&mine).await) {
+            answers[i] = a;
+        }
+    }
+    let checked = answers.iter().filter(|a| a.is_some()).count();
+    tracing::info!(names = queries.len(), checked, "claim checks");
+    for (q, a) in queries.iter().zip(answers) {
+        let Some(a) = a else { continue };
+        let noun = q.service.key_noun.unwrap_or(q.service.name);
+        let reason = match a.claim {
+            Claim::Available => format!("; checked now: no {noun} `{}` exists ({}): anyone can create it now", q.key, a.detail),
+            Claim::Taken => format!("; checked now: {noun} `{}` exists and no enumerated account holds it ({}): someone else holds it", q.key, a.detail),
+            Claim::Unknown => format!("; the claim check did not answer: {}", a.detail),
+        };
+        for &i in &asked[q] {
+            let j = &mut judgements[i as usize];
+            match a.claim {
+                Claim::Taken => j.severity = Severity::Critical,
+                Claim::Available => j.severity = j.severity.max(Severity::High),
+                Claim::Unknown => {}
+            }
+            out.insert(i, RowClaim { claim: a.claim, reason: reason.clone() });
+        }
+    }
+    out
+}
