@@ -1,6 +1,6 @@
 //! `dangle scan`: enumerate, judge, probe, store, report.
 
-mod claims;
+pub mod claims;
 mod plan;
 mod view;
 

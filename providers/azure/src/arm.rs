@@ -135,6 +135,24 @@ impl Arm {
         serde_json::from_slice(bytes).map_err(|e| ArmError::Shape(format!("not JSON: {e}")))
     }
 
+    /// POST `body` (JSON) to `path` (from the ARM root) and read the JSON answer: only for the named
+    /// availability checks (`checkNameAvailability`), which read and change nothing.
+    pub async fn post_check(&self, path: &str, api_version: &str, body: &Value) -> Result<Value, ArmError> {
+        let mut req = Request::new(self.url(&with_version(path, api_version))?, Method::Post);
+        req.insert_header("content-type", "application/json");
+        req.set_body(body.to_string());
+        let ctx = Context::new();
+        let options = PipelineSendOptions { skip_checks: true, ..Default::default() };
+        let resp = self.pipeline.send(&ctx, &mut req, Some(options)).await.map_err(|e| ArmError::Transport(chain(&e)))?;
+        let status = u16::from(resp.status());
+        let body = resp.into_body();
+        let bytes: &[u8] = body.as_ref();
+        if !(200..300).contains(&status) {
+            return Err(status_error(status, bytes));
+        }
+        serde_json::from_slice(bytes).map_err(|e| ArmError::Shape(format!("not JSON: {e}")))
+    }
+
     /// GET one resource at `path` (from the ARM root).
     pub async fn get_path(&self, path: &str, api_version: &str) -> Result<Value, ArmError> {
         self.get(self.url(&with_version(path, api_version))?).await

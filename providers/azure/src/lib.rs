@@ -8,6 +8,7 @@
 //! naming what it hides. Subscriptions are read side by side, a few at a time.
 
 mod arm;
+pub mod claims;
 mod certificate;
 pub mod credential;
 mod dns;
@@ -360,5 +361,19 @@ impl Provider for AzureSource {
     }
     fn enumerate(&self) -> BoxFuture<'_, Result<Inventory, ProviderError>> {
         Box::pin(self.run())
+    }
+    /// App Service, storage, Traffic Manager and CDN names, through their checkNameAvailability
+    /// under the first subscription read (`claims`).
+    fn check_names<'a>(&'a self, queries: &'a [dangle_model::ClaimQuery]) -> BoxFuture<'a, Vec<Option<dangle_model::ClaimAnswer>>> {
+        Box::pin(async move {
+            let Some(sub) = self.subscriptions().await.ok().and_then(|s| s.into_iter().next()) else {
+                return vec![None; queries.len()];
+            };
+            let mut out = Vec::with_capacity(queries.len());
+            for q in queries {
+                out.push(claims::check(&self.arm, &sub, q.service, &q.key).await);
+            }
+            out
+        })
     }
 }

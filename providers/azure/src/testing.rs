@@ -27,6 +27,9 @@ pub enum Route {
     /// Entra ID's token endpoint (`POST /{tenant}/oauth2/v2.0/token`, no bearer needed): answers any
     /// form with this access token (the test checks what was posted).
     Token(String),
+    /// A `checkNameAvailability` endpoint (POST, with a bearer): a name in `taken` exists, any other
+    /// is available, a name with characters the service refuses (not `[a-z0-9-]`) is invalid.
+    Check { taken: Vec<String> },
     /// A failure: status, ARM error code, and Retry-After seconds; `times` answers, then the route
     /// behind it (`None`: forever).
     Fail {
@@ -195,6 +198,21 @@ fn answer(
         }
         return reply(200, json!({"token_type": "Bearer", "expires_in": 3600, "ext_expires_in": 3600, "access_token": token}), None);
     }
+    if let Some(Route::Check { taken }) = routes.get(&key) {
+        if req.method != hyper::Method::POST || bearer.is_none() {
+            return reply(405, json!({"error": {"code": "MethodNotAllowed", "message": "POST a check, with a token"}}), None);
+        }
+        let asked: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        let name = asked.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
+        let valid = !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        return if !valid {
+            reply(200, json!({"nameAvailable": false, "reason": "Invalid", "message": format!("{name} is not a valid name")}), None)
+        } else if taken.iter().any(|t| t.eq_ignore_ascii_case(&name)) {
+            reply(200, json!({"nameAvailable": false, "reason": "AlreadyExists", "message": format!("{name} is already taken")}), None)
+        } else {
+            reply(200, json!({"nameAvailable": true}), None)
+        };
+    }
     if req.method != hyper::Method::GET {
         return reply(405, json!({"error": {"code": "MethodNotAllowed", "message": "this server answers GET only"}}), None);
     }
@@ -230,7 +248,7 @@ fn answer(
             }
             reply(200, body, None)
         }
-        Route::Fail { .. } | Route::Token(_) => unreachable!("answered above"),
+        Route::Fail { .. } | Route::Token(_) | Route::Check { .. } => unreachable!("answered above"),
     }
 }
 

@@ -209,9 +209,57 @@ async fn every_request_is_a_get_and_the_role_file_grants_exactly_the_reads_made(
     assert!(reqs.iter().all(|r| r.method == "GET"), "{reqs:?}");
     let used: std::collections::BTreeSet<String> = reqs.iter().map(|r| action(&r.path)).collect();
     let role: Value = serde_json::from_str(&std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/azure-role.json")).unwrap()).unwrap();
-    let granted: std::collections::BTreeSet<String> =
+    let mut granted: std::collections::BTreeSet<String> =
         role["Actions"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_ascii_lowercase()).collect();
+    // Besides the reads: the named availability checks (tests/claims.rs proves the role grants each).
+    for c in dangle_azure::claims::CHECKS {
+        granted.remove(&c.action.to_ascii_lowercase());
+    }
     assert!(granted.iter().all(|a| a.ends_with("/read")), "read actions only: {granted:?}");
     assert_eq!(used, granted, "examples/azure-role.json must grant exactly the reads the provider makes");
     assert_eq!(action("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Web/sites/a/slots?api-version=1"), "microsoft.web/sites/slots/read");
+}
+
+/// The scan's claim checks on the issue's estate: the gone names a dangling record points at are
+/// asked of their services; one someone else registered is critical, the free ones say anyone can
+/// create them now; with a forbidden subscription nothing is dangling, so nothing is asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claim_checks_on_the_issue_estate() {
+    use dangle::reconcile::Severity;
+    let arm = estate().await;
+    for c in dangle_azure::claims::CHECKS {
+        arm.route(&format!("/subscriptions/{SUB_A}/{}", c.path), Route::Check { taken: vec!["gone-shop".into()] });
+    }
+    let run = |src: AzureSource| async move {
+        let inv = src.enumerate().await.unwrap();
+        let providers = vec![ProviderInfo { name: Arc::from("azure"), kind: Arc::from("azure"), description: src.describe() }];
+        let (ranges, history) = (Ranges::new(&[]), History::default());
+        let inputs =
+            Inputs { records: &inv.records, assets: &inv.assets, gaps: &inv.gaps, covered: &inv.covered, providers: &providers, ranges: &ranges, history: &history };
+        let mut js = reconcile(&inputs);
+        let sources: Vec<Box<dyn Provider>> = vec![Box::new(src)];
+        let claims = dangle::commands::scan::claims::check(&sources, &inv.records, &mut js).await;
+        let by_name: HashMap<String, (Severity, String)> = js
+            .iter()
+            .enumerate()
+            .filter(|(_, j)| !inv.records[j.record as usize].zone_private)
+            .map(|(i, j)| (inv.records[j.record as usize].name.as_str().to_string(), (j.severity, claims.get(i).map(|c| c.reason.clone()).unwrap_or_default())))
+            .collect();
+        (by_name, claims.len())
+    };
+    let (_, checked) = run(source(&arm)).await;
+    assert_eq!(checked, 0, "a gap leaves everything unverified: nothing to check");
+    let (j, checked) = run(source(&arm).with_subscriptions(vec![SUB_A.into()])).await;
+    let (sev, why) = &j["shop.example.com"];
+    assert_eq!(*sev, Severity::Critical, "{why}");
+    assert!(why.contains("`gone-shop` exists") && why.ends_with("someone else holds it"), "{why}");
+    for name in ["tm", "files"] {
+        let (sev, why) = &j[&format!("{name}.example.com")];
+        assert_eq!(*sev, Severity::High, "{name}: {why}");
+        assert!(why.ends_with("anyone can create it now"), "{name}: {why}");
+    }
+    // A hashed Front Door name cannot be registered by anyone: not asked; the verified App Service
+    // name is not claimable: not asked either.
+    assert!(j["old-cdn.example.com"].1.is_empty() && j["legacy.example.com"].1.is_empty());
+    assert_eq!(checked, 3);
 }

@@ -25,10 +25,14 @@ fn query(records: &[DnsRecord], j: &Judgement) -> Option<ClaimQuery> {
         _ => return None,
     };
     let m = cloud::classify(&host)?;
-    match m.key {
-        Key::Name(key) => Some(ClaimQuery { service: m.service, key, region: m.region }),
-        _ => None,
-    }
+    let key = match m.key {
+        Key::Name(key) => key,
+        // A website endpoint whose key is the record's own name (an S3 website alias).
+        Key::RecordName => records[j.record as usize].name.as_str().trim_end_matches('.').to_string(),
+        // A service name's own first label (`gone-app` of gone-app.azurewebsites.net).
+        Key::None => host.as_str().split('.').next().unwrap_or_default().to_string(),
+    };
+    (!key.is_empty()).then_some(ClaimQuery { service: m.service, key, region: m.region })
 }
 
 /// Runs the claim checks of `judgements` against `providers` and folds the answers into the
