@@ -9,11 +9,11 @@ use dangle_model::{Claim, ClaimAnswer};
 pub(crate) async fn bucket(s3: &aws_sdk_s3::Client, name: &str) -> ClaimAnswer {
     let answer = |claim, detail: &str| ClaimAnswer { claim, detail: detail.to_string() };
     match s3.head_bucket().bucket(name).send().await {
-        Ok(_) => answer(Claim::Taken, "the bucket exists, readable by this identity, yet in no enumerated account"),
+        Ok(_) => answer(Claim::Taken, "HeadBucket: 200, readable by this identity"),
         Err(e) => match e.raw_response().map(|r| r.status().as_u16()) {
-            Some(404) => answer(Claim::Available, "no bucket of that name exists"),
-            Some(403) => answer(Claim::Taken, "the bucket exists in an account this identity cannot read"),
-            Some(301) => answer(Claim::Taken, "the bucket exists, in another region"),
+            Some(404) => answer(Claim::Available, "HeadBucket: 404"),
+            Some(403) => answer(Claim::Taken, "HeadBucket: 403, in an account this identity cannot read"),
+            Some(301) => answer(Claim::Taken, "HeadBucket: 301, in another region"),
             _ => ClaimAnswer { claim: Claim::Unknown, detail: format!("HeadBucket {name}: {}", crate::describe(&e)) },
         },
     }
