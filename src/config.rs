@@ -75,6 +75,7 @@ struct Raw {
 #[serde(deny_unknown_fields)]
 struct RawSignals {
     claim_checks: Option<bool>,
+    claim_timeout_secs: Option<u64>,
 }
 
 /// `[signals]`: second opinions on what the reconciler flagged.
@@ -82,11 +83,13 @@ struct RawSignals {
 pub struct SignalsConfig {
     /// Ask the clouds whether a dangling name can be registered right now (default on).
     pub claim_checks: bool,
+    /// How long one provider's claim checks may take all told (default 120 s).
+    pub claim_timeout: std::time::Duration,
 }
 
 impl Default for SignalsConfig {
     fn default() -> Self {
-        Self { claim_checks: true }
+        Self { claim_checks: true, claim_timeout: std::time::Duration::from_secs(120) }
     }
 }
 
@@ -236,6 +239,9 @@ impl Config {
         let mut signals = SignalsConfig::default();
         if let Some(s) = raw.signals {
             signals.claim_checks = s.claim_checks.unwrap_or(signals.claim_checks);
+            if let Some(t) = s.claim_timeout_secs {
+                signals.claim_timeout = std::time::Duration::from_secs(t.clamp(1, 3600));
+            }
         }
         Ok(Self { path: path.to_path_buf(), db, stale_days, providers, ranges, probe, alerts, signals })
     }

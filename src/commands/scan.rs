@@ -123,7 +123,7 @@ pub fn scan_into(cfg: &Config, store: &mut Store, probe: bool, lock_timeout: std
     phase("judge", t);
     // Second opinions on what dangles: can the name be registered right now?
     let claims = match cfg.signals.claim_checks {
-        true => rt.block_on(claims::check(&sources, &inv.records, &mut judgements)),
+        true => rt.block_on(claims::check(&sources, &inv.records, &mut judgements, cfg.signals.claim_timeout)),
         false => crate::store::Claims::default(),
     };
     let probed = match prober {

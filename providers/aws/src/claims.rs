@@ -5,6 +5,10 @@
 
 use dangle_model::{Claim, ClaimAnswer};
 
+/// Checks in flight at once (each a HeadBucket): enough to overlap the round trips, far below any
+/// request rate S3 throttles.
+pub(crate) const IN_FLIGHT: usize = 8;
+
 /// Whether bucket `name` exists.
 pub(crate) async fn bucket(s3: &aws_sdk_s3::Client, name: &str) -> ClaimAnswer {
     let answer = |claim, detail: &str| ClaimAnswer { claim, detail: detail.to_string() };

@@ -445,11 +445,19 @@ impl Provider for AwsSource {
         Box::pin(async move {
             let conf = aws_sdk_s3::config::Builder::from(&self.inner.base).force_path_style(self.inner.cfg.endpoint_url.is_some()).build();
             let s3 = aws_sdk_s3::Client::from_conf(conf);
-            let mut out = Vec::with_capacity(queries.len());
-            for q in queries {
-                out.push(if q.service == S3 { Some(claims::bucket(&s3, &q.key).await) } else { None });
-            }
-            out
+            use futures_util::StreamExt as _;
+            // A few at a time, answers in query order.
+            let s3 = &s3;
+            let checks: Vec<_> = queries
+                .iter()
+                .map(|q| async move {
+                    match q.service == S3 {
+                        true => Some(claims::bucket(s3, &q.key).await),
+                        false => None,
+                    }
+                })
+                .collect();
+            futures_util::stream::iter(checks).buffered(claims::IN_FLIGHT).collect::<Vec<_>>().await
         })
     }
 }

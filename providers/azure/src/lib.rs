@@ -369,11 +369,11 @@ impl Provider for AzureSource {
             let Some(sub) = self.subscriptions().await.ok().and_then(|s| s.into_iter().next()) else {
                 return vec![None; queries.len()];
             };
-            let mut out = Vec::with_capacity(queries.len());
-            for q in queries {
-                out.push(claims::check(&self.arm, &sub, q.service, &q.key).await);
-            }
-            out
+            use futures_util::StreamExt as _;
+            // A few at a time (ARM's retry policy handles a 429), answers in query order.
+            let sub = &sub;
+            let checks: Vec<_> = queries.iter().map(|q| claims::check(&self.arm, sub, q.service, &q.key)).collect();
+            futures_util::stream::iter(checks).buffered(self.concurrency.max(1)).collect::<Vec<_>>().await
         })
     }
 }

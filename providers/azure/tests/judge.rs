@@ -238,7 +238,7 @@ async fn claim_checks_on_the_issue_estate() {
             Inputs { records: &inv.records, assets: &inv.assets, gaps: &inv.gaps, covered: &inv.covered, providers: &providers, ranges: &ranges, history: &history };
         let mut js = reconcile(&inputs);
         let sources: Vec<Box<dyn Provider>> = vec![Box::new(src)];
-        let claims = dangle::commands::scan::claims::check(&sources, &inv.records, &mut js).await;
+        let claims = dangle::commands::scan::claims::check(&sources, &inv.records, &mut js, Duration::from_secs(30)).await;
         let by_name: HashMap<String, (Severity, String)> = js
             .iter()
             .enumerate()
@@ -262,4 +262,29 @@ async fn claim_checks_on_the_issue_estate() {
     // name is not claimable: not asked either.
     assert!(j["old-cdn.example.com"].1.is_empty() && j["legacy.example.com"].1.is_empty());
     assert_eq!(checked, 3);
+}
+
+/// Claim checks are bounded in time: a service that answers slower than the bound leaves its names
+/// unchecked, as the inventory judged them, and the scan goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_claim_checks_leave_names_unchecked() {
+    let arm = estate().await;
+    for c in dangle_azure::claims::CHECKS {
+        arm.route(&format!("/subscriptions/{SUB_A}/{}", c.path), Route::Check { taken: vec![] });
+    }
+    let src = source(&arm).with_subscriptions(vec![SUB_A.into()]);
+    let inv = src.enumerate().await.unwrap();
+    let providers = vec![ProviderInfo { name: Arc::from("azure"), kind: Arc::from("azure"), description: src.describe() }];
+    let (ranges, history) = (Ranges::new(&[]), History::default());
+    let inputs = Inputs { records: &inv.records, assets: &inv.assets, gaps: &inv.gaps, covered: &inv.covered, providers: &providers, ranges: &ranges, history: &history };
+    let mut js = reconcile(&inputs);
+    let before: Vec<_> = js.iter().map(|j| j.severity).collect();
+    // Every answer now takes 2 s; the bound is 1 s.
+    let arm = arm.with_delay(Duration::from_secs(2));
+    let sources: Vec<Box<dyn Provider>> = vec![Box::new(source(&arm).with_subscriptions(vec![SUB_A.into()]))];
+    let t = std::time::Instant::now();
+    let claims = dangle::commands::scan::claims::check(&sources, &inv.records, &mut js, Duration::from_secs(1)).await;
+    assert!(claims.is_empty(), "nothing answered in time, so nothing is claimed");
+    assert!(t.elapsed() < Duration::from_secs(10), "the bound holds: {:?}", t.elapsed());
+    assert_eq!(js.iter().map(|j| j.severity).collect::<Vec<_>>(), before);
 }

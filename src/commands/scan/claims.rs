@@ -4,7 +4,8 @@
 //! once, and only names the reconciler flagged. A free name stays `high` and says "anyone can create
 //! it now"; a name that exists while no enumerated account holds it is `critical`: "someone else holds
 //! it". An unanswered check changes nothing. Never reached for rows that are not `dangling`: a gap
-//! stays `unverified`, whatever a check would say.
+//! stays `unverified`, whatever a check would say. Each provider's checks run a few at a time and
+//! within `[signals] claim_timeout_secs` (default 120 s) all told; past it their names stay unchecked.
 
 use std::collections::BTreeMap;
 
@@ -37,7 +38,7 @@ fn query(records: &[DnsRecord], j: &Judgement) -> Option<ClaimQuery> {
 
 /// Runs the claim checks of `judgements` against `providers` and folds the answers into the
 /// judgements' severities; returns what each checked row found.
-pub async fn check(providers: &[Box<dyn Provider>], records: &[DnsRecord], judgements: &mut [Judgement]) -> Claims {
+pub async fn check(providers: &[Box<dyn Provider>], records: &[DnsRecord], judgements: &mut [Judgement], limit: std::time::Duration) -> Claims {
     let mut asked: BTreeMap<ClaimQuery, Vec<u32>> = BTreeMap::new();
     for (i, j) in judgements.iter().enumerate() {
         if let Some(q) = query(records, j) {
@@ -57,8 +58,14 @@ pub async fn check(providers: &[Box<dyn Provider>], records: &[DnsRecord], judge
             continue;
         }
         let mine: Vec<ClaimQuery> = open.iter().map(|i| queries[*i].clone()).collect();
-        for (i, a) in open.into_iter().zip(p.check_names(&mine).await) {
-            answers[i] = a;
+        // Bounded in time: a provider that takes longer leaves its names unchecked (as they were).
+        match tokio::time::timeout(limit, p.check_names(&mine)).await {
+            Ok(got) => {
+                for (i, a) in open.into_iter().zip(got) {
+                    answers[i] = a;
+                }
+            }
+            Err(_) => tracing::warn!(provider = p.name(), names = mine.len(), "claim checks took longer than {} s: left unchecked", limit.as_secs()),
         }
     }
     let checked = answers.iter().filter(|a| a.is_some()).count();
