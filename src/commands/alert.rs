@@ -83,7 +83,14 @@ pub fn send(alerts: &[AlertConfig], store: &Store, run: &RunMeta, rt: &tokio::ru
     let mut out = Vec::new();
     for a in alerts {
         let mut o = Outcome::default();
+        // Once a post to this alert has failed in this run, the endpoint is down: what is left waits
+        // for the next run instead of spending every retry again.
+        let mut down: Option<String> = None;
         for p in store.pending_alerts(&a.name)?.into_iter().take(RESEND_PER_RUN) {
+            if down.is_some() {
+                o.kept += 1;
+                continue;
+            }
             match rt.block_on(post(&client, a, &p.body)) {
                 Ok(_) => {
                     store.alert_delivered(p.id)?;
@@ -94,6 +101,7 @@ pub fn send(alerts: &[AlertConfig], store: &Store, run: &RunMeta, rt: &tokio::ru
                     store.alert_failed(p.id, attempts, &e)?;
                     o.kept += 1;
                     warn(a, &format!("could not deliver the alert of run {} again ({e}); kept in the store", p.run));
+                    down = Some(e);
                 }
             }
         }
@@ -103,7 +111,11 @@ pub fn send(alerts: &[AlertConfig], store: &Store, run: &RunMeta, rt: &tokio::ru
             continue;
         }
         let body = body(a, run, previous, &picked)?;
-        match rt.block_on(post(&client, a, &body)) {
+        let sent = match &down {
+            Some(e) => Err((0, format!("not tried: the endpoint failed earlier in this run ({e})"))),
+            None => rt.block_on(post(&client, a, &body)),
+        };
+        match sent {
             Ok(_) => o.delivered += 1,
             Err((attempts, e)) => {
                 store.queue_alert(&a.name, run.id, &body, attempts, &e)?;

@@ -148,15 +148,28 @@ fn a_failed_delivery_is_kept_in_the_store_and_sent_by_the_next_run_to_slack() {
     assert_eq!((kept[0].run, kept[0].attempts, kept[0].last_error.as_str()), (1, 2, "HTTP 500 Internal Server Error"));
     assert!(!kept[0].body.contains(&hook.url), "the URL is not stored");
     drop(store);
-    // Run 2 finds nothing new, but delivers what run 1 could not.
+    // Still down in run 2, which has findings of its own (a decommission): the kept alert is tried
+    // (and its retry), the new one is kept untried behind it, not retried against a dead endpoint.
+    hook.fail_next(&[500, 500]);
+    std::fs::copy(dir.join("owned-after-decommission.csv"), dir.join("owned.csv")).unwrap();
+    scan(&dir);
+    assert_eq!(hook.take().len(), 2, "one alert's attempts, not two");
+    let store = Store::open_existing(&dir.join("dangle.sqlite")).unwrap();
+    let kept = store.pending_alerts("slack 1").unwrap();
+    assert_eq!(kept.iter().map(|k| (k.run, k.attempts)).collect::<Vec<_>>(), [(1, 4), (2, 0)]);
+    assert!(kept[1].last_error.starts_with("not tried: the endpoint failed earlier in this run"), "{}", kept[1].last_error);
+    drop(store);
+    // Run 3 (nothing new) delivers both, oldest first.
     scan(&dir);
     let got = hook.take();
-    assert_eq!(got.len(), 1, "the kept alert, and nothing else");
+    assert_eq!(got.len(), 2, "the two kept alerts, and nothing else");
     let v: serde_json::Value = serde_json::from_str(&got[0].1).unwrap();
     assert!(v["text"].as_str().unwrap().starts_with("dangle: 7 new and 0 worse finding(s) at or above medium in run 1"), "{v:#}");
     let blocks = v["blocks"].as_array().unwrap();
     assert_eq!(blocks[0]["type"], "header");
     assert_eq!(blocks.iter().filter(|b| b["type"] == "section").count(), 7, "one section per finding");
+    let v2: serde_json::Value = serde_json::from_str(&got[1].1).unwrap();
+    assert!(v2["text"].as_str().unwrap().contains("in run 2"), "{v2:#}");
     let store = Store::open_existing(&dir.join("dangle.sqlite")).unwrap();
     assert!(store.pending_alerts("slack 1").unwrap().is_empty(), "delivered, so no longer kept");
 }
