@@ -42,12 +42,18 @@ async fn alb(account: &str, region: &str, name: &str) -> (String, String) {
 
 /// Scans like the binary does: `scan_into` runs its own runtime, so call it off this one.
 async fn scan(dir: &Path, config: &str) -> (Store, i64) {
+    scan_out(dir, config, None).await
+}
+
+/// [`scan`], writing every report file into `out` too.
+async fn scan_out(dir: &Path, config: &str, out: Option<std::path::PathBuf>) -> (Store, i64) {
     std::fs::write(dir.join("dangle.toml"), config).unwrap();
     let path = dir.join("dangle.toml");
     tokio::task::spawn_blocking(move || {
         let cfg = Config::load(&path).unwrap();
         let mut store = Store::open(&cfg.db).unwrap();
-        let run = dangle::commands::scan::scan_into(&cfg, &mut store, false, std::time::Duration::from_secs(60), Default::default()).unwrap().run;
+        let outputs = dangle::commands::scan::Outputs { dir: out.as_deref(), ..Default::default() };
+        let run = dangle::commands::scan::scan_into(&cfg, &mut store, false, std::time::Duration::from_secs(60), outputs).unwrap().run;
         (store, run)
     })
     .await
@@ -552,7 +558,15 @@ async fn claim_checks_say_whether_a_dangling_bucket_name_is_free_or_held() {
         format!("[[providers]]\ntype = \"aws\"\nname = \"org\"\nregions = [\"us-east-1\"]\nassume_roles = [\"{}\"]\nendpoint_url = \"{}\"\n{signals}", role(D), m.endpoint)
     };
     let dir = tempfile::tempdir().unwrap();
-    let (store, run) = scan(dir.path(), &config("")).await;
+    let (store, run) = scan_out(dir.path(), &config(""), Some(dir.path().join("scan-out"))).await;
+    // The files the scan wrote from memory are the files `report --run` writes from the store, claim
+    // checks and all.
+    let report = dangle::report::Report::load(&store, run).unwrap();
+    report.write_dir(&dangle::report::Stored { store: &store, run }, &dir.path().join("report-out")).unwrap();
+    for f in ["records.csv", "findings.csv", "report.md", "report.json", "report.sarif", "report.html"] {
+        let (a, b) = (std::fs::read(dir.path().join("scan-out").join(f)).unwrap(), std::fs::read(dir.path().join("report-out").join(f)).unwrap());
+        assert!(a == b, "{f} differs between the scan and report --run");
+    }
     let all = store.rows(run).unwrap();
     let rows = by_name(&all);
     let free = rows[&("free.claim.test".to_string(), "CNAME".to_string())];
