@@ -1,5 +1,6 @@
-//! Report writers: the contract CSVs (records, findings, assets, gaps), JSON with everything, and a
-//! Markdown summary a person reads first. A [`Report`] holds the findings and the counts; every row and
+//! Report writers: the contract CSVs (records, findings, assets, gaps), JSON with everything (its schema
+//! in schemas/), a Markdown summary a person reads first, SARIF for code scanning ([`sarif`]) and one
+//! self-contained HTML page ([`html`]). A [`Report`] holds the findings and the counts; every row and
 //! every asset (records.csv, assets.csv, report.json) stream from a [`Source`] to disk, so a run of a
 //! million rows is never held in memory twice. The source is a stored run ([`Stored`]: `dangle report
 //! --run N`) or the run a scan is writing (its rows in memory, written while the store writes them);
