@@ -418,3 +418,42 @@ fn prune_drops_old_rows_and_keeps_first_seen_ages_and_released_history() {
     assert_eq!(s.prune(Some(0), None).unwrap().runs, [3, 4]);
     assert!(s.rows(5).unwrap().len() == 1);
 }
+
+#[test]
+fn last_changed_moves_with_a_foreign_answer_not_with_runs_that_did_not_probe() {
+    let (_d, mut s) = store();
+    let r = [rec("a.example.com", "192.0.2.1", "z.zone:3")];
+    let run = |s: &mut Store, date: &str, verdict: Option<Verdict>| {
+        let ranges = Ranges::new(&[]);
+        let history = s.history().unwrap();
+        let inputs = Inputs { records: &r, assets: &[], gaps: &[], covered: &[], providers: &[], ranges: &ranges, history: &history };
+        let judgements = reconcile(&inputs);
+        let mut probed = Probes::default();
+        if let Some(v) = verdict {
+            probed.set_row(0, RowProbe { verdict: v, detail: String::new(), reason: None, evidence: vec![] });
+        }
+        let id = s
+            .write_run(&RunInput {
+                explain: &inputs.explainer(),
+                started_at: format!("{date}T00:00:00Z"),
+                config: "test".into(),
+                snapshot: "snap".into(),
+                records: &r,
+                judgements: &judgements,
+                assets: &[],
+                gaps: &[],
+                probed: &probed,
+                stale_days: 90,
+                probing: verdict.is_some(),
+                claims: &Default::default(),
+            })
+            .unwrap();
+        s.rows(id).unwrap().remove(0).last_changed
+    };
+    assert_eq!(run(&mut s, "2026-01-01", Some(Verdict::NoAnswer)), "2026-01-01T00:00:00Z");
+    // Not probed, then a timeout again: nothing changed.
+    assert_eq!(run(&mut s, "2026-01-02", None), "2026-01-01T00:00:00Z");
+    assert_eq!(run(&mut s, "2026-01-03", Some(Verdict::NoAnswer)), "2026-01-01T00:00:00Z");
+    // A foreign server answers: that is a change.
+    assert_eq!(run(&mut s, "2026-01-04", Some(Verdict::Foreign)), "2026-01-04T00:00:00Z");
+}

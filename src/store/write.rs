@@ -54,8 +54,11 @@ pub(super) struct RowState {
 }
 
 impl RowState {
-    /// Adds one row (the store's codes and verdict name).
+    /// Adds one row (the store's codes and verdict name). Of the probe verdict only a foreign answer
+    /// counts, as in `diff`: a run without probes, or a timeout where there was no answer before, is
+    /// not a change of the record; a foreign server answering (or no longer) is.
     pub(super) fn add(&mut self, target: &str, status: i64, severity: i64, claimable: i64, verdict: &str) {
+        let verdict = if verdict == Verdict::Foreign.as_str() { verdict } else { "" };
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         let mut eat = |bytes: &[u8]| {
             for b in bytes {
