@@ -97,14 +97,9 @@ fn segment(s: &str) -> String {
 
 /// A stable identity for a finding across runs (what GitHub matches alerts by).
 fn fingerprint(r: &ReportRow) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let (a, b, c, d, e, f, g) = r.key_ref();
-    for part in [a, b, c, d, e, f, g] {
-        for byte in part.bytes().chain([0xff]) {
-            h ^= u64::from(byte);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
+    // Each part ends with 0xff (a byte no UTF-8 text holds), so parts cannot run into each other.
+    let h = crate::store::stable_hash([a, b, c, d, e, f, g].into_iter().flat_map(|p| [p.as_bytes(), &[0xff][..]]));
     format!("{h:016x}")
 }
 

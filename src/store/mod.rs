@@ -310,6 +310,35 @@ pub struct RunInput<'a> {
     pub claims: &'a Claims,
 }
 
+impl RunInput<'_> {
+    /// The probe result of judgement `seq`, if the run probed it.
+    pub fn probe(&self, seq: usize) -> Option<&RowProbe> {
+        if self.probed.is_empty() {
+            None
+        } else {
+            self.probed.get(seq)
+        }
+    }
+
+    /// The probe verdict of judgement `seq` (`not_probed` when none).
+    pub fn verdict(&self, seq: usize) -> Verdict {
+        self.probe(seq).map_or(Verdict::NotProbed, |p| p.verdict)
+    }
+
+    /// Judgement `seq`'s reason as every report shows it, into `out` (cleared first): the
+    /// reconciler's sentence, then what the claim check and the prober added.
+    pub fn reason_into(&self, seq: usize, out: &mut String) {
+        out.clear();
+        self.explain.render_into(&self.judgements[seq].reason, out);
+        if let Some(c) = self.claims.get(seq) {
+            out.push_str(&c.reason);
+        }
+        if let Some(extra) = self.probe(seq).and_then(|p| p.reason.as_deref()) {
+            out.push_str(extra);
+        }
+    }
+}
+
 /// A run's metadata.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunMeta {
@@ -1242,6 +1271,19 @@ mod codes {
             assert_eq!(e, "a row holds probe verdict `maybe`, which this dangle does not know (written by a newer version, or the store is damaged)");
         }
     }
+}
+
+/// FNV-1a (64-bit) of `parts` in order: a hash that is the same in every build and on every machine
+/// (the standard library's is seeded), for what is stored or published and compared later.
+pub fn stable_hash<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for b in part {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
 }
 
 /// `file:PATH?immutable=1`, with the characters a URI path may not hold percent-encoded.

@@ -45,8 +45,8 @@ struct Prior {
 }
 
 /// A record's rows folded into one fingerprint (their targets and judgements, in any order), and the
-/// worst status among them. The same fold over the same rows gives the same value in every build:
-/// FNV-1a, not the standard library's seeded hasher.
+/// worst status among them. The same fold over the same rows gives the same value in every build
+/// ([`super::stable_hash`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(super) struct RowState {
     sum: u64,
@@ -59,16 +59,7 @@ impl RowState {
     /// not a change of the record; a foreign server answering (or no longer) is.
     pub(super) fn add(&mut self, target: &str, status: i64, severity: i64, claimable: i64, verdict: &str) {
         let verdict = if verdict == Verdict::Foreign.as_str() { verdict } else { "" };
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        let mut eat = |bytes: &[u8]| {
-            for b in bytes {
-                h ^= u64::from(*b);
-                h = h.wrapping_mul(0x0100_0000_01b3);
-            }
-        };
-        eat(target.as_bytes());
-        eat(&[0xff, status as u8, severity as u8, claimable as u8, 0xff]);
-        eat(verdict.as_bytes());
+        let h = super::stable_hash([target.as_bytes(), &[0xff, status as u8, severity as u8, claimable as u8, 0xff], verdict.as_bytes()]);
         // splitmix64's finalizer, so that summing rows does not cancel their bits.
         let mut z = h.wrapping_add(0x9e37_79b9_7f4a_7c15);
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -380,17 +371,8 @@ fn write_rows(tx: &Transaction<'_>, run: &RunInput<'_>, run_id: i64, record_ids:
         for (seq, j) in run.judgements.iter().enumerate() {
             use std::fmt::Write as _;
             let r = &run.records[j.record as usize];
-            let probe = if run.probed.is_empty() { None } else { run.probed.get(seq) };
-            let verdict = probe.map_or(Verdict::NotProbed, |p| p.verdict);
-            reason.clear();
-            run.explain.render_into(&j.reason, &mut reason);
-            let claim = run.claims.get(seq);
-            if let Some(c) = claim {
-                reason.push_str(&c.reason);
-            }
-            if let Some(extra) = probe.and_then(|p| p.reason.as_deref()) {
-                reason.push_str(extra);
-            }
+            let (probe, verdict, claim) = (run.probe(seq), run.verdict(seq), run.claims.get(seq));
+            run.reason_into(seq, &mut reason);
             target.clear();
             if let Some(t) = j.target(run.records) {
                 let _ = write!(target, "{t}");
@@ -462,10 +444,8 @@ fn record_states(run: &RunInput<'_>) -> Vec<RowState> {
         if let Some(t) = j.target(run.records) {
             let _ = write!(target, "{t}");
         }
-        let probe = if run.probed.is_empty() { None } else { run.probed.get(seq) };
-        let verdict = probe.map_or(Verdict::NotProbed, |p| p.verdict);
         if let Some(s) = states.get_mut(j.record as usize) {
-            s.add(&target, status_code(j.status), severity_code(j.severity), claimable_code(j.claimable), verdict.as_str());
+            s.add(&target, status_code(j.status), severity_code(j.severity), claimable_code(j.claimable), run.verdict(seq).as_str());
         }
     }
     states

@@ -122,17 +122,7 @@ impl Arm {
 
     /// GET one JSON document.
     pub async fn get(&self, url: Url) -> Result<Value, ArmError> {
-        let mut req = Request::new(url, Method::Get);
-        let ctx = Context::new();
-        let options = PipelineSendOptions { skip_checks: true, ..Default::default() };
-        let resp = self.pipeline.send(&ctx, &mut req, Some(options)).await.map_err(|e| ArmError::Transport(chain(&e)))?;
-        let status = u16::from(resp.status());
-        let body = resp.into_body();
-        let bytes: &[u8] = body.as_ref();
-        if !(200..300).contains(&status) {
-            return Err(status_error(status, bytes));
-        }
-        serde_json::from_slice(bytes).map_err(|e| ArmError::Shape(format!("not JSON: {e}")))
+        self.send(Request::new(url, Method::Get)).await
     }
 
     /// POST `body` (JSON) to `path` (from the ARM root) and read the JSON answer: only for the named
@@ -141,6 +131,11 @@ impl Arm {
         let mut req = Request::new(self.url(&with_version(path, api_version))?, Method::Post);
         req.insert_header("content-type", "application/json");
         req.set_body(body.to_string());
+        self.send(req).await
+    }
+
+    /// Sends `req` through the pipeline and reads a 2xx answer as JSON; any other status is ARM's error.
+    async fn send(&self, mut req: Request) -> Result<Value, ArmError> {
         let ctx = Context::new();
         let options = PipelineSendOptions { skip_checks: true, ..Default::default() };
         let resp = self.pipeline.send(&ctx, &mut req, Some(options)).await.map_err(|e| ArmError::Transport(chain(&e)))?;

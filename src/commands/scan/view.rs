@@ -56,11 +56,10 @@ impl<'a> RunView<'a> {
             c.by_status[j.status as usize] += 1;
             if j.status.is_finding() {
                 c.by_severity[j.severity as usize] += 1;
-                let verdict = self.probe(seq).map_or(Verdict::NotProbed, |p| p.verdict);
                 let claim = self.run.claims.get(seq).map(|c| c.claim);
-                c.by_confidence[j.severity as usize][crate::reconcile::Confidence::of(j.status, verdict, claim) as usize] += 1;
+                c.by_confidence[j.severity as usize][crate::reconcile::Confidence::of(j.status, self.run.verdict(seq), claim) as usize] += 1;
             }
-            c.probed |= self.probe(seq).is_some_and(|p| p.verdict != Verdict::NotProbed);
+            c.probed |= self.run.verdict(seq) != Verdict::NotProbed;
         }
         c
     }
@@ -88,30 +87,14 @@ impl<'a> RunView<'a> {
         p.named.iter().map(named).collect()
     }
 
-    fn probe(&self, seq: usize) -> Option<&crate::store::RowProbe> {
-        if self.run.probed.is_empty() {
-            None
-        } else {
-            self.run.probed.get(seq)
-        }
-    }
-
     /// Row `seq` into `row`, reusing its buffers: a million rows cost no allocation each.
     fn fill(&self, seq: usize, row: &mut ReportRow) {
         use std::fmt::Write as _;
         let run = self.run;
         let j = &run.judgements[seq];
         let r = &run.records[j.record as usize];
-        let probe = self.probe(seq);
-        row.reason.clear();
-        run.explain.render_into(&j.reason, &mut row.reason);
-        let claim = run.claims.get(seq);
-        if let Some(c) = claim {
-            row.reason.push_str(&c.reason);
-        }
-        if let Some(extra) = probe.and_then(|p| p.reason.as_deref()) {
-            row.reason.push_str(extra);
-        }
+        let (probe, claim) = (run.probe(seq), run.claims.get(seq));
+        run.reason_into(seq, &mut row.reason);
         set(&mut row.record_name, r.name.as_str());
         set(&mut row.record_type, r.rtype.as_str());
         set(&mut row.set_id, r.set_id.as_deref().unwrap_or_default());
