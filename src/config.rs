@@ -76,6 +76,9 @@ struct Raw {
 struct RawSignals {
     claim_checks: Option<bool>,
     claim_timeout_secs: Option<u64>,
+    fingerprints: Option<bool>,
+    fingerprint_timeout_secs: Option<u64>,
+    requests_per_second: Option<toml::Spanned<u32>>,
 }
 
 /// `[signals]`: second opinions on what the reconciler flagged.
@@ -85,11 +88,24 @@ pub struct SignalsConfig {
     pub claim_checks: bool,
     /// How long one provider's claim checks may take all told (default 120 s).
     pub claim_timeout: std::time::Duration,
+    /// One DNS lookup / HTTP request per flagged cloud or SaaS CNAME, matched against the service
+    /// fingerprints (default on; only in scans that probe).
+    pub fingerprints: bool,
+    /// How long the fingerprint step may take all told (default 120 s).
+    pub fingerprint_timeout: std::time::Duration,
+    /// Requests the signals start per second, at most (default 20).
+    pub requests_per_second: u32,
 }
 
 impl Default for SignalsConfig {
     fn default() -> Self {
-        Self { claim_checks: true, claim_timeout: std::time::Duration::from_secs(120) }
+        Self {
+            claim_checks: true,
+            claim_timeout: std::time::Duration::from_secs(120),
+            fingerprints: true,
+            fingerprint_timeout: std::time::Duration::from_secs(120),
+            requests_per_second: 20,
+        }
     }
 }
 
@@ -241,6 +257,17 @@ impl Config {
             signals.claim_checks = s.claim_checks.unwrap_or(signals.claim_checks);
             if let Some(t) = s.claim_timeout_secs {
                 signals.claim_timeout = std::time::Duration::from_secs(t.clamp(1, 3600));
+            }
+            signals.fingerprints = s.fingerprints.unwrap_or(signals.fingerprints);
+            if let Some(t) = s.fingerprint_timeout_secs {
+                signals.fingerprint_timeout = std::time::Duration::from_secs(t.clamp(1, 3600));
+            }
+            if let Some(n) = s.requests_per_second {
+                if *n.get_ref() == 0 {
+                    let line = Some(src.line_of(n.span().start));
+                    return Err(src.invalid(line, "signals.requests_per_second", "must be at least 1 (turn a signal off with its own key)".into()));
+                }
+                signals.requests_per_second = (*n.get_ref()).min(10_000);
             }
         }
         Ok(Self { path: path.to_path_buf(), db, stale_days, providers, ranges, probe, alerts, signals })
@@ -515,6 +542,19 @@ mod tests {
             let e = parse(&format!("{base}[[alerts]]\n{alert}\n")).unwrap_err();
             assert!(e.contains(want), "{e}");
         }
+    }
+
+    #[test]
+    fn signals_keys() {
+        let base = "[[providers]]\ntype = \"zonefile\"\npath = \"z.zone\"\n";
+        let c = parse(base).unwrap();
+        assert!(c.signals.claim_checks && c.signals.fingerprints);
+        assert_eq!((c.signals.fingerprint_timeout.as_secs(), c.signals.requests_per_second), (120, 20));
+        let c = parse(&format!("{base}[signals]\nfingerprints = false\nfingerprint_timeout_secs = 9999\nrequests_per_second = 5\n")).unwrap();
+        assert!(!c.signals.fingerprints);
+        assert_eq!((c.signals.fingerprint_timeout.as_secs(), c.signals.requests_per_second), (3600, 5));
+        let e = parse(&format!("{base}[signals]\nrequests_per_second = 0\n")).unwrap_err().to_string();
+        assert!(e.contains("line 5") && e.contains("signals.requests_per_second") && e.contains("at least 1"), "{e}");
     }
 
     #[test]

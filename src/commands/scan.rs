@@ -1,6 +1,7 @@
 //! `dangle scan`: enumerate, judge, probe, store, report.
 
 pub mod claims;
+pub mod fingerprint;
 mod plan;
 mod view;
 
@@ -122,7 +123,7 @@ pub fn scan_into(cfg: &Config, store: &mut Store, probe: bool, lock_timeout: std
     let mut judgements = reconcile(&inputs);
     phase("judge", t);
     // Second opinions on what dangles: can the name be registered right now?
-    let claims = match cfg.signals.claim_checks {
+    let mut claims = match cfg.signals.claim_checks {
         true => rt.block_on(claims::check(&sources, &inv.records, &mut judgements, cfg.signals.claim_timeout)),
         false => crate::store::Claims::default(),
     };
@@ -132,6 +133,11 @@ pub fn scan_into(cfg: &Config, store: &mut Store, probe: bool, lock_timeout: std
                 tracing::warn!("[probe] has no trust_anchors or spki_pins: no server can prove it is ours, so every TLS answer is foreign or shared");
             }
             let p = Arc::new(p.with_zone_records(&inv.records));
+            // What the flagged cloud and SaaS names answer, before the TLS probes (the same dialer).
+            if cfg.signals.fingerprints {
+                let limits = fingerprint::Limits { timeout: cfg.signals.fingerprint_timeout, per_second: cfg.signals.requests_per_second };
+                rt.block_on(fingerprint::check(&p, &inv.records, &mut judgements, &mut claims, limits));
+            }
             rt.block_on(plan::probe_rows(&p, &inv.records, &mut judgements, &cfg.probe.targets, &super::progress::Progress::new()))
         }
         None => crate::store::Probes::default(),

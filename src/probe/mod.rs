@@ -31,13 +31,14 @@ use tokio::net::TcpStream;
 pub mod auth;
 mod danger;
 mod signature;
+pub mod http;
 pub mod load;
 mod options;
 pub mod runner;
 
 pub use dangle_model::Verdict;
 pub use options::{NamedTarget, Options};
-pub use runner::{default_sni, parse_target, ConnectTo, Job, Prober};
+pub use runner::{default_sni, parse_target, ConnectTo, Job, Lookup, Prober};
 
 
 /// What makes a server ours: a chain to one of these anchors, or one of these SPKI pins anywhere in

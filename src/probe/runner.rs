@@ -213,13 +213,24 @@ impl Prober {
 
     /// Every address `host` resolves to, or why none: our own zones first, then DNS.
     async fn resolve(&self, host: &str) -> Result<Vec<IpAddr>, String> {
+        match self.lookup(host).await {
+            Lookup::Addresses(ips) => Ok(ips),
+            Lookup::NxDomain(host) => Err(format!("{host} does not exist (NXDOMAIN)")),
+            Lookup::NoAddresses(host) => Err(format!("{host} has no address records")),
+            Lookup::Failed(why) => Err(why),
+        }
+    }
+
+    /// What DNS says of `host` (our own zones first, then the resolver): its addresses, or that the
+    /// name (or the end of its CNAME chain) does not exist, or why there is no answer.
+    pub async fn lookup(&self, host: &str) -> Lookup {
         if let Ok(ip) = host.parse::<IpAddr>() {
-            return Ok(vec![ip]);
+            return Lookup::Addresses(vec![ip]);
         }
         let mut name = key(host);
         for _ in 0..crate::reconcile::MAX_CHAIN {
             if let Some(ips) = self.zone_hosts.get(&name) {
-                return Ok(ips.clone());
+                return Lookup::Addresses(ips.clone());
             }
             match self.zone_cnames.get(&name) {
                 Some(next) => name = next.clone(),
@@ -227,13 +238,16 @@ impl Prober {
             }
         }
         let host = name.as_str();
-        let resolver = self.resolver().await?;
+        let resolver = match self.resolver().await {
+            Ok(r) => r,
+            Err(e) => return Lookup::Failed(e),
+        };
         let fqdn = if host.ends_with('.') { host.to_string() } else { format!("{host}.") };
         // hickory bounds each query; this bounds the whole lookup (CNAME chains, TCP fallback) too.
         let bound = 4 * self.settings.connect_timeout;
         let lookup = match tokio::time::timeout(bound, resolver.lookup_ip(fqdn.as_str())).await {
             Ok(r) => r,
-            Err(_) => return Err(format!("{host} does not resolve within {} ms", bound.as_millis())),
+            Err(_) => return Lookup::Failed(format!("{host} does not resolve within {} ms", bound.as_millis())),
         };
         match lookup {
             Ok(l) => {
@@ -241,16 +255,57 @@ impl Prober {
                 ips.sort();
                 ips.dedup();
                 if ips.is_empty() {
-                    Err(format!("{host} has no address records"))
+                    Lookup::NoAddresses(host.to_string())
                 } else {
-                    Ok(ips)
+                    Lookup::Addresses(ips)
                 }
             }
-            Err(e) => Err(format!("{host} {}", lookup_failure(&e))),
+            Err(e) if e.is_nx_domain() => Lookup::NxDomain(host.to_string()),
+            Err(e) if e.is_no_records_found() => Lookup::NoAddresses(host.to_string()),
+            Err(e) => Lookup::Failed(format!("{host} {}", lookup_failure(&e))),
         }
     }
 
-    fn allowed(&self, ip: IpAddr) -> bool {
+    /// Where to dial `host` on `port`: `connect_to` first (by name, then by each address it resolves
+    /// to), then DNS. Each entry: the address shown (none when `connect_to` maps the name itself) and
+    /// the address to dial, or why not; an error when the name does not resolve.
+    pub(super) async fn plan(&self, host: &str, port: u16) -> Result<Vec<(Option<SocketAddr>, Result<SocketAddr, String>)>, String> {
+        let host = host.trim_end_matches('.');
+        if host.parse::<IpAddr>().is_err() {
+            if let Some(to) = self.connect_to.get(host, port) {
+                let port_to = to.port.unwrap_or(port);
+                let ips = self.resolve(&to.host).await.map_err(|e| format!("connect_to target {e}"))?;
+                return Ok(ips.into_iter().map(|ip| (None, Ok(SocketAddr::new(ip, port_to)))).collect());
+            }
+        }
+        let ips = self.resolve(host).await?;
+        let mut plan = Vec::with_capacity(ips.len());
+        for ip in ips {
+            let shown = SocketAddr::new(ip, port);
+            let dial = match self.connect_to.get(&ip.to_string(), port) {
+                Some(to) => match self.resolve(&to.host).await {
+                    Ok(d) => Ok(SocketAddr::new(d[0], to.port.unwrap_or(port))),
+                    Err(e) => Err(format!("connect_to target {e}")),
+                },
+                None => Ok(shown),
+            };
+            plan.push((Some(shown), dial));
+        }
+        Ok(plan)
+    }
+
+    /// Holds one of the in-flight slots for `dial` (overall and per address) while the guard lives.
+    pub(super) async fn slot(&self, dial: IpAddr) -> (tokio::sync::OwnedSemaphorePermit, tokio::sync::OwnedSemaphorePermit) {
+        let per = {
+            let mut m = self.per_address.lock().expect("prober state");
+            m.entry(dial).or_insert_with(|| Arc::new(Semaphore::new(PER_ADDRESS))).clone()
+        };
+        let p = per.acquire_owned().await.expect("never closed");
+        let f = self.flight.clone().acquire_owned().await.expect("never closed");
+        (p, f)
+    }
+
+    pub(super) fn allowed(&self, ip: IpAddr) -> bool {
         self.allow_dial.is_empty() || self.allow_dial.iter().any(|n| n.contains(&ip))
     }
 
@@ -288,41 +343,23 @@ impl Prober {
         // Each (address shown, address dialed) pair to probe.
         let mut plan: Vec<(Option<SocketAddr>, Result<SocketAddr, String>)> = Vec::new();
         let mut failed: Vec<Evidence> = Vec::new();
-        let is_ip = host.parse::<IpAddr>().is_ok();
-        // The name resolves once for every port that connect_to does not map.
-        let mut resolved: Option<Result<Vec<IpAddr>, String>> = None;
         let ports = match job.port {
             Some(p) => vec![p],
             None => self.ports.clone(),
         };
+        // A name that does not resolve is said once, not once per port (resolutions are per port only
+        // where connect_to maps the name on that port).
+        let mut unresolved = false;
         for port in ports {
-            if let Some(to) = (!is_ip).then(|| self.connect_to.get(host, port)).flatten() {
-                // The host itself is mapped: no resolution of the real name.
-                let port_to = to.port.unwrap_or(port);
-                match self.resolve(&to.host).await {
-                    Ok(ips) => plan.extend(ips.into_iter().map(|ip| (None, Ok(SocketAddr::new(ip, port_to))))),
-                    Err(e) => failed.push(no_answer(job, None, format!("connect_to target {e}"))),
+            match self.plan(host, port).await {
+                Ok(p) => plan.extend(p),
+                Err(e) if e.starts_with("connect_to target") => failed.push(no_answer(job, None, e)),
+                Err(e) => {
+                    if !unresolved {
+                        failed.push(no_answer(job, None, e));
+                    }
+                    unresolved = true;
                 }
-                continue;
-            }
-            if resolved.is_none() {
-                let r = self.resolve(host).await;
-                if let Err(e) = &r {
-                    failed.push(no_answer(job, None, e.clone()));
-                }
-                resolved = Some(r);
-            }
-            let Some(Ok(ips)) = resolved.clone() else { continue };
-            for ip in ips {
-                let shown = SocketAddr::new(ip, port);
-                let dial = match self.connect_to.get(&ip.to_string(), port) {
-                    Some(to) => match self.resolve(&to.host).await {
-                        Ok(d) => Ok(SocketAddr::new(d[0], to.port.unwrap_or(port))),
-                        Err(e) => Err(format!("connect_to target {e}")),
-                    },
-                    None => Ok(shown),
-                };
-                plan.push((Some(shown), dial));
             }
         }
         let probes = plan.into_iter().map(|(shown, dial)| async move {
@@ -343,14 +380,21 @@ impl Prober {
     }
 
     async fn one(&self, job: &Job, shown: Option<SocketAddr>, dial: SocketAddr) -> Evidence {
-        let per = {
-            let mut m = self.per_address.lock().expect("prober state");
-            m.entry(dial.ip()).or_insert_with(|| Arc::new(Semaphore::new(PER_ADDRESS))).clone()
-        };
-        let _p = per.acquire().await.expect("never closed");
-        let _f = self.flight.acquire().await.expect("never closed");
+        let _slot = self.slot(dial.ip()).await;
         probe(&job.target, shown, dial, &job.sni, &self.settings).await
     }
+}
+
+/// What DNS says of a name ([`Prober::lookup`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    Addresses(Vec<IpAddr>),
+    /// The name, or the end of its CNAME chain (named), does not exist.
+    NxDomain(String),
+    /// The name exists without address records.
+    NoAddresses(String),
+    /// No answer: why, in words.
+    Failed(String),
 }
 
 /// A name as the maps hold it: lower case, no final dot.

@@ -58,13 +58,21 @@ impl Kind {
 
     /// The kind of a row: its status, claimability and reason, the probe verdict and a claim check's
     /// answer (a name someone else registered is a suspected takeover, like a foreign answer).
-    pub fn of(status: Status, claimable: Claimable, reason: &Reason, verdict: Verdict, claim: Option<dangle_model::Claim>) -> Self {
+    /// An "unclaimed" fingerprint of a service where names can be claimed makes an external row
+    /// takeover-prone whatever the suffix tables said.
+    pub fn of(status: Status, claimable: Claimable, reason: &Reason, verdict: Verdict, claim: Option<super::ClaimEvidence>) -> Self {
+        use super::fingerprints::Stance;
+        use super::ClaimSource::Fingerprint;
+        let claim_is = |c: dangle_model::Claim| claim.is_some_and(|e| e.claim == c);
+        let unclaimed_prone = claim.is_some_and(|e| {
+            e.claim == dangle_model::Claim::Available && matches!(e.source, Fingerprint(Stance::Vulnerable | Stance::EdgeCase))
+        });
         match status {
             Status::Owned | Status::NoTarget => Self::Ok,
             _ if verdict == Verdict::Foreign => Self::TakeoverSuspected,
-            Status::Dangling if claim == Some(dangle_model::Claim::Taken) => Self::TakeoverSuspected,
+            Status::Dangling if claim_is(dangle_model::Claim::Taken) => Self::TakeoverSuspected,
             Status::Unverified => Self::Unverified,
-            Status::External if claimable == Claimable::Yes => Self::ExternalTakeoverProne,
+            Status::External if claimable == Claimable::Yes || unclaimed_prone => Self::ExternalTakeoverProne,
             Status::External => Self::External,
             Status::Dangling => match leaf(reason) {
                 Some(Detail::Missing { .. } | Detail::NoAddress { .. }) => Self::MissingName,

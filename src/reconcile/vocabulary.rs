@@ -123,11 +123,23 @@ impl Confidence {
     /// - `external`: `firm` once probed (the answer is on record), else `tentative`.
     /// - `owned`: `confirmed` when the server proved to be ours, else `firm`; `no_target`: `firm`.
     /// - A claim check's answer (`claim`) makes a dangling row `confirmed`: the service itself said the
-    ///   name is free, or held by someone else.
-    pub fn of(status: Status, verdict: dangle_model::Verdict, claim: Option<dangle_model::Claim>) -> Self {
+    ///   name is free, or held by someone else. A fingerprint of a service where anyone can claim the
+    ///   name does too when it says "unclaimed"; one that says "held", or one of an edge-case service,
+    ///   makes it `firm`. On an `external` row an "unclaimed" fingerprint is `firm` (no inventory
+    ///   backs it), of an edge-case service `tentative`.
+    pub fn of(status: Status, verdict: dangle_model::Verdict, claim: Option<ClaimEvidence>) -> Self {
+        use crate::reconcile::fingerprints::Stance;
         use dangle_model::{Claim, Verdict as V};
-        if status == Status::Dangling && matches!(claim, Some(Claim::Available | Claim::Taken)) {
-            return Self::Confirmed;
+        if let Some(ClaimEvidence { claim, source }) = claim {
+            match (status, source, claim) {
+                (Status::Dangling, ClaimSource::Check, Claim::Available | Claim::Taken) => return Self::Confirmed,
+                (Status::Dangling, ClaimSource::Fingerprint(Stance::Vulnerable), Claim::Available) => return Self::Confirmed,
+                (Status::Dangling, ClaimSource::Fingerprint(_), Claim::Taken) if verdict != V::Foreign => return Self::Firm,
+                (Status::Dangling, ClaimSource::Fingerprint(Stance::EdgeCase), Claim::Available) if verdict != V::Foreign => return Self::Firm,
+                (Status::External, ClaimSource::Fingerprint(Stance::Vulnerable), Claim::Available) => return Self::Firm,
+                (Status::External, ClaimSource::Fingerprint(Stance::EdgeCase), Claim::Available) => return Self::Tentative.max(Self::of(status, verdict, None)),
+                _ => {}
+            }
         }
         match (status, verdict) {
             (Status::Dangling, V::Foreign) => Self::Confirmed,
@@ -140,6 +152,21 @@ impl Confidence {
             (Status::Owned | Status::NoTarget, _) => Self::Firm,
         }
     }
+}
+
+/// Where a row's claim answer came from: the provider's own check (an API read), or a service
+/// fingerprint of what the target answered (with the service's takeover stance).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimSource {
+    Check,
+    Fingerprint(crate::reconcile::fingerprints::Stance),
+}
+
+/// A claim answer with its source: what [`Confidence::of`] and [`crate::reconcile::Kind::of`] weigh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClaimEvidence {
+    pub claim: dangle_model::Claim,
+    pub source: ClaimSource,
 }
 
 impl fmt::Display for Confidence {

@@ -1,15 +1,25 @@
-//! Claim checks' results per row (`scan`'s second opinion on a dangling name): what the store keeps and
-//! the reports show.
+//! Claim answers per row (`scan`'s second opinions on a flagged name: the providers' claim checks and
+//! the service fingerprints): what the store keeps and the reports show.
 
 use std::collections::BTreeMap;
 
 use dangle_model::Claim;
 
-/// One row's claim check: what was found and the words its reason gains.
+use crate::reconcile::fingerprints::Stance;
+use crate::reconcile::{ClaimEvidence, ClaimSource};
+
+/// One row's claim answer: what was found, by what, and the words its reason gains.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RowClaim {
     pub claim: Claim,
+    pub source: ClaimSource,
     pub reason: String,
+}
+
+impl RowClaim {
+    pub fn evidence(&self) -> ClaimEvidence {
+        ClaimEvidence { claim: self.claim, source: self.source }
+    }
 }
 
 /// The claim checks of a run, by judgement index (sparse: most rows are never checked).
@@ -34,20 +44,58 @@ impl Claims {
 }
 
 
-/// The stored code of a claim (NULL: not checked).
-pub(crate) fn claim_code(c: Claim) -> i64 {
-    match c {
+/// The stored code of a claim answer (`rows.claim`; NULL: none): the answer (0 available, 1 taken,
+/// 2 no answer) plus 3 × its source (0 a provider's check; a fingerprint of a service whose names
+/// anyone can claim 1, of an edge case 2, of a service where nobody else can 3).
+pub(crate) fn claim_code(c: ClaimEvidence) -> i64 {
+    let answer = match c.claim {
         Claim::Available => 0,
         Claim::Taken => 1,
         Claim::Unknown => 2,
-    }
+    };
+    let source = match c.source {
+        ClaimSource::Check => 0,
+        ClaimSource::Fingerprint(Stance::Vulnerable) => 1,
+        ClaimSource::Fingerprint(Stance::EdgeCase) => 2,
+        ClaimSource::Fingerprint(Stance::NotVulnerable) => 3,
+    };
+    answer + 3 * source
 }
 
-pub(crate) fn claim_of(code: Option<i64>) -> Option<Claim> {
-    match code? {
-        0 => Some(Claim::Available),
-        1 => Some(Claim::Taken),
-        2 => Some(Claim::Unknown),
-        _ => None,
+pub(crate) fn claim_of(code: Option<i64>) -> Option<ClaimEvidence> {
+    let code = code?;
+    let claim = match code % 3 {
+        0 => Claim::Available,
+        1 => Claim::Taken,
+        _ => Claim::Unknown,
+    };
+    let source = match code / 3 {
+        0 => ClaimSource::Check,
+        1 => ClaimSource::Fingerprint(Stance::Vulnerable),
+        2 => ClaimSource::Fingerprint(Stance::EdgeCase),
+        3 => ClaimSource::Fingerprint(Stance::NotVulnerable),
+        _ => return None,
+    };
+    (code >= 0).then_some(ClaimEvidence { claim, source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip() {
+        let sources = [ClaimSource::Check, ClaimSource::Fingerprint(Stance::Vulnerable), ClaimSource::Fingerprint(Stance::EdgeCase), ClaimSource::Fingerprint(Stance::NotVulnerable)];
+        for source in sources {
+            for claim in [Claim::Available, Claim::Taken, Claim::Unknown] {
+                let e = ClaimEvidence { claim, source };
+                assert_eq!(claim_of(Some(claim_code(e))), Some(e));
+            }
+        }
+        // A store written by schema 5 held 0, 1, 2: a provider's checks.
+        assert_eq!(claim_of(Some(1)), Some(ClaimEvidence { claim: Claim::Taken, source: ClaimSource::Check }));
+        assert_eq!(claim_of(Some(12)), None);
+        assert_eq!(claim_of(Some(-1)), None);
+        assert_eq!(claim_of(None), None);
     }
 }

@@ -392,8 +392,8 @@ fn write_rows(tx: &Transaction<'_>, run: &RunInput<'_>, run_id: i64, record_ids:
                 probe.map_or("", |p| p.detail.as_str()),
                 ages.get(j.record as usize).and_then(|a| none(a.changed_run)),
                 ages.get(j.record as usize).and_then(|a| none(a.dangling_run)),
-                crate::reconcile::Kind::of(j.status, j.claimable, &j.reason, verdict, claim.map(|c| c.claim)).code(),
-                claim.map(|c| super::claims::claim_code(c.claim))
+                crate::reconcile::Kind::of(j.status, j.claimable, &j.reason, verdict, claim.map(super::RowClaim::evidence)).code(),
+                claim.map(|c| super::claims::claim_code(c.evidence()))
             ])
             ?;
             for id in probe.map(|p| p.evidence.as_slice()).unwrap_or_default() {

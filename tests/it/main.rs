@@ -17,4 +17,5 @@ mod common;
 mod examples;
 mod formats;
 mod probe_binary;
+mod signals;
 mod ranges_refresh;

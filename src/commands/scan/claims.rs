@@ -85,7 +85,7 @@ pub async fn check(providers: &[Box<dyn Provider>], records: &[DnsRecord], judge
                 Claim::Available => j.severity = j.severity.max(Severity::High),
                 Claim::Unknown => {}
             }
-            out.insert(i, RowClaim { claim: a.claim, reason: reason.clone() });
+            out.insert(i, RowClaim { claim: a.claim, source: crate::reconcile::ClaimSource::Check, reason: reason.clone() });
         }
     }
     out

@@ -1,0 +1,184 @@
+//! Second opinions that reach the targets, against local servers only: the service fingerprints (one
+//! DNS lookup or one HTTP request per flagged cloud / SaaS CNAME) with an authoritative name server
+//! (hickory-server, dangle_testkit::Dns) serving the provider zones and an HTTP server
+//! (dangle_testkit::Http) playing the services' recorded answers. The scan dials loopback only
+//! (`allow_dial`) and resolves through the local name server only.
+
+use std::path::Path;
+
+use dangle::config::Config;
+use dangle::store::Store;
+use dangle_testkit::{Dns, Http, Reply};
+
+const ZONE: &str = r#"$ORIGIN example.net.
+$TTL 300
+@       SOA   ns1 hostmaster 1 3600 600 604800 300
+@       NS    ns1
+ns1     A     192.0.2.53
+docs    CNAME gone-project.readme.io.                    ; Readme.io shows its "unclaimed" page
+help    CNAME kept-project.readme.io.                    ; a live docs site
+shop    CNAME old-env.us-east-1.elasticbeanstalk.com.    ; the environment is gone: NXDOMAIN
+app     CNAME live-env.us-east-1.elasticbeanstalk.com.   ; a live environment
+media   CNAME media.example.net.s3.amazonaws.com.        ; S3: NoSuchBucket
+files   CNAME files.example.net.s3.amazonaws.com.        ; S3: the bucket exists (AccessDenied)
+pages   CNAME someone.github.io.                         ; GitHub Pages: an edge case
+tunnel  CNAME abc123.ngrok.io.                           ; a regular-expression fingerprint
+lb      CNAME gone-1.us-east-1.elb.amazonaws.com.        ; NXDOMAIN, but nobody else can claim an ELB name
+www     CNAME example-site.pages.invalid.                ; no fingerprint: never asked
+"#;
+
+/// The provider zones the local name server holds.
+const PROVIDER_ZONES: &[(&str, &str)] = &[
+    (
+        "us-east-1.elasticbeanstalk.com.",
+        "@ 300 SOA ns hostmaster 1 3600 600 604800 300\n@ 300 NS ns\nns 300 A 127.0.0.53\nlive-env 60 A 203.0.113.80\n",
+    ),
+    ("us-east-1.elb.amazonaws.com.", "@ 300 SOA ns hostmaster 1 3600 600 604800 300\n@ 300 NS ns\nns 300 A 127.0.0.53\n"),
+];
+
+fn estate(dns: &Dns, http: &Http, signals: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("example.net.zone"), ZONE).unwrap();
+    std::fs::write(d.path().join("owned.csv"), "id,kind,account,region,ips,hosts\ndc,static,dc,fra1,192.0.2.0/24,\n").unwrap();
+    let hosts = ["gone-project.readme.io", "kept-project.readme.io", "media.example.net.s3.amazonaws.com", "files.example.net.s3.amazonaws.com", "someone.github.io", "abc123.ngrok.io"];
+    let connect_to: String = hosts.iter().map(|h| format!("\"{h}\" = \"{}\"\n", http.addr)).collect();
+    let cfg = format!(
+        r#"db = "dangle.sqlite"
+[[providers]]
+type = "zonefile"
+name = "example.net"
+path = "example.net.zone"
+[[providers]]
+type = "static"
+name = "dc"
+path = "owned.csv"
+[[ranges]]
+cidr = "192.0.2.0/24"
+provider = "dc"
+[probe]
+connect_timeout_ms = 1000
+handshake_timeout_ms = 2000
+allow_dial = ["127.0.0.0/8"]
+nameservers = ["{dns}"]
+[probe.connect_to]
+{connect_to}
+[signals]
+{signals}
+"#,
+        dns = dns.addr
+    );
+    std::fs::write(d.path().join("dangle.toml"), cfg).unwrap();
+    let p = d.path().to_path_buf();
+    (d, p)
+}
+
+fn servers() -> (Dns, Http) {
+    let dns = Dns::start(PROVIDER_ZONES);
+    let http = Http::start(vec![
+        ("docs.example.net".into(), Reply::new(200, "<html><h1>Project doesnt exist... yet!</h1><p>The creators of this project are still working on making everything perfect!</p></html>")),
+        ("help.example.net".into(), Reply::new(200, "<html><h1>Help centre</h1></html>")),
+        ("media.example.net".into(), Reply::new(404, "<?xml version=\"1.0\"?><Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message><BucketName>media.example.net</BucketName></Error>")),
+        ("files.example.net".into(), Reply::new(403, "<?xml version=\"1.0\"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>")),
+        ("pages.example.net".into(), Reply::new(404, "<html><title>Site not found · GitHub Pages</title><h1>404</h1><p><strong>There isn't a GitHub Pages site here.</strong></p></html>")),
+        ("tunnel.example.net".into(), Reply::new(404, "Tunnel abc123.ngrok.io not found\n")),
+    ]);
+    (dns, http)
+}
+
+/// Scans like `dangle scan --out out` (with probing), off the test's thread: the scan runs its own
+/// runtime.
+fn scan(dir: &Path) -> i64 {
+    let dir = dir.to_path_buf();
+    std::thread::spawn(move || {
+        let cfg = Config::load(&dir.join("dangle.toml")).unwrap();
+        let mut store = Store::open(&cfg.db).unwrap();
+        let out = dir.join("out");
+        let outputs = dangle::commands::scan::Outputs { dir: Some(&out), ..Default::default() };
+        dangle::commands::scan::scan_into(&cfg, &mut store, true, std::time::Duration::from_secs(30), outputs).unwrap().run
+    })
+    .join()
+    .unwrap()
+}
+
+/// findings.csv as (record name → (severity, confidence, kind, reason)).
+fn findings(dir: &Path) -> std::collections::BTreeMap<String, (String, String, String, String)> {
+    let mut r = csv::Reader::from_path(dir.join("out/findings.csv")).unwrap();
+    let h = r.headers().unwrap().clone();
+    let col = |n: &str| h.iter().position(|x| x == n).unwrap_or_else(|| panic!("column {n}"));
+    let (name, sev, conf, kind, reason) = (col("record_name"), col("severity"), col("confidence"), col("kind"), col("reason"));
+    r.records()
+        .map(|x| {
+            let x = x.unwrap();
+            (x[name].trim_end_matches('.').to_string(), (x[sev].to_string(), x[conf].to_string(), x[kind].to_string(), x[reason].to_string()))
+        })
+        .collect()
+}
+
+#[test]
+fn fingerprints_raise_what_the_services_say_is_unclaimed_and_nothing_else() {
+    let (dns, http) = servers();
+    let (_d, dir) = estate(&dns, &http, "");
+    let run = scan(&dir);
+    let f = findings(&dir);
+    let get = |n: &str| f.get(n).unwrap_or_else(|| panic!("{n} is a finding: {f:#?}"));
+
+    // Unclaimed at a service where anyone can claim it: high, and the reason quotes the answer.
+    let (sev, conf, kind, reason) = get("docs.example.net");
+    assert_eq!((sev.as_str(), conf.as_str(), kind.as_str()), ("high", "firm", "external-takeover-prone"), "{reason}");
+    assert!(reason.contains("Readme.io fingerprint (can-i-take-over-xyz (CC BY 4.0)): HTTP 200 from 127.0.0.1:"), "{reason}");
+    assert!(reason.contains("anyone can claim it now"), "{reason}");
+    let (sev, _, _, reason) = get("shop.example.net");
+    assert_eq!(sev, "high", "{reason}");
+    assert!(reason.contains("`old-env.us-east-1.elasticbeanstalk.com` does not exist (NXDOMAIN)"), "{reason}");
+    let (sev, _, _, reason) = get("media.example.net");
+    assert_eq!(sev, "high", "{reason}");
+    assert!(reason.contains("AWS/S3 fingerprint (") && reason.contains("HTTP 404 from 127.0.0.1:"), "{reason}");
+    let (sev, _, _, reason) = get("tunnel.example.net");
+    assert_eq!(sev, "high", "a regular-expression fingerprint: {reason}");
+    // An edge case: medium, tentative.
+    let (sev, conf, _, reason) = get("pages.example.net");
+    assert_eq!((sev.as_str(), conf.as_str()), ("medium", "tentative"), "{reason}");
+    assert!(reason.contains("under conditions"), "{reason}");
+
+    // A live site, a live environment, a held bucket and a name nobody else can claim: the
+    // inventory's judgement stands (low at most), with what was seen in the reason where it matched.
+    for n in ["help.example.net", "app.example.net"] {
+        let (sev, _, _, reason) = get(n);
+        assert_ne!(sev, "high", "{n}: {reason}");
+        assert!(!reason.contains("fingerprint"), "{n}: {reason}");
+    }
+    let (sev, _, _, reason) = get("files.example.net");
+    assert_ne!(sev, "high", "{reason}");
+    assert!(reason.contains("the name is held there"), "{reason}");
+    let (sev, _, _, reason) = get("lb.example.net");
+    assert_ne!(sev, "high", "{reason}");
+    assert!(reason.contains("does not let anyone else claim the name"), "{reason}");
+
+    // One HTTP request per target with a body fingerprint, the record name as Host; none to a
+    // target that does not exist, to NXDOMAIN-only services, or to names without a fingerprint.
+    let mut hosts = http.hosts();
+    hosts.sort();
+    assert_eq!(hosts, ["docs.example.net", "files.example.net", "help.example.net", "media.example.net", "pages.example.net", "tunnel.example.net"]);
+
+    // The store keeps it: the report of the stored run is the scan's, byte for byte.
+    let store = Store::open_existing(&dir.join("dangle.sqlite")).unwrap();
+    let report = dangle::report::Report::load(&store, run).unwrap();
+    report.write_dir(&dangle::report::Stored { store: &store, run }, &dir.join("again")).unwrap();
+    for f in ["records.csv", "findings.csv", "report.json", "report.sarif"] {
+        let (a, b) = (std::fs::read_to_string(dir.join("out").join(f)).unwrap(), std::fs::read_to_string(dir.join("again").join(f)).unwrap());
+        assert!(a == b, "{f} differs between the scan and report --run");
+    }
+}
+
+#[test]
+fn fingerprints_off_sends_nothing_and_changes_nothing() {
+    let (dns, http) = servers();
+    let (_d, dir) = estate(&dns, &http, "fingerprints = false");
+    scan(&dir);
+    let f = findings(&dir);
+    assert!(http.hosts().is_empty(), "{:?}", http.hosts());
+    for (n, (sev, _, _, reason)) in &f {
+        assert!(!reason.contains("fingerprint"), "{n}: {reason}");
+        assert_ne!(sev, "high", "{n}: {reason}");
+    }
+}
