@@ -79,6 +79,14 @@ struct RawSignals {
     fingerprints: Option<bool>,
     fingerprint_timeout_secs: Option<u64>,
     requests_per_second: Option<toml::Spanned<u32>>,
+    dns: Option<RawSignalsDns>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSignalsDns {
+    delegations: Option<bool>,
+    nameservers: Option<Vec<String>>,
 }
 
 /// `[signals]`: second opinions on what the reconciler flagged.
@@ -95,6 +103,12 @@ pub struct SignalsConfig {
     pub fingerprint_timeout: std::time::Duration,
     /// Requests the signals start per second, at most (default 20).
     pub requests_per_second: u32,
+    /// Ask each flagged delegation's name servers for the sub-zone (`[signals.dns] delegations`,
+    /// default on; only in scans that probe).
+    pub delegations: bool,
+    /// The resolver for the resolution-path checks (`[signals.dns] nameservers`); `None`: the
+    /// prober's (`[probe] nameservers`, else the system's).
+    pub dns_nameservers: Option<Vec<std::net::SocketAddr>>,
 }
 
 impl Default for SignalsConfig {
@@ -105,6 +119,8 @@ impl Default for SignalsConfig {
             fingerprints: true,
             fingerprint_timeout: std::time::Duration::from_secs(120),
             requests_per_second: 20,
+            delegations: true,
+            dns_nameservers: None,
         }
     }
 }
@@ -268,6 +284,17 @@ impl Config {
                     return Err(src.invalid(line, "signals.requests_per_second", "must be at least 1 (turn a signal off with its own key)".into()));
                 }
                 signals.requests_per_second = (*n.get_ref()).min(10_000);
+            }
+            if let Some(d) = s.dns {
+                signals.delegations = d.delegations.unwrap_or(signals.delegations);
+                if let Some(ns) = d.nameservers {
+                    let parsed: Result<Vec<_>, _> = ns.iter().map(|n| parse_nameserver(n)).collect();
+                    let parsed = parsed.map_err(|e| src.invalid(None, "signals.dns.nameservers", e))?;
+                    if parsed.is_empty() {
+                        return Err(src.invalid(None, "signals.dns.nameservers", "give one or more, or leave the key out for the prober's".into()));
+                    }
+                    signals.dns_nameservers = Some(parsed);
+                }
             }
         }
         Ok(Self { path: path.to_path_buf(), db, stale_days, providers, ranges, probe, alerts, signals })
@@ -555,6 +582,11 @@ mod tests {
         assert_eq!((c.signals.fingerprint_timeout.as_secs(), c.signals.requests_per_second), (3600, 5));
         let e = parse(&format!("{base}[signals]\nrequests_per_second = 0\n")).unwrap_err().to_string();
         assert!(e.contains("line 5") && e.contains("signals.requests_per_second") && e.contains("at least 1"), "{e}");
+        let c = parse(&format!("{base}[signals.dns]\ndelegations = false\nnameservers = [\"127.0.0.1:5353\", \"10.0.0.2\"]\n")).unwrap();
+        assert!(!c.signals.delegations);
+        assert_eq!(c.signals.dns_nameservers, Some(vec!["127.0.0.1:5353".parse().unwrap(), "10.0.0.2:53".parse().unwrap()]));
+        let e = parse(&format!("{base}[signals.dns]\nnameservers = [\"not a server\"]\n")).unwrap_err().to_string();
+        assert!(e.contains("signals.dns.nameservers"), "{e}");
     }
 
     #[test]

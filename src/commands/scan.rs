@@ -1,6 +1,7 @@
 //! `dangle scan`: enumerate, judge, probe, store, report.
 
 pub mod claims;
+pub mod delegation;
 pub mod fingerprint;
 mod plan;
 mod view;
@@ -133,10 +134,18 @@ pub fn scan_into(cfg: &Config, store: &mut Store, probe: bool, lock_timeout: std
                 tracing::warn!("[probe] has no trust_anchors or spki_pins: no server can prove it is ours, so every TLS answer is foreign or shared");
             }
             let p = Arc::new(p.with_zone_records(&inv.records));
-            // What the flagged cloud and SaaS names answer, before the TLS probes (the same dialer).
+            // What the flagged cloud and SaaS names and delegations answer, before the TLS probes
+            // (the same dialer).
+            let limits = fingerprint::Limits { timeout: cfg.signals.fingerprint_timeout, per_second: cfg.signals.requests_per_second };
             if cfg.signals.fingerprints {
-                let limits = fingerprint::Limits { timeout: cfg.signals.fingerprint_timeout, per_second: cfg.signals.requests_per_second };
                 rt.block_on(fingerprint::check(&p, &inv.records, &mut judgements, &mut claims, limits));
+            }
+            if cfg.signals.delegations {
+                let asker = match &cfg.signals.dns_nameservers {
+                    Some(ns) => Arc::new(crate::probe::load::prober(&cfg.probe)?.with_nameservers(Some(ns.clone())).with_zone_records(&inv.records)),
+                    None => p.clone(),
+                };
+                rt.block_on(delegation::check(&asker, &inv.records, &mut judgements, &mut claims, limits));
             }
             rt.block_on(plan::probe_rows(&p, &inv.records, &mut judgements, &cfg.probe.targets, &super::progress::Progress::new()))
         }

@@ -31,6 +31,7 @@ use tokio::net::TcpStream;
 pub mod auth;
 mod danger;
 mod signature;
+pub mod dns;
 pub mod http;
 pub mod load;
 mod options;

@@ -305,6 +305,11 @@ impl Prober {
         (p, f)
     }
 
+    /// Does `connect_to` map this host on this port?
+    pub(super) fn maps(&self, host: &str, port: u16) -> bool {
+        self.connect_to.get(host, port).is_some()
+    }
+
     pub(super) fn allowed(&self, ip: IpAddr) -> bool {
         self.allow_dial.is_empty() || self.allow_dial.iter().any(|n| n.contains(&ip))
     }

@@ -67,9 +67,11 @@ impl Kind {
         let unclaimed_prone = claim.is_some_and(|e| {
             e.claim == dangle_model::Claim::Available && matches!(e.source, Fingerprint(Stance::Vulnerable | Stance::EdgeCase))
         });
+        let lame = claim.is_some_and(|e| e.claim == dangle_model::Claim::Available && e.source == super::ClaimSource::Delegation);
         match status {
             Status::Owned | Status::NoTarget => Self::Ok,
             _ if verdict == Verdict::Foreign => Self::TakeoverSuspected,
+            Status::External if lame => Self::DanglingDelegation,
             Status::Dangling if claim_is(dangle_model::Claim::Taken) => Self::TakeoverSuspected,
             Status::Unverified => Self::Unverified,
             Status::External if claimable == Claimable::Yes || unclaimed_prone => Self::ExternalTakeoverProne,

@@ -126,13 +126,16 @@ impl Confidence {
     ///   name is free, or held by someone else. A fingerprint of a service where anyone can claim the
     ///   name does too when it says "unclaimed"; one that says "held", or one of an edge-case service,
     ///   makes it `firm`. On an `external` row an "unclaimed" fingerprint is `firm` (no inventory
-    ///   backs it), of an edge-case service `tentative`.
+    ///   backs it), of an edge-case service `tentative`. A delegation whose servers were asked is
+    ///   `confirmed` when dangling (lame, or served while no account of ours holds the zone), `firm`
+    ///   when external and lame.
     pub fn of(status: Status, verdict: dangle_model::Verdict, claim: Option<ClaimEvidence>) -> Self {
         use crate::reconcile::fingerprints::Stance;
         use dangle_model::{Claim, Verdict as V};
         if let Some(ClaimEvidence { claim, source }) = claim {
             match (status, source, claim) {
-                (Status::Dangling, ClaimSource::Check, Claim::Available | Claim::Taken) => return Self::Confirmed,
+                (Status::Dangling, ClaimSource::Check | ClaimSource::Delegation, Claim::Available | Claim::Taken) => return Self::Confirmed,
+                (Status::External, ClaimSource::Delegation, Claim::Available) => return Self::Firm,
                 (Status::Dangling, ClaimSource::Fingerprint(Stance::Vulnerable), Claim::Available) => return Self::Confirmed,
                 (Status::Dangling, ClaimSource::Fingerprint(_), Claim::Taken) if verdict != V::Foreign => return Self::Firm,
                 (Status::Dangling, ClaimSource::Fingerprint(Stance::EdgeCase), Claim::Available) if verdict != V::Foreign => return Self::Firm,
@@ -160,6 +163,8 @@ impl Confidence {
 pub enum ClaimSource {
     Check,
     Fingerprint(crate::reconcile::fingerprints::Stance),
+    /// A delegation's own name servers, asked for the zone: lame (available) or serving it (taken).
+    Delegation,
 }
 
 /// A claim answer with its source: what [`Confidence::of`] and [`crate::reconcile::Kind::of`] weigh.

@@ -25,6 +25,11 @@ pages   CNAME someone.github.io.                         ; GitHub Pages: an edge
 tunnel  CNAME abc123.ngrok.io.                           ; a regular-expression fingerprint
 lb      CNAME gone-1.us-east-1.elb.amazonaws.com.        ; NXDOMAIN, but nobody else can claim an ELB name
 www     CNAME example-site.pages.invalid.                ; no fingerprint: never asked
+sub     NS    ns-101.awsdns-12.com.                      ; Route53's servers refuse it: lame at a hosted service
+sub     NS    ns-900.awsdns-50.net.
+labs    NS    ns1.gone-dns-vendor.test.                  ; the server's own name does not exist
+ok      NS    ns.served.test.                            ; the server serves the sub-zone
+half    NS    ns.served.test.                            ; the same server refuses this one
 "#;
 
 /// The provider zones the local name server holds.
@@ -34,6 +39,9 @@ const PROVIDER_ZONES: &[(&str, &str)] = &[
         "@ 300 SOA ns hostmaster 1 3600 600 604800 300\n@ 300 NS ns\nns 300 A 127.0.0.53\nlive-env 60 A 203.0.113.80\n",
     ),
     ("us-east-1.elb.amazonaws.com.", "@ 300 SOA ns hostmaster 1 3600 600 604800 300\n@ 300 NS ns\nns 300 A 127.0.0.53\n"),
+    // The name servers' own zone, and the one sub-zone a server serves.
+    ("test.", "@ 300 SOA ns.served hostmaster 1 3600 600 604800 300\n@ 300 NS ns.served\nns.served 300 A 127.0.0.53\n"),
+    ("ok.example.net.", "@ 300 SOA ns.served.test. hostmaster 1 3600 600 604800 300\n@ 300 NS ns.served.test.\nwww 300 A 192.0.2.80\n"),
 ];
 
 fn estate(dns: &Dns, http: &Http, signals: &str) -> (tempfile::TempDir, std::path::PathBuf) {
@@ -41,7 +49,11 @@ fn estate(dns: &Dns, http: &Http, signals: &str) -> (tempfile::TempDir, std::pat
     std::fs::write(d.path().join("example.net.zone"), ZONE).unwrap();
     std::fs::write(d.path().join("owned.csv"), "id,kind,account,region,ips,hosts\ndc,static,dc,fra1,192.0.2.0/24,\n").unwrap();
     let hosts = ["gone-project.readme.io", "kept-project.readme.io", "media.example.net.s3.amazonaws.com", "files.example.net.s3.amazonaws.com", "someone.github.io", "abc123.ngrok.io"];
-    let connect_to: String = hosts.iter().map(|h| format!("\"{h}\" = \"{}\"\n", http.addr)).collect();
+    let mut connect_to: String = hosts.iter().map(|h| format!("\"{h}\" = \"{}\"\n", http.addr)).collect();
+    // The delegations' name servers are all the local one (port 53 of each name goes there).
+    for ns in ["ns-101.awsdns-12.com", "ns-900.awsdns-50.net", "ns.served.test"] {
+        connect_to.push_str(&format!("\"{ns}:53\" = \"{}\"\n", dns.addr));
+    }
     let cfg = format!(
         r#"db = "dangle.sqlite"
 [[providers]]
@@ -171,14 +183,39 @@ fn fingerprints_raise_what_the_services_say_is_unclaimed_and_nothing_else() {
 }
 
 #[test]
-fn fingerprints_off_sends_nothing_and_changes_nothing() {
+fn signals_off_send_nothing_and_change_nothing() {
     let (dns, http) = servers();
-    let (_d, dir) = estate(&dns, &http, "fingerprints = false");
+    let (_d, dir) = estate(&dns, &http, "fingerprints = false\n[signals.dns]\ndelegations = false");
     scan(&dir);
     let f = findings(&dir);
     assert!(http.hosts().is_empty(), "{:?}", http.hosts());
     for (n, (sev, _, _, reason)) in &f {
-        assert!(!reason.contains("fingerprint"), "{n}: {reason}");
+        assert!(!reason.contains("fingerprint") && !reason.contains("asked now"), "{n}: {reason}");
         assert_ne!(sev, "high", "{n}: {reason}");
     }
+}
+
+#[test]
+fn delegations_whose_servers_do_not_serve_the_zone_are_findings_without_any_inventory() {
+    let (dns, http) = servers();
+    let (_d, dir) = estate(&dns, &http, "");
+    scan(&dir);
+    let f = findings(&dir);
+    let get = |n: &str| f.get(n).unwrap_or_else(|| panic!("{n} is a finding: {f:#?}"));
+    // Route53's servers refuse the sub-zone: anyone who creates it there may be handed them. No AWS
+    // provider is configured: this was `external`, `low`.
+    let (sev, conf, kind, reason) = get("sub.example.net");
+    assert_eq!((sev.as_str(), conf.as_str(), kind.as_str()), ("high", "firm", "dangling-delegation"), "{reason}");
+    assert!(reason.contains("answers REFUSED for `sub.example.net`: it does not host the zone"), "{reason}");
+    assert!(reason.contains("anyone who creates `sub.example.net` at Route53 and is given this server answers for the whole zone"), "{reason}");
+    let (sev, _, _, reason) = get("labs.example.net");
+    assert_eq!(sev, "high", "{reason}");
+    assert!(reason.contains("`ns1.gone-dns-vendor.test` does not exist (NXDOMAIN): whoever registers its domain"), "{reason}");
+    let (sev, _, kind, reason) = get("half.example.net");
+    assert_eq!((sev.as_str(), kind.as_str()), ("medium", "dangling-delegation"), "{reason}");
+    assert!(reason.contains("the delegation is lame"), "{reason}");
+    // A server that serves its sub-zone: as judged.
+    let (sev, _, _, reason) = get("ok.example.net");
+    assert_ne!(sev, "high", "{reason}");
+    assert!(!reason.contains("asked now"), "{reason}");
 }
