@@ -16,7 +16,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use dangle_model::{Claim, DnsRecord, RecordType, Target};
 
@@ -60,11 +59,7 @@ pub async fn check(prober: &Arc<Prober>, records: &[DnsRecord], judgements: &mut
     let keys: Vec<(String, String)> = asks.keys().cloned().collect();
     stats.requests = keys.len();
     let got: Arc<Mutex<Vec<Option<Authority>>>> = Arc::new(Mutex::new(vec![None; keys.len()]));
-    let pace = Arc::new(tokio::sync::Mutex::new({
-        let mut i = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(limits.per_second.max(1))));
-        i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        i
-    }));
+    let pace = limits.pace();
     let mut set = tokio::task::JoinSet::new();
     for (i, (zone, server)) in keys.iter().cloned().enumerate() {
         let (prober, got, pace) = (prober.clone(), got.clone(), pace.clone());

@@ -33,6 +33,15 @@ pub struct Limits {
     pub per_second: u32,
 }
 
+impl Limits {
+    /// The shared pace of a step's requests: each awaits a tick, `per_second` ticks a second.
+    pub fn pace(&self) -> Arc<tokio::sync::Mutex<tokio::time::Interval>> {
+        let mut i = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(self.per_second.max(1))));
+        i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Arc::new(tokio::sync::Mutex::new(i))
+    }
+}
+
 /// What the step did, for the log and the benchmark.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -94,11 +103,7 @@ pub async fn check(prober: &Arc<Prober>, records: &[DnsRecord], judgements: &mut
         asks.iter().map(|(a, (fps, _))| (a.clone(), fingerprints::needs_lookup(fps), fingerprints::needs_http(fps))).collect();
     stats.lookups = list.iter().filter(|(_, l, _)| *l).count();
     let got: Arc<Mutex<Vec<Got>>> = Arc::new(Mutex::new(vec![Got::default(); list.len()]));
-    let pace = Arc::new(tokio::sync::Mutex::new({
-        let mut i = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(limits.per_second.max(1))));
-        i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        i
-    }));
+    let pace = limits.pace();
     let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut set = tokio::task::JoinSet::new();
     for (i, (ask, lookup, http)) in list.into_iter().enumerate() {
