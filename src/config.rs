@@ -35,6 +35,12 @@ fn located(line: Option<usize>, key: Option<&str>, message: &str) -> String {
 /// An alert URL: https, or http to a loopback address (a local relay, a test server). The URL itself
 /// is never part of the message (a Slack webhook URL is a secret).
 fn check_alert_url(url: &str) -> Result<(), String> {
+    check_url(url, "alerts carry findings (and maybe a token)")
+}
+
+/// A URL dangle sends to: https, or plain http to a loopback address; `why` says what plain http
+/// would expose.
+fn check_url(url: &str, why: &str) -> Result<(), String> {
     let (scheme, rest) = url.split_once("://").ok_or_else(|| "not a URL (https://…)".to_string())?;
     let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
@@ -48,7 +54,7 @@ fn check_alert_url(url: &str) -> Result<(), String> {
     match scheme.to_ascii_lowercase().as_str() {
         "https" => Ok(()),
         "http" if bare == "localhost" || bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()) => Ok(()),
-        "http" => Err("plain http only to a loopback address: alerts carry findings (and maybe a token); use https".into()),
+        "http" => Err(format!("plain http only to a loopback address: {why}; use https")),
         _ => Err(format!("`{scheme}` is not https")),
     }
 }
@@ -80,6 +86,31 @@ struct RawSignals {
     fingerprint_timeout_secs: Option<u64>,
     requests_per_second: Option<toml::Spanned<u32>>,
     dns: Option<RawSignalsDns>,
+    ct: Option<RawCt>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCt {
+    enabled: Option<bool>,
+    url: Option<String>,
+    max_age_hours: Option<u64>,
+    requests_per_second: Option<u32>,
+    timeout_secs: Option<u64>,
+}
+
+/// `[signals.ct]`: Certificate Transparency searches for dangling names (opt-in: the names go to the
+/// search service).
+#[derive(Debug, Clone)]
+pub struct CtConfig {
+    /// A crt.sh-compatible search (`URL/?q=NAME&output=json`); default https://crt.sh.
+    pub url: String,
+    /// How long a cached answer is used before the name is searched again (default 24 h).
+    pub max_age: std::time::Duration,
+    /// Searches started per second, at most (default 1).
+    pub requests_per_second: u32,
+    /// The whole step (default 120 s).
+    pub timeout: std::time::Duration,
 }
 
 #[derive(Debug, Deserialize)]
@@ -109,6 +140,8 @@ pub struct SignalsConfig {
     /// The resolver for the resolution-path checks (`[signals.dns] nameservers`); `None`: the
     /// prober's (`[probe] nameservers`, else the system's).
     pub dns_nameservers: Option<Vec<std::net::SocketAddr>>,
+    /// Certificate Transparency, when `[signals.ct]` is given (and not `enabled = false`).
+    pub ct: Option<CtConfig>,
 }
 
 impl Default for SignalsConfig {
@@ -121,6 +154,7 @@ impl Default for SignalsConfig {
             requests_per_second: 20,
             delegations: true,
             dns_nameservers: None,
+            ct: None,
         }
     }
 }
@@ -284,6 +318,19 @@ impl Config {
                     return Err(src.invalid(line, "signals.requests_per_second", "must be at least 1 (turn a signal off with its own key)".into()));
                 }
                 signals.requests_per_second = (*n.get_ref()).min(10_000);
+            }
+            if let Some(c) = s.ct.filter(|c| c.enabled != Some(false)) {
+                let url = c.url.unwrap_or_else(|| "https://crt.sh".into());
+                check_url(&url, "the names searched are the findings").map_err(|m| src.invalid(None, "signals.ct.url", m))?;
+                if c.requests_per_second == Some(0) {
+                    return Err(src.invalid(None, "signals.ct.requests_per_second", "must be at least 1 (turn the search off with enabled = false)".into()));
+                }
+                signals.ct = Some(CtConfig {
+                    url,
+                    max_age: std::time::Duration::from_secs(3600 * c.max_age_hours.unwrap_or(24).min(24 * 365)),
+                    requests_per_second: c.requests_per_second.unwrap_or(1).min(100),
+                    timeout: std::time::Duration::from_secs(c.timeout_secs.unwrap_or(120).clamp(1, 3600)),
+                });
             }
             if let Some(d) = s.dns {
                 signals.delegations = d.delegations.unwrap_or(signals.delegations);
@@ -587,6 +634,13 @@ mod tests {
         assert_eq!(c.signals.dns_nameservers, Some(vec!["127.0.0.1:5353".parse().unwrap(), "10.0.0.2:53".parse().unwrap()]));
         let e = parse(&format!("{base}[signals.dns]\nnameservers = [\"not a server\"]\n")).unwrap_err().to_string();
         assert!(e.contains("signals.dns.nameservers"), "{e}");
+        assert!(parse(base).unwrap().signals.ct.is_none(), "CT is opt-in");
+        let c = parse(&format!("{base}[signals.ct]\n")).unwrap();
+        let ct = c.signals.ct.unwrap();
+        assert_eq!((ct.url.as_str(), ct.max_age.as_secs(), ct.requests_per_second), ("https://crt.sh", 86_400, 1));
+        assert!(parse(&format!("{base}[signals.ct]\nenabled = false\n")).unwrap().signals.ct.is_none());
+        let e = parse(&format!("{base}[signals.ct]\nurl = \"http://ct.example.net\"\n")).unwrap_err().to_string();
+        assert!(e.contains("signals.ct.url") && e.contains("plain http only to a loopback address"), "{e}");
     }
 
     #[test]

@@ -8,6 +8,11 @@ pub fn now_rfc3339() -> String {
     format_unix(secs)
 }
 
+/// Seconds since the Unix epoch, now.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
 /// Seconds since the epoch as RFC 3339 UTC (Howard Hinnant's civil-from-days).
 pub fn format_unix(secs: u64) -> String {
     let days = (secs / 86_400) as i64;

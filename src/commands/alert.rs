@@ -191,7 +191,7 @@ fn slack(doc: &Body<'_>) -> serde_json::Value {
 
 /// An HTTPS client on the system's roots (rustls, the prober's crypto provider), no redirects (one would carry the body and
 /// a token elsewhere).
-fn client() -> anyhow::Result<reqwest::Client> {
+pub(crate) fn client() -> anyhow::Result<reqwest::Client> {
     let mut roots = rustls::RootCertStore::empty();
     for c in rustls_native_certs::load_native_certs().certs {
         let _ = roots.add(c);

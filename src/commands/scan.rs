@@ -1,6 +1,7 @@
 //! `dangle scan`: enumerate, judge, probe, store, report.
 
 pub mod claims;
+pub mod ct;
 pub mod delegation;
 pub mod fingerprint;
 mod plan;
@@ -128,6 +129,21 @@ pub fn scan_into(cfg: &Config, store: &mut Store, probe: bool, lock_timeout: std
         true => rt.block_on(claims::check(&sources, &inv.records, &mut judgements, cfg.signals.claim_timeout)),
         false => crate::store::Claims::default(),
     };
+    // Certificates logged for dangling names since they dangle (opt-in; a third party's search).
+    if let Some(ct_cfg) = &cfg.signals.ct {
+        let names = ct::names(&inv.records, &judgements);
+        if !names.is_empty() {
+            let now = crate::time::unix_now();
+            // max_age_hours = 0: always search.
+            let cached = match ct_cfg.max_age.is_zero() {
+                true => Default::default(),
+                false => store.ct_cached(&names, now - ct_cfg.max_age.as_secs() as i64)?,
+            };
+            let since = store.dangling_since_by_name()?;
+            let (fetched, _) = rt.block_on(ct::check(ct_cfg, &cached, &since, &started, &inv.records, &mut judgements, &mut claims));
+            store.ct_save(&fetched, now)?;
+        }
+    }
     let probed = match prober {
         Some(p) => {
             if p.settings().trust.is_empty() {

@@ -60,7 +60,9 @@ impl Kind {
     /// answer (a name someone else registered is a suspected takeover, like a foreign answer).
     /// An "unclaimed" fingerprint of a service where names can be claimed makes an external row
     /// takeover-prone whatever the suffix tables said.
-    pub fn of(status: Status, claimable: Claimable, reason: &Reason, verdict: Verdict, claim: Option<super::ClaimEvidence>) -> Self {
+    /// A certificate issued for a dangling name since it dangles (`issued_since`) is a suspected
+    /// takeover too.
+    pub fn of(status: Status, claimable: Claimable, reason: &Reason, verdict: Verdict, claim: Option<super::ClaimEvidence>, issued_since: bool) -> Self {
         use super::fingerprints::Stance;
         use super::ClaimSource::Fingerprint;
         let claim_is = |c: dangle_model::Claim| claim.is_some_and(|e| e.claim == c);
@@ -72,7 +74,7 @@ impl Kind {
             Status::Owned | Status::NoTarget => Self::Ok,
             _ if verdict == Verdict::Foreign => Self::TakeoverSuspected,
             Status::External if lame => Self::DanglingDelegation,
-            Status::Dangling if claim_is(dangle_model::Claim::Taken) => Self::TakeoverSuspected,
+            Status::Dangling if claim_is(dangle_model::Claim::Taken) || issued_since => Self::TakeoverSuspected,
             Status::Unverified => Self::Unverified,
             Status::External if claimable == Claimable::Yes || unclaimed_prone => Self::ExternalTakeoverProne,
             Status::External => Self::External,
@@ -132,7 +134,7 @@ impl Kind {
                     Self::DeletedCloudResource
                 }
             }
-            _ => Self::of(status, claimable, &Reason::Held(0), verdict, None),
+            _ => Self::of(status, claimable, &Reason::Held(0), verdict, None, false),
         }
     }
 
@@ -231,11 +233,11 @@ mod tests {
     fn the_kind_follows_the_status_the_leaf_and_the_probe() {
         let missing = Reason::detail(Detail::Missing { name: dangle_model::DnsName::parse("x.example.com").unwrap(), zone: dangle_model::DnsName::parse("example.com").unwrap(), gap: None });
         let via = Reason::detail(Detail::Via { name: dangle_model::DnsName::parse("y.example.com").unwrap(), inner: missing.clone() });
-        assert_eq!(Kind::of(Status::Dangling, Claimable::No, &via, Verdict::NotProbed, None), Kind::MissingName);
-        assert_eq!(Kind::of(Status::Dangling, Claimable::No, &Reason::Released(0), Verdict::NoAnswer, None), Kind::DanglingAddress);
-        assert_eq!(Kind::of(Status::Dangling, Claimable::No, &Reason::Released(0), Verdict::Foreign, None), Kind::TakeoverSuspected);
-        assert_eq!(Kind::of(Status::Unverified, Claimable::No, &missing, Verdict::NotProbed, None), Kind::Unverified);
-        assert_eq!(Kind::of(Status::External, Claimable::Yes, &missing, Verdict::NotProbed, None), Kind::ExternalTakeoverProne);
-        assert_eq!(Kind::of(Status::Owned, Claimable::No, &Reason::Held(0), Verdict::Foreign, None), Kind::Ok);
+        assert_eq!(Kind::of(Status::Dangling, Claimable::No, &via, Verdict::NotProbed, None, false), Kind::MissingName);
+        assert_eq!(Kind::of(Status::Dangling, Claimable::No, &Reason::Released(0), Verdict::NoAnswer, None, false), Kind::DanglingAddress);
+        assert_eq!(Kind::of(Status::Dangling, Claimable::No, &Reason::Released(0), Verdict::Foreign, None, false), Kind::TakeoverSuspected);
+        assert_eq!(Kind::of(Status::Unverified, Claimable::No, &missing, Verdict::NotProbed, None, false), Kind::Unverified);
+        assert_eq!(Kind::of(Status::External, Claimable::Yes, &missing, Verdict::NotProbed, None, false), Kind::ExternalTakeoverProne);
+        assert_eq!(Kind::of(Status::Owned, Claimable::No, &Reason::Held(0), Verdict::Foreign, None, false), Kind::Ok);
     }
 }

@@ -129,9 +129,14 @@ impl Confidence {
     ///   backs it), of an edge-case service `tentative`. A delegation whose servers were asked is
     ///   `confirmed` when dangling (lame, or served while no account of ours holds the zone), `firm`
     ///   when external and lame.
-    pub fn of(status: Status, verdict: dangle_model::Verdict, claim: Option<ClaimEvidence>) -> Self {
+    /// - A certificate issued for a dangling name since it dangles (`issued_since`, Certificate
+    ///   Transparency) makes it `confirmed`: someone got one.
+    pub fn of(status: Status, verdict: dangle_model::Verdict, claim: Option<ClaimEvidence>, issued_since: bool) -> Self {
         use crate::reconcile::fingerprints::Stance;
         use dangle_model::{Claim, Verdict as V};
+        if status == Status::Dangling && issued_since {
+            return Self::Confirmed;
+        }
         if let Some(ClaimEvidence { claim, source }) = claim {
             match (status, source, claim) {
                 (Status::Dangling, ClaimSource::Check | ClaimSource::Delegation, Claim::Available | Claim::Taken) => return Self::Confirmed,
@@ -140,7 +145,7 @@ impl Confidence {
                 (Status::Dangling, ClaimSource::Fingerprint(_), Claim::Taken) if verdict != V::Foreign => return Self::Firm,
                 (Status::Dangling, ClaimSource::Fingerprint(Stance::EdgeCase), Claim::Available) if verdict != V::Foreign => return Self::Firm,
                 (Status::External, ClaimSource::Fingerprint(Stance::Vulnerable), Claim::Available) => return Self::Firm,
-                (Status::External, ClaimSource::Fingerprint(Stance::EdgeCase), Claim::Available) => return Self::Tentative.max(Self::of(status, verdict, None)),
+                (Status::External, ClaimSource::Fingerprint(Stance::EdgeCase), Claim::Available) => return Self::Tentative.max(Self::of(status, verdict, None, false)),
                 _ => {}
             }
         }

@@ -22,13 +22,33 @@ impl RowClaim {
     }
 }
 
-/// The claim checks of a run, by judgement index (sparse: most rows are never checked).
+/// What Certificate Transparency logs showed for one row's name: how many certificates were issued
+/// for it since it dangles, and the words its reason gains.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowCt {
+    pub issued_since: u32,
+    pub reason: String,
+}
+
+/// The claim answers and CT findings of a run, by judgement index (sparse: most rows are never
+/// checked).
 #[derive(Debug, Clone, Default)]
 pub struct Claims {
     rows: BTreeMap<u32, RowClaim>,
+    ct: BTreeMap<u32, RowCt>,
 }
 
 impl Claims {
+    pub fn insert_ct(&mut self, seq: u32, c: RowCt) {
+        self.ct.insert(seq, c);
+    }
+    pub fn ct(&self, seq: usize) -> Option<&RowCt> {
+        self.ct.get(&(seq as u32))
+    }
+    /// Were certificates issued for row `seq`'s name since it dangles?
+    pub fn issued_since(&self, seq: usize) -> bool {
+        self.ct(seq).is_some_and(|c| c.issued_since > 0)
+    }
     pub fn insert(&mut self, seq: u32, c: RowClaim) {
         self.rows.insert(seq, c);
     }

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use dangle_model::{Asset, CoverageGap, DnsName, DnsRecord, Verdict};
-use rusqlite::{Connection, OptionalExtension};
+use std::collections::HashMap;
+
+use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
 use crate::reconcile::{Claimable, Confidence, Explainer, Former, History, Judgement, Kind, Severity, Status};
@@ -18,7 +20,7 @@ mod prune;
 mod write;
 
 pub use crate::time::{format_unix, now_rfc3339};
-pub use claims::{Claims, RowClaim};
+pub use claims::{Claims, RowClaim, RowCt};
 pub use outbox::Pending;
 pub use prune::Pruned;
 pub use probes::{EvidenceJson, NamedProbe, Probes, RowProbe};
@@ -246,7 +248,19 @@ CREATE TABLE alert_outbox (
 "#, r#"
 -- A claim check's result per row (0 available, 1 taken, 2 no answer; NULL: not checked).
 ALTER TABLE rows ADD COLUMN claim INTEGER;
+"#, r#"
+-- Certificate Transparency: per row, how many certificates were issued for its name since it dangles
+-- (NULL: not looked up); per name, the CT log search's last answer (a cache, not history).
+ALTER TABLE rows ADD COLUMN ct INTEGER;
+CREATE TABLE ct_cache (
+    name TEXT PRIMARY KEY,
+    fetched_at INTEGER NOT NULL, -- Unix seconds
+    body TEXT NOT NULL
+) WITHOUT ROWID;
 "#];
+
+/// The schema that added Certificate Transparency (the sixth migration).
+const CT: i64 = 6;
 
 /// The schema that added claim checks (the fifth migration).
 const CLAIMS: i64 = 5;
@@ -331,6 +345,9 @@ impl RunInput<'_> {
         out.clear();
         self.explain.render_into(&self.judgements[seq].reason, out);
         if let Some(c) = self.claims.get(seq) {
+            out.push_str(&c.reason);
+        }
+        if let Some(c) = self.claims.ct(seq) {
             out.push_str(&c.reason);
         }
         if let Some(extra) = self.probe(seq).and_then(|p| p.reason.as_deref()) {
@@ -711,6 +728,66 @@ impl Store {
     }
 
     /// Folds the write-ahead log into the database file (after a run; readers are never blocked).
+    /// Certificate Transparency answers cached for `names`, fetched at or after `since` (Unix
+    /// seconds): name → the search's JSON.
+    pub fn ct_cached(&self, names: &[String], since: i64) -> Result<HashMap<String, String>, StoreError> {
+        let mut out = HashMap::new();
+        if self.schema < CT {
+            return Ok(out);
+        }
+        let mut stmt = self.conn.prepare_cached("SELECT body FROM ct_cache WHERE name = ?1 AND fetched_at >= ?2").map_err(self.err())?;
+        for n in names {
+            let body: Option<String> = stmt.query_row(params![n, since], |r| r.get(0)).optional().map_err(self.err())?;
+            if let Some(b) = body {
+                out.insert(n.clone(), b);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Caches Certificate Transparency answers (name, JSON) fetched at `at` (Unix seconds), in one
+    /// transaction.
+    pub fn ct_save(&mut self, entries: &[(String, String)], at: i64) -> Result<(), StoreError> {
+        if entries.is_empty() || self.schema < CT {
+            return Ok(());
+        }
+        let path = self.path.clone();
+        let err = move |error| StoreError::Sqlite { path: path.clone(), error };
+        let tx = self.conn.transaction().map_err(&err)?;
+        {
+            let mut ins = tx.prepare("INSERT OR REPLACE INTO ct_cache (name, fetched_at, body) VALUES (?1, ?2, ?3)").map_err(&err)?;
+            for (n, b) in entries {
+                ins.execute(params![n, at, b]).map_err(&err)?;
+            }
+        }
+        tx.commit().map_err(&err)
+    }
+
+    /// Per record name (lower case, no final dot), the start of the earliest current dangling
+    /// streak among its records as of their last sighting (RFC 3339).
+    pub fn dangling_since_by_name(&self) -> Result<HashMap<String, String>, StoreError> {
+        let mut out: HashMap<String, String> = HashMap::new();
+        if self.schema < AGES {
+            return Ok(out);
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT c.name, MIN(r.started_at) FROM records c JOIN runs r ON r.id = c.dangling_run WHERE c.dangling_run IS NOT NULL GROUP BY c.name")
+            .map_err(self.err())?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).map_err(self.err())?;
+        for row in rows {
+            let (name, since) = row.map_err(self.err())?;
+            let key = name.trim_end_matches('.').to_ascii_lowercase();
+            match out.get_mut(&key) {
+                Some(s) if *s <= since => {}
+                _ => {
+                    out.insert(key, since);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     pub fn checkpoint(&self) -> Result<(), StoreError> {
         self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).map_err(self.err())
     }
@@ -887,6 +964,7 @@ impl Store {
             Which::Findings => "AND w.status >= 2",
         };
         let claim = if self.schema >= CLAIMS { "w.claim" } else { "NULL" };
+        let ct = if self.schema >= CT { "w.ct" } else { "NULL" };
         let (ages, age_joins) = if self.schema >= AGES {
             ("ch.started_at, dg.started_at, rr.stale_days, rr.probing, w.kind", "LEFT JOIN runs ch ON ch.id = w.changed_run LEFT JOIN runs dg ON dg.id = w.dangling_run")
         } else {
@@ -895,7 +973,7 @@ impl Store {
         format!(
             "SELECT c.name, c.rtype, c.set_id, w.target, z.zone, z.source, z.account, w.status, w.severity, w.claimable, w.reason,
                     w.probe_verdict, w.probe_detail, f.started_at, {location}, w.ttl, a.kind, a.asset_id, w.seq,
-                    rr.started_at, {ages}, {claim}
+                    rr.started_at, {ages}, {claim}, {ct}
              FROM rows w JOIN records c ON c.id = w.record_id JOIN zones z ON z.id = c.zone_id
              JOIN runs f ON f.id = c.first_run JOIN runs rr ON rr.id = w.run_id {age_joins}
              LEFT JOIN assets a ON a.id = w.owner
@@ -979,6 +1057,7 @@ impl Store {
         let ages = Ages::of(status, &run_started, &first_seen, &last_changed, r.get(22)?);
         let claimable = codes::claimable(r.get(9)?).map_err(|e| e.at(9))?;
         let claim = claims::claim_of(r.get(25)?);
+        let issued_since = r.get::<_, Option<i64>>(26)?.is_some_and(|n| n > 0);
         let finding = match r.get::<_, Option<i64>>(24)? {
             Some(c) => codes::kind(c).map_err(|e| e.at(24))?,
             None => Kind::guess(status, claimable, probe_verdict, r.get_ref(1)?.as_str().unwrap_or_default(), r.get_ref(10)?.as_str().unwrap_or_default()),
@@ -1007,7 +1086,7 @@ impl Store {
             },
             first_seen,
             location: r.get::<_, Option<String>>(14)?.unwrap_or_default(),
-            confidence: Confidence::of(status, probe_verdict, claim),
+            confidence: Confidence::of(status, probe_verdict, claim, issued_since),
             dangling_since: r.get::<_, Option<String>>(21)?.unwrap_or_default(),
             last_changed,
             age_days: ages.age_days,
@@ -1029,22 +1108,24 @@ impl Store {
         let mut c = RowCounts::default();
         let groups = self.per_run(
             &format!(
-                "SELECT status, severity, probe_verdict, {claim}, COUNT(*) FROM rows WHERE run_id = ?1 GROUP BY status, severity, probe_verdict, {claim}",
-                claim = if self.schema >= CLAIMS { "claim" } else { "NULL" }
+                "SELECT status, severity, probe_verdict, {claim}, {ct}, COUNT(*) FROM rows WHERE run_id = ?1 GROUP BY status, severity, probe_verdict, {claim}, {ct}",
+                claim = if self.schema >= CLAIMS { "claim" } else { "NULL" },
+                ct = if self.schema >= CT { "ct > 0" } else { "NULL" }
             ),
             run,
             |r| {
                 let status = codes::status(r.get(0)?).map_err(|e| e.at(0))?;
                 let severity = codes::severity(r.get(1)?).map_err(|e| e.at(1))?;
                 let verdict = codes::verdict(r.get_ref(2)?.as_str().unwrap_or_default()).map_err(|e| e.at(2))?;
-                Ok((status, severity, verdict, claims::claim_of(r.get(3)?), r.get::<_, i64>(4)? as usize))
+                let ct = r.get::<_, Option<bool>>(4)?.unwrap_or(false);
+                Ok((status, severity, verdict, claims::claim_of(r.get(3)?), ct, r.get::<_, i64>(5)? as usize))
             },
         )?;
-        for (status, severity, verdict, claim, n) in groups {
+        for (status, severity, verdict, claim, ct, n) in groups {
             c.by_status[status as usize] += n;
             if status.is_finding() {
                 c.by_severity[severity as usize] += n;
-                c.by_confidence[severity as usize][Confidence::of(status, verdict, claim) as usize] += n;
+                c.by_confidence[severity as usize][Confidence::of(status, verdict, claim, ct) as usize] += n;
             }
         }
         c.probed = self

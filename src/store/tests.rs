@@ -274,7 +274,7 @@ const DROP_AGES: &str = "ALTER TABLE records DROP COLUMN state; ALTER TABLE reco
     ALTER TABLE rows DROP COLUMN dangling_run; ALTER TABLE rows DROP COLUMN kind;
     ALTER TABLE runs DROP COLUMN stale_days; ALTER TABLE runs DROP COLUMN probing; ALTER TABLE runs DROP COLUMN findings;
     ALTER TABLE runs DROP COLUMN pruned_at; DROP TABLE record_specs; DROP TABLE alert_outbox;
-    ALTER TABLE rows DROP COLUMN claim;";
+    ALTER TABLE rows DROP COLUMN claim; ALTER TABLE rows DROP COLUMN ct; DROP TABLE ct_cache;";
 
 /// Every table with its columns, in order.
 fn columns(c: &Connection) -> Vec<(String, Vec<String>)> {

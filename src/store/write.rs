@@ -360,8 +360,8 @@ fn write_rows(tx: &Transaction<'_>, run: &RunInput<'_>, run_id: i64, record_ids:
         let mut ins = tx
             .prepare(
                 "INSERT INTO rows (run_id, seq, record_id, ttl, target, status, severity, claimable, reason, owner, probe_verdict, probe_detail,
-                                   changed_run, dangling_run, kind, claim)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                                   changed_run, dangling_run, kind, claim, ct)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
             )
             ?;
         let none = |run: i64| (run > 0).then_some(run);
@@ -392,8 +392,9 @@ fn write_rows(tx: &Transaction<'_>, run: &RunInput<'_>, run_id: i64, record_ids:
                 probe.map_or("", |p| p.detail.as_str()),
                 ages.get(j.record as usize).and_then(|a| none(a.changed_run)),
                 ages.get(j.record as usize).and_then(|a| none(a.dangling_run)),
-                crate::reconcile::Kind::of(j.status, j.claimable, &j.reason, verdict, claim.map(super::RowClaim::evidence)).code(),
-                claim.map(|c| super::claims::claim_code(c.evidence()))
+                crate::reconcile::Kind::of(j.status, j.claimable, &j.reason, verdict, claim.map(super::RowClaim::evidence), run.claims.issued_since(seq)).code(),
+                claim.map(|c| super::claims::claim_code(c.evidence())),
+                run.claims.ct(seq).map(|c| i64::from(c.issued_since))
             ])
             ?;
             for id in probe.map(|p| p.evidence.as_slice()).unwrap_or_default() {

@@ -12,7 +12,10 @@ use hickory_proto::rr::Name;
 use hickory_proto::serialize::txt::Parser;
 use hickory_server::store::in_memory::InMemoryZoneHandler;
 use hickory_server::zone_handler::{AxfrPolicy, Catalog, ZoneHandler, ZoneType};
+use hickory_server::net::runtime::Time;
+use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::Server;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A server running on its own thread until dropped.
 struct Running {
@@ -55,7 +58,22 @@ where
 /// in none of its zones is answered REFUSED (hickory's catalog), like a server that does not host it.
 pub struct Dns {
     pub addr: SocketAddr,
+    queries: Arc<AtomicUsize>,
     _running: Running,
+}
+
+/// The catalog, counting the requests it answers.
+struct Counting {
+    inner: Catalog,
+    n: Arc<AtomicUsize>,
+}
+
+#[async_trait::async_trait]
+impl RequestHandler for Counting {
+    async fn handle_request<R: ResponseHandler, T: Time>(&self, request: &Request, response_handle: R) -> ResponseInfo {
+        self.n.fetch_add(1, Ordering::Relaxed);
+        self.inner.handle_request::<R, T>(request, response_handle).await
+    }
 }
 
 impl Dns {
@@ -69,18 +87,25 @@ impl Dns {
                 .unwrap_or_else(|e| panic!("zone {origin}: {e}"));
             catalog.upsert(name.into(), vec![Arc::new(zone) as Arc<dyn ZoneHandler>]);
         }
+        let queries = Arc::new(AtomicUsize::new(0));
+        let handler = Counting { inner: catalog, n: queries.clone() };
         let (addr, running) = spawn("dns", move |addr_tx, stop| async move {
             let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.expect("a UDP port");
             let addr = udp.local_addr().expect("bound");
             let tcp = tokio::net::TcpListener::bind(addr).await.expect("the same TCP port");
-            let mut server = Server::new(catalog);
+            let mut server = Server::new(handler);
             server.register_socket(udp);
             server.register_listener(tcp, std::time::Duration::from_secs(5), 65_535);
             let _ = addr_tx.send(addr);
             let _ = stop.await;
             let _ = server.shutdown_gracefully().await;
         });
-        Self { addr, _running: running }
+        Self { addr, queries, _running: running }
+    }
+
+    /// Requests answered so far.
+    pub fn queries(&self) -> usize {
+        self.queries.load(Ordering::Relaxed)
     }
 }
 
@@ -97,8 +122,9 @@ impl Reply {
     }
 }
 
-/// An HTTP/1 server on 127.0.0.1 answering by `Host` header; a host it has no answer for gets
-/// `200` and a plain page. Keeps the `Host` of every request.
+/// An HTTP/1 server on 127.0.0.1 answering by `Host` header and path (an answer keyed
+/// `HOST/PATH?QUERY` wins over one keyed `/PATH?QUERY`, which wins over one keyed `HOST`); anything
+/// else gets `200` and a plain page. Keeps the `Host` of every request.
 pub struct Http {
     pub addr: SocketAddr,
     hosts: Arc<Mutex<Vec<String>>>,
@@ -122,8 +148,16 @@ impl Http {
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                         let host = req.headers().get(hyper::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default().to_ascii_lowercase();
+                        let uri = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
                         seen.lock().expect("hosts").push(host.clone());
-                        let reply = answers.get(&host).cloned().unwrap_or_else(|| Reply::new(200, "<html><body>A site someone runs.</body></html>"));
+                        // `HOST/PATH?QUERY` first, then `/PATH?QUERY` (an API's answers), then the host
+                        // alone (a site's).
+                        let reply = answers
+                            .get(&format!("{host}{uri}"))
+                            .or_else(|| answers.get(&uri))
+                            .or_else(|| answers.get(&host))
+                            .cloned()
+                            .unwrap_or_else(|| Reply::new(200, "<html><body>A site someone runs.</body></html>"));
                         async move {
                             let mut resp = hyper::Response::new(http_body_util::Full::new(hyper::body::Bytes::from(reply.body)));
                             *resp.status_mut() = hyper::StatusCode::from_u16(reply.status).unwrap_or(hyper::StatusCode::OK);

@@ -219,3 +219,84 @@ fn delegations_whose_servers_do_not_serve_the_zone_are_findings_without_any_inve
     assert_ne!(sev, "high", "{reason}");
     assert!(!reason.contains("asked now"), "{reason}");
 }
+
+/// A crt.sh answer: (name, not_before, issuer, id) per certificate.
+fn crt_sh(certs: &[(&str, &str, &str, u64)]) -> String {
+    let v: Vec<serde_json::Value> = certs
+        .iter()
+        .map(|(name, nb, issuer, id)| serde_json::json!({"issuer_ca_id": 1, "issuer_name": issuer, "common_name": name, "name_value": name, "id": id, "entry_timestamp": nb, "not_before": nb, "not_after": "2099-01-01T00:00:00", "serial_number": "01"}))
+        .collect();
+    serde_json::Value::Array(v).to_string()
+}
+
+fn ct_estate(url: &str, max_age_hours: u64, dir: &Path) {
+    std::fs::write(dir.join("example.org.zone"), "$ORIGIN example.org.\n$TTL 300\n@ SOA ns1 h 1 3600 600 604800 300\n@ NS ns1\nns1 A 192.0.2.53\ngone A 192.0.2.200\nkept A 192.0.2.10\n").unwrap();
+    std::fs::write(dir.join("owned.csv"), "id,kind,account,region,ips,hosts\ndc,static,dc,fra1,192.0.2.0/25,\n").unwrap();
+    let cfg = format!(
+        "db = \"dangle.sqlite\"\n[[providers]]\ntype = \"zonefile\"\nname = \"example.org\"\npath = \"example.org.zone\"\n[[providers]]\ntype = \"static\"\nname = \"dc\"\npath = \"owned.csv\"\n[[ranges]]\ncidr = \"192.0.2.0/24\"\nprovider = \"dc\"\n[signals.ct]\nurl = \"{url}\"\nmax_age_hours = {max_age_hours}\nrequests_per_second = 50\n"
+    );
+    std::fs::write(dir.join("dangle.toml"), cfg).unwrap();
+}
+
+/// Scans without probing (CT is no probe of the targets).
+fn scan_quiet(dir: &Path) -> i64 {
+    let dir = dir.to_path_buf();
+    std::thread::spawn(move || {
+        let cfg = Config::load(&dir.join("dangle.toml")).unwrap();
+        let mut store = Store::open(&cfg.db).unwrap();
+        let out = dir.join("out");
+        let outputs = dangle::commands::scan::Outputs { dir: Some(&out), ..Default::default() };
+        dangle::commands::scan::scan_into(&cfg, &mut store, false, std::time::Duration::from_secs(30), outputs).unwrap().run
+    })
+    .join()
+    .unwrap()
+}
+
+#[test]
+fn certificates_logged_since_a_name_dangles_make_it_critical_and_searches_are_cached() {
+    let q = "/?q=gone.example.org&output=json";
+    // Before: only a certificate from when the address was ours.
+    let before = Http::start(vec![(q.into(), Reply::new(200, crt_sh(&[("gone.example.org", "2020-01-01T00:00:00", "C=US, O=Org CA", 101)])))]);
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    ct_estate(&format!("http://{}", before.addr), 24, dir);
+    let run1 = scan_quiet(dir);
+    let f = findings(dir);
+    let (sev, conf, kind, reason) = &f["gone.example.org"];
+    assert_eq!((sev.as_str(), kind.as_str()), ("medium", "dangling-address"), "{conf} {reason}");
+    assert!(!reason.contains("Certificate Transparency"), "{reason}");
+    assert_eq!(before.hosts().len(), 1, "one search for the one dangling name; none for owned names");
+    // Again within max_age_hours: the store's cached answer, no search.
+    scan_quiet(dir);
+    assert_eq!(before.hosts().len(), 1, "the cached answer is used");
+
+    // Someone got a certificate for the name after it started dangling (run 1).
+    let started = {
+        let store = Store::open_existing(&dir.join("dangle.sqlite")).unwrap();
+        store.run_meta(run1).unwrap().started_at
+    };
+    let now = dangle::store::now_rfc3339();
+    let issued = now.trim_end_matches('Z');
+    let after = Http::start(vec![(
+        q.into(),
+        Reply::new(200, crt_sh(&[("gone.example.org", "2020-01-01T00:00:00", "C=US, O=Org CA", 101), ("gone.example.org", issued, "C=US, O=Let's Encrypt, CN=R11", 202)])),
+    )]);
+    ct_estate(&format!("http://{}", after.addr), 0, dir);
+    let run3 = scan_quiet(dir);
+    let f = findings(dir);
+    let (sev, conf, kind, reason) = &f["gone.example.org"];
+    assert_eq!((sev.as_str(), conf.as_str(), kind.as_str()), ("critical", "confirmed", "takeover-suspected"), "{reason}");
+    assert!(
+        reason.contains(&format!("Certificate Transparency: 1 certificate(s) for gone.example.org issued since it dangles (since {}), the latest on {} by C=US, O=Let's Encrypt, CN=R11 (log id 202)", &started[..19], &issued[..19])),
+        "{reason}"
+    );
+    assert_eq!(after.hosts().len(), 1, "max_age_hours = 0 searches again");
+    // The store keeps it: the stored run reports the same.
+    let store = Store::open_existing(&dir.join("dangle.sqlite")).unwrap();
+    let report = dangle::report::Report::load(&store, run3).unwrap();
+    report.write_dir(&dangle::report::Stored { store: &store, run: run3 }, &dir.join("again")).unwrap();
+    for f in ["findings.csv", "report.json", "report.sarif"] {
+        let (a, b) = (std::fs::read_to_string(dir.join("out").join(f)).unwrap(), std::fs::read_to_string(dir.join("again").join(f)).unwrap());
+        assert!(a == b, "{f} differs between the scan and report --run");
+    }
+}

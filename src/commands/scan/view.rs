@@ -57,7 +57,7 @@ impl<'a> RunView<'a> {
             if j.status.is_finding() {
                 c.by_severity[j.severity as usize] += 1;
                 let claim = self.run.claims.get(seq).map(crate::store::RowClaim::evidence);
-                c.by_confidence[j.severity as usize][crate::reconcile::Confidence::of(j.status, self.run.verdict(seq), claim) as usize] += 1;
+                c.by_confidence[j.severity as usize][crate::reconcile::Confidence::of(j.status, self.run.verdict(seq), claim, self.run.claims.issued_since(seq)) as usize] += 1;
             }
             c.probed |= self.run.verdict(seq) != Verdict::NotProbed;
         }
@@ -120,8 +120,8 @@ impl<'a> RunView<'a> {
         let ages = Ages::of(j.status, &run.started_at, &row.first_seen, &row.last_changed, Some(run.stale_days));
         row.age_days = ages.age_days;
         row.stale = ages.stale;
-        row.confidence = crate::reconcile::Confidence::of(j.status, row.probe_verdict, claim.map(crate::store::RowClaim::evidence));
-        row.kind = crate::reconcile::Kind::of(j.status, j.claimable, &j.reason, row.probe_verdict, claim.map(crate::store::RowClaim::evidence));
+        row.confidence = crate::reconcile::Confidence::of(j.status, row.probe_verdict, claim.map(crate::store::RowClaim::evidence), run.claims.issued_since(seq));
+        row.kind = crate::reconcile::Kind::of(j.status, j.claimable, &j.reason, row.probe_verdict, claim.map(crate::store::RowClaim::evidence), run.claims.issued_since(seq));
         set(&mut row.location, r.location.as_deref().unwrap_or_default());
         row.ttl = r.ttl;
         row.owner.clear();

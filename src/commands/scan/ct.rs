@@ -1,0 +1,238 @@
+//! Certificate Transparency inside `scan` (`[signals.ct]`, opt-in: the names go to a third party):
+//! for every `dangling` row whose record leads to a web endpoint (A, AAAA, CNAME, aliases), the CT
+//! log search (`URL/?q=NAME&output=json`, crt.sh's interface) lists the certificates logged for the
+//! name; those issued since the row's dangling streak began (the store's history; this run's start
+//! for a row that starts dangling now) are strong evidence that someone holds the target and serves
+//! our name: the row becomes `critical`, `takeover-suspected`, `confirmed`, and its reason names the
+//! latest (date, issuer, log id). Each name is asked once, answers are cached in the store for
+//! `max_age_hours`, at most `requests_per_second` a second (crt.sh is a shared service), within
+//! `timeout_secs`; an unanswered search changes nothing.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use dangle_model::DnsRecord;
+
+use crate::config::CtConfig;
+use crate::reconcile::{Judgement, Severity, Status};
+use crate::store::{Claims, RowCt};
+
+/// The most of one search's answer read (crt.sh answers a busy name with megabytes).
+const BODY_CAP: usize = 8 * 1024 * 1024;
+
+/// What the step did, for the log.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub names: usize,
+    pub cached: usize,
+    pub fetched: usize,
+    pub matched: usize,
+}
+
+/// One logged certificate that names a host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Logged {
+    not_before: String,
+    issuer: String,
+    id: String,
+}
+
+/// The names the step would search for (for the store's cache).
+pub fn names(records: &[DnsRecord], judgements: &[Judgement]) -> Vec<String> {
+    let mut out: Vec<String> = judgements.iter().filter_map(|j| name_of(records, j)).collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The name a dangling row's certificates would carry (lower case, no final dot).
+fn name_of(records: &[DnsRecord], j: &Judgement) -> Option<String> {
+    let r = &records[j.record as usize];
+    (j.status == Status::Dangling && crate::reconcile::carries_https(r.rtype.as_str())).then(|| r.name.as_str().trim_end_matches('.').to_ascii_lowercase())
+}
+
+/// Runs the step: `cached` are the store's fresh answers by name, `since` each name's dangling
+/// streak start (RFC 3339), `started` this run's start. Returns the answers fetched now (for the
+/// cache) and what it did.
+pub async fn check(
+    cfg: &CtConfig,
+    cached: &HashMap<String, String>,
+    since: &HashMap<String, String>,
+    started: &str,
+    records: &[DnsRecord],
+    judgements: &mut [Judgement],
+    claims: &mut Claims,
+) -> (Vec<(String, String)>, Stats) {
+    let mut rows: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+    for (seq, j) in judgements.iter().enumerate() {
+        if let Some(n) = name_of(records, j) {
+            rows.entry(n).or_default().push(seq as u32);
+        }
+    }
+    let mut stats = Stats { names: rows.len(), ..Stats::default() };
+    let mut fetched: Vec<(String, String)> = Vec::new();
+    if rows.is_empty() {
+        return (fetched, stats);
+    }
+    let client = match crate::commands::alert::client() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!("Certificate Transparency not searched: {}", crate::errors::render(&e));
+            return (fetched, stats);
+        }
+    };
+    let mut pace = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(cfg.requests_per_second.max(1))));
+    pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let deadline = tokio::time::Instant::now() + cfg.timeout;
+    let mut answers: HashMap<String, String> = HashMap::new();
+    let mut failed = 0usize;
+    for name in rows.keys() {
+        if let Some(body) = cached.get(name) {
+            stats.cached += 1;
+            answers.insert(name.clone(), body.clone());
+            continue;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            tracing::warn!(names = rows.len() - answers.len(), "Certificate Transparency took longer than {} s: the rest are left unsearched", cfg.timeout.as_secs());
+            break;
+        }
+        tokio::select! {
+            _ = pace.tick() => {}
+            _ = tokio::time::sleep_until(deadline) => continue,
+        }
+        let url = format!("{}/?q={}&output=json", cfg.url.trim_end_matches('/'), encode(name));
+        let got = tokio::time::timeout_at(deadline, search(&client, &url)).await;
+        match got {
+            Ok(Ok(body)) => {
+                stats.fetched += 1;
+                fetched.push((name.clone(), body.clone()));
+                answers.insert(name.clone(), body);
+            }
+            Ok(Err(e)) => {
+                failed += 1;
+                if failed == 1 {
+                    tracing::warn!(name = %name, "Certificate Transparency search failed: {e}");
+                }
+            }
+            Err(_) => {}
+        }
+    }
+    for (name, seqs) in &rows {
+        let Some(body) = answers.get(name) else { continue };
+        let Some(logged) = parse(body, name) else {
+            tracing::warn!(name = %name, "the Certificate Transparency answer is not crt.sh's JSON: ignored");
+            continue;
+        };
+        let from = since.get(name).map(String::as_str).unwrap_or(started);
+        let after: Vec<&Logged> = logged.iter().filter(|l| stamp(&l.not_before) >= stamp(from)).collect();
+        let reason = match after.iter().max_by(|a, b| a.not_before.cmp(&b.not_before)) {
+            Some(latest) => {
+                stats.matched += seqs.len();
+                format!(
+                    "; Certificate Transparency: {} certificate(s) for {name} issued since it dangles (since {}), the latest on {} by {} (log id {}): someone may hold its target and serve our name",
+                    after.len(),
+                    stamp(from),
+                    stamp(&latest.not_before),
+                    dangle_model::excerpt(&latest.issuer),
+                    dangle_model::excerpt(&latest.id)
+                )
+            }
+            None => String::new(),
+        };
+        for &seq in seqs {
+            if !after.is_empty() {
+                judgements[seq as usize].severity = Severity::Critical;
+            }
+            claims.insert_ct(seq, RowCt { issued_since: after.len() as u32, reason: reason.clone() });
+        }
+    }
+    tracing::info!(names = stats.names, cached = stats.cached, fetched = stats.fetched, matched = stats.matched, "Certificate Transparency");
+    (fetched, stats)
+}
+
+async fn search(client: &reqwest::Client, url: &str) -> Result<String, String> {
+    let resp = client
+        .get(url)
+        .header(reqwest::header::USER_AGENT, concat!("dangle/", env!("CARGO_PKG_VERSION")))
+        .header(reqwest::header::ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(|e| crate::errors::render(&anyhow::Error::new(e)))?;
+    if !resp.status().is_success() {
+        return Err(format!("HTTP {}", resp.status().as_u16()));
+    }
+    let mut resp = resp;
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| crate::errors::render(&anyhow::Error::new(e)))? {
+        if body.len() + chunk.len() > BODY_CAP {
+            return Err(format!("the answer is larger than {} MiB", BODY_CAP >> 20));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    String::from_utf8(body).map_err(|_| "the answer is not UTF-8".to_string())
+}
+
+/// The certificates in a crt.sh JSON answer that name `name` (exactly, or by a wildcard one label
+/// up); `None` when the answer is not that JSON.
+fn parse(body: &str, name: &str) -> Option<Vec<Logged>> {
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    let parent = name.split_once('.').map(|(_, p)| p);
+    let mut out = Vec::new();
+    for e in v.as_array()? {
+        let s = |k: &str| e.get(k).and_then(|x| x.as_str()).unwrap_or_default();
+        let names = s("name_value");
+        let covers = names.lines().chain(std::iter::once(s("common_name"))).any(|n| {
+            let n = n.trim().trim_end_matches('.').to_ascii_lowercase();
+            n == name || (parent.is_some() && n.strip_prefix("*.") == parent)
+        });
+        if !covers {
+            continue;
+        }
+        let id = match e.get("id") {
+            Some(serde_json::Value::Number(n)) => n.to_string(),
+            Some(serde_json::Value::String(s)) => s.clone(),
+            _ => String::new(),
+        };
+        out.push(Logged { not_before: s("not_before").to_string(), issuer: s("issuer_name").to_string(), id });
+    }
+    Some(out)
+}
+
+/// A timestamp as `YYYY-MM-DDTHH:MM:SS` (crt.sh writes UTC without a zone; RFC 3339 with `Z`), so
+/// the two compare as text.
+fn stamp(t: &str) -> &str {
+    t.get(..19).unwrap_or(t)
+}
+
+/// `name` for a query string: letters, digits, `.`, `-` and `_` as they are; the rest (a wildcard's
+/// `*`) percent-encoded.
+fn encode(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crt_sh_answers_are_read_by_name_and_wildcard() {
+        let body = r#"[
+            {"issuer_name":"C=US, O=Let's Encrypt, CN=R11","common_name":"gone.example.com","name_value":"gone.example.com\nwww.gone.example.com","id":101,"not_before":"2026-11-20T10:00:00"},
+            {"issuer_name":"C=US, O=Other CA, CN=X","common_name":"*.example.com","name_value":"*.example.com","id":102,"not_before":"2026-11-25T10:00:00"},
+            {"issuer_name":"C=US, O=Other CA, CN=X","common_name":"other.example.com","name_value":"other.example.com","id":103,"not_before":"2026-11-26T10:00:00"}
+        ]"#;
+        let got = parse(body, "gone.example.com").unwrap();
+        assert_eq!(got.iter().map(|l| l.id.as_str()).collect::<Vec<_>>(), ["101", "102"]);
+        assert_eq!(parse("<html>busy</html>", "gone.example.com"), None);
+        assert!(stamp("2026-11-20T10:00:00Z") > stamp("2026-11-19T23:59:59.123"));
+        assert_eq!(encode("*.preview.example.com"), "%2A.preview.example.com");
+    }
+}
