@@ -117,6 +117,7 @@ pub struct CtConfig {
 #[serde(deny_unknown_fields)]
 struct RawSignalsDns {
     delegations: Option<bool>,
+    chains: Option<bool>,
     nameservers: Option<Vec<String>>,
 }
 
@@ -137,6 +138,9 @@ pub struct SignalsConfig {
     /// Ask each flagged delegation's name servers for the sub-zone (`[signals.dns] delegations`,
     /// default on; only in scans that probe).
     pub delegations: bool,
+    /// Resolve each external CNAME's target now (`[signals.dns] chains`, default on; only in scans
+    /// that probe): a chain ending in NXDOMAIN is a finding.
+    pub chains: bool,
     /// The resolver for the resolution-path checks (`[signals.dns] nameservers`); `None`: the
     /// prober's (`[probe] nameservers`, else the system's).
     pub dns_nameservers: Option<Vec<std::net::SocketAddr>>,
@@ -153,6 +157,7 @@ impl Default for SignalsConfig {
             fingerprint_timeout: std::time::Duration::from_secs(120),
             requests_per_second: 20,
             delegations: true,
+            chains: true,
             dns_nameservers: None,
             ct: None,
         }
@@ -235,6 +240,8 @@ struct RawProbe {
     allow_dial: Vec<String>,
     #[serde(default)]
     targets: Vec<RawTarget>,
+    baseline: Option<bool>,
+    expiry_warn_days: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -334,6 +341,7 @@ impl Config {
             }
             if let Some(d) = s.dns {
                 signals.delegations = d.delegations.unwrap_or(signals.delegations);
+                signals.chains = d.chains.unwrap_or(signals.chains);
                 if let Some(ns) = d.nameservers {
                     let parsed: Result<Vec<_>, _> = ns.iter().map(|n| parse_nameserver(n)).collect();
                     let parsed = parsed.map_err(|e| src.invalid(None, "signals.dns.nameservers", e))?;
@@ -529,6 +537,8 @@ impl Source<'_> {
             probe.connect_timeout_ms = p.connect_timeout_ms.unwrap_or(probe.connect_timeout_ms);
             probe.handshake_timeout_ms = p.handshake_timeout_ms.unwrap_or(probe.handshake_timeout_ms);
             probe.concurrency = p.concurrency.unwrap_or(probe.concurrency);
+            probe.baseline = p.baseline.unwrap_or(probe.baseline);
+            probe.expiry_warn_days = p.expiry_warn_days.unwrap_or(probe.expiry_warn_days).min(3650);
             if p.client_cert.is_some() != p.client_key.is_some() {
                 return Err(invalid(None, at, "client_cert and client_key go together".into()));
             }

@@ -117,6 +117,8 @@ fn main() {
             stale_days: 90,
             probing: false,
             claims: &Default::default(),
+            certificates: &[],
+            baselines: &[],
         })
         .expect("write run");
     let stored = t2.elapsed();
@@ -144,6 +146,8 @@ fn main() {
             stale_days: 90,
             probing: false,
             claims: &Default::default(),
+            certificates: &[],
+            baselines: &[],
         })
         .expect("write second run");
     store.checkpoint().expect("checkpoint");

@@ -1,5 +1,7 @@
 //! `dangle scan`: enumerate, judge, probe, store, report.
 
+mod baseline;
+pub mod chain;
 pub mod claims;
 pub mod ct;
 pub mod delegation;
@@ -144,6 +146,12 @@ pub fn scan_into(cfg: &Config, store: &mut Store, probe: bool, lock_timeout: std
             store.ct_save(&fetched, now)?;
         }
     }
+    // Certificate baselines of owned endpoints ([probe] baseline): what the store holds before the run.
+    let before = match cfg.probe.baseline && prober.is_some() {
+        true => store.baselines()?,
+        false => Default::default(),
+    };
+    let (mut certificates, mut baselines) = (Vec::new(), Vec::new());
     let probed = match prober {
         Some(p) => {
             if p.settings().trust.is_empty() {
@@ -156,14 +164,25 @@ pub fn scan_into(cfg: &Config, store: &mut Store, probe: bool, lock_timeout: std
             if cfg.signals.fingerprints {
                 rt.block_on(fingerprint::check(&p, &inv.records, &mut judgements, &mut claims, limits));
             }
-            if cfg.signals.delegations {
+            if cfg.signals.delegations || cfg.signals.chains {
                 let asker = match &cfg.signals.dns_nameservers {
                     Some(ns) => Arc::new(crate::probe::load::prober(&cfg.probe)?.with_nameservers(Some(ns.clone())).with_zone_records(&inv.records)),
                     None => p.clone(),
                 };
-                rt.block_on(delegation::check(&asker, &inv.records, &mut judgements, &mut claims, limits));
+                if cfg.signals.delegations {
+                    rt.block_on(delegation::check(&asker, &inv.records, &mut judgements, &mut claims, limits));
+                }
+                if cfg.signals.chains {
+                    rt.block_on(chain::check(&asker, &inv.records, &mut judgements, &mut claims, limits));
+                }
             }
-            rt.block_on(plan::probe_rows(&p, &inv.records, &mut judgements, &cfg.probe.targets, &super::progress::Progress::new()))
+            let baseline = cfg.probe.baseline.then(|| baseline::known(&before));
+            let (probed, observed) =
+                rt.block_on(plan::probe_rows(&p, &inv.records, &mut judgements, &cfg.probe.targets, &super::progress::Progress::new(), baseline.as_ref()));
+            if cfg.probe.baseline {
+                (certificates, baselines) = baseline::check(&before, &observed, &started, cfg.probe.expiry_warn_days);
+            }
+            probed
         }
         None => crate::store::Probes::default(),
     };
@@ -184,6 +203,8 @@ pub fn scan_into(cfg: &Config, store: &mut Store, probe: bool, lock_timeout: std
         stale_days: i64::from(cfg.stale_days),
         probing: probe,
         claims: &claims,
+        certificates: &certificates,
+        baselines: &baselines,
     };
     let (run, report) = store_and_report(store, &input, outputs, t)?;
     if outputs.alerts {
@@ -409,13 +430,22 @@ pub fn print_report(src: &dyn Source, report: &Report, format: FormatArg, thresh
                 };
                 write!(out, "{}", report::table(head, &rows, crate::cli::table_width()))?;
             }
+            if !report.certificates.is_empty() {
+                let rows: Vec<Vec<String>> = report
+                    .certificates
+                    .iter()
+                    .map(|c| vec![c.severity.to_string(), c.name.clone(), c.address.clone(), c.kind.as_str().to_string(), c.detail.clone()])
+                    .collect();
+                writeln!(out, "certificates of owned endpoints ([probe] baseline):")?;
+                write!(out, "{}", report::table(&["SEVERITY", "NAME", "AT", "KIND", "DETAIL"], &rows, crate::cli::table_width()))?;
+            }
             if !report.named_probes.is_empty() {
                 let rows: Vec<Vec<String>> =
                     report.named_probes.iter().map(|n| vec![n.target.clone(), n.sni.clone(), n.verdict.to_string(), n.detail.clone()]).collect();
                 writeln!(out, "named targets ([[probe.targets]]):")?;
                 write!(out, "{}", report::table(&["TARGET", "SNI", "PROBE", "DETAIL"], &rows, crate::cli::table_width()))?;
             }
-            let n = report.count_at_or_above(threshold);
+            let n = report.count_at_or_above(threshold) + report.certificates.iter().filter(|c| c.severity >= threshold).count();
             if n > 0 || report.finding_count() > 0 {
                 writeln!(out, "{n} finding(s) at or above {threshold}")?;
             }

@@ -34,6 +34,10 @@ pub struct Options {
     pub allow_dial: Vec<ipnet::IpNet>,
     /// Targets probed on every scan besides the records that need it.
     pub targets: Vec<NamedTarget>,
+    /// Also probe owned rows and keep their certificates as baselines (`scan` only).
+    pub baseline: bool,
+    /// With `baseline`: an owned endpoint's certificate expiring within this many days is a finding.
+    pub expiry_warn_days: u32,
 }
 
 impl Default for Options {
@@ -52,6 +56,8 @@ impl Default for Options {
             nameservers: None,
             allow_dial: Vec::new(),
             targets: Vec::new(),
+            baseline: false,
+            expiry_warn_days: 21,
         }
     }
 }

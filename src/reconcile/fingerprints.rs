@@ -232,6 +232,14 @@ pub fn match_answer<'f>(fps: &[&'f Fingerprint], answer: Answer<'_>) -> Option<&
     positive.or_else(|| fps.iter().copied().filter(|f| f.held).find(|f| hit(f)))
 }
 
+/// The part of `body` a body fingerprint matched (what a reason quotes: the answer's own words, not
+/// the pattern).
+pub fn matched_text(fp: &Fingerprint, body: &[u8]) -> Option<String> {
+    let Test::Body(patterns) = &fp.test else { return None };
+    let text = String::from_utf8_lossy(body);
+    patterns.iter().find_map(|re| re.find(&text).map(|m| m.as_str().to_string()))
+}
+
 /// Does any of these fingerprints need an HTTP request (not only a DNS lookup)?
 pub fn needs_http(fps: &[&Fingerprint]) -> bool {
     fps.iter().any(|f| !matches!(f.test, Test::NxDomain))
@@ -279,6 +287,8 @@ mod tests {
         assert!(http(&ngrok, 404, "Tunnel found").is_none());
         let ghost = for_host(&host("blog.ghost.io"));
         assert!(http(&ghost, 200, "Failed to resolve DNS path for this host").is_some(), "&#124; is an alternation");
+        let fp = http(&ghost, 200, "<p>Failed to resolve DNS path for this host</p>").unwrap();
+        assert_eq!(matched_text(fp, b"<p>Failed to resolve DNS path for this host</p>").as_deref(), Some("Failed to resolve DNS path for this host"));
         assert!(http(&ghost, 200, "Site unavailable.").is_some());
         // A plain text's dots and question marks match only themselves.
         let gemfury = for_host(&host("x.furyns.com"));

@@ -74,6 +74,10 @@ impl Kind {
             Status::Owned | Status::NoTarget => Self::Ok,
             _ if verdict == Verdict::Foreign => Self::TakeoverSuspected,
             Status::External if lame => Self::DanglingDelegation,
+            Status::External if claim.is_some_and(|e| e.source == super::ClaimSource::Resolution) => match claim_is(dangle_model::Claim::Available) {
+                true => Self::ExternalTakeoverProne,
+                false => Self::BrokenChain,
+            },
             Status::Dangling if claim_is(dangle_model::Claim::Taken) || issued_since => Self::TakeoverSuspected,
             Status::Unverified => Self::Unverified,
             Status::External if claimable == Claimable::Yes || unclaimed_prone => Self::ExternalTakeoverProne,

@@ -141,6 +141,7 @@ impl Confidence {
             match (status, source, claim) {
                 (Status::Dangling, ClaimSource::Check | ClaimSource::Delegation, Claim::Available | Claim::Taken) => return Self::Confirmed,
                 (Status::External, ClaimSource::Delegation, Claim::Available) => return Self::Firm,
+                (Status::External, ClaimSource::Resolution, Claim::Available | Claim::Taken) => return Self::Firm,
                 (Status::Dangling, ClaimSource::Fingerprint(Stance::Vulnerable), Claim::Available) => return Self::Confirmed,
                 (Status::Dangling, ClaimSource::Fingerprint(_), Claim::Taken) if verdict != V::Foreign => return Self::Firm,
                 (Status::Dangling, ClaimSource::Fingerprint(Stance::EdgeCase), Claim::Available) if verdict != V::Foreign => return Self::Firm,
@@ -170,6 +171,9 @@ pub enum ClaimSource {
     Fingerprint(crate::reconcile::fingerprints::Stance),
     /// A delegation's own name servers, asked for the zone: lame (available) or serving it (taken).
     Delegation,
+    /// An external chain resolved now, ending in NXDOMAIN: under an unregistered domain (available)
+    /// or under a domain someone holds (taken).
+    Resolution,
 }
 
 /// A claim answer with its source: what [`Confidence::of`] and [`crate::reconcile::Kind::of`] weigh.

@@ -110,6 +110,8 @@ pub struct Report {
     pub named_probes: Vec<NamedProbeRow>,
     /// Findings per run up to this one (the HTML report's chart), oldest first.
     pub history: Vec<RunPoint>,
+    /// `[probe] baseline`: what owned endpoints' certificates did against their baselines, worst first.
+    pub certificates: Vec<crate::store::CertFinding>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,6 +144,7 @@ impl Report {
         })?;
         let mut report = Self::new(store.run_meta(run)?, findings, store.row_counts(run)?, store.gaps(run)?, store.named_probes(run)?);
         report.history = store.finding_history(Some(run), HISTORY_RUNS)?;
+        report.certificates = store.cert_findings(run)?;
         Ok(report)
     }
 
@@ -156,13 +159,13 @@ impl Report {
                 .then_with(|| a.set_id.cmp(&b.set_id))
                 .then_with(|| a.target.cmp(&b.target))
         });
-        Self { run, findings: Findings::Rows(findings), counts, gaps, named_probes, history: Vec::new() }
+        Self { run, findings: Findings::Rows(findings), counts, gaps, named_probes, history: Vec::new(), certificates: Vec::new() }
     }
 
     /// A report of `run` whose findings are the rows at positions `at` of its source, already in
     /// report order (a [`Source`] that holds them: the scan's run in memory, or the stored run).
     pub fn of_positions(run: RunMeta, at: Vec<u32>, counts: RowCounts, gaps: Vec<GapRow>, named_probes: Vec<NamedProbeRow>) -> Self {
-        Self { run, findings: Findings::At(at), counts, gaps, named_probes, history: Vec::new() }
+        Self { run, findings: Findings::At(at), counts, gaps, named_probes, history: Vec::new(), certificates: Vec::new() }
     }
 
     /// This run's findings by severity, as a point of the history chart.
@@ -219,7 +222,9 @@ impl Report {
             .filter(|s| *s >= threshold)
             .map(|s| crate::reconcile::Confidence::ALL.into_iter().filter(|c| *c >= min).map(|c| self.counts.by_confidence[s as usize][c as usize]).sum::<usize>())
             .sum();
-        findings + self.named_foreign().len()
+        // Certificate findings are what the wire showed: `confirmed`.
+        let certs = self.certificates.iter().filter(|c| c.severity >= threshold).count();
+        findings + self.named_foreign().len() + certs
     }
 
     /// Named targets where a foreign server answers.
@@ -326,6 +331,9 @@ impl Report {
         if !self.named_probes.is_empty() {
             json.field("named_probes", &self.named_probes)?;
         }
+        if !self.certificates.is_empty() {
+            json.field("certificates", &self.certificates)?;
+        }
         Ok(json.end()?)
     }
 
@@ -412,6 +420,14 @@ impl Report {
             writeln!(o, "| target | SNI | probe | detail |\n| --- | --- | --- | --- |")?;
             for n in &self.named_probes {
                 writeln!(o, "| {} | {} | {} | {} |", cell(&n.target), cell(&n.sni), n.verdict, cell(&n.detail))?;
+            }
+            writeln!(o)?;
+        }
+        if !self.certificates.is_empty() {
+            writeln!(o, "## Certificates of owned endpoints\n\nAgainst the baselines dangle keeps of them (`[probe] baseline`).\n")?;
+            writeln!(o, "| severity | name | at | kind | detail |\n| --- | --- | --- | --- | --- |")?;
+            for c in &self.certificates {
+                writeln!(o, "| {} | {} | {} | {} | {} |", c.severity, cell(&c.name), cell(&c.address), c.kind.as_str(), cell(&c.detail))?;
             }
             writeln!(o)?;
         }

@@ -53,8 +53,11 @@ fn pascal(id: &str) -> String {
     id.split('-').map(|w| w[..1].to_uppercase() + &w[1..]).collect()
 }
 
+/// The rule of the certificate baseline findings (`[probe] baseline`), after the kinds' rules.
+const CERT_RULE: &str = "owned-endpoint-certificate";
+
 fn rules() -> Vec<serde_json::Value> {
-    Kind::findings()
+    let mut rules: Vec<serde_json::Value> = Kind::findings()
         .map(|k| {
             let owasp = k.owasp();
             let mut tags: Vec<&str> = vec!["security", "dns"];
@@ -72,7 +75,36 @@ fn rules() -> Vec<serde_json::Value> {
                 "properties": { "tags": tags, "security-severity": security_severity(usual(k)), "precision": "high" },
             })
         })
-        .collect()
+        .collect();
+    rules.push(json!({
+        "id": CERT_RULE,
+        "name": pascal(CERT_RULE),
+        "shortDescription": { "text": "An owned TLS endpoint's certificate changed issuer or key, or expires" },
+        "fullDescription": { "text": "Against the baseline dangle keeps of each owned endpoint ([probe] baseline): a new issuer or key not certified by our CA may be someone else answering for the name; an expired certificate breaks clients." },
+        "help": {
+            "text": "Check who holds the key now (a renewal at a public CA, or a hijack the inventory cannot see); renew a certificate before it expires.",
+            "markdown": "**What to do.** Check who holds the key now (a renewal at a public CA, or a hijack the inventory cannot see); renew a certificate before it expires.",
+        },
+        "defaultConfiguration": { "level": "error" },
+        "properties": { "tags": ["security", "tls"], "security-severity": security_severity(Severity::High), "precision": "high" },
+    }));
+    rules
+}
+
+fn cert_result(c: &crate::store::CertFinding) -> serde_json::Value {
+    let h = crate::store::stable_hash([c.name.as_bytes(), &[0xff][..], c.kind.as_str().as_bytes()]);
+    json!({
+        "ruleId": CERT_RULE,
+        "ruleIndex": Kind::findings().count(),
+        "level": level(c.severity),
+        "message": { "text": format!("{} at {}: {} ({} severity)", c.name, c.address, c.detail, c.severity) },
+        "locations": [{
+            "physicalLocation": { "artifactLocation": { "uri": format!("tls/{}", segment(&c.name)) } },
+            "logicalLocations": [{ "name": c.name, "fullyQualifiedName": format!("tls/{}", c.name), "kind": "resource" }],
+        }],
+        "partialFingerprints": { "dangleFinding/v1": format!("{h:016x}") },
+        "properties": { "severity": c.severity, "kind": c.kind, "address": c.address },
+    })
 }
 
 /// The file and line of a zone-file location (`zones/example.com.zone:22`).
@@ -187,6 +219,14 @@ impl Report {
         w.write_all(run.strip_suffix('}').unwrap_or(&run).as_bytes())?;
         w.write_all(b",\"results\":[")?;
         let mut first = true;
+        for c in &self.certificates {
+            if !first {
+                w.write_all(b",")?;
+            }
+            first = false;
+            w.write_all(b"\n      ")?;
+            serde_json::to_writer(&mut w, &cert_result(c))?;
+        }
         self.first_findings(src, SARIF_RESULTS, &mut |r| {
             if !first {
                 w.write_all(b",")?;

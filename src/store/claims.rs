@@ -67,7 +67,7 @@ impl Claims {
 /// The stored code of a claim answer (`rows.claim`; NULL: none): the answer (0 available, 1 taken,
 /// 2 no answer) plus 3 × its source (0 a provider's check; a fingerprint of a service whose names
 /// anyone can claim 1, of an edge case 2, of a service where nobody else can 3; a delegation's
-/// name servers asked 4).
+/// name servers asked 4; an external chain resolved 5).
 pub(crate) fn claim_code(c: ClaimEvidence) -> i64 {
     let answer = match c.claim {
         Claim::Available => 0,
@@ -80,6 +80,7 @@ pub(crate) fn claim_code(c: ClaimEvidence) -> i64 {
         ClaimSource::Fingerprint(Stance::EdgeCase) => 2,
         ClaimSource::Fingerprint(Stance::NotVulnerable) => 3,
         ClaimSource::Delegation => 4,
+        ClaimSource::Resolution => 5,
     };
     answer + 3 * source
 }
@@ -97,6 +98,7 @@ pub(crate) fn claim_of(code: Option<i64>) -> Option<ClaimEvidence> {
         2 => ClaimSource::Fingerprint(Stance::EdgeCase),
         3 => ClaimSource::Fingerprint(Stance::NotVulnerable),
         4 => ClaimSource::Delegation,
+        5 => ClaimSource::Resolution,
         _ => return None,
     };
     (code >= 0).then_some(ClaimEvidence { claim, source })
@@ -114,6 +116,7 @@ mod tests {
             ClaimSource::Fingerprint(Stance::EdgeCase),
             ClaimSource::Fingerprint(Stance::NotVulnerable),
             ClaimSource::Delegation,
+            ClaimSource::Resolution,
         ];
         for source in sources {
             for claim in [Claim::Available, Claim::Taken, Claim::Unknown] {
@@ -123,7 +126,7 @@ mod tests {
         }
         // A store written by schema 5 held 0, 1, 2: a provider's checks.
         assert_eq!(claim_of(Some(1)), Some(ClaimEvidence { claim: Claim::Taken, source: ClaimSource::Check }));
-        assert_eq!(claim_of(Some(15)), None);
+        assert_eq!(claim_of(Some(18)), None);
         assert_eq!(claim_of(Some(-1)), None);
         assert_eq!(claim_of(None), None);
     }

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::reconcile::{Claimable, Confidence, Explainer, Former, History, Judgement, Kind, Severity, Status};
 
+mod baseline;
 mod claims;
 mod outbox;
 mod probes;
@@ -20,6 +21,7 @@ mod prune;
 mod write;
 
 pub use crate::time::{format_unix, now_rfc3339};
+pub use baseline::{Baseline, CertFinding, CertKind};
 pub use claims::{Claims, RowClaim, RowCt};
 pub use outbox::Pending;
 pub use prune::Pruned;
@@ -257,7 +259,35 @@ CREATE TABLE ct_cache (
     fetched_at INTEGER NOT NULL, -- Unix seconds
     body TEXT NOT NULL
 ) WITHOUT ROWID;
+"#, r#"
+-- Certificate baselines of owned endpoints ([probe] baseline): per name, the key (SPKI SHA-256), issuer,
+-- requested CA names, ALPN and expiry it answered with at its last sighting, and the runs that first
+-- saw it and last saw its key or issuer change. Per run, the findings made against them.
+CREATE TABLE baselines (
+    name TEXT PRIMARY KEY,
+    spki TEXT NOT NULL,
+    issuer TEXT NOT NULL,
+    ca_names TEXT NOT NULL,
+    alpn TEXT NOT NULL,
+    not_after TEXT NOT NULL,
+    first_run INTEGER NOT NULL,
+    changed_run INTEGER NOT NULL,
+    last_run INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE cert_findings (
+    run_id INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    address TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    severity INTEGER NOT NULL,
+    detail TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
 "#];
+
+/// The schema that added certificate baselines (the seventh migration).
+const BASELINES: i64 = 7;
 
 /// The schema that added Certificate Transparency (the sixth migration).
 const CT: i64 = 6;
@@ -322,6 +352,10 @@ pub struct RunInput<'a> {
     pub probing: bool,
     /// Claim checks by judgement (empty when none ran).
     pub claims: &'a Claims,
+    /// The run's certificate baseline findings, and the baselines as they stand after it (both empty
+    /// without `[probe] baseline`).
+    pub certificates: &'a [CertFinding],
+    pub baselines: &'a [Baseline],
 }
 
 impl RunInput<'_> {
@@ -1135,6 +1169,47 @@ impl Store {
         Ok(c)
     }
 
+    /// Every certificate baseline, by name.
+    pub fn baselines(&self) -> Result<HashMap<String, Baseline>, StoreError> {
+        let mut out = HashMap::new();
+        if self.schema < BASELINES {
+            return Ok(out);
+        }
+        let mut stmt = self.conn.prepare("SELECT name, spki, issuer, ca_names, alpn, not_after, first_run, changed_run FROM baselines").map_err(self.err())?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(Baseline {
+                    name: r.get(0)?,
+                    spki: r.get(1)?,
+                    issuer: r.get(2)?,
+                    ca_names: r.get(3)?,
+                    alpn: r.get(4)?,
+                    not_after: r.get(5)?,
+                    first_run: Some(r.get(6)?),
+                    changed_run: Some(r.get(7)?),
+                })
+            })
+            .map_err(self.err())?;
+        for b in rows {
+            let b = b.map_err(self.err())?;
+            out.insert(b.name.clone(), b);
+        }
+        Ok(out)
+    }
+
+    /// The certificate baseline findings of a run, worst first.
+    pub fn cert_findings(&self, run: i64) -> Result<Vec<CertFinding>, StoreError> {
+        if self.schema < BASELINES {
+            return Ok(Vec::new());
+        }
+        let mut out = self.per_run("SELECT name, address, kind, severity, detail FROM cert_findings WHERE run_id = ?1 ORDER BY seq", run, |r| {
+            let kind = codes::cert_kind(r.get_ref(2)?.as_str().unwrap_or_default()).map_err(|e| e.at(2))?;
+            Ok(CertFinding { name: r.get(0)?, address: r.get(1)?, kind, severity: codes::severity(r.get(3)?).map_err(|e| e.at(3))?, detail: r.get(4)? })
+        })?;
+        out.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.name.cmp(&b.name)).then_with(|| a.kind.cmp(&b.kind)));
+        Ok(out)
+    }
+
     /// The named targets' results of a run, in config order.
     pub fn named_probes(&self, run: i64) -> Result<Vec<NamedProbeRow>, StoreError> {
         let named = self.per_run("SELECT target, sni, verdict, detail, probe_ids FROM named_probes WHERE run_id = ?1 ORDER BY seq", run, |r| {
@@ -1322,6 +1397,9 @@ mod codes {
     }
     pub fn verdict(s: &str) -> Result<Verdict, UnknownCode> {
         Verdict::parse(s).ok_or_else(|| unknown("probe verdict", dangle_model::excerpt(s)))
+    }
+    pub fn cert_kind(s: &str) -> Result<super::CertKind, UnknownCode> {
+        super::CertKind::parse(s).ok_or_else(|| unknown("certificate finding kind", dangle_model::excerpt(s)))
     }
 
     #[cfg(test)]

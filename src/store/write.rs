@@ -422,6 +422,18 @@ fn write_probes_and_gaps(tx: &Transaction<'_>, run: &RunInput<'_>, run_id: i64) 
         for g in run.gaps {
             gins.execute(params![run_id, &*g.source, &*g.account, g.region.as_deref(), g.service, g.error])?;
         }
+        // Certificate baselines: the run's findings, and each name's baseline as it stands now.
+        let mut cins = tx.prepare("INSERT INTO cert_findings (run_id, seq, name, address, kind, severity, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?;
+        for (seq, c) in run.certificates.iter().enumerate() {
+            cins.execute(params![run_id, seq as i64, c.name, c.address, c.kind.as_str(), severity_code(c.severity), c.detail])?;
+        }
+        let mut bins = tx.prepare(
+            "INSERT OR REPLACE INTO baselines (name, spki, issuer, ca_names, alpn, not_after, first_run, changed_run, last_run)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?;
+        for b in run.baselines {
+            bins.execute(params![b.name, b.spki, b.issuer, b.ca_names, b.alpn, b.not_after, b.first_run.unwrap_or(run_id), b.changed_run.unwrap_or(run_id), run_id])?;
+        }
         Ok(())
 }
 

@@ -54,6 +54,25 @@ where
     (addr, Running { stop: Some(stop_tx), thread: Some(thread) })
 }
 
+/// Serves TCP connections on a fresh 127.0.0.1 port, each with `conn` on its own task, until dropped.
+fn serve_tcp<F, Fut>(what: &'static str, conn: F) -> (SocketAddr, Running)
+where
+    F: Fn(tokio::net::TcpStream) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    spawn(what, move |addr_tx, mut stop| async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a TCP port");
+        let _ = addr_tx.send(listener.local_addr().expect("bound"));
+        loop {
+            let (stream, _) = tokio::select! {
+                _ = &mut stop => return,
+                a = listener.accept() => match a { Ok(a) => a, Err(_) => continue },
+            };
+            tokio::spawn(conn(stream));
+        }
+    })
+}
+
 /// An authoritative DNS server on 127.0.0.1 (UDP and TCP, one port) serving zone-file texts. A name
 /// in none of its zones is answered REFUSED (hickory's catalog), like a server that does not host it.
 pub struct Dns {
@@ -136,36 +155,28 @@ impl Http {
         let answers: Arc<HashMap<String, Reply>> = Arc::new(answers.into_iter().map(|(h, r)| (h.to_ascii_lowercase(), r)).collect());
         let hosts = Arc::new(Mutex::new(Vec::new()));
         let seen = hosts.clone();
-        let (addr, running) = spawn("http", move |addr_tx, mut stop| async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a TCP port");
-            let _ = addr_tx.send(listener.local_addr().expect("bound"));
-            loop {
-                let (stream, _) = tokio::select! {
-                    _ = &mut stop => return,
-                    a = listener.accept() => match a { Ok(a) => a, Err(_) => continue },
-                };
-                let (answers, seen) = (answers.clone(), seen.clone());
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                        let host = req.headers().get(hyper::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default().to_ascii_lowercase();
-                        let uri = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
-                        seen.lock().expect("hosts").push(host.clone());
-                        // `HOST/PATH?QUERY` first, then `/PATH?QUERY` (an API's answers), then the host
-                        // alone (a site's).
-                        let reply = answers
-                            .get(&format!("{host}{uri}"))
-                            .or_else(|| answers.get(&uri))
-                            .or_else(|| answers.get(&host))
-                            .cloned()
-                            .unwrap_or_else(|| Reply::new(200, "<html><body>A site someone runs.</body></html>"));
-                        async move {
-                            let mut resp = hyper::Response::new(http_body_util::Full::new(hyper::body::Bytes::from(reply.body)));
-                            *resp.status_mut() = hyper::StatusCode::from_u16(reply.status).unwrap_or(hyper::StatusCode::OK);
-                            Ok::<_, std::convert::Infallible>(resp)
-                        }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(stream), service).await;
+        let (addr, running) = serve_tcp("http", move |stream| {
+            let (answers, seen) = (answers.clone(), seen.clone());
+            async move {
+                let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let host = req.headers().get(hyper::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default().to_ascii_lowercase();
+                    let uri = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
+                    seen.lock().expect("hosts").push(host.clone());
+                    // `HOST/PATH?QUERY` first, then `/PATH?QUERY` (an API's answers), then the host
+                    // alone (a site's).
+                    let reply = answers
+                        .get(&format!("{host}{uri}"))
+                        .or_else(|| answers.get(&uri))
+                        .or_else(|| answers.get(&host))
+                        .cloned()
+                        .unwrap_or_else(|| Reply::new(200, "<html><body>A site someone runs.</body></html>"));
+                    async move {
+                        let mut resp = hyper::Response::new(http_body_util::Full::new(hyper::body::Bytes::from(reply.body)));
+                        *resp.status_mut() = hyper::StatusCode::from_u16(reply.status).unwrap_or(hyper::StatusCode::OK);
+                        Ok::<_, std::convert::Infallible>(resp)
+                    }
                 });
+                let _ = hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(stream), service).await;
             }
         });
         Self { addr, hosts, _running: running }
@@ -174,5 +185,40 @@ impl Http {
     /// The `Host` header of every request so far, in arrival order.
     pub fn hosts(&self) -> Vec<String> {
         self.hosts.lock().expect("hosts").clone()
+    }
+}
+
+/// A TLS server on 127.0.0.1 (rustls) presenting one certificate chain: completes the handshake,
+/// then closes. What an endpoint shows the prober.
+pub struct Tls {
+    pub addr: SocketAddr,
+    _running: Running,
+}
+
+impl Tls {
+    /// `chain_pem`: the leaf first; `key_pem`: its PKCS#8 key.
+    pub fn start(chain_pem: &str, key_pem: &str) -> Self {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(chain_pem.as_bytes()).map(|c| c.expect("a PEM certificate")).collect();
+        let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).expect("a PEM key");
+        let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .expect("a certificate and its key");
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let (addr, running) = serve_tcp("tls", move |stream| {
+            let acceptor = acceptor.clone();
+            async move {
+                if let Ok(mut s) = acceptor.accept(stream).await {
+                    use tokio::io::AsyncWriteExt;
+                    let _ = s.shutdown().await;
+                }
+            }
+        });
+        Self { addr, _running: running }
     }
 }

@@ -8,17 +8,17 @@ use std::process::Command;
 
 use crate::cli::{code, dangle, demo, read, text};
 
-fn json(p: &Path) -> serde_json::Value {
+pub(crate) fn json(p: &Path) -> serde_json::Value {
     serde_json::from_str(&read(p)).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
-fn validator(schema: &str) -> jsonschema::Validator {
+pub(crate) fn validator(schema: &str) -> jsonschema::Validator {
     let schema = json(&Path::new(env!("CARGO_MANIFEST_DIR")).join(schema));
     jsonschema::validator_for(&schema).expect("the schema compiles")
 }
 
 #[track_caller]
-fn valid(v: &jsonschema::Validator, doc: &serde_json::Value, what: &str) {
+pub(crate) fn valid(v: &jsonschema::Validator, doc: &serde_json::Value, what: &str) {
     let errors: Vec<String> = v.iter_errors(doc).take(10).map(|e| format!("{} at {}", e, e.instance_path())).collect();
     assert!(errors.is_empty(), "{what} does not match its schema:\n  {}", errors.join("\n  "));
 }

@@ -12,6 +12,7 @@ mod architecture;
 mod aws;
 mod alerts;
 mod aws_binary;
+mod baselines;
 mod cli;
 mod common;
 mod examples;

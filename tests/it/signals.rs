@@ -24,12 +24,14 @@ files   CNAME files.example.net.s3.amazonaws.com.        ; S3: the bucket exists
 pages   CNAME someone.github.io.                         ; GitHub Pages: an edge case
 tunnel  CNAME abc123.ngrok.io.                           ; a regular-expression fingerprint
 lb      CNAME gone-1.us-east-1.elb.amazonaws.com.        ; NXDOMAIN, but nobody else can claim an ELB name
-www     CNAME example-site.pages.invalid.                ; no fingerprint: never asked
+www     CNAME example-site.pages.zz.                     ; no fingerprint: never asked; no server answers for it
 sub     NS    ns-101.awsdns-12.com.                      ; Route53's servers refuse it: lame at a hosted service
 sub     NS    ns-900.awsdns-50.net.
 labs    NS    ns1.gone-dns-vendor.test.                  ; the server's own name does not exist
 ok      NS    ns.served.test.                            ; the server serves the sub-zone
 half    NS    ns.served.test.                            ; the same server refuses this one
+legacy  CNAME app.gone-vendor.test.                      ; nobody has registered gone-vendor.test
+partner CNAME missing.served.test.                       ; served.test exists, missing.served.test does not
 "#;
 
 /// The provider zones the local name server holds.
@@ -185,12 +187,12 @@ fn fingerprints_raise_what_the_services_say_is_unclaimed_and_nothing_else() {
 #[test]
 fn signals_off_send_nothing_and_change_nothing() {
     let (dns, http) = servers();
-    let (_d, dir) = estate(&dns, &http, "fingerprints = false\n[signals.dns]\ndelegations = false");
+    let (_d, dir) = estate(&dns, &http, "fingerprints = false\n[signals.dns]\ndelegations = false\nchains = false");
     scan(&dir);
     let f = findings(&dir);
     assert!(http.hosts().is_empty(), "{:?}", http.hosts());
     for (n, (sev, _, _, reason)) in &f {
-        assert!(!reason.contains("fingerprint") && !reason.contains("asked now"), "{n}: {reason}");
+        assert!(!reason.contains("fingerprint") && !reason.contains("asked now") && !reason.contains("resolved now"), "{n}: {reason}");
         assert_ne!(sev, "high", "{n}: {reason}");
     }
 }
@@ -299,4 +301,23 @@ fn certificates_logged_since_a_name_dangles_make_it_critical_and_searches_are_ca
         let (a, b) = (std::fs::read_to_string(dir.join("out").join(f)).unwrap(), std::fs::read_to_string(dir.join("again").join(f)).unwrap());
         assert!(a == b, "{f} differs between the scan and report --run");
     }
+}
+
+#[test]
+fn external_chains_that_end_in_nxdomain_say_whether_the_domain_can_be_registered() {
+    let (dns, http) = servers();
+    let (_d, dir) = estate(&dns, &http, "fingerprints = false\n[signals.dns]\ndelegations = false");
+    scan(&dir);
+    let f = findings(&dir);
+    let get = |n: &str| f.get(n).unwrap_or_else(|| panic!("{n} is a finding: {f:#?}"));
+    let (sev, conf, kind, reason) = get("legacy.example.net");
+    assert_eq!((sev.as_str(), conf.as_str(), kind.as_str()), ("high", "firm", "external-takeover-prone"), "{reason}");
+    assert!(reason.contains("`app.gone-vendor.test` does not exist (NXDOMAIN), and `gone-vendor.test` is not registered under `.test`: whoever registers"), "{reason}");
+    let (sev, _, kind, reason) = get("partner.example.net");
+    assert_eq!((sev.as_str(), kind.as_str()), ("medium", "broken-chain"), "{reason}");
+    assert!(reason.contains("does not exist (NXDOMAIN) under `served.test`"), "{reason}");
+    // A name no server answers for (REFUSED: no answer to judge by) changes nothing.
+    let (sev, _, _, reason) = get("www.example.net");
+    assert!(!reason.contains("resolved now"), "{reason}");
+    assert_ne!(sev, "high");
 }

@@ -164,7 +164,7 @@ fn verdict(ask: &Ask, fps: &[&'static Fingerprint], got: &Got, status: Status) -
     }
     if let Some(Ok(a)) = &got.http {
         if let Some(fp) = fingerprints::match_answer(fps, Answer::Http { status: a.status, body: &a.body }) {
-            let what = format!("HTTP {} from {} for `{}` {}", a.status, a.address, ask.host_header, shown(fp));
+            let what = format!("HTTP {} from {} for `{}` {}", a.status, a.address, ask.host_header, shown(fp, &a.body));
             return Some(match fp.held {
                 false => (Claim::Available, fp.stance, unclaimed(fp, &what)),
                 true => (Claim::Taken, fp.stance, held(fp, &what, status)),
@@ -183,11 +183,11 @@ fn verdict(ask: &Ask, fps: &[&'static Fingerprint], got: &Got, status: Status) -
     None
 }
 
-/// The fingerprint as the reason quotes it.
-fn shown(fp: &Fingerprint) -> String {
-    match &fp.test {
-        fingerprints::Test::Status(_) => "(the status is the fingerprint)".into(),
-        _ => format!("matching “{}”", dangle_model::excerpt(&fp.text)),
+/// What matched, as the reason quotes it: the answer's own words.
+fn shown(fp: &Fingerprint, body: &[u8]) -> String {
+    match fingerprints::matched_text(fp, body) {
+        Some(t) => format!("saying “{}”", dangle_model::excerpt(&t)),
+        None => "(the status is the fingerprint)".into(),
     }
 }
 

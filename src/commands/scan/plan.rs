@@ -54,9 +54,34 @@ fn foreign_reason(top: &Evidence) -> Option<String> {
     })
 }
 
+/// What an owned row's endpoint answered with: the input of the certificate baselines.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    /// The SNI sent (the record name).
+    pub name: String,
+    /// Where it answered.
+    pub address: String,
+    pub verdict: Verdict,
+    pub leaf: crate::probe::CertInfo,
+    pub alpn: Option<String>,
+    pub ca_names: Option<Vec<String>>,
+}
+
+/// Keys our own endpoints have shown (their baselines), by SPKI SHA-256: the name and the run since.
+pub type Known = std::collections::HashMap<String, (String, Option<i64>)>;
+
 /// Probes the rows that need it and the named targets, and folds the answers into `judgements`
-/// (severity) and the result.
-pub async fn probe_rows(prober: &Arc<Prober>, records: &[DnsRecord], judgements: &mut [Judgement], named: &[NamedTarget], progress: &crate::commands::progress::Progress) -> Probes {
+/// (severity) and the result. With `baseline` (the keys our endpoints have shown), owned rows are
+/// probed too and come back as [`Observed`], and a dangling or unverified target that answers with
+/// one of those keys is `ours` by key continuity.
+pub async fn probe_rows(
+    prober: &Arc<Prober>,
+    records: &[DnsRecord],
+    judgements: &mut [Judgement],
+    named: &[NamedTarget],
+    progress: &crate::commands::progress::Progress,
+    baseline: Option<&Known>,
+) -> (Probes, Vec<Observed>) {
     let mut jobs: Vec<Job> = Vec::new();
     let mut job_of: FxHashMap<Job, u32> = FxHashMap::default();
     let mut wanted: Vec<(u32, u32)> = Vec::new();
@@ -67,7 +92,8 @@ pub async fn probe_rows(prober: &Arc<Prober>, records: &[DnsRecord], judgements:
         })
     };
     for (i, j) in judgements.iter().enumerate() {
-        if !matches!(j.status, Status::Dangling | Status::Unverified) {
+        let owned_too = baseline.is_some() && j.status == Status::Owned;
+        if !matches!(j.status, Status::Dangling | Status::Unverified) && !owned_too {
             continue;
         }
         let record = &records[j.record as usize];
@@ -78,8 +104,9 @@ pub async fn probe_rows(prober: &Arc<Prober>, records: &[DnsRecord], judgements:
     let named_jobs: Vec<u32> = named.iter().map(|t| add(Job { target: t.host.clone(), sni: t.sni.clone(), port: t.port }, &mut jobs)).collect();
     let mut out = Probes::default();
     let mut summaries: Vec<RowProbe> = Vec::new();
+    let mut observed: Vec<Observed> = Vec::new();
     if jobs.is_empty() {
-        return out;
+        return (out, observed);
     }
     tracing::info!(rows = wanted.len(), named = named.len(), targets = jobs.len(), "probing");
     let bar = progress.probes(jobs.len() as u64);
@@ -87,7 +114,19 @@ pub async fn probe_rows(prober: &Arc<Prober>, records: &[DnsRecord], judgements:
     bar.finish();
     // Each job's evidence, once, and the row summary every row of that job shares.
     let mut per_job: Vec<u32> = Vec::with_capacity(jobs.len());
-    for evidence in results {
+    // Each job's answering leaf (of the evidence that speaks for it), for baselines and key continuity.
+    let mut tops: Vec<Option<Observed>> = Vec::with_capacity(jobs.len());
+    for (k, evidence) in results.into_iter().enumerate() {
+        tops.push(summarize(&evidence).and_then(|top| {
+            Some(Observed {
+                name: jobs[k].sni.clone(),
+                address: top.place(),
+                verdict: top.verdict,
+                leaf: top.chain.first()?.clone(),
+                alpn: top.alpn.clone(),
+                ca_names: top.requested_ca_names.clone(),
+            })
+        }));
         let first = out.evidence.len() as u32;
         // `reason` here is what a foreign answer adds to any row of this job.
         let row = match summarize(&evidence) {
@@ -107,9 +146,32 @@ pub async fn probe_rows(prober: &Arc<Prober>, records: &[DnsRecord], judgements:
     }
     for (ji, ki) in wanted {
         let j = &mut judgements[ji as usize];
-        let base = &summaries[per_job[ki as usize] as usize];
+        let mut base = summaries[per_job[ki as usize] as usize].clone();
+        let top = tops[ki as usize].as_ref();
+        if j.status == Status::Owned {
+            if let Some(o) = top {
+                observed.push(o.clone());
+            }
+            out.set_row(ji, base);
+            continue;
+        }
+        // Key continuity: a key our own endpoints have shown answers here (the prober checked the
+        // handshake signature, so the server holds that key): ours, though no CA of ours certified it.
+        let continuity = match (baseline, top) {
+            (Some(known), Some(o)) if matches!(base.verdict, Verdict::Foreign | Verdict::Shared) => known.get(&o.leaf.spki_sha256),
+            _ => None,
+        };
+        if let Some((name, since)) = continuity {
+            base.verdict = Verdict::Ours;
+            base.detail = format!("{} (ours by key continuity: the key {name} has shown{})", base.detail, since.map(|r| format!(" since run {r}")).unwrap_or_default());
+        }
+        let base = &base;
         let reason = match (j.status, base.verdict) {
             (_, Verdict::Foreign) => base.reason.clone(),
+            (Status::Dangling, Verdict::Ours) if continuity.is_some() => Some(format!(
+                "; yet our own key answers there, the one {} has shown (key continuity; often an account or subscription outside the configured scope)",
+                continuity.map(|(n, _)| n.as_str()).unwrap_or_default()
+            )),
             (Status::Dangling, Verdict::Ours) => {
                 Some("; yet our own certificate answers there (often an account or subscription outside the configured scope)".to_string())
             }
@@ -119,7 +181,7 @@ pub async fn probe_rows(prober: &Arc<Prober>, records: &[DnsRecord], judgements:
         j.severity = j.severity.max(severity(j.status, j.claimable, base.verdict == Verdict::Foreign));
         out.set_row(ji, RowProbe { reason, ..base.clone() });
     }
-    out
+    (out, observed)
 }
 
 #[cfg(test)]

@@ -47,7 +47,9 @@ impl<'a> RunView<'a> {
         };
         let target = |seq: &u32| run.judgements[*seq as usize].target(run.records).map(|t| t.to_string()).unwrap_or_default();
         at.sort_by(|a, b| key(a).cmp(&key(b)).then_with(|| target(a).cmp(&target(b))));
-        Report::of_positions(meta, at, self.counts(), self.gaps(), self.named_probes())
+        let mut report = Report::of_positions(meta, at, self.counts(), self.gaps(), self.named_probes());
+        report.certificates = self.run.certificates.to_vec();
+        report
     }
 
     fn counts(&self) -> RowCounts {

@@ -1,0 +1,67 @@
+//! Certificate baselines of owned TLS endpoints (`[probe] baseline`): per name, the key and issuer it
+//! answered with, kept across runs, and the findings a run makes against them (a key or issuer that
+//! changed, a certificate that expires soon or has expired). What the store keeps and the reports show.
+
+use serde::Serialize;
+
+use crate::reconcile::Severity;
+
+/// What one owned name answered with, as the store keeps it. Runs are ids; `None` is the run being
+/// written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Baseline {
+    /// The SNI (the record name).
+    pub name: String,
+    /// SHA-256 of the leaf's SubjectPublicKeyInfo (hex).
+    pub spki: String,
+    pub issuer: String,
+    /// The CA names the server asks a client certificate from (empty: none asked).
+    pub ca_names: String,
+    pub alpn: String,
+    pub not_after: String,
+    /// The run that first saw this name answer.
+    pub first_run: Option<i64>,
+    /// The run in which its key or issuer last changed (or the first).
+    pub changed_run: Option<i64>,
+}
+
+/// What a baseline finding is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CertKind {
+    /// A new key certified by our own CA (or pinned): a rotation, said for the record.
+    KeyRotated,
+    /// A new key, same issuer, not ours by trust anchor or pin.
+    KeyChanged,
+    /// A new issuer (with or without a new key), not ours by trust anchor or pin.
+    IssuerChanged,
+    /// Expires within `[probe] expiry_warn_days`.
+    Expiring,
+    Expired,
+}
+
+impl CertKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::KeyRotated => "key-rotated",
+            Self::KeyChanged => "key-changed",
+            Self::IssuerChanged => "issuer-changed",
+            Self::Expiring => "expiring",
+            Self::Expired => "expired",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::KeyRotated, Self::KeyChanged, Self::IssuerChanged, Self::Expiring, Self::Expired].into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// One baseline finding of a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CertFinding {
+    pub name: String,
+    /// Where it answered (`ADDRESS:PORT`).
+    pub address: String,
+    pub kind: CertKind,
+    pub severity: Severity,
+    pub detail: String,
+}
