@@ -181,6 +181,27 @@ pub fn scan_into(cfg: &Config, store: &mut Store, probe: bool, lock_timeout: std
                 rt.block_on(plan::probe_rows(&p, &inv.records, &mut judgements, &cfg.probe.targets, &super::progress::Progress::new(), baseline.as_ref()));
             if cfg.probe.baseline {
                 (certificates, baselines) = baseline::check(&before, &observed, &started, cfg.probe.expiry_warn_days);
+                // Certificates for our owned names on keys none of our endpoints has shown (CT).
+                if let Some(ct_cfg) = &cfg.signals.ct {
+                    let known: std::collections::HashSet<String> =
+                        before.values().map(|b| b.spki.clone()).chain(observed.iter().map(|o| o.leaf.spki_sha256.clone())).collect();
+                    let mut since = std::collections::BTreeMap::new();
+                    for b in &baselines {
+                        let from = match b.first_run {
+                            Some(r) => store.run_meta(r)?.started_at,
+                            None => started.clone(),
+                        };
+                        since.insert(b.name.clone(), from);
+                    }
+                    let now = crate::time::unix_now();
+                    let cutoff = now - ct_cfg.max_age.as_secs() as i64;
+                    let fresh = !ct_cfg.max_age.is_zero();
+                    let cached = |k: &str| if fresh { store.ct_cached(&[k.to_string()], cutoff).ok().and_then(|mut m| m.remove(k)) } else { None };
+                    let (fetched, found) = rt.block_on(ct::unknown_keys(ct_cfg, &cached, &since, &known, &crate::time::now_rfc3339()));
+                    store.ct_save(&fetched, now)?;
+                    certificates.extend(found);
+                    certificates.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.name.cmp(&b.name)).then_with(|| a.kind.cmp(&b.kind)));
+                }
             }
             probed
         }

@@ -38,6 +38,9 @@ pub enum CertKind {
     /// Expires within `[probe] expiry_warn_days`.
     Expiring,
     Expired,
+    /// Certificate Transparency lists a valid certificate for the name on a key none of our endpoints
+    /// has shown.
+    UnknownKey,
 }
 
 impl CertKind {
@@ -48,10 +51,11 @@ impl CertKind {
             Self::IssuerChanged => "issuer-changed",
             Self::Expiring => "expiring",
             Self::Expired => "expired",
+            Self::UnknownKey => "unknown-key",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::KeyRotated, Self::KeyChanged, Self::IssuerChanged, Self::Expiring, Self::Expired].into_iter().find(|k| k.as_str() == s)
+        [Self::KeyRotated, Self::KeyChanged, Self::IssuerChanged, Self::Expiring, Self::Expired, Self::UnknownKey].into_iter().find(|k| k.as_str() == s)
     }
 }
 

@@ -171,3 +171,45 @@ fn owned_endpoints_keep_a_baseline_and_a_changed_issuer_or_an_expiry_is_a_findin
     let md = std::fs::read_to_string(dir.join("out/report.md")).unwrap();
     assert!(md.contains("## Certificates of owned endpoints") && md.contains("| high | api.example.org |"), "{md}");
 }
+
+#[test]
+fn certificate_transparency_names_certificates_for_owned_names_on_keys_we_have_not_seen() {
+    let org = ca("Example Org CA");
+    let public = ca("Some Public CA");
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    std::fs::write(dir.join("org-ca.pem"), org.cert.pem()).unwrap();
+    let ours = KeyPair::generate().unwrap();
+    let (chain, key) = leaf(&org, &ours, "api.example.org", 365);
+    let api = Tls::start(&chain, &key);
+    // What the CT log lists for api.example.org: an old certificate (before dangle watched the
+    // name), one on our own key, one on a key no endpoint of ours has shown.
+    let theirs = KeyPair::generate().unwrap();
+    let (foreign_pem, _) = leaf(&public, &theirs, "api.example.org", 90);
+    let (own_pem, _) = leaf(&org, &ours, "api.example.org", 365);
+    let soon = dangle::store::format_unix(dangle::time::unix_now() as u64 + 60);
+    let soon = soon.trim_end_matches('Z');
+    let entry = |id: u64, nb: &str, issuer: &str| serde_json::json!({"id": id, "issuer_name": issuer, "common_name": "api.example.org", "name_value": "api.example.org", "not_before": nb, "not_after": "2099-01-01T00:00:00"});
+    let search = serde_json::json!([entry(300, "2020-01-01T00:00:00", "CN=Old CA"), entry(301, soon, "CN=Some Public CA"), entry(302, soon, "CN=Example Org CA")]).to_string();
+    let first_pem = |pem: &str| pem.split_inclusive("-----END CERTIFICATE-----\n").next().unwrap().to_string();
+    let ct = dangle_testkit::Http::start(vec![
+        ("/?q=api.example.org&output=json".into(), dangle_testkit::Reply::new(200, search)),
+        ("/?d=301".into(), dangle_testkit::Reply::new(200, first_pem(&foreign_pem))),
+        ("/?d=302".into(), dangle_testkit::Reply::new(200, first_pem(&own_pem))),
+    ]);
+    estate(dir, &api, &api);
+    let cfg = std::fs::read_to_string(dir.join("dangle.toml")).unwrap();
+    std::fs::write(dir.join("dangle.toml"), format!("{cfg}[signals.ct]\nurl = \"http://{}\"\nrequests_per_second = 50\n", ct.addr)).unwrap();
+    for run in 1..=2 {
+        let (certs, failing, _) = scan(dir);
+        let unknown: Vec<_> = certs.iter().filter(|c| c.0 == "unknown-key").collect();
+        assert_eq!(unknown.len(), 1, "run {run}: {certs:?}");
+        assert_eq!(unknown[0].1, "high");
+        assert!(unknown[0].2.starts_with("a certificate for api.example.org issued on ") && unknown[0].2.contains("(log id 301) is on a key none of our endpoints has shown"), "{unknown:?}");
+        assert!(failing >= 1);
+    }
+    // One search for the dangling name (old.example.org), one for the owned name and one download per
+    // certificate listed since the baseline began; then the cache: the second run asked nothing. (The
+    // old certificate is never fetched.)
+    assert_eq!(ct.hosts().len(), 4, "{:?}", ct.hosts());
+}

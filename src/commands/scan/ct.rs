@@ -33,8 +33,83 @@ pub struct Stats {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Logged {
     not_before: String,
+    not_after: String,
     issuer: String,
     id: String,
+}
+
+/// The most certificates per owned name whose keys are fetched and compared in one run (the newest).
+const KEYS_PER_NAME: usize = 5;
+
+/// Certificates logged for our owned names (those with a baseline, `[probe] baseline`) since their
+/// baselines began, still valid, on keys none of our endpoints has shown: someone holds a
+/// certificate that lets them answer for the name. `since`: per name, when its baseline began (RFC
+/// 3339); `known`: every key our endpoints have shown. Each certificate is fetched once (`?d=ID`,
+/// cached like the searches; `cached` reads the store's cache). Returns what was fetched (for the
+/// cache) and the findings.
+pub async fn unknown_keys(
+    cfg: &CtConfig,
+    cached: &dyn Fn(&str) -> Option<String>,
+    since: &BTreeMap<String, String>,
+    known: &std::collections::HashSet<String>,
+    now: &str,
+) -> (Vec<(String, String)>, Vec<crate::store::CertFinding>) {
+    let mut fetched: Vec<(String, String)> = Vec::new();
+    let mut findings = Vec::new();
+    if since.is_empty() {
+        return (fetched, findings);
+    }
+    let Ok(client) = crate::commands::alert::client() else { return (fetched, findings) };
+    let mut pace = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(cfg.requests_per_second.max(1))));
+    pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let deadline = tokio::time::Instant::now() + cfg.timeout;
+    let base = cfg.url.trim_end_matches('/').to_string();
+    // One answer, from the cache or fetched now (paced, within the deadline).
+    let mut get = async |key: String, url: String, fetched: &mut Vec<(String, String)>| -> Option<String> {
+        if let Some(b) = cached(&key) {
+            return Some(b);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::select! {
+            _ = pace.tick() => {}
+            _ = tokio::time::sleep_until(deadline) => return None,
+        }
+        let body = tokio::time::timeout_at(deadline, search(&client, &url)).await.ok()?.ok()?;
+        fetched.push((key, body.clone()));
+        Some(body)
+    };
+    for (name, from) in since {
+        let Some(body) = get(name.clone(), format!("{base}/?q={}&output=json", encode(name)), &mut fetched).await else { continue };
+        let Some(mut logged) = parse(&body, name) else { continue };
+        logged.retain(|l| stamp(&l.not_before) >= stamp(from) && stamp(&l.not_after) >= stamp(now));
+        logged.sort_by(|a, b| b.not_before.cmp(&a.not_before));
+        logged.dedup_by(|a, b| a.id == b.id);
+        for l in logged.into_iter().take(KEYS_PER_NAME) {
+            let Some(pem) = get(format!("cert:{}", l.id), format!("{base}/?d={}", encode(&l.id)), &mut fetched).await else { continue };
+            use rustls::pki_types::pem::PemObject;
+            let Ok(der) = rustls::pki_types::CertificateDer::from_pem_slice(pem.as_bytes()) else { continue };
+            let info = crate::probe::cert_info(&der);
+            if info.spki_sha256.is_empty() || known.contains(&info.spki_sha256) {
+                continue;
+            }
+            findings.push(crate::store::CertFinding {
+                name: name.clone(),
+                address: "Certificate Transparency".into(),
+                kind: crate::store::CertKind::UnknownKey,
+                severity: Severity::High,
+                detail: format!(
+                    "a certificate for {name} issued on {} by {} (log id {}) is on a key none of our endpoints has shown ({}…): whoever holds it can answer for the name",
+                    stamp(&l.not_before),
+                    dangle_model::excerpt(&l.issuer),
+                    dangle_model::excerpt(&l.id),
+                    &info.spki_sha256[..16.min(info.spki_sha256.len())]
+                ),
+            });
+        }
+    }
+    (fetched, findings)
 }
 
 /// The names the step would search for (for the store's cache).
@@ -193,7 +268,7 @@ fn parse(body: &str, name: &str) -> Option<Vec<Logged>> {
             Some(serde_json::Value::String(s)) => s.clone(),
             _ => String::new(),
         };
-        out.push(Logged { not_before: s("not_before").to_string(), issuer: s("issuer_name").to_string(), id });
+        out.push(Logged { not_before: s("not_before").to_string(), not_after: s("not_after").to_string(), issuer: s("issuer_name").to_string(), id });
     }
     Some(out)
 }
