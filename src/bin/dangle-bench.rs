@@ -117,7 +117,7 @@ fn main() {
             stale_days: 90,
             probing: false,
             claims: &Default::default(),
-            certificates: &[],
+            name_findings: &[],
             baselines: &[],
         })
         .expect("write run");
@@ -146,7 +146,7 @@ fn main() {
             stale_days: 90,
             probing: false,
             claims: &Default::default(),
-            certificates: &[],
+            name_findings: &[],
             baselines: &[],
         })
         .expect("write second run");

@@ -6,6 +6,7 @@ pub mod claims;
 pub mod ct;
 pub mod delegation;
 pub mod fingerprint;
+mod names;
 mod plan;
 mod view;
 
@@ -151,7 +152,11 @@ pub fn scan_into(cfg: &Config, store: &mut Store, probe: bool, lock_timeout: std
         true => store.baselines()?,
         false => Default::default(),
     };
-    let (mut certificates, mut baselines) = (Vec::new(), Vec::new());
+    // The resolution path's findings that need no query: split horizon, wildcards answering for
+    // deleted names (the store's history).
+    let mut name_findings = names::split_horizon(&inv.records);
+    name_findings.extend(names::wildcard_shadows(&inv.records, &judgements, &store.known_names()?));
+    let mut baselines = Vec::new();
     let probed = match prober {
         Some(p) => {
             if p.settings().trust.is_empty() {
@@ -171,6 +176,7 @@ pub fn scan_into(cfg: &Config, store: &mut Store, probe: bool, lock_timeout: std
                 };
                 if cfg.signals.delegations {
                     rt.block_on(delegation::check(&asker, &inv.records, &mut judgements, &mut claims, limits));
+                    name_findings.extend(rt.block_on(names::zone_delegations(&asker, &inv.records, limits)));
                 }
                 if cfg.signals.chains {
                     rt.block_on(chain::check(&asker, &inv.records, &mut judgements, &mut claims, limits));
@@ -180,7 +186,9 @@ pub fn scan_into(cfg: &Config, store: &mut Store, probe: bool, lock_timeout: std
             let (probed, observed) =
                 rt.block_on(plan::probe_rows(&p, &inv.records, &mut judgements, &cfg.probe.targets, &super::progress::Progress::new(), baseline.as_ref()));
             if cfg.probe.baseline {
-                (certificates, baselines) = baseline::check(&before, &observed, &started, cfg.probe.expiry_warn_days);
+                let (found, now) = baseline::check(&before, &observed, &started, cfg.probe.expiry_warn_days);
+                name_findings.extend(found);
+                baselines = now;
                 // Certificates for our owned names on keys none of our endpoints has shown (CT).
                 if let Some(ct_cfg) = &cfg.signals.ct {
                     let known: std::collections::HashSet<String> =
@@ -199,14 +207,14 @@ pub fn scan_into(cfg: &Config, store: &mut Store, probe: bool, lock_timeout: std
                     let cached = |k: &str| if fresh { store.ct_cached(&[k.to_string()], cutoff).ok().and_then(|mut m| m.remove(k)) } else { None };
                     let (fetched, found) = rt.block_on(ct::unknown_keys(ct_cfg, &cached, &since, &known, &crate::time::now_rfc3339()));
                     store.ct_save(&fetched, now)?;
-                    certificates.extend(found);
-                    certificates.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.name.cmp(&b.name)).then_with(|| a.kind.cmp(&b.kind)));
+                    name_findings.extend(found);
                 }
             }
             probed
         }
         None => crate::store::Probes::default(),
     };
+    name_findings.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.name.cmp(&b.name)).then_with(|| a.kind.cmp(&b.kind)));
     for (verdict, n) in probed.counts() {
         tracing::info!(%verdict, rows = n, "probed");
     }
@@ -224,7 +232,7 @@ pub fn scan_into(cfg: &Config, store: &mut Store, probe: bool, lock_timeout: std
         stale_days: i64::from(cfg.stale_days),
         probing: probe,
         claims: &claims,
-        certificates: &certificates,
+        name_findings: &name_findings,
         baselines: &baselines,
     };
     let (run, report) = store_and_report(store, &input, outputs, t)?;
@@ -451,13 +459,13 @@ pub fn print_report(src: &dyn Source, report: &Report, format: FormatArg, thresh
                 };
                 write!(out, "{}", report::table(head, &rows, crate::cli::table_width()))?;
             }
-            if !report.certificates.is_empty() {
+            if !report.name_findings.is_empty() {
                 let rows: Vec<Vec<String>> = report
-                    .certificates
+                    .name_findings
                     .iter()
                     .map(|c| vec![c.severity.to_string(), c.name.clone(), c.address.clone(), c.kind.as_str().to_string(), c.detail.clone()])
                     .collect();
-                writeln!(out, "certificates of owned endpoints ([probe] baseline):")?;
+                writeln!(out, "live checks of our names (certificates, resolution path):")?;
                 write!(out, "{}", report::table(&["SEVERITY", "NAME", "AT", "KIND", "DETAIL"], &rows, crate::cli::table_width()))?;
             }
             if !report.named_probes.is_empty() {
@@ -466,7 +474,7 @@ pub fn print_report(src: &dyn Source, report: &Report, format: FormatArg, thresh
                 writeln!(out, "named targets ([[probe.targets]]):")?;
                 write!(out, "{}", report::table(&["TARGET", "SNI", "PROBE", "DETAIL"], &rows, crate::cli::table_width()))?;
             }
-            let n = report.count_at_or_above(threshold) + report.certificates.iter().filter(|c| c.severity >= threshold).count();
+            let n = report.count_at_or_above(threshold) + report.name_findings.iter().filter(|c| c.severity >= threshold).count();
             if n > 0 || report.finding_count() > 0 {
                 writeln!(out, "{n} finding(s) at or above {threshold}")?;
             }

@@ -266,6 +266,42 @@ impl Prober {
         }
     }
 
+    /// The name servers of `zone` as DNS answers now (`NS` through the resolver), lower case without
+    /// the final dot; `Err` with what DNS said instead (NXDOMAIN, no NS records, no answer).
+    pub async fn lookup_ns(&self, zone: &str) -> Result<Vec<String>, Lookup> {
+        let zone = key(zone);
+        let resolver = self.resolver().await.map_err(Lookup::Failed)?;
+        let bound = 4 * self.settings.connect_timeout;
+        let got = tokio::time::timeout(bound, resolver.lookup(format!("{zone}."), hickory_resolver::proto::rr::RecordType::NS)).await;
+        match got {
+            Err(_) => Err(Lookup::Failed(format!("{zone} NS: no answer within {} ms", bound.as_millis()))),
+            Ok(Err(e)) if e.is_nx_domain() => Err(Lookup::NxDomain(zone)),
+            Ok(Err(e)) if e.is_no_records_found() => Err(Lookup::NoAddresses(zone)),
+            Ok(Err(e)) => Err(Lookup::Failed(format!("{zone} NS {}", lookup_failure(&e)))),
+            Ok(Ok(l)) => {
+                let mut ns: Vec<String> = l
+                    .answers()
+                    .iter()
+                    .filter_map(|r| match &r.data {
+                        hickory_resolver::proto::rr::RData::NS(n) => Some(key(&n.0.to_ascii())),
+                        _ => None,
+                    })
+                    .collect();
+                ns.sort();
+                ns.dedup();
+                Ok(ns)
+            }
+        }
+    }
+
+    /// Which resolver the lookups go to, for a reason: the configured name servers, or the system's.
+    pub fn resolver_name(&self) -> String {
+        match &self.nameservers {
+            Some(ns) => ns.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", "),
+            None => "the system resolver".into(),
+        }
+    }
+
     /// Where to dial `host` on `port`: `connect_to` first (by name, then by each address it resolves
     /// to), then DNS. Each entry: the address shown (none when `connect_to` maps the name itself) and
     /// the address to dial, or why not; an error when the name does not resolve.

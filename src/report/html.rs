@@ -136,9 +136,9 @@ impl Report {
             }
             writeln!(w, "</tbody></table>\n</section>")?;
         }
-        if !self.certificates.is_empty() {
-            writeln!(w, "<section id=\"certificates\">\n<h2>Certificates of owned endpoints</h2>\n<table><thead><tr><th>severity</th><th>name</th><th>at</th><th>kind</th><th>detail</th></tr></thead><tbody>")?;
-            for c in &self.certificates {
+        if !self.name_findings.is_empty() {
+            writeln!(w, "<section id=\"names\">\n<h2>Live checks of our names</h2>\n<table><thead><tr><th>severity</th><th>name</th><th>at</th><th>kind</th><th>detail</th></tr></thead><tbody>")?;
+            for c in &self.name_findings {
                 writeln!(w, "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", c.severity, esc(&c.name), esc(&c.address), c.kind.as_str(), esc(&c.detail))?;
             }
             writeln!(w, "</tbody></table>\n</section>")?;

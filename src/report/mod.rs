@@ -110,8 +110,9 @@ pub struct Report {
     pub named_probes: Vec<NamedProbeRow>,
     /// Findings per run up to this one (the HTML report's chart), oldest first.
     pub history: Vec<RunPoint>,
-    /// `[probe] baseline`: what owned endpoints' certificates did against their baselines, worst first.
-    pub certificates: Vec<crate::store::CertFinding>,
+    /// Live checks of our names, worst first: owned endpoints' certificates against their baselines
+    /// (`[probe] baseline`), and the resolution path's findings about names and zones.
+    pub name_findings: Vec<crate::store::NameFinding>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,7 +145,7 @@ impl Report {
         })?;
         let mut report = Self::new(store.run_meta(run)?, findings, store.row_counts(run)?, store.gaps(run)?, store.named_probes(run)?);
         report.history = store.finding_history(Some(run), HISTORY_RUNS)?;
-        report.certificates = store.cert_findings(run)?;
+        report.name_findings = store.name_findings(run)?;
         Ok(report)
     }
 
@@ -159,13 +160,13 @@ impl Report {
                 .then_with(|| a.set_id.cmp(&b.set_id))
                 .then_with(|| a.target.cmp(&b.target))
         });
-        Self { run, findings: Findings::Rows(findings), counts, gaps, named_probes, history: Vec::new(), certificates: Vec::new() }
+        Self { run, findings: Findings::Rows(findings), counts, gaps, named_probes, history: Vec::new(), name_findings: Vec::new() }
     }
 
     /// A report of `run` whose findings are the rows at positions `at` of its source, already in
     /// report order (a [`Source`] that holds them: the scan's run in memory, or the stored run).
     pub fn of_positions(run: RunMeta, at: Vec<u32>, counts: RowCounts, gaps: Vec<GapRow>, named_probes: Vec<NamedProbeRow>) -> Self {
-        Self { run, findings: Findings::At(at), counts, gaps, named_probes, history: Vec::new(), certificates: Vec::new() }
+        Self { run, findings: Findings::At(at), counts, gaps, named_probes, history: Vec::new(), name_findings: Vec::new() }
     }
 
     /// This run's findings by severity, as a point of the history chart.
@@ -223,7 +224,7 @@ impl Report {
             .map(|s| crate::reconcile::Confidence::ALL.into_iter().filter(|c| *c >= min).map(|c| self.counts.by_confidence[s as usize][c as usize]).sum::<usize>())
             .sum();
         // Certificate findings are what the wire showed: `confirmed`.
-        let certs = self.certificates.iter().filter(|c| c.severity >= threshold).count();
+        let certs = self.name_findings.iter().filter(|c| c.severity >= threshold).count();
         findings + self.named_foreign().len() + certs
     }
 
@@ -331,8 +332,8 @@ impl Report {
         if !self.named_probes.is_empty() {
             json.field("named_probes", &self.named_probes)?;
         }
-        if !self.certificates.is_empty() {
-            json.field("certificates", &self.certificates)?;
+        if !self.name_findings.is_empty() {
+            json.field("name_findings", &self.name_findings)?;
         }
         Ok(json.end()?)
     }
@@ -423,10 +424,10 @@ impl Report {
             }
             writeln!(o)?;
         }
-        if !self.certificates.is_empty() {
-            writeln!(o, "## Certificates of owned endpoints\n\nAgainst the baselines dangle keeps of them (`[probe] baseline`).\n")?;
+        if !self.name_findings.is_empty() {
+            writeln!(o, "## Live checks of our names\n\nOwned endpoints' certificates against the baselines dangle keeps of them (`[probe] baseline`), and what the resolution path shows about our names and zones.\n")?;
             writeln!(o, "| severity | name | at | kind | detail |\n| --- | --- | --- | --- | --- |")?;
-            for c in &self.certificates {
+            for c in &self.name_findings {
                 writeln!(o, "| {} | {} | {} | {} | {} |", c.severity, cell(&c.name), cell(&c.address), c.kind.as_str(), cell(&c.detail))?;
             }
             writeln!(o)?;

@@ -53,8 +53,10 @@ fn pascal(id: &str) -> String {
     id.split('-').map(|w| w[..1].to_uppercase() + &w[1..]).collect()
 }
 
-/// The rule of the certificate baseline findings (`[probe] baseline`), after the kinds' rules.
+/// The rules of the live checks of our names, after the kinds' rules: certificates of owned endpoints
+/// (`[probe] baseline`), and the resolution path's findings about names and zones.
 const CERT_RULE: &str = "owned-endpoint-certificate";
+const PATH_RULE: &str = "resolution-path";
 
 fn rules() -> Vec<serde_json::Value> {
     let mut rules: Vec<serde_json::Value> = Kind::findings()
@@ -76,31 +78,55 @@ fn rules() -> Vec<serde_json::Value> {
             })
         })
         .collect();
-    rules.push(json!({
-        "id": CERT_RULE,
-        "name": pascal(CERT_RULE),
-        "shortDescription": { "text": "An owned TLS endpoint's certificate changed issuer or key, or expires" },
-        "fullDescription": { "text": "Against the baseline dangle keeps of each owned endpoint ([probe] baseline): a new issuer or key not certified by our CA may be someone else answering for the name; an expired certificate breaks clients." },
-        "help": {
-            "text": "Check who holds the key now (a renewal at a public CA, or a hijack the inventory cannot see); renew a certificate before it expires.",
-            "markdown": "**What to do.** Check who holds the key now (a renewal at a public CA, or a hijack the inventory cannot see); renew a certificate before it expires.",
-        },
-        "defaultConfiguration": { "level": "error" },
-        "properties": { "tags": ["security", "tls"], "security-severity": security_severity(Severity::High), "precision": "high" },
-    }));
+    rules.push(live_rule(
+        CERT_RULE,
+        "An owned TLS endpoint's certificate changed issuer or key, or expires",
+        "Against the baseline dangle keeps of each owned endpoint ([probe] baseline): a new issuer or key not certified by our CA may be someone else answering for the name; an expired certificate breaks clients.",
+        "Check who holds the key now (a renewal at a public CA, or a hijack the inventory cannot see); renew a certificate before it expires.",
+        ("tls", Severity::High, "high"),
+    ));
+    rules.push(live_rule(
+        PATH_RULE,
+        "What DNS answers for our names differs from the zone data",
+        "A zone delegated to servers other than those hosting it, a wildcard answering for a deleted name, a private zone answering a public name differently.",
+        "Delegate the zone to the servers that host it; remove a wildcard that answers for names clients should no longer reach; make sure the private and public answers are meant to differ.",
+        ("dns", Severity::Medium, "medium"),
+    ));
     rules
 }
 
-fn cert_result(c: &crate::store::CertFinding) -> serde_json::Value {
-    let h = crate::store::stable_hash([c.name.as_bytes(), &[0xff][..], c.kind.as_str().as_bytes()]);
+/// A rule of the live checks of our names: id, short and full description, what to do, and (tag,
+/// usual severity, precision).
+fn live_rule(id: &str, short: &str, full: &str, help: &str, (tag, usual, precision): (&str, Severity, &str)) -> serde_json::Value {
     json!({
-        "ruleId": CERT_RULE,
-        "ruleIndex": Kind::findings().count(),
+        "id": id,
+        "name": pascal(id),
+        "shortDescription": { "text": short },
+        "fullDescription": { "text": full },
+        "help": { "text": help, "markdown": format!("**What to do.** {help}") },
+        "defaultConfiguration": { "level": level(usual) },
+        "properties": { "tags": ["security", tag], "security-severity": security_severity(usual), "precision": precision },
+    })
+}
+
+fn name_result(c: &crate::store::NameFinding) -> serde_json::Value {
+    let h = crate::store::stable_hash([c.name.as_bytes(), &[0xff][..], c.kind.as_str().as_bytes()]);
+    let uri = match c.kind.is_certificate() {
+        true => format!("tls/{}", segment(&c.name)),
+        false => format!("dns-live/{}", segment(&c.name)),
+    };
+    let (rule, index) = match c.kind.is_certificate() {
+        true => (CERT_RULE, Kind::findings().count()),
+        false => (PATH_RULE, Kind::findings().count() + 1),
+    };
+    json!({
+        "ruleId": rule,
+        "ruleIndex": index,
         "level": level(c.severity),
         "message": { "text": format!("{} at {}: {} ({} severity)", c.name, c.address, c.detail, c.severity) },
         "locations": [{
-            "physicalLocation": { "artifactLocation": { "uri": format!("tls/{}", segment(&c.name)) } },
-            "logicalLocations": [{ "name": c.name, "fullyQualifiedName": format!("tls/{}", c.name), "kind": "resource" }],
+            "physicalLocation": { "artifactLocation": { "uri": uri } },
+            "logicalLocations": [{ "name": c.name, "fullyQualifiedName": uri, "kind": "resource" }],
         }],
         "partialFingerprints": { "dangleFinding/v1": format!("{h:016x}") },
         "properties": { "severity": c.severity, "kind": c.kind, "address": c.address },
@@ -219,13 +245,13 @@ impl Report {
         w.write_all(run.strip_suffix('}').unwrap_or(&run).as_bytes())?;
         w.write_all(b",\"results\":[")?;
         let mut first = true;
-        for c in &self.certificates {
+        for c in &self.name_findings {
             if !first {
                 w.write_all(b",")?;
             }
             first = false;
             w.write_all(b"\n      ")?;
-            serde_json::to_writer(&mut w, &cert_result(c))?;
+            serde_json::to_writer(&mut w, &name_result(c))?;
         }
         self.first_findings(src, SARIF_RESULTS, &mut |r| {
             if !first {

@@ -21,7 +21,7 @@ mod prune;
 mod write;
 
 pub use crate::time::{format_unix, now_rfc3339};
-pub use baseline::{Baseline, CertFinding, CertKind};
+pub use baseline::{Baseline, NameFinding, NameKind};
 pub use claims::{Claims, RowClaim, RowCt};
 pub use outbox::Pending;
 pub use prune::Pruned;
@@ -274,7 +274,7 @@ CREATE TABLE baselines (
     changed_run INTEGER NOT NULL,
     last_run INTEGER NOT NULL
 ) WITHOUT ROWID;
-CREATE TABLE cert_findings (
+CREATE TABLE name_findings (
     run_id INTEGER NOT NULL,
     seq INTEGER NOT NULL,
     name TEXT NOT NULL,
@@ -354,7 +354,7 @@ pub struct RunInput<'a> {
     pub claims: &'a Claims,
     /// The run's certificate baseline findings, and the baselines as they stand after it (both empty
     /// without `[probe] baseline`).
-    pub certificates: &'a [CertFinding],
+    pub name_findings: &'a [NameFinding],
     pub baselines: &'a [Baseline],
 }
 
@@ -1169,6 +1169,17 @@ impl Store {
         Ok(c)
     }
 
+    /// Every record name the store has seen, per zone, with the last run that saw it (what a scan
+    /// compares its inventory with to find deleted names).
+    pub fn known_names(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT z.zone, c.name, MAX(c.last_run) FROM records c JOIN zones z ON z.id = c.zone_id GROUP BY z.zone, c.name")
+            .map_err(self.err())?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))).map_err(self.err())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
+    }
+
     /// Every certificate baseline, by name.
     pub fn baselines(&self) -> Result<HashMap<String, Baseline>, StoreError> {
         let mut out = HashMap::new();
@@ -1198,13 +1209,13 @@ impl Store {
     }
 
     /// The certificate baseline findings of a run, worst first.
-    pub fn cert_findings(&self, run: i64) -> Result<Vec<CertFinding>, StoreError> {
+    pub fn name_findings(&self, run: i64) -> Result<Vec<NameFinding>, StoreError> {
         if self.schema < BASELINES {
             return Ok(Vec::new());
         }
-        let mut out = self.per_run("SELECT name, address, kind, severity, detail FROM cert_findings WHERE run_id = ?1 ORDER BY seq", run, |r| {
-            let kind = codes::cert_kind(r.get_ref(2)?.as_str().unwrap_or_default()).map_err(|e| e.at(2))?;
-            Ok(CertFinding { name: r.get(0)?, address: r.get(1)?, kind, severity: codes::severity(r.get(3)?).map_err(|e| e.at(3))?, detail: r.get(4)? })
+        let mut out = self.per_run("SELECT name, address, kind, severity, detail FROM name_findings WHERE run_id = ?1 ORDER BY seq", run, |r| {
+            let kind = codes::name_kind(r.get_ref(2)?.as_str().unwrap_or_default()).map_err(|e| e.at(2))?;
+            Ok(NameFinding { name: r.get(0)?, address: r.get(1)?, kind, severity: codes::severity(r.get(3)?).map_err(|e| e.at(3))?, detail: r.get(4)? })
         })?;
         out.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.name.cmp(&b.name)).then_with(|| a.kind.cmp(&b.kind)));
         Ok(out)
@@ -1398,8 +1409,8 @@ mod codes {
     pub fn verdict(s: &str) -> Result<Verdict, UnknownCode> {
         Verdict::parse(s).ok_or_else(|| unknown("probe verdict", dangle_model::excerpt(s)))
     }
-    pub fn cert_kind(s: &str) -> Result<super::CertKind, UnknownCode> {
-        super::CertKind::parse(s).ok_or_else(|| unknown("certificate finding kind", dangle_model::excerpt(s)))
+    pub fn name_kind(s: &str) -> Result<super::NameKind, UnknownCode> {
+        super::NameKind::parse(s).ok_or_else(|| unknown("certificate finding kind", dangle_model::excerpt(s)))
     }
 
     #[cfg(test)]

@@ -53,7 +53,7 @@ fn write(store: &mut Store, started: &str, records: &[DnsRecord], assets: &[Asse
             stale_days: 90,
             probing: false,
             claims: &Default::default(),
-            certificates: &[],
+            name_findings: &[],
             baselines: &[],
         })
         .unwrap()
@@ -277,7 +277,7 @@ const DROP_AGES: &str = "ALTER TABLE records DROP COLUMN state; ALTER TABLE reco
     ALTER TABLE runs DROP COLUMN stale_days; ALTER TABLE runs DROP COLUMN probing; ALTER TABLE runs DROP COLUMN findings;
     ALTER TABLE runs DROP COLUMN pruned_at; DROP TABLE record_specs; DROP TABLE alert_outbox;
     ALTER TABLE rows DROP COLUMN claim; ALTER TABLE rows DROP COLUMN ct; DROP TABLE ct_cache;
-    DROP TABLE baselines; DROP TABLE cert_findings;";
+    DROP TABLE baselines; DROP TABLE name_findings;";
 
 /// Every table with its columns, in order.
 fn columns(c: &Connection) -> Vec<(String, Vec<String>)> {
@@ -449,7 +449,7 @@ fn last_changed_moves_with_a_foreign_answer_not_with_runs_that_did_not_probe() {
                 stale_days: 90,
                 probing: verdict.is_some(),
                 claims: &Default::default(),
-                certificates: &[],
+                name_findings: &[],
                 baselines: &[],
             })
             .unwrap();

@@ -423,8 +423,8 @@ fn write_probes_and_gaps(tx: &Transaction<'_>, run: &RunInput<'_>, run_id: i64) 
             gins.execute(params![run_id, &*g.source, &*g.account, g.region.as_deref(), g.service, g.error])?;
         }
         // Certificate baselines: the run's findings, and each name's baseline as it stands now.
-        let mut cins = tx.prepare("INSERT INTO cert_findings (run_id, seq, name, address, kind, severity, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?;
-        for (seq, c) in run.certificates.iter().enumerate() {
+        let mut cins = tx.prepare("INSERT INTO name_findings (run_id, seq, name, address, kind, severity, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?;
+        for (seq, c) in run.name_findings.iter().enumerate() {
             cins.execute(params![run_id, seq as i64, c.name, c.address, c.kind.as_str(), severity_code(c.severity), c.detail])?;
         }
         let mut bins = tx.prepare(

@@ -82,7 +82,7 @@ fn scan(dir: &Path) -> (Vec<(String, String, String)>, usize, i64) {
         let out = dir.join("out");
         let outputs = dangle::commands::scan::Outputs { dir: Some(&out), ..Default::default() };
         let s = dangle::commands::scan::scan_into(&cfg, &mut store, true, std::time::Duration::from_secs(30), outputs).unwrap();
-        let certs = s.report.certificates.iter().map(|c| (c.kind.as_str().to_string(), c.severity.to_string(), c.detail.clone())).collect();
+        let certs = s.report.name_findings.iter().map(|c| (c.kind.as_str().to_string(), c.severity.to_string(), c.detail.clone())).collect();
         (certs, s.report.count_failing(dangle::reconcile::Severity::High, dangle::reconcile::Confidence::Tentative), s.run)
     })
     .join()
@@ -153,7 +153,7 @@ fn owned_endpoints_keep_a_baseline_and_a_changed_issuer_or_an_expiry_is_a_findin
     // The stored run says the same in every format.
     let store = Store::open_existing(&dir.join("dangle.sqlite")).unwrap();
     let report = dangle::report::Report::load(&store, run).unwrap();
-    assert_eq!(report.certificates.len(), 1);
+    assert_eq!(report.name_findings.len(), 1);
     report.write_dir(&dangle::report::Stored { store: &store, run }, &dir.join("again")).unwrap();
     for f in ["findings.csv", "report.md", "report.json", "report.html", "report.sarif"] {
         let (a, b) = (std::fs::read_to_string(dir.join("out").join(f)).unwrap(), std::fs::read_to_string(dir.join("again").join(f)).unwrap());
@@ -162,14 +162,14 @@ fn owned_endpoints_keep_a_baseline_and_a_changed_issuer_or_an_expiry_is_a_findin
     // report.json and report.sarif still match their schemas with certificate findings in them.
     use crate::formats::{json, valid, validator};
     let doc = json(&dir.join("out/report.json"));
-    assert_eq!(doc["certificates"][0]["kind"], "issuer-changed");
+    assert_eq!(doc["name_findings"][0]["kind"], "issuer-changed");
     valid(&validator("schemas/report.schema.json"), &doc, "report.json");
     let log = json(&dir.join("out/report.sarif"));
     valid(&validator("fixtures/sarif/sarif-schema-2.1.0.json"), &log, "report.sarif");
     let first = &log["runs"][0]["results"][0];
     assert_eq!((first["ruleId"].as_str(), first["level"].as_str()), (Some("owned-endpoint-certificate"), Some("error")), "{first:#}");
     let md = std::fs::read_to_string(dir.join("out/report.md")).unwrap();
-    assert!(md.contains("## Certificates of owned endpoints") && md.contains("| high | api.example.org |"), "{md}");
+    assert!(md.contains("## Live checks of our names") && md.contains("| high | api.example.org |"), "{md}");
 }
 
 #[test]

@@ -321,3 +321,47 @@ fn external_chains_that_end_in_nxdomain_say_whether_the_domain_can_be_registered
     assert!(!reason.contains("resolved now"), "{reason}");
     assert_ne!(sev, "high");
 }
+
+#[test]
+fn zones_delegated_elsewhere_or_not_at_all_and_wildcards_answering_for_deleted_names() {
+    // The world's DNS: live.test is served with other name servers than its zone data names;
+    // orphan.test does not exist under test.
+    let dns = Dns::start(&[
+        ("test.", "@ 300 SOA ns.registry hostmaster 1 3600 600 604800 300\n@ 300 NS ns.registry\nns.registry 300 A 127.0.0.53\n"),
+        ("live.test.", "@ 300 SOA ns.elsewhere.test. hostmaster 1 3600 600 604800 300\n@ 300 NS ns.elsewhere.test.\n"),
+    ]);
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let live = |extra: &str| format!("$ORIGIN live.test.\n$TTL 300\n@ SOA ns1 h 1 3600 600 604800 300\n@ NS ns1\nns1 A 192.0.2.53\n*.apps CNAME gone-lb.live.test.\n{extra}");
+    std::fs::write(dir.join("live.test.zone"), live("login.apps A 192.0.2.10\n")).unwrap();
+    std::fs::write(dir.join("orphan.test.zone"), "$ORIGIN orphan.test.\n$TTL 300\n@ SOA ns1 h 1 3600 600 604800 300\n@ NS ns1\nns1 A 192.0.2.54\nwww A 192.0.2.11\n").unwrap();
+    std::fs::write(dir.join("owned.csv"), "id,kind,account,region,ips,hosts\ndc,static,dc,fra1,192.0.2.0/24,\n").unwrap();
+    let cfg = format!(
+        "db = \"dangle.sqlite\"\n[[providers]]\ntype = \"zonefile\"\nname = \"live\"\npath = \"live.test.zone\"\n[[providers]]\ntype = \"zonefile\"\nname = \"orphan\"\npath = \"orphan.test.zone\"\n[[providers]]\ntype = \"static\"\nname = \"dc\"\npath = \"owned.csv\"\n[[ranges]]\ncidr = \"192.0.2.0/24\"\nprovider = \"dc\"\n[probe]\nconnect_timeout_ms = 1000\nallow_dial = [\"127.0.0.0/8\"]\nnameservers = [\"{}\"]\n[signals]\nrequests_per_second = 100\n",
+        dns.addr
+    );
+    std::fs::write(dir.join("dangle.toml"), cfg).unwrap();
+    let names = |dir: &Path| -> Vec<(String, String, String, String)> {
+        let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("out/report.json")).unwrap()).unwrap();
+        doc["name_findings"]
+            .as_array()
+            .map(|a| a.iter().map(|f| (f["name"].as_str().unwrap().into(), f["kind"].as_str().unwrap().into(), f["severity"].as_str().unwrap().into(), f["detail"].as_str().unwrap().into())).collect())
+            .unwrap_or_default()
+    };
+    scan(dir);
+    let first = names(dir);
+    let kinds: Vec<(&str, &str, &str)> = first.iter().map(|(n, k, s, _)| (n.as_str(), k.as_str(), s.as_str())).collect();
+    assert_eq!(kinds, [("orphan.test", "zone-not-delegated", "high"), ("live.test", "zone-delegated-elsewhere", "medium")], "{first:#?}");
+    assert!(first[1].3.contains("DNS answers live.test NS ns.elsewhere.test now, none of the servers its zone data names (ns1.live.test)"), "{}", first[1].3);
+    assert!(first[0].3.contains("whoever registers orphan.test under .test answers for every name in it"), "{}", first[0].3);
+
+    // login.apps.live.test is deleted; the dangling wildcard *.apps answers for it now.
+    std::fs::write(dir.join("live.test.zone"), live("")).unwrap();
+    scan(dir);
+    let second = names(dir);
+    let shadow: Vec<_> = second.iter().filter(|f| f.1 == "wildcard-shadows-deleted").collect();
+    assert_eq!(shadow.len(), 1, "{second:#?}");
+    assert_eq!(shadow[0].0, "login.apps.live.test");
+    assert!(shadow[0].3.contains("is gone from the zone (last seen in run 1), and the wildcard *.apps.live.test answers for it now → gone-lb.live.test, which dangles"), "{}", shadow[0].3);
+    assert_ne!(shadow[0].2, "info", "the wildcard dangles: the deleted name is one more name someone else answers for");
+}

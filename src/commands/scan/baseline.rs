@@ -18,7 +18,7 @@ use std::collections::HashMap;
 
 use crate::probe::Verdict;
 use crate::reconcile::Severity;
-use crate::store::{Baseline, CertFinding, CertKind};
+use crate::store::{Baseline, NameFinding, NameKind};
 
 use super::plan::{Known, Observed};
 
@@ -30,7 +30,7 @@ pub fn known(baselines: &HashMap<String, Baseline>) -> Known {
 /// Compares what owned names answered with (`observed`) against their `prior` baselines at
 /// `started` (RFC 3339); returns the run's findings and the baselines of the names that answered, as
 /// they stand after the run.
-pub fn check(prior: &HashMap<String, Baseline>, observed: &[Observed], started: &str, warn_days: u32) -> (Vec<CertFinding>, Vec<Baseline>) {
+pub fn check(prior: &HashMap<String, Baseline>, observed: &[Observed], started: &str, warn_days: u32) -> (Vec<NameFinding>, Vec<Baseline>) {
     let mut by_name: std::collections::BTreeMap<&str, Vec<&Observed>> = std::collections::BTreeMap::new();
     for o in observed {
         by_name.entry(o.name.as_str()).or_default().push(o);
@@ -52,25 +52,25 @@ pub fn check(prior: &HashMap<String, Baseline>, observed: &[Observed], started: 
             first_run: before.and_then(|b| b.first_run),
             changed_run: before.and_then(|b| b.changed_run),
         };
-        let mut finding = |kind: CertKind, severity: Severity, detail: String| findings.push(CertFinding { name: name.to_string(), address: o.address.clone(), kind, severity, detail });
+        let mut finding = |kind: NameKind, severity: Severity, detail: String| findings.push(NameFinding { name: name.to_string(), address: o.address.clone(), kind, severity, detail });
         let since = |b: &Baseline| b.changed_run.or(b.first_run).map(|r| format!(" since run {r}")).unwrap_or_default();
         let mut changed = false;
         if let Some(b) = before {
             let ours = o.verdict == Verdict::Ours;
             let key = short(&b.spki);
             if b.spki != now.spki && ours {
-                finding(CertKind::KeyRotated, Severity::Info, format!("key rotated{}: {} → {}, certified by our own CA ({})", since(b), key, short(&now.spki), now.issuer));
+                finding(NameKind::KeyRotated, Severity::Info, format!("key rotated{}: {} → {}, certified by our own CA ({})", since(b), key, short(&now.spki), now.issuer));
                 changed = true;
             } else if b.issuer != now.issuer && !ours {
                 finding(
-                    CertKind::IssuerChanged,
+                    NameKind::IssuerChanged,
                     Severity::High,
                     format!("issuer changed{}: was {} (key {}), now {} (key {}), not certified by our CA: someone else may answer for this name", since(b), b.issuer, key, now.issuer, short(&now.spki)),
                 );
                 changed = true;
             } else if b.spki != now.spki && !ours {
                 finding(
-                    CertKind::KeyChanged,
+                    NameKind::KeyChanged,
                     Severity::Medium,
                     format!("key changed{}: {} → {}, same issuer ({}), not certified by our CA: a renewal, or someone with a certificate from that CA", since(b), key, short(&now.spki), now.issuer),
                 );
@@ -83,9 +83,9 @@ pub fn check(prior: &HashMap<String, Baseline>, observed: &[Observed], started: 
         if let (Some(t), Some(end)) = (today, crate::time::days_of(&now.not_after)) {
             let left = end - t;
             if left < 0 {
-                finding(CertKind::Expired, Severity::High, format!("the certificate expired on {} ({} days ago)", &now.not_after[..10.min(now.not_after.len())], -left));
+                finding(NameKind::Expired, Severity::High, format!("the certificate expired on {} ({} days ago)", &now.not_after[..10.min(now.not_after.len())], -left));
             } else if left <= i64::from(warn_days) {
-                finding(CertKind::Expiring, Severity::Medium, format!("the certificate expires on {} (in {left} days)", &now.not_after[..10.min(now.not_after.len())]));
+                finding(NameKind::Expiring, Severity::Medium, format!("the certificate expires on {} (in {left} days)", &now.not_after[..10.min(now.not_after.len())]));
             }
         }
         next.push(Baseline { changed_run: if changed { None } else { now.changed_run }, ..now });

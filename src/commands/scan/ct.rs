@@ -53,7 +53,7 @@ pub async fn unknown_keys(
     since: &BTreeMap<String, String>,
     known: &std::collections::HashSet<String>,
     now: &str,
-) -> (Vec<(String, String)>, Vec<crate::store::CertFinding>) {
+) -> (Vec<(String, String)>, Vec<crate::store::NameFinding>) {
     let mut fetched: Vec<(String, String)> = Vec::new();
     let mut findings = Vec::new();
     if since.is_empty() {
@@ -94,10 +94,10 @@ pub async fn unknown_keys(
             if info.spki_sha256.is_empty() || known.contains(&info.spki_sha256) {
                 continue;
             }
-            findings.push(crate::store::CertFinding {
+            findings.push(crate::store::NameFinding {
                 name: name.clone(),
                 address: "Certificate Transparency".into(),
-                kind: crate::store::CertKind::UnknownKey,
+                kind: crate::store::NameKind::UnknownKey,
                 severity: Severity::High,
                 detail: format!(
                     "a certificate for {name} issued on {} by {} (log id {}) is on a key none of our endpoints has shown ({}…): whoever holds it can answer for the name",

@@ -48,7 +48,7 @@ impl<'a> RunView<'a> {
         let target = |seq: &u32| run.judgements[*seq as usize].target(run.records).map(|t| t.to_string()).unwrap_or_default();
         at.sort_by(|a, b| key(a).cmp(&key(b)).then_with(|| target(a).cmp(&target(b))));
         let mut report = Report::of_positions(meta, at, self.counts(), self.gaps(), self.named_probes());
-        report.certificates = self.run.certificates.to_vec();
+        report.name_findings = self.run.name_findings.to_vec();
         report
     }
 
