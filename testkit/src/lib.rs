@@ -109,9 +109,17 @@ impl Dns {
         let queries = Arc::new(AtomicUsize::new(0));
         let handler = Counting { inner: catalog, n: queries.clone() };
         let (addr, running) = spawn("dns", move |addr_tx, stop| async move {
-            let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.expect("a UDP port");
-            let addr = udp.local_addr().expect("bound");
-            let tcp = tokio::net::TcpListener::bind(addr).await.expect("the same TCP port");
+            // A UDP port whose TCP twin is free too (another test may hold it): try again until one is.
+            let mut pair = None;
+            for _ in 0..100 {
+                let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.expect("a UDP port");
+                let addr = udp.local_addr().expect("bound");
+                if let Ok(tcp) = tokio::net::TcpListener::bind(addr).await {
+                    pair = Some((udp, tcp, addr));
+                    break;
+                }
+            }
+            let (udp, tcp, addr) = pair.expect("a UDP and TCP port pair on 127.0.0.1");
             let mut server = Server::new(handler);
             server.register_socket(udp);
             server.register_listener(tcp, std::time::Duration::from_secs(5), 65_535);

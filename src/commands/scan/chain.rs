@@ -56,11 +56,12 @@ pub async fn check(prober: &Arc<Prober>, records: &[DnsRecord], judgements: &mut
     }
     let pace = limits.pace();
     let targets: Vec<String> = asks.keys().cloned().collect();
+    // Filled as the lookups go: past the time bound, what was found stands.
+    let mut ends: Vec<Option<End>> = vec![None; targets.len()];
+    let mut lookups = 0usize;
     let work = async {
         // Ancestors are shared between targets: each name is looked up once.
         let mut seen: HashMap<String, bool> = HashMap::new();
-        let mut ends: Vec<Option<End>> = vec![None; targets.len()];
-        let mut lookups = 0usize;
         let exists = |name: String, prober: Arc<Prober>, pace: Arc<tokio::sync::Mutex<tokio::time::Interval>>| async move {
             pace.lock().await.tick().await;
             match prober.lookup(&name).await {
@@ -102,16 +103,12 @@ pub async fn check(prober: &Arc<Prober>, records: &[DnsRecord], judgements: &mut
             }
             ends[i] = Some(End::Missing { missing, under });
         }
-        (ends, lookups)
     };
-    let (ends, lookups) = match tokio::time::timeout(limits.timeout, work).await {
-        Ok(r) => r,
-        Err(_) => {
-            tracing::warn!(targets = targets.len(), "chain lookups took longer than {} s: left unchecked", limits.timeout.as_secs());
-            return stats;
-        }
-    };
+    if tokio::time::timeout(limits.timeout, work).await.is_err() {
+        tracing::warn!(targets = targets.len(), "chain lookups took longer than {} s: the rest are left unchecked", limits.timeout.as_secs());
+    }
     stats.lookups = lookups;
+    let via = prober.resolver_name();
     for ((target, rows), end) in asks.iter().zip(ends) {
         let Some(End::Missing { missing, under }) = end else { continue };
         // Registrable: the domain below a top-level domain does not exist (available); otherwise the
@@ -120,12 +117,12 @@ pub async fn check(prober: &Arc<Prober>, records: &[DnsRecord], judgements: &mut
             (
                 Claim::Available,
                 Severity::High,
-                format!("; resolved now: `{target}` does not exist (NXDOMAIN), and `{missing}` is not registered under `.{under}`: whoever registers `{missing}` answers for this name"),
+                format!("; resolved now (via {via}): `{target}` does not exist (NXDOMAIN), and `{missing}` is not registered under `.{under}`: whoever registers `{missing}` answers for this name"),
             )
         } else if under.is_empty() {
-            (Claim::Taken, Severity::Medium, format!("; resolved now: `{target}` does not exist (NXDOMAIN): the chain ends in nothing"))
+            (Claim::Taken, Severity::Medium, format!("; resolved now (via {via}): `{target}` does not exist (NXDOMAIN): the chain ends in nothing"))
         } else {
-            (Claim::Taken, Severity::Medium, format!("; resolved now: `{target}` does not exist (NXDOMAIN) under `{under}`: the chain ends in nothing (whoever holds `{under}` could answer)"))
+            (Claim::Taken, Severity::Medium, format!("; resolved now (via {via}): `{target}` does not exist (NXDOMAIN) under `{under}`: the chain ends in nothing (whoever holds `{under}` could answer)"))
         };
         for &seq in rows {
             stats.matched += 1;
