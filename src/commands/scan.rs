@@ -155,7 +155,10 @@ pub fn scan_into(cfg: &Config, store: &mut Store, probe: bool, lock_timeout: std
     // The resolution path's findings that need no query: split horizon, wildcards answering for
     // deleted names (the store's history).
     let mut name_findings = names::split_horizon(&inv.records);
-    name_findings.extend(names::wildcard_shadows(&inv.records, &judgements, &store.known_names()?));
+    if names::has_wildcards(&inv.records) {
+        let mut known = |zone: &str, parent: &str| Ok(store.names_under(zone, parent)?);
+        name_findings.extend(names::wildcard_shadows(&inv.records, &judgements, &mut known)?);
+    }
     let mut baselines = Vec::new();
     let probed = match prober {
         Some(p) => {

@@ -3,7 +3,7 @@
 //! see is not what the world sees), and a wildcard that answers for a record that is gone (clients
 //! that still use the deleted name reach the wildcard's target, dangling or not).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use dangle_model::DnsRecord;
 
@@ -14,14 +14,24 @@ fn key(name: &str) -> String {
     name.trim_end_matches('.').to_ascii_lowercase()
 }
 
-/// Names a public zone and a private zone both hold, for the same type, with different targets.
+/// Names a public zone and a private zone both hold, for the same type, with different targets. Costs
+/// a pass over the records; only names of private zones (usually few) are kept.
 pub fn split_horizon(records: &[DnsRecord]) -> Vec<NameFinding> {
     type Seen = BTreeMap<(String, String), (BTreeSet<String>, String)>;
-    let (mut public, mut private): (Seen, Seen) = (BTreeMap::new(), BTreeMap::new());
-    for r in records {
-        let side = if r.zone_private { &mut private } else { &mut public };
-        let e = side.entry((key(r.name.as_str()), r.rtype.as_str().to_string())).or_insert_with(|| (BTreeSet::new(), format!("{} {} {}", r.source, r.account, r.zone)));
+    let mut private: Seen = BTreeMap::new();
+    for r in records.iter().filter(|r| r.zone_private) {
+        let e = private.entry((key(r.name.as_str()), r.rtype.as_str().to_string())).or_insert_with(|| (BTreeSet::new(), format!("{} {} {}", r.source, r.account, r.zone)));
         e.0.extend(r.targets.iter().map(|t| key(&t.to_string())));
+    }
+    if private.is_empty() {
+        return Vec::new();
+    }
+    let mut public: Seen = BTreeMap::new();
+    for r in records.iter().filter(|r| !r.zone_private) {
+        let k = (key(r.name.as_str()), r.rtype.as_str().to_string());
+        if private.contains_key(&k) {
+            public.entry(k).or_insert_with(|| (BTreeSet::new(), String::new())).0.extend(r.targets.iter().map(|t| key(&t.to_string())));
+        }
     }
     let mut out = Vec::new();
     for ((name, rtype), (inside, zone)) in &private {
@@ -44,18 +54,30 @@ pub fn split_horizon(records: &[DnsRecord]) -> Vec<NameFinding> {
     out
 }
 
-/// Names the store has seen (`known`: zone, name, last run) that this run's inventory no longer holds
-/// and that a wildcard of the same zone now answers for. Severity: the wildcard row's, when that row is
-/// dangling (the deleted name is one more name someone else answers for); else `info`.
-pub fn wildcard_shadows(records: &[DnsRecord], judgements: &[Judgement], known: &[(String, String, i64)]) -> Vec<NameFinding> {
-    let mut present: HashMap<(String, String), ()> = HashMap::new();
+/// Does any record of this run sit at a wildcard name? (Only then is the store's history read.)
+pub fn has_wildcards(records: &[DnsRecord]) -> bool {
+    records.iter().any(|r| r.name.as_str().starts_with("*."))
+}
+
+/// The store's names in a zone below a parent, with the last run that saw each.
+pub type KnownBelow<'a> = dyn FnMut(&str, &str) -> anyhow::Result<Vec<(String, i64)>> + 'a;
+
+/// Names the store has seen that this run's inventory no longer holds and that a wildcard of the
+/// same zone now answers for (`known(zone, parent)`: the names seen in `zone` below `parent`, with the
+/// last run that saw each). Severity: the wildcard row's, when that row is dangling (the deleted name
+/// is one more name someone else answers for); else `info`.
+pub fn wildcard_shadows(
+    records: &[DnsRecord],
+    judgements: &[Judgement],
+    known: &mut KnownBelow<'_>,
+) -> anyhow::Result<Vec<NameFinding>> {
     // Wildcards by (zone, the name they cover under): their targets and worst dangling severity.
-    let mut wild: HashMap<(String, String), (BTreeSet<String>, Option<Severity>)> = HashMap::new();
-    for r in records {
-        present.insert((key(r.zone.as_str()), key(r.name.as_str())), ());
-    }
+    let mut wild: BTreeMap<(String, String), (BTreeSet<String>, Option<Severity>)> = BTreeMap::new();
     for j in judgements {
         let r = &records[j.record as usize];
+        if !r.name.as_str().starts_with("*.") {
+            continue;
+        }
         let name = key(r.name.as_str());
         let Some(under) = name.strip_prefix("*.") else { continue };
         let e = wild.entry((key(r.zone.as_str()), under.to_string())).or_default();
@@ -68,39 +90,44 @@ pub fn wildcard_shadows(records: &[DnsRecord], judgements: &[Judgement], known: 
     }
     let mut out = Vec::new();
     if wild.is_empty() {
-        return out;
+        return Ok(out);
     }
-    for (zone, name, last) in known {
-        let (zone, name) = (key(zone), key(name));
-        if name.starts_with("*.") || present.contains_key(&(zone.clone(), name.clone())) {
-            continue;
-        }
-        // The closest enclosing wildcard (a wildcard answers one or more labels below its parent).
-        let mut at = name.as_str();
-        while let Some((_, parent)) = at.split_once('.') {
-            if let Some((targets, dangling)) = wild.get(&(zone.clone(), parent.to_string())) {
-                let to = targets.iter().cloned().collect::<Vec<_>>().join(", ");
-                let tail = match dangling {
-                    Some(_) => ", which dangles: clients still using the name reach whoever holds it",
-                    None => "",
-                };
-                out.push(NameFinding {
-                    name: name.clone(),
-                    address: format!("*.{parent}"),
-                    kind: NameKind::WildcardShadowsDeleted,
-                    severity: dangling.unwrap_or(Severity::Info),
-                    detail: format!("{name} is gone from the zone (last seen in run {last}), and the wildcard *.{parent} answers for it now → {to}{tail}"),
-                });
-                break;
+    // This run's names below the wildcards' parents (only those: a deleted name is one of them).
+    let parents: Vec<String> = wild.keys().map(|(_, p)| format!(".{p}")).collect();
+    let present: std::collections::HashSet<(String, String)> = records
+        .iter()
+        .filter(|r| parents.iter().any(|p| r.name.as_str().trim_end_matches('.').to_ascii_lowercase().ends_with(p.as_str())))
+        .map(|r| (key(r.zone.as_str()), key(r.name.as_str())))
+        .collect();
+    for ((zone, parent), (targets, dangling)) in &wild {
+        for (name, last) in known(zone, parent)? {
+            let name = key(&name);
+            if name.starts_with("*.") || present.contains(&(zone.clone(), name.clone())) {
+                continue;
             }
-            if parent.len() <= zone.len() {
-                break;
+            // A closer wildcard answers for it instead (`*.b.a` before `*.a` for `x.b.a`).
+            let closer = name
+                .strip_suffix(&format!(".{parent}"))
+                .is_some_and(|head| head.match_indices('.').any(|(i, _)| wild.contains_key(&(zone.clone(), format!("{}.{parent}", &head[i + 1..])))));
+            if closer {
+                continue;
             }
-            at = parent;
+            let to = targets.iter().cloned().collect::<Vec<_>>().join(", ");
+            let tail = match dangling {
+                Some(_) => ", which dangles: clients still using the name reach whoever holds it",
+                None => "",
+            };
+            out.push(NameFinding {
+                name: name.clone(),
+                address: format!("*.{parent}"),
+                kind: NameKind::WildcardShadowsDeleted,
+                severity: dangling.unwrap_or(Severity::Info),
+                detail: format!("{name} is gone from the zone (last seen in run {last}), and the wildcard *.{parent} answers for it now → {to}{tail}"),
+            });
         }
     }
     out.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.name.cmp(&b.name)));
-    out
+    Ok(out)
 }
 
 /// Our public zones' delegations as the world sees them now (`[signals.dns] delegations`; scans that
