@@ -3,7 +3,7 @@
 //! exactly these actions), under the first subscription the provider reads, only for names a dangling
 //! record points at.
 
-use dangle_model::cloud::{APP_SERVICE, BLOB, CDN, STATIC_WEBSITE, TRAFFIC_MANAGER};
+use dangle_model::cloud::{APP_SERVICE, BLOB, CDN, FRONT_DOOR, STATIC_WEBSITE, TRAFFIC_MANAGER};
 use dangle_model::{Claim, ClaimAnswer, Service};
 use serde_json::{json, Value};
 
@@ -26,6 +26,14 @@ pub const CHECKS: &[Check] = &[
     Check { service: STATIC_WEBSITE, path: "providers/Microsoft.Storage/checkNameAvailability", api_version: crate::api::STORAGE, resource_type: "Microsoft.Storage/storageAccounts", action: "Microsoft.Storage/checknameavailability/read" },
     Check { service: TRAFFIC_MANAGER, path: "providers/Microsoft.Network/checkTrafficManagerNameAvailabilityV2", api_version: crate::api::TRAFFIC_MANAGER, resource_type: "Microsoft.Network/trafficManagerProfiles", action: "Microsoft.Network/checkTrafficManagerNameAvailabilityV2/action" },
     Check { service: CDN, path: "providers/Microsoft.Cdn/checkNameAvailability", api_version: crate::api::CDN, resource_type: "Microsoft.Cdn/Profiles/Endpoints", action: "Microsoft.Cdn/CheckNameAvailability/action" },
+    // Front Door (classic), `NAME.azurefd.net`; its answer says `nameAvailability: Available | Unavailable`.
+    Check {
+        service: FRONT_DOOR,
+        path: "providers/Microsoft.Network/checkFrontDoorNameAvailability",
+        api_version: crate::api::FRONT_DOOR,
+        resource_type: "Microsoft.Network/frontDoors",
+        action: "Microsoft.Network/checkFrontDoorNameAvailability/action",
+    },
 ];
 
 /// Asks `service` (if it has a check) whether `name` is free, under subscription `sub`.
@@ -33,7 +41,8 @@ pub(crate) async fn check(arm: &Arm, sub: &str, service: Service, name: &str) ->
     let c = CHECKS.iter().find(|c| c.service == service)?;
     let path = format!("/subscriptions/{sub}/{}", c.path);
     Some(match arm.post_check(&path, c.api_version, &json!({ "name": name, "type": c.resource_type })).await {
-        Ok(v) => match v.get("nameAvailable").and_then(Value::as_bool) {
+        // Front Door's answer names it `nameAvailability` (a word), the others `nameAvailable` (a bool).
+        Ok(v) => match v.get("nameAvailable").and_then(Value::as_bool).or_else(|| v.get("nameAvailability").and_then(Value::as_str).map(|a| a.eq_ignore_ascii_case("Available"))) {
             Some(true) => ClaimAnswer { claim: Claim::Available, detail: format!("{}: available", c.path.rsplit('/').next().unwrap_or(c.path)) },
             Some(false) => {
                 let why = v.get("reason").and_then(Value::as_str).unwrap_or("taken");
@@ -44,7 +53,7 @@ pub(crate) async fn check(arm: &Arm, sub: &str, service: Service, name: &str) ->
                     ClaimAnswer { claim: Claim::Taken, detail: format!("{}: {why}", c.path.rsplit('/').next().unwrap_or(c.path)) }
                 }
             }
-            None => ClaimAnswer { claim: Claim::Unknown, detail: "the answer has no `nameAvailable`".into() },
+            None => ClaimAnswer { claim: Claim::Unknown, detail: "the answer has no `nameAvailable` (or `nameAvailability`)".into() },
         },
         Err(e) => ClaimAnswer { claim: Claim::Unknown, detail: format!("{}: {e}", c.path) },
     })

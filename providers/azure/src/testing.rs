@@ -205,6 +205,15 @@ fn answer(
         let asked: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
         let name = asked.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
         let valid = !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        // Front Door (classic) answers in words.
+        if key.to_ascii_lowercase().contains("checkfrontdoornameavailability") {
+            let taken_here = taken.iter().any(|t| t.eq_ignore_ascii_case(&name));
+            return match (valid, taken_here) {
+                (false, _) => reply(200, json!({"nameAvailability": "Unavailable", "reason": "Invalid", "message": format!("{name} is not a valid name")}), None),
+                (true, true) => reply(200, json!({"nameAvailability": "Unavailable", "reason": "Name is already in use", "message": format!("{name} is already taken")}), None),
+                (true, false) => reply(200, json!({"nameAvailability": "Available"}), None),
+            };
+        }
         return if !valid {
             reply(200, json!({"nameAvailable": false, "reason": "Invalid", "message": format!("{name} is not a valid name")}), None)
         } else if taken.iter().any(|t| t.eq_ignore_ascii_case(&name)) {

@@ -19,7 +19,7 @@ async fn each_service_is_asked_with_its_own_check_and_answers_map_to_claims() {
     let arm = ArmServer::start(10).await;
     arm.route("/subscriptions", Route::List(vec![json!({"id": format!("/subscriptions/{SUB}"), "subscriptionId": SUB, "state": "Enabled"})]));
     for c in dangle_azure::claims::CHECKS {
-        arm.route(&format!("/subscriptions/{SUB}/{}", c.path), Route::Check { taken: vec!["held-app".into(), "heldstore".into(), "held-tm".into()] });
+        arm.route(&format!("/subscriptions/{SUB}/{}", c.path), Route::Check { taken: vec!["held-app".into(), "heldstore".into(), "held-tm".into(), "held-fd".into()] });
     }
     let src = AzureSource::new("azure", &arm.url, Arc::new(FixedToken("test-token")), Some(arm.ca_pem.as_bytes()), Duration::from_secs(20)).unwrap();
     let q = |service, key: &str| ClaimQuery { service, key: key.into(), region: None };
@@ -30,18 +30,19 @@ async fn each_service_is_asked_with_its_own_check_and_answers_map_to_claims() {
         q(TRAFFIC_MANAGER, "held-tm"),
         q(CDN, "free-cdn"),
         q(APP_SERVICE, "Not_Valid"),
-        q(FRONT_DOOR, "no-check-for-this"),
+        q(FRONT_DOOR, "gone-fd"),
+        q(FRONT_DOOR, "held-fd"),
     ];
     let answers = src.check_names(&queries).await;
     let claims: Vec<Option<Claim>> = answers.iter().map(|a| a.as_ref().map(|a| a.claim)).collect();
     assert_eq!(
         claims,
-        [Some(Claim::Available), Some(Claim::Taken), Some(Claim::Taken), Some(Claim::Taken), Some(Claim::Available), Some(Claim::Unknown), None],
+        [Some(Claim::Available), Some(Claim::Taken), Some(Claim::Taken), Some(Claim::Taken), Some(Claim::Available), Some(Claim::Unknown), Some(Claim::Available), Some(Claim::Taken)],
         "{answers:#?}"
     );
     // What was asked: POSTs to the checks only, each with the token, the name and the resource type.
     let posts: Vec<_> = arm.requests().into_iter().filter(|r| r.method == "POST").collect();
-    assert_eq!(posts.len(), 6);
+    assert_eq!(posts.len(), 8);
     for p in &posts {
         assert!(dangle_azure::claims::CHECKS.iter().any(|c| p.path.to_ascii_lowercase().contains(&c.path.to_ascii_lowercase())), "{p:?}");
         assert_eq!(p.bearer.as_deref(), Some("test-token"));

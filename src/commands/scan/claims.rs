@@ -26,6 +26,11 @@ fn query(records: &[DnsRecord], j: &Judgement) -> Option<ClaimQuery> {
         _ => return None,
     };
     let m = cloud::classify(&host)?;
+    // Front Door's check is for classic names (`NAME.azurefd.net`); Standard/Premium endpoint names
+    // carry a hash the service picks.
+    if m.service == cloud::FRONT_DOOR && host.label_count() != 3 {
+        return None;
+    }
     let key = match m.key {
         Key::Name(key) => key,
         // A website endpoint whose key is the record's own name (an S3 website alias).
