@@ -129,7 +129,7 @@ pub fn scan_into(cfg: &Config, store: &mut Store, probe: bool, lock_timeout: std
     phase("judge", t);
     // Second opinions on what dangles: can the name be registered right now?
     let mut claims = match cfg.signals.claim_checks {
-        true => rt.block_on(claims::check(&sources, &inv.records, &mut judgements, cfg.signals.claim_timeout)),
+        true => rt.block_on(claims::check(&sources, &inv.records, &mut judgements, cfg.signals.claim_timeout, cfg.signals.requests_per_second)),
         false => crate::store::Claims::default(),
     };
     // Certificates logged for dangling names since they dangle (opt-in; a third party's search).

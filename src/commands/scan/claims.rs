@@ -43,7 +43,8 @@ fn query(records: &[DnsRecord], j: &Judgement) -> Option<ClaimQuery> {
 
 /// Runs the claim checks of `judgements` against `providers` and folds the answers into the
 /// judgements' severities; returns what each checked row found.
-pub async fn check(providers: &[Box<dyn Provider>], records: &[DnsRecord], judgements: &mut [Judgement], limit: std::time::Duration) -> Claims {
+/// At most `per_second` names are asked of a provider each second (in batches of that many).
+pub async fn check(providers: &[Box<dyn Provider>], records: &[DnsRecord], judgements: &mut [Judgement], limit: std::time::Duration, per_second: u32) -> Claims {
     let mut asked: BTreeMap<ClaimQuery, Vec<u32>> = BTreeMap::new();
     for (i, j) in judgements.iter().enumerate() {
         if let Some(q) = query(records, j) {
@@ -63,14 +64,23 @@ pub async fn check(providers: &[Box<dyn Provider>], records: &[DnsRecord], judge
             continue;
         }
         let mine: Vec<ClaimQuery> = open.iter().map(|i| queries[*i].clone()).collect();
-        // Bounded in time: a provider that takes longer leaves its names unchecked (as they were).
-        match tokio::time::timeout(limit, p.check_names(&mine)).await {
-            Ok(got) => {
-                for (i, a) in open.into_iter().zip(got) {
-                    answers[i] = a;
-                }
+        // Paced (a batch of `per_second` names a second) and bounded in time: past the bound, the
+        // names not yet answered stay unchecked (as they were).
+        let batch = per_second.max(1) as usize;
+        let mut pace = tokio::time::interval(std::time::Duration::from_secs(1));
+        pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut got: Vec<Option<dangle_model::ClaimAnswer>> = Vec::with_capacity(mine.len());
+        let asking = async {
+            for chunk in mine.chunks(batch) {
+                pace.tick().await;
+                got.extend(p.check_names(chunk).await);
             }
-            Err(_) => tracing::warn!(provider = p.name(), names = mine.len(), "claim checks took longer than {} s: left unchecked", limit.as_secs()),
+        };
+        if tokio::time::timeout(limit, asking).await.is_err() {
+            tracing::warn!(provider = p.name(), names = mine.len() - got.len(), "claim checks took longer than {} s: the rest are left unchecked", limit.as_secs());
+        }
+        for (i, a) in open.into_iter().zip(got) {
+            answers[i] = a;
         }
     }
     let checked = answers.iter().filter(|a| a.is_some()).count();
