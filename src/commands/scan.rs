@@ -156,7 +156,7 @@ pub fn scan_into(cfg: &Config, store: &mut Store, probe: bool, lock_timeout: std
     // deleted names (the store's history).
     let mut name_findings = names::split_horizon(&inv.records);
     if names::has_wildcards(&inv.records) {
-        let mut known = |zone: &str, parent: &str| Ok(store.names_under(zone, parent)?);
+        let mut known = |zone: &str| Ok(store.names_in_zone(zone)?);
         name_findings.extend(names::wildcard_shadows(&inv.records, &judgements, &mut known)?);
     }
     let mut baselines = Vec::new();

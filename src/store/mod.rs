@@ -1169,19 +1169,15 @@ impl Store {
         Ok(c)
     }
 
-    /// The record names the store has seen in `zone` below `parent` (one or more labels down), with
-    /// the last run that saw each (what a scan compares its inventory with to find deleted names a
-    /// wildcard at `*.parent` answers for).
-    pub fn names_under(&self, zone: &str, parent: &str) -> Result<Vec<(String, i64)>, StoreError> {
+    /// Every record name the store has seen in `zone`, with the last run that saw each (what a scan
+    /// compares its inventory with to find deleted names a wildcard answers for). One pass over the
+    /// zone's records, by the (zone, name, type, set) index.
+    pub fn names_in_zone(&self, zone: &str) -> Result<Vec<(String, i64)>, StoreError> {
         let mut stmt = self
             .conn
-            .prepare_cached(
-                "SELECT c.name, MAX(c.last_run) FROM records c JOIN zones z ON z.id = c.zone_id
-                 WHERE z.zone = ?1 AND c.name LIKE ?2 ESCAPE '\\' GROUP BY c.name",
-            )
+            .prepare_cached("SELECT c.name, MAX(c.last_run) FROM records c JOIN zones z ON z.id = c.zone_id WHERE z.zone = ?1 GROUP BY c.name")
             .map_err(self.err())?;
-        let like = format!("%.{}", parent.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-        let rows = stmt.query_map(params![zone, like], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))).map_err(self.err())?;
+        let rows = stmt.query_map(params![zone], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))).map_err(self.err())?;
         rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
     }
 

@@ -59,18 +59,14 @@ pub fn has_wildcards(records: &[DnsRecord]) -> bool {
     records.iter().any(|r| r.name.as_str().starts_with("*."))
 }
 
-/// The store's names in a zone below a parent, with the last run that saw each.
-pub type KnownBelow<'a> = dyn FnMut(&str, &str) -> anyhow::Result<Vec<(String, i64)>> + 'a;
+/// The store's names in a zone, with the last run that saw each.
+pub type KnownIn<'a> = dyn FnMut(&str) -> anyhow::Result<Vec<(String, i64)>> + 'a;
 
 /// Names the store has seen that this run's inventory no longer holds and that a wildcard of the
-/// same zone now answers for (`known(zone, parent)`: the names seen in `zone` below `parent`, with the
-/// last run that saw each). Severity: the wildcard row's, when that row is dangling (the deleted name
-/// is one more name someone else answers for); else `info`.
-pub fn wildcard_shadows(
-    records: &[DnsRecord],
-    judgements: &[Judgement],
-    known: &mut KnownBelow<'_>,
-) -> anyhow::Result<Vec<NameFinding>> {
+/// same zone now answers for (`known(zone)`: the names the store has seen in a zone, asked once per
+/// zone that has a wildcard). Severity: the wildcard row's, when that row is dangling (the deleted
+/// name is one more name someone else answers for); else `info`.
+pub fn wildcard_shadows(records: &[DnsRecord], judgements: &[Judgement], known: &mut KnownIn<'_>) -> anyhow::Result<Vec<NameFinding>> {
     // Wildcards by (zone, the name they cover under): their targets and worst dangling severity.
     let mut wild: BTreeMap<(String, String), (BTreeSet<String>, Option<Severity>)> = BTreeMap::new();
     for j in judgements {
@@ -92,38 +88,40 @@ pub fn wildcard_shadows(
     if wild.is_empty() {
         return Ok(out);
     }
-    // This run's names below the wildcards' parents (only those: a deleted name is one of them).
-    let parents: Vec<String> = wild.keys().map(|(_, p)| format!(".{p}")).collect();
-    let present: std::collections::HashSet<(String, String)> = records
-        .iter()
-        .filter(|r| parents.iter().any(|p| r.name.as_str().trim_end_matches('.').to_ascii_lowercase().ends_with(p.as_str())))
-        .map(|r| (key(r.zone.as_str()), key(r.name.as_str())))
-        .collect();
-    for ((zone, parent), (targets, dangling)) in &wild {
-        for (name, last) in known(zone, parent)? {
+    let zones: BTreeSet<String> = wild.keys().map(|(z, _)| z.clone()).collect();
+    // This run's names in those zones.
+    let present: std::collections::HashSet<String> =
+        records.iter().filter(|r| zones.contains(&key(r.zone.as_str()))).map(|r| key(r.name.as_str())).collect();
+    for zone in &zones {
+        for (name, last) in known(zone)? {
             let name = key(&name);
-            if name.starts_with("*.") || present.contains(&(zone.clone(), name.clone())) {
+            if name.starts_with("*.") || present.contains(&name) {
                 continue;
             }
-            // A closer wildcard answers for it instead (`*.b.a` before `*.a` for `x.b.a`).
-            let closer = name
-                .strip_suffix(&format!(".{parent}"))
-                .is_some_and(|head| head.match_indices('.').any(|(i, _)| wild.contains_key(&(zone.clone(), format!("{}.{parent}", &head[i + 1..])))));
-            if closer {
-                continue;
+            // The closest enclosing wildcard answers (a wildcard covers one or more labels below its
+            // parent; `*.b.a` before `*.a` for `x.b.a`).
+            let mut at = name.as_str();
+            while let Some((_, parent)) = at.split_once('.') {
+                if let Some((targets, dangling)) = wild.get(&(zone.clone(), parent.to_string())) {
+                    let to = targets.iter().cloned().collect::<Vec<_>>().join(", ");
+                    let tail = match dangling {
+                        Some(_) => ", which dangles: clients still using the name reach whoever holds it",
+                        None => "",
+                    };
+                    out.push(NameFinding {
+                        name: name.clone(),
+                        address: format!("*.{parent}"),
+                        kind: NameKind::WildcardShadowsDeleted,
+                        severity: dangling.unwrap_or(Severity::Info),
+                        detail: format!("{name} is gone from the zone (last seen in run {last}), and the wildcard *.{parent} answers for it now → {to}{tail}"),
+                    });
+                    break;
+                }
+                if parent.len() <= zone.len() {
+                    break;
+                }
+                at = parent;
             }
-            let to = targets.iter().cloned().collect::<Vec<_>>().join(", ");
-            let tail = match dangling {
-                Some(_) => ", which dangles: clients still using the name reach whoever holds it",
-                None => "",
-            };
-            out.push(NameFinding {
-                name: name.clone(),
-                address: format!("*.{parent}"),
-                kind: NameKind::WildcardShadowsDeleted,
-                severity: dangling.unwrap_or(Severity::Info),
-                detail: format!("{name} is gone from the zone (last seen in run {last}), and the wildcard *.{parent} answers for it now → {to}{tail}"),
-            });
         }
     }
     out.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.name.cmp(&b.name)));
