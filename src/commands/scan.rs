@@ -137,10 +137,9 @@ pub fn scan_into(cfg: &Config, store: &mut Store, probe: bool, lock_timeout: std
         let names = ct::names(&inv.records, &judgements);
         if !names.is_empty() {
             let now = crate::time::unix_now();
-            // max_age_hours = 0: always search.
-            let cached = match ct_cfg.max_age.is_zero() {
-                true => Default::default(),
-                false => store.ct_cached(&names, now - ct_cfg.max_age.as_secs() as i64)?,
+            let cached = match ct::fresh_since(ct_cfg, now) {
+                Some(cutoff) => store.ct_cached(&names, cutoff)?,
+                None => Default::default(),
             };
             let since = store.dangling_since_by_name()?;
             let (fetched, _) = rt.block_on(ct::check(ct_cfg, &cached, &since, &started, &inv.records, &mut judgements, &mut claims));
@@ -205,9 +204,8 @@ pub fn scan_into(cfg: &Config, store: &mut Store, probe: bool, lock_timeout: std
                         since.insert(b.name.clone(), from);
                     }
                     let now = crate::time::unix_now();
-                    let cutoff = now - ct_cfg.max_age.as_secs() as i64;
-                    let fresh = !ct_cfg.max_age.is_zero();
-                    let cached = |k: &str| if fresh { store.ct_cached(&[k.to_string()], cutoff).ok().and_then(|mut m| m.remove(k)) } else { None };
+                    let cutoff = ct::fresh_since(ct_cfg, now);
+                    let cached = |k: &str| store.ct_cached(&[k.to_string()], cutoff?).ok().and_then(|mut m| m.remove(k));
                     let (fetched, found) = rt.block_on(ct::unknown_keys(ct_cfg, &cached, &since, &known, &crate::time::now_rfc3339()));
                     store.ct_save(&fetched, now)?;
                     name_findings.extend(found);

@@ -102,13 +102,22 @@ fn servers() -> (Dns, Http) {
 /// Scans like `dangle scan --out out` (with probing), off the test's thread: the scan runs its own
 /// runtime.
 fn scan(dir: &Path) -> i64 {
+    scan_probing(dir, true)
+}
+
+/// Scans without probing (CT is no probe of the targets).
+fn scan_quiet(dir: &Path) -> i64 {
+    scan_probing(dir, false)
+}
+
+fn scan_probing(dir: &Path, probe: bool) -> i64 {
     let dir = dir.to_path_buf();
     std::thread::spawn(move || {
         let cfg = Config::load(&dir.join("dangle.toml")).unwrap();
         let mut store = Store::open(&cfg.db).unwrap();
         let out = dir.join("out");
         let outputs = dangle::commands::scan::Outputs { dir: Some(&out), ..Default::default() };
-        dangle::commands::scan::scan_into(&cfg, &mut store, true, std::time::Duration::from_secs(30), outputs).unwrap().run
+        dangle::commands::scan::scan_into(&cfg, &mut store, probe, std::time::Duration::from_secs(30), outputs).unwrap().run
     })
     .join()
     .unwrap()
@@ -238,20 +247,6 @@ fn ct_estate(url: &str, max_age_hours: u64, dir: &Path) {
         "db = \"dangle.sqlite\"\n[[providers]]\ntype = \"zonefile\"\nname = \"example.org\"\npath = \"example.org.zone\"\n[[providers]]\ntype = \"static\"\nname = \"dc\"\npath = \"owned.csv\"\n[[ranges]]\ncidr = \"192.0.2.0/24\"\nprovider = \"dc\"\n[signals.ct]\nurl = \"{url}\"\nmax_age_hours = {max_age_hours}\nrequests_per_second = 50\n"
     );
     std::fs::write(dir.join("dangle.toml"), cfg).unwrap();
-}
-
-/// Scans without probing (CT is no probe of the targets).
-fn scan_quiet(dir: &Path) -> i64 {
-    let dir = dir.to_path_buf();
-    std::thread::spawn(move || {
-        let cfg = Config::load(&dir.join("dangle.toml")).unwrap();
-        let mut store = Store::open(&cfg.db).unwrap();
-        let out = dir.join("out");
-        let outputs = dangle::commands::scan::Outputs { dir: Some(&out), ..Default::default() };
-        dangle::commands::scan::scan_into(&cfg, &mut store, false, std::time::Duration::from_secs(30), outputs).unwrap().run
-    })
-    .join()
-    .unwrap()
 }
 
 #[test]

@@ -67,8 +67,7 @@ pub async fn check(providers: &[Box<dyn Provider>], records: &[DnsRecord], judge
         // Paced (a batch of `per_second` names a second) and bounded in time: past the bound, the
         // names not yet answered stay unchecked (as they were).
         let batch = per_second.max(1) as usize;
-        let mut pace = tokio::time::interval(std::time::Duration::from_secs(1));
-        pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut pace = super::fingerprint::ticks(1);
         let mut got: Vec<Option<dangle_model::ClaimAnswer>> = Vec::with_capacity(mine.len());
         let asking = async {
             for chunk in mine.chunks(batch) {

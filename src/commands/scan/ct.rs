@@ -9,7 +9,6 @@
 //! `timeout_secs`; an unanswered search changes nothing.
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::Duration;
 
 use dangle_model::DnsRecord;
 
@@ -59,35 +58,25 @@ pub async fn unknown_keys(
     if since.is_empty() {
         return (fetched, findings);
     }
-    let Ok(client) = crate::commands::alert::client() else { return (fetched, findings) };
-    let mut pace = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(cfg.requests_per_second.max(1))));
-    pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let deadline = tokio::time::Instant::now() + cfg.timeout;
-    let base = cfg.url.trim_end_matches('/').to_string();
+    let Ok(mut searcher) = Searcher::new(cfg) else { return (fetched, findings) };
     // One answer, from the cache or fetched now (paced, within the deadline).
-    let mut get = async |key: String, url: String, fetched: &mut Vec<(String, String)>| -> Option<String> {
+    let mut get = async |key: String, path: String| -> Option<String> {
         if let Some(b) = cached(&key) {
             return Some(b);
         }
-        if tokio::time::Instant::now() >= deadline {
+        if searcher.past_deadline() {
             return None;
         }
-        tokio::select! {
-            _ = pace.tick() => {}
-            _ = tokio::time::sleep_until(deadline) => return None,
-        }
-        let body = tokio::time::timeout_at(deadline, search(&client, &url)).await.ok()?.ok()?;
-        fetched.push((key, body.clone()));
-        Some(body)
+        searcher.fetch(&key, &path).await?.ok()
     };
     for (name, from) in since {
-        let Some(body) = get(name.clone(), format!("{base}/?q={}&output=json", encode(name)), &mut fetched).await else { continue };
+        let Some(body) = get(name.clone(), format!("/?q={}&output=json", encode(name))).await else { continue };
         let Some(mut logged) = parse(&body, name) else { continue };
         logged.retain(|l| stamp(&l.not_before) >= stamp(from) && stamp(&l.not_after) >= stamp(now));
         logged.sort_by(|a, b| b.not_before.cmp(&a.not_before));
         logged.dedup_by(|a, b| a.id == b.id);
         for l in logged.into_iter().take(KEYS_PER_NAME) {
-            let Some(pem) = get(format!("cert:{}", l.id), format!("{base}/?d={}", encode(&l.id)), &mut fetched).await else { continue };
+            let Some(pem) = get(format!("cert:{}", l.id), format!("/?d={}", encode(&l.id))).await else { continue };
             use rustls::pki_types::pem::PemObject;
             let Ok(der) = rustls::pki_types::CertificateDer::from_pem_slice(pem.as_bytes()) else { continue };
             let info = crate::probe::cert_info(&der);
@@ -109,7 +98,14 @@ pub async fn unknown_keys(
             });
         }
     }
+    fetched = searcher.fetched;
     (fetched, findings)
+}
+
+/// The oldest cached answer still used at `now` (Unix seconds); `None` with `max_age_hours = 0`:
+/// always search.
+pub fn fresh_since(cfg: &CtConfig, now: i64) -> Option<i64> {
+    (!cfg.max_age.is_zero()).then(|| now - cfg.max_age.as_secs() as i64)
 }
 
 /// The names the step would search for (for the store's cache).
@@ -149,16 +145,13 @@ pub async fn check(
     if rows.is_empty() {
         return (fetched, stats);
     }
-    let client = match crate::commands::alert::client() {
-        Ok(c) => c,
+    let mut searcher = match Searcher::new(cfg) {
+        Ok(s) => s,
         Err(e) => {
             tracing::warn!("Certificate Transparency not searched: {}", crate::errors::render(&e));
             return (fetched, stats);
         }
     };
-    let mut pace = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(cfg.requests_per_second.max(1))));
-    pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let deadline = tokio::time::Instant::now() + cfg.timeout;
     let mut answers: HashMap<String, String> = HashMap::new();
     let mut failed = 0usize;
     for name in rows.keys() {
@@ -167,31 +160,25 @@ pub async fn check(
             answers.insert(name.clone(), body.clone());
             continue;
         }
-        if tokio::time::Instant::now() >= deadline {
+        if searcher.past_deadline() {
             tracing::warn!(names = rows.len() - answers.len(), "Certificate Transparency took longer than {} s: the rest are left unsearched", cfg.timeout.as_secs());
             break;
         }
-        tokio::select! {
-            _ = pace.tick() => {}
-            _ = tokio::time::sleep_until(deadline) => continue,
-        }
-        let url = format!("{}/?q={}&output=json", cfg.url.trim_end_matches('/'), encode(name));
-        let got = tokio::time::timeout_at(deadline, search(&client, &url)).await;
-        match got {
-            Ok(Ok(body)) => {
+        match searcher.fetch(name, &format!("/?q={}&output=json", encode(name))).await {
+            Some(Ok(body)) => {
                 stats.fetched += 1;
-                fetched.push((name.clone(), body.clone()));
                 answers.insert(name.clone(), body);
             }
-            Ok(Err(e)) => {
+            Some(Err(e)) => {
                 failed += 1;
                 if failed == 1 {
                     tracing::warn!(name = %name, "Certificate Transparency search failed: {e}");
                 }
             }
-            Err(_) => {}
+            None => {}
         }
     }
+    fetched = std::mem::take(&mut searcher.fetched);
     for (name, seqs) in &rows {
         let Some(body) = answers.get(name) else { continue };
         let Some(logged) = parse(body, name) else {
@@ -223,6 +210,46 @@ pub async fn check(
     }
     tracing::info!(names = stats.names, cached = stats.cached, fetched = stats.fetched, matched = stats.matched, "Certificate Transparency");
     (fetched, stats)
+}
+
+/// One step's searches: one HTTPS client, paced at `[signals.ct] requests_per_second`, all within
+/// `timeout_secs`; what it fetched is kept (key, answer) for the store's cache.
+struct Searcher {
+    client: reqwest::Client,
+    pace: tokio::time::Interval,
+    deadline: tokio::time::Instant,
+    base: String,
+    fetched: Vec<(String, String)>,
+}
+
+impl Searcher {
+    fn new(cfg: &CtConfig) -> anyhow::Result<Self> {
+        Ok(Self {
+            client: crate::commands::alert::client()?,
+            pace: super::fingerprint::ticks(cfg.requests_per_second),
+            deadline: tokio::time::Instant::now() + cfg.timeout,
+            base: cfg.url.trim_end_matches('/').to_string(),
+            fetched: Vec::new(),
+        })
+    }
+
+    fn past_deadline(&self) -> bool {
+        tokio::time::Instant::now() >= self.deadline
+    }
+
+    /// `path` (after the base URL) fetched now, at the pace; kept under `key` when it answers.
+    /// `None`: the deadline came first.
+    async fn fetch(&mut self, key: &str, path: &str) -> Option<Result<String, String>> {
+        tokio::select! {
+            _ = self.pace.tick() => {}
+            _ = tokio::time::sleep_until(self.deadline) => return None,
+        }
+        let got = tokio::time::timeout_at(self.deadline, search(&self.client, &format!("{}{path}", self.base))).await.ok()?;
+        if let Ok(body) = &got {
+            self.fetched.push((key.to_string(), body.clone()));
+        }
+        Some(got)
+    }
 }
 
 async fn search(client: &reqwest::Client, url: &str) -> Result<String, String> {

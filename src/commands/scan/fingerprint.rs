@@ -36,10 +36,15 @@ pub struct Limits {
 impl Limits {
     /// The shared pace of a step's requests: each awaits a tick, `per_second` ticks a second.
     pub fn pace(&self) -> Arc<tokio::sync::Mutex<tokio::time::Interval>> {
-        let mut i = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(self.per_second.max(1))));
-        i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        Arc::new(tokio::sync::Mutex::new(i))
+        Arc::new(tokio::sync::Mutex::new(ticks(self.per_second)))
     }
+}
+
+/// `per_second` ticks a second (the first at once); a late tick delays the rest rather than bursting.
+pub fn ticks(per_second: u32) -> tokio::time::Interval {
+    let mut i = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(per_second.max(1))));
+    i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    i
 }
 
 /// What the step did, for the log and the benchmark.
