@@ -66,6 +66,7 @@ pub const DEFAULT_STALE_DAYS: u32 = 90;
 #[serde(deny_unknown_fields)]
 struct Raw {
     db: Option<PathBuf>,
+    db_password_file: Option<PathBuf>,
     stale_days: Option<u32>,
     #[serde(default)]
     providers: Vec<toml::Spanned<toml::Table>>,
@@ -268,10 +269,20 @@ impl ProviderConfig {
     }
 }
 
+impl Config {
+    /// The store `db` names (or `--db`, when given), with the config's password file.
+    pub fn store(&self, db: Option<&Path>) -> crate::store::Location {
+        crate::store::Location::new(db.unwrap_or(&self.db), self.db_password_file.as_deref())
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub path: PathBuf,
+    /// An SQLite file (relative to the config's folder), or a `postgres://` URL.
     pub db: PathBuf,
+    /// A file holding the PostgreSQL password (`db_password_file`), when `PGPASSWORD` is not set.
+    pub db_password_file: Option<PathBuf>,
     /// A finding unchanged this many days is flagged stale (`stale_days`, `scan --stale-days`).
     pub stale_days: u32,
     pub providers: Vec<ProviderConfig>,
@@ -306,7 +317,12 @@ impl Config {
         let (providers, names) = src.providers(&raw.providers, &dir)?;
         let ranges = src.ranges(&raw.ranges, &names)?;
         let probe = src.probe(raw.probe, &resolve)?;
-        let db = resolve(raw.db.as_deref().unwrap_or(Path::new("dangle.sqlite")));
+        let db = raw.db.as_deref().unwrap_or(Path::new("dangle.sqlite"));
+        let db = match crate::store::Location::new(db, None) {
+            crate::store::Location::Sqlite(_) => resolve(db),
+            crate::store::Location::Postgres { .. } => db.to_path_buf(),
+        };
+        let db_password_file = raw.db_password_file.as_deref().map(resolve);
         let stale_days = raw.stale_days.unwrap_or(DEFAULT_STALE_DAYS);
         let alerts = src.alerts(&raw.alerts)?;
         let mut signals = SignalsConfig::default();
@@ -352,7 +368,7 @@ impl Config {
                 }
             }
         }
-        Ok(Self { path: path.to_path_buf(), db, stale_days, providers, ranges, probe, alerts, signals })
+        Ok(Self { path: path.to_path_buf(), db, db_password_file, stale_days, providers, ranges, probe, alerts, signals })
     }
 }
 

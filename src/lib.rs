@@ -10,6 +10,7 @@ pub mod reconcile;
 pub mod config;
 pub mod store;
 pub mod time;
+pub mod tls;
 pub mod cli;
 pub mod commands;
 pub mod report;

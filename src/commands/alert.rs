@@ -192,11 +192,7 @@ fn slack(doc: &Body<'_>) -> serde_json::Value {
 /// An HTTPS client on the system's roots (rustls, the prober's crypto provider), no redirects (one would carry the body and
 /// a token elsewhere).
 pub(crate) fn client() -> anyhow::Result<reqwest::Client> {
-    let mut roots = rustls::RootCertStore::empty();
-    for c in rustls_native_certs::load_native_certs().certs {
-        let _ = roots.add(c);
-    }
-    let tls = rustls::ClientConfig::builder_with_provider(crate::probe::provider()).with_safe_default_protocol_versions()?.with_root_certificates(roots).with_no_client_auth();
+    let tls = crate::tls::client_config(None).map_err(anyhow::Error::msg)?;
     Ok(reqwest::Client::builder().tls_backend_preconfigured(tls).redirect(reqwest::redirect::Policy::none()).build()?)
 }
 

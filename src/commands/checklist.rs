@@ -314,10 +314,15 @@ pub fn run(args: &ChecklistArgs) -> anyhow::Result<Outcome> {
     let mut store;
     let config = || Config::load(&args.store.config).context("checklist needs a stored run or a config to scan with");
     let lock = super::scan::CHECKLIST_LOCK_TIMEOUT;
-    let exists = super::store_path(&args.store).is_ok_and(|p| p.exists());
+    // A store that is not there yet (no file; a database dangle never wrote) is scanned into.
+    let exists = match super::store_location(&args.store) {
+        Ok(crate::store::Location::Sqlite(p)) => p.exists(),
+        Ok(at @ crate::store::Location::Postgres { .. }) => !matches!(Store::open_existing(&at), Err(crate::store::StoreError::Empty { .. })),
+        Err(_) => false,
+    };
     let run = if args.fresh || !exists {
         let cfg = config()?;
-        store = Store::open_for_run(args.store.db.as_deref().unwrap_or(&cfg.db), lock)?;
+        store = Store::open_for_run(cfg.store(args.store.db.as_deref()), lock)?;
         super::scan::scan_into(&cfg, &mut store, false, lock, Default::default())?.run
     } else {
         store = super::open_existing(&args.store)?;
@@ -326,7 +331,7 @@ pub fn run(args: &ChecklistArgs) -> anyhow::Result<Outcome> {
             None => {
                 // The store holds no run yet: scan into it, which needs it open for writing.
                 let cfg = config().context("the store holds no run yet, so checklist scans with the config")?;
-                store = Store::open_for_run(store.path(), lock)?;
+                store = Store::open_for_run(store.location(), lock)?;
                 super::scan::scan_into(&cfg, &mut store, false, lock, Default::default())?.run
             }
         }

@@ -1,12 +1,10 @@
 //! One file per subcommand. Each returns an [`Outcome`] that `main` maps to the contract's exit code.
 
-use std::path::PathBuf;
-
 use anyhow::Context;
 
 use crate::cli::{Command, StoreArgs};
 use crate::config::Config;
-use crate::store::Store;
+use crate::store::{Location, Store};
 
 pub mod alert;
 pub mod checklist;
@@ -50,18 +48,22 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
     }
 }
 
-/// The store a read-only command uses: `--db`, else the config's `db`.
-pub(crate) fn store_path(args: &StoreArgs) -> anyhow::Result<PathBuf> {
+/// The store a command uses: `--db`, else the config's `db` (with the config's `db_password_file`,
+/// when the config loads).
+pub(crate) fn store_location(args: &StoreArgs) -> anyhow::Result<Location> {
     if let Some(db) = &args.db {
-        return Ok(db.clone());
+        let password_file = match Location::new(db, None) {
+            Location::Postgres { .. } => Config::load(&args.config).ok().and_then(|c| c.db_password_file),
+            Location::Sqlite(_) => None,
+        };
+        return Ok(Location::new(db, password_file.as_deref()));
     }
     let cfg = Config::load(&args.config).context("no --db given, so the store is found through the config")?;
-    Ok(cfg.db)
+    Ok(cfg.store(None))
 }
 
 pub(crate) fn open_existing(args: &StoreArgs) -> anyhow::Result<Store> {
-    let path = store_path(args)?;
-    Ok(Store::open_existing(&path)?)
+    Ok(Store::open_existing(store_location(args)?)?)
 }
 
 #[cfg(test)]

@@ -5,15 +5,17 @@ use crate::cli::PruneArgs;
 use crate::store::Store;
 
 pub fn run(args: &PruneArgs) -> anyhow::Result<Outcome> {
-    let path = super::store_path(&args.store)?;
-    if !path.exists() {
-        return Err(crate::store::StoreError::Missing { path }.into());
+    let at = super::store_location(&args.store)?;
+    if let crate::store::Location::Sqlite(path) = &at {
+        if !path.exists() {
+            return Err(crate::store::StoreError::Missing { path: path.clone() }.into());
+        }
     }
     if args.older_than.is_some_and(|d| d < 0) {
         anyhow::bail!("--older-than {}: a number of days, 0 or more", args.older_than.unwrap_or_default());
     }
     // A prune writes: it waits for a running scan like another scan would.
-    let mut store = Store::open_for_run(&path, std::time::Duration::from_secs(args.lock_timeout))?;
+    let mut store = Store::open_for_run(&at, std::time::Duration::from_secs(args.lock_timeout))?;
     let latest = store.require_latest()?;
     let p = store.prune(args.keep, args.older_than)?;
     match (p.runs.first(), p.runs.last()) {

@@ -352,9 +352,8 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<Outcome> {
     if let Some(n) = args.stale_days {
         cfg.stale_days = n;
     }
-    let db = args.store.db.clone().unwrap_or_else(|| cfg.db.clone());
     let lock_timeout = std::time::Duration::from_secs(args.lock_timeout);
-    let mut store = Store::open_for_run(&db, lock_timeout)?;
+    let mut store = Store::open_for_run(cfg.store(args.store.db.as_deref()), lock_timeout)?;
     let threshold: Severity = args.fail_on.into();
     let outputs = Outputs { dir: args.out.as_deref(), print: Some((args.format, threshold)), alerts: true };
     let Scanned { report, .. } = scan_into(&cfg, &mut store, cfg.probe.enabled && !args.no_probe, lock_timeout, outputs)?;

@@ -1,5 +1,7 @@
-//! Every run in SQLite: runs, records (first / last seen), per-run judgement rows, assets (first / last
-//! seen) with their per-run addresses, and gaps. Schema migrations go by `PRAGMA user_version`; a run is
+//! Every run, in SQLite (a file, the default) or PostgreSQL (a server many runners share): runs,
+//! records (first / last seen), per-run judgement rows, assets (first / last seen) with their per-run
+//! addresses, and gaps. The queries are written once against [`db::Engine`]; the same migrations
+//! build both (SQLite's version in `PRAGMA user_version`, PostgreSQL's in `dangle_schema`); a run is
 //! written in one transaction, so a process killed mid-run leaves the earlier runs intact and no half run.
 
 use std::path::{Path, PathBuf};
@@ -8,13 +10,17 @@ use std::sync::Arc;
 use dangle_model::{Asset, CoverageGap, DnsName, DnsRecord, Verdict};
 use std::collections::HashMap;
 
-use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
+
+use db::postgres::Postgres;
+use db::{vals, DbError, Engine, Load, Row};
+pub use db::Dialect;
 
 use crate::reconcile::{Claimable, Confidence, Explainer, Former, History, Judgement, Kind, Severity, Status};
 
 mod baseline;
 mod claims;
+pub(crate) mod db;
 mod outbox;
 mod probes;
 mod prune;
@@ -30,9 +36,9 @@ pub use write::{FirstSeen, RecordDates, RunWriter};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// SQLite's own words, once: rusqlite's error repeats its message in its source.
-    #[error("store {}: {}", path.display(), sqlite_message(error))]
-    Sqlite { path: PathBuf, error: rusqlite::Error },
+    /// The engine's own words (SQLite's or PostgreSQL's), once.
+    #[error("store {}: {message}", path.display())]
+    Db { path: PathBuf, message: String },
     #[error("store {} was written by an older dangle (schema {found}); run `dangle scan` once with this version to upgrade it", path.display())]
     TooOld { path: PathBuf, found: i64 },
     #[error("no store at {}: run `dangle scan` first, or pass --db", path.display())]
@@ -54,17 +60,53 @@ pub enum StoreError {
 }
 
 /// Held for a whole scan, from reading history to committing the run: two scans of one store never
-/// interleave, and the second judges with the first one's run in its history. An advisory lock on
-/// `STORE.lock`; the kernel drops it when the process dies, so a killed scan never leaves it stuck. The
-/// holder writes its pid and start time into the file, so a scan that gives up can say who holds it.
-#[derive(Debug)]
+/// interleave, and the second judges with the first one's run in its history. On SQLite an advisory
+/// lock on `STORE.lock`, on PostgreSQL a session advisory lock on a connection of its own; the kernel
+/// or the server drops it when the process dies, so a killed scan never leaves it stuck. The SQLite
+/// holder writes its pid and start time into the file, the PostgreSQL one into its application name,
+/// so a scan that gives up can say who holds it.
 pub struct RunLock {
-    _file: std::fs::File,
+    _held: Held,
+}
+
+enum Held {
+    File { _file: std::fs::File },
+    Server { _session: Box<Postgres> },
+}
+
+impl std::fmt::Debug for RunLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RunLock")
+    }
 }
 
 impl RunLock {
-    /// Takes the lock of the store at `path`, waiting up to `timeout` for a scan that holds it.
-    pub fn acquire(path: &Path, timeout: std::time::Duration) -> Result<Self, StoreError> {
+    /// Takes the lock of the store at `at`, waiting up to `timeout` for a scan that holds it.
+    pub fn acquire(at: impl Into<Location>, timeout: std::time::Duration) -> Result<Self, StoreError> {
+        let at = at.into();
+        match &at {
+            Location::Sqlite(path) => Self::file(path, timeout),
+            Location::Postgres { .. } => {
+                let pg = at.connect()?;
+                let path = at.shown();
+                let lock = PathBuf::from(format!("advisory lock {}", db::postgres::RUN_LOCK));
+                let e = |e: DbError| StoreError::Db { path: path.clone(), message: e.message };
+                if pg.try_lock(db::postgres::RUN_LOCK, std::time::Duration::ZERO).map_err(e)? {
+                    return Ok(Self { _held: Held::Server { _session: Box::new(pg) } });
+                }
+                let holder = pg.lock_holder(db::postgres::RUN_LOCK);
+                let by = holder.trim_end_matches("; ");
+                let by = if by.is_empty() { String::new() } else { format!(" ({by})") };
+                tracing::warn!("store {}: another scan is running{by}; waiting for it (up to {} s)", path.display(), timeout.as_secs());
+                if pg.try_lock(db::postgres::RUN_LOCK, timeout).map_err(e)? {
+                    return Ok(Self { _held: Held::Server { _session: Box::new(pg) } });
+                }
+                Err(StoreError::Locked { holder: pg.lock_holder(db::postgres::RUN_LOCK), path, lock, waited: timeout.as_secs() })
+            }
+        }
+    }
+
+    fn file(path: &Path, timeout: std::time::Duration) -> Result<Self, StoreError> {
         let mut lock = path.as_os_str().to_owned();
         lock.push(".lock");
         let lock = PathBuf::from(lock);
@@ -79,7 +121,7 @@ impl RunLock {
                     // Who holds it, for a scan that waits in vain (best effort: the lock is what counts).
                     let mut f = &file;
                     let _ = f.set_len(0).and_then(|()| writeln!(f, "pid {}, since {}", std::process::id(), now_rfc3339()));
-                    return Ok(Self { _file: file });
+                    return Ok(Self { _held: Held::File { _file: file } });
                 }
                 Err(std::fs::TryLockError::WouldBlock) => {
                     if start.elapsed() >= timeout {
@@ -284,7 +326,13 @@ CREATE TABLE name_findings (
     detail TEXT NOT NULL,
     PRIMARY KEY (run_id, seq)
 ) WITHOUT ROWID;
+"#, r#"
+-- A run's gaps in the order it found them (SQLite's row order said it before; PostgreSQL has none).
+ALTER TABLE gaps ADD COLUMN seq INTEGER;
 "#];
+
+/// The schema that numbered gaps (the eighth migration).
+const GAP_ORDER: i64 = 8;
 
 /// The schema that added certificate baselines (the seventh migration).
 const BASELINES: i64 = 7;
@@ -311,25 +359,6 @@ fn lock_holder(lock: &Path) -> String {
         format!("{line}; ")
     } else {
         String::new()
-    }
-}
-
-/// SQLite's message for a person, with what to do where there is something to do.
-fn sqlite_message(e: &rusqlite::Error) -> String {
-    use rusqlite::ErrorCode as C;
-    match e {
-        rusqlite::Error::SqliteFailure(f, msg) => match f.code {
-            C::NotADatabase => "not a dangle store: the file is not an SQLite database".into(),
-            C::DatabaseCorrupt => "the database file is corrupt (SQLite: malformed); restore it from a backup".into(),
-            C::DatabaseBusy | C::DatabaseLocked => "another dangle run holds the store; try again when it has finished".into(),
-            C::DiskFull => "the disk is full; nothing of this run was stored".into(),
-            C::CannotOpen => "cannot open the file (does its folder exist, and may dangle read it?)".into(),
-            C::ReadOnly => "the store is read-only here (a scan needs to write it)".into(),
-            _ => msg.clone().unwrap_or_else(|| f.to_string()),
-        },
-        // A value the row decoder refused (an unknown code): its own sentence, not rusqlite's wrapper.
-        rusqlite::Error::FromSqlConversionFailure(_, _, inner) => inner.to_string(),
-        other => other.to_string(),
     }
 }
 
@@ -609,28 +638,121 @@ impl Ages {
 }
 
 pub struct Store {
-    conn: Connection,
+    db: Box<dyn Engine>,
+    at: Location,
+    /// Where the store is, as errors name it (a path, or a URL without a password).
     path: PathBuf,
     /// Held by a store a scan writes (see [`RunLock`]).
     run_lock: Option<RunLock>,
-    /// The schema version the file holds (a read-only open never migrates).
+    /// The schema version the store holds (a read-only open never migrates).
     schema: i64,
 }
 
+/// Where a store lives: an SQLite file (the default), or a PostgreSQL database shared by many runners.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    Sqlite(PathBuf),
+    /// `postgres://…`: the password comes from `PGPASSWORD` or `password_file`, never the URL.
+    Postgres { url: String, password_file: Option<PathBuf> },
+}
+
+impl Location {
+    /// `db` as the config or `--db` gives it: a `postgres://` (or `postgresql://`) URL, else a path.
+    pub fn new(db: &Path, password_file: Option<&Path>) -> Self {
+        match db.to_str() {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Location::Postgres { url: url.to_string(), password_file: password_file.map(Path::to_path_buf) }
+            }
+            _ => Location::Sqlite(db.to_path_buf()),
+        }
+    }
+
+    /// As errors and logs name it: a password someone put in the URL (which the store refuses)
+    /// shows as `***`.
+    pub fn shown(&self) -> PathBuf {
+        match self {
+            Location::Sqlite(p) => p.clone(),
+            Location::Postgres { url, .. } => PathBuf::from(redacted(url)),
+        }
+    }
+
+    fn connect(&self) -> Result<Postgres, StoreError> {
+        match self {
+            Location::Postgres { url, password_file } => {
+                Postgres::connect(url, password_file.as_deref()).map_err(|e| StoreError::Db { path: self.shown(), message: e.message })
+            }
+            Location::Sqlite(p) => Err(StoreError::Db { path: p.clone(), message: "not a PostgreSQL store".into() }),
+        }
+    }
+}
+
+/// `url` with the password of its user part (`user:PASSWORD@`) and of a `password=` parameter masked.
+fn redacted(url: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let mut out = match base.split_once("://") {
+        Some((scheme, rest)) => match rest.split_once('@') {
+            Some((user, host)) if user.contains(':') => format!("{scheme}://{}:***@{host}", user.split(':').next().unwrap_or_default()),
+            _ => base.to_string(),
+        },
+        None => base.to_string(),
+    };
+    if let Some(q) = query {
+        let q: Vec<String> = q.split('&').map(|p| if p.starts_with("password=") { "password=***".to_string() } else { p.to_string() }).collect();
+        out.push('?');
+        out.push_str(&q.join("&"));
+    }
+    out
+}
+
+impl From<&Path> for Location {
+    fn from(p: &Path) -> Self {
+        Location::new(p, None)
+    }
+}
+
+impl From<&PathBuf> for Location {
+    fn from(p: &PathBuf) -> Self {
+        Location::new(p, None)
+    }
+}
+
+impl From<&Location> for Location {
+    fn from(l: &Location) -> Self {
+        l.clone()
+    }
+}
+
 impl Store {
-    /// Opens (creating if needed) the store at `path` and brings its schema up to date.
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let conn = Connection::open(path).map_err(|error| StoreError::Sqlite { path: path.to_path_buf(), error })?;
-        let mut s = Self { conn, path: path.to_path_buf(), run_lock: None, schema: MIGRATIONS.len() as i64 };
-        s.init()?;
+    /// Opens (creating if needed) the store at `at` and brings its schema up to date.
+    pub fn open(at: impl Into<Location>) -> Result<Self, StoreError> {
+        let at = at.into();
+        let path = at.shown();
+        let e = |e: DbError| StoreError::Db { path: at.shown(), message: e.message };
+        let known = MIGRATIONS.len() as i64;
+        let db: Box<dyn Engine> = match &at {
+            Location::Sqlite(p) => {
+                let s = db::sqlite::Sqlite::open(p).map_err(e)?;
+                // Refuse a newer store before changing anything in it (page size, journal mode).
+                let found = s.schema_version().map_err(e)?;
+                if found > known {
+                    return Err(StoreError::TooNew { path, found, known });
+                }
+                s.tune().map_err(e)?;
+                Box::new(s)
+            }
+            Location::Postgres { .. } => Box::new(at.connect()?),
+        };
+        let mut s = Self { db, at, path, run_lock: None, schema: known };
+        s.migrate()?;
         Ok(s)
     }
 
     /// Takes the run lock (waiting up to `timeout` for a scan that holds it), then opens the store
     /// for writing: a fresh store is created and migrated by one scan only.
-    pub fn open_for_run(path: &Path, timeout: std::time::Duration) -> Result<Self, StoreError> {
-        let lock = RunLock::acquire(path, timeout)?;
-        let mut s = Self::open(path)?;
+    pub fn open_for_run(at: impl Into<Location>, timeout: std::time::Duration) -> Result<Self, StoreError> {
+        let at = at.into();
+        let lock = RunLock::acquire(&at, timeout)?;
+        let mut s = Self::open(at)?;
         s.run_lock = Some(lock);
         Ok(s)
     }
@@ -640,128 +762,147 @@ impl Store {
     pub fn take_run_lock(&mut self, timeout: std::time::Duration) -> Result<RunLock, StoreError> {
         match self.run_lock.take() {
             Some(l) => Ok(l),
-            None => RunLock::acquire(&self.path, timeout),
+            None => RunLock::acquire(&self.at, timeout),
         }
     }
 
     /// Opens a store that must exist already, read-only (reports, diffs, checklists): nothing in the
-    /// file changes — no migration, no journal-mode switch — and it works in a read-only folder.
-    pub fn open_existing(path: &Path) -> Result<Self, StoreError> {
-        if !path.exists() {
-            return Err(StoreError::Missing { path: path.to_path_buf() });
-        }
-        let e = |error| StoreError::Sqlite { path: path.to_path_buf(), error };
-        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX | rusqlite::OpenFlags::SQLITE_OPEN_URI;
-        let version = |conn: &Connection| -> rusqlite::Result<i64> {
-            conn.busy_timeout(std::time::Duration::from_secs(30))?;
-            conn.pragma_query_value(None, "user_version", |r| r.get(0))
-        };
-        let conn = Connection::open_with_flags(path, flags).map_err(e)?;
-        let (conn, found) = match version(&conn) {
-            Ok(v) => (conn, v),
-            // A WAL store in a folder we may not write: SQLite cannot make its shared-memory file.
-            // Nobody can be writing there either, so read the file as immutable.
-            Err(rusqlite::Error::SqliteFailure(f, _)) if matches!(f.code, rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly) => {
-                drop(conn);
-                let conn = Connection::open_with_flags(immutable_uri(path), flags).map_err(e)?;
-                let v = version(&conn).map_err(e)?;
-                (conn, v)
+    /// store changes — no migration, no journal-mode switch; an SQLite store works in a read-only
+    /// folder, a PostgreSQL session is read-only.
+    pub fn open_existing(at: impl Into<Location>) -> Result<Self, StoreError> {
+        let at = at.into();
+        let path = at.shown();
+        let e = |e: DbError| StoreError::Db { path: at.shown(), message: e.message };
+        let db: Box<dyn Engine> = match &at {
+            Location::Sqlite(p) => {
+                if !p.exists() {
+                    return Err(StoreError::Missing { path });
+                }
+                Box::new(db::sqlite::Sqlite::open_read_only(p).map_err(|(m, _)| e(m))?)
             }
-            Err(err) => return Err(e(err)),
+            Location::Postgres { .. } => {
+                let pg = at.connect()?;
+                pg.batch("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY").map_err(e)?;
+                Box::new(pg)
+            }
         };
+        let found = db.schema_version().map_err(e)?;
         let known = MIGRATIONS.len() as i64;
         if found > known {
-            return Err(StoreError::TooNew { path: path.to_path_buf(), found, known });
+            return Err(StoreError::TooNew { path, found, known });
         }
         if found == 0 {
-            return Err(StoreError::Empty { path: path.to_path_buf() });
+            return Err(StoreError::Empty { path });
         }
         if found < OLDEST_READABLE {
-            return Err(StoreError::TooOld { path: path.to_path_buf(), found });
+            return Err(StoreError::TooOld { path, found });
         }
-        Ok(Self { conn, path: path.to_path_buf(), run_lock: None, schema: found })
+        Ok(Self { db, at, path, run_lock: None, schema: found })
     }
 
+    /// Where the store is, as errors name it.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    fn err(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
-        move |error| StoreError::Sqlite { path: self.path.clone(), error }
+    /// Where the store is, to open it again.
+    pub fn location(&self) -> &Location {
+        &self.at
     }
 
-    fn init(&mut self) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        let e = move |error| StoreError::Sqlite { path: path.clone(), error };
-        self.conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(&e)?;
-        // Refuse a newer store before changing anything in it (page size, journal mode).
-        let version: i64 = self.conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(&e)?;
+    /// The engine the store runs on.
+    pub fn dialect(&self) -> Dialect {
+        self.db.dialect()
+    }
+
+    fn err(&self) -> impl Fn(DbError) -> StoreError + '_ {
+        move |e| StoreError::Db { path: self.path.clone(), message: e.message }
+    }
+
+    /// Brings the schema up to date in one transaction. On PostgreSQL a transaction-level advisory
+    /// lock makes runners that start together on a new database migrate it once, one after another.
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let db = &*self.db;
+        let e = |e: DbError| StoreError::Db { path: self.path.clone(), message: e.message };
         let known = MIGRATIONS.len() as i64;
-        if version > known {
-            return Err(StoreError::TooNew { path: self.path.clone(), found: version, known });
-        }
-        // 16 KiB pages: a run appends a million rows to a few B-trees; bigger pages mean fewer levels
-        // and splits. Takes effect only on a new file, before WAL is switched on.
-        self.conn.pragma_update(None, "page_size", 16_384).map_err(&e)?;
-        self.conn.pragma_update(None, "journal_mode", "WAL").map_err(&e)?;
-        self.conn.pragma_update(None, "synchronous", "NORMAL").map_err(&e)?;
-        // The foreign keys document the schema; `verify` checks them. Enforcing them on every insert
-        // costs a parent look-up per reference, which a run's million rows do not need: one writer, one
-        // transaction, ids it has just read or made.
-        self.conn.pragma_update(None, "foreign_keys", "OFF").map_err(&e)?;
-        // Checkpoint explicitly after each run (Store::checkpoint), not in the middle of one.
-        self.conn.pragma_update(None, "wal_autocheckpoint", 0).map_err(&e)?;
-        // 16 MiB of page cache: the run is written in key order (appends and one ordered merge), so a
-        // bigger cache buys nothing; measured at 1M × 1M, 64 MiB wrote the first and the second run no
-        // faster (4.06 / 4.70 s against 3.99 / 4.51 s) and held 51 MB more.
-        self.conn.pragma_update(None, "cache_size", -16_384).map_err(&e)?;
-        for (i, m) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            let tx = self.conn.transaction().map_err(&e)?;
-            tx.execute_batch(m).map_err(&e)?;
-            if i as i64 + 1 == AGES && version > 0 {
-                tracing::info!(store = %self.path.display(), "upgrading the store: working out each record's age from its history (once)");
-                write::backfill_ages(&tx).map_err(&e)?;
+        db.begin().map_err(e)?;
+        let done = (|| {
+            if db.dialect() == Dialect::Postgres {
+                db.execute("SELECT pg_advisory_xact_lock(?1)", vals![db::postgres::RUN_LOCK + 1])?;
             }
-            tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(&e)?;
-            tx.commit().map_err(&e)?;
+            let version = db.schema_version()?;
+            if version > known {
+                return Ok(Some(version));
+            }
+            for (i, m) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+                db.batch(&db.migration(m))?;
+                if i as i64 + 1 == AGES && version > 0 {
+                    tracing::info!(store = %self.path.display(), "upgrading the store: working out each record's age from its history (once)");
+                    write::backfill_ages(db)?;
+                }
+            }
+            if version == 0 && db.dialect() == Dialect::Postgres {
+                // Every run rewrites each seen record's and asset's last sighting: room on each page
+                // lets PostgreSQL update them in place (HOT), without touching the identity indexes.
+                db.batch("ALTER TABLE records SET (fillfactor = 50); ALTER TABLE assets SET (fillfactor = 50);")?;
+            }
+            if version < known {
+                db.set_schema_version(known)?;
+            }
+            Ok(None)
+        })();
+        match done {
+            Ok(None) => db.commit().map_err(e),
+            Ok(Some(found)) => {
+                db.rollback().map_err(e)?;
+                Err(StoreError::TooNew { path: self.path.clone(), found, known })
+            }
+            Err(err) => {
+                let _ = db.rollback();
+                Err(e(err))
+            }
         }
-        Ok(())
     }
 
     /// What earlier runs held: each asset's last sighting, most recent first.
     pub fn history(&self) -> Result<History, StoreError> {
         let mut h = History::default();
-        let mut stmt = self
-            .conn
-            .prepare(
+        // Sources, regions and dates repeat across thousands of assets: share them.
+        let mut shared: std::collections::HashMap<String, Arc<str>> = std::collections::HashMap::new();
+        let mut intern = |s: &str| match shared.get(s) {
+            Some(v) => v.clone(),
+            None => {
+                let v: Arc<str> = Arc::from(s);
+                shared.insert(s.to_string(), v.clone());
+                v
+            }
+        };
+        self.db
+            .each(
                 "SELECT a.last_run, r.started_at, a.kind, a.asset_id, a.source, ra.region, ra.ips, ra.hosts
                  FROM assets a JOIN run_assets ra ON ra.run_id = a.last_run AND ra.asset_ref = a.id
                  JOIN runs r ON r.id = a.last_run ORDER BY a.last_run DESC, a.id",
+                &[],
+                &mut |row| {
+                    let started = row.str(1)?;
+                    let former = Former {
+                        run: row.i64(0)?,
+                        date: intern(started.get(..10).unwrap_or(started)),
+                        kind: row.str(2)?.parse().unwrap_or_else(|e| match e {}),
+                        id: row.str(3)?.into(),
+                        source: intern(row.str(4)?),
+                        region: row.text(5)?.map(&mut intern),
+                    };
+                    let ips: Vec<ipnet::IpNet> = row.str(6)?.split_whitespace().filter_map(|s| dangle_model::parse_ip_or_cidr(s).ok()).collect();
+                    let hosts: Vec<DnsName> = row.str(7)?.split_whitespace().filter_map(|s| DnsName::parse(s).ok()).collect();
+                    h.add(former, &ips, &hosts);
+                    Ok(())
+                },
             )
             .map_err(self.err())?;
-        let mut rows = stmt.query([]).map_err(self.err())?;
-        // Sources, regions and dates repeat across thousands of assets: share them.
-        let mut shared: std::collections::HashMap<String, Arc<str>> = std::collections::HashMap::new();
-        let mut intern = |s: String| shared.entry(s).or_insert_with_key(|k| Arc::from(k.as_str())).clone();
-        while let Some(row) = rows.next().map_err(self.err())? {
-            let get = |i| row.get::<_, String>(i).map_err(self.err());
-            let started = get(1)?;
-            let former = Former {
-                run: row.get(0).map_err(self.err())?,
-                date: intern(started.get(..10).unwrap_or(&started).to_string()),
-                kind: get(2)?.parse().unwrap_or_else(|e| match e {}),
-                id: get(3)?.into_boxed_str(),
-                source: intern(get(4)?),
-                region: row.get::<_, Option<String>>(5).map_err(self.err())?.map(&mut intern),
-            };
-            let ips: Vec<ipnet::IpNet> = get(6)?.split_whitespace().filter_map(|s| dangle_model::parse_ip_or_cidr(s).ok()).collect();
-            let hosts: Vec<DnsName> = get(7)?.split_whitespace().filter_map(|s| DnsName::parse(s).ok()).collect();
-            h.add(former, &ips, &hosts);
-        }
         Ok(h)
     }
 
-    /// Folds the write-ahead log into the database file (after a run; readers are never blocked).
     /// Certificate Transparency answers cached for `names`, fetched at or after `since` (Unix
     /// seconds): name → the search's JSON.
     pub fn ct_cached(&self, names: &[String], since: i64) -> Result<HashMap<String, String>, StoreError> {
@@ -769,9 +910,8 @@ impl Store {
         if self.schema < CT {
             return Ok(out);
         }
-        let mut stmt = self.conn.prepare_cached("SELECT body FROM ct_cache WHERE name = ?1 AND fetched_at >= ?2").map_err(self.err())?;
         for n in names {
-            let body: Option<String> = stmt.query_row(params![n, since], |r| r.get(0)).optional().map_err(self.err())?;
+            let body = self.db.one("SELECT body FROM ct_cache WHERE name = ?1 AND fetched_at >= ?2", vals![n, since], |r| r.string(0)).map_err(self.err())?;
             if let Some(b) = body {
                 out.insert(n.clone(), b);
             }
@@ -785,16 +925,31 @@ impl Store {
         if entries.is_empty() || self.schema < CT {
             return Ok(());
         }
-        let path = self.path.clone();
-        let err = move |error| StoreError::Sqlite { path: path.clone(), error };
-        let tx = self.conn.transaction().map_err(&err)?;
-        {
-            let mut ins = tx.prepare("INSERT OR REPLACE INTO ct_cache (name, fetched_at, body) VALUES (?1, ?2, ?3)").map_err(&err)?;
-            for (n, b) in entries {
-                ins.execute(params![n, at, b]).map_err(&err)?;
+        self.in_transaction(|db| {
+            db.load("ct_cache", &["name", "fetched_at", "body"], Load::Upsert { key: &["name"] }, &mut |sink| {
+                for (n, b) in entries {
+                    sink.row(vals![n, at, b])?;
+                }
+                Ok(())
+            })
+            .map(|_| ())
+        })
+    }
+
+    /// Runs `f` in one transaction: committed when it succeeds, rolled back when it fails.
+    fn in_transaction<T>(&self, f: impl FnOnce(&dyn Engine) -> db::Result<T>) -> Result<T, StoreError> {
+        let db = &*self.db;
+        db.begin().map_err(self.err())?;
+        match f(db) {
+            Ok(v) => {
+                db.commit().map_err(self.err())?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = db.rollback();
+                Err(self.err()(e))
             }
         }
-        tx.commit().map_err(&err)
     }
 
     /// Per record name (lower case, no final dot), the start of the earliest current dangling
@@ -804,13 +959,15 @@ impl Store {
         if self.schema < AGES {
             return Ok(out);
         }
-        let mut stmt = self
-            .conn
-            .prepare("SELECT c.name, MIN(r.started_at) FROM records c JOIN runs r ON r.id = c.dangling_run WHERE c.dangling_run IS NOT NULL GROUP BY c.name")
+        let rows = self
+            .db
+            .all(
+                "SELECT c.name, MIN(r.started_at) FROM records c JOIN runs r ON r.id = c.dangling_run WHERE c.dangling_run IS NOT NULL GROUP BY c.name",
+                &[],
+                |r| Ok((r.string(0)?, r.string(1)?)),
+            )
             .map_err(self.err())?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).map_err(self.err())?;
-        for row in rows {
-            let (name, since) = row.map_err(self.err())?;
+        for (name, since) in rows {
             let key = name.trim_end_matches('.').to_ascii_lowercase();
             match out.get_mut(&key) {
                 Some(s) if *s <= since => {}
@@ -822,8 +979,13 @@ impl Store {
         Ok(out)
     }
 
+    /// Folds SQLite's write-ahead log into the database file (after a run; readers are never
+    /// blocked). PostgreSQL checkpoints on its own.
     pub fn checkpoint(&self) -> Result<(), StoreError> {
-        self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).map_err(self.err())
+        match self.db.dialect() {
+            Dialect::Sqlite => self.db.one("PRAGMA wal_checkpoint(TRUNCATE)", &[], |_| Ok(())).map(|_| ()).map_err(self.err()),
+            Dialect::Postgres => Ok(()),
+        }
     }
 
     /// The provider's change spec of the record a row of the latest sighting belongs to
@@ -832,14 +994,13 @@ impl Store {
         if self.schema < AGES {
             return Ok(None);
         }
-        self.conn
-            .query_row(
+        self.db
+            .one(
                 "SELECT s.spec FROM record_specs s JOIN records c ON c.id = s.record_id JOIN zones z ON z.id = c.zone_id
                  WHERE z.source = ?1 AND z.account = ?2 AND z.zone = ?3 AND c.name = ?4 AND c.rtype = ?5 AND c.set_id = ?6",
-                rusqlite::params![r.source, r.account, r.zone, r.record_name, r.record_type, r.set_id],
-                |row| row.get(0),
+                vals![&r.source, &r.account, &r.zone, &r.record_name, &r.record_type, &r.set_id],
+                |row| row.string(0),
             )
-            .optional()
             .map_err(self.err())
     }
 
@@ -848,11 +1009,9 @@ impl Store {
     pub fn finding_history(&self, until: Option<i64>, limit: usize) -> Result<Vec<RunPoint>, StoreError> {
         let counts = if self.schema >= AGES { "findings" } else { "NULL" };
         let sql = format!("SELECT id, started_at, {counts} FROM runs WHERE id <= ?1 ORDER BY id DESC LIMIT ?2");
-        let mut stmt = self.conn.prepare(&sql).map_err(self.err())?;
-        let rows = stmt
-            .query_map(rusqlite::params![until.unwrap_or(i64::MAX), limit as i64], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?)))
-            .map_err(self.err())?
-            .collect::<Result<Vec<_>, _>>()
+        let rows = self
+            .db
+            .all(&sql, vals![until.unwrap_or(i64::MAX), limit as i64], |r| Ok((r.i64(0)?, r.string(1)?, r.opt_string(2)?)))
             .map_err(self.err())?;
         let mut out = Vec::with_capacity(rows.len());
         for (run, started_at, text) in rows.into_iter().rev() {
@@ -866,7 +1025,7 @@ impl Store {
     }
 
     pub fn latest_run(&self) -> Result<Option<i64>, StoreError> {
-        self.conn.query_row("SELECT MAX(id) FROM runs", [], |r| r.get(0)).map_err(self.err())
+        self.db.int("SELECT MAX(id) FROM runs", &[]).map_err(self.err())
     }
 
     /// The latest run, or an error that says to scan first.
@@ -877,44 +1036,41 @@ impl Store {
     /// The run before `run` that still holds its rows (pruned runs are skipped).
     pub fn previous_run(&self, run: i64) -> Result<Option<i64>, StoreError> {
         let kept = if self.schema >= AGES { "AND pruned_at IS NULL" } else { "" };
-        self.conn.query_row(&format!("SELECT MAX(id) FROM runs WHERE id < ?1 {kept}"), [run], |r| r.get(0)).map_err(self.err())
+        self.db.int(&format!("SELECT MAX(id) FROM runs WHERE id < ?1 {kept}"), vals![run]).map_err(self.err())
     }
 
     pub fn run_meta(&self, run: i64) -> Result<RunMeta, StoreError> {
-        self.conn
-            .query_row(
+        self.db
+            .one(
                 &format!(
                     "SELECT id, started_at, finished_at, config, snapshot, tool_version, n_records, n_rows, n_assets, n_gaps, {} FROM runs WHERE id = ?1",
                     if self.schema >= AGES { "stale_days, probing" } else { "NULL, NULL" }
                 ),
-                [run],
+                vals![run],
                 |r| {
                     Ok(RunMeta {
-                        id: r.get(0)?,
-                        started_at: r.get(1)?,
-                        finished_at: r.get(2)?,
-                        config: r.get(3)?,
-                        snapshot: r.get(4)?,
-                        tool_version: r.get(5)?,
-                        records: r.get(6)?,
-                        rows: r.get(7)?,
-                        assets: r.get(8)?,
-                        gaps: r.get(9)?,
-                        stale_days: r.get(10)?,
-                        probing: r.get(11)?,
+                        id: r.i64(0)?,
+                        started_at: r.string(1)?,
+                        finished_at: r.string(2)?,
+                        config: r.string(3)?,
+                        snapshot: r.string(4)?,
+                        tool_version: r.string(5)?,
+                        records: r.i64(6)?,
+                        rows: r.i64(7)?,
+                        assets: r.i64(8)?,
+                        gaps: r.i64(9)?,
+                        stale_days: r.opt_i64(10)?,
+                        probing: r.bool(11)?,
                     })
                 },
             )
-            .optional()
             .map_err(self.err())?
             .ok_or_else(|| StoreError::NoSuchRun { path: self.path.clone(), run })
     }
 
     /// Runs `sql` with the run id as its one parameter and maps every row.
-    fn per_run<T>(&self, sql: &str, run: i64, map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>) -> Result<Vec<T>, StoreError> {
-        let mut stmt = self.conn.prepare(sql).map_err(self.err())?;
-        let rows = stmt.query_map([run], map).map_err(self.err())?.collect::<Result<Vec<_>, _>>().map_err(self.err())?;
-        Ok(rows)
+    fn per_run<T>(&self, sql: &str, run: i64, map: impl FnMut(&dyn Row) -> db::Result<T>) -> Result<Vec<T>, StoreError> {
+        self.db.all(sql, vals![run], map).map_err(self.err())
     }
 
     /// A run's rows, in the order they were judged, with their probe evidence.
@@ -946,41 +1102,47 @@ impl Store {
     /// [`Store::each_row`], of the one row at `at` if given.
     fn rows_in<E: From<StoreError>>(&self, run: i64, which: Which, at: Option<u32>, mut f: impl FnMut(ReportRow) -> Result<(), E>) -> Result<(), E> {
         let only = at.map(|seq| format!("AND w.seq = {seq}")).unwrap_or_default();
-        let mut stmt = self.conn.prepare(&self.row_query(which, &only, "w.seq")).map_err(self.err())?;
+        let rows_sql = self.row_query(which, &only, "w.seq");
         // The evidence, in the same order: merged with the rows as both cursors advance.
         let only = at.map(|seq| format!("AND rp.seq = {seq}")).unwrap_or_default();
-        let mut ev_stmt = self
-            .conn
-            .prepare(&format!(
-                "SELECT rp.seq, p.evidence FROM row_probes rp JOIN probes p ON p.run_id = rp.run_id AND p.id = rp.probe_id
-                 WHERE rp.run_id = ?1 {only} ORDER BY rp.seq, rp.probe_id"
-            ))
-            .map_err(self.err())?;
-        let mut evidence = ev_stmt.query_map([run], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))).map_err(self.err())?.peekable();
-        let rows = stmt.query_map([run], Self::report_row).map_err(self.err())?;
-        for row in rows {
-            let (seq, mut row) = row.map_err(self.err())?;
-            loop {
-                match evidence.peek() {
-                    Some(Ok((s, _))) if *s < seq => {
-                        evidence.next();
-                    }
-                    Some(Ok((s, _))) if *s == seq => {
-                        if let Some(Ok((_, json))) = evidence.next() {
-                            row.probes.push(evidence_value(json));
+        let ev_sql = format!(
+            "SELECT rp.seq, p.evidence FROM row_probes rp JOIN probes p ON p.run_id = rp.run_id AND p.id = rp.probe_id
+             WHERE rp.run_id = ?1 {only} ORDER BY rp.seq, rp.probe_id"
+        );
+        let mut stopped: Option<E> = None;
+        let done = self.db.two((&rows_sql, vals![run]), (&ev_sql, vals![run]), &mut |rows, evidence| {
+            let mut next: Option<(i64, String)> = None;
+            let mut evidence_done = false;
+            while let Some(r) = rows.next()? {
+                let (seq, mut row) = Self::report_row(r)?;
+                loop {
+                    if next.is_none() && !evidence_done {
+                        match evidence.next()? {
+                            Some(e) => next = Some((e.i64(0)?, e.string(1)?)),
+                            None => evidence_done = true,
                         }
                     }
-                    Some(Err(_)) => {
-                        if let Some(Err(e)) = evidence.next() {
-                            return Err(self.err()(e).into());
+                    match next.take() {
+                        Some((s, _)) if s < seq => {}
+                        Some((s, json)) if s == seq => row.probes.push(evidence_value(json)),
+                        other => {
+                            next = other;
+                            break;
                         }
                     }
-                    _ => break,
+                }
+                if let Err(e) = f(row) {
+                    stopped = Some(e);
+                    return Err(DbError::stop());
                 }
             }
-            f(row)?;
+            Ok(())
+        });
+        match (stopped, done) {
+            (Some(e), _) => Err(e),
+            (None, Err(e)) => Err(self.err()(e).into()),
+            (None, Ok(())) => Ok(()),
         }
-        Ok(())
     }
 
     /// The rows query of one run (`?1`), narrowed by `only` (more `AND` terms), in `order`.
@@ -1025,115 +1187,148 @@ impl Store {
         new: i64,
         mut f: impl FnMut(Option<ReportRow>, Option<ReportRow>) -> Result<(), E>,
     ) -> Result<(), E> {
-        // BINARY collation compares bytes, as Rust compares the key's strings.
+        // Both engines compare text byte by byte (SQLite's BINARY collation, PostgreSQL's "C"), as
+        // Rust compares the key's strings.
         let sql = self.row_query(Which::All, "", "z.source, z.account, z.zone, c.name, c.rtype, c.set_id, w.target, w.seq");
-        let mut a_stmt = self.conn.prepare(&sql).map_err(self.err())?;
-        let mut b_stmt = self.conn.prepare(&sql).map_err(self.err())?;
-        // A run id no run has reads as empty.
-        type Map = fn(&rusqlite::Row<'_>) -> rusqlite::Result<(i64, ReportRow)>;
-        type Rows<'s> = std::iter::Peekable<rusqlite::MappedRows<'s, Map>>;
-        let map: Map = Self::report_row;
-        let mut a = a_stmt.query_map([old.unwrap_or(-1)], map).map_err(self.err())?.peekable();
-        let mut b = b_stmt.query_map([new], map).map_err(self.err())?.peekable();
-        fn next_key(it: &mut Rows<'_>) -> rusqlite::Result<Option<ReportRow>> {
-            let Some(first) = it.next() else { return Ok(None) };
-            let mut row = first?.1;
-            while let Some(Ok((_, n))) = it.peek() {
-                if n.key_ref() != row.key_ref() {
-                    break;
-                }
-                row = it.next().expect("peeked")?.1;
-            }
-            Ok(Some(row))
+        /// One side: the row read ahead, and whether the cursor is done.
+        struct Side {
+            ahead: Option<ReportRow>,
+            done: bool,
         }
-        let (mut x, mut y) = (next_key(&mut a).map_err(self.err())?, next_key(&mut b).map_err(self.err())?);
-        loop {
-            match (x.take(), y.take()) {
-                (None, None) => return Ok(()),
-                (Some(o), None) => {
-                    f(Some(o), None)?;
-                    x = next_key(&mut a).map_err(self.err())?;
+        impl Side {
+            /// The next key's row (the last of the rows sharing it).
+            fn next_key(&mut self, c: &mut dyn db::Cursor) -> db::Result<Option<ReportRow>> {
+                let mut row = match self.ahead.take() {
+                    Some(r) => r,
+                    None => match self.read(c)? {
+                        Some(r) => r,
+                        None => return Ok(None),
+                    },
+                };
+                while let Some(n) = self.read(c)? {
+                    if n.key_ref() != row.key_ref() {
+                        self.ahead = Some(n);
+                        break;
+                    }
+                    row = n;
                 }
-                (None, Some(n)) => {
-                    f(None, Some(n))?;
-                    y = next_key(&mut b).map_err(self.err())?;
-                }
-                (Some(o), Some(n)) => match o.key_ref().cmp(&n.key_ref()) {
-                    std::cmp::Ordering::Less => {
-                        f(Some(o), None)?;
-                        x = next_key(&mut a).map_err(self.err())?;
-                        y = Some(n);
-                    }
-                    std::cmp::Ordering::Greater => {
-                        f(None, Some(n))?;
-                        y = next_key(&mut b).map_err(self.err())?;
-                        x = Some(o);
-                    }
-                    std::cmp::Ordering::Equal => {
-                        f(Some(o), Some(n))?;
-                        x = next_key(&mut a).map_err(self.err())?;
-                        y = next_key(&mut b).map_err(self.err())?;
-                    }
-                },
+                Ok(Some(row))
             }
+
+            fn read(&mut self, c: &mut dyn db::Cursor) -> db::Result<Option<ReportRow>> {
+                if self.done {
+                    return Ok(None);
+                }
+                match c.next()? {
+                    Some(r) => Ok(Some(Store::report_row(r)?.1)),
+                    None => {
+                        self.done = true;
+                        Ok(None)
+                    }
+                }
+            }
+        }
+        let mut stopped: Option<E> = None;
+        let mut call = |o: Option<ReportRow>, n: Option<ReportRow>| match f(o, n) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                stopped = Some(e);
+                Err(DbError::stop())
+            }
+        };
+        // A run id no run has reads as empty.
+        let done = self.db.two((&sql, vals![old.unwrap_or(-1)]), (&sql, vals![new]), &mut |a, b| {
+            let (mut sa, mut sb) = (Side { ahead: None, done: false }, Side { ahead: None, done: false });
+            let (mut x, mut y) = (sa.next_key(a)?, sb.next_key(b)?);
+            loop {
+                match (x.take(), y.take()) {
+                    (None, None) => return Ok(()),
+                    (Some(o), None) => {
+                        call(Some(o), None)?;
+                        x = sa.next_key(a)?;
+                    }
+                    (None, Some(n)) => {
+                        call(None, Some(n))?;
+                        y = sb.next_key(b)?;
+                    }
+                    (Some(o), Some(n)) => match o.key_ref().cmp(&n.key_ref()) {
+                        std::cmp::Ordering::Less => {
+                            call(Some(o), None)?;
+                            x = sa.next_key(a)?;
+                            y = Some(n);
+                        }
+                        std::cmp::Ordering::Greater => {
+                            call(None, Some(n))?;
+                            y = sb.next_key(b)?;
+                            x = Some(o);
+                        }
+                        std::cmp::Ordering::Equal => {
+                            call(Some(o), Some(n))?;
+                            x = sa.next_key(a)?;
+                            y = sb.next_key(b)?;
+                        }
+                    },
+                }
+            }
+        });
+        match (stopped, done) {
+            (Some(e), _) => Err(e),
+            (None, Err(e)) => Err(self.err()(e).into()),
+            (None, Ok(())) => Ok(()),
         }
     }
 
     /// One row of the query in [`Store::each_row`], with its `seq`.
-    fn report_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, ReportRow)> {
-        let kind: Option<String> = r.get(16)?;
-        let id: Option<String> = r.get(17)?;
-        let status = codes::status(r.get(7)?).map_err(|e| e.at(7))?;
-        let probe_verdict = codes::verdict(r.get_ref(11)?.as_str().unwrap_or_default()).map_err(|e| e.at(11))?;
-        let first_seen: String = r.get(13)?;
-        let run_started: String = r.get(19)?;
-        let last_changed = r.get::<_, Option<String>>(20)?.unwrap_or_default();
-        let ages = Ages::of(status, &run_started, &first_seen, &last_changed, r.get(22)?);
-        let claimable = codes::claimable(r.get(9)?).map_err(|e| e.at(9))?;
-        let claim = claims::claim_of(r.get(25)?);
-        let issued_since = r.get::<_, Option<i64>>(26)?.is_some_and(|n| n > 0);
-        let finding = match r.get::<_, Option<i64>>(24)? {
+    fn report_row(r: &dyn Row) -> db::Result<(i64, ReportRow)> {
+        let kind = r.opt_string(16)?;
+        let id = r.opt_string(17)?;
+        let status = codes::status(r.i64(7)?).map_err(|e| e.at(7))?;
+        let probe_verdict = codes::verdict(r.str(11)?).map_err(|e| e.at(11))?;
+        let first_seen = r.string(13)?;
+        let run_started = r.string(19)?;
+        let last_changed = r.opt_string(20)?.unwrap_or_default();
+        let ages = Ages::of(status, &run_started, &first_seen, &last_changed, r.opt_i64(22)?);
+        let claimable = codes::claimable(r.i64(9)?).map_err(|e| e.at(9))?;
+        let claim = claims::claim_of(r.opt_i64(25)?);
+        let issued_since = r.opt_i64(26)?.is_some_and(|n| n > 0);
+        let finding = match r.opt_i64(24)? {
             Some(c) => codes::kind(c).map_err(|e| e.at(24))?,
-            None => Kind::guess(status, claimable, probe_verdict, r.get_ref(1)?.as_str().unwrap_or_default(), r.get_ref(10)?.as_str().unwrap_or_default()),
+            None => Kind::guess(status, claimable, probe_verdict, r.str(1)?, r.str(10)?),
         };
         let row = ReportRow {
-            record_name: r.get(0)?,
-            record_type: r.get(1)?,
-            set_id: r.get(2)?,
-            target: r.get(3)?,
-            zone: r.get(4)?,
-            source: r.get(5)?,
-            account: r.get(6)?,
+            record_name: r.string(0)?,
+            record_type: r.string(1)?,
+            set_id: r.string(2)?,
+            target: r.string(3)?,
+            zone: r.string(4)?,
+            source: r.string(5)?,
+            account: r.string(6)?,
             status,
-            severity: codes::severity(r.get(8)?).map_err(|e| e.at(8))?,
+            severity: codes::severity(r.i64(8)?).map_err(|e| e.at(8))?,
             claimable,
-            reason: r.get(10)?,
+            reason: r.string(10)?,
             probe_verdict,
-            probe_detail: match (probe_verdict, r.get::<_, String>(12)?) {
+            probe_detail: match (probe_verdict, r.string(12)?) {
                 // A row the scan chose not to probe says why (a probe the prober declined says so itself).
-                (Verdict::NotProbed, d) if d.is_empty() => {
-                    let rtype = r.get_ref(1)?.as_str().unwrap_or_default();
-                    let target = r.get_ref(3)?.as_str().unwrap_or_default();
-                    crate::reconcile::why_not_probed(status, rtype, target, r.get(23)?).to_string()
-                }
+                (Verdict::NotProbed, d) if d.is_empty() => crate::reconcile::why_not_probed(status, r.str(1)?, r.str(3)?, r.bool(23)?).to_string(),
                 (_, d) => d,
             },
             first_seen,
-            location: r.get::<_, Option<String>>(14)?.unwrap_or_default(),
+            location: r.opt_string(14)?.unwrap_or_default(),
             confidence: Confidence::of(status, probe_verdict, claim, issued_since),
-            dangling_since: r.get::<_, Option<String>>(21)?.unwrap_or_default(),
+            dangling_since: r.opt_string(21)?.unwrap_or_default(),
             last_changed,
             age_days: ages.age_days,
             stale: ages.stale,
             kind: finding,
-            ttl: r.get(15)?,
+            ttl: u32::try_from(r.i64(15)?).unwrap_or(u32::MAX),
             owner: match (kind, id) {
                 (Some(k), Some(i)) => format!("{k} {i}"),
                 _ => String::new(),
             },
             probes: Vec::new(),
         };
-        Ok((r.get(18)?, row))
+        Ok((r.i64(18)?, row))
     }
 
     /// How many rows of a run have each status, and each severity among findings; whether any row
@@ -1148,11 +1343,11 @@ impl Store {
             ),
             run,
             |r| {
-                let status = codes::status(r.get(0)?).map_err(|e| e.at(0))?;
-                let severity = codes::severity(r.get(1)?).map_err(|e| e.at(1))?;
-                let verdict = codes::verdict(r.get_ref(2)?.as_str().unwrap_or_default()).map_err(|e| e.at(2))?;
-                let ct = r.get::<_, Option<bool>>(4)?.unwrap_or(false);
-                Ok((status, severity, verdict, claims::claim_of(r.get(3)?), ct, r.get::<_, i64>(5)? as usize))
+                let status = codes::status(r.i64(0)?).map_err(|e| e.at(0))?;
+                let severity = codes::severity(r.i64(1)?).map_err(|e| e.at(1))?;
+                let verdict = codes::verdict(r.str(2)?).map_err(|e| e.at(2))?;
+                let ct = r.bool(4)?.unwrap_or(false);
+                Ok((status, severity, verdict, claims::claim_of(r.opt_i64(3)?), ct, r.i64(5)? as usize))
             },
         )?;
         for (status, severity, verdict, claim, ct, n) in groups {
@@ -1163,9 +1358,11 @@ impl Store {
             }
         }
         c.probed = self
-            .conn
-            .query_row("SELECT EXISTS (SELECT 1 FROM rows WHERE run_id = ?1 AND probe_verdict != 'not_probed')", [run], |r| r.get(0))
-            .map_err(self.err())?;
+            .db
+            .one("SELECT EXISTS (SELECT 1 FROM rows WHERE run_id = ?1 AND probe_verdict != 'not_probed')", vals![run], |r| r.bool(0))
+            .map_err(self.err())?
+            .flatten()
+            .unwrap_or(false);
         Ok(c)
     }
 
@@ -1173,12 +1370,13 @@ impl Store {
     /// compares its inventory with to find deleted names a wildcard answers for). One pass over the
     /// zone's records, by the (zone, name, type, set) index.
     pub fn names_in_zone(&self, zone: &str) -> Result<Vec<(String, i64)>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT c.name, MAX(c.last_run) FROM records c JOIN zones z ON z.id = c.zone_id WHERE z.zone = ?1 GROUP BY c.name")
-            .map_err(self.err())?;
-        let rows = stmt.query_map(params![zone], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))).map_err(self.err())?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
+        self.db
+            .all(
+                "SELECT c.name, MAX(c.last_run) FROM records c JOIN zones z ON z.id = c.zone_id WHERE z.zone = ?1 GROUP BY c.name",
+                vals![zone],
+                |r| Ok((r.string(0)?, r.i64(1)?)),
+            )
+            .map_err(self.err())
     }
 
     /// Every certificate baseline, by name.
@@ -1187,23 +1385,22 @@ impl Store {
         if self.schema < BASELINES {
             return Ok(out);
         }
-        let mut stmt = self.conn.prepare("SELECT name, spki, issuer, ca_names, alpn, not_after, first_run, changed_run FROM baselines").map_err(self.err())?;
-        let rows = stmt
-            .query_map([], |r| {
+        let rows = self
+            .db
+            .all("SELECT name, spki, issuer, ca_names, alpn, not_after, first_run, changed_run FROM baselines", &[], |r| {
                 Ok(Baseline {
-                    name: r.get(0)?,
-                    spki: r.get(1)?,
-                    issuer: r.get(2)?,
-                    ca_names: r.get(3)?,
-                    alpn: r.get(4)?,
-                    not_after: r.get(5)?,
-                    first_run: Some(r.get(6)?),
-                    changed_run: Some(r.get(7)?),
+                    name: r.string(0)?,
+                    spki: r.string(1)?,
+                    issuer: r.string(2)?,
+                    ca_names: r.string(3)?,
+                    alpn: r.string(4)?,
+                    not_after: r.string(5)?,
+                    first_run: Some(r.i64(6)?),
+                    changed_run: Some(r.i64(7)?),
                 })
             })
             .map_err(self.err())?;
         for b in rows {
-            let b = b.map_err(self.err())?;
             out.insert(b.name.clone(), b);
         }
         Ok(out)
@@ -1215,8 +1412,8 @@ impl Store {
             return Ok(Vec::new());
         }
         let mut out = self.per_run("SELECT name, address, kind, severity, detail FROM name_findings WHERE run_id = ?1 ORDER BY seq", run, |r| {
-            let kind = codes::name_kind(r.get_ref(2)?.as_str().unwrap_or_default()).map_err(|e| e.at(2))?;
-            Ok(NameFinding { name: r.get(0)?, address: r.get(1)?, kind, severity: codes::severity(r.get(3)?).map_err(|e| e.at(3))?, detail: r.get(4)? })
+            let kind = codes::name_kind(r.str(2)?).map_err(|e| e.at(2))?;
+            Ok(NameFinding { name: r.string(0)?, address: r.string(1)?, kind, severity: codes::severity(r.i64(3)?).map_err(|e| e.at(3))?, detail: r.string(4)? })
         })?;
         out.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.name.cmp(&b.name)).then_with(|| a.kind.cmp(&b.kind)));
         Ok(out)
@@ -1225,16 +1422,15 @@ impl Store {
     /// The named targets' results of a run, in config order.
     pub fn named_probes(&self, run: i64) -> Result<Vec<NamedProbeRow>, StoreError> {
         let named = self.per_run("SELECT target, sni, verdict, detail, probe_ids FROM named_probes WHERE run_id = ?1 ORDER BY seq", run, |r| {
-            let verdict = codes::verdict(&r.get::<_, String>(2)?).map_err(|e| e.at(2))?;
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, verdict, r.get::<_, String>(3)?, r.get::<_, String>(4)?))
+            let verdict = codes::verdict(r.str(2)?).map_err(|e| e.at(2))?;
+            Ok((r.string(0)?, r.string(1)?, verdict, r.string(3)?, r.string(4)?))
         })?;
-        let mut stmt = self.conn.prepare("SELECT evidence FROM probes WHERE run_id = ?1 AND id = ?2").map_err(self.err())?;
         let mut out = Vec::with_capacity(named.len());
         for (target, sni, verdict, detail, ids) in named {
             let mut probes = Vec::new();
             for id in ids.split_whitespace().filter_map(|i| i.parse::<i64>().ok()) {
-                let json: String = stmt.query_row(rusqlite::params![run, id], |r| r.get(0)).map_err(self.err())?;
-                probes.push(evidence_value(json));
+                let json = self.db.one("SELECT evidence FROM probes WHERE run_id = ?1 AND id = ?2", vals![run, id], |r| r.string(0)).map_err(self.err())?;
+                probes.push(evidence_value(json.unwrap_or_default()));
             }
             out.push(NamedProbeRow { target, sni, verdict, detail, probes });
         }
@@ -1252,67 +1448,71 @@ impl Store {
 
     /// Hands `f` a run's assets one at a time, in assets.csv order.
     pub fn each_asset<E: From<StoreError>>(&self, run: i64, mut f: impl FnMut(AssetRow) -> Result<(), E>) -> Result<(), E> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT a.kind, a.asset_id, a.source, a.account, ra.region, ra.ips, ra.hosts, f.started_at
-                 FROM run_assets ra JOIN assets a ON a.id = ra.asset_ref JOIN runs f ON f.id = a.first_run
-                 WHERE ra.run_id = ?1 ORDER BY a.kind, a.asset_id, a.source, a.account",
-            )
-            .map_err(self.err())?;
-        let rows = stmt
-            .query_map([run], |r| {
-                Ok(AssetRow {
-                    kind: r.get(0)?,
-                    id: r.get(1)?,
-                    source: r.get(2)?,
-                    account: r.get(3)?,
-                    region: r.get::<_, Option<String>>(4)?.unwrap_or_default(),
-                    ips: r.get(5)?,
-                    hosts: r.get(6)?,
-                    first_seen: r.get(7)?,
+        let mut stopped: Option<E> = None;
+        let done = self.db.each(
+            "SELECT a.kind, a.asset_id, a.source, a.account, ra.region, ra.ips, ra.hosts, f.started_at
+             FROM run_assets ra JOIN assets a ON a.id = ra.asset_ref JOIN runs f ON f.id = a.first_run
+             WHERE ra.run_id = ?1 ORDER BY a.kind, a.asset_id, a.source, a.account",
+            vals![run],
+            &mut |r| {
+                let a = AssetRow {
+                    kind: r.string(0)?,
+                    id: r.string(1)?,
+                    source: r.string(2)?,
+                    account: r.string(3)?,
+                    region: r.opt_string(4)?.unwrap_or_default(),
+                    ips: r.string(5)?,
+                    hosts: r.string(6)?,
+                    first_seen: r.string(7)?,
+                };
+                f(a).map_err(|e| {
+                    stopped = Some(e);
+                    DbError::stop()
                 })
-            })
-            .map_err(self.err())?;
-        for a in rows {
-            f(a.map_err(self.err())?)?;
+            },
+        );
+        match (stopped, done) {
+            (Some(e), _) => Err(e),
+            (None, Err(e)) => Err(self.err()(e).into()),
+            (None, Ok(())) => Ok(()),
         }
-        Ok(())
     }
 
     pub fn gaps(&self, run: i64) -> Result<Vec<GapRow>, StoreError> {
-        self.per_run("SELECT source, account, region, service, error FROM gaps WHERE run_id = ?1 ORDER BY rowid", run, |r| {
-            Ok(GapRow {
-                source: r.get(0)?,
-                account: r.get(1)?,
-                region: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
-                service: r.get(3)?,
-                error: r.get(4)?,
-            })
+        // In the order the run found them: `seq` since schema 8, SQLite's row order before.
+        let order = match self.db.dialect() {
+            Dialect::Sqlite => "seq, rowid",
+            Dialect::Postgres => "seq",
+        };
+        let order = if self.schema >= GAP_ORDER { order } else { "rowid" };
+        self.per_run(&format!("SELECT source, account, region, service, error FROM gaps WHERE run_id = ?1 ORDER BY {order}"), run, |r| {
+            Ok(GapRow { source: r.string(0)?, account: r.string(1)?, region: r.opt_string(2)?.unwrap_or_default(), service: r.string(3)?, error: r.string(4)? })
         })
     }
 
-    /// `PRAGMA integrity_check` passes and every run holds exactly the rows it says it has.
+    /// The engine's own integrity check (SQLite's `integrity_check` and `foreign_key_check`), every
+    /// reference between the store's tables, and every run holding exactly the rows it says it has.
     pub fn verify(&self) -> Result<Vec<String>, StoreError> {
         let mut problems = Vec::new();
-        let ok: String = self.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).map_err(self.err())?;
-        if ok != "ok" {
-            problems.push(format!("integrity_check: {ok}"));
+        if self.db.dialect() == Dialect::Sqlite {
+            let ok = self.db.one("PRAGMA integrity_check", &[], |r| r.string(0)).map_err(self.err())?.unwrap_or_default();
+            if ok != "ok" {
+                problems.push(format!("integrity_check: {ok}"));
+            }
+            let broken = self
+                .db
+                .all("PRAGMA foreign_key_check", &[], |r| {
+                    let row = r.opt_i64(1)?.map_or("without rowid".to_string(), |id| id.to_string());
+                    Ok(format!("{} row {row} -> {}", r.string(0)?, r.string(2)?))
+                })
+                .map_err(self.err())?;
+            problems.extend(broken.into_iter().map(|b| format!("foreign key: {b}")));
         }
-        let mut fk = self.conn.prepare("PRAGMA foreign_key_check").map_err(self.err())?;
-        let broken: Vec<String> = fk
-            .query_map([], |r| {
-                let row = r.get::<_, Option<i64>>(1)?.map_or("without rowid".to_string(), |id| id.to_string());
-                Ok(format!("{} row {row} -> {}", r.get::<_, String>(0)?, r.get::<_, String>(2)?))
-            })
-            .map_err(self.err())?
-            .collect::<Result<_, _>>()
-            .map_err(self.err())?;
-        problems.extend(broken.into_iter().map(|b| format!("foreign key: {b}")));
         for (sql, what) in [
             ("SELECT COUNT(*) FROM rows w LEFT JOIN records c ON c.id = w.record_id WHERE c.id IS NULL", "rows without their record"),
             ("SELECT COUNT(*) FROM rows w LEFT JOIN assets a ON a.id = w.owner WHERE w.owner IS NOT NULL AND a.id IS NULL", "rows whose owner is missing"),
             ("SELECT COUNT(*) FROM run_assets ra LEFT JOIN assets a ON a.id = ra.asset_ref WHERE a.id IS NULL", "run assets without their asset"),
+            ("SELECT COUNT(*) FROM records c LEFT JOIN zones z ON z.id = c.zone_id WHERE z.id IS NULL", "records without their zone"),
             (
                 "SELECT COUNT(*) FROM row_probes rp LEFT JOIN probes p ON p.run_id = rp.run_id AND p.id = rp.probe_id WHERE p.id IS NULL",
                 "row probes without their evidence",
@@ -1322,22 +1522,21 @@ impl Store {
                 "row probes without their row",
             ),
         ] {
-            let n: i64 = self.conn.query_row(sql, [], |r| r.get(0)).map_err(self.err())?;
+            let n = self.db.int(sql, &[]).map_err(self.err())?.unwrap_or(0);
             if n > 0 {
                 problems.push(format!("{n} {what}"));
             }
         }
-        let mut stmt = self
-            .conn
-            .prepare(&format!(
-                "SELECT r.id, r.n_rows, (SELECT COUNT(*) FROM rows w WHERE w.run_id = r.id) FROM runs r {}",
-                if self.schema >= AGES { "WHERE r.pruned_at IS NULL" } else { "" }
-            ))
-            .map_err(self.err())?;
-        let runs = stmt
-            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)))
-            .map_err(self.err())?
-            .collect::<Result<Vec<_>, _>>()
+        let runs = self
+            .db
+            .all(
+                &format!(
+                    "SELECT r.id, r.n_rows, (SELECT COUNT(*) FROM rows w WHERE w.run_id = r.id) FROM runs r {}",
+                    if self.schema >= AGES { "WHERE r.pruned_at IS NULL" } else { "" }
+                ),
+                &[],
+                |r| Ok((r.i64(0)?, r.i64(1)?, r.i64(2)?)),
+            )
             .map_err(self.err())?;
         for (id, want, have) in runs {
             if want != have {
@@ -1369,9 +1568,9 @@ mod codes {
     impl std::error::Error for UnknownCode {}
 
     impl UnknownCode {
-        /// As the row decoder reports it: column `col`.
-        pub fn at(self, col: usize) -> rusqlite::Error {
-            rusqlite::Error::FromSqlConversionFailure(col, rusqlite::types::Type::Text, Box::new(self))
+        /// As the row decoder reports it (the column does not matter to a person: the value does).
+        pub fn at(self, _col: usize) -> super::DbError {
+            super::DbError::new(self.to_string())
         }
     }
 
@@ -1455,21 +1654,6 @@ pub fn stable_hash<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> u64 {
         }
     }
     h
-}
-
-/// `file:PATH?immutable=1`, with the characters a URI path may not hold percent-encoded.
-fn immutable_uri(path: &Path) -> String {
-    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let mut out = String::from("file:");
-    for b in abs.to_string_lossy().bytes() {
-        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out.push_str("?immutable=1");
-    out
 }
 
 /// Stored probe evidence (JSON) as reports show it; text that is not JSON stays text.

@@ -1,8 +1,7 @@
 //! Alerts waiting to be delivered: a body that could not be posted stays here, named by its alert,
 //! until a later run delivers it.
 
-use rusqlite::params;
-
+use super::db::vals;
 use super::{now_rfc3339, Store, StoreError};
 
 /// An undelivered alert.
@@ -23,24 +22,27 @@ impl Store {
         if self.schema < super::AGES {
             return Ok(Vec::new());
         }
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id, alert, run_id, created_at, body, attempts, last_error FROM alert_outbox WHERE alert = ?1 ORDER BY id")
-            .map_err(self.err())?;
-        let rows = stmt
-            .query_map([alert], |r| {
-                Ok(Pending { id: r.get(0)?, alert: r.get(1)?, run: r.get(2)?, created_at: r.get(3)?, body: r.get(4)?, attempts: r.get(5)?, last_error: r.get(6)? })
+        self.db
+            .all("SELECT id, alert, run_id, created_at, body, attempts, last_error FROM alert_outbox WHERE alert = ?1 ORDER BY id", vals![alert], |r| {
+                Ok(Pending {
+                    id: r.i64(0)?,
+                    alert: r.string(1)?,
+                    run: r.i64(2)?,
+                    created_at: r.string(3)?,
+                    body: r.string(4)?,
+                    attempts: r.i64(5)?,
+                    last_error: r.string(6)?,
+                })
             })
-            .map_err(self.err())?;
-        rows.collect::<Result<_, _>>().map_err(self.err())
+            .map_err(self.err())
     }
 
     /// Keeps a body `alert` could not deliver for run `run`.
     pub fn queue_alert(&self, alert: &str, run: i64, body: &str, attempts: i64, error: &str) -> Result<(), StoreError> {
-        self.conn
+        self.db
             .execute(
                 "INSERT INTO alert_outbox (alert, run_id, created_at, body, attempts, last_error) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![alert, run, now_rfc3339(), body, attempts, error],
+                vals![alert, run, now_rfc3339().as_str(), body, attempts, error],
             )
             .map(|_| ())
             .map_err(self.err())
@@ -48,13 +50,13 @@ impl Store {
 
     /// A pending alert was delivered.
     pub fn alert_delivered(&self, id: i64) -> Result<(), StoreError> {
-        self.conn.execute("DELETE FROM alert_outbox WHERE id = ?1", [id]).map(|_| ()).map_err(self.err())
+        self.db.execute("DELETE FROM alert_outbox WHERE id = ?1", vals![id]).map(|_| ()).map_err(self.err())
     }
 
     /// A pending alert failed again.
     pub fn alert_failed(&self, id: i64, attempts: i64, error: &str) -> Result<(), StoreError> {
-        self.conn
-            .execute("UPDATE alert_outbox SET attempts = attempts + ?1, last_error = ?2 WHERE id = ?3", params![attempts, error, id])
+        self.db
+            .execute("UPDATE alert_outbox SET attempts = attempts + ?1, last_error = ?2 WHERE id = ?3", vals![attempts, error, id])
             .map(|_| ())
             .map_err(self.err())
     }

@@ -5,8 +5,7 @@
 //! judged "released since run N" after the run that last saw it is pruned. The latest run is never
 //! pruned. One transaction: a prune killed half way prunes nothing.
 
-use rusqlite::params;
-
+use super::db::vals;
 use super::{now_rfc3339, Store, StoreError};
 
 /// What a prune did.
@@ -22,12 +21,8 @@ impl Store {
     /// Prunes every run that is neither among the latest `keep` nor younger than `older_than_days`
     /// days (each bound applies when given; at least one must be), never the latest run.
     pub fn prune(&mut self, keep: Option<usize>, older_than_days: Option<i64>) -> Result<Pruned, StoreError> {
-        let e = self.err_owned();
-        let runs: Vec<(i64, String)> = {
-            let mut stmt = self.conn.prepare("SELECT id, started_at FROM runs WHERE pruned_at IS NULL ORDER BY id DESC").map_err(&e)?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(&e)?;
-            rows.collect::<Result<_, _>>().map_err(&e)?
-        };
+        let runs: Vec<(i64, String)> =
+            self.db.all("SELECT id, started_at FROM runs WHERE pruned_at IS NULL ORDER BY id DESC", &[], |r| Ok((r.i64(0)?, r.string(1)?))).map_err(self.err())?;
         let today = crate::time::today();
         let doomed: Vec<i64> = runs
             .iter()
@@ -44,33 +39,27 @@ impl Store {
         if doomed.is_empty() {
             return Ok(out);
         }
-        let tx = self.conn.transaction().map_err(&e)?;
-        {
-            let at = now_rfc3339();
-            let mut n_rows = tx.prepare("DELETE FROM rows WHERE run_id = ?1").map_err(&e)?;
-            let mut others = Vec::new();
-            for sql in [
-                "DELETE FROM row_probes WHERE run_id = ?1",
-                "DELETE FROM probes WHERE run_id = ?1",
-                "DELETE FROM named_probes WHERE run_id = ?1",
-                "DELETE FROM gaps WHERE run_id = ?1",
-                // An asset's last sighting keeps its addresses: history judges released addresses by them.
-                "DELETE FROM run_assets WHERE run_id = ?1 AND asset_ref NOT IN (SELECT id FROM assets WHERE last_run = ?1)",
-            ] {
-                others.push(tx.prepare(sql).map_err(&e)?);
-            }
-            let mut mark = tx.prepare("UPDATE runs SET pruned_at = ?2 WHERE id = ?1").map_err(&e)?;
+        let at = now_rfc3339();
+        out.rows = self.in_transaction(|db| {
+            let mut rows = 0;
             for run in &doomed {
-                out.rows += n_rows.execute([run]).map_err(&e)? as u64;
-                for s in &mut others {
-                    s.execute([run]).map_err(&e)?;
+                rows += db.execute("DELETE FROM rows WHERE run_id = ?1", vals![*run])?;
+                for sql in [
+                    "DELETE FROM row_probes WHERE run_id = ?1",
+                    "DELETE FROM probes WHERE run_id = ?1",
+                    "DELETE FROM named_probes WHERE run_id = ?1",
+                    "DELETE FROM gaps WHERE run_id = ?1",
+                    // An asset's last sighting keeps its addresses: history judges released addresses by them.
+                    "DELETE FROM run_assets WHERE run_id = ?1 AND asset_ref NOT IN (SELECT id FROM assets WHERE last_run = ?1)",
+                ] {
+                    db.execute(sql, vals![*run])?;
                 }
-                mark.execute(params![run, at]).map_err(&e)?;
+                db.execute("UPDATE runs SET pruned_at = ?2 WHERE id = ?1", vals![*run, &at])?;
             }
-        }
-        tx.commit().map_err(&e)?;
-        // Give the space back: the pages the rows held.
-        self.conn.execute_batch("VACUUM").map_err(&e)?;
+            Ok(rows)
+        })?;
+        // Give the space back: the pages the rows held (PostgreSQL: for the store's next rows).
+        self.db.batch("VACUUM").map_err(self.err())?;
         Ok(out)
     }
 
@@ -79,8 +68,7 @@ impl Store {
         if self.schema < super::AGES {
             return Ok(None);
         }
-        use rusqlite::OptionalExtension as _;
-        let at: Option<Option<String>> = self.conn.query_row("SELECT pruned_at FROM runs WHERE id = ?1", [run], |r| r.get(0)).optional().map_err(self.err())?;
+        let at = self.db.one("SELECT pruned_at FROM runs WHERE id = ?1", vals![run], |r| r.opt_string(0)).map_err(self.err())?;
         Ok(at.flatten())
     }
 
@@ -91,10 +79,5 @@ impl Store {
             Some(at) => Err(StoreError::PrunedRun { path: self.path.clone(), run, at }),
             None => Ok(()),
         }
-    }
-
-    fn err_owned(&self) -> impl Fn(rusqlite::Error) -> StoreError + 'static {
-        let path = self.path.clone();
-        move |error| StoreError::Sqlite { path: path.clone(), error }
     }
 }

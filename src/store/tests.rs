@@ -3,6 +3,7 @@ use std::sync::Arc;
 use dangle_model::{Asset, AssetKind, DnsName, DnsRecord, RecordType, Target};
 
 use super::*;
+use rusqlite::Connection;
 use crate::reconcile::ranges::Ranges;
 use crate::reconcile::{reconcile, Inputs};
 
@@ -59,23 +60,97 @@ fn write(store: &mut Store, started: &str, records: &[DnsRecord], assets: &[Asse
         .unwrap()
 }
 
+/// Where a test's store lives: a folder for an SQLite file, or a database of its own on the test
+/// PostgreSQL server (dropped with it).
+enum Place {
+    Folder(tempfile::TempDir),
+    Database(dangle_testkit::PgDb),
+}
+
+impl Place {
+    fn new(on: Dialect) -> Self {
+        match on {
+            Dialect::Sqlite => Place::Folder(tempfile::tempdir().unwrap()),
+            Dialect::Postgres => Place::Database(dangle_testkit::PgDb::new()),
+        }
+    }
+
+    fn location(&self) -> Location {
+        match self {
+            Place::Folder(d) => Location::Sqlite(d.path().join("s.sqlite")),
+            Place::Database(db) => Location::Postgres { url: db.url.clone(), password_file: None },
+        }
+    }
+}
+
+fn store_on(on: Dialect) -> (Place, Store) {
+    let place = Place::new(on);
+    let s = Store::open(place.location()).unwrap();
+    (place, s)
+}
+
+/// An SQLite store (the tests of what only SQLite has).
 fn store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open(&dir.path().join("s.sqlite")).unwrap();
     (dir, s)
 }
 
-#[test]
-fn first_seen_stays_and_last_seen_moves() {
-    let (_d, mut s) = store();
+/// The one integer a query returns.
+fn int(s: &Store, sql: &str) -> i64 {
+    s.db.int(sql, &[]).unwrap().unwrap()
+}
+
+fn sql(s: &Store, sql: &str) {
+    s.db.execute(sql, &[]).unwrap();
+}
+
+/// The SQLite connection under a store.
+fn conn(s: &Store) -> &Connection {
+    let db: &dyn std::any::Any = s.db.as_any();
+    &db.downcast_ref::<db::sqlite::Sqlite>().expect("an SQLite store").conn
+}
+
+/// Each test of the store suite, once per engine.
+macro_rules! on_both_engines {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(#[test] fn $name() { super::$name(super::Dialect::Sqlite) })*
+        }
+        mod on_postgres {
+            $(#[test] fn $name() { super::$name(super::Dialect::Postgres) })*
+        }
+    };
+}
+
+on_both_engines!(
+    first_seen_stays_and_last_seen_moves,
+    a_moved_record_keeps_its_identity_and_gets_the_new_location,
+    the_same_identity_twice_in_one_run_is_one_record,
+    history_is_each_assets_last_sighting,
+    a_newer_schema_is_refused,
+    verify_catches_a_broken_reference_and_a_short_run,
+    an_unfinished_run_is_invisible,
+    report_run_n_shows_the_locations_run_n_saw,
+    locations_are_kept_per_move_not_per_record,
+    a_read_only_open_cannot_write,
+    dangling_since_last_changed_and_stale_follow_the_history,
+    an_unknown_stored_code_is_an_error_naming_it_not_a_clamped_value,
+    prune_drops_old_rows_and_keeps_first_seen_ages_and_released_history,
+    last_changed_moves_with_a_foreign_answer_not_with_runs_that_did_not_probe,
+    diffs_walk_two_runs_in_key_order,
+    gaps_keep_their_order,
+);
+
+fn first_seen_stays_and_last_seen_moves(on: Dialect) {
+    let (_place, mut s) = store_on(on);
     let a = [asset("web", "192.0.2.1")];
     write(&mut s, "2026-01-01T00:00:00Z", &[rec("a.example.com", "192.0.2.1", "z.zone:3")], &a);
     write(&mut s, "2026-01-02T00:00:00Z", &[rec("a.example.com", "192.0.2.1", "z.zone:3"), rec("b.example.com", "192.0.2.2", "z.zone:4")], &a);
     let rows = s.rows(2).unwrap();
     let a_row = rows.iter().find(|r| r.record_name == "a.example.com").unwrap();
     assert_eq!(a_row.first_seen, "2026-01-01T00:00:00Z");
-    let (first, last): (i64, i64) =
-        s.conn.query_row("SELECT first_run, last_run FROM records c WHERE c.name = 'a.example.com'", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    let (first, last) = s.db.one("SELECT first_run, last_run FROM records c WHERE c.name = 'a.example.com'", &[], |r| Ok((r.i64(0)?, r.i64(1)?))).unwrap().unwrap();
     assert_eq!((first, last), (1, 2));
     assert_eq!(a_row.owner, "static web");
     let b_row = rows.iter().find(|r| r.record_name == "b.example.com").unwrap();
@@ -86,34 +161,31 @@ fn first_seen_stays_and_last_seen_moves() {
     assert_eq!(s.verify().unwrap(), Vec::<String>::new());
 }
 
-#[test]
-fn a_moved_record_keeps_its_identity_and_gets_the_new_location() {
-    let (_d, mut s) = store();
+fn a_moved_record_keeps_its_identity_and_gets_the_new_location(on: Dialect) {
+    let (_place, mut s) = store_on(on);
     write(&mut s, "2026-01-01T00:00:00Z", &[rec("a.example.com", "192.0.2.1", "z.zone:3")], &[]);
     write(&mut s, "2026-01-02T00:00:00Z", &[rec("a.example.com", "192.0.2.1", "z.zone:9")], &[]);
     let rows = s.rows(2).unwrap();
     assert_eq!(rows[0].location, "z.zone:9");
     assert_eq!(rows[0].first_seen, "2026-01-01T00:00:00Z");
-    let n: i64 = s.conn.query_row("SELECT COUNT(*) FROM records", [], |r| r.get(0)).unwrap();
+    let n = int(&s, "SELECT COUNT(*) FROM records");
     assert_eq!(n, 1);
 }
 
-#[test]
-fn the_same_identity_twice_in_one_run_is_one_record() {
-    let (_d, mut s) = store();
+fn the_same_identity_twice_in_one_run_is_one_record(on: Dialect) {
+    let (_place, mut s) = store_on(on);
     let r = rec("a.example.com", "192.0.2.1", "z.zone:3");
     write(&mut s, "2026-01-01T00:00:00Z", &[r.clone(), r.clone()], &[asset("x", "192.0.2.1"), asset("x", "192.0.2.1")]);
     write(&mut s, "2026-01-02T00:00:00Z", &[r.clone(), r], &[]);
-    let n: i64 = s.conn.query_row("SELECT COUNT(*) FROM records", [], |r| r.get(0)).unwrap();
+    let n = int(&s, "SELECT COUNT(*) FROM records");
     assert_eq!(n, 1);
     assert_eq!(s.rows(2).unwrap().len(), 2);
     assert_eq!(s.assets(1).unwrap().len(), 1);
     assert_eq!(s.verify().unwrap(), Vec::<String>::new());
 }
 
-#[test]
-fn history_is_each_assets_last_sighting() {
-    let (_d, mut s) = store();
+fn history_is_each_assets_last_sighting(on: Dialect) {
+    let (_place, mut s) = store_on(on);
     write(&mut s, "2026-01-01T00:00:00Z", &[], &[asset("old", "192.0.2.1"), asset("kept", "192.0.2.2")]);
     write(&mut s, "2026-01-05T00:00:00Z", &[], &[asset("kept", "192.0.2.2")]);
     let h = s.history().unwrap();
@@ -129,58 +201,84 @@ fn history_is_each_assets_last_sighting() {
     assert_eq!(inputs.explainer().render(&j[0].reason).split(':').next(), Some("released since run 1 (2026-01-01)"));
 }
 
-#[test]
-fn a_newer_schema_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("s.sqlite");
-    drop(Store::open(&p).unwrap());
-    Connection::open(&p).unwrap().pragma_update(None, "user_version", 99).unwrap();
-    let e = Store::open(&p).err().unwrap().to_string();
+fn a_newer_schema_is_refused(on: Dialect) {
+    let place = Place::new(on);
+    let s = Store::open(place.location()).unwrap();
+    match on {
+        Dialect::Sqlite => conn(&s).pragma_update(None, "user_version", 99).unwrap(),
+        Dialect::Postgres => sql(&s, "UPDATE dangle_schema SET version = 99"),
+    }
+    drop(s);
+    let e = Store::open(place.location()).err().unwrap().to_string();
+    assert!(e.contains("written by a newer dangle (schema 99"), "{e}");
+    let e = Store::open_existing(place.location()).err().unwrap().to_string();
     assert!(e.contains("written by a newer dangle (schema 99"), "{e}");
 }
 
-#[test]
-fn verify_catches_a_broken_reference_and_a_short_run() {
-    let (_d, mut s) = store();
+fn verify_catches_a_broken_reference_and_a_short_run(on: Dialect) {
+    let (_place, mut s) = store_on(on);
     write(&mut s, "2026-01-01T00:00:00Z", &[rec("a.example.com", "192.0.2.1", "z.zone:3")], &[]);
-    s.conn.execute("UPDATE rows SET record_id = 999", []).unwrap();
-    s.conn.execute("UPDATE runs SET n_rows = 5", []).unwrap();
+    sql(&s, "UPDATE rows SET record_id = 999");
+    sql(&s, "UPDATE runs SET n_rows = 5");
     let problems = s.verify().unwrap().join("\n");
     assert!(problems.contains("rows without their record"), "{problems}");
     assert!(problems.contains("run 1 says 5 rows, holds 1"), "{problems}");
 }
 
-#[test]
-fn an_uncommitted_run_is_invisible() {
-    let (_d, mut s) = store();
+fn an_unfinished_run_is_invisible(on: Dialect) {
+    let (_place, mut s) = store_on(on);
     write(&mut s, "2026-01-01T00:00:00Z", &[rec("a.example.com", "192.0.2.1", "z.zone:3")], &[]);
+    let records = [rec("b.example.com", "192.0.2.2", "z.zone:4")];
+    let ranges = Ranges::new(&[]);
+    let history = s.history().unwrap();
+    let inputs = Inputs { records: &records, assets: &[], gaps: &[], covered: &[], providers: &[], ranges: &ranges, history: &history };
+    let judgements = reconcile(&inputs);
+    let input = RunInput {
+        explain: &inputs.explainer(),
+        started_at: "2026-01-02T00:00:00Z".into(),
+        config: "test".into(),
+        snapshot: "snap".into(),
+        records: &records,
+        judgements: &judgements,
+        assets: &[],
+        gaps: &[],
+        probed: &Default::default(),
+        stale_days: 90,
+        probing: false,
+        claims: &Default::default(),
+        name_findings: &[],
+        baselines: &[],
+    };
     {
-        let tx = s.conn.transaction().unwrap();
-        tx.execute("INSERT INTO runs (started_at, finished_at, config, snapshot, tool_version, n_records, n_rows, n_assets, n_gaps) VALUES ('x','x','x','x','x',0,0,0,0)", []).unwrap();
-        // dropped without commit
+        let mut w = s.begin_run(&input).unwrap();
+        w.records().unwrap();
+        w.assets().unwrap();
+        // dropped without finish: rolled back
     }
     assert_eq!(s.latest_run().unwrap(), Some(1));
+    assert_eq!(int(&s, "SELECT COUNT(*) FROM records"), 1);
+    // The store takes the next run as if nothing happened.
+    write(&mut s, "2026-01-03T00:00:00Z", &records, &[]);
+    assert_eq!(s.verify().unwrap(), Vec::<String>::new());
 }
 
-#[test]
-fn report_run_n_shows_the_locations_run_n_saw() {
-    let (_d, mut s) = store();
+fn report_run_n_shows_the_locations_run_n_saw(on: Dialect) {
+    let (_place, mut s) = store_on(on);
     write(&mut s, "2026-01-01T00:00:00Z", &[rec("a.example.com", "192.0.2.1", "z.zone:3")], &[]);
     write(&mut s, "2026-01-02T00:00:00Z", &[rec("a.example.com", "192.0.2.1", "z.zone:9")], &[]);
     write(&mut s, "2026-01-03T00:00:00Z", &[rec("a.example.com", "192.0.2.1", "z.zone:9")], &[]);
     assert_eq!(s.rows(1).unwrap()[0].location, "z.zone:3");
     assert_eq!(s.rows(2).unwrap()[0].location, "z.zone:9");
     assert_eq!(s.rows(3).unwrap()[0].location, "z.zone:9");
-    let ro = Store::open_existing(s.path()).unwrap();
+    let ro = Store::open_existing(s.location()).unwrap();
     assert_eq!(ro.rows(1).unwrap()[0].location, "z.zone:3");
 }
 
-#[test]
-fn locations_are_kept_per_move_not_per_record() {
-    let (_d, mut s) = store();
+fn locations_are_kept_per_move_not_per_record(on: Dialect) {
+    let (_place, mut s) = store_on(on);
     let b = rec("b.example.com", "192.0.2.2", "z.zone:4");
     write(&mut s, "2026-01-01T00:00:00Z", &[rec("a.example.com", "192.0.2.1", "z.zone:3"), b.clone()], &[]);
-    let entries = |s: &Store| s.conn.query_row("SELECT COUNT(*) FROM record_locations", [], |r| r.get::<_, i64>(0)).unwrap();
+    let entries = |s: &Store| int(s, "SELECT COUNT(*) FROM record_locations");
     // A run of new records writes no per-run location: each is where `records` says.
     assert_eq!(entries(&s), 0);
     let mut lost = rec("a.example.com", "192.0.2.1", "");
@@ -193,6 +291,86 @@ fn locations_are_kept_per_move_not_per_record() {
     assert_eq!([at(1, "b.example.com"), at(2, "b.example.com"), at(3, "b.example.com")], ["z.zone:4"; 3]);
     // a's first line (kept on its first move) and its two moves; nothing for b.
     assert_eq!(entries(&s), 3);
+}
+
+fn a_read_only_open_cannot_write(on: Dialect) {
+    let (place, mut s) = store_on(on);
+    write(&mut s, "2026-01-01T00:00:00Z", &[rec("a.example.com", "192.0.2.1", "z.zone:3")], &[]);
+    drop(s);
+    let ro = Store::open_existing(place.location()).unwrap();
+    assert_eq!(ro.rows(1).unwrap().len(), 1);
+    assert!(ro.db.execute("DELETE FROM runs", &[]).is_err(), "the connection is read-only");
+    assert_eq!(ro.latest_run().unwrap(), Some(1));
+}
+
+/// Accounts whose order differs between bytes ("Zeta" < "_beta" < "alpha") and an English
+/// collation ("alpha" < "_beta" < "Zeta"; the test server's default): a diff pairs every row.
+fn diffs_walk_two_runs_in_key_order(on: Dialect) {
+    let (_place, mut s) = store_on(on);
+    let in_account = |account: &str, ip: &str| {
+        let mut r = rec(&format!("{}.example.com", account.trim_start_matches('_').to_ascii_lowercase()), ip, "z.zone:1");
+        r.account = account.into();
+        r
+    };
+    let one = [in_account("alpha", "192.0.2.1"), in_account("Zeta", "192.0.2.2"), in_account("_beta", "192.0.2.3"), in_account("Beta", "192.0.2.4")];
+    let mut two = one.clone();
+    two[1] = in_account("Zeta", "192.0.2.9");
+    write(&mut s, "2026-01-01T00:00:00Z", &one, &[]);
+    write(&mut s, "2026-01-02T00:00:00Z", &two, &[]);
+    let mut seen = Vec::new();
+    s.merge_rows(Some(1), 2, |o, n| {
+        let side = |r: &Option<ReportRow>| r.as_ref().map(|r| format!("{} {}", r.account, r.target));
+        seen.push((side(&o), side(&n)));
+        Ok::<_, StoreError>(())
+    })
+    .unwrap();
+    let s = |x: &str| Some(x.to_string());
+    assert_eq!(
+        seen,
+        [
+            (s("Beta 192.0.2.4"), s("Beta 192.0.2.4")),
+            (s("Zeta 192.0.2.2"), None),
+            (None, s("Zeta 192.0.2.9")),
+            (s("_beta 192.0.2.3"), s("_beta 192.0.2.3")),
+            (s("alpha 192.0.2.1"), s("alpha 192.0.2.1")),
+        ]
+    );
+}
+
+fn gaps_keep_their_order(on: Dialect) {
+    let (_place, mut s) = store_on(on);
+    let gap = |service: &str| dangle_model::CoverageGap {
+        source: "aws".into(),
+        account: "111111111111".into(),
+        region: Some("eu-west-1".into()),
+        service: service.into(),
+        error: format!("{service} failed"),
+        hides: dangle_model::Hides::Account,
+    };
+    let gaps = [gap("route53"), gap("elb"), gap("ec2"), gap("s3")];
+    let ranges = Ranges::new(&[]);
+    let history = s.history().unwrap();
+    let inputs = Inputs { records: &[], assets: &[], gaps: &gaps, covered: &[], providers: &[], ranges: &ranges, history: &history };
+    let run = s
+        .write_run(&RunInput {
+            explain: &inputs.explainer(),
+            started_at: "2026-01-01T00:00:00Z".into(),
+            config: "test".into(),
+            snapshot: "snap".into(),
+            records: &[],
+            judgements: &[],
+            assets: &[],
+            gaps: &gaps,
+            probed: &Default::default(),
+            stale_days: 90,
+            probing: false,
+            claims: &Default::default(),
+            name_findings: &[],
+            baselines: &[],
+        })
+        .unwrap();
+    let services: Vec<String> = s.gaps(run).unwrap().into_iter().map(|g| g.service).collect();
+    assert_eq!(services, ["route53", "elb", "ec2", "s3"]);
 }
 
 /// Which files sit in the folder, with their size and a hash of their bytes.
@@ -223,7 +401,7 @@ fn read_only_commands_never_write_the_store() {
     {
         let ro = Store::open_existing(&d.path().join("s.sqlite")).unwrap();
         assert_eq!(ro.rows(1).unwrap().len(), 1);
-        assert!(ro.conn.execute("DELETE FROM runs", []).is_err(), "the connection is read-only");
+        assert!(ro.db.execute("DELETE FROM runs", &[]).is_err(), "the connection is read-only");
     }
     // SQLite's WAL reader may leave its shared-memory index beside the file; the store itself is untouched.
     assert_eq!(store_file(d.path()), before, "reading changed the store");
@@ -256,11 +434,11 @@ fn a_schema_2_store_reads_without_migrating() {
     let (d, mut s) = store();
     write(&mut s, "2026-01-01T00:00:00Z", &[rec("a.example.com", "192.0.2.1", "z.zone:3")], &[]);
     // What the previous release left: no per-run locations, no ages.
-    s.conn.execute_batch(&format!("DROP TABLE record_locations; {DROP_AGES} PRAGMA user_version = 2;")).unwrap();
+    conn(&s).execute_batch(&format!("DROP TABLE record_locations; {DROP_AGES} PRAGMA user_version = 2;")).unwrap();
     drop(s);
     let ro = Store::open_existing(&d.path().join("s.sqlite")).unwrap();
     assert_eq!(ro.rows(1).unwrap()[0].location, "z.zone:3");
-    let v: i64 = ro.conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+    let v: i64 = conn(&ro).pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
     assert_eq!(v, 2, "reading migrated nothing");
     drop(ro);
     // A scan's open migrates it, and the per-run locations start from what the store knew.
@@ -275,7 +453,7 @@ const DROP_AGES: &str = "ALTER TABLE records DROP COLUMN state; ALTER TABLE reco
     ALTER TABLE records DROP COLUMN dangling_run; ALTER TABLE rows DROP COLUMN changed_run;
     ALTER TABLE rows DROP COLUMN dangling_run; ALTER TABLE rows DROP COLUMN kind;
     ALTER TABLE runs DROP COLUMN stale_days; ALTER TABLE runs DROP COLUMN probing; ALTER TABLE runs DROP COLUMN findings;
-    ALTER TABLE runs DROP COLUMN pruned_at; DROP TABLE record_specs; DROP TABLE alert_outbox;
+    ALTER TABLE runs DROP COLUMN pruned_at; DROP TABLE record_specs; DROP TABLE alert_outbox; ALTER TABLE gaps DROP COLUMN seq;
     ALTER TABLE rows DROP COLUMN claim; ALTER TABLE rows DROP COLUMN ct; DROP TABLE ct_cache;
     DROP TABLE baselines; DROP TABLE name_findings;";
 
@@ -296,12 +474,12 @@ fn columns(c: &Connection) -> Vec<(String, Vec<String>)> {
 #[test]
 fn drop_ages_leaves_schema_3() {
     let (_d, s) = store();
-    s.conn.execute_batch(DROP_AGES).unwrap();
+    conn(&s).execute_batch(DROP_AGES).unwrap();
     let old = Connection::open_in_memory().unwrap();
     for m in &MIGRATIONS[..3] {
         old.execute_batch(m).unwrap();
     }
-    assert_eq!(columns(&s.conn), columns(&old), "DROP_AGES must undo exactly what the migrations after the third add");
+    assert_eq!(columns(conn(&s)), columns(&old), "DROP_AGES must undo exactly what the migrations after the third add");
 }
 
 /// Runs of one record, `a.example.com` → 192.0.2.1, with the asset that holds the address in the runs
@@ -317,9 +495,8 @@ fn age_runs(s: &mut Store, runs: &[(&str, bool)]) -> Vec<ReportRow> {
     out
 }
 
-#[test]
-fn dangling_since_last_changed_and_stale_follow_the_history() {
-    let (_d, mut s) = store();
+fn dangling_since_last_changed_and_stale_follow_the_history(on: Dialect) {
+    let (_place, mut s) = store_on(on);
     let rows = age_runs(
         &mut s,
         &[("2026-01-01", true), ("2026-01-02", false), ("2026-01-03", false), ("2026-04-10", false), ("2026-04-11", true), ("2026-04-12", false)],
@@ -349,11 +526,10 @@ fn upgrading_a_store_works_out_ages_from_its_history() {
     let (d, mut s) = store();
     age_runs(&mut s, &[("2026-01-01", true), ("2026-01-02", false), ("2026-01-03", false)]);
     // As a schema-3 dangle left it: the same runs, no age columns.
-    s.conn.execute_batch(&format!("{DROP_AGES} PRAGMA user_version = 3;")).unwrap();
+    conn(&s).execute_batch(&format!("{DROP_AGES} PRAGMA user_version = 3;")).unwrap();
     drop(s);
     let mut s = Store::open(&d.path().join("s.sqlite")).unwrap();
-    let (changed, since): (i64, Option<i64>) =
-        s.conn.query_row("SELECT changed_run, dangling_run FROM records", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    let (changed, since) = s.db.one("SELECT changed_run, dangling_run FROM records", &[], |r| Ok((r.i64(0)?, r.opt_i64(1)?))).unwrap().unwrap();
     assert_eq!((changed, since), (2, Some(2)), "the streak began at run 2");
     // Runs before the upgrade show no age; the next run carries the streak on.
     assert_eq!(s.rows(3).unwrap()[0].dangling_since, "");
@@ -372,17 +548,16 @@ fn sqlite_errors_are_said_once() {
     assert_eq!(text, format!("store {}: not a dangle store: the file is not an SQLite database", p.display()));
 }
 
-#[test]
-fn an_unknown_stored_code_is_an_error_naming_it_not_a_clamped_value() {
-    let (d, mut s) = store();
+fn an_unknown_stored_code_is_an_error_naming_it_not_a_clamped_value(on: Dialect) {
+    let (_place, mut s) = store_on(on);
     let run = write(&mut s, "2026-12-01T00:00:00Z", &[rec("www.example.com", "192.0.2.1", "z.zone:1")], &[]);
     assert_eq!(s.rows(run).unwrap()[0].status, Status::External);
     // A newer dangle's status, or a damaged file: never read as some valid status.
-    s.conn.execute("UPDATE rows SET status = 9", []).unwrap();
+    sql(&s, "UPDATE rows SET status = 9");
     let e = crate::errors::render(&anyhow::Error::new(s.rows(run).unwrap_err()));
     let want = "a row holds status code `9`, which this dangle does not know (written by a newer version, or the store is damaged)";
-    assert_eq!(e, format!("store {}: {want}", d.path().join("s.sqlite").display()));
-    s.conn.execute("UPDATE rows SET status = 2, probe_verdict = 'maybe'", []).unwrap();
+    assert_eq!(e, format!("store {}: {want}", s.path().display()));
+    sql(&s, "UPDATE rows SET status = 2, probe_verdict = 'maybe'");
     let e = crate::errors::render(&anyhow::Error::new(s.rows(run).unwrap_err()));
     assert!(e.contains("probe verdict `maybe`"), "{e}");
 }
@@ -398,9 +573,8 @@ fn addresses_are_written_as_people_write_them() {
     assert_eq!(out, "192.0.2.7 10.0.0.0/8 0.0.0.0 255.255.255.255 2001:db8::1 2001:db8::/32");
 }
 
-#[test]
-fn prune_drops_old_rows_and_keeps_first_seen_ages_and_released_history() {
-    let (_d, mut s) = store();
+fn prune_drops_old_rows_and_keeps_first_seen_ages_and_released_history(on: Dialect) {
+    let (_place, mut s) = store_on(on);
     age_runs(&mut s, &[("2026-01-01", true), ("2026-01-02", false), ("2026-01-03", false), ("2026-01-04", false)]);
     let p = s.prune(Some(2), None).unwrap();
     assert_eq!((p.runs.as_slice(), p.rows), (&[1, 2][..], 2));
@@ -422,9 +596,8 @@ fn prune_drops_old_rows_and_keeps_first_seen_ages_and_released_history() {
     assert!(s.rows(5).unwrap().len() == 1);
 }
 
-#[test]
-fn last_changed_moves_with_a_foreign_answer_not_with_runs_that_did_not_probe() {
-    let (_d, mut s) = store();
+fn last_changed_moves_with_a_foreign_answer_not_with_runs_that_did_not_probe(on: Dialect) {
+    let (_place, mut s) = store_on(on);
     let r = [rec("a.example.com", "192.0.2.1", "z.zone:3")];
     let run = |s: &mut Store, date: &str, verdict: Option<Verdict>| {
         let ranges = Ranges::new(&[]);
@@ -461,4 +634,47 @@ fn last_changed_moves_with_a_foreign_answer_not_with_runs_that_did_not_probe() {
     assert_eq!(run(&mut s, "2026-01-03", Some(Verdict::NoAnswer)), "2026-01-01T00:00:00Z");
     // A foreign server answers: that is a change.
     assert_eq!(run(&mut s, "2026-01-04", Some(Verdict::Foreign)), "2026-01-04T00:00:00Z");
+}
+
+#[test]
+fn postgres_speaks_tls_to_a_server_it_verifies_and_refuses_one_it_cannot() {
+    let db = dangle_testkit::PgDb::new();
+    let at = |query: &str| Location::Postgres { url: format!("postgres://dangle@localhost:{}/{}{query}", db.port(), db.name()), password_file: None };
+    let ssl = |s: &Store| s.db.one("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[], |r| r.bool(0)).unwrap().flatten();
+    let ca = db.ca_file();
+    let s = Store::open(at(&format!("?sslmode=verify-full&sslrootcert={}", ca.display()))).unwrap();
+    assert_eq!(ssl(&s), Some(true), "TLS when asked for");
+    // On this machine and not asked for: in the clear (the traffic never leaves it).
+    assert_eq!(ssl(&Store::open(at("")).unwrap()), Some(false));
+    // `require` checks the server's certificate too: against the system's roots it is unknown.
+    let e = Store::open(at("?sslmode=require")).err().unwrap().to_string();
+    assert!(e.contains("certificate") || e.contains("UnknownIssuer"), "{e}");
+    let e = Store::open(at("?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem")).err().unwrap().to_string();
+    assert!(e.contains("sslrootcert /nonexistent/ca.pem"), "{e}");
+}
+
+#[test]
+fn postgres_takes_its_password_from_a_file_and_never_shows_it() {
+    let db = dangle_testkit::PgDb::new();
+    // Roles belong to the server, not the database: made once, by whichever test gets there first.
+    db.admin_sql(
+        "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'dangle_pw') THEN CREATE ROLE dangle_pw LOGIN PASSWORD 'correct-horse'; END IF; END $$;
+         GRANT ALL ON SCHEMA public TO dangle_pw;",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pw");
+    let url = format!("postgres://dangle_pw@127.0.0.1:{}/{}", db.port(), db.name());
+    let at = |pw: &str| {
+        std::fs::write(&file, pw).unwrap();
+        Location::Postgres { url: url.clone(), password_file: Some(file.clone()) }
+    };
+    let s = Store::open(at("correct-horse\n")).unwrap();
+    assert_eq!(s.latest_run().unwrap(), None);
+    let e = Store::open(at("wrong-battery\n")).err().unwrap().to_string();
+    assert!(e.contains("password authentication failed") && !e.contains("wrong-battery"), "{e}");
+    let e = Store::open(Location::Postgres { url: url.clone(), password_file: Some(dir.path().join("missing")) }).err().unwrap().to_string();
+    assert!(e.contains("db_password_file") && e.contains("missing"), "{e}");
+    // A password in the URL is refused, and the URL is shown without it.
+    let e = Store::open(Location::new(Path::new(&format!("postgres://dangle_pw:correct-horse@127.0.0.1:{}/{}", db.port(), db.name())), None)).err().unwrap().to_string();
+    assert!(e.contains("holds a password") && e.contains("dangle_pw:***@") && !e.contains("correct-horse"), "{e}");
 }

@@ -4,9 +4,8 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{params, Transaction};
-
 use super::codes::{claimable_code, severity_code, status_code};
+use super::db::{self, vals, DbError, Engine, Load, Row};
 use super::{join, now_rfc3339, RunInput, RunMeta, Store, StoreError};
 use dangle_model::Verdict;
 
@@ -101,78 +100,58 @@ impl RowState {
 
 /// Merge-joins `order` (item indexes sorted by `key`) against `sql`, which must select
 /// `id, k0, k1, k2, k3, k4, extra, first_run` ordered by the same key, then (when `ages`) the
-/// record's `state, changed_run, dangling_run`.
+/// record's `state, changed_run, dangling_run`. The stored rows stream past once; reading ends with
+/// the run's last item.
 fn merge<'a>(
-    tx: &Transaction<'_>,
+    db: &dyn Engine,
     sql: &str,
     n: usize,
     order: &[usize],
     key: impl Fn(usize) -> Key<'a>,
     extra: impl Fn(usize) -> Option<&'a str>,
     ages: bool,
-) -> rusqlite::Result<Matched> {
+) -> db::Result<Matched> {
     let prior = if ages { vec![Prior::default(); n] } else { Vec::new() };
     let mut m = Matched { ids: vec![0; n], new: Vec::new(), seen: Vec::new(), moved: Vec::new(), first: vec![0; n], prior };
-    let mut stmt = tx.prepare(sql)?;
-    let mut rows = stmt.query([])?;
-    /// id, the four key columns (after a leading integer), the extra column and the first run.
-    type Stored = (i64, i64, String, String, String, String, Option<String>, i64, Prior);
-    let read = |rows: &mut rusqlite::Rows<'_>| -> rusqlite::Result<Option<Stored>> {
-        Ok(match rows.next()? {
-            Some(r) => {
-                let prior = if ages {
-                    let get = |i| r.get::<_, Option<i64>>(i).map(Option::unwrap_or_default);
-                    Prior { state: get(8)?, changed_run: get(9)?, dangling_run: get(10)? }
-                } else {
-                    Prior::default()
-                };
-                Some((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, prior))
-            }
-            None => None,
-        })
-    };
-    let mut cur = read(&mut rows)?;
-    let mut prev: Option<(Key<'a>, usize)> = None;
-    for &i in order {
-        let k = key(i);
-        // The same identity twice in one run (two providers reading one file): one stored row.
-        if let Some((pk, pi)) = prev {
-            if pk == k {
-                if m.ids[pi] != 0 {
-                    m.ids[i] = m.ids[pi];
-                    m.first[i] = m.first[pi];
-                    if ages {
-                        m.prior[i] = m.prior[pi];
-                    }
-                } else {
-                    m.new.push(i);
-                }
-                continue;
-            }
+    let mut pos = 0;
+    let read = db.each(sql, &[], &mut |r: &dyn Row| {
+        let stored: Key<'_> = (r.i64(1)?, r.str(2)?, r.str(3)?, r.str(4)?, r.str(5)?);
+        // Items before the stored one are not stored (an identity twice in one run is new twice:
+        // `insert_records` gives both one id).
+        while pos < order.len() && key(order[pos]) < stored {
+            m.new.push(order[pos]);
+            pos += 1;
         }
-        prev = Some((k, i));
-        while let Some(c) = &cur {
-            if (c.1, c.2.as_str(), c.3.as_str(), c.4.as_str(), c.5.as_str()) < k {
-                cur = read(&mut rows)?;
-            } else {
-                break;
+        let mut first = true;
+        while pos < order.len() && key(order[pos]) == stored {
+            let i = order[pos];
+            m.ids[i] = r.i64(0)?;
+            m.first[i] = r.i64(7)?;
+            if ages {
+                let get = |c| r.opt_i64(c).map(Option::unwrap_or_default);
+                m.prior[i] = Prior { state: get(8)?, changed_run: get(9)?, dangling_run: get(10)? };
             }
-        }
-        match &cur {
-            Some(c) if (c.1, c.2.as_str(), c.3.as_str(), c.4.as_str(), c.5.as_str()) == k => {
-                m.ids[i] = c.0;
-                m.first[i] = c.7;
-                if ages {
-                    m.prior[i] = c.8;
+            // The same identity twice in one run (two providers reading one file): one stored row.
+            if first {
+                m.seen.push((m.ids[i], i));
+                let location = r.text(6)?;
+                if location != extra(i) {
+                    m.moved.push((m.ids[i], i, location.map(str::to_string)));
                 }
-                m.seen.push((c.0, i));
-                if c.6.as_deref() != extra(i) {
-                    m.moved.push((c.0, i, c.6.clone()));
-                }
+                first = false;
             }
-            _ => m.new.push(i),
+            pos += 1;
         }
+        if pos == order.len() {
+            return Err(DbError::stop());
+        }
+        Ok(())
+    });
+    match read {
+        Err(e) if !e.is_stop() => return Err(e),
+        _ => {}
     }
+    m.new.extend_from_slice(&order[pos..]);
     Ok(m)
 }
 
@@ -190,28 +169,33 @@ impl Store {
         for j in run.judgements.iter().filter(|j| j.status.is_finding()) {
             by_severity[j.severity as usize] += 1;
         }
-        let tx = self.conn.transaction().map_err(|error| StoreError::Sqlite { path: path.clone(), error })?;
-        let mut w = RunWriter { tx, run, path, id: 0, finished_at: now_rfc3339(), matched: None, record_ids: None, record_ages: Vec::new(), asset_ids: None };
-        w.tx.execute(
-            "INSERT INTO runs (started_at, finished_at, config, snapshot, tool_version, n_records, n_rows, n_assets, n_gaps, stale_days, probing, findings)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-            params![
-                run.started_at,
-                w.finished_at,
-                run.config,
-                run.snapshot,
-                env!("CARGO_PKG_VERSION"),
-                run.records.len() as i64,
-                run.judgements.len() as i64,
-                run.assets.len() as i64,
-                run.gaps.len() as i64,
-                run.stale_days,
-                run.probing,
-                super::findings_text(&by_severity)
-            ],
-        )
-        .map_err(w.err())?;
-        w.id = w.tx.last_insert_rowid();
+        let db = &*self.db;
+        db.begin_write().map_err(|e| StoreError::Db { path: path.clone(), message: e.message })?;
+        let mut w = RunWriter { db, run, path, id: 0, finished_at: now_rfc3339(), matched: None, record_ids: None, record_ages: Vec::new(), asset_ids: None, open: true };
+        let findings = super::findings_text(&by_severity);
+        let id = w
+            .db
+            .one(
+                "INSERT INTO runs (started_at, finished_at, config, snapshot, tool_version, n_records, n_rows, n_assets, n_gaps, stale_days, probing, findings)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) RETURNING id",
+                vals![
+                    &run.started_at,
+                    &w.finished_at,
+                    &run.config,
+                    &run.snapshot,
+                    env!("CARGO_PKG_VERSION"),
+                    run.records.len() as i64,
+                    run.judgements.len() as i64,
+                    run.assets.len() as i64,
+                    run.gaps.len() as i64,
+                    run.stale_days,
+                    run.probing,
+                    &findings
+                ],
+                |r| r.i64(0),
+            )
+            .map_err(w.err())?;
+        w.id = id.ok_or_else(|| StoreError::Db { path: w.path.clone(), message: "the new run got no id".into() })?;
         Ok(w)
     }
 }
@@ -250,7 +234,9 @@ pub struct RecordDates {
 /// every item was first seen, which is all a report needs from the store), then [`RunWriter::finish`]
 /// writes the rows, probes and gaps and commits. A step not taken is taken by the next.
 pub struct RunWriter<'s, 'a> {
-    tx: Transaction<'s>,
+    db: &'s dyn Engine,
+    /// The transaction is open (rolled back when the writer is dropped unfinished).
+    open: bool,
     run: &'a RunInput<'a>,
     path: std::path::PathBuf,
     id: i64,
@@ -262,10 +248,18 @@ pub struct RunWriter<'s, 'a> {
     asset_ids: Option<Vec<i64>>,
 }
 
+impl Drop for RunWriter<'_, '_> {
+    fn drop(&mut self) {
+        if self.open {
+            let _ = self.db.rollback();
+        }
+    }
+}
+
 impl RunWriter<'_, '_> {
-    fn err(&self) -> impl Fn(rusqlite::Error) -> StoreError + 'static {
+    fn err(&self) -> impl Fn(DbError) -> StoreError + 'static {
         let path = self.path.clone();
-        move |error| StoreError::Sqlite { path: path.clone(), error }
+        move |e| StoreError::Db { path: path.clone(), message: e.message }
     }
 
     /// The run's metadata as the store will hold it.
@@ -290,7 +284,7 @@ impl RunWriter<'_, '_> {
     /// Matches the records against the stored ones; returns when each was first seen, last changed
     /// and began dangling. (They are written by the next step.)
     pub fn records(&mut self) -> Result<RecordDates, StoreError> {
-        let matched = match_records(&self.tx, self.run, self.id).map_err(self.err())?;
+        let matched = match_records(self.db, self.run, self.id).map_err(self.err())?;
         let dates = RecordDates {
             first_seen: self.first_seen(&matched.m.first)?,
             last_changed: self.first_seen(&matched.next.iter().map(|p| p.changed_run).collect::<Vec<_>>())?,
@@ -306,11 +300,11 @@ impl RunWriter<'_, '_> {
             self.records()?;
         }
         if let Some(matched) = self.matched.take() {
-            let (ids, ages) = insert_records(&self.tx, self.run, self.id, matched).map_err(self.err())?;
+            let (ids, ages) = insert_records(self.db, self.run, self.id, matched).map_err(self.err())?;
             self.record_ids = Some(ids);
             self.record_ages = ages;
         }
-        let m = write_assets(&self.tx, self.run, self.id).map_err(self.err())?;
+        let m = write_assets(self.db, self.run, self.id).map_err(self.err())?;
         let first = self.first_seen(&m.first)?;
         self.asset_ids = Some(m.ids);
         Ok(first)
@@ -323,9 +317,10 @@ impl RunWriter<'_, '_> {
         }
         let e = self.err();
         let (records, assets) = (self.record_ids.take().unwrap_or_default(), self.asset_ids.take().unwrap_or_default());
-        write_rows(&self.tx, self.run, self.id, &records, &self.record_ages, &assets).map_err(&e)?;
-        write_probes_and_gaps(&self.tx, self.run, self.id).map_err(&e)?;
-        self.tx.commit().map_err(&e)?;
+        write_rows(self.db, self.run, self.id, &records, &self.record_ages, &assets).map_err(&e)?;
+        write_probes_and_gaps(self.db, self.run, self.id).map_err(&e)?;
+        self.db.commit().map_err(&e)?;
+        self.open = false;
         Ok(self.id)
     }
 
@@ -333,7 +328,6 @@ impl RunWriter<'_, '_> {
     fn first_seen(&self, runs: &[i64]) -> Result<FirstSeen, StoreError> {
         let mut index: HashMap<i64, u32> = HashMap::new();
         let mut out = FirstSeen { dates: Vec::new(), of: Vec::with_capacity(runs.len()) };
-        let mut find = self.tx.prepare("SELECT started_at FROM runs WHERE id = ?1").map_err(self.err())?;
         for &run in runs {
             if run == 0 {
                 out.of.push(FirstSeen::NONE);
@@ -342,7 +336,7 @@ impl RunWriter<'_, '_> {
             let at = match index.get(&run) {
                 Some(at) => *at,
                 None => {
-                    let date: String = find.query_row([run], |r| r.get(0)).map_err(self.err())?;
+                    let date = self.db.one("SELECT started_at FROM runs WHERE id = ?1", vals![run], |r| r.string(0)).map_err(self.err())?.unwrap_or_default();
                     out.dates.push(date);
                     let at = (out.dates.len() - 1) as u32;
                     index.insert(run, at);
@@ -356,16 +350,13 @@ impl RunWriter<'_, '_> {
 }
 
 /// The run's rows (one per judgement, the reason rendered here, once) and their links to probe evidence.
-fn write_rows(tx: &Transaction<'_>, run: &RunInput<'_>, run_id: i64, record_ids: &[i64], ages: &[Prior], asset_ids: &[i64]) -> rusqlite::Result<()> {
-        let mut ins = tx
-            .prepare(
-                "INSERT INTO rows (run_id, seq, record_id, ttl, target, status, severity, claimable, reason, owner, probe_verdict, probe_detail,
-                                   changed_run, dangling_run, kind, claim, ct)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
-            )
-            ?;
-        let none = |run: i64| (run > 0).then_some(run);
-        let mut link = tx.prepare("INSERT INTO row_probes (run_id, seq, probe_id) VALUES (?1, ?2, ?3)")?;
+fn write_rows(db: &dyn Engine, run: &RunInput<'_>, run_id: i64, record_ids: &[i64], ages: &[Prior], asset_ids: &[i64]) -> db::Result<()> {
+    const COLUMNS: &[&str] = &[
+        "run_id", "seq", "record_id", "ttl", "target", "status", "severity", "claimable", "reason", "owner", "probe_verdict", "probe_detail", "changed_run",
+        "dangling_run", "kind", "claim", "ct",
+    ];
+    let none = |run: i64| (run > 0).then_some(run);
+    db.load("rows", COLUMNS, Load::Insert, &mut |sink| {
         // One buffer for every reason and target.
         let (mut reason, mut target) = (String::new(), String::new());
         for (seq, j) in run.judgements.iter().enumerate() {
@@ -377,64 +368,82 @@ fn write_rows(tx: &Transaction<'_>, run: &RunInput<'_>, run_id: i64, record_ids:
             if let Some(t) = j.target(run.records) {
                 let _ = write!(target, "{t}");
             }
-            ins.execute(params![
+            let age = ages.get(j.record as usize);
+            sink.row(vals![
                 run_id,
                 seq as i64,
                 record_ids[j.record as usize],
                 r.ttl,
-                target,
+                target.as_str(),
                 status_code(j.status),
                 severity_code(j.severity),
                 claimable_code(j.claimable),
-                reason,
+                reason.as_str(),
                 j.owner().map(|o| asset_ids[o as usize]),
                 verdict.as_str(),
                 probe.map_or("", |p| p.detail.as_str()),
-                ages.get(j.record as usize).and_then(|a| none(a.changed_run)),
-                ages.get(j.record as usize).and_then(|a| none(a.dangling_run)),
+                age.and_then(|a| none(a.changed_run)),
+                age.and_then(|a| none(a.dangling_run)),
                 crate::reconcile::Kind::of(j.status, j.claimable, &j.reason, verdict, claim.map(super::RowClaim::evidence), run.claims.issued_since(seq)).code(),
                 claim.map(|c| super::claims::claim_code(c.evidence())),
                 run.claims.ct(seq).map(|c| i64::from(c.issued_since))
-            ])
-            ?;
-            for id in probe.map(|p| p.evidence.as_slice()).unwrap_or_default() {
-                link.execute(params![run_id, seq as i64, id])?;
+            ])?;
+        }
+        Ok(())
+    })?;
+    if run.probed.is_empty() {
+        return Ok(());
+    }
+    db.load("row_probes", &["run_id", "seq", "probe_id"], Load::Insert, &mut |sink| {
+        for seq in 0..run.judgements.len() {
+            for id in run.probe(seq).map(|p| p.evidence.as_slice()).unwrap_or_default() {
+                sink.row(vals![run_id, seq as i64, i64::from(*id)])?;
             }
         }
+        Ok(())
+    })?;
     Ok(())
 }
 
 /// The named targets' results, the probe evidence and the gaps.
-fn write_probes_and_gaps(tx: &Transaction<'_>, run: &RunInput<'_>, run_id: i64) -> rusqlite::Result<()> {
-        let mut nins = tx
-            .prepare("INSERT INTO named_probes (run_id, seq, target, sni, verdict, detail, probe_ids) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
-            ?;
+fn write_probes_and_gaps(db: &dyn Engine, run: &RunInput<'_>, run_id: i64) -> db::Result<()> {
+    db.load("named_probes", &["run_id", "seq", "target", "sni", "verdict", "detail", "probe_ids"], Load::Insert, &mut |sink| {
         for (seq, n) in run.probed.named.iter().enumerate() {
-            nins.execute(params![run_id, seq as i64, n.target, n.sni, n.verdict.as_str(), n.detail, join(n.evidence.iter())])?;
-        }
-        let mut pins = tx.prepare("INSERT INTO probes (run_id, id, verdict, evidence) VALUES (?1, ?2, ?3, ?4)")?;
-        for (id, ev) in run.probed.evidence.iter().enumerate() {
-            pins.execute(params![run_id, id as i64, ev.verdict.as_str(), ev.json])?;
-        }
-        let mut gins = tx
-            .prepare("INSERT INTO gaps (run_id, source, account, region, service, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
-            ?;
-        for g in run.gaps {
-            gins.execute(params![run_id, &*g.source, &*g.account, g.region.as_deref(), g.service, g.error])?;
-        }
-        // Certificate baselines: the run's findings, and each name's baseline as it stands now.
-        let mut cins = tx.prepare("INSERT INTO name_findings (run_id, seq, name, address, kind, severity, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?;
-        for (seq, c) in run.name_findings.iter().enumerate() {
-            cins.execute(params![run_id, seq as i64, c.name, c.address, c.kind.as_str(), severity_code(c.severity), c.detail])?;
-        }
-        let mut bins = tx.prepare(
-            "INSERT OR REPLACE INTO baselines (name, spki, issuer, ca_names, alpn, not_after, first_run, changed_run, last_run)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        )?;
-        for b in run.baselines {
-            bins.execute(params![b.name, b.spki, b.issuer, b.ca_names, b.alpn, b.not_after, b.first_run.unwrap_or(run_id), b.changed_run.unwrap_or(run_id), run_id])?;
+            sink.row(vals![run_id, seq as i64, &n.target, &n.sni, n.verdict.as_str(), &n.detail, &join(n.evidence.iter())])?;
         }
         Ok(())
+    })?;
+    db.load("probes", &["run_id", "id", "verdict", "evidence"], Load::Insert, &mut |sink| {
+        for (id, ev) in run.probed.evidence.iter().enumerate() {
+            sink.row(vals![run_id, id as i64, ev.verdict.as_str(), &ev.json])?;
+        }
+        Ok(())
+    })?;
+    db.load("gaps", &["run_id", "seq", "source", "account", "region", "service", "error"], Load::Insert, &mut |sink| {
+        for (seq, g) in run.gaps.iter().enumerate() {
+            sink.row(vals![run_id, seq as i64, &*g.source, &*g.account, g.region.as_deref(), &g.service, &g.error])?;
+        }
+        Ok(())
+    })?;
+    // Certificate baselines: the run's findings, and each name's baseline as it stands now.
+    db.load("name_findings", &["run_id", "seq", "name", "address", "kind", "severity", "detail"], Load::Insert, &mut |sink| {
+        for (seq, c) in run.name_findings.iter().enumerate() {
+            sink.row(vals![run_id, seq as i64, &c.name, &c.address, c.kind.as_str(), severity_code(c.severity), &c.detail])?;
+        }
+        Ok(())
+    })?;
+    db.load(
+        "baselines",
+        &["name", "spki", "issuer", "ca_names", "alpn", "not_after", "first_run", "changed_run", "last_run"],
+        Load::Upsert { key: &["name"] },
+        &mut |sink| {
+            for b in run.baselines {
+                sink.row(vals![&b.name, &b.spki, &b.issuer, &b.ca_names, &b.alpn, &b.not_after, b.first_run.unwrap_or(run_id), b.changed_run.unwrap_or(run_id), run_id])?;
+            }
+            Ok(())
+        },
+    )?;
+    Ok(())
 }
 
 /// A run's records matched against the stored ones ([`match_records`]), not yet written.
@@ -466,32 +475,27 @@ fn record_states(run: &RunInput<'_>) -> Vec<RowState> {
 
 /// Matches the run's records against the stored ones (adding the zones not stored yet): which are
 /// new, and when each was first seen.
-fn match_records(tx: &Transaction<'_>, run: &RunInput<'_>, run_id: i64) -> rusqlite::Result<RecordsMatched> {
+fn match_records(db: &dyn Engine, run: &RunInput<'_>, run_id: i64) -> db::Result<RecordsMatched> {
     // Zones: few, so a map.
     let mut zone_ids: HashMap<(&str, &str, &str, bool), i64> = HashMap::new();
     let mut zone_of = Vec::with_capacity(run.records.len());
-    {
-        let mut find = tx.prepare("SELECT id FROM zones WHERE source = ?1 AND account = ?2 AND zone = ?3 AND private = ?4")?;
-        let mut add = tx.prepare("INSERT INTO zones (source, account, zone, private) VALUES (?1, ?2, ?3, ?4)")?;
-        for r in run.records {
-            let k = (&*r.source, &*r.account, r.zone.as_str(), r.zone_private);
-            let id = match zone_ids.get(&k) {
-                Some(id) => *id,
-                None => {
-                    let id = match find.query_row(params![k.0, k.1, k.2, k.3], |row| row.get(0)) {
-                        Ok(id) => id,
-                        Err(rusqlite::Error::QueryReturnedNoRows) => {
-                            add.execute(params![k.0, k.1, k.2, k.3])?;
-                            tx.last_insert_rowid()
-                        }
-                        Err(err) => return Err(err),
-                    };
-                    zone_ids.insert(k, id);
-                    id
-                }
-            };
-            zone_of.push(id);
-        }
+    for r in run.records {
+        let k = (&*r.source, &*r.account, r.zone.as_str(), r.zone_private);
+        let id = match zone_ids.get(&k) {
+            Some(id) => *id,
+            None => {
+                let found = db.int("SELECT id FROM zones WHERE source = ?1 AND account = ?2 AND zone = ?3 AND private = ?4", vals![k.0, k.1, k.2, k.3])?;
+                let id = match found {
+                    Some(id) => id,
+                    None => db
+                        .int("INSERT INTO zones (source, account, zone, private) VALUES (?1, ?2, ?3, ?4) RETURNING id", vals![k.0, k.1, k.2, k.3])?
+                        .ok_or_else(|| DbError::new("a new zone got no id"))?,
+                };
+                zone_ids.insert(k, id);
+                id
+            }
+        };
+        zone_of.push(id);
     }
     let key = |i: usize| {
         let r = &run.records[i];
@@ -499,7 +503,7 @@ fn match_records(tx: &Transaction<'_>, run: &RunInput<'_>, run_id: i64) -> rusql
     };
     let order = key_order(run.records.len(), key);
     let mut m = merge(
-        tx,
+        db,
         "SELECT id, zone_id, name, rtype, set_id, '', location, first_run, state, changed_run, dangling_run FROM records
          ORDER BY zone_id, name, rtype, set_id",
         run.records.len(),
@@ -539,79 +543,115 @@ fn match_records(tx: &Transaction<'_>, run: &RunInput<'_>, run_id: i64) -> rusql
 
 /// Writes the matched records (new ones added, seen ones marked, moved ones located); returns the
 /// stored id of each.
-fn insert_records(tx: &Transaction<'_>, run: &RunInput<'_>, run_id: i64, matched: RecordsMatched) -> rusqlite::Result<(Vec<i64>, Vec<Prior>)> {
+fn insert_records(db: &dyn Engine, run: &RunInput<'_>, run_id: i64, matched: RecordsMatched) -> db::Result<(Vec<i64>, Vec<Prior>)> {
     let RecordsMatched { mut m, zone_of, next } = matched;
     let none = |run: i64| (run > 0).then_some(run);
     let key = |i: usize| {
         let r = &run.records[i];
         (zone_of[i], r.name.as_str(), r.rtype.as_str(), r.set_id.as_deref().unwrap_or(""), "")
     };
-    {
-        let mut add = tx.prepare(
-            "INSERT INTO records (zone_id, name, rtype, set_id, location, first_run, last_run, state, changed_run, dangling_run)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9)",
-        )?;
-        let mut last: Option<usize> = None;
-        for &i in &m.new {
-            // `new` is in key order: a duplicate identity follows its first and shares its id.
-            if let Some(l) = last.filter(|l| key(*l) == key(i)) {
-                m.ids[i] = m.ids[l];
-                continue;
-            }
-            let r = &run.records[i];
-            let a = next[i];
-            add.execute(params![
-                zone_of[i],
-                r.name.as_str(),
-                r.rtype.as_str(),
-                r.set_id.as_deref().unwrap_or(""),
-                r.location.as_deref(),
-                run_id,
-                a.state,
-                a.changed_run,
-                none(a.dangling_run)
-            ])?;
-            m.ids[i] = tx.last_insert_rowid();
-            last = Some(i);
+    // New records get the ids after the greatest stored (the writer holds the write lock).
+    let mut next_id = db.int("SELECT MAX(id) FROM records", &[])?.unwrap_or(0);
+    let mut last: Option<usize> = None;
+    for &i in &m.new {
+        // `new` is in key order: a duplicate identity follows its first and shares its id.
+        if let Some(l) = last.filter(|l| key(*l) == key(i)) {
+            m.ids[i] = m.ids[l];
+            continue;
         }
-        let mut seen = tx.prepare("UPDATE records SET last_run = ?1, state = ?2, changed_run = ?3, dangling_run = ?4 WHERE id = ?5")?;
-        m.seen.sort_unstable();
+        next_id += 1;
+        m.ids[i] = next_id;
+        last = Some(i);
+    }
+    db.load(
+        "records",
+        &["id", "zone_id", "name", "rtype", "set_id", "location", "first_run", "last_run", "state", "changed_run", "dangling_run"],
+        Load::Insert,
+        &mut |sink| {
+            let mut last: Option<usize> = None;
+            for &i in &m.new {
+                if last.is_some_and(|l| m.ids[l] == m.ids[i]) {
+                    continue;
+                }
+                last = Some(i);
+                let r = &run.records[i];
+                let a = next[i];
+                sink.row(vals![
+                    m.ids[i],
+                    zone_of[i],
+                    r.name.as_str(),
+                    r.rtype.as_str(),
+                    r.set_id.as_deref().unwrap_or(""),
+                    r.location.as_deref(),
+                    run_id,
+                    run_id,
+                    a.state,
+                    a.changed_run,
+                    none(a.dangling_run)
+                ])?;
+            }
+            Ok(())
+        },
+    )?;
+    m.seen.sort_unstable();
+    db.load("records", &["last_run", "state", "changed_run", "dangling_run", "id"], Load::Update { key: "id" }, &mut |sink| {
         for &(id, i) in &m.seen {
             let a = next[i];
-            seen.execute(params![run_id, a.state, a.changed_run, none(a.dangling_run), id])?;
+            sink.row(vals![run_id, a.state, a.changed_run, none(a.dangling_run), id])?;
         }
-        // Where a record was as of each run that moved it, so `report --run N` shows the line numbers
-        // run N saw: a record that never moved is where `records.location` says (no entry per record
-        // and run: a million new records cost no second table). The first move also keeps where the
-        // record was from its first run on. An entry holds '' for "no location", never NULL, so the
-        // row query's fallback to `records.location` means "no entry" only.
-        let mut moved = tx.prepare("UPDATE records SET location = ?1 WHERE id = ?2")?;
-        let mut located = tx.prepare("INSERT OR REPLACE INTO record_locations (record_id, run_id, location) VALUES (?1, ?2, ?3)")?;
-        let mut was = tx.prepare("INSERT OR IGNORE INTO record_locations (record_id, run_id, location) VALUES (?1, ?2, ?3)")?;
-        for (id, i, before) in &m.moved {
-            was.execute(params![id, m.first[*i], before.as_deref().unwrap_or("")])?;
-            moved.execute(params![run.records[*i].location.as_deref(), id])?;
-            located.execute(params![id, run_id, run.records[*i].location.as_deref().unwrap_or("")])?;
-        }
+        Ok(())
+    })?;
+    // Where a record was as of each run that moved it, so `report --run N` shows the line numbers
+    // run N saw: a record that never moved is where `records.location` says (no entry per record
+    // and run: a million new records cost no second table). The first move also keeps where the
+    // record was from its first run on. An entry holds '' for "no location", never NULL, so the
+    // row query's fallback to `records.location` means "no entry" only.
+    if !m.moved.is_empty() {
+        let cols = &["record_id", "run_id", "location"];
+        db.load("record_locations", cols, Load::Ignore { key: &["record_id", "run_id"] }, &mut |sink| {
+            for (id, i, before) in &m.moved {
+                sink.row(vals![*id, m.first[*i], before.as_deref().unwrap_or("")])?;
+            }
+            Ok(())
+        })?;
+        db.load("records", &["location", "id"], Load::Update { key: "id" }, &mut |sink| {
+            for (id, i, _) in &m.moved {
+                sink.row(vals![run.records[*i].location.as_deref(), *id])?;
+            }
+            Ok(())
+        })?;
+        db.load("record_locations", cols, Load::Upsert { key: &["record_id", "run_id"] }, &mut |sink| {
+            for (id, i, _) in &m.moved {
+                sink.row(vals![*id, run_id, run.records[*i].location.as_deref().unwrap_or("")])?;
+            }
+            Ok(())
+        })?;
     }
     // The change specs, for the records that have one (a Route53 record set), as of this sighting.
-    let mut spec = tx.prepare("INSERT OR REPLACE INTO record_specs (record_id, spec) VALUES (?1, ?2)")?;
-    for (i, r) in run.records.iter().enumerate() {
-        if let Some(s) = &r.spec {
-            spec.execute(params![m.ids[i], &**s])?;
-        }
+    // One row per stored record (two items of one identity share it): the last counts.
+    let mut specs: Vec<(i64, &str)> = run.records.iter().enumerate().filter_map(|(i, r)| Some((m.ids[i], &**r.spec.as_ref()?))).collect();
+    if !specs.is_empty() {
+        specs.reverse();
+        specs.sort_by_key(|(id, _)| *id);
+        specs.dedup_by_key(|(id, _)| *id);
+        db.load("record_specs", &["record_id", "spec"], Load::Upsert { key: &["record_id"] }, &mut |sink| {
+            for (id, spec) in &specs {
+                sink.row(vals![*id, *spec])?;
+            }
+            Ok(())
+        })?;
     }
     Ok((m.ids, next))
 }
 
-fn write_assets(tx: &Transaction<'_>, run: &RunInput<'_>, run_id: i64) -> rusqlite::Result<Matched> {
+fn write_assets(db: &dyn Engine, run: &RunInput<'_>, run_id: i64) -> db::Result<Matched> {
     let key = |i: usize| {
         let a = &run.assets[i];
         (0i64, &*a.source, &*a.account, a.kind.as_str(), &*a.id)
     };
     let order = key_order(run.assets.len(), key);
     let mut m = merge(
-        tx,
+        db,
         "SELECT id, 0, source, account, kind, asset_id, NULL, first_run FROM assets ORDER BY source, account, kind, asset_id",
         run.assets.len(),
         &order,
@@ -619,59 +659,63 @@ fn write_assets(tx: &Transaction<'_>, run: &RunInput<'_>, run_id: i64) -> rusqli
         |_| None,
         false,
     )?;
-    {
-        let mut add =
-            tx.prepare("INSERT INTO assets (source, account, kind, asset_id, first_run, last_run) VALUES (?1, ?2, ?3, ?4, ?5, ?5)")?;
-        let mut last: Option<usize> = None;
-        for &i in &m.new {
-            m.first[i] = run_id;
-            if let Some(l) = last.filter(|l| key(*l) == key(i)) {
-                m.ids[i] = m.ids[l];
-                continue;
-            }
+    let mut next_id = db.int("SELECT MAX(id) FROM assets", &[])?.unwrap_or(0);
+    let mut last: Option<usize> = None;
+    let mut added = Vec::with_capacity(m.new.len());
+    for &i in &m.new {
+        m.first[i] = run_id;
+        if let Some(l) = last.filter(|l| key(*l) == key(i)) {
+            m.ids[i] = m.ids[l];
+            continue;
+        }
+        next_id += 1;
+        m.ids[i] = next_id;
+        added.push(i);
+        last = Some(i);
+    }
+    db.load("assets", &["id", "source", "account", "kind", "asset_id", "first_run", "last_run"], Load::Insert, &mut |sink| {
+        for &i in &added {
             let a = &run.assets[i];
-            add.execute(params![&*a.source, &*a.account, a.kind.as_str(), a.id, run_id])?;
-            m.ids[i] = tx.last_insert_rowid();
-            last = Some(i);
+            sink.row(vals![m.ids[i], &*a.source, &*a.account, a.kind.as_str(), &*a.id, run_id, run_id])?;
         }
-        let mut seen = tx.prepare("UPDATE assets SET last_run = ?1 WHERE id = ?2")?;
-        m.seen.sort_unstable();
+        Ok(())
+    })?;
+    m.seen.sort_unstable();
+    db.load("assets", &["last_run", "id"], Load::Update { key: "id" }, &mut |sink| {
         for (id, _) in &m.seen {
-            seen.execute(params![run_id, id])?;
+            sink.row(vals![run_id, *id])?;
         }
-        // run_assets is keyed by (run, asset ref): insert in ref order, once per ref (the first of
-        // an identity listed twice, as a report of the run in memory shows it).
-        let mut by_ref: Vec<usize> = (0..run.assets.len()).collect();
-        by_ref.sort_by_key(|i| m.ids[*i]);
-        by_ref.dedup_by_key(|i| m.ids[*i]);
-        let mut ra = tx.prepare("INSERT INTO run_assets (run_id, asset_ref, region, ips, hosts) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+        Ok(())
+    })?;
+    // run_assets is keyed by (run, asset ref): insert in ref order, once per ref (the first of
+    // an identity listed twice, as a report of the run in memory shows it).
+    let mut by_ref: Vec<usize> = (0..run.assets.len()).collect();
+    by_ref.sort_by_key(|i| m.ids[*i]);
+    by_ref.dedup_by_key(|i| m.ids[*i]);
+    db.load("run_assets", &["run_id", "asset_ref", "region", "ips", "hosts"], Load::Insert, &mut |sink| {
         let (mut ips, mut hosts) = (String::new(), String::new());
-        for i in by_ref {
+        for &i in &by_ref {
             let a = &run.assets[i];
             ips.clear();
             super::push_nets(&mut ips, &a.ips);
             hosts.clear();
             super::push_hosts(&mut hosts, &a.hosts);
-            ra.execute(params![run_id, m.ids[i], a.region.as_deref(), ips, hosts])?;
+            sink.row(vals![run_id, m.ids[i], a.region.as_deref(), ips.as_str(), hosts.as_str()])?;
         }
-    }
+        Ok(())
+    })?;
     Ok(m)
 }
 
 /// Fills the records' age columns from the history a store already holds (the migration to schema 4):
 /// every run's rows, in run order, folded per record as a scan folds them. One pass over the rows.
-pub(super) fn backfill_ages(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+pub(super) fn backfill_ages(db: &dyn Engine) -> db::Result<()> {
     let mut first: HashMap<i64, i64> = HashMap::new();
-    {
-        let mut stmt = tx.prepare("SELECT id, first_run FROM records")?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            first.insert(r.get(0)?, r.get(1)?);
-        }
-    }
+    db.each("SELECT id, first_run FROM records", &[], &mut |r| {
+        first.insert(r.i64(0)?, r.i64(1)?);
+        Ok(())
+    })?;
     let mut ages: HashMap<i64, Prior> = HashMap::with_capacity(first.len());
-    let mut stmt = tx.prepare("SELECT run_id, record_id, target, status, severity, claimable, probe_verdict FROM rows ORDER BY run_id, seq")?;
-    let mut rows = stmt.query([])?;
     let mut run: Option<i64> = None;
     let mut this: HashMap<i64, RowState> = HashMap::new();
     // Each run's findings by severity (status codes from `external` up are findings).
@@ -683,13 +727,13 @@ pub(super) fn backfill_ages(tx: &Transaction<'_>) -> rusqlite::Result<()> {
             ages.insert(record, state.next(prior, first_run, run_id));
         }
     };
-    while let Some(r) = rows.next()? {
-        let run_id: i64 = r.get(0)?;
+    db.each("SELECT run_id, record_id, target, status, severity, claimable, probe_verdict FROM rows ORDER BY run_id, seq", &[], &mut |r| {
+        let run_id = r.i64(0)?;
         if run.is_some_and(|x| x != run_id) {
             fold(run.unwrap_or_default(), &mut this);
         }
         run = Some(run_id);
-        let (status, severity): (i64, i64) = (r.get(3)?, r.get(4)?);
+        let (status, severity) = (r.i64(3)?, r.i64(4)?);
         let counts = match findings.last_mut() {
             Some((at, c)) if *at == run_id => c,
             _ => {
@@ -702,22 +746,23 @@ pub(super) fn backfill_ages(tx: &Transaction<'_>) -> rusqlite::Result<()> {
                 *c += 1;
             }
         }
-        let verdict = r.get_ref(6)?.as_str().unwrap_or_default().to_string();
-        this.entry(r.get(1)?).or_default().add(r.get_ref(2)?.as_str().unwrap_or_default(), r.get(3)?, r.get(4)?, r.get(5)?, &verdict);
-    }
+        this.entry(r.i64(1)?).or_default().add(r.str(2)?, status, severity, r.i64(5)?, r.str(6)?);
+        Ok(())
+    })?;
     if let Some(run_id) = run {
         fold(run_id, &mut this);
     }
-    let mut counted = tx.prepare("UPDATE runs SET findings = ?1 WHERE id = ?2")?;
     for (run, by_severity) in &findings {
-        counted.execute(params![super::findings_text(by_severity), run])?;
+        db.execute("UPDATE runs SET findings = ?1 WHERE id = ?2", vals![&super::findings_text(by_severity), *run])?;
     }
-    let mut set = tx.prepare("UPDATE records SET state = ?1, changed_run = ?2, dangling_run = ?3 WHERE id = ?4")?;
     let mut ids: Vec<i64> = ages.keys().copied().collect();
     ids.sort_unstable();
-    for id in ids {
-        let a = ages[&id];
-        set.execute(params![a.state, a.changed_run, (a.dangling_run > 0).then_some(a.dangling_run), id])?;
-    }
+    db.load("records", &["state", "changed_run", "dangling_run", "id"], Load::Update { key: "id" }, &mut |sink| {
+        for &id in &ids {
+            let a = ages[&id];
+            sink.row(vals![a.state, a.changed_run, (a.dangling_run > 0).then_some(a.dangling_run), id])?;
+        }
+        Ok(())
+    })?;
     Ok(())
 }

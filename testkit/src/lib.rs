@@ -4,6 +4,9 @@
 //! answers by `Host` header (recorded responses of the services a test plays). Both count what they
 //! were asked, so a test can prove what a scan sent.
 
+mod pg;
+pub use pg::PgDb;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

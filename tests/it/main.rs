@@ -18,5 +18,6 @@ mod common;
 mod examples;
 mod formats;
 mod probe_binary;
+mod postgres;
 mod signals;
 mod ranges_refresh;
