@@ -116,6 +116,10 @@ pub enum Command {
     /// last sighting stay, so ages and "released since run N" stay right.
     #[command(after_help = "Examples:\n  dangle prune --keep 720              keep the latest 720 runs (a month of hourly runs)\n  dangle prune --older-than 90         drop runs older than 90 days\n  dangle prune --keep 48 --older-than 7  drop runs that are both beyond the latest 48 and older than a week")]
     Prune(PruneArgs),
+    /// Judge the latest inventory of every shard as one estate (runners write them with
+    /// `scan --shard NAME --enumerate-only`): store the run, write reports, alert, as `scan` does.
+    #[command(after_help = "Examples:\n  dangle scan --shard aws-111111111111 --enumerate-only -c runner.toml --db postgres://dangle@db/dangle\n  dangle judge --db postgres://dangle@db/dangle --max-age 2h --out out/")]
+    Judge(JudgeArgs),
 }
 
 #[derive(Debug, Args, Clone)]
@@ -123,8 +127,9 @@ pub struct StoreArgs {
     /// The config file.
     #[arg(short, long, default_value = "dangle.toml", value_name = "FILE")]
     pub config: PathBuf,
-    /// The SQLite store (default: the config's `db`, else dangle.sqlite beside the config).
-    #[arg(long, value_name = "PATH")]
+    /// The store: an SQLite file or a `postgres://` URL (default: the config's `db`, else
+    /// dangle.sqlite beside the config).
+    #[arg(long, value_name = "PATH|URL")]
     pub db: Option<PathBuf>,
 }
 
@@ -188,6 +193,20 @@ impl From<FormatArg> for crate::report::Format {
 #[derive(Debug, Args)]
 pub struct ScanArgs {
     #[command(flatten)]
+    pub run: RunArgs,
+    /// Write this runner's inventory into the store as shard NAME (with --enumerate-only): one
+    /// provider / account / region set, for `dangle judge` to judge with every other shard.
+    #[arg(long, value_name = "NAME", requires = "enumerate_only", value_parser = shard_name)]
+    pub shard: Option<String>,
+    /// Enumerate and store the inventory only (with --shard): no judgement, no probes, no reports.
+    #[arg(long, requires = "shard")]
+    pub enumerate_only: bool,
+}
+
+/// What `scan` and `judge` share: where the run goes, how it is probed and what fails it.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
     pub store: StoreArgs,
     /// Write records.csv, findings.csv, assets.csv, gaps.csv, report.md, report.json, report.sarif
     /// and report.html here.
@@ -214,6 +233,48 @@ pub struct ScanArgs {
     /// firm (the prober agrees or nothing contradicts), confirmed (a foreign server answers).
     #[arg(long, value_enum, default_value = "tentative", value_name = "LEVEL")]
     pub min_confidence: ConfidenceArg,
+}
+
+#[derive(Debug, Args)]
+pub struct JudgeArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// A shard enumerated longer ago than this (`90s`, `30m`, `6h`, `2d`) still counts, but what it
+    /// covered becomes a coverage gap: records that could point into it are `unverified`, never judged
+    /// dangling on old news. Default: every shard counts as it is.
+    #[arg(long, value_name = "DURATION", value_parser = duration_secs)]
+    pub max_age: Option<u64>,
+    /// Refuse to judge (exit 2) when a shard is older than --max-age, instead of marking it.
+    #[arg(long, requires = "max_age")]
+    pub refuse_stale: bool,
+}
+
+/// A shard's name: letters, digits, `-`, `_`, `.`, `/`, `:` (an account and region read as one).
+fn shard_name(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty() && s.len() <= 200 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./:@".contains(&b));
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err("a shard name is 1 to 200 of letters, digits and - _ . / : @".into())
+    }
+}
+
+/// `90s`, `30m`, `6h`, `2d` or a number of seconds, as seconds.
+pub fn duration_secs(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (n, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => (&s[..i], &s[i..]),
+        None => (s, "s"),
+    };
+    let n: u64 = n.parse().map_err(|_| format!("`{s}` is not a duration: a number and s, m, h or d (`30m`, `6h`)"))?;
+    let unit = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("`{s}` is not a duration: a number and s, m, h or d (`30m`, `6h`)")),
+    };
+    n.checked_mul(unit).ok_or_else(|| format!("`{s}` is too long a duration"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

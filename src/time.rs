@@ -73,6 +73,18 @@ pub fn days_of(stamp: &str) -> Option<i64> {
     Some(days_from_civil(y, m, d))
 }
 
+/// Unix seconds of an RFC 3339 timestamp in UTC as dangle writes them (`2026-11-29T10:20:30Z`;
+/// fractions ignored).
+pub fn unix_of(stamp: &str) -> Option<i64> {
+    let days = days_of(stamp)?;
+    let b = stamp.as_bytes();
+    if b.len() < 20 || b[10] != b'T' || b[13] != b':' || b[16] != b':' || !stamp.ends_with('Z') {
+        return None;
+    }
+    let (h, m, s): (i64, i64, i64) = (stamp.get(11..13)?.parse().ok()?, stamp.get(14..16)?.parse().ok()?, stamp.get(17..19)?.parse().ok()?);
+    Some(days * 86_400 + h * 3600 + m * 60 + s)
+}
+
 /// Whole days from `since` to `until` (RFC 3339 timestamps; dates only), when both are dates.
 pub fn days_between(since: &str, until: &str) -> Option<i64> {
     Some(days_of(until)? - days_of(since)?)
@@ -85,6 +97,13 @@ pub fn today() -> i64 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn timestamps_read_as_unix_seconds() {
+        assert_eq!(super::unix_of(&super::format_unix(1_796_448_213)), Some(1_796_448_213));
+        assert_eq!(super::unix_of("2026-12-01T23:30:05Z"), Some(1_796_167_805));
+        assert_eq!(super::unix_of("2026-12-01"), None);
+    }
+
     #[test]
     fn civil_days_round_trip_and_dates_are_found() {
         for secs in [0u64, 951_782_400, 1_796_448_213] {

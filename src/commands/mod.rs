@@ -9,6 +9,7 @@ use crate::store::{Location, Store};
 pub mod alert;
 pub mod checklist;
 pub mod diff;
+pub mod judge;
 pub mod probe;
 pub mod progress;
 pub mod prune;
@@ -45,6 +46,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Diff(a) => diff::run(&a),
         Command::Probe(a) => probe::run(&a),
         Command::Prune(a) => prune::run(&a),
+        Command::Judge(a) => judge::run(&a),
     }
 }
 

@@ -102,17 +102,47 @@ pub fn scan_into(cfg: &Config, store: &mut Store, probe: bool, lock_timeout: std
         bail!("{}: no [[providers]]: there is nothing to scan, and a run of nothing would look clean", cfg.path.display());
     }
     let _lock = store.take_run_lock(lock_timeout)?;
-    // Build the prober first: a bad PEM file should stop the run before a long enumeration.
-    let prober = match probe {
-        true => Some(crate::probe::load::prober(&cfg.probe).with_context(|| format!("in {}", cfg.path.display()))?),
-        false => None,
-    };
-    let history = store.history()?;
-    let started = now_rfc3339();
+    let j = Judging::start(cfg, store, probe)?;
     let t = std::time::Instant::now();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("cannot start the async runtime")?;
-    let (inv, sources) = rt.block_on(enumerate(cfg))?;
+    let (inv, sources) = j.rt.block_on(enumerate(cfg))?;
     phase("read", t);
+    judge_into(cfg, store, j, &inv, &sources, outputs)
+}
+
+/// What a judgement needs besides the inventory, made before the inventory is read (a bad PEM file
+/// stops the run before a long enumeration; the history is the store's before this run).
+pub(crate) struct Judging {
+    prober: Option<crate::probe::Prober>,
+    history: crate::reconcile::History,
+    pub(crate) started: String,
+    pub(crate) rt: tokio::runtime::Runtime,
+    probe: bool,
+}
+
+impl Judging {
+    pub(crate) fn start(cfg: &Config, store: &Store, probe: bool) -> anyhow::Result<Self> {
+        let prober = match probe {
+            true => Some(crate::probe::load::prober(&cfg.probe).with_context(|| format!("in {}", cfg.path.display()))?),
+            false => None,
+        };
+        let history = store.history()?;
+        let started = now_rfc3339();
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("cannot start the async runtime")?;
+        Ok(Self { prober, history, started, rt, probe })
+    }
+}
+
+/// Judges `inv` (with `sources`, the providers that answer claim checks) into a run of `store`: the
+/// second opinions, the probes, the store, the reports, the alerts. The caller holds the run lock.
+pub(crate) fn judge_into(
+    cfg: &Config,
+    store: &mut Store,
+    j: Judging,
+    inv: &Inventory,
+    sources: &[Box<dyn dangle_model::Provider>],
+    outputs: Outputs<'_>,
+) -> anyhow::Result<Scanned> {
+    let Judging { prober, history, started, rt, probe } = j;
     let t = std::time::Instant::now();
     let ranges = Ranges::new(&cfg.ranges);
     warn_stale_ranges(ranges.snapshot());
@@ -129,7 +159,7 @@ pub fn scan_into(cfg: &Config, store: &mut Store, probe: bool, lock_timeout: std
     phase("judge", t);
     // Second opinions on what dangles: can the name be registered right now?
     let mut claims = match cfg.signals.claim_checks {
-        true => rt.block_on(claims::check(&sources, &inv.records, &mut judgements, cfg.signals.claim_timeout, cfg.signals.requests_per_second)),
+        true => rt.block_on(claims::check(sources, &inv.records, &mut judgements, cfg.signals.claim_timeout, cfg.signals.requests_per_second)),
         false => crate::store::Claims::default(),
     };
     // Certificates logged for dangling names since they dangle (opt-in; a third party's search).
@@ -332,7 +362,7 @@ fn store_and_report(store: &mut Store, input: &RunInput<'_>, outputs: Outputs<'_
 
 /// Logs how long a phase of the scan took and the peak RSS so far (`DANGLE_LOG=dangle=info`;
 /// `scripts/bench-cli` reads it).
-fn phase(name: &'static str, since: std::time::Instant) {
+pub(crate) fn phase(name: &'static str, since: std::time::Instant) {
     if !tracing::enabled!(tracing::Level::INFO) {
         return;
     }
@@ -348,17 +378,56 @@ fn phase(name: &'static str, since: std::time::Instant) {
 }
 
 pub fn run(args: &ScanArgs) -> anyhow::Result<Outcome> {
-    let mut cfg = Config::load(&args.store.config)?;
-    if let Some(n) = args.stale_days {
+    let a = &args.run;
+    let mut cfg = Config::load(&a.store.config)?;
+    if let Some(n) = a.stale_days {
         cfg.stale_days = n;
     }
-    let lock_timeout = std::time::Duration::from_secs(args.lock_timeout);
-    let mut store = Store::open_for_run(cfg.store(args.store.db.as_deref()), lock_timeout)?;
-    let threshold: Severity = args.fail_on.into();
-    let outputs = Outputs { dir: args.out.as_deref(), print: Some((args.format, threshold)), alerts: true };
-    let Scanned { report, .. } = scan_into(&cfg, &mut store, cfg.probe.enabled && !args.no_probe, lock_timeout, outputs)?;
+    if let Some(shard) = &args.shard {
+        return enumerate_only(&cfg, a, shard);
+    }
+    let lock_timeout = std::time::Duration::from_secs(a.lock_timeout);
+    let mut store = Store::open_for_run(cfg.store(a.store.db.as_deref()), lock_timeout)?;
+    let threshold: Severity = a.fail_on.into();
+    let outputs = Outputs { dir: a.out.as_deref(), print: Some((a.format, threshold)), alerts: true };
+    let Scanned { report, .. } = scan_into(&cfg, &mut store, cfg.probe.enabled && !a.no_probe, lock_timeout, outputs)?;
     warn_gaps(&report);
-    Ok(Outcome { findings: report.count_failing(threshold, args.min_confidence.into()), gaps: report.gaps.len() })
+    Ok(Outcome { findings: report.count_failing(threshold, a.min_confidence.into()), gaps: report.gaps.len() })
+}
+
+/// `scan --shard NAME --enumerate-only`: the config's providers enumerated and their inventory stored
+/// as shard NAME, replacing its previous one (no run lock: runners of other shards write side by
+/// side). Exit 3 when a provider had gaps, as a scan would.
+fn enumerate_only(cfg: &Config, a: &crate::cli::RunArgs, shard: &str) -> anyhow::Result<Outcome> {
+    if cfg.providers.is_empty() {
+        bail!("{}: no [[providers]]: shard `{shard}` would hold nothing, and a judgement of it would look clean", cfg.path.display());
+    }
+    let mut store = Store::open(cfg.store(a.store.db.as_deref()))?;
+    let started = now_rfc3339();
+    let t = std::time::Instant::now();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("cannot start the async runtime")?;
+    let (inv, _) = rt.block_on(enumerate(cfg))?;
+    phase("read", t);
+    let t = std::time::Instant::now();
+    let id = store.write_shard(
+        shard,
+        &crate::store::ShardInput {
+            started_at: started,
+            config: cfg.path.display().to_string(),
+            providers: &inv.providers,
+            records: &inv.records,
+            assets: &inv.assets,
+            covered: &inv.covered,
+            gaps: &inv.gaps,
+        },
+    )?;
+    phase("store", t);
+    println!("shard {shard}: {} record sets, {} assets, {} gaps stored (snapshot {id})", inv.records.len(), inv.assets.len(), inv.gaps.len());
+    for g in &inv.gaps {
+        let region = g.region.as_deref().map(|r| format!(" {r}")).unwrap_or_default();
+        eprintln!("{}", dangle_model::input::printable(&format!("warning: coverage gap: {} {} {}{region}: {}", g.source, g.account, g.service, g.error)));
+    }
+    Ok(Outcome { findings: 0, gaps: inv.gaps.len() })
 }
 
 /// Published cloud ranges change every week: a snapshot older than this is named in a warning.

@@ -24,6 +24,7 @@ pub(crate) mod db;
 mod outbox;
 mod probes;
 mod prune;
+mod shards;
 mod write;
 
 pub use crate::time::{format_unix, now_rfc3339};
@@ -31,6 +32,7 @@ pub use baseline::{Baseline, NameFinding, NameKind};
 pub use claims::{Claims, RowClaim, RowCt};
 pub use outbox::Pending;
 pub use prune::Pruned;
+pub use shards::{ShardInput, ShardInventory, ShardMeta};
 pub use probes::{EvidenceJson, NamedProbe, Probes, RowProbe};
 pub use write::{FirstSeen, RecordDates, RunWriter};
 
@@ -329,7 +331,85 @@ CREATE TABLE name_findings (
 "#, r#"
 -- A run's gaps in the order it found them (SQLite's row order said it before; PostgreSQL has none).
 ALTER TABLE gaps ADD COLUMN seq INTEGER;
+"#, r#"
+-- Shards: the inventory runners enumerate (`scan --shard NAME --enumerate-only`) for `judge` to judge
+-- as one. Per shard, its current snapshot; per snapshot, what the providers said they are and what
+-- they returned. A snapshot replaces the shard's previous one in the transaction that writes it.
+CREATE TABLE shards (
+    name TEXT PRIMARY KEY,
+    snapshot INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE shard_snapshots (
+    id INTEGER PRIMARY KEY,
+    shard TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT NOT NULL,
+    tool_version TEXT NOT NULL,
+    config TEXT NOT NULL,
+    n_records INTEGER NOT NULL,
+    n_assets INTEGER NOT NULL,
+    n_gaps INTEGER NOT NULL
+);
+CREATE TABLE shard_providers (
+    snapshot INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    cloud TEXT NOT NULL,
+    covers TEXT NOT NULL,
+    PRIMARY KEY (snapshot, seq)
+) WITHOUT ROWID;
+CREATE TABLE shard_records (
+    snapshot INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    account TEXT NOT NULL,
+    zone TEXT NOT NULL,
+    private INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    rtype TEXT NOT NULL,
+    ttl INTEGER NOT NULL,
+    set_id TEXT,
+    targets TEXT NOT NULL,
+    location TEXT,
+    spec TEXT,
+    PRIMARY KEY (snapshot, seq)
+) WITHOUT ROWID;
+CREATE TABLE shard_assets (
+    snapshot INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    account TEXT NOT NULL,
+    region TEXT,
+    kind TEXT NOT NULL,
+    asset_id TEXT NOT NULL,
+    ips TEXT NOT NULL,
+    hosts TEXT NOT NULL,
+    PRIMARY KEY (snapshot, seq)
+) WITHOUT ROWID;
+CREATE TABLE shard_coverage (
+    snapshot INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    account TEXT NOT NULL,
+    region TEXT,
+    PRIMARY KEY (snapshot, seq)
+) WITHOUT ROWID;
+CREATE TABLE shard_gaps (
+    snapshot INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    account TEXT NOT NULL,
+    region TEXT,
+    service TEXT NOT NULL,
+    error TEXT NOT NULL,
+    hides TEXT NOT NULL,
+    PRIMARY KEY (snapshot, seq)
+) WITHOUT ROWID;
 "#];
+
+/// The schema that added shards (the ninth migration).
+const SHARDS: i64 = 9;
 
 /// The schema that numbered gaps (the eighth migration).
 const GAP_ORDER: i64 = 8;

@@ -455,7 +455,9 @@ const DROP_AGES: &str = "ALTER TABLE records DROP COLUMN state; ALTER TABLE reco
     ALTER TABLE runs DROP COLUMN stale_days; ALTER TABLE runs DROP COLUMN probing; ALTER TABLE runs DROP COLUMN findings;
     ALTER TABLE runs DROP COLUMN pruned_at; DROP TABLE record_specs; DROP TABLE alert_outbox; ALTER TABLE gaps DROP COLUMN seq;
     ALTER TABLE rows DROP COLUMN claim; ALTER TABLE rows DROP COLUMN ct; DROP TABLE ct_cache;
-    DROP TABLE baselines; DROP TABLE name_findings;";
+    DROP TABLE baselines; DROP TABLE name_findings;
+    DROP TABLE shards; DROP TABLE shard_snapshots; DROP TABLE shard_providers; DROP TABLE shard_records;
+    DROP TABLE shard_assets; DROP TABLE shard_coverage; DROP TABLE shard_gaps;";
 
 /// Every table with its columns, in order.
 fn columns(c: &Connection) -> Vec<(String, Vec<String>)> {

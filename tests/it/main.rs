@@ -19,5 +19,6 @@ mod examples;
 mod formats;
 mod probe_binary;
 mod postgres;
+mod shards;
 mod signals;
 mod ranges_refresh;

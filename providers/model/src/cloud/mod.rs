@@ -81,6 +81,37 @@ pub struct Service {
 }
 
 impl Service {
+    /// The service of `cloud` called `name` ([`Service::name`]): one a provider may cover, or one the
+    /// cloud's table names. How a stored description finds its services again.
+    pub fn find(cloud: Cloud, name: &str) -> Option<Service> {
+        const COVERED: &[Service] = &[
+            aws::ELB,
+            aws::EC2,
+            aws::S3,
+            aws::CLOUDFRONT,
+            aws::ROUTE53,
+            azure::APP_SERVICE,
+            azure::PUBLIC_IP_LABEL,
+            azure::TRAFFIC_MANAGER,
+            azure::BLOB,
+            azure::STATIC_WEBSITE,
+            azure::CDN,
+            azure::FRONT_DOOR,
+            azure::AZURE_DNS,
+            azure::API_MANAGEMENT,
+            azure::CONTAINER_INSTANCES,
+            azure::CONTAINER_APPS,
+        ];
+        let t = cloud.table();
+        COVERED
+            .iter()
+            .copied()
+            .chain(t.suffixes.iter().map(|r| r.service))
+            .chain(t.dns.iter().map(|d| d.0))
+            .chain(t.verification.iter().map(|v| v.0))
+            .find(|s| s.cloud == cloud && s.name == name)
+    }
+
     pub const fn new(cloud: Cloud, name: &'static str) -> Self {
         Self { cloud, name, key_noun: None }
     }

@@ -1,0 +1,73 @@
+//! `dangle judge`: the latest inventory of every shard (`scan --shard NAME --enumerate-only`) judged as
+//! one estate, so ownership stays organisation-wide: a record in one account pointing at an address
+//! another account holds is owned. The run, its reports and alerts are a scan's.
+
+use anyhow::bail;
+
+use super::scan::{judge_into, warn_gaps, Inventory, Judging, Outputs, Scanned};
+use super::Outcome;
+use crate::cli::JudgeArgs;
+use crate::config::Config;
+use crate::reconcile::Severity;
+use crate::store::{ShardMeta, Store};
+
+pub fn run(args: &JudgeArgs) -> anyhow::Result<Outcome> {
+    let a = &args.run;
+    let mut cfg = Config::load(&a.store.config)?;
+    if let Some(n) = a.stale_days {
+        cfg.stale_days = n;
+    }
+    let lock_timeout = std::time::Duration::from_secs(a.lock_timeout);
+    let mut store = Store::open_for_run(cfg.store(a.store.db.as_deref()), lock_timeout)?;
+    let _lock = store.take_run_lock(lock_timeout)?;
+    let j = Judging::start(&cfg, &store, cfg.probe.enabled && !a.no_probe)?;
+    let shards = store.shards()?;
+    if shards.is_empty() {
+        bail!("store {}: no shard yet: runners write them with `dangle scan --shard NAME --enumerate-only`", store.path().display());
+    }
+    let stale = stale(&shards, args.max_age, &j.started);
+    if args.refuse_stale && !stale.is_empty() {
+        let names: Vec<String> = stale.iter().map(|s| format!("{} (enumerated {})", s.name, s.started_at)).collect();
+        bail!("{} shard(s) older than --max-age: {}", names.len(), names.join(", "));
+    }
+    let t = std::time::Instant::now();
+    let ids: Vec<i64> = shards.iter().map(|s| s.snapshot).collect();
+    let loaded = store.load_shards(&ids)?;
+    let mut inv = Inventory { records: loaded.records, assets: loaded.assets, gaps: loaded.gaps, covered: loaded.covered, providers: loaded.providers };
+    mark_stale(&mut inv, &stale, &store, args.max_age.unwrap_or_default())?;
+    tracing::info!(shards = shards.len(), stale = stale.len(), records = inv.records.len(), assets = inv.assets.len(), "shards read");
+    super::scan::phase("read", t);
+    let threshold: Severity = a.fail_on.into();
+    let outputs = Outputs { dir: a.out.as_deref(), print: Some((a.format, threshold)), alerts: true };
+    // Claim checks need a provider's client: none here (the runners hold the credentials).
+    let Scanned { report, .. } = judge_into(&cfg, &mut store, j, &inv, &[], outputs)?;
+    warn_gaps(&report);
+    Ok(Outcome { findings: report.count_failing(threshold, a.min_confidence.into()), gaps: report.gaps.len() })
+}
+
+/// The shards enumerated more than `max_age` seconds before `now` (none without a bound).
+fn stale<'a>(shards: &'a [ShardMeta], max_age: Option<u64>, now: &str) -> Vec<&'a ShardMeta> {
+    let Some(max) = max_age else { return Vec::new() };
+    let Some(now) = crate::time::unix_of(now) else { return Vec::new() };
+    shards.iter().filter(|s| crate::time::unix_of(&s.started_at).is_none_or(|t| now - t > max as i64)).collect()
+}
+
+/// What a stale shard covered becomes a gap: its records and assets still count (they are what it
+/// last saw), but nothing in its accounts is judged missing on old news.
+fn mark_stale(inv: &mut Inventory, stale: &[&ShardMeta], store: &Store, max_age: u64) -> anyhow::Result<()> {
+    for s in stale {
+        tracing::warn!("shard {} was enumerated {} (older than --max-age {max_age} s): what it covers is judged as a coverage gap", s.name, s.started_at);
+        for c in store.shard_coverage(s.snapshot)? {
+            inv.covered.retain(|x| x != &c);
+            inv.gaps.push(dangle_model::CoverageGap {
+                source: c.source,
+                account: c.account,
+                region: c.region,
+                service: format!("shard {}", s.name),
+                error: format!("its inventory is from {}, older than --max-age ({max_age} s)", s.started_at),
+                hides: dangle_model::Hides::Account,
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,388 @@
+//! Shards: one runner's inventory (its providers' records, assets, coverage and gaps, and what the
+//! providers said they are), written by `scan --shard NAME --enumerate-only` and judged together with
+//! every other shard's by `judge`. A snapshot replaces its shard's previous one in one transaction: a
+//! runner killed mid-write leaves the previous snapshot in place. Runners writing different shards
+//! run side by side (no table lock: a snapshot's id comes from the store's sequence); two writing one
+//! shard take turns at its row.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use dangle_model::{Asset, AssetKind, Cloud, Coverage, CoverageGap, Description, DnsName, DnsRecord, Hides, Namespace, Service, Target};
+
+use super::db::{self, vals, DbError, Load, Row};
+use super::{now_rfc3339, Store, StoreError, SHARDS};
+use crate::reconcile::ProviderInfo;
+
+/// What one runner enumerated.
+pub struct ShardInput<'a> {
+    pub started_at: String,
+    /// The runner's config, as a run names it.
+    pub config: String,
+    pub providers: &'a [ProviderInfo],
+    pub records: &'a [DnsRecord],
+    pub assets: &'a [Asset],
+    pub covered: &'a [Coverage],
+    pub gaps: &'a [CoverageGap],
+}
+
+/// A shard as the store holds it: its current snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardMeta {
+    pub name: String,
+    pub snapshot: i64,
+    /// When its enumeration started (RFC 3339).
+    pub started_at: String,
+    pub finished_at: String,
+    pub records: i64,
+    pub assets: i64,
+    pub gaps: i64,
+}
+
+/// The union of some shards' inventories.
+#[derive(Debug, Default)]
+pub struct ShardInventory {
+    pub providers: Vec<ProviderInfo>,
+    pub records: Vec<DnsRecord>,
+    pub assets: Vec<Asset>,
+    pub covered: Vec<Coverage>,
+    pub gaps: Vec<CoverageGap>,
+}
+
+/// A target in one line: a tag, a space, the value (an alias also carries its zone id).
+fn push_target(out: &mut String, t: &Target) {
+    use std::fmt::Write as _;
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    let _ = match t {
+        Target::Ip(ip) => write!(out, "i {ip}"),
+        Target::Host(name) => write!(out, "h {name}"),
+        Target::Alias { dns_name, zone_id } => write!(out, "a {zone_id} {dns_name}"),
+        Target::Resource { id } => write!(out, "r {id}"),
+    };
+}
+
+fn target(line: &str) -> Option<Target> {
+    let (tag, v) = line.split_once(' ')?;
+    Some(match tag {
+        "i" => Target::Ip(v.parse().ok()?),
+        "h" => Target::Host(DnsName::parse(v).ok()?),
+        "a" => {
+            let (zone, name) = v.split_once(' ')?;
+            Target::Alias { dns_name: DnsName::parse(name).ok()?, zone_id: zone.to_string() }
+        }
+        "r" => Target::Resource { id: v.to_string() },
+        _ => return None,
+    })
+}
+
+/// A namespace as stored: `addresses`, `names:CLOUD:SERVICE`, `nameservers`, `zones`, `resources`.
+fn namespace_text(ns: &Namespace) -> String {
+    match ns {
+        Namespace::Addresses => "addresses".into(),
+        Namespace::Names(s) => format!("names:{}:{}", s.cloud, s.name),
+        Namespace::NameServers => "nameservers".into(),
+        Namespace::Zones => "zones".into(),
+        Namespace::Resources => "resources".into(),
+    }
+}
+
+fn namespace(s: &str) -> Option<Namespace> {
+    Some(match s {
+        "addresses" => Namespace::Addresses,
+        "nameservers" => Namespace::NameServers,
+        "zones" => Namespace::Zones,
+        "resources" => Namespace::Resources,
+        _ => {
+            let (cloud, name) = s.strip_prefix("names:")?.split_once(':')?;
+            Namespace::Names(Service::find(Cloud::parse(cloud)?, name)?)
+        }
+    })
+}
+
+fn namespaces_text(v: &[Namespace]) -> String {
+    v.iter().map(namespace_text).collect::<Vec<_>>().join("\n")
+}
+
+fn namespaces(s: &str, what: &str) -> db::Result<Vec<Namespace>> {
+    s.lines().filter(|l| !l.is_empty()).map(|l| namespace(l).ok_or_else(|| unknown(what, l))).collect()
+}
+
+fn hides_text(h: &Hides) -> String {
+    match h {
+        Hides::Account => "account".into(),
+        Hides::Only(v) => format!("only\n{}", namespaces_text(v)),
+    }
+}
+
+fn unknown(what: &str, value: &str) -> DbError {
+    DbError::new(format!("a shard holds {what} `{}`, which this dangle does not know (written by a newer version, or the store is damaged)", dangle_model::excerpt(value)))
+}
+
+/// Shares the repeated strings of a shard (sources, accounts, regions) as one allocation each.
+#[derive(Default)]
+struct Interner(HashMap<String, Arc<str>>);
+
+impl Interner {
+    fn get(&mut self, s: &str) -> Arc<str> {
+        if let Some(v) = self.0.get(s) {
+            return v.clone();
+        }
+        let v: Arc<str> = Arc::from(s);
+        self.0.insert(s.to_string(), v.clone());
+        v
+    }
+}
+
+impl Store {
+    /// Writes `shard`'s new snapshot in one transaction, replacing its previous one; returns its id.
+    pub fn write_shard(&mut self, shard: &str, input: &ShardInput<'_>) -> Result<i64, StoreError> {
+        let finished = now_rfc3339();
+        self.in_transaction(|db| {
+            let id = db
+                .int(
+                    "INSERT INTO shard_snapshots (shard, started_at, finished_at, tool_version, config, n_records, n_assets, n_gaps)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
+                    vals![
+                        shard,
+                        &input.started_at,
+                        &finished,
+                        env!("CARGO_PKG_VERSION"),
+                        &input.config,
+                        input.records.len() as i64,
+                        input.assets.len() as i64,
+                        input.gaps.len() as i64
+                    ],
+                )?
+                .ok_or_else(|| DbError::new("the new snapshot got no id"))?;
+            // The shard's row first: a second writer of the same shard waits here until this one ends.
+            db.execute("INSERT INTO shards (name, snapshot) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET snapshot = excluded.snapshot", vals![shard, id])?;
+            for table in ["shard_providers", "shard_records", "shard_assets", "shard_coverage", "shard_gaps"] {
+                db.execute(&format!("DELETE FROM {table} WHERE snapshot IN (SELECT id FROM shard_snapshots WHERE shard = ?1 AND id <> ?2)"), vals![shard, id])?;
+            }
+            db.execute("DELETE FROM shard_snapshots WHERE shard = ?1 AND id <> ?2", vals![shard, id])?;
+            db.load("shard_providers", &["snapshot", "seq", "name", "kind", "cloud", "covers"], Load::Insert, &mut |sink| {
+                for (seq, p) in input.providers.iter().enumerate() {
+                    let cloud = p.description.cloud.map_or("", |c| c.as_str());
+                    sink.row(vals![id, seq as i64, &*p.name, &*p.kind, cloud, namespaces_text(&p.description.covers).as_str()])?;
+                }
+                Ok(())
+            })?;
+            let cols = ["snapshot", "seq", "source", "account", "zone", "private", "name", "rtype", "ttl", "set_id", "targets", "location", "spec"];
+            db.load("shard_records", &cols, Load::Insert, &mut |sink| {
+                let (mut targets, mut rtype) = (String::new(), String::new());
+                for (seq, r) in input.records.iter().enumerate() {
+                    use std::fmt::Write as _;
+                    targets.clear();
+                    for t in &r.targets {
+                        push_target(&mut targets, t);
+                    }
+                    rtype.clear();
+                    let _ = write!(rtype, "{}", r.rtype);
+                    sink.row(vals![
+                        id,
+                        seq as i64,
+                        &*r.source,
+                        &*r.account,
+                        r.zone.as_str(),
+                        r.zone_private,
+                        r.name.as_str(),
+                        rtype.as_str(),
+                        r.ttl,
+                        r.set_id.as_deref(),
+                        targets.as_str(),
+                        r.location.as_deref(),
+                        r.spec.as_deref()
+                    ])?;
+                }
+                Ok(())
+            })?;
+            db.load("shard_assets", &["snapshot", "seq", "source", "account", "region", "kind", "asset_id", "ips", "hosts"], Load::Insert, &mut |sink| {
+                let (mut ips, mut hosts) = (String::new(), String::new());
+                for (seq, a) in input.assets.iter().enumerate() {
+                    ips.clear();
+                    super::push_nets(&mut ips, &a.ips);
+                    hosts.clear();
+                    super::push_hosts(&mut hosts, &a.hosts);
+                    sink.row(vals![id, seq as i64, &*a.source, &*a.account, a.region.as_deref(), a.kind.as_str(), &*a.id, ips.as_str(), hosts.as_str()])?;
+                }
+                Ok(())
+            })?;
+            db.load("shard_coverage", &["snapshot", "seq", "source", "account", "region"], Load::Insert, &mut |sink| {
+                for (seq, c) in input.covered.iter().enumerate() {
+                    sink.row(vals![id, seq as i64, &*c.source, &*c.account, c.region.as_deref()])?;
+                }
+                Ok(())
+            })?;
+            db.load("shard_gaps", &["snapshot", "seq", "source", "account", "region", "service", "error", "hides"], Load::Insert, &mut |sink| {
+                for (seq, g) in input.gaps.iter().enumerate() {
+                    sink.row(vals![id, seq as i64, &*g.source, &*g.account, g.region.as_deref(), &g.service, &g.error, hides_text(&g.hides).as_str()])?;
+                }
+                Ok(())
+            })?;
+            Ok(id)
+        })
+    }
+
+    /// Every shard's current snapshot, by name.
+    pub fn shards(&self) -> Result<Vec<ShardMeta>, StoreError> {
+        if self.schema < SHARDS {
+            return Ok(Vec::new());
+        }
+        self.db
+            .all(
+                "SELECT h.name, s.id, s.started_at, s.finished_at, s.n_records, s.n_assets, s.n_gaps FROM shards h JOIN shard_snapshots s ON s.id = h.snapshot ORDER BY h.name",
+                &[],
+                |r| {
+                    Ok(ShardMeta {
+                        name: r.string(0)?,
+                        snapshot: r.i64(1)?,
+                        started_at: r.string(2)?,
+                        finished_at: r.string(3)?,
+                        records: r.i64(4)?,
+                        assets: r.i64(5)?,
+                        gaps: r.i64(6)?,
+                    })
+                },
+            )
+            .map_err(self.err())
+    }
+
+    /// What snapshot `id` covered.
+    pub fn shard_coverage(&self, id: i64) -> Result<Vec<Coverage>, StoreError> {
+        let mut names = Interner::default();
+        self.db
+            .all("SELECT source, account, region FROM shard_coverage WHERE snapshot = ?1 ORDER BY seq", vals![id], |r| {
+                Ok(Coverage { source: names.get(r.str(0)?), account: names.get(r.str(1)?), region: r.text(2)?.map(|s| names.get(s)) })
+            })
+            .map_err(self.err())
+    }
+
+    /// The union of the snapshots `ids` hold, in their order (each snapshot's items in the order its
+    /// runner found them).
+    pub fn load_shards(&self, ids: &[i64]) -> Result<ShardInventory, StoreError> {
+        let mut inv = ShardInventory::default();
+        let mut names = Interner::default();
+        let e = self.err();
+        for &id in ids {
+            let one = vals![id];
+            self.db
+                .each("SELECT name, kind, cloud, covers FROM shard_providers WHERE snapshot = ?1 ORDER BY seq", one, &mut |r: &dyn Row| {
+                    let cloud = match r.str(2)? {
+                        "" => None,
+                        c => Some(Cloud::parse(c).ok_or_else(|| unknown("cloud", c))?),
+                    };
+                    let description = Description { cloud, covers: namespaces(r.str(3)?, "namespace")? };
+                    inv.providers.push(ProviderInfo { name: names.get(r.str(0)?), kind: names.get(r.str(1)?), description });
+                    Ok(())
+                })
+                .map_err(&e)?;
+            self.db
+                .each(
+                    "SELECT source, account, zone, private, name, rtype, ttl, set_id, targets, location, spec FROM shard_records WHERE snapshot = ?1 ORDER BY seq",
+                    one,
+                    &mut |r: &dyn Row| {
+                        let name = |i: usize| -> db::Result<DnsName> {
+                            let s = r.str(i)?;
+                            DnsName::parse(s).map_err(|_| unknown("name", s))
+                        };
+                        let rtype = r.str(5)?;
+                        let mut targets = dangle_model::Targets::new();
+                        for line in r.str(8)?.lines() {
+                            targets.push(target(line).ok_or_else(|| unknown("target", line))?);
+                        }
+                        inv.records.push(DnsRecord {
+                            source: names.get(r.str(0)?),
+                            account: names.get(r.str(1)?),
+                            zone: name(2)?,
+                            zone_private: r.i64(3)? != 0,
+                            name: name(4)?,
+                            rtype: rtype.parse().map_err(|_| unknown("record type", rtype))?,
+                            ttl: u32::try_from(r.i64(6)?).unwrap_or(u32::MAX),
+                            set_id: r.text(7)?.map(Arc::from),
+                            targets,
+                            location: r.text(9)?.map(Arc::from),
+                            spec: r.text(10)?.map(Arc::from),
+                        });
+                        Ok(())
+                    },
+                )
+                .map_err(&e)?;
+            self.db
+                .each("SELECT source, account, region, kind, asset_id, ips, hosts FROM shard_assets WHERE snapshot = ?1 ORDER BY seq", one, &mut |r: &dyn Row| {
+                    let kind = r.str(3)?;
+                    let mut ips = dangle_model::Ips::new();
+                    for s in r.str(5)?.split_whitespace() {
+                        ips.push(dangle_model::parse_ip_or_cidr(s).map_err(|_| unknown("address", s))?);
+                    }
+                    let mut hosts = Vec::new();
+                    for s in r.str(6)?.split_whitespace() {
+                        hosts.push(DnsName::parse(s).map_err(|_| unknown("name", s))?);
+                    }
+                    inv.assets.push(Asset {
+                        source: names.get(r.str(0)?),
+                        account: names.get(r.str(1)?),
+                        region: r.text(2)?.map(|s| names.get(s)),
+                        kind: kind.parse::<AssetKind>().unwrap_or_else(|e| match e {}),
+                        id: r.str(4)?.into(),
+                        ips,
+                        hosts,
+                    });
+                    Ok(())
+                })
+                .map_err(&e)?;
+            self.db
+                .each("SELECT source, account, region FROM shard_coverage WHERE snapshot = ?1 ORDER BY seq", one, &mut |r: &dyn Row| {
+                    inv.covered.push(Coverage { source: names.get(r.str(0)?), account: names.get(r.str(1)?), region: r.text(2)?.map(|s| names.get(s)) });
+                    Ok(())
+                })
+                .map_err(&e)?;
+            self.db
+                .each("SELECT source, account, region, service, error, hides FROM shard_gaps WHERE snapshot = ?1 ORDER BY seq", one, &mut |r: &dyn Row| {
+                    let hides = match r.str(5)? {
+                        "account" => Hides::Account,
+                        h => match h.strip_prefix("only") {
+                            Some(rest) => Hides::Only(namespaces(rest, "namespace")?),
+                            None => return Err(unknown("gap scope", h)),
+                        },
+                    };
+                    inv.gaps.push(CoverageGap {
+                        source: names.get(r.str(0)?),
+                        account: names.get(r.str(1)?),
+                        region: r.text(2)?.map(|s| names.get(s)),
+                        service: r.string(3)?,
+                        error: r.string(4)?,
+                        hides,
+                    });
+                    Ok(())
+                })
+                .map_err(&e)?;
+        }
+        Ok(inv)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_and_namespaces_read_back_as_written() {
+        let targets = [
+            Target::Ip("2001:db8::1".parse().unwrap()),
+            Target::Host(DnsName::parse("app.example.com").unwrap()),
+            Target::Alias { dns_name: DnsName::parse("lb-1.eu-west-1.elb.amazonaws.com").unwrap(), zone_id: "Z32O12XQLNTSW2".into() },
+            Target::Resource { id: "/subscriptions/x/resourceGroups/rg/providers/Microsoft.Network/publicIPAddresses/ip 1".into() },
+        ];
+        let mut text = String::new();
+        for t in &targets {
+            push_target(&mut text, t);
+        }
+        let back: Vec<Target> = text.lines().map(|l| target(l).unwrap()).collect();
+        assert_eq!(back, targets);
+        let all = [Namespace::Addresses, Namespace::Names(dangle_model::cloud::S3), Namespace::Names(dangle_model::cloud::APP_SERVICE), Namespace::NameServers, Namespace::Zones, Namespace::Resources];
+        assert_eq!(namespaces(&namespaces_text(&all), "namespace").unwrap(), all);
+        assert!(namespaces("names:aws:Nonesuch", "namespace").unwrap_err().message.contains("namespace `names:aws:Nonesuch`"));
+    }
+}
