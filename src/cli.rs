@@ -120,6 +120,10 @@ pub enum Command {
     /// `scan --shard NAME --enumerate-only`): store the run, write reports, alert, as `scan` does.
     #[command(after_help = "Examples:\n  dangle scan --shard aws-111111111111 --enumerate-only -c runner.toml --db postgres://dangle@db/dangle\n  dangle judge --db postgres://dangle@db/dangle --max-age 2h --out out/")]
     Judge(JudgeArgs),
+    /// React to a cloud's change event (EventBridge / CloudTrail, Azure Activity Log): re-enumerate only
+    /// the account, region and services it touched, fold that into the shards and judge them again.
+    #[command(after_help = "Examples:\n  dangle react --event event.json --db postgres://dangle@db/dangle\n  aws events … | dangle react --event - -c react.toml")]
+    React(ReactArgs),
 }
 
 #[derive(Debug, Args, Clone)]
@@ -247,6 +251,16 @@ pub struct JudgeArgs {
     /// Refuse to judge (exit 2) when a shard is older than --max-age, instead of marking it.
     #[arg(long, requires = "max_age")]
     pub refuse_stale: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReactArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// The event: a file, or `-` for standard input (an EventBridge event, a CloudTrail record or log
+    /// file, an Azure Activity Log event or export).
+    #[arg(long, value_name = "FILE|-")]
+    pub event: PathBuf,
 }
 
 /// A shard's name: letters, digits, `-`, `_`, `.`, `/`, `:` (an account and region read as one).

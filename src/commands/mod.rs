@@ -13,6 +13,7 @@ pub mod judge;
 pub mod probe;
 pub mod progress;
 pub mod prune;
+pub mod react;
 pub mod report;
 pub mod scan;
 
@@ -47,6 +48,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Probe(a) => probe::run(&a),
         Command::Prune(a) => prune::run(&a),
         Command::Judge(a) => judge::run(&a),
+        Command::React(a) => react::run(&a),
     }
 }
 

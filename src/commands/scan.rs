@@ -117,6 +117,14 @@ pub(crate) struct Judging {
     pub(crate) started: String,
     pub(crate) rt: tokio::runtime::Runtime,
     probe: bool,
+    /// Probe only the findings that are not the same finding in this run as in `previous`'s (`react`:
+    /// what changed). Keys as [`finding_key`] makes them.
+    pub(crate) changed_since: Option<std::collections::HashMap<String, crate::reconcile::Status>>,
+}
+
+/// A row's identity across runs ([`crate::store::ReportRow::key`]) in one string.
+pub(crate) fn finding_key(source: &str, account: &str, zone: &str, name: &str, rtype: &str, set_id: &str, target: &str) -> String {
+    [source, account, zone, name, rtype, set_id, target].join("\t")
 }
 
 impl Judging {
@@ -128,7 +136,7 @@ impl Judging {
         let history = store.history()?;
         let started = now_rfc3339();
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("cannot start the async runtime")?;
-        Ok(Self { prober, history, started, rt, probe })
+        Ok(Self { prober, history, started, rt, probe, changed_since: None })
     }
 }
 
@@ -142,7 +150,7 @@ pub(crate) fn judge_into(
     sources: &[Box<dyn dangle_model::Provider>],
     outputs: Outputs<'_>,
 ) -> anyhow::Result<Scanned> {
-    let Judging { prober, history, started, rt, probe } = j;
+    let Judging { prober, history, started, rt, probe, changed_since } = j;
     let t = std::time::Instant::now();
     let ranges = Ranges::new(&cfg.ranges);
     warn_stale_ranges(ranges.snapshot());
@@ -157,6 +165,22 @@ pub(crate) fn judge_into(
     };
     let mut judgements = reconcile(&inputs);
     phase("judge", t);
+    let probe_only: Option<rustc_hash::FxHashSet<u32>> = changed_since.map(|before| {
+        use std::fmt::Write as _;
+        let mut target = String::new();
+        (0..judgements.len() as u32)
+            .filter(|&i| {
+                let j = &judgements[i as usize];
+                let r = &inv.records[j.record as usize];
+                target.clear();
+                if let Some(t) = j.target(&inv.records) {
+                    let _ = write!(target, "{t}");
+                }
+                let key = finding_key(&r.source, &r.account, r.zone.as_str(), r.name.as_str(), &r.rtype.to_string(), r.set_id.as_deref().unwrap_or(""), &target);
+                j.status.is_finding() && before.get(&key) != Some(&j.status)
+            })
+            .collect()
+    });
     // Second opinions on what dangles: can the name be registered right now?
     let mut claims = match cfg.signals.claim_checks {
         true => rt.block_on(claims::check(sources, &inv.records, &mut judgements, cfg.signals.claim_timeout, cfg.signals.requests_per_second)),
@@ -216,7 +240,7 @@ pub(crate) fn judge_into(
             }
             let baseline = cfg.probe.baseline.then(|| baseline::known(&before));
             let (probed, observed) =
-                rt.block_on(plan::probe_rows(&p, &inv.records, &mut judgements, &cfg.probe.targets, &super::progress::Progress::new(), baseline.as_ref()));
+                rt.block_on(plan::probe_rows(&p, &inv.records, &mut judgements, &cfg.probe.targets, &super::progress::Progress::new(), baseline.as_ref(), probe_only.as_ref()));
             if cfg.probe.baseline {
                 let (found, now) = baseline::check(&before, &observed, &started, cfg.probe.expiry_warn_days);
                 name_findings.extend(found);

@@ -208,3 +208,75 @@ fn no_secret_reaches_any_output_log_report_or_store() {
         }
     }
 }
+
+const REACT_SCRIPT: &str = r#"
+set -eu
+ip link set lo up 2>/dev/null || true
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+MOTO_ENABLE_RECORDING=True MOTO_RECORDER_FILEPATH="$PWD/requests.jsonl" "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >moto.log 2>&1 &
+moto=$!
+trap 'kill $moto 2>/dev/null || true' EXIT
+for _ in $(seq 150); do python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null && break; sleep 0.1; done
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_EC2_METADATA_DISABLED=true
+"$VENV/bin/python" "$ROOT/scripts/demo-aws" "http://127.0.0.1:$port" seed aws.json >/dev/null
+cat >dangle.toml <<TOML
+db = "shards.sqlite"
+
+[[providers]]
+type = "aws"
+name = "aws"
+regions = ["us-east-1", "eu-west-1"]
+assume_roles = ["arn:aws:iam::111111111111:role/dangle-readonly", "arn:aws:iam::222222222222:role/dangle-readonly"]
+endpoint_url = "http://127.0.0.1:$port"
+
+[[ranges]]
+cidr = "127.0.0.0/8"
+provider = "aws"
+claimable = true
+TOML
+set +e
+"$DANGLE" scan --shard aws --enumerate-only >shard.out 2>shard.err; echo $? >rc1
+"$DANGLE" judge --format csv >judge.csv 2>judge.err; echo $? >rc2
+"$VENV/bin/python" "$ROOT/scripts/demo-aws" "http://127.0.0.1:$port" decommission aws.json >/dev/null
+alloc=$(python3 -c 'import json; print(json.load(open("aws.json"))["api_alloc"])')
+cat >event.json <<JSON
+{"version": "0", "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718", "detail-type": "AWS API Call via CloudTrail", "source": "aws.ec2",
+ "account": "111111111111", "time": "2026-12-01T10:00:00Z", "region": "us-east-1", "resources": [],
+ "detail": {"eventVersion": "1.08", "eventSource": "ec2.amazonaws.com", "eventName": "ReleaseAddress", "awsRegion": "us-east-1",
+            "recipientAccountId": "111111111111", "requestParameters": {"allocationId": "$alloc"}, "responseElements": {"_return": true}}}
+JSON
+: >requests.jsonl
+"$DANGLE" react --event - --format csv <event.json >react.csv 2>react.err; echo $? >rc3
+cp requests.jsonl react-requests.jsonl
+"#;
+
+#[test]
+fn react_reads_only_what_an_event_touched_and_judges_it_at_once() {
+    let dir = run_script(REACT_SCRIPT, &[]);
+    let d = dir.path();
+    assert_eq!(read(d, "rc1").trim(), "0", "{}", read(d, "shard.err"));
+    assert!(read(d, "shard.out").starts_with("shard aws: "), "{}", read(d, "shard.out"));
+    assert_eq!(read(d, "rc2").trim(), "1", "{}", read(d, "judge.err"));
+    let is_finding = |csv: &str, name: &str| csv.lines().any(|l| l.starts_with(&format!("{name},")));
+    let judged = read(d, "judge.csv");
+    assert!(!is_finding(&judged, "api.shop.example"), "the EIP is held before the release: {judged}");
+    // The release event: the record to the released address is dangling in the next run.
+    assert_eq!(read(d, "rc3").trim(), "1", "{}", read(d, "react.err"));
+    let reacted = read(d, "react.csv");
+    assert!(finding(&reacted, "api.shop.example").contains("released since run 1"), "{reacted}");
+    // Only EC2 of that account and region was read again: the ALB deleted in the same decommission
+    // sent no event here, so its record still reads as the stored inventory says.
+    assert!(!is_finding(&reacted, "www.shop.example"), "{reacted}");
+    let mut services = std::collections::BTreeSet::new();
+    for line in read(d, "react-requests.jsonl").lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let auth = v["headers"]["Authorization"].as_str().or_else(|| v["headers"]["authorization"].as_str()).unwrap_or_default();
+        // Credential=KEY/DATE/REGION/SERVICE/aws4_request
+        let scope: Vec<&str> = auth.split("Credential=").nth(1).unwrap_or_default().split(',').next().unwrap_or_default().split('/').collect();
+        if scope.len() >= 4 {
+            services.insert(format!("{} {}", scope[3], scope[2]));
+        }
+    }
+    let read_again: Vec<&String> = services.iter().filter(|s| !s.starts_with("sts ") && !s.starts_with("organizations ") && !s.starts_with("iam ")).collect();
+    assert_eq!(read_again, ["ec2 us-east-1"], "every service asked during react: {services:?}");
+}

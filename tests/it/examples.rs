@@ -112,3 +112,37 @@ fn the_iam_policy_and_azure_role_grant_reads_only() {
         assert!(a.ends_with("/read") || check, "{a} is not a read");
     }
 }
+
+/// The react function: its config loads, its command line parses, its shell is valid, and every
+/// event its EventBridge rule forwards is one `dangle react` acts on (the rule and the code cannot
+/// drift apart).
+#[test]
+fn the_react_function_forwards_only_events_react_acts_on() {
+    let dir = examples().join("aws-react");
+    dangle::config::Config::load(&dir.join("dangle.toml")).unwrap_or_else(|e| panic!("{}", dangle::errors::render(&e.into())));
+    let sh = Command::new("sh").arg("-n").arg(dir.join("bootstrap")).status().unwrap();
+    assert!(sh.success(), "bootstrap is not valid sh");
+    let bootstrap = std::fs::read_to_string(dir.join("bootstrap")).unwrap();
+    let line = bootstrap.lines().map(str::trim).find(|l| l.starts_with("dangle react")).expect("a dangle react line");
+    let argv: Vec<String> = line.split('<').next().unwrap().split_whitespace().skip(1).map(|a| a.trim_matches('"').replace("$config", "dangle.toml").replace("$DANGLE_DB", "postgres://dangle@db/dangle")).collect();
+    let argv: Vec<String> = argv.into_iter().take_while(|a| a != "||").collect();
+    parses(&argv, "aws-react/bootstrap");
+    let rule: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("eventbridge-rule.json")).unwrap()).unwrap();
+    let sources: Vec<&str> = rule["detail"]["eventSource"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let names: Vec<&str> = rule["detail"]["eventName"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    for name in &names {
+        // The source that emits it (the rule lists each event's source).
+        let acted = sources.iter().any(|source| {
+            let event = serde_json::json!({
+                "source": format!("aws.{}", source.trim_end_matches(".amazonaws.com")), "account": "111111111111", "region": "us-east-1",
+                "detail": {"eventSource": source, "eventName": name, "awsRegion": "us-east-1", "recipientAccountId": "111111111111", "requestParameters": {}}
+            });
+            matches!(dangle::commands::react::parse(&event.to_string()).unwrap().as_slice(), [dangle::commands::react::Seen::Change(_)])
+        });
+        assert!(acted, "the rule forwards {name}, which react ignores");
+    }
+    for source in &sources {
+        let service = source.trim_end_matches(".amazonaws.com");
+        assert!(rule["source"].as_array().unwrap().iter().any(|s| s.as_str() == Some(&format!("aws.{service}"))), "{source} is not among the rule's sources");
+    }
+}

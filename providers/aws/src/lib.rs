@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use dangle_model::cloud::{CLOUDFRONT, EC2, ELB, S3};
-use dangle_model::{Asset, BoxFuture, ClaimAnswer, ClaimQuery, Cloud, Coverage, CoverageGap, Description, DnsRecord, Hides, Inventory, Namespace, Provider, ProviderError};
+use dangle_model::{Asset, AssetKind, BoxFuture, ClaimAnswer, ClaimQuery, Cloud, Coverage, CoverageGap, Description, DnsRecord, Hides, Inventory, Namespace, Provider, ProviderError};
 use tokio::sync::Semaphore;
 
 mod accounts;
@@ -275,6 +275,62 @@ impl AwsSource {
     }
 }
 
+impl AwsSource {
+    /// [`Provider::enumerate_scope`]: `None` when the account is not one this provider reads.
+    async fn scoped(&self, scope: &dangle_model::Scope) -> Option<(Inventory, dangle_model::Replaces)> {
+        let cfg = &self.inner.cfg;
+        let source = self.name_arc();
+        let mut gaps = Vec::new();
+        let account = accounts::discover(&self.inner.base, cfg, &source, &mut gaps).await.into_iter().find(|a| a.id == scope.account)?;
+        let mut snap = Snapshot::default();
+        let mut kinds = Vec::new();
+        let mut records = false;
+        let region = scope.region.clone();
+        for service in &scope.services {
+            let part = match (service.as_str(), region.as_deref()) {
+                ("route53", _) => {
+                    records = true;
+                    kinds.push(AssetKind::HostedZone);
+                    route53::enumerate(&source, &account, cfg.route53_per_second.unwrap_or(5)).await
+                }
+                ("s3", _) => {
+                    kinds.push(AssetKind::S3Bucket);
+                    assets::global(&source, &account, assets::Global::S3, cfg.endpoint_url.is_some()).await
+                }
+                ("cloudfront", _) => {
+                    kinds.push(AssetKind::CloudFront);
+                    assets::global(&source, &account, assets::Global::CloudFront, cfg.endpoint_url.is_some()).await
+                }
+                ("ec2", Some(r)) => {
+                    kinds.extend([AssetKind::ElasticIp, AssetKind::InstancePublicIp, AssetKind::NetworkInterface]);
+                    assets::regional(&source, &account, r, assets::Regional::Ec2).await
+                }
+                ("elbv2", Some(r)) => {
+                    kinds.push(AssetKind::LoadBalancer);
+                    assets::regional(&source, &account, r, assets::Regional::Elbv2).await
+                }
+                ("elb", Some(r)) => {
+                    kinds.push(AssetKind::ClassicLoadBalancer);
+                    assets::regional(&source, &account, r, assets::Regional::Elb).await
+                }
+                _ => continue,
+            };
+            snap.absorb(part);
+        }
+        // Regional services answer for their region only; global ones (no region) for every asset of theirs.
+        let regional = scope.services.iter().any(|s| matches!(s.as_str(), "ec2" | "elbv2" | "elb"));
+        let replaces = dangle_model::Replaces {
+            account: Arc::from(account.id.as_str()),
+            region: region.filter(|_| regional).map(|r| Arc::from(r.as_str())),
+            records,
+            kinds,
+            services: scope.services.clone(),
+        };
+        snap.gaps.extend(gaps);
+        Some((Inventory { records: snap.records, assets: snap.assets, covered: snap.covered, gaps: snap.gaps }, replaces))
+    }
+}
+
 /// Everything of one account: global services once, regional ones per region, all under the bound.
 async fn enumerate_account(
     source: Arc<str>,
@@ -439,6 +495,11 @@ impl Provider for AwsSource {
             let s = self.snapshot().await;
             Ok(Inventory { records: s.records, assets: s.assets, covered: s.covered, gaps: s.gaps })
         })
+    }
+    /// One account's services of one region (or its global ones) again: `route53`, `s3`, `cloudfront`,
+    /// `ec2`, `elbv2`, `elb` (a CloudTrail event's service; see `dangle react`).
+    fn enumerate_scope<'a>(&'a self, scope: &'a dangle_model::Scope) -> Option<dangle_model::Scoped<'a>> {
+        Some(Box::pin(async move { Ok(self.scoped(scope).await) }))
     }
     /// S3 bucket names, with the base identity's credentials (`claims`).
     fn check_names<'a>(&'a self, queries: &'a [ClaimQuery]) -> BoxFuture<'a, Vec<Option<ClaimAnswer>>> {

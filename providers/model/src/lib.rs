@@ -590,6 +590,38 @@ pub trait Provider: Send + Sync {
     fn check_names<'a>(&'a self, queries: &'a [ClaimQuery]) -> BoxFuture<'a, Vec<Option<ClaimAnswer>>> {
         Box::pin(async move { vec![None; queries.len()] })
     }
+    /// Enumerates only `scope` (after a change event): what it found and which earlier items it
+    /// replaces; `Ok(None)` when the scope's account is not one of this provider's. The default cannot
+    /// narrow: `dangle react` then enumerates the whole provider again.
+    fn enumerate_scope<'a>(&'a self, scope: &'a Scope) -> Option<Scoped<'a>> {
+        let _ = scope;
+        None
+    }
+}
+
+/// A scoped enumeration ([`Provider::enumerate_scope`]): what it found and what that replaces, or
+/// `None` when the scope is not the provider's.
+pub type Scoped<'a> = BoxFuture<'a, Result<Option<(Inventory, Replaces)>, ProviderError>>;
+
+/// A part of a provider's estate that changed (a CloudTrail or Activity Log event): one account, one
+/// region (`None`: the account's global services, or every region), some services by the names the
+/// provider's gaps use (`ec2`, `elbv2`, `route53`, …).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    pub account: String,
+    pub region: Option<String>,
+    pub services: Vec<String>,
+}
+
+/// Which earlier items a scoped enumeration stands in for: the provider's records in `account` (when
+/// `records`), its assets there of `kinds` (in `region`, when set), its gaps there of `services`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replaces {
+    pub account: Arc<str>,
+    pub region: Option<Arc<str>>,
+    pub records: bool,
+    pub kinds: Vec<AssetKind>,
+    pub services: Vec<String>,
 }
 
 /// `192.0.2.1`, `2001:db8::/32`, `198.51.100.0/24`; a block with host bits set is refused, since it is

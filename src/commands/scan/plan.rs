@@ -81,6 +81,7 @@ pub async fn probe_rows(
     named: &[NamedTarget],
     progress: &crate::commands::progress::Progress,
     baseline: Option<&Known>,
+    only: Option<&rustc_hash::FxHashSet<u32>>,
 ) -> (Probes, Vec<Observed>) {
     let mut jobs: Vec<Job> = Vec::new();
     let mut job_of: FxHashMap<Job, u32> = FxHashMap::default();
@@ -92,6 +93,9 @@ pub async fn probe_rows(
         })
     };
     for (i, j) in judgements.iter().enumerate() {
+        if only.is_some_and(|o| !o.contains(&(i as u32))) {
+            continue;
+        }
         let owned_too = baseline.is_some() && j.status == Status::Owned;
         if !matches!(j.status, Status::Dangling | Status::Unverified) && !owned_too {
             continue;
