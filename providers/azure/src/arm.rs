@@ -156,18 +156,25 @@ impl Arm {
     /// Every item of a list (`value`), following `nextLink` to the end. A `nextLink` to another origin
     /// is refused: the token would go with it.
     pub async fn list(&self, path: &str, api_version: &str) -> Result<Vec<Value>, ArmError> {
-        let mut url = self.url(&with_version(path, api_version))?;
         let mut items = Vec::new();
+        self.each(path, api_version, |v| items.push(v)).await?;
+        Ok(items)
+    }
+
+    /// Hands `f` every item of a list as its page arrives: a page's JSON is dropped once its items are
+    /// read, so a zone of a hundred thousand record sets never sits in memory as JSON.
+    pub async fn each(&self, path: &str, api_version: &str, mut f: impl FnMut(Value)) -> Result<(), ArmError> {
+        let mut url = self.url(&with_version(path, api_version))?;
         for _ in 0..MAX_PAGES {
             let mut page = self.get(url).await?;
             match page.get_mut("value").map(Value::take) {
-                Some(Value::Array(v)) => items.extend(v),
+                Some(Value::Array(v)) => v.into_iter().for_each(&mut f),
                 Some(Value::Null) | None => {}
                 Some(_) => return Err(ArmError::Shape("`value` is not a list".into())),
             }
             let next = match page.get("nextLink") {
                 Some(Value::String(s)) if !s.is_empty() => s.clone(),
-                _ => return Ok(items),
+                _ => return Ok(()),
             };
             let n = Url::parse(&next).map_err(|e| ArmError::Shape(format!("nextLink `{next}`: {e}")))?;
             if n.origin() != self.base.origin() {

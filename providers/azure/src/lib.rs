@@ -234,14 +234,23 @@ impl AzureSource {
                 ips: Default::default(),
                 hosts,
             });
-            let listed = self.arm.list(&format!("{id}/recordsets"), api::DNS).await;
-            let Some(sets) = self.or_gap(listed, sub, "dns", format_args!("list record sets of {zone}"), hides, inv) else { continue };
-            for s in &sets {
-                match dns::record(s, &self.name, account, &zone, false) {
-                    Ok(Some(r)) => inv.records.push(r),
+            // Decoded page by page; kept only once the whole list was read (a list that fails half way
+            // is a gap, and none of its records count).
+            let (mut records, mut bad) = (Vec::new(), Vec::new());
+            let listed = self
+                .arm
+                .each(&format!("{id}/recordsets"), api::DNS, |s| match dns::record(&s, &self.name, account, &zone, false) {
+                    Ok(Some(r)) => records.push(r),
                     Ok(None) => {}
-                    Err(e) => inv.gaps.push(self.gap(sub, "dns", format!("zone {zone}: {e}"), Hides::only(hides))),
-                }
+                    Err(e) => bad.push(e),
+                })
+                .await;
+            if self.or_gap(listed.map(|()| Vec::new()), sub, "dns", format_args!("list record sets of {zone}"), hides, inv).is_none() {
+                continue;
+            }
+            inv.records.extend(records);
+            for e in bad {
+                inv.gaps.push(self.gap(sub, "dns", format!("zone {zone}: {e}"), Hides::only(hides)));
             }
         }
     }
@@ -266,17 +275,24 @@ impl AzureSource {
                 .map(|v| v.rsplit('/').next().unwrap_or(v))
                 .collect();
             let seen_from = if vnets.is_empty() { "no virtual network linked".to_string() } else { vnets.join(", ") };
-            let listed = self.arm.list(&format!("{id}/ALL"), api::PRIVATE_DNS).await;
-            let Some(sets) = self.or_gap(listed, sub, "privatedns", format_args!("list record sets of private zone {zone}"), hides, inv) else { continue };
-            for s in &sets {
-                match dns::record(s, &self.name, account, &zone, true) {
+            let (mut records, mut bad) = (Vec::new(), Vec::new());
+            let listed = self
+                .arm
+                .each(&format!("{id}/ALL"), api::PRIVATE_DNS, |s| match dns::record(&s, &self.name, account, &zone, true) {
                     Ok(Some(mut r)) => {
                         r.location = r.location.map(|l| Arc::from(format!("{l} (private: {seen_from})")));
-                        inv.records.push(r);
+                        records.push(r);
                     }
                     Ok(None) => {}
-                    Err(e) => inv.gaps.push(self.gap(sub, "privatedns", format!("private zone {zone}: {e}"), Hides::only(hides))),
-                }
+                    Err(e) => bad.push(e),
+                })
+                .await;
+            if self.or_gap(listed.map(|()| Vec::new()), sub, "privatedns", format_args!("list record sets of private zone {zone}"), hides, inv).is_none() {
+                continue;
+            }
+            inv.records.extend(records);
+            for e in bad {
+                inv.gaps.push(self.gap(sub, "privatedns", format!("private zone {zone}: {e}"), Hides::only(hides)));
             }
         }
     }
