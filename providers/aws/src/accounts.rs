@@ -54,7 +54,8 @@ async fn assume(base: &SdkConfig, role: &str, external_id: Option<&str>) -> SdkC
     base.to_builder().credentials_provider(SharedCredentialsProvider::new(provider)).build()
 }
 
-pub(crate) async fn discover(base: &SdkConfig, cfg: &AwsSourceBuilder, source: &Arc<str>, gaps: &mut Vec<CoverageGap>) -> Vec<Account> {
+/// `only`: the one account wanted (`dangle react`): the roles of other accounts are not assumed.
+pub(crate) async fn discover(base: &SdkConfig, cfg: &AwsSourceBuilder, source: &Arc<str>, gaps: &mut Vec<CoverageGap>, only: Option<&str>) -> Vec<Account> {
     let mut roles: Vec<String> = cfg.assume_roles.clone();
     if let Some(name) = &cfg.organization_role {
         let client = aws_sdk_organizations::Client::new(base);
@@ -97,6 +98,9 @@ pub(crate) async fn discover(base: &SdkConfig, cfg: &AwsSourceBuilder, source: &
     }
     let mut seen = BTreeSet::new();
     for role in roles {
+        if only.is_some_and(|id| account_of_role(&role).is_some_and(|a| a != id)) {
+            continue;
+        }
         let label = account_of_role(&role).unwrap_or(&role).to_string();
         if !seen.insert(label.clone()) {
             continue;

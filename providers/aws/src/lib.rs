@@ -240,7 +240,7 @@ impl AwsSource {
         let cfg = &self.inner.cfg;
         let source = self.name_arc();
         let mut snap = Snapshot::default();
-        let accounts = accounts::discover(&self.inner.base, cfg, &source, &mut snap.gaps).await;
+        let accounts = accounts::discover(&self.inner.base, cfg, &source, &mut snap.gaps, None).await;
         let permits = Arc::new(Semaphore::new(cfg.concurrency.unwrap_or(DEFAULT_CONCURRENCY)));
         let rate = cfg.route53_per_second.unwrap_or(5);
         let mut tasks = tokio::task::JoinSet::new();
@@ -281,7 +281,7 @@ impl AwsSource {
         let cfg = &self.inner.cfg;
         let source = self.name_arc();
         let mut gaps = Vec::new();
-        let account = accounts::discover(&self.inner.base, cfg, &source, &mut gaps).await.into_iter().find(|a| a.id == scope.account)?;
+        let account = accounts::discover(&self.inner.base, cfg, &source, &mut gaps, Some(&scope.account)).await.into_iter().find(|a| a.id == scope.account)?;
         let mut snap = Snapshot::default();
         let mut kinds = Vec::new();
         let mut records = false;
