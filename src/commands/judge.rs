@@ -4,21 +4,15 @@
 
 use anyhow::bail;
 
-use super::scan::{judge_into, warn_gaps, Inventory, Judging, Outputs, Scanned};
+use super::scan::{judge_into, Inventory, Judging, Scanned};
 use super::Outcome;
 use crate::cli::JudgeArgs;
-use crate::config::Config;
-use crate::reconcile::Severity;
 use crate::store::{ShardMeta, Store};
 
 pub fn run(args: &JudgeArgs) -> anyhow::Result<Outcome> {
     let a = &args.run;
-    let mut cfg = Config::load(&a.store.config)?;
-    if let Some(n) = a.stale_days {
-        cfg.stale_days = n;
-    }
-    let lock_timeout = std::time::Duration::from_secs(a.lock_timeout);
-    let mut store = Store::open_for_run(cfg.store(a.store.db.as_deref()), lock_timeout)?;
+    let cfg = super::scan::config(a)?;
+    let (mut store, lock_timeout) = super::scan::open_for_run(&cfg, a)?;
     let _lock = store.take_run_lock(lock_timeout)?;
     let j = Judging::start(&cfg, &store, cfg.probe.enabled && !a.no_probe)?;
     let shards = store.shards()?;
@@ -32,17 +26,13 @@ pub fn run(args: &JudgeArgs) -> anyhow::Result<Outcome> {
     }
     let t = std::time::Instant::now();
     let ids: Vec<i64> = shards.iter().map(|s| s.snapshot).collect();
-    let loaded = store.load_shards(&ids)?;
-    let mut inv = Inventory { records: loaded.records, assets: loaded.assets, gaps: loaded.gaps, covered: loaded.covered, providers: loaded.providers };
+    let mut inv: Inventory = store.load_shards(&ids)?;
     mark_stale(&mut inv, &stale, &store, args.max_age.unwrap_or_default())?;
     tracing::info!(shards = shards.len(), stale = stale.len(), records = inv.records.len(), assets = inv.assets.len(), "shards read");
     super::scan::phase("read", t);
-    let threshold: Severity = a.fail_on.into();
-    let outputs = Outputs { dir: a.out.as_deref(), print: Some((a.format, threshold)), alerts: true };
     // Claim checks need a provider's client: none here (the runners hold the credentials).
-    let Scanned { report, .. } = judge_into(&cfg, &mut store, j, &inv, &[], outputs)?;
-    warn_gaps(&report);
-    Ok(Outcome { findings: report.count_failing(threshold, a.min_confidence.into()), gaps: report.gaps.len() })
+    let Scanned { report, .. } = judge_into(&cfg, &mut store, j, &inv, &[], super::scan::outputs(a))?;
+    Ok(super::scan::outcome(a, &report))
 }
 
 /// The shards enumerated more than `max_age` seconds before `now` (none without a bound).

@@ -12,12 +12,11 @@ use std::io::Read as _;
 use anyhow::{bail, Context};
 use dangle_model::{Asset, Inventory, Replaces};
 
-use super::scan::{finding_key, judge_into, warn_gaps, Inventory as Judged, Judging, Outputs, Scanned};
+use super::scan::{finding_key, judge_into, Inventory as Judged, Judging, Scanned};
 use super::Outcome;
 use crate::cli::ReactArgs;
-use crate::config::Config;
-use crate::reconcile::{ProviderInfo, Severity};
-use crate::store::{ShardInput, ShardInventory, Store, Which};
+use crate::reconcile::ProviderInfo;
+use crate::store::{ShardInput, ShardInventory, Which};
 
 pub use event::{parse, Change, Seen};
 
@@ -41,12 +40,8 @@ pub fn run(args: &ReactArgs) -> anyhow::Result<Outcome> {
     if changes.is_empty() {
         return Ok(Outcome::default());
     }
-    let mut cfg = Config::load(&a.store.config)?;
-    if let Some(n) = a.stale_days {
-        cfg.stale_days = n;
-    }
-    let lock_timeout = std::time::Duration::from_secs(a.lock_timeout);
-    let mut store = Store::open_for_run(cfg.store(a.store.db.as_deref()), lock_timeout)?;
+    let cfg = super::scan::config(a)?;
+    let (mut store, lock_timeout) = super::scan::open_for_run(&cfg, a)?;
     let _lock = store.take_run_lock(lock_timeout)?;
     let shards = store.shards()?;
     if shards.is_empty() {
@@ -96,19 +91,8 @@ pub fn run(args: &ReactArgs) -> anyhow::Result<Outcome> {
         }
     }
     for &at in &touched {
-        let (name, inv) = &held[at];
-        store.write_shard(
-            name,
-            &ShardInput {
-                started_at: j.started.clone(),
-                config: cfg.path.display().to_string(),
-                providers: &inv.providers,
-                records: &inv.records,
-                assets: &inv.assets,
-                covered: &inv.covered,
-                gaps: &inv.gaps,
-            },
-        )?;
+        let (name, inventory) = &held[at];
+        store.write_shard(name, &ShardInput { started_at: j.started.clone(), config: cfg.path.display().to_string(), inventory })?;
     }
     super::scan::phase("read", t);
     if touched.is_empty() {
@@ -132,11 +116,8 @@ pub fn run(args: &ReactArgs) -> anyhow::Result<Outcome> {
         inv.gaps.extend(s.gaps);
     }
     inv.providers.dedup_by(|a, b| a.name == b.name && a.kind == b.kind);
-    let threshold: Severity = a.fail_on.into();
-    let outputs = Outputs { dir: a.out.as_deref(), print: Some((a.format, threshold)), alerts: true };
-    let Scanned { report, .. } = judge_into(&cfg, &mut store, j, &inv, &[], outputs)?;
-    warn_gaps(&report);
-    Ok(Outcome { findings: report.count_failing(threshold, a.min_confidence.into()), gaps: report.gaps.len() })
+    let Scanned { report, .. } = judge_into(&cfg, &mut store, j, &inv, &[], super::scan::outputs(a))?;
+    Ok(super::scan::outcome(a, &report))
 }
 
 /// The event's text and how errors name it.

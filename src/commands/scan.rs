@@ -15,7 +15,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use dangle_model::{Asset, Coverage, CoverageGap, DnsRecord};
 
 use super::Outcome;
 use crate::cli::{FormatArg, ScanArgs};
@@ -25,15 +24,9 @@ use crate::reconcile::{reconcile, Inputs, ProviderInfo, Severity};
 use crate::report::{self, Report, Source};
 use crate::store::{now_rfc3339, RunInput, Store};
 
-/// Both inventories, as every provider returned them, and what each provider said it covers.
-#[derive(Debug, Default)]
-pub struct Inventory {
-    pub records: Vec<DnsRecord>,
-    pub assets: Vec<Asset>,
-    pub gaps: Vec<CoverageGap>,
-    pub covered: Vec<Coverage>,
-    pub providers: Vec<ProviderInfo>,
-}
+/// Both inventories, as every provider returned them, and what each provider said it covers (what a
+/// shard stores, too).
+pub use crate::store::ShardInventory as Inventory;
 
 /// Builds every configured provider, in config order (a bad setting stops the run before anything
 /// is read), then enumerates them side by side and merges what they return in config order, so the
@@ -403,20 +396,39 @@ pub(crate) fn phase(name: &'static str, since: std::time::Instant) {
 
 pub fn run(args: &ScanArgs) -> anyhow::Result<Outcome> {
     let a = &args.run;
+    let cfg = config(a)?;
+    if let Some(shard) = &args.shard {
+        return enumerate_only(&cfg, a, shard);
+    }
+    let (mut store, lock_timeout) = open_for_run(&cfg, a)?;
+    let Scanned { report, .. } = scan_into(&cfg, &mut store, cfg.probe.enabled && !a.no_probe, lock_timeout, outputs(a))?;
+    Ok(outcome(a, &report))
+}
+
+/// The config of a run (`scan`, `judge`, `react`), with `--stale-days` applied.
+pub(crate) fn config(a: &crate::cli::RunArgs) -> anyhow::Result<Config> {
     let mut cfg = Config::load(&a.store.config)?;
     if let Some(n) = a.stale_days {
         cfg.stale_days = n;
     }
-    if let Some(shard) = &args.shard {
-        return enumerate_only(&cfg, a, shard);
-    }
+    Ok(cfg)
+}
+
+/// The store a run writes, its run lock taken (waiting up to `--lock-timeout`), and that timeout.
+pub(crate) fn open_for_run(cfg: &Config, a: &crate::cli::RunArgs) -> anyhow::Result<(Store, std::time::Duration)> {
     let lock_timeout = std::time::Duration::from_secs(a.lock_timeout);
-    let mut store = Store::open_for_run(cfg.store(a.store.db.as_deref()), lock_timeout)?;
-    let threshold: Severity = a.fail_on.into();
-    let outputs = Outputs { dir: a.out.as_deref(), print: Some((a.format, threshold)), alerts: true };
-    let Scanned { report, .. } = scan_into(&cfg, &mut store, cfg.probe.enabled && !a.no_probe, lock_timeout, outputs)?;
-    warn_gaps(&report);
-    Ok(Outcome { findings: report.count_failing(threshold, a.min_confidence.into()), gaps: report.gaps.len() })
+    Ok((Store::open_for_run(cfg.store(a.store.db.as_deref()), lock_timeout)?, lock_timeout))
+}
+
+/// Where a run's report goes: `--out`, standard output in `--format`, the alerts.
+pub(crate) fn outputs(a: &crate::cli::RunArgs) -> Outputs<'_> {
+    Outputs { dir: a.out.as_deref(), print: Some((a.format, a.fail_on.into())), alerts: true }
+}
+
+/// A run's exit: its gaps named on stderr, its findings counted against `--fail-on` and `--min-confidence`.
+pub(crate) fn outcome(a: &crate::cli::RunArgs, report: &Report) -> Outcome {
+    warn_gaps(report);
+    Outcome { findings: report.count_failing(a.fail_on.into(), a.min_confidence.into()), gaps: report.gaps.len() }
 }
 
 /// `scan --shard NAME --enumerate-only`: the config's providers enumerated and their inventory stored
@@ -433,18 +445,7 @@ fn enumerate_only(cfg: &Config, a: &crate::cli::RunArgs, shard: &str) -> anyhow:
     let (inv, _) = rt.block_on(enumerate(cfg))?;
     phase("read", t);
     let t = std::time::Instant::now();
-    let id = store.write_shard(
-        shard,
-        &crate::store::ShardInput {
-            started_at: started,
-            config: cfg.path.display().to_string(),
-            providers: &inv.providers,
-            records: &inv.records,
-            assets: &inv.assets,
-            covered: &inv.covered,
-            gaps: &inv.gaps,
-        },
-    )?;
+    let id = store.write_shard(shard, &crate::store::ShardInput { started_at: started, config: cfg.path.display().to_string(), inventory: &inv })?;
     phase("store", t);
     println!("shard {shard}: {} record sets, {} assets, {} gaps stored (snapshot {id})", inv.records.len(), inv.assets.len(), inv.gaps.len());
     for g in &inv.gaps {

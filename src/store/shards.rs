@@ -19,11 +19,7 @@ pub struct ShardInput<'a> {
     pub started_at: String,
     /// The runner's config, as a run names it.
     pub config: String,
-    pub providers: &'a [ProviderInfo],
-    pub records: &'a [DnsRecord],
-    pub assets: &'a [Asset],
-    pub covered: &'a [Coverage],
-    pub gaps: &'a [CoverageGap],
+    pub inventory: &'a ShardInventory,
 }
 
 /// A shard as the store holds it: its current snapshot.
@@ -137,8 +133,9 @@ impl Interner {
 
 impl Store {
     /// Writes `shard`'s new snapshot in one transaction, replacing its previous one; returns its id.
-    pub fn write_shard(&mut self, shard: &str, input: &ShardInput<'_>) -> Result<i64, StoreError> {
+    pub fn write_shard(&mut self, shard: &str, shard_input: &ShardInput<'_>) -> Result<i64, StoreError> {
         let finished = now_rfc3339();
+        let (input, started_at, config) = (shard_input.inventory, &shard_input.started_at, &shard_input.config);
         self.in_transaction(|db| {
             let id = db
                 .int(
@@ -146,10 +143,10 @@ impl Store {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
                     vals![
                         shard,
-                        &input.started_at,
+                        started_at,
                         &finished,
                         env!("CARGO_PKG_VERSION"),
-                        &input.config,
+                        config,
                         input.records.len() as i64,
                         input.assets.len() as i64,
                         input.gaps.len() as i64

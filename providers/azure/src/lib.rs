@@ -92,6 +92,16 @@ impl std::fmt::Debug for AzureSource {
     }
 }
 
+/// Whose record sets [`AzureSource::record_sets`] reads, and how a failure is named.
+struct RecordSets<'a> {
+    sub: &'a str,
+    account: &'a Arc<str>,
+    zone: &'a DnsName,
+    private: bool,
+    service: &'static str,
+    hides: &'a [Namespace],
+}
+
 impl AzureSource {
     /// A provider reading `endpoint` (ARM's base URL, https) with `credential`, trusting the system's
     /// roots and `ca_pem`.
@@ -234,24 +244,8 @@ impl AzureSource {
                 ips: Default::default(),
                 hosts,
             });
-            // Decoded page by page; kept only once the whole list was read (a list that fails half way
-            // is a gap, and none of its records count).
-            let (mut records, mut bad) = (Vec::new(), Vec::new());
-            let listed = self
-                .arm
-                .each(&format!("{id}/recordsets"), api::DNS, |s| match dns::record(&s, &self.name, account, &zone, false) {
-                    Ok(Some(r)) => records.push(r),
-                    Ok(None) => {}
-                    Err(e) => bad.push(e),
-                })
-                .await;
-            if self.or_gap(listed.map(|()| Vec::new()), sub, "dns", format_args!("list record sets of {zone}"), hides, inv).is_none() {
-                continue;
-            }
-            inv.records.extend(records);
-            for e in bad {
-                inv.gaps.push(self.gap(sub, "dns", format!("zone {zone}: {e}"), Hides::only(hides)));
-            }
+            let sets = RecordSets { sub, account, zone: &zone, private: false, service: "dns", hides };
+            self.record_sets(&sets, &format!("{id}/recordsets"), api::DNS, format!("list record sets of {zone}"), |_| {}, inv).await;
         }
     }
 
@@ -275,25 +269,35 @@ impl AzureSource {
                 .map(|v| v.rsplit('/').next().unwrap_or(v))
                 .collect();
             let seen_from = if vnets.is_empty() { "no virtual network linked".to_string() } else { vnets.join(", ") };
-            let (mut records, mut bad) = (Vec::new(), Vec::new());
-            let listed = self
-                .arm
-                .each(&format!("{id}/ALL"), api::PRIVATE_DNS, |s| match dns::record(&s, &self.name, account, &zone, true) {
-                    Ok(Some(mut r)) => {
-                        r.location = r.location.map(|l| Arc::from(format!("{l} (private: {seen_from})")));
-                        records.push(r);
-                    }
-                    Ok(None) => {}
-                    Err(e) => bad.push(e),
-                })
-                .await;
-            if self.or_gap(listed.map(|()| Vec::new()), sub, "privatedns", format_args!("list record sets of private zone {zone}"), hides, inv).is_none() {
-                continue;
-            }
-            inv.records.extend(records);
-            for e in bad {
-                inv.gaps.push(self.gap(sub, "privatedns", format!("private zone {zone}: {e}"), Hides::only(hides)));
-            }
+            let sets = RecordSets { sub, account, zone: &zone, private: true, service: "privatedns", hides };
+            let seen = |r: &mut dangle_model::DnsRecord| r.location = r.location.take().map(|l| Arc::from(format!("{l} (private: {seen_from})")));
+            self.record_sets(&sets, &format!("{id}/ALL"), api::PRIVATE_DNS, format!("list record sets of private zone {zone}"), seen, inv).await;
+        }
+    }
+
+    /// A zone's record sets, decoded page by page as they arrive (`adjust` finishes each record) and
+    /// kept only once the whole list was read: a list that fails half way is a gap, and none of its
+    /// records count. A set that does not decode is a gap of its own.
+    async fn record_sets(&self, z: &RecordSets<'_>, path: &str, api: &str, what: String, adjust: impl Fn(&mut dangle_model::DnsRecord), inv: &mut Inventory) {
+        let (mut records, mut bad) = (Vec::new(), Vec::new());
+        let listed = self
+            .arm
+            .each(path, api, |s| match dns::record(&s, &self.name, z.account, z.zone, z.private) {
+                Ok(Some(mut r)) => {
+                    adjust(&mut r);
+                    records.push(r);
+                }
+                Ok(None) => {}
+                Err(e) => bad.push(e),
+            })
+            .await;
+        if self.or_gap(listed.map(|()| Vec::new()), z.sub, z.service, what, z.hides, inv).is_none() {
+            return;
+        }
+        inv.records.extend(records);
+        let kind = if z.private { "private zone" } else { "zone" };
+        for e in bad {
+            inv.gaps.push(self.gap(z.sub, z.service, format!("{kind} {}: {e}", z.zone), Hides::only(z.hides)));
         }
     }
 
