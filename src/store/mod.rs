@@ -1005,10 +1005,15 @@ impl Store {
         if entries.is_empty() || self.schema < CT {
             return Ok(());
         }
+        // One row per name (the last answer counts): PostgreSQL refuses to upsert one key twice at once.
+        let mut last: HashMap<&str, &str> = HashMap::new();
+        for (n, b) in entries {
+            last.insert(n, b);
+        }
         self.in_transaction(|db| {
             db.load("ct_cache", &["name", "fetched_at", "body"], Load::Upsert { key: &["name"] }, &mut |sink| {
-                for (n, b) in entries {
-                    sink.row(vals![n, at, b])?;
+                for (n, b) in &last {
+                    sink.row(vals![*n, at, *b])?;
                 }
                 Ok(())
             })

@@ -140,6 +140,7 @@ on_both_engines!(
     last_changed_moves_with_a_foreign_answer_not_with_runs_that_did_not_probe,
     diffs_walk_two_runs_in_key_order,
     gaps_keep_their_order,
+    one_name_cached_twice_keeps_the_last_answer,
 );
 
 fn first_seen_stays_and_last_seen_moves(on: Dialect) {
@@ -335,6 +336,16 @@ fn diffs_walk_two_runs_in_key_order(on: Dialect) {
             (s("alpha 192.0.2.1"), s("alpha 192.0.2.1")),
         ]
     );
+}
+
+fn one_name_cached_twice_keeps_the_last_answer(on: Dialect) {
+    let (_place, mut s) = store_on(on);
+    let entries = [("a.example.com".to_string(), "[1]".to_string()), ("b.example.com".to_string(), "[]".to_string()), ("a.example.com".to_string(), "[2]".to_string())];
+    s.ct_save(&entries, 100).unwrap();
+    let got = s.ct_cached(&["a.example.com".to_string(), "b.example.com".to_string()], 0).unwrap();
+    assert_eq!((got["a.example.com"].as_str(), got["b.example.com"].as_str()), ("[2]", "[]"));
+    s.ct_save(&[("a.example.com".to_string(), "[3]".to_string())], 200).unwrap();
+    assert_eq!(s.ct_cached(&["a.example.com".to_string()], 150).unwrap()["a.example.com"], "[3]");
 }
 
 fn gaps_keep_their_order(on: Dialect) {

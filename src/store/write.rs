@@ -437,7 +437,9 @@ fn write_probes_and_gaps(db: &dyn Engine, run: &RunInput<'_>, run_id: i64) -> db
         &["name", "spki", "issuer", "ca_names", "alpn", "not_after", "first_run", "changed_run", "last_run"],
         Load::Upsert { key: &["name"] },
         &mut |sink| {
-            for b in run.baselines {
+            // One row per name (the last counts): PostgreSQL refuses to upsert one key twice at once.
+            let mut seen = std::collections::HashSet::new();
+            for b in run.baselines.iter().rev().filter(|b| seen.insert(b.name.as_str())) {
                 sink.row(vals![&b.name, &b.spki, &b.issuer, &b.ca_names, &b.alpn, &b.not_after, b.first_run.unwrap_or(run_id), b.changed_run.unwrap_or(run_id), run_id])?;
             }
             Ok(())
