@@ -54,6 +54,9 @@ async fn assume(base: &SdkConfig, role: &str, external_id: Option<&str>) -> SdkC
     base.to_builder().credentials_provider(SharedCredentialsProvider::new(provider)).build()
 }
 
+/// Role sessions opened at once while the accounts are discovered.
+const DISCOVERY_AT_ONCE: usize = 16;
+
 /// `only`: the one account wanted (`dangle react`): the roles of other accounts are not assumed.
 pub(crate) async fn discover(base: &SdkConfig, cfg: &AwsSourceBuilder, source: &Arc<str>, gaps: &mut Vec<CoverageGap>, only: Option<&str>) -> Vec<Account> {
     let mut roles: Vec<String> = cfg.assume_roles.clone();
@@ -97,17 +100,30 @@ pub(crate) async fn discover(base: &SdkConfig, cfg: &AwsSourceBuilder, source: &
         return accounts;
     }
     let mut seen = BTreeSet::new();
+    let mut wanted = Vec::new();
     for role in roles {
         if only.is_some_and(|id| account_of_role(&role).is_some_and(|a| a != id)) {
             continue;
         }
         let label = account_of_role(&role).unwrap_or(&role).to_string();
-        if !seen.insert(label.clone()) {
-            continue;
+        if seen.insert(label.clone()) {
+            wanted.push((role, label));
         }
-        let config = assume(base, &role, cfg.external_id.as_deref()).await;
-        match caller_account(&config).await {
-            Ok(id) => accounts.push(Account { id, via: role.clone(), config }),
+    }
+    // A thousand accounts are a thousand role sessions: several at once, in config order.
+    use futures_util::StreamExt as _;
+    let assumed: Vec<_> = futures_util::stream::iter(wanted)
+        .map(|(role, label)| async move {
+            let config = assume(base, &role, cfg.external_id.as_deref()).await;
+            let id = caller_account(&config).await;
+            (role, label, config, id)
+        })
+        .buffered(DISCOVERY_AT_ONCE)
+        .collect()
+        .await;
+    for (role, label, config, id) in assumed {
+        match id {
+            Ok(id) => accounts.push(Account { id, via: role, config }),
             Err(e) => gaps.push(sts_gap(source, &label, format!("cannot assume {role}: {e}"))),
         }
     }
