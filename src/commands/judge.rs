@@ -39,7 +39,8 @@ pub fn run(args: &JudgeArgs) -> anyhow::Result<Outcome> {
 fn stale<'a>(shards: &'a [ShardMeta], max_age: Option<u64>, now: &str) -> Vec<&'a ShardMeta> {
     let Some(max) = max_age else { return Vec::new() };
     let Some(now) = crate::time::unix_of(now) else { return Vec::new() };
-    shards.iter().filter(|s| crate::time::unix_of(&s.started_at).is_none_or(|t| now - t > max as i64)).collect()
+    let max = i64::try_from(max).unwrap_or(i64::MAX);
+    shards.iter().filter(|s| crate::time::unix_of(&s.started_at).is_none_or(|t| now.saturating_sub(t) > max)).collect()
 }
 
 /// What a stale shard covered becomes a gap: its records and assets still count (they are what it
