@@ -122,16 +122,15 @@ pub fn run(args: &ReactArgs) -> anyhow::Result<Outcome> {
 
 /// The event's text and how errors name it.
 fn read_event(path: &std::path::Path) -> anyhow::Result<(String, String)> {
-    let bytes = if path.as_os_str() == "-" {
+    if path.as_os_str() == "-" {
         let mut buf = Vec::new();
         std::io::stdin().lock().take(MAX_EVENT + 1).read_to_end(&mut buf).context("cannot read the event from standard input")?;
         if buf.len() as u64 > MAX_EVENT {
             bail!("the event on standard input is larger than {} MiB", MAX_EVENT >> 20);
         }
         return Ok(("event (stdin)".into(), String::from_utf8(buf).map_err(|_| anyhow::anyhow!("the event on standard input is not UTF-8"))?));
-    } else {
-        dangle_model::input::read_file(path, MAX_EVENT).map_err(|e| anyhow::anyhow!("event {}: {e}", path.display()))?
-    };
+    }
+    let bytes = dangle_model::input::read_file(path, MAX_EVENT).map_err(|e| anyhow::anyhow!("event {}: {e}", path.display()))?;
     let text = String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("event {}: not UTF-8", path.display()))?;
     Ok((format!("event {}", path.display()), text))
 }

@@ -430,6 +430,22 @@ const AGES: i64 = 4;
 /// per-run locations: its rows show each record's latest location).
 const OLDEST_READABLE: i64 = 2;
 
+/// Shares the strings a store's rows repeat by the thousand (sources, accounts, regions, dates) as one
+/// allocation each.
+#[derive(Default)]
+pub(crate) struct Interner(HashMap<String, Arc<str>>);
+
+impl Interner {
+    pub(crate) fn get(&mut self, s: &str) -> Arc<str> {
+        if let Some(v) = self.0.get(s) {
+            return v.clone();
+        }
+        let v: Arc<str> = Arc::from(s);
+        self.0.insert(s.to_string(), v.clone());
+        v
+    }
+}
+
 /// `pid N, since T; ` from a lock file its holder wrote, or nothing when it holds nothing readable.
 fn lock_holder(lock: &Path) -> String {
     let text = dangle_model::input::read_file(lock, 4096).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
@@ -899,6 +915,16 @@ impl Store {
         move |e| StoreError::Db { path: self.path.clone(), message: e.message }
     }
 
+    /// How a read that hands rows to a caller's `f` ended: `f`'s own error when it stopped the read
+    /// (`stopped`), else the engine's, else done.
+    fn ended<E: From<StoreError>>(&self, stopped: Option<E>, done: db::Result<()>) -> Result<(), E> {
+        match (stopped, done) {
+            (Some(e), _) => Err(e),
+            (None, Err(e)) => Err(self.err()(e).into()),
+            (None, Ok(())) => Ok(()),
+        }
+    }
+
     /// Brings the schema up to date in one transaction. On PostgreSQL a transaction-level advisory
     /// lock makes runners that start together on a new database migrate it once, one after another.
     fn migrate(&mut self) -> Result<(), StoreError> {
@@ -948,15 +974,8 @@ impl Store {
     pub fn history(&self) -> Result<History, StoreError> {
         let mut h = History::default();
         // Sources, regions and dates repeat across thousands of assets: share them.
-        let mut shared: std::collections::HashMap<String, Arc<str>> = std::collections::HashMap::new();
-        let mut intern = |s: &str| match shared.get(s) {
-            Some(v) => v.clone(),
-            None => {
-                let v: Arc<str> = Arc::from(s);
-                shared.insert(s.to_string(), v.clone());
-                v
-            }
-        };
+        let mut shared = Interner::default();
+        let mut intern = |s: &str| shared.get(s);
         self.db
             .each(
                 "SELECT a.last_run, r.started_at, a.kind, a.asset_id, a.source, ra.region, ra.ips, ra.hosts
@@ -1223,11 +1242,7 @@ impl Store {
             }
             Ok(())
         });
-        match (stopped, done) {
-            (Some(e), _) => Err(e),
-            (None, Err(e)) => Err(self.err()(e).into()),
-            (None, Ok(())) => Ok(()),
-        }
+        self.ended(stopped, done)
     }
 
     /// The rows query of one run (`?1`), narrowed by `only` (more `AND` terms), in `order`.
@@ -1356,11 +1371,7 @@ impl Store {
                 }
             }
         });
-        match (stopped, done) {
-            (Some(e), _) => Err(e),
-            (None, Err(e)) => Err(self.err()(e).into()),
-            (None, Ok(())) => Ok(()),
-        }
+        self.ended(stopped, done)
     }
 
     /// One row of the query in [`Store::each_row`], with its `seq`.
@@ -1556,11 +1567,7 @@ impl Store {
                 })
             },
         );
-        match (stopped, done) {
-            (Some(e), _) => Err(e),
-            (None, Err(e)) => Err(self.err()(e).into()),
-            (None, Ok(())) => Ok(()),
-        }
+        self.ended(stopped, done)
     }
 
     pub fn gaps(&self, run: i64) -> Result<Vec<GapRow>, StoreError> {

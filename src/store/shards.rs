@@ -5,13 +5,12 @@
 //! run side by side (no table lock: a snapshot's id comes from the store's sequence); two writing one
 //! shard take turns at its row.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use dangle_model::{Asset, AssetKind, Cloud, Coverage, CoverageGap, Description, DnsName, DnsRecord, Hides, Namespace, Service, Target};
 
 use super::db::{self, vals, DbError, Load, Row};
-use super::{now_rfc3339, Store, StoreError, SHARDS};
+use super::{now_rfc3339, Interner, Store, StoreError, SHARDS};
 use crate::reconcile::ProviderInfo;
 
 /// What one runner enumerated.
@@ -116,19 +115,11 @@ fn unknown(what: &str, value: &str) -> DbError {
     DbError::new(format!("a shard holds {what} `{}`, which this dangle does not know (written by a newer version, or the store is damaged)", dangle_model::excerpt(value)))
 }
 
-/// Shares the repeated strings of a shard (sources, accounts, regions) as one allocation each.
-#[derive(Default)]
-struct Interner(HashMap<String, Arc<str>>);
+/// A snapshot's coverage, in the order its runner found it.
+const COVERAGE: &str = "SELECT source, account, region FROM shard_coverage WHERE snapshot = ?1 ORDER BY seq";
 
-impl Interner {
-    fn get(&mut self, s: &str) -> Arc<str> {
-        if let Some(v) = self.0.get(s) {
-            return v.clone();
-        }
-        let v: Arc<str> = Arc::from(s);
-        self.0.insert(s.to_string(), v.clone());
-        v
-    }
+fn coverage(r: &dyn Row, names: &mut Interner) -> db::Result<Coverage> {
+    Ok(Coverage { source: names.get(r.str(0)?), account: names.get(r.str(1)?), region: r.text(2)?.map(|s| names.get(s)) })
 }
 
 impl Store {
@@ -249,11 +240,7 @@ impl Store {
     /// What snapshot `id` covered.
     pub fn shard_coverage(&self, id: i64) -> Result<Vec<Coverage>, StoreError> {
         let mut names = Interner::default();
-        self.db
-            .all("SELECT source, account, region FROM shard_coverage WHERE snapshot = ?1 ORDER BY seq", vals![id], |r| {
-                Ok(Coverage { source: names.get(r.str(0)?), account: names.get(r.str(1)?), region: r.text(2)?.map(|s| names.get(s)) })
-            })
-            .map_err(self.err())
+        self.db.all(COVERAGE, vals![id], |r| coverage(r, &mut names)).map_err(self.err())
     }
 
     /// The union of the snapshots `ids` hold, in their order (each snapshot's items in the order its
@@ -330,8 +317,8 @@ impl Store {
                 })
                 .map_err(&e)?;
             self.db
-                .each("SELECT source, account, region FROM shard_coverage WHERE snapshot = ?1 ORDER BY seq", one, &mut |r: &dyn Row| {
-                    inv.covered.push(Coverage { source: names.get(r.str(0)?), account: names.get(r.str(1)?), region: r.text(2)?.map(|s| names.get(s)) });
+                .each(COVERAGE, one, &mut |r: &dyn Row| {
+                    inv.covered.push(coverage(r, &mut names)?);
                     Ok(())
                 })
                 .map_err(&e)?;

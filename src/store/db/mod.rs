@@ -229,14 +229,18 @@ impl dyn Engine + '_ {
     }
 }
 
+/// `c = excluded.c` for every column outside `key`: what an upsert replaces.
+pub(crate) fn excluded(columns: &[&str], key: &[&str]) -> String {
+    columns.iter().filter(|c| !key.contains(c)).map(|c| format!("{c} = excluded.{c}")).collect::<Vec<_>>().join(", ")
+}
+
 /// The statement a [`Load`] runs per row, in the common SQL (`?N` parameters in column order).
 pub(crate) fn load_statement(table: &str, columns: &[&str], how: Load<'_>) -> String {
     let marks = (1..=columns.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ");
     let cols = columns.join(", ");
-    let rest = |key: &[&str]| columns.iter().filter(|c| !key.contains(c)).map(|c| format!("{c} = excluded.{c}")).collect::<Vec<_>>().join(", ");
     match how {
         Load::Insert => format!("INSERT INTO {table} ({cols}) VALUES ({marks})"),
-        Load::Upsert { key } => format!("INSERT INTO {table} ({cols}) VALUES ({marks}) ON CONFLICT ({}) DO UPDATE SET {}", key.join(", "), rest(key)),
+        Load::Upsert { key } => format!("INSERT INTO {table} ({cols}) VALUES ({marks}) ON CONFLICT ({}) DO UPDATE SET {}", key.join(", "), excluded(columns, key)),
         Load::Ignore { key } => format!("INSERT INTO {table} ({cols}) VALUES ({marks}) ON CONFLICT ({}) DO NOTHING", key.join(", ")),
         Load::Update { key } => {
             let at = columns.iter().position(|c| *c == key).map_or(columns.len() + 1, |p| p + 1);

@@ -144,7 +144,7 @@ impl Postgres {
             }
         };
         let pg = Self { client: RefCell::new(client), statements: RefCell::new(HashMap::new()), in_tx: Cell::new(false), loads: Cell::new(0) };
-        // Dates and numbers as the store writes them, whatever the server's defaults.
+        // The server's notices (a table dropped that was not there, …) are not dangle's to print.
         pg.batch("SET client_min_messages = warning")?;
         Ok(pg)
     }
@@ -419,10 +419,9 @@ impl Engine for Postgres {
         if !staged {
             return Ok(rows);
         }
-        let rest = |key: &[&str]| columns.iter().filter(|c| !key.contains(c)).map(|c| format!("{c} = excluded.{c}")).collect::<Vec<_>>().join(", ");
         let sql = match how {
             Load::Insert => unreachable!("not staged"),
-            Load::Upsert { key } => format!("INSERT INTO {table} ({cols}) SELECT {cols} FROM {into} ON CONFLICT ({}) DO UPDATE SET {}", key.join(", "), rest(key)),
+            Load::Upsert { key } => format!("INSERT INTO {table} ({cols}) SELECT {cols} FROM {into} ON CONFLICT ({}) DO UPDATE SET {}", key.join(", "), super::excluded(columns, key)),
             Load::Ignore { key } => format!("INSERT INTO {table} ({cols}) SELECT {cols} FROM {into} ON CONFLICT ({}) DO NOTHING", key.join(", ")),
             Load::Update { key } => {
                 let set = columns.iter().filter(|c| **c != key).map(|c| format!("{c} = l.{c}")).collect::<Vec<_>>().join(", ");
