@@ -12,7 +12,7 @@ use std::io::Read as _;
 use anyhow::{bail, Context};
 use dangle_model::{Asset, Inventory, Replaces};
 
-use super::scan::{finding_key, judge_into, Inventory as Judged, Judging, Scanned};
+use super::scan::{finding_key, judge_into, Before, Inventory as Judged, Judging, Scanned};
 use super::Outcome;
 use crate::cli::ReactArgs;
 use crate::reconcile::ProviderInfo;
@@ -32,7 +32,7 @@ pub fn run(args: &ReactArgs) -> anyhow::Result<Outcome> {
         .filter_map(|s| match s {
             Seen::Change(c) => Some(c),
             Seen::Ignored(why) => {
-                println!("{from}: {why}");
+                eprintln!("{from}: {why}");
                 None
             }
         })
@@ -82,12 +82,12 @@ pub fn run(args: &ReactArgs) -> anyhow::Result<Outcome> {
             let Some((fresh, replaces)) = found else { continue };
             let info = ProviderInfo { name: p.name.as_str().into(), kind: p.kind.into(), description: provider.describe() };
             let at = fold(&mut held, &info, fresh, &replaces, whole);
-            println!("{from}: {}: {} re-read into shard {}", c.what, p.name, held[at].0);
+            eprintln!("{from}: {}: {} re-read into shard {}", c.what, p.name, held[at].0);
             touched.insert(at);
             done = true;
         }
         if !done {
-            println!("{from}: {}: no provider of the config reads account {}; nothing re-read", c.what, c.scope.account);
+            eprintln!("{from}: {}: no provider of the config reads account {}; nothing re-read", c.what, c.scope.account);
         }
     }
     for &at in &touched {
@@ -100,12 +100,12 @@ pub fn run(args: &ReactArgs) -> anyhow::Result<Outcome> {
     }
     // Probe what changed: the findings that were not the same finding in the latest run.
     if let Some(prev) = store.latest_run()? {
-        let mut before = HashMap::new();
+        let mut rows = HashMap::new();
         store.each_row(prev, Which::Findings, |r| {
-            before.insert(finding_key(&r.source, &r.account, &r.zone, &r.record_name, &r.record_type, &r.set_id, &r.target), r.status);
+            rows.insert(finding_key(&r.source, &r.account, &r.zone, &r.record_name, &r.record_type, &r.set_id, &r.target), (r.status, r.probe_verdict, r.probe_detail));
             Ok::<_, anyhow::Error>(())
         })?;
-        j.changed_since = Some(before);
+        j.changed_since = Some(Before { run: prev, rows });
     }
     let mut inv = Judged::default();
     for (_, s) in held {

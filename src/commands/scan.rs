@@ -110,9 +110,16 @@ pub(crate) struct Judging {
     pub(crate) started: String,
     pub(crate) rt: tokio::runtime::Runtime,
     probe: bool,
-    /// Probe only the findings that are not the same finding in this run as in `previous`'s (`react`:
-    /// what changed). Keys as [`finding_key`] makes them.
-    pub(crate) changed_since: Option<std::collections::HashMap<String, crate::reconcile::Status>>,
+    /// Probe only the findings that are not the same finding in this run as in an earlier one
+    /// (`react`: what changed); the others keep what that run's probes said.
+    pub(crate) changed_since: Option<Before>,
+}
+
+/// An earlier run's findings ([`Judging::changed_since`]): by [`finding_key`], the status and what
+/// the probes said.
+pub(crate) struct Before {
+    pub run: i64,
+    pub rows: std::collections::HashMap<String, (crate::reconcile::Status, crate::probe::Verdict, String)>,
 }
 
 /// A row's identity across runs ([`crate::store::ReportRow::key`]) in one string.
@@ -158,21 +165,34 @@ pub(crate) fn judge_into(
     };
     let mut judgements = reconcile(&inputs);
     phase("judge", t);
+    // After an event: probe the findings that changed; the rest keep what the earlier run's probes said.
+    let mut carried: Vec<(u32, crate::probe::Verdict, String)> = Vec::new();
     let probe_only: Option<rustc_hash::FxHashSet<u32>> = changed_since.map(|before| {
         use std::fmt::Write as _;
         let mut target = String::new();
-        (0..judgements.len() as u32)
-            .filter(|&i| {
-                let j = &judgements[i as usize];
-                let r = &inv.records[j.record as usize];
-                target.clear();
-                if let Some(t) = j.target(&inv.records) {
-                    let _ = write!(target, "{t}");
+        let mut only = rustc_hash::FxHashSet::default();
+        for (i, j) in judgements.iter().enumerate() {
+            if !j.status.is_finding() {
+                continue;
+            }
+            let r = &inv.records[j.record as usize];
+            target.clear();
+            if let Some(t) = j.target(&inv.records) {
+                let _ = write!(target, "{t}");
+            }
+            let key = finding_key(&r.source, &r.account, r.zone.as_str(), r.name.as_str(), &r.rtype.to_string(), r.set_id.as_deref().unwrap_or(""), &target);
+            match before.rows.get(&key) {
+                Some((status, verdict, detail)) if *status == j.status => {
+                    if *verdict != crate::probe::Verdict::NotProbed {
+                        carried.push((i as u32, *verdict, plan::as_probed_in(detail, before.run)));
+                    }
                 }
-                let key = finding_key(&r.source, &r.account, r.zone.as_str(), r.name.as_str(), &r.rtype.to_string(), r.set_id.as_deref().unwrap_or(""), &target);
-                j.status.is_finding() && before.get(&key) != Some(&j.status)
-            })
-            .collect()
+                _ => {
+                    only.insert(i as u32);
+                }
+            }
+        }
+        only
     });
     // Second opinions on what dangles: can the name be registered right now?
     let mut claims = match cfg.signals.claim_checks {
@@ -234,6 +254,8 @@ pub(crate) fn judge_into(
             let baseline = cfg.probe.baseline.then(|| baseline::known(&before));
             let (probed, observed) =
                 rt.block_on(plan::probe_rows(&p, &inv.records, &mut judgements, &cfg.probe.targets, &super::progress::Progress::new(), baseline.as_ref(), probe_only.as_ref()));
+            let mut probed = probed;
+            plan::carry(&mut probed, &mut judgements, carried);
             if cfg.probe.baseline {
                 let (found, now) = baseline::check(&before, &observed, &started, cfg.probe.expiry_warn_days);
                 name_findings.extend(found);

@@ -203,6 +203,7 @@ impl Http {
 /// then closes. What an endpoint shows the prober.
 pub struct Tls {
     pub addr: SocketAddr,
+    handshakes: Arc<AtomicUsize>,
     _running: Running,
 }
 
@@ -221,15 +222,23 @@ impl Tls {
             .with_single_cert(chain, key)
             .expect("a certificate and its key");
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let handshakes = Arc::new(AtomicUsize::new(0));
+        let done = handshakes.clone();
         let (addr, running) = serve_tcp("tls", move |stream| {
-            let acceptor = acceptor.clone();
+            let (acceptor, done) = (acceptor.clone(), done.clone());
             async move {
                 if let Ok(mut s) = acceptor.accept(stream).await {
+                    done.fetch_add(1, Ordering::SeqCst);
                     use tokio::io::AsyncWriteExt;
                     let _ = s.shutdown().await;
                 }
             }
         });
-        Self { addr, _running: running }
+        Self { addr, handshakes, _running: running }
+    }
+
+    /// Handshakes completed so far.
+    pub fn handshakes(&self) -> usize {
+        self.handshakes.load(Ordering::SeqCst)
     }
 }

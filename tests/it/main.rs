@@ -5,6 +5,7 @@
 //! - `cli`: the binary on the demo's files and on bad input (inside `unshare -n` where allowed)
 //! - `aws`: the engine against moto, and the fault matrix
 //! - `aws_binary`: the binary against moto, inside a fresh network namespace
+//! - `azure_binary`: the binary against a local ARM server, inside a fresh network namespace
 //! - `probe_binary`: `scan` with the prober and `dangle probe` against real rustls servers
 //! - `ranges_refresh`: `scripts/refresh-ranges --fetch` against a local HTTP server
 
@@ -12,6 +13,7 @@ mod architecture;
 mod aws;
 mod alerts;
 mod aws_binary;
+mod azure_binary;
 mod baselines;
 mod cli;
 mod common;

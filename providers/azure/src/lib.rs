@@ -13,6 +13,7 @@ mod certificate;
 pub mod credential;
 mod dns;
 mod resources;
+mod scoped;
 mod settings;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -154,16 +155,16 @@ impl AzureSource {
         }
     }
 
-    /// A list's items, or `None` and a gap `{what}: {error}` of `service` in `sub` that hides `hides`.
-    fn or_gap(
+    /// A list's result, or `None` and a gap `{what}: {error}` of `service` in `sub` that hides `hides`.
+    fn or_gap<T>(
         &self,
-        listed: Result<Vec<Value>, ArmError>,
+        listed: Result<T, ArmError>,
         sub: &str,
         service: &str,
         what: impl std::fmt::Display,
         hides: &[Namespace],
         inv: &mut Inventory,
-    ) -> Option<Vec<Value>> {
+    ) -> Option<T> {
         match listed {
             Ok(items) => Some(items),
             Err(e) => {
@@ -291,7 +292,7 @@ impl AzureSource {
                 Err(e) => bad.push(e),
             })
             .await;
-        if self.or_gap(listed.map(|()| Vec::new()), z.sub, z.service, what, z.hides, inv).is_none() {
+        if self.or_gap(listed, z.sub, z.service, what, z.hides, inv).is_none() {
             return;
         }
         inv.records.extend(records);
@@ -301,44 +302,66 @@ impl AzureSource {
         }
     }
 
-    /// The resources of one type (and their children), as assets.
+    /// The resources of one type (and their children), as assets: each page decoded as it arrives,
+    /// kept only once the whole list was read (a list that fails half way is a gap, none of it counts).
     async fn resources(&self, sub: &str, account: &Arc<str>, t: &resources::Type, inv: &mut Inventory) {
-        let listed = self.arm.list(&format!("/subscriptions/{sub}/{}", t.path), t.api).await;
-        let Some(items) = self.or_gap(listed, sub, t.service, format_args!("list {}", t.what), t.hides, inv) else { return };
-        let mut parents: Vec<&str> = Vec::new();
-        for r in &items {
-            let Some(id) = r.get("id").and_then(Value::as_str) else { continue };
-            let mut held = resources::Held::default();
-            (t.read)(r, &mut held);
-            self.push_asset(account, r, id, t.kind.clone(), held, inv);
-            parents.push(id);
+        let (mut assets, mut parents) = (Vec::new(), Vec::new());
+        let listed = self
+            .arm
+            .each(&format!("/subscriptions/{sub}/{}", t.path), t.api, |r| {
+                let Some(id) = r.get("id").and_then(Value::as_str) else { return };
+                let mut held = resources::Held::default();
+                (t.read)(&r, &mut held);
+                assets.extend(self.asset(account, &r, id, t.kind.clone(), held));
+                if !t.children.is_empty() {
+                    parents.push(id.to_string());
+                }
+            })
+            .await;
+        if self.or_gap(listed, sub, t.service, format_args!("list {}", t.what), t.hides, inv).is_none() {
+            return;
         }
+        inv.assets.extend(assets);
         // The children's lists (a site's slots, a profile's endpoints): one request per parent, so a
         // few in flight at once; results in parent order.
-        let reads: Vec<_> = parents.iter().flat_map(|id| t.children.iter().map(move |(child, api)| self.children(id, child, api))).collect();
+        let reads: Vec<_> = parents.iter().flat_map(|id| t.children.iter().map(move |(child, api)| self.children(account, t, id, child, api))).collect();
         let lists: Vec<_> = futures_util::stream::iter(reads).buffered(CHILD_LISTS_PER * self.concurrency).collect().await;
         for (id, child, listed) in lists {
-            let Some(kids) = self.or_gap(listed, sub, t.service, format_args!("list {child} of {id}"), t.hides, inv) else { continue };
-            for k in &kids {
-                let Some(kid) = k.get("id").and_then(Value::as_str) else { continue };
-                let mut held = resources::Held::default();
-                resources::read_child(t, child, k, &mut held);
-                self.push_asset(account, k, kid, resources::child_kind(t, child), held, inv);
+            if let Some(kids) = self.or_gap(listed, sub, t.service, format_args!("list {child} of {id}"), t.hides, inv) {
+                inv.assets.extend(kids);
             }
         }
     }
 
-    async fn children<'p>(&self, id: &'p str, child: &'static str, api: &'static str) -> (&'p str, &'static str, Result<Vec<Value>, ArmError>) {
-        (id, child, self.arm.list(&format!("{id}/{child}"), api).await)
+    /// One parent's children of one kind, as assets.
+    async fn children<'p>(
+        &self,
+        account: &Arc<str>,
+        t: &resources::Type,
+        id: &'p str,
+        child: &'static str,
+        api: &'static str,
+    ) -> (&'p str, &'static str, Result<Vec<Asset>, ArmError>) {
+        let mut kids = Vec::new();
+        let listed = self
+            .arm
+            .each(&format!("{id}/{child}"), api, |k| {
+                let Some(kid) = k.get("id").and_then(Value::as_str) else { return };
+                let mut held = resources::Held::default();
+                resources::read_child(t, child, &k, &mut held);
+                kids.extend(self.asset(account, &k, kid, resources::child_kind(t, child), held));
+            })
+            .await;
+        (id, child, listed.map(|()| kids))
     }
 
     /// An asset for resource `r`, unless it holds nothing (a CDN profile holds its endpoints' names,
     /// not its own); a storage account always, its id naming its key.
-    fn push_asset(&self, account: &Arc<str>, r: &Value, id: &str, kind: AssetKind, held: resources::Held, inv: &mut Inventory) {
+    fn asset(&self, account: &Arc<str>, r: &Value, id: &str, kind: AssetKind, held: resources::Held) -> Option<Asset> {
         if held.ips.is_empty() && held.hosts.is_empty() && kind != AssetKind::StorageAccount {
-            return;
+            return None;
         }
-        inv.assets.push(Asset {
+        Some(Asset {
             source: self.name.clone(),
             account: account.clone(),
             region: r.get("location").and_then(Value::as_str).filter(|l| !l.eq_ignore_ascii_case("global")).map(Arc::from),
@@ -346,7 +369,53 @@ impl AzureSource {
             id: id.into(),
             ips: held.ips.into_iter().collect(),
             hosts: held.hosts,
-        });
+        })
+    }
+
+    /// The subscription as this provider names it (configured or listed), matched without case:
+    /// Activity Log writes ids in either case.
+    async fn own_subscription(&self, id: &str) -> Result<Option<String>, ProviderError> {
+        Ok(self.subscriptions().await?.into_iter().find(|s| s.eq_ignore_ascii_case(id)))
+    }
+
+    /// Only the lists a change event touched, in one subscription ([`scoped::plan`]).
+    async fn scoped(&self, scope: &dangle_model::Scope) -> Result<Option<(Inventory, dangle_model::Replaces)>, ProviderError> {
+        let Some(sub) = self.own_subscription(&scope.account).await? else { return Ok(None) };
+        let plan = scoped::plan(&scope.services);
+        let account: Arc<str> = Arc::from(sub.as_str());
+        let mut services: Vec<String> = Vec::new();
+        let mut kinds: Vec<AssetKind> = Vec::new();
+        let inv = if plan.whole {
+            services.push("subscription".into());
+            self.subscription(&sub).await
+        } else {
+            let mut inv = Inventory::default();
+            inv.covered.push(Coverage { source: self.name.clone(), account: account.clone(), region: None });
+            if plan.dns {
+                self.dns(&sub, &account, &mut inv).await;
+                self.private_dns(&sub, &account, &mut inv).await;
+            }
+            for t in &plan.types {
+                self.resources(&sub, &account, t, &mut inv).await;
+            }
+            inv
+        };
+        if plan.dns {
+            services.extend(["dns".into(), "privatedns".into()]);
+            kinds.push(AssetKind::AzureDnsZone);
+        }
+        for t in &plan.types {
+            if !services.iter().any(|s| s == t.service) {
+                services.push(t.service.into());
+            }
+            for k in scoped::kinds_of(t) {
+                if !kinds.contains(&k) {
+                    kinds.push(k);
+                }
+            }
+        }
+        let replaces = dangle_model::Replaces { account, region: None, records: plan.dns, kinds, services };
+        Ok(Some((inv, replaces)))
     }
 
     async fn run(&self) -> Result<Inventory, ProviderError> {
@@ -381,6 +450,11 @@ impl Provider for AzureSource {
     }
     fn enumerate(&self) -> BoxFuture<'_, Result<Inventory, ProviderError>> {
         Box::pin(self.run())
+    }
+    /// The subscription an Activity Log event names, only the lists holding the resource type it
+    /// names (a type no list holds: the whole subscription).
+    fn enumerate_scope<'a>(&'a self, scope: &'a dangle_model::Scope) -> Option<dangle_model::Scoped<'a>> {
+        Some(Box::pin(self.scoped(scope)))
     }
     /// App Service, storage, Traffic Manager and CDN names, through their checkNameAvailability
     /// under the first subscription read (`claims`).

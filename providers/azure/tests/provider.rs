@@ -244,3 +244,47 @@ async fn a_server_error_is_retried_and_one_that_persists_is_a_gap() {
     assert!(inv.gaps[0].error.contains("HTTP 500"), "{}", inv.gaps[0].error);
     assert_eq!(inv.gaps[0].hides, Hides::only(&[dangle_model::Namespace::Names(dangle_model::cloud::APP_SERVICE)]));
 }
+
+/// The lists a scoped read asked for, without api-version, lower case.
+fn lists(arm: &ArmServer) -> Vec<String> {
+    let mut v: Vec<String> = arm.requests().iter().map(|r| r.path.split('?').next().unwrap().to_ascii_lowercase()).collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_event_reads_only_the_lists_of_the_type_it_names() {
+    let arm = estate().await;
+    let src = source(&arm).with_subscriptions(vec![SUB_A.to_string()]);
+    // Activity Log writes the subscription in upper case: the provider's own spelling comes back.
+    let scope = |kind: &str| dangle_model::Scope { account: SUB_A.to_ascii_uppercase(), region: None, services: vec![kind.into()] };
+    let (inv, replaces) = src.enumerate_scope(&scope("microsoft.network/publicipaddresses")).unwrap().await.unwrap().unwrap();
+    let sub = format!("/subscriptions/{SUB_A}/providers/microsoft.network");
+    assert_eq!(lists(&arm), [format!("{sub}/publicipaddresses"), format!("{sub}/publicipprefixes")]);
+    assert_eq!(inv.assets.iter().map(|a| a.kind.clone()).collect::<Vec<_>>(), [AssetKind::AzurePublicIp]);
+    assert!(inv.records.is_empty() && inv.gaps.is_empty());
+    assert_eq!((&*replaces.account, replaces.region.as_deref(), replaces.records), (SUB_A, None, false));
+    assert_eq!(replaces.kinds, [AssetKind::AzurePublicIp, AssetKind::AzurePublicIpPrefix]);
+    assert_eq!(replaces.services, ["network"]);
+
+    // A record set written: the zones and their record sets, public and private; no resource list.
+    arm.log.lock().unwrap().clear();
+    let (inv, replaces) = src.enumerate_scope(&scope("microsoft.network/dnszones/cname")).unwrap().await.unwrap().unwrap();
+    assert!(lists(&arm).iter().all(|p| p.contains("dnszones")), "{:?}", lists(&arm));
+    assert_eq!(inv.records.len(), 5);
+    assert!(replaces.records && replaces.kinds == [AssetKind::AzureDnsZone] && replaces.services == ["dns", "privatedns"]);
+
+    // A resource group deleted: everything in the subscription again, standing in for all of it there.
+    arm.log.lock().unwrap().clear();
+    let (inv, replaces) = src.enumerate_scope(&scope("microsoft.resources/subscriptions/resourcegroups")).unwrap().await.unwrap().unwrap();
+    assert!(lists(&arm).len() > 10, "{:?}", lists(&arm));
+    assert_eq!(inv.records.len(), 5);
+    assert!(replaces.records && replaces.services.contains(&"subscription".to_string()) && replaces.kinds.contains(&AssetKind::StorageAccount));
+
+    // A subscription the provider does not read is not its to answer for, and costs no request.
+    arm.log.lock().unwrap().clear();
+    let other = dangle_model::Scope { account: SUB_B.into(), region: None, services: vec!["microsoft.web/sites".into()] };
+    assert!(src.enumerate_scope(&other).unwrap().await.unwrap().is_none());
+    assert!(arm.requests().is_empty());
+}

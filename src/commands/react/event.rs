@@ -107,7 +107,8 @@ fn activity(r: &Value) -> Result<Seen, String> {
         return Ok(Seen::Ignored(format!("{op} is {s}, not succeeded: nothing changed yet")));
     }
     let lower = op.to_ascii_lowercase();
-    let dns_write = lower.starts_with("microsoft.network/dnszones/") && lower.ends_with("/write");
+    // A record set written (a CNAME pointed somewhere new) can dangle as well as a resource deleted.
+    let dns_write = (lower.starts_with("microsoft.network/dnszones/") || lower.starts_with("microsoft.network/privatednszones/")) && lower.ends_with("/write");
     if !lower.ends_with("/delete") && !dns_write {
         return Ok(Seen::Ignored(format!("{op} is not a delete: dangle reacts to deletions")));
     }

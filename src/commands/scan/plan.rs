@@ -188,6 +188,29 @@ pub async fn probe_rows(
     (out, observed)
 }
 
+/// An earlier run's probe detail, saying which run probed it (once, however many runs carry it).
+pub fn as_probed_in(detail: &str, run: i64) -> String {
+    match detail.contains(" (as probed in run ") {
+        true => detail.to_string(),
+        false => format!("{detail} (as probed in run {run})"),
+    }
+}
+
+/// Rows not probed again (`react`: they did not change) keep an earlier run's verdict: the same
+/// severity and reason a probe with that verdict gives, with no evidence of this run's.
+pub fn carry(out: &mut Probes, judgements: &mut [Judgement], rows: Vec<(u32, Verdict, String)>) {
+    for (ji, verdict, detail) in rows {
+        let j = &mut judgements[ji as usize];
+        let reason = match (j.status, verdict) {
+            (_, Verdict::Foreign) => Some("; a foreign server answered there when it was last probed".to_string()),
+            (Status::Dangling, Verdict::Ours) => Some("; yet our own certificate answered there when it was last probed".to_string()),
+            _ => None,
+        };
+        j.severity = j.severity.max(severity(j.status, j.claimable, verdict == Verdict::Foreign));
+        out.set_row(ji, RowProbe { verdict, detail, reason, evidence: vec![] });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::sni_for;
