@@ -406,7 +406,18 @@ CREATE TABLE shard_gaps (
     hides TEXT NOT NULL,
     PRIMARY KEY (snapshot, seq)
 ) WITHOUT ROWID;
+"#, r#"
+-- 1 when the store's latest run saw the record / asset: its last sighting is that run, and
+-- `last_run` is written only when it stops being seen (a steady-state run rewrites no row of a
+-- million that it sees again).
+ALTER TABLE records ADD COLUMN seen_latest INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE assets ADD COLUMN seen_latest INTEGER NOT NULL DEFAULT 0;
+UPDATE records SET seen_latest = 1 WHERE last_run = (SELECT MAX(id) FROM runs);
+UPDATE assets SET seen_latest = 1 WHERE last_run = (SELECT MAX(id) FROM runs);
 "#];
+
+/// The schema that keeps the latest run's sightings as a flag (the tenth migration).
+const SEEN_LATEST: i64 = 10;
 
 /// The schema that added shards (the ninth migration).
 const SHARDS: i64 = 9;
@@ -970,17 +981,30 @@ impl Store {
         }
     }
 
+    /// The last run that saw each row of `alias` (`records` / `assets` under that name), as SQL: the
+    /// store's latest run for a row it saw ([`SEEN_LATEST`]), else `last_run`.
+    pub(crate) fn last_sighting(&self, alias: &str) -> Result<String, StoreError> {
+        if self.schema < SEEN_LATEST {
+            return Ok(format!("{alias}.last_run"));
+        }
+        let latest = self.db.int("SELECT MAX(id) FROM runs", &[]).map_err(self.err())?.unwrap_or(0);
+        Ok(format!("(CASE WHEN {alias}.seen_latest = 1 THEN {latest} ELSE {alias}.last_run END)"))
+    }
+
     /// What earlier runs held: each asset's last sighting, most recent first.
     pub fn history(&self) -> Result<History, StoreError> {
+        let last = self.last_sighting("a")?;
         let mut h = History::default();
         // Sources, regions and dates repeat across thousands of assets: share them.
         let mut shared = Interner::default();
         let mut intern = |s: &str| shared.get(s);
         self.db
             .each(
-                "SELECT a.last_run, r.started_at, a.kind, a.asset_id, a.source, ra.region, ra.ips, ra.hosts
-                 FROM assets a JOIN run_assets ra ON ra.run_id = a.last_run AND ra.asset_ref = a.id
-                 JOIN runs r ON r.id = a.last_run ORDER BY a.last_run DESC, a.id",
+                &format!(
+                    "SELECT r.id, r.started_at, a.kind, a.asset_id, a.source, ra.region, ra.ips, ra.hosts
+                     FROM assets a JOIN run_assets ra ON ra.run_id = {last} AND ra.asset_ref = a.id
+                     JOIN runs r ON r.id = ra.run_id ORDER BY r.id DESC, a.id"
+                ),
                 &[],
                 &mut |row| {
                     let started = row.str(1)?;
@@ -1466,9 +1490,10 @@ impl Store {
     /// compares its inventory with to find deleted names a wildcard answers for). One pass over the
     /// zone's records, by the (zone, name, type, set) index.
     pub fn names_in_zone(&self, zone: &str) -> Result<Vec<(String, i64)>, StoreError> {
+        let last = self.last_sighting("c")?;
         self.db
             .all(
-                "SELECT c.name, MAX(c.last_run) FROM records c JOIN zones z ON z.id = c.zone_id WHERE z.zone = ?1 GROUP BY c.name",
+                &format!("SELECT c.name, MAX({last}) FROM records c JOIN zones z ON z.id = c.zone_id WHERE z.zone = ?1 GROUP BY c.name"),
                 vals![zone],
                 |r| Ok((r.string(0)?, r.i64(1)?)),
             )

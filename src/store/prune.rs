@@ -50,7 +50,8 @@ impl Store {
                     "DELETE FROM named_probes WHERE run_id = ?1",
                     "DELETE FROM gaps WHERE run_id = ?1",
                     // An asset's last sighting keeps its addresses: history judges released addresses by them.
-                    "DELETE FROM run_assets WHERE run_id = ?1 AND asset_ref NOT IN (SELECT id FROM assets WHERE last_run = ?1)",
+                    // (One the latest run saw was last seen then, and the latest run is never pruned.)
+                    "DELETE FROM run_assets WHERE run_id = ?1 AND asset_ref NOT IN (SELECT id FROM assets WHERE seen_latest = 0 AND last_run = ?1)",
                 ] {
                     db.execute(sql, vals![*run])?;
                 }

@@ -151,14 +151,29 @@ fn first_seen_stays_and_last_seen_moves(on: Dialect) {
     let rows = s.rows(2).unwrap();
     let a_row = rows.iter().find(|r| r.record_name == "a.example.com").unwrap();
     assert_eq!(a_row.first_seen, "2026-01-01T00:00:00Z");
-    let (first, last) = s.db.one("SELECT first_run, last_run FROM records c WHERE c.name = 'a.example.com'", &[], |r| Ok((r.i64(0)?, r.i64(1)?))).unwrap().unwrap();
-    assert_eq!((first, last), (1, 2));
+    let sightings = |s: &Store| {
+        let last = s.last_sighting("c").unwrap();
+        let sql = format!("SELECT c.name, first_run, {last} FROM records c ORDER BY c.name");
+        s.db.all(&sql, &[], |r| Ok((r.string(0)?, r.i64(1)?, r.i64(2)?))).unwrap()
+    };
+    assert_eq!(sightings(&s), [("a.example.com".to_string(), 1, 2), ("b.example.com".to_string(), 2, 2)]);
     assert_eq!(a_row.owner, "static web");
     let b_row = rows.iter().find(|r| r.record_name == "b.example.com").unwrap();
     assert_eq!(b_row.first_seen, "2026-01-02T00:00:00Z");
     // Run 1 reads back as it was written.
     assert_eq!(s.rows(1).unwrap().len(), 1);
     assert_eq!(s.assets(2).unwrap()[0].first_seen, "2026-01-01T00:00:00Z");
+    assert_eq!(s.verify().unwrap(), Vec::<String>::new());
+    // Run 3 sees neither `b` nor the asset: both were last seen in run 2; run 4 sees `b` again.
+    write(&mut s, "2026-01-03T00:00:00Z", &[rec("a.example.com", "192.0.2.1", "z.zone:3")], &[]);
+    assert_eq!(sightings(&s), [("a.example.com".to_string(), 1, 3), ("b.example.com".to_string(), 2, 2)]);
+    assert_eq!(s.names_in_zone("example.com").unwrap().into_iter().collect::<std::collections::BTreeMap<_, _>>()["b.example.com"], 2);
+    let h = s.history().unwrap();
+    assert_eq!((h.len(), h.former(0).run), (1, 2), "the asset's last sighting");
+    write(&mut s, "2026-01-04T00:00:00Z", &[rec("a.example.com", "192.0.2.1", "z.zone:3"), rec("b.example.com", "192.0.2.2", "z.zone:4")], &a);
+    assert_eq!(sightings(&s), [("a.example.com".to_string(), 1, 4), ("b.example.com".to_string(), 2, 4)]);
+    let h = s.history().unwrap();
+    assert_eq!((h.len(), h.former(0).run), (1, 4));
     assert_eq!(s.verify().unwrap(), Vec::<String>::new());
 }
 
@@ -468,7 +483,8 @@ const DROP_AGES: &str = "ALTER TABLE records DROP COLUMN state; ALTER TABLE reco
     ALTER TABLE rows DROP COLUMN claim; ALTER TABLE rows DROP COLUMN ct; DROP TABLE ct_cache;
     DROP TABLE baselines; DROP TABLE name_findings;
     DROP TABLE shards; DROP TABLE shard_snapshots; DROP TABLE shard_providers; DROP TABLE shard_records;
-    DROP TABLE shard_assets; DROP TABLE shard_coverage; DROP TABLE shard_gaps;";
+    DROP TABLE shard_assets; DROP TABLE shard_coverage; DROP TABLE shard_gaps;
+    ALTER TABLE records DROP COLUMN seen_latest; ALTER TABLE assets DROP COLUMN seen_latest;";
 
 /// Every table with its columns, in order.
 fn columns(c: &Connection) -> Vec<(String, Vec<String>)> {

@@ -33,10 +33,14 @@ struct Matched {
     first: Vec<i64>,
     /// What the store knew of each item seen before (records only; empty for assets).
     prior: Vec<Prior>,
+    /// Whether the store's latest run saw each item (its stored `seen_latest`; false for new ones).
+    latest: Vec<bool>,
+    /// Stored ids the latest run saw that this run does not: they stop being seen.
+    gone: Vec<i64>,
 }
 
 /// A stored record's age columns (0 for NULL: run ids start at 1, and [`RowState`] is never 0).
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Prior {
     state: i64,
     changed_run: i64,
@@ -99,9 +103,9 @@ impl RowState {
 }
 
 /// Merge-joins `order` (item indexes sorted by `key`) against `sql`, which must select
-/// `id, k0, k1, k2, k3, k4, extra, first_run` ordered by the same key, then (when `ages`) the
-/// record's `state, changed_run, dangling_run`. The stored rows stream past once; reading ends with
-/// the run's last item.
+/// `id, k0, k1, k2, k3, k4, extra, first_run, seen_latest` ordered by the same key, then (when
+/// `ages`) the record's `state, changed_run, dangling_run`. The stored rows stream past once, all of
+/// them: a stored row the latest run saw and this one does not is [`Matched::gone`].
 fn merge<'a>(
     db: &dyn Engine,
     sql: &str,
@@ -112,9 +116,9 @@ fn merge<'a>(
     ages: bool,
 ) -> db::Result<Matched> {
     let prior = if ages { vec![Prior::default(); n] } else { Vec::new() };
-    let mut m = Matched { ids: vec![0; n], new: Vec::new(), seen: Vec::new(), moved: Vec::new(), first: vec![0; n], prior };
+    let mut m = Matched { ids: vec![0; n], new: Vec::new(), seen: Vec::new(), moved: Vec::new(), first: vec![0; n], prior, latest: vec![false; n], gone: Vec::new() };
     let mut pos = 0;
-    let read = db.each(sql, &[], &mut |r: &dyn Row| {
+    db.each(sql, &[], &mut |r: &dyn Row| {
         let stored: Key<'_> = (r.i64(1)?, r.str(2)?, r.str(3)?, r.str(4)?, r.str(5)?);
         // Items before the stored one are not stored (an identity twice in one run is new twice:
         // `insert_records` gives both one id).
@@ -123,13 +127,15 @@ fn merge<'a>(
             pos += 1;
         }
         let mut first = true;
+        let latest = r.i64(8)? == 1;
         while pos < order.len() && key(order[pos]) == stored {
             let i = order[pos];
             m.ids[i] = r.i64(0)?;
             m.first[i] = r.i64(7)?;
+            m.latest[i] = latest;
             if ages {
                 let get = |c| r.opt_i64(c).map(Option::unwrap_or_default);
-                m.prior[i] = Prior { state: get(8)?, changed_run: get(9)?, dangling_run: get(10)? };
+                m.prior[i] = Prior { state: get(9)?, changed_run: get(10)?, dangling_run: get(11)? };
             }
             // The same identity twice in one run (two providers reading one file): one stored row.
             if first {
@@ -142,15 +148,11 @@ fn merge<'a>(
             }
             pos += 1;
         }
-        if pos == order.len() {
-            return Err(DbError::stop());
+        if first && latest {
+            m.gone.push(r.i64(0)?);
         }
         Ok(())
-    });
-    match read {
-        Err(e) if !e.is_stop() => return Err(e),
-        _ => {}
-    }
+    })?;
     m.new.extend_from_slice(&order[pos..]);
     Ok(m)
 }
@@ -506,7 +508,7 @@ fn match_records(db: &dyn Engine, run: &RunInput<'_>, run_id: i64) -> db::Result
     let order = key_order(run.records.len(), key);
     let mut m = merge(
         db,
-        "SELECT id, zone_id, name, rtype, set_id, '', location, first_run, state, changed_run, dangling_run FROM records
+        "SELECT id, zone_id, name, rtype, set_id, '', location, first_run, seen_latest, state, changed_run, dangling_run FROM records
          ORDER BY zone_id, name, rtype, set_id",
         run.records.len(),
         &order,
@@ -539,7 +541,6 @@ fn match_records(db: &dyn Engine, run: &RunInput<'_>, run_id: i64) -> db::Result
         k = end;
     }
     let next = (0..run.records.len()).map(|i| states[i].next(m.prior[i], m.first[i], run_id)).collect();
-    m.prior = Vec::new();
     Ok(RecordsMatched { m, zone_of, next })
 }
 
@@ -567,7 +568,7 @@ fn insert_records(db: &dyn Engine, run: &RunInput<'_>, run_id: i64, matched: Rec
     }
     db.load(
         "records",
-        &["id", "zone_id", "name", "rtype", "set_id", "location", "first_run", "last_run", "state", "changed_run", "dangling_run"],
+        &["id", "zone_id", "name", "rtype", "set_id", "location", "first_run", "last_run", "seen_latest", "state", "changed_run", "dangling_run"],
         Load::Insert,
         &mut |sink| {
             let mut last: Option<usize> = None;
@@ -587,6 +588,7 @@ fn insert_records(db: &dyn Engine, run: &RunInput<'_>, run_id: i64, matched: Rec
                     r.location.as_deref(),
                     run_id,
                     run_id,
+                    1i64,
                     a.state,
                     a.changed_run,
                     none(a.dangling_run)
@@ -595,14 +597,18 @@ fn insert_records(db: &dyn Engine, run: &RunInput<'_>, run_id: i64, matched: Rec
             Ok(())
         },
     )?;
+    // A record seen again is written only when its ages moved or the latest run did not see it: in a
+    // steady state, a run rewrites none of them.
     m.seen.sort_unstable();
-    db.load("records", &["last_run", "state", "changed_run", "dangling_run", "id"], Load::Update { key: "id" }, &mut |sink| {
+    m.seen.retain(|&(_, i)| !m.latest[i] || next[i] != m.prior[i]);
+    db.load("records", &["last_run", "seen_latest", "state", "changed_run", "dangling_run", "id"], Load::Update { key: "id" }, &mut |sink| {
         for &(id, i) in &m.seen {
             let a = next[i];
-            sink.row(vals![run_id, a.state, a.changed_run, none(a.dangling_run), id])?;
+            sink.row(vals![run_id, 1i64, a.state, a.changed_run, none(a.dangling_run), id])?;
         }
         Ok(())
     })?;
+    unsee(db, "records", run_id, &mut m.gone)?;
     // Where a record was as of each run that moved it, so `report --run N` shows the line numbers
     // run N saw: a record that never moved is where `records.location` says (no entry per record
     // and run: a million new records cost no second table). The first move also keeps where the
@@ -654,7 +660,7 @@ fn write_assets(db: &dyn Engine, run: &RunInput<'_>, run_id: i64) -> db::Result<
     let order = key_order(run.assets.len(), key);
     let mut m = merge(
         db,
-        "SELECT id, 0, source, account, kind, asset_id, NULL, first_run FROM assets ORDER BY source, account, kind, asset_id",
+        "SELECT id, 0, source, account, kind, asset_id, NULL, first_run, seen_latest FROM assets ORDER BY source, account, kind, asset_id",
         run.assets.len(),
         &order,
         key,
@@ -675,20 +681,23 @@ fn write_assets(db: &dyn Engine, run: &RunInput<'_>, run_id: i64) -> db::Result<
         added.push(i);
         last = Some(i);
     }
-    db.load("assets", &["id", "source", "account", "kind", "asset_id", "first_run", "last_run"], Load::Insert, &mut |sink| {
+    db.load("assets", &["id", "source", "account", "kind", "asset_id", "first_run", "last_run", "seen_latest"], Load::Insert, &mut |sink| {
         for &i in &added {
             let a = &run.assets[i];
-            sink.row(vals![m.ids[i], &*a.source, &*a.account, a.kind.as_str(), &*a.id, run_id, run_id])?;
+            sink.row(vals![m.ids[i], &*a.source, &*a.account, a.kind.as_str(), &*a.id, run_id, run_id, 1i64])?;
         }
         Ok(())
     })?;
-    m.seen.sort_unstable();
-    db.load("assets", &["last_run", "id"], Load::Update { key: "id" }, &mut |sink| {
-        for (id, _) in &m.seen {
-            sink.row(vals![run_id, *id])?;
+    // Only the assets the latest run did not see are written (seen again after a gap).
+    let mut back: Vec<i64> = m.seen.iter().filter(|&&(_, i)| !m.latest[i]).map(|&(id, _)| id).collect();
+    back.sort_unstable();
+    db.load("assets", &["last_run", "seen_latest", "id"], Load::Update { key: "id" }, &mut |sink| {
+        for id in &back {
+            sink.row(vals![run_id, 1i64, *id])?;
         }
         Ok(())
     })?;
+    unsee(db, "assets", run_id, &mut m.gone)?;
     // run_assets is keyed by (run, asset ref): insert in ref order, once per ref (the first of
     // an identity listed twice, as a report of the run in memory shows it).
     let mut by_ref: Vec<usize> = (0..run.assets.len()).collect();
@@ -707,6 +716,23 @@ fn write_assets(db: &dyn Engine, run: &RunInput<'_>, run_id: i64) -> db::Result<
         Ok(())
     })?;
     Ok(m)
+}
+
+/// Marks `gone` (ids of `table` the latest run saw, this run `run_id` does not) as last seen in that
+/// latest run.
+fn unsee(db: &dyn Engine, table: &str, run_id: i64, gone: &mut [i64]) -> db::Result<()> {
+    if gone.is_empty() {
+        return Ok(());
+    }
+    let latest = db.int("SELECT MAX(id) FROM runs WHERE id < ?1", vals![run_id])?.ok_or_else(|| DbError::new(format!("{table} seen by a run the store does not hold")))?;
+    gone.sort_unstable();
+    db.load(table, &["last_run", "seen_latest", "id"], Load::Update { key: "id" }, &mut |sink| {
+        for id in gone.iter() {
+            sink.row(vals![latest, 0i64, *id])?;
+        }
+        Ok(())
+    })?;
+    Ok(())
 }
 
 /// Fills the records' age columns from the history a store already holds (the migration to schema 4):

@@ -13,22 +13,17 @@ pub(crate) mod sqlite;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DbError {
     pub message: String,
-    /// Not an error: a callback's way to end a query early (its caller knows why).
-    stop: bool,
 }
 
 impl DbError {
     pub(crate) fn new(message: impl Into<String>) -> Self {
-        Self { message: message.into(), stop: false }
+        Self { message: message.into() }
     }
 
-    /// Ends the query a callback is reading ([`Engine::each`], [`Engine::two`]).
+    /// Ends the query a callback is reading ([`Engine::each`], [`Engine::two`]); the callback keeps
+    /// its own reason, which the caller reports instead of this.
     pub(crate) fn stop() -> Self {
-        Self { message: "stopped".into(), stop: true }
-    }
-
-    pub(crate) fn is_stop(&self) -> bool {
-        self.stop
+        Self::new("stopped")
     }
 }
 
