@@ -54,9 +54,6 @@ async fn assume(base: &SdkConfig, role: &str, external_id: Option<&str>) -> SdkC
     base.to_builder().credentials_provider(SharedCredentialsProvider::new(provider)).build()
 }
 
-/// Role sessions opened at once while the accounts are discovered.
-const DISCOVERY_AT_ONCE: usize = 16;
-
 /// `only`: the one account wanted (`dangle react`): the roles of other accounts are not assumed.
 pub(crate) async fn discover(base: &SdkConfig, cfg: &AwsSourceBuilder, source: &Arc<str>, gaps: &mut Vec<CoverageGap>, only: Option<&str>) -> Vec<Account> {
     let mut roles: Vec<String> = cfg.assume_roles.clone();
@@ -110,7 +107,8 @@ pub(crate) async fn discover(base: &SdkConfig, cfg: &AwsSourceBuilder, source: &
             wanted.push((role, label));
         }
     }
-    // A thousand accounts are a thousand role sessions: several at once, in config order.
+    // A thousand accounts are a thousand role sessions: as many at once as the run's bound
+    // (`concurrency`; STS allows hundreds a second), in config order.
     use futures_util::StreamExt as _;
     let assumed: Vec<_> = futures_util::stream::iter(wanted)
         .map(|(role, label)| async move {
@@ -118,7 +116,7 @@ pub(crate) async fn discover(base: &SdkConfig, cfg: &AwsSourceBuilder, source: &
             let id = caller_account(&config).await;
             (role, label, config, id)
         })
-        .buffered(DISCOVERY_AT_ONCE)
+        .buffered(cfg.concurrency.unwrap_or(crate::DEFAULT_CONCURRENCY))
         .collect()
         .await;
     for (role, label, config, id) in assumed {

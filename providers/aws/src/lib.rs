@@ -63,8 +63,14 @@ pub const OPERATIONS: &[&str] = &[
     "route53:ListResourceRecordSets",
 ];
 
-/// How many (account, region, service) enumerations run at once, by default.
-pub const DEFAULT_CONCURRENCY: usize = 16;
+/// How many (account, region, service) enumerations run at once across all accounts, by default
+/// (`concurrency`). AWS throttles per account and region, so many accounts read side by side cost
+/// them nothing; the bound is this machine's (sockets, and one response page in memory each).
+pub const DEFAULT_CONCURRENCY: usize = 128;
+
+/// How many of one account's enumerations run at once: a few of its services side by side, well
+/// inside what AWS allows one account (EC2's describe calls refill at 20 a second per region).
+pub const PER_ACCOUNT: usize = 8;
 
 /// Configures an [`AwsSource`]: read the environment once, set what differs, then `build()`.
 #[derive(Clone, Default)]
@@ -132,6 +138,8 @@ impl AwsSourceBuilder {
         self.credentials = Some(creds);
         self
     }
+    /// Enumerations in flight at once across all accounts (default [`DEFAULT_CONCURRENCY`]); each
+    /// account has at most [`PER_ACCOUNT`] of them.
     pub fn with_concurrency(mut self, n: usize) -> Self {
         self.concurrency = Some(n.max(1));
         self
@@ -352,25 +360,36 @@ async fn enumerate_account(
         },
     };
     let mut tasks: tokio::task::JoinSet<Snapshot> = tokio::task::JoinSet::new();
+    // The account's own bound first, then the run's: a task waiting for its account holds no permit
+    // another account could use.
+    let mine = Arc::new(Semaphore::new(PER_ACCOUNT));
+    let bound = |mine: &Arc<Semaphore>, all: &Arc<Semaphore>| {
+        let (mine, all) = (mine.clone(), all.clone());
+        async move {
+            let a = mine.acquire_owned().await.expect("semaphore never closes");
+            let b = all.acquire_owned().await.expect("semaphore never closes");
+            (a, b)
+        }
+    };
     {
-        let (s, a, p) = (source.clone(), account.clone(), permits.clone());
+        let (s, a, permit) = (source.clone(), account.clone(), bound(&mine, &permits));
         tasks.spawn(async move {
-            let _permit = p.acquire_owned().await.expect("semaphore never closes");
+            let _permit = permit.await;
             route53::enumerate(&s, &a, route53_rate).await
         });
     }
     for service in [assets::Global::S3, assets::Global::CloudFront] {
-        let (s, a, p) = (source.clone(), account.clone(), permits.clone());
+        let (s, a, permit) = (source.clone(), account.clone(), bound(&mine, &permits));
         tasks.spawn(async move {
-            let _permit = p.acquire_owned().await.expect("semaphore never closes");
+            let _permit = permit.await;
             assets::global(&s, &a, service, path_style).await
         });
     }
     for region in regions {
         for service in [assets::Regional::Ec2, assets::Regional::Elbv2, assets::Regional::Elb] {
-            let (s, a, p, r) = (source.clone(), account.clone(), permits.clone(), region.clone());
+            let (s, a, r, permit) = (source.clone(), account.clone(), region.clone(), bound(&mine, &permits));
             tasks.spawn(async move {
-                let _permit = p.acquire_owned().await.expect("semaphore never closes");
+                let _permit = permit.await;
                 assets::regional(&s, &a, &r, service).await
             });
         }

@@ -22,6 +22,7 @@ struct Settings {
     organization_role: Option<String>,
     external_id: Option<String>,
     timeout_secs: Option<u64>,
+    concurrency: Option<usize>,
 }
 
 /// Validated settings of one AWS provider. `external_id` is a shared secret of the trust policy:
@@ -42,6 +43,7 @@ impl std::fmt::Debug for AwsConfig {
             .field("organization_role", &self.s.organization_role)
             .field("external_id", &self.s.external_id.as_ref().map(|_| "<set>"))
             .field("timeout_secs", &self.s.timeout_secs)
+            .field("concurrency", &self.s.concurrency)
             .finish()
     }
 }
@@ -56,6 +58,11 @@ impl Factory for AwsFactory {
         if let Some(t) = s.timeout_secs {
             if t == 0 || t > 600 {
                 return Err(SettingsError::key("timeout_secs", format!("{t} is outside 1..=600")));
+            }
+        }
+        if let Some(n) = s.concurrency {
+            if n == 0 || n > 1024 {
+                return Err(SettingsError::key("concurrency", format!("{n} is outside 1..=1024")));
             }
         }
         if s.regions.as_ref().is_some_and(Vec::is_empty) {
@@ -96,6 +103,9 @@ impl Configured for AwsConfig {
             }
             if let Some(t) = s.timeout_secs {
                 b = b.with_timeout(Duration::from_secs(t));
+            }
+            if let Some(n) = s.concurrency {
+                b = b.with_concurrency(n);
             }
             Ok(Box::new(b.build().await?) as Box<dyn Provider>)
         })

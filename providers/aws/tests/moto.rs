@@ -346,3 +346,36 @@ mod conformance_suite {
         assert_fixture(&mut Aws { proxy: FaultProxy::start(&moto().endpoint) }).await;
     }
 }
+
+/// Accounts are read side by side, each within its own bound ([`dangle_aws::PER_ACCOUNT`]), all within
+/// the run's (`concurrency`): a proxy holding every request 300 ms counts what is in flight at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_are_read_side_by_side_within_their_bound_and_the_runs() {
+    use dangle_aws::testing::faults::FaultProxy;
+    let accounts = ["100000000031", "100000000032", "100000000033"];
+    let read = |concurrency: usize| async move {
+        let proxy = FaultProxy::start(&moto().endpoint);
+        proxy.set_delay(std::time::Duration::from_millis(300));
+        let src = AwsSource::builder("prod")
+            .with_endpoint_url(&proxy.endpoint)
+            .with_credentials(Moto::credentials())
+            .with_assume_roles(accounts.iter().map(|a| role(a)))
+            .with_regions(["us-east-1", "eu-west-1", "us-west-2"])
+            .with_route53_rate(50)
+            .with_concurrency(concurrency)
+            .build()
+            .await
+            .expect("build");
+        let inv = src.enumerate().await.unwrap();
+        assert!(inv.gaps.is_empty(), "{:?}", inv.gaps);
+        assert_eq!(inv.covered.len(), 9, "3 accounts x 3 regions");
+        proxy.most_in_flight()
+    };
+    // Each account has 12 reads to make (3 regions x 3 services, S3, CloudFront, Route53).
+    let wide = read(64).await;
+    assert_eq!(wide.per_key.len(), 3, "one session per account: {wide:?}");
+    assert_eq!(wide.per_key.values().max(), Some(&dangle_aws::PER_ACCOUNT), "each account up to its bound, never past it: {wide:?}");
+    assert!(wide.all > dangle_aws::PER_ACCOUNT, "accounts side by side: {wide:?}");
+    let narrow = read(4).await;
+    assert!(narrow.all <= 4 && narrow.all >= 2, "the run's bound: {narrow:?}");
+}

@@ -1,6 +1,7 @@
 //! A fault-injecting proxy in front of moto: each request is matched by the service and region of its
 //! SigV4 credential scope, and a matching rule answers in place of moto with the failure a real AWS
-//! endpoint (or the network in between) can produce. Everything else is relayed untouched.
+//! endpoint (or the network in between) can produce. Everything else is relayed untouched, after a
+//! delay when one is set (a real endpoint's latency, for benchmarks: `dangle-aws-proxy`).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -58,6 +59,19 @@ struct State {
     rules: Vec<(Scope, Fault)>,
     /// (service, region) of every request answered with a fault.
     hits: Vec<(String, String)>,
+    /// Held before each relayed request.
+    delay: Duration,
+    /// Relayed requests in flight (STS's aside: role sessions are opened with the base key), by
+    /// access key (one per assumed role: one per account), and the most seen at once.
+    in_flight: std::collections::HashMap<String, usize>,
+    most: InFlight,
+}
+
+/// The most relayed requests in flight at once: in all, and per access key (per account).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InFlight {
+    pub all: usize,
+    pub per_key: std::collections::HashMap<String, usize>,
 }
 
 /// The proxy; its rules can change between scans.
@@ -78,7 +92,7 @@ impl FaultProxy {
         let upstream = upstream.trim_start_matches("http://").to_string();
         let listener = TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
         let endpoint = format!("http://{}", listener.local_addr().expect("bound"));
-        let state = Arc::new(Mutex::new(State { rules, hits: Vec::new() }));
+        let state = Arc::new(Mutex::new(State { rules, hits: Vec::new(), delay: Duration::ZERO, in_flight: Default::default(), most: InFlight::default() }));
         let st = state.clone();
         std::thread::spawn(move || {
             for client in listener.incoming() {
@@ -97,6 +111,17 @@ impl FaultProxy {
         s.hits.clear();
     }
 
+    /// Holds every relayed request this long before it goes upstream (each on its own thread: the
+    /// delays of requests in flight overlap, as a real endpoint's latency does).
+    pub fn set_delay(&self, d: Duration) {
+        self.state.lock().unwrap().delay = d;
+    }
+
+    /// The most requests (but STS's) that were in flight at once since the proxy started.
+    pub fn most_in_flight(&self) -> InFlight {
+        self.state.lock().unwrap().most.clone()
+    }
+
     /// (service, region) of every request answered with a fault since the last `set`.
     pub fn hits(&self) -> Vec<(String, String)> {
         self.state.lock().unwrap().hits.clone()
@@ -107,7 +132,7 @@ impl FaultProxy {
 fn serve(mut client: TcpStream, upstream: &str, st: &Mutex<State>) {
     let Some((raw, head)) = read_request(&mut client) else { return };
     let (service, region) = scope_of(&head);
-    let fault = {
+    let (fault, delay) = {
         let mut s = st.lock().unwrap();
         let f = s
             .rules
@@ -121,20 +146,29 @@ fn serve(mut client: TcpStream, upstream: &str, st: &Mutex<State>) {
         if f.is_some() {
             s.hits.push((service.clone(), region.clone()));
         }
-        f
+        (f, s.delay)
     };
     match fault {
         None => {
-            // One request per connection on both sides: ask upstream to close, relay until EOF.
-            let text = String::from_utf8_lossy(&raw).replacen("\r\n", "\r\nConnection: close\r\n", 1);
-            let Ok(mut up) = TcpStream::connect(upstream) else { return };
-            if up.write_all(text.as_bytes()).is_err() {
-                return;
+            let key = (service != "sts").then(|| access_key(&head));
+            if let Some(k) = &key {
+                let mut s = st.lock().unwrap();
+                *s.in_flight.entry(k.clone()).or_default() += 1;
+                let (all, mine) = (s.in_flight.values().sum::<usize>(), s.in_flight[k]);
+                s.most.all = s.most.all.max(all);
+                let most = s.most.per_key.entry(k.clone()).or_default();
+                *most = (*most).max(mine);
             }
-            let mut resp = Vec::new();
-            let _ = up.read_to_end(&mut resp);
-            let _ = client.write_all(&resp);
+            let answer = relay(&raw, upstream, delay);
+            // Out of flight before the client can read the answer (and send its next request).
+            if let Some(k) = key {
+                *st.lock().unwrap().in_flight.entry(k).or_default() -= 1;
+            }
+            if let Some(a) = answer {
+                let _ = client.write_all(&a);
+            }
         }
+
         Some(Fault::ConnectionReset) => {}
         Some(Fault::Timeout) => {
             // Hold the connection until the client gives up.
@@ -146,6 +180,24 @@ fn serve(mut client: TcpStream, upstream: &str, st: &Mutex<State>) {
             let _ = client.write_all(&answer(f, &service));
         }
     }
+}
+
+/// Relays one request upstream after `delay`; its answer. One request per connection on both sides:
+/// upstream is asked to close, and read until EOF.
+fn relay(raw: &[u8], upstream: &str, delay: Duration) -> Option<Vec<u8>> {
+    std::thread::sleep(delay);
+    let text = String::from_utf8_lossy(raw).replacen("\r\n", "\r\nConnection: close\r\n", 1);
+    let mut up = TcpStream::connect(upstream).ok()?;
+    up.write_all(text.as_bytes()).ok()?;
+    let mut resp = Vec::new();
+    let _ = up.read_to_end(&mut resp);
+    Some(resp)
+}
+
+/// The access key of a SigV4 request (`Credential=AKID/…`).
+fn access_key(head: &str) -> String {
+    let auth = head.lines().find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("authorization")).map(|(_, v)| v.trim().to_string()));
+    auth.as_deref().and_then(|a| a.split("Credential=").nth(1)).and_then(|c| c.split('/').next()).unwrap_or("").to_string()
 }
 
 /// The service and region of a SigV4 request: `Credential=AKID/DATE/REGION/SERVICE/aws4_request`.
