@@ -252,9 +252,8 @@ pub(crate) fn judge_into(
                 }
             }
             let baseline = cfg.probe.baseline.then(|| baseline::known(&before));
-            let (probed, observed) =
+            let (mut probed, observed) =
                 rt.block_on(plan::probe_rows(&p, &inv.records, &mut judgements, &cfg.probe.targets, &super::progress::Progress::new(), baseline.as_ref(), probe_only.as_ref()));
-            let mut probed = probed;
             plan::carry(&mut probed, &mut judgements, carried);
             if cfg.probe.baseline {
                 let (found, now) = baseline::check(&before, &observed, &started, cfg.probe.expiry_warn_days);
