@@ -51,7 +51,13 @@ async fn assume(base: &SdkConfig, role: &str, external_id: Option<&str>) -> SdkC
         b = b.external_id(x);
     }
     let provider = b.build().await;
-    base.to_builder().credentials_provider(SharedCredentialsProvider::new(provider)).build()
+    // A cache of its own for each account's session: the one the base config carries holds 64
+    // credential providers and drops one at random past that, so with more accounts their sessions
+    // were assumed again and again (16 AssumeRole calls per account at 300 accounts).
+    base.to_builder()
+        .credentials_provider(SharedCredentialsProvider::new(provider))
+        .identity_cache(aws_config::identity::IdentityCache::lazy().build())
+        .build()
 }
 
 /// `only`: the one account wanted (`dangle react`): the roles of other accounts are not assumed.

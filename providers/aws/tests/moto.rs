@@ -379,3 +379,26 @@ async fn accounts_are_read_side_by_side_within_their_bound_and_the_runs() {
     let narrow = read(4).await;
     assert!(narrow.all <= 4 && narrow.all >= 2, "the run's bound: {narrow:?}");
 }
+
+/// Each account's role is assumed once per run, however many accounts: past 64 of them the SDK's
+/// shared credential cache used to drop sessions and assume them again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_role_is_assumed_once_however_many_accounts() {
+    use dangle_aws::testing::faults::FaultProxy;
+    let accounts: Vec<String> = (0..80).map(|i| format!("1000000005{i:02}")).collect();
+    let proxy = FaultProxy::start(&moto().endpoint);
+    let src = AwsSource::builder("prod")
+        .with_endpoint_url(&proxy.endpoint)
+        .with_credentials(Moto::credentials())
+        .with_assume_roles(accounts.iter().map(|a| role(a)))
+        .with_regions(["us-east-1", "eu-west-1"])
+        .with_route53_rate(50)
+        .build()
+        .await
+        .expect("build");
+    let inv = src.enumerate().await.unwrap();
+    assert!(inv.gaps.is_empty(), "{:?}", inv.gaps);
+    assert_eq!(inv.covered.len(), 160);
+    assert_eq!(proxy.relayed("sts", "AssumeRole"), 80, "one session per account");
+    assert_eq!(proxy.relayed("ec2", "DescribeAddresses"), 160, "each account and region read once");
+}

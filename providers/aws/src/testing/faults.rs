@@ -65,6 +65,8 @@ struct State {
     /// access key (one per assumed role: one per account), and the most seen at once.
     in_flight: std::collections::HashMap<String, usize>,
     most: InFlight,
+    /// (service, `Action` of a query-protocol body) of every relayed request.
+    relayed: Vec<(String, String)>,
 }
 
 /// The most relayed requests in flight at once: in all, and per access key (per account).
@@ -92,7 +94,7 @@ impl FaultProxy {
         let upstream = upstream.trim_start_matches("http://").to_string();
         let listener = TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
         let endpoint = format!("http://{}", listener.local_addr().expect("bound"));
-        let state = Arc::new(Mutex::new(State { rules, hits: Vec::new(), delay: Duration::ZERO, in_flight: Default::default(), most: InFlight::default() }));
+        let state = Arc::new(Mutex::new(State { rules, hits: Vec::new(), delay: Duration::ZERO, in_flight: Default::default(), most: InFlight::default(), relayed: Vec::new() }));
         let st = state.clone();
         std::thread::spawn(move || {
             for client in listener.incoming() {
@@ -115,6 +117,12 @@ impl FaultProxy {
     /// delays of requests in flight overlap, as a real endpoint's latency does).
     pub fn set_delay(&self, d: Duration) {
         self.state.lock().unwrap().delay = d;
+    }
+
+    /// How many relayed requests were calls of `action` to `service` (query-protocol services: STS,
+    /// EC2, ELB, whose bodies name their `Action`).
+    pub fn relayed(&self, service: &str, action: &str) -> usize {
+        self.state.lock().unwrap().relayed.iter().filter(|(s, a)| s == service && a == action).count()
     }
 
     /// The most requests (but STS's) that were in flight at once since the proxy started.
@@ -151,6 +159,7 @@ fn serve(mut client: TcpStream, upstream: &str, st: &Mutex<State>) {
     match fault {
         None => {
             let key = (service != "sts").then(|| access_key(&head));
+            st.lock().unwrap().relayed.push((service.clone(), query_action(&raw)));
             if let Some(k) = &key {
                 let mut s = st.lock().unwrap();
                 *s.in_flight.entry(k.clone()).or_default() += 1;
@@ -192,6 +201,13 @@ fn relay(raw: &[u8], upstream: &str, delay: Duration) -> Option<Vec<u8>> {
     let mut resp = Vec::new();
     let _ = up.read_to_end(&mut resp);
     Some(resp)
+}
+
+/// The `Action` a query-protocol request body names (`Action=AssumeRole&…`), or "".
+fn query_action(raw: &[u8]) -> String {
+    let text = String::from_utf8_lossy(raw);
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    body.split('&').find_map(|kv| kv.strip_prefix("Action=")).unwrap_or("").to_string()
 }
 
 /// The access key of a SigV4 request (`Credential=AKID/…`).
