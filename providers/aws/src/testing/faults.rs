@@ -139,7 +139,7 @@ impl FaultProxy {
 /// Serves one client connection: relays or fails its first request, then closes.
 fn serve(mut client: TcpStream, upstream: &str, st: &Mutex<State>) {
     let Some((raw, head)) = read_request(&mut client) else { return };
-    let (service, region) = scope_of(&head);
+    let (service, region, access_key) = scope_of(&head);
     let (fault, delay) = {
         let mut s = st.lock().unwrap();
         let f = s
@@ -158,16 +158,17 @@ fn serve(mut client: TcpStream, upstream: &str, st: &Mutex<State>) {
     };
     match fault {
         None => {
-            let key = (service != "sts").then(|| access_key(&head));
-            st.lock().unwrap().relayed.push((service.clone(), query_action(&raw)));
+            let key = (service != "sts").then_some(access_key);
+            let mut s = st.lock().unwrap();
+            s.relayed.push((service.clone(), query_action(&raw)));
             if let Some(k) = &key {
-                let mut s = st.lock().unwrap();
                 *s.in_flight.entry(k.clone()).or_default() += 1;
                 let (all, mine) = (s.in_flight.values().sum::<usize>(), s.in_flight[k]);
                 s.most.all = s.most.all.max(all);
                 let most = s.most.per_key.entry(k.clone()).or_default();
                 *most = (*most).max(mine);
             }
+            drop(s);
             let answer = relay(&raw, upstream, delay);
             // Out of flight before the client can read the answer (and send its next request).
             if let Some(k) = key {
@@ -210,20 +211,15 @@ fn query_action(raw: &[u8]) -> String {
     body.split('&').find_map(|kv| kv.strip_prefix("Action=")).unwrap_or("").to_string()
 }
 
-/// The access key of a SigV4 request (`Credential=AKID/…`).
-fn access_key(head: &str) -> String {
-    let auth = head.lines().find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("authorization")).map(|(_, v)| v.trim().to_string()));
-    auth.as_deref().and_then(|a| a.split("Credential=").nth(1)).and_then(|c| c.split('/').next()).unwrap_or("").to_string()
-}
-
 /// The service and region of a SigV4 request: `Credential=AKID/DATE/REGION/SERVICE/aws4_request`.
-fn scope_of(head: &str) -> (String, String) {
+/// And its access key (one per assumed role: one per account).
+fn scope_of(head: &str) -> (String, String, String) {
     let auth = head.lines().find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("authorization")).map(|(_, v)| v.trim().to_string()));
     let cred = auth.as_deref().and_then(|a| a.split("Credential=").nth(1)).unwrap_or("");
     let parts: Vec<&str> = cred.split(',').next().unwrap_or("").split('/').collect();
     match parts.as_slice() {
-        [_, _, region, service, ..] => (service.to_string(), region.to_string()),
-        _ => (String::new(), String::new()),
+        [key, _, region, service, ..] => (service.to_string(), region.to_string(), key.to_string()),
+        _ => (String::new(), String::new(), String::new()),
     }
 }
 
