@@ -14,6 +14,7 @@ pub mod tls;
 pub mod cli;
 pub mod commands;
 pub mod report;
+pub mod rows;
 pub mod probe;
 pub mod errors;
 pub mod fuzz;

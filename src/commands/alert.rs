@@ -15,7 +15,8 @@ use serde_json::json;
 
 use super::diff::{worsens, Change, Comparer, Entry};
 use crate::config::{AlertConfig, AlertKind};
-use crate::store::{RunMeta, Store};
+use crate::store::Store;
+use crate::rows::RunMeta;
 
 /// The alert body's version (`schema_version`), raised when a field changes meaning or goes away.
 pub const ALERT_SCHEMA_VERSION: u32 = 1;

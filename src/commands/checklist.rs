@@ -15,7 +15,8 @@ use super::Outcome;
 use crate::cli::{ChecklistArgs, ListFormatArg};
 use crate::config::Config;
 use crate::report::{self, cell};
-use crate::store::{AssetRow, ReportRow, Store};
+use crate::store::Store;
+use crate::rows::{AssetRow, ReportRow};
 use crate::reconcile::Status;
 
 /// What the user asked about, widened through the assets that hold it.
@@ -439,7 +440,7 @@ fn write_changes_markdown(out: &mut impl Write, c: &Changes) -> std::io::Result<
 #[cfg(test)]
 mod tests {
     use super::checklist;
-    use crate::store::{AssetRow, ReportRow};
+    use crate::rows::{AssetRow, ReportRow};
 
     fn row(name: &str, target: &str) -> ReportRow {
         ReportRow {

@@ -10,7 +10,7 @@ use crate::cli::{DiffArgs, ListFormatArg};
 use crate::probe::Verdict;
 use crate::reconcile::{Severity, Status};
 use crate::report::{self, cell};
-use crate::store::ReportRow;
+use crate::rows::ReportRow;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -372,7 +372,7 @@ mod tests {
     use super::{compare, Change};
     use crate::probe::Verdict;
     use crate::reconcile::{Claimable, Severity, Status};
-    use crate::store::ReportRow;
+    use crate::rows::ReportRow;
 
     fn row(severity: &str, probe: &str) -> ReportRow {
         ReportRow {

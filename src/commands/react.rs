@@ -16,7 +16,8 @@ use super::scan::{finding_key, judge_into, Before, Inventory as Judged, Judging,
 use super::Outcome;
 use crate::cli::ReactArgs;
 use crate::reconcile::ProviderInfo;
-use crate::store::{ShardInput, ShardInventory, Which};
+use crate::store::{ShardInput, ShardInventory};
+use crate::rows::Which;
 
 pub use event::{parse, Change, Seen};
 

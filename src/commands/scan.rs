@@ -122,7 +122,7 @@ pub(crate) struct Before {
     pub rows: std::collections::HashMap<String, (crate::reconcile::Status, crate::probe::Verdict, String)>,
 }
 
-/// A row's identity across runs ([`crate::store::ReportRow::key`]) in one string.
+/// A row's identity across runs ([`crate::rows::ReportRow::key`]) in one string.
 pub(crate) fn finding_key(source: &str, account: &str, zone: &str, name: &str, rtype: &str, set_id: &str, target: &str) -> String {
     [source, account, zone, name, rtype, set_id, target].join("\t")
 }

@@ -9,7 +9,7 @@ use std::io::Write;
 
 use super::{Report, Source};
 use crate::reconcile::Severity;
-use crate::store::ReportRow;
+use crate::rows::ReportRow;
 
 /// The most findings the page lists (the worst first); findings.csv and report.json hold them all.
 pub const HTML_FINDINGS: usize = 2_000;

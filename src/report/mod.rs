@@ -13,7 +13,8 @@ use serde::Serialize;
 
 use crate::reconcile::{Kind, Severity, Status};
 use dangle_model::Verdict;
-use crate::store::{AssetRow, GapRow, NamedProbeRow, ReportRow, RowCounts, RunMeta, RunPoint, Store, StoreError, Which};
+use crate::store::{Store, StoreError};
+use crate::rows::{AssetRow, GapRow, NamedProbeRow, ReportRow, RowCounts, RunMeta, RunPoint, Which};
 
 mod html;
 mod sarif;

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::{Report, Source};
 use crate::reconcile::{Kind, Severity};
-use crate::store::ReportRow;
+use crate::rows::ReportRow;
 
 /// The most results a log carries, the worst first: GitHub code scanning refuses a run with more
 /// (and a million-row estate's SARIF would be half a gigabyte). `runs[0].properties.results_omitted`

@@ -19,7 +19,7 @@ pub struct Pending {
 impl Store {
     /// The undelivered alerts of `alert`, oldest first.
     pub fn pending_alerts(&self, alert: &str) -> Result<Vec<Pending>, StoreError> {
-        if self.schema < super::AGES {
+        if !self.schema.ages {
             return Ok(Vec::new());
         }
         self.db

@@ -66,7 +66,7 @@ impl Store {
 
     /// When run `run` was pruned, if it was.
     pub fn pruned_at(&self, run: i64) -> Result<Option<String>, StoreError> {
-        if self.schema < super::AGES {
+        if !self.schema.ages {
             return Ok(None);
         }
         let at = self.db.one("SELECT pruned_at FROM runs WHERE id = ?1", vals![run], |r| r.opt_string(0)).map_err(self.err())?;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use dangle_model::{Asset, AssetKind, Cloud, Coverage, CoverageGap, Description, DnsName, DnsRecord, Hides, Namespace, Service, Target};
 
 use super::db::{self, vals, DbError, Load, Row};
-use super::{now_rfc3339, Interner, Store, StoreError, SHARDS};
+use super::{now_rfc3339, Interner, Store, StoreError};
 use crate::reconcile::ProviderInfo;
 
 /// What one runner enumerated.
@@ -215,7 +215,7 @@ impl Store {
 
     /// Every shard's current snapshot, by name.
     pub fn shards(&self) -> Result<Vec<ShardMeta>, StoreError> {
-        if self.schema < SHARDS {
+        if !self.schema.shards {
             return Ok(Vec::new());
         }
         self.db

@@ -2,7 +2,11 @@ use std::sync::Arc;
 
 use dangle_model::{Asset, AssetKind, DnsName, DnsRecord, RecordType, Target};
 
+use super::schema::MIGRATIONS;
 use super::*;
+use crate::reconcile::Status;
+use crate::rows::ReportRow;
+use dangle_model::Verdict;
 use rusqlite::Connection;
 use crate::reconcile::ranges::Ranges;
 use crate::reconcile::{reconcile, Inputs};
@@ -470,7 +474,7 @@ fn a_schema_2_store_reads_without_migrating() {
     // A scan's open migrates it, and the per-run locations start from what the store knew.
     let rw = Store::open(&d.path().join("s.sqlite")).unwrap();
     assert_eq!(rw.rows(1).unwrap()[0].location, "z.zone:3");
-    assert_eq!(rw.schema, MIGRATIONS.len() as i64);
+    assert_eq!(rw.schema.version, MIGRATIONS.len() as i64);
 }
 
 /// Takes a store back to before schema 4 (ages): every column and table the fourth and later migrations add.

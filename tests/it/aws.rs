@@ -7,7 +7,8 @@ use std::sync::OnceLock;
 
 use aws_sdk_route53::types::{AliasTarget, ResourceRecordSet, RrType};
 use dangle::config::Config;
-use dangle::store::{ReportRow, Store};
+use dangle::store::Store;
+use dangle::rows::ReportRow;
 use dangle::reconcile::Status;
 use dangle_aws::testing::{classic_elb, name_servers, role, rrs, upsert, zone, Moto};
 

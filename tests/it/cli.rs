@@ -379,7 +379,7 @@ fn add_big_zone(dir: &Path, n: usize) {
 }
 
 /// Every run a store holds, as reports show them.
-fn all_runs(db: &Path) -> Vec<Vec<dangle::store::ReportRow>> {
+fn all_runs(db: &Path) -> Vec<Vec<dangle::rows::ReportRow>> {
     let store = dangle::store::Store::open_existing(db).unwrap();
     let latest = store.latest_run().unwrap().unwrap_or(0);
     (1..=latest).map(|r| store.rows(r).unwrap()).collect()

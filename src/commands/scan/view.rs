@@ -15,7 +15,8 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 use anyhow::anyhow;
 
 use crate::report::{Report, Source};
-use crate::store::{evidence_value, push_hosts, push_nets, Ages, AssetRow, FirstSeen, GapRow, NamedProbeRow, RecordDates, ReportRow, RowCounts, RunInput, RunMeta, Which};
+use crate::store::{evidence_value, push_hosts, push_nets, FirstSeen, RecordDates, RunInput};
+use crate::rows::{Ages, AssetRow, GapRow, NamedProbeRow, ReportRow, RowCounts, RunMeta, Which};
 use dangle_model::Verdict;
 
 pub struct RunView<'a> {
