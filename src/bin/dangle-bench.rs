@@ -103,6 +103,7 @@ fn main() {
     let _ = std::fs::remove_file(&path);
     let mut store = Store::open(&path).expect("open store");
     let t2 = Instant::now();
+    let kinds = dangle::store::kinds(&judgements, &Default::default(), &Default::default());
     store
         .write_run(&RunInput {
             explain: &inputs.explainer(),
@@ -111,6 +112,8 @@ fn main() {
             snapshot: ranges.snapshot().into(),
             records: &recs,
             judgements: &judgements,
+            kinds: &kinds,
+            providers: &[],
             assets: &owned,
             gaps: &[],
             probed: &Default::default(),
@@ -128,10 +131,12 @@ fn main() {
     // The steady state: the next scheduled run, into a store that already holds this estate. A real
     // scan holds one run at a time: drop this one first.
     drop(judgements);
+    drop(kinds);
     let history = store.history().expect("history");
     let inputs2 = Inputs { history: &history, ..inputs };
     let judgements2 = reconcile(&inputs2);
     let t4 = Instant::now();
+    let kinds2 = dangle::store::kinds(&judgements2, &Default::default(), &Default::default());
     store
         .write_run(&RunInput {
             explain: &inputs2.explainer(),
@@ -140,6 +145,8 @@ fn main() {
             snapshot: ranges.snapshot().into(),
             records: &recs,
             judgements: &judgements2,
+            kinds: &kinds2,
+            providers: &[],
             assets: &owned,
             gaps: &[],
             probed: &Default::default(),

@@ -1,19 +1,21 @@
 //! `dangle checklist TARGET…`: before a decommission, every record that still reaches the target —
 //! directly or through CNAME / alias chains — with where it lives and the change to make.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::io::Write;
 use std::net::IpAddr;
 
 use anyhow::Context;
 use dangle_model::cloud::{self, Key};
-use dangle_model::DnsName;
+use dangle_model::change::{Change, ChangeSet, Form, SetEdit};
+use dangle_model::{DnsName, Target};
 use ipnet::IpNet;
 use serde::Serialize;
 
 use super::Outcome;
 use crate::cli::{ChecklistArgs, ListFormatArg};
 use crate::config::Config;
+use crate::providers::Entry;
 use crate::report::{self, cell};
 use crate::store::Store;
 use crate::rows::{AssetRow, ReportRow};
@@ -36,17 +38,18 @@ impl Wanted {
         self.hosts.insert(h);
     }
 
+    /// A TARGET as the user wrote it: an address or block, a resource id (an ARN, an Azure id, an id
+    /// from a static list), else a host name.
     fn add(&mut self, text: &str) -> anyhow::Result<()> {
         let t = text.trim();
         if let Ok(ip) = t.parse::<IpAddr>() {
             self.nets.push(IpNet::from(ip));
         } else if t.contains('/') && !t.starts_with('/') && !t.starts_with("arn:") {
             self.nets.push(dangle_model::parse_ip_or_cidr(t).map_err(anyhow::Error::msg).with_context(|| format!("target `{t}`"))?);
-        } else if t.starts_with("arn:") || t.starts_with("/subscriptions/") || !t.contains('.') {
+        } else if t.starts_with("arn:") || t.starts_with('/') || !t.contains('.') {
             self.ids.insert(t.to_ascii_lowercase());
-            if let Some(b) = t.strip_prefix("arn:aws:s3:::") {
-                self.buckets.insert(b.to_string());
-            }
+            // A keyed resource (an S3 bucket's ARN) is its key too, held or not.
+            self.buckets.extend(cloud::resource_key(t).map(|(_, key)| key.to_string()));
         } else {
             let h = DnsName::parse(t.strip_prefix("dualstack.").unwrap_or(t)).with_context(|| format!("target `{t}`"))?;
             self.add_host(h);
@@ -88,33 +91,36 @@ impl Wanted {
     }
 
     fn matches(&self, row: &ReportRow) -> bool {
-        let t = row.target.as_str();
-        if t.is_empty() {
-            return false;
-        }
-        if let Ok(ip) = t.parse::<IpAddr>() {
-            return self.nets.iter().any(|n| n.contains(&ip));
-        }
-        if t.starts_with('/') || t.starts_with("arn:") {
-            return self.ids.contains(&t.to_ascii_lowercase());
-        }
-        let Some(h) = row_host(t) else { return false };
-        if self.hosts.contains(&h) {
-            return true;
-        }
-        match cloud::classify(&h) {
-            Some(m) if matches!(&m.key, Key::Name(b) if self.buckets.contains(b)) => true,
-            Some(m) if m.implied_ip.is_some_and(|ip| self.nets.iter().any(|n| n.contains(&ip))) => true,
-            Some(m) => t.starts_with("alias:") && m.key == Key::RecordName && self.buckets.contains(&row.record_name),
+        match &row.target {
             None => false,
+            Some(Target::Ip(ip)) => self.nets.iter().any(|n| n.contains(ip)),
+            Some(Target::Resource { id }) => self.ids.contains(&id.to_ascii_lowercase()),
+            Some(t @ (Target::Host(_) | Target::Alias { .. })) => {
+                let Some(h) = host_of(t) else { return false };
+                if self.hosts.contains(&h) {
+                    return true;
+                }
+                match cloud::classify(&h) {
+                    Some(m) if matches!(&m.key, Key::Name(b) if self.buckets.contains(b)) => true,
+                    Some(m) if m.implied_ip.is_some_and(|ip| self.nets.iter().any(|n| n.contains(&ip))) => true,
+                    Some(m) => matches!(t, Target::Alias { .. }) && m.key == Key::RecordName && self.buckets.contains(&row.record_name),
+                    None => false,
+                }
+            }
         }
     }
 }
 
-/// The host a row points at: a name, or an alias's name without `dualstack.`.
-fn row_host(target: &str) -> Option<DnsName> {
-    let t = target.strip_prefix("alias:").unwrap_or(target);
-    DnsName::parse(t.strip_prefix("dualstack.").unwrap_or(t)).ok()
+/// The host a target names: a name, or an alias's name without `dualstack.`.
+fn host_of(t: &Target) -> Option<DnsName> {
+    match t {
+        Target::Host(h) => Some(h.clone()),
+        Target::Alias { dns_name, .. } => match dns_name.as_str().strip_prefix("dualstack.") {
+            Some(rest) => DnsName::parse(rest).ok(),
+            None => Some(dns_name.clone()),
+        },
+        Target::Ip(_) | Target::Resource { .. } => None,
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -131,15 +137,18 @@ pub struct Hit {
     pub via: String,
     pub status: Status,
     pub change: String,
+    /// The row it is.
+    #[serde(skip)]
+    pub row: usize,
 }
 
 impl Hit {
-    fn new(r: &ReportRow, via: String, change: String) -> Self {
+    fn new(r: &ReportRow, row: usize, via: String, change: String) -> Self {
         Self {
             record_name: r.record_name.clone(),
-            record_type: r.record_type.clone(),
+            record_type: r.record_type.to_string(),
             set_id: r.set_id.clone(),
-            target: r.target.clone(),
+            target: r.target_text(),
             zone: r.zone.clone(),
             source: r.source.clone(),
             account: r.account.clone(),
@@ -147,6 +156,7 @@ impl Hit {
             via,
             status: r.status,
             change,
+            row,
         }
     }
 }
@@ -160,7 +170,7 @@ pub fn checklist(rows: &[ReportRow], assets: &[AssetRow], targets: &[String]) ->
     w.widen(assets);
     let mut by_target: BTreeMap<DnsName, Vec<usize>> = BTreeMap::new();
     for (i, r) in rows.iter().enumerate() {
-        if let Some(h) = row_host(&r.target).filter(|_| r.target.parse::<IpAddr>().is_err()) {
+        if let Some(h) = r.target.as_ref().and_then(host_of) {
             by_target.entry(h).or_default().push(i);
         }
     }
@@ -169,9 +179,10 @@ pub fn checklist(rows: &[ReportRow], assets: &[AssetRow], targets: &[String]) ->
     let mut queue: VecDeque<(String, String)> = VecDeque::new();
     for (i, r) in rows.iter().enumerate() {
         if w.matches(r) && seen.insert(i) {
-            let change = format!("remove or repoint `{} {} {}` in zone {} ({})", r.record_name, r.record_type, r.target, r.zone, r.place());
-            hits.push(Hit::new(r, String::new(), change));
-            queue.push_back((r.record_name.clone(), r.target.clone()));
+            let target = r.target_text();
+            let change = format!("remove or repoint `{} {} {target}` in zone {} ({})", r.record_name, r.record_type, r.zone, r.place());
+            hits.push(Hit::new(r, i, String::new(), change));
+            queue.push_back((r.record_name.clone(), target));
         }
     }
     while let Some((name, path)) = queue.pop_front() {
@@ -182,8 +193,8 @@ pub fn checklist(rows: &[ReportRow], assets: &[AssetRow], targets: &[String]) ->
             }
             let r = &rows[i];
             let via = format!("{name} → {path}");
-            let change = format!("follows {name}: repoint `{} {} {}` ({}) or it dangles when {name} goes", r.record_name, r.record_type, r.target, r.place());
-            hits.push(Hit::new(r, via.clone(), change));
+            let change = format!("follows {name}: repoint `{} {} {}` ({}) or it dangles when {name} goes", r.record_name, r.record_type, r.target_text(), r.place());
+            hits.push(Hit::new(r, i, via.clone(), change));
             queue.push_back((r.record_name.clone(), via));
         }
     }
@@ -191,123 +202,100 @@ pub fn checklist(rows: &[ReportRow], assets: &[AssetRow], targets: &[String]) ->
     Ok(hits)
 }
 
-/// What to change, per place the records live: one `change-resource-record-sets` batch per Route53
-/// hosted zone, the lines of zone files, the Azure record sets.
-#[derive(Debug, Default, Serialize)]
+/// What to change, per provider type that read the records (in the order of their forms: batches for a
+/// change API, lines of files, edits of single sets), and the record sets no change could be written
+/// for (a provider type that writes none).
+#[derive(Debug, Default)]
 pub struct Changes {
-    pub route53: Vec<Route53Batch>,
-    pub zone_files: Vec<FileEdit>,
-    pub azure: Vec<AzureEdit>,
-    /// Record sets no change could be written for (a provider without a change API dangle knows).
+    pub sets: Vec<ChangeSet>,
     pub by_hand: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
-pub struct Route53Batch {
-    pub account: String,
-    pub zone: String,
-    pub hosted_zone_id: String,
-    /// The AWS CLI command that applies `batch`, saved as `file`.
-    pub command: String,
-    pub file: String,
-    pub batch: serde_json::Value,
+impl Changes {
+    /// The changes a provider type wrote, by their JSON key (`route53`, `zone_files`, `azure`).
+    pub fn of(&self, key: &str) -> &[Change] {
+        self.sets.iter().find(|s| s.key == key).map_or(&[], |s| &s.items)
+    }
 }
 
-#[derive(Debug, Serialize)]
-pub struct FileEdit {
-    pub file: String,
-    pub line: u64,
-    pub record: String,
-    pub edit: String,
-}
-
-#[derive(Debug, Serialize)]
-pub struct AzureEdit {
-    pub record_set: String,
-    pub edit: String,
-    pub command: String,
+impl Serialize for Changes {
+    /// `{KEY: [changes…], …, "by_hand": […]}`, in the order of [`Changes::sets`].
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.sets.len() + 1))?;
+        for set in &self.sets {
+            m.serialize_entry(set.key, &set.items)?;
+        }
+        m.serialize_entry("by_hand", &self.by_hand)?;
+        m.end()
+    }
 }
 
 /// A record set's identity among rows.
-type SetKey = (String, String, String, String, String, String);
+type SetKey<'r> = (&'r str, &'r str, &'r str, &'r str, &'r str, &'r str);
 
-fn set_key(r: &ReportRow) -> SetKey {
-    (r.source.clone(), r.account.clone(), r.zone.clone(), r.record_name.clone(), r.record_type.clone(), r.set_id.clone())
+fn set_key(r: &ReportRow) -> SetKey<'_> {
+    (&r.source, &r.account, &r.zone, &r.record_name, r.record_type.as_str(), &r.set_id)
 }
 
-/// The host or address a record value names (`10 mail.example.com.` → `mail.example.com`).
-fn value_target(v: &str) -> String {
-    v.split_whitespace().last().unwrap_or(v).trim_end_matches('.').trim_matches('"').to_ascii_lowercase()
-}
-
-/// The changes that take every directly hit value out of its record set: the set deleted when all its
-/// values go, else rewritten without them. Records that only follow a hit name are listed, not changed:
-/// whether they go too is the owner's call once the name they follow is gone.
-pub fn changes(store: &Store, rows: &[ReportRow], hits: &[Hit], targets: &[String]) -> anyhow::Result<Changes> {
-    let mut out = Changes::default();
-    let mut values: BTreeMap<SetKey, Vec<&ReportRow>> = BTreeMap::new();
+/// The changes that take every directly hit value out of its record set, written by the provider type
+/// that read the set (`kinds`: each source's type in the run; `registry`: the types this build has):
+/// the set deleted when all its values go, else rewritten without them. Records that only follow a hit
+/// name are listed, not changed: whether they go too is the owner's call once the name they follow is gone.
+pub fn changes(store: &Store, run: i64, rows: &[ReportRow], hits: &[Hit], targets: &[String], registry: &[Entry]) -> anyhow::Result<Changes> {
+    let kinds: HashMap<String, String> = store.run_providers(run)?.into_iter().collect();
+    let mut values: BTreeMap<SetKey<'_>, Vec<&ReportRow>> = BTreeMap::new();
     for r in rows {
         values.entry(set_key(r)).or_default().push(r);
     }
-    let mut hit_sets: BTreeMap<SetKey, Vec<&Hit>> = BTreeMap::new();
+    let mut going: BTreeMap<SetKey<'_>, Vec<&Target>> = BTreeMap::new();
     for h in hits.iter().filter(|h| h.via.is_empty()) {
-        let key = (h.source.clone(), h.account.clone(), h.zone.clone(), h.record_name.clone(), h.record_type.clone(), h.set_id.clone());
-        hit_sets.entry(key).or_default().push(h);
+        let r = &rows[h.row];
+        going.entry(set_key(r)).or_default().extend(&r.target);
     }
-    let mut batches: BTreeMap<(String, String), (String, String, Vec<serde_json::Value>)> = BTreeMap::new();
-    for (key, set_hits) in &hit_sets {
-        let all = values.get(key).map(Vec::as_slice).unwrap_or_default();
-        let Some(first) = all.first() else { continue };
-        let going: HashSet<String> = set_hits.iter().map(|h| value_target(h.target.strip_prefix("alias:").unwrap_or(&h.target))).collect();
-        let whole = all.iter().all(|r| going.contains(&value_target(r.target.strip_prefix("alias:").unwrap_or(&r.target))));
-        let label = format!("{} {}{}", first.record_name, first.record_type, if first.set_id.is_empty() { String::new() } else { format!(" ({})", first.set_id) });
-        if let Some(spec) = store.record_spec(first)? {
-            let zone_id = first.location.split("hosted zone ").nth(1).and_then(|s| s.split_whitespace().next()).unwrap_or_default().to_string();
-            let mut spec: serde_json::Value = serde_json::from_str(&spec).context("a stored Route53 record set is not JSON")?;
-            let change = if whole {
-                serde_json::json!({ "Action": "DELETE", "ResourceRecordSet": spec })
-            } else {
-                if let Some(rr) = spec.get_mut("ResourceRecords").and_then(|v| v.as_array_mut()) {
-                    rr.retain(|v| !going.contains(&value_target(v["Value"].as_str().unwrap_or_default())));
-                }
-                serde_json::json!({ "Action": "UPSERT", "ResourceRecordSet": spec })
-            };
-            let b = batches.entry((first.account.clone(), zone_id)).or_insert_with(|| (first.zone.clone(), first.source.clone(), Vec::new()));
-            b.2.push(change);
-        } else if let Some((file, line)) = first.location.rsplit_once(':').and_then(|(f, l)| Some((f, l.parse::<u64>().ok()?))) {
-            for r in all.iter().filter(|r| whole || going.contains(&value_target(&r.target))) {
-                out.zone_files.push(FileEdit {
-                    file: file.to_string(),
-                    line,
-                    record: format!("{} {} {}", r.record_name, r.record_type, r.target),
-                    edit: format!("delete the line `{} {} {}` (the set starts at line {line})", r.record_name, r.record_type, r.target),
-                });
-            }
-        } else if first.location.starts_with("/subscriptions/") {
-            let kind = first.record_type.to_ascii_lowercase();
-            let (edit, command) = if whole {
-                ("delete the record set".to_string(), format!("az network dns record-set {kind} delete --ids {} --yes", first.location))
-            } else {
-                let gone: Vec<&str> = set_hits.iter().map(|h| h.target.as_str()).collect();
-                (format!("remove {} from the record set", gone.join(", ")), format!("az network dns record-set {kind} show --ids {}  # then remove the value(s) and update", first.location))
-            };
-            out.azure.push(AzureEdit { record_set: label, edit, command });
-        } else {
-            out.by_hand.push(format!("{label} in {} ({} / {})", first.zone, first.source, first.account));
+    // The specs first: a set's edit borrows them.
+    let mut specs: Vec<Option<String>> = Vec::with_capacity(going.len());
+    for key in going.keys() {
+        specs.push(store.record_spec(values[key][0])?);
+    }
+    let mut by_kind: BTreeMap<&str, Vec<SetEdit<'_>>> = BTreeMap::new();
+    let mut out = Changes::default();
+    for ((key, gone), spec) in going.into_iter().zip(&specs) {
+        let all = &values[&key];
+        let first = all[0];
+        let edit = SetEdit {
+            source: &first.source,
+            account: &first.account,
+            zone: &first.zone,
+            name: &first.record_name,
+            rtype: &first.record_type,
+            set_id: &first.set_id,
+            location: first.location.as_ref(),
+            spec: spec.as_deref(),
+            values: all.iter().filter_map(|r| r.target.as_ref()).collect(),
+            going: gone,
+        };
+        match kinds.get(&first.source) {
+            Some(kind) => by_kind.entry(kind.as_str()).or_default().push(edit),
+            None => out.by_hand.push(edit.by_hand()),
         }
     }
     let what = targets.join(", ");
-    for ((account, zone_id), (zone, _source, changes)) in batches {
-        let file = format!("dangle-{zone_id}.json");
-        out.route53.push(Route53Batch {
-            command: format!("aws route53 change-resource-record-sets --hosted-zone-id {zone_id} --change-batch file://{file}"),
-            batch: serde_json::json!({ "Comment": format!("dangle checklist: records that reach {what}"), "Changes": changes }),
-            account,
-            zone,
-            hosted_zone_id: zone_id,
-            file,
-        });
+    let mut by_hand: Vec<SetEdit<'_>> = Vec::new();
+    for e in registry {
+        let Entry::Built(factory) = e else { continue };
+        let sets = by_kind.remove(factory.kind()).unwrap_or_default();
+        match factory.changes(&sets, &what) {
+            Some(c) => {
+                by_hand.extend(c.by_hand.iter().filter_map(|i| sets.get(*i).cloned()));
+                out.sets.push(c);
+            }
+            None => by_hand.extend(sets),
+        }
     }
+    by_hand.extend(by_kind.into_values().flatten());
+    out.by_hand.extend(by_hand.iter().map(SetEdit::by_hand));
+    out.sets.sort_by_key(|s| s.form);
     Ok(out)
 }
 
@@ -340,7 +328,7 @@ pub fn run(args: &ChecklistArgs) -> anyhow::Result<Outcome> {
     let rows = store.rows(run)?;
     let assets = store.assets(run)?;
     let hits = checklist(&rows, &assets, &args.targets)?;
-    let changes = changes(&store, &rows, &hits, &args.targets)?;
+    let changes = changes(&store, run, &rows, &hits, &args.targets, &crate::providers::registry())?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let what = args.targets.join(", ");
@@ -396,9 +384,11 @@ pub fn run(args: &ChecklistArgs) -> anyhow::Result<Outcome> {
                     })
                     .collect();
                 write!(out, "{}", report::table(&["RECORD", "TYPE", "ZONE", "POINTS AT", "VIA", "WHERE"], &rows, crate::cli::table_width()))?;
-                for b in &changes.route53 {
-                    writeln!(out, "Route53 {} ({}), save as {}, then: {}", b.zone, b.hosted_zone_id, b.file, b.command)?;
-                    writeln!(out, "{}", serde_json::to_string_pretty(&b.batch)?)?;
+                for c in changes.sets.iter().flat_map(|s| &s.items) {
+                    if let Change::Batch(b) = c {
+                        writeln!(out, "{} {} ({}), save as {}, then: {}", b.service, b.zone, b.hosted_zone_id, b.file, b.command)?;
+                        writeln!(out, "{}", serde_json::to_string_pretty(&b.batch)?)?;
+                    }
                 }
             }
         }
@@ -412,24 +402,26 @@ pub fn run(args: &ChecklistArgs) -> anyhow::Result<Outcome> {
 fn write_changes_markdown(out: &mut impl Write, c: &Changes) -> std::io::Result<()> {
     writeln!(out, "\n## Changes to make\n")?;
     writeln!(out, "Only the records that point at the target itself are changed here: a set is deleted when every value goes, else rewritten without them. Records that follow one of them (the `via` column) dangle once it is gone: repoint or delete them too. During a migration, lower the TTL first.\n")?;
-    for b in &c.route53 {
-        writeln!(out, "### Route53 {} (hosted zone {}, account {})\n", b.zone, b.hosted_zone_id, b.account)?;
-        writeln!(out, "Save the batch as `{}`, then run:\n\n```sh\n{}\n```\n", b.file, b.command)?;
-        writeln!(out, "```json\n{}\n```\n", serde_json::to_string_pretty(&b.batch).unwrap_or_default())?;
-    }
-    if !c.zone_files.is_empty() {
-        writeln!(out, "### Zone files\n")?;
-        for e in &c.zone_files {
-            writeln!(out, "- `{}:{}`: {}", e.file, e.line, cell(&e.edit))?;
+    for set in c.sets.iter().filter(|s| !s.items.is_empty()) {
+        if set.form != Form::Batch {
+            writeln!(out, "### {}\n", set.heading)?;
         }
-        writeln!(out, "\nThen raise the zone's SOA serial and reload the name servers.\n")?;
-    }
-    if !c.azure.is_empty() {
-        writeln!(out, "### Azure DNS\n")?;
-        for e in &c.azure {
-            writeln!(out, "- {}: {}\n\n  ```sh\n  {}\n  ```", cell(&e.record_set), e.edit, e.command)?;
+        for change in &set.items {
+            match change {
+                Change::Batch(b) => {
+                    writeln!(out, "### {} {} ({} {}, account {})\n", b.service, b.zone, b.zone_noun, b.hosted_zone_id, b.account)?;
+                    writeln!(out, "Save the batch as `{}`, then run:\n\n```sh\n{}\n```\n", b.file, b.command)?;
+                    writeln!(out, "```json\n{}\n```\n", serde_json::to_string_pretty(&b.batch).unwrap_or_default())?;
+                }
+                Change::Line(e) => writeln!(out, "- `{}:{}`: {}", e.file, e.line, cell(&e.edit))?,
+                Change::Edit(e) => writeln!(out, "- {}: {}\n\n  ```sh\n  {}\n  ```", cell(&e.record_set), e.edit, e.command)?,
+            }
         }
-        writeln!(out)?;
+        match (set.form, set.then) {
+            (Form::Batch, _) => {}
+            (_, "") => writeln!(out)?,
+            (_, then) => writeln!(out, "\n{then}\n")?,
+        }
     }
     for h in &c.by_hand {
         writeln!(out, "- by hand: {}", cell(h))?;
@@ -447,7 +439,7 @@ mod tests {
             record_name: name.into(),
             record_type: if target.parse::<std::net::IpAddr>().is_ok() { "A" } else { "CNAME" }.into(),
             set_id: String::new(),
-            target: target.into(),
+            target: crate::rows::target_of(target),
             zone: "acme.example".into(),
             source: "zones".into(),
             account: "acme.zone".into(),
@@ -457,8 +449,8 @@ mod tests {
             reason: String::new(),
             probe_verdict: crate::probe::Verdict::NotProbed,
             probe_detail: String::new(),
-            first_seen: String::new(),
-            location: "acme.zone:3".into(),
+            first_seen: Default::default(),
+            location: Some(dangle_model::Location::Line { file: "acme.zone".into(), line: 3 }),
             ttl: 300,
             owner: String::new(),
             probes: vec![],

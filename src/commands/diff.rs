@@ -138,9 +138,9 @@ impl Comparer {
 
 /// [`Comparer`] over two runs' rows in memory.
 pub fn compare(old: &[ReportRow], new: &[ReportRow]) -> Vec<Entry> {
-    let before: BTreeMap<_, &ReportRow> = old.iter().map(|r| (r.key_ref(), r)).collect();
-    let after: BTreeMap<_, &ReportRow> = new.iter().map(|r| (r.key_ref(), r)).collect();
-    let mut keys: Vec<_> = before.keys().chain(after.keys()).copied().collect();
+    let before: BTreeMap<_, &ReportRow> = old.iter().map(|r| (r.key(), r)).collect();
+    let after: BTreeMap<_, &ReportRow> = new.iter().map(|r| (r.key(), r)).collect();
+    let mut keys: Vec<_> = before.keys().chain(after.keys()).cloned().collect();
     keys.sort_unstable();
     keys.dedup();
     let mut c = Comparer::default();
@@ -171,7 +171,7 @@ fn pair_moved_targets(out: &mut Vec<Pending>) {
         let Some(j) = gone.get_mut(&record(&out[i].entry)).and_then(|v| if v.is_empty() { None } else { Some(v.remove(0)) }) else { continue };
         let (Some(o), Some(n)) = (out[j].row.as_ref(), out[i].row.as_ref()) else { continue };
         let mut e = entry(Change::Changed, Some(o), Some(n));
-        e.old_target = o.target.clone();
+        e.old_target = o.target_text();
         out[i].entry = e;
         drop.push(j);
     }
@@ -194,9 +194,9 @@ fn entry(change: Change, o: Option<&ReportRow>, n: Option<&ReportRow>) -> Entry 
     Entry {
         change,
         record_name: base.record_name.clone(),
-        record_type: base.record_type.clone(),
+        record_type: base.record_type.to_string(),
         set_id: base.set_id.clone(),
-        target: base.target.clone(),
+        target: base.target_text(),
         old_target: String::new(),
         zone: base.zone.clone(),
         source: base.source.clone(),
@@ -379,7 +379,7 @@ mod tests {
             record_name: "app.example.com".into(),
             record_type: "A".into(),
             set_id: String::new(),
-            target: "198.51.100.7".into(),
+            target: crate::rows::target_of("198.51.100.7"),
             zone: "example.com".into(),
             source: "zones".into(),
             account: String::new(),
@@ -390,7 +390,7 @@ mod tests {
             probe_verdict: Verdict::parse(probe).unwrap(),
             probe_detail: String::new(),
             first_seen: "2026-11-29T00:00:00Z".into(),
-            location: String::new(),
+            location: None,
             ttl: 300,
             owner: String::new(),
             probes: vec![],
@@ -399,7 +399,7 @@ mod tests {
     }
 
     fn at(target: &str, status: &str, severity: &str, reason: &str) -> ReportRow {
-        ReportRow { target: target.into(), status: Status::parse(status).unwrap(), reason: reason.into(), ..row(severity, "not_probed") }
+        ReportRow { target: crate::rows::target_of(target), status: Status::parse(status).unwrap(), reason: reason.into(), ..row(severity, "not_probed") }
     }
 
     #[test]

@@ -103,7 +103,7 @@ pub fn run(args: &ReactArgs) -> anyhow::Result<Outcome> {
     if let Some(prev) = store.latest_run()? {
         let mut rows = HashMap::new();
         store.each_row(prev, Which::Findings, |r| {
-            rows.insert(finding_key(&r.source, &r.account, &r.zone, &r.record_name, &r.record_type, &r.set_id, &r.target), (r.status, r.probe_verdict, r.probe_detail));
+            rows.insert(finding_key(&r.source, &r.account, &r.zone, &r.record_name, r.record_type.as_str(), &r.set_id, &r.target_text()), (r.status, r.probe_verdict, r.probe_detail));
             Ok::<_, anyhow::Error>(())
         })?;
         j.changed_since = Some(Before { run: prev, rows });

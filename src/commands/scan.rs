@@ -288,6 +288,7 @@ pub(crate) fn judge_into(
         tracing::info!(%verdict, rows = n, "probed");
     }
     let t = std::time::Instant::now();
+    let kinds = crate::store::kinds(&judgements, &probed, &claims);
     let input = RunInput {
         explain: &inputs.explainer(),
         started_at: started,
@@ -295,8 +296,10 @@ pub(crate) fn judge_into(
         snapshot: ranges.snapshot().to_string(),
         records: &inv.records,
         judgements: &judgements,
+        kinds: &kinds,
         assets: &inv.assets,
         gaps: &inv.gaps,
+        providers: &inv.providers,
         probed: &probed,
         stale_days: i64::from(cfg.stale_days),
         probing: probe,
@@ -547,8 +550,8 @@ pub fn print_report(src: &dyn Source, report: &Report, format: FormatArg, thresh
                             r.severity.to_string(),
                             r.status.to_string(),
                             if r.set_id.is_empty() { r.record_name.clone() } else { format!("{} ({})", r.record_name, r.set_id) },
-                            r.record_type.clone(),
-                            r.target.clone(),
+                            r.record_type.to_string(),
+                            r.target_text(),
                         ];
                         if probed {
                             row.push(r.probe_verdict.to_string());

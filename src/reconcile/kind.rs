@@ -122,13 +122,13 @@ impl Kind {
 
     /// The kind of a row stored before kinds were (schema 4): from what the row holds, the reason's
     /// leaf read back from its first words where it tells.
-    pub fn guess(status: Status, claimable: Claimable, verdict: Verdict, rtype: &str, reason: &str) -> Self {
+    pub fn guess(status: Status, claimable: Claimable, verdict: Verdict, rtype: &dangle_model::RecordType, reason: &str) -> Self {
         let leaf = reason.rsplit("via ").next().unwrap_or(reason).split(": ").last().unwrap_or(reason);
         match status {
             Status::Dangling if verdict != Verdict::Foreign => {
                 if reason.starts_with("CNAME loop") || reason.contains("too deep") {
                     Self::BrokenChain
-                } else if rtype.eq_ignore_ascii_case("NS") {
+                } else if *rtype == dangle_model::RecordType::Ns {
                     Self::DanglingDelegation
                 } else if leaf.contains("does not exist in our zone") || leaf.contains("has no address") {
                     Self::MissingName

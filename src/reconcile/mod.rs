@@ -29,7 +29,7 @@ mod walk;
 
 pub use history::{Former, History};
 pub use kind::Kind;
-pub use vocabulary::{carries_https, record_status, severity, why_not_probed, ClaimEvidence, ClaimSource, Confidence, Severity, Status};
+pub use vocabulary::{carries_https, record_status, severity, ClaimEvidence, ClaimSource, Confidence, Severity, Status};
 use history::{asset_key, key_space, KeySpace};
 use scope::{ScopeInfo, ScopeKey};
 use walk::Walker;

@@ -189,26 +189,12 @@ impl fmt::Display for Confidence {
     }
 }
 
-/// Does a record of this type (its name as written: `A`, `CNAME`, `ALIAS` …) lead to an HTTPS endpoint?
-pub fn carries_https(rtype: &str) -> bool {
-    ["A", "AAAA", "CNAME", "ALIAS", "ANAME"].iter().any(|t| t.eq_ignore_ascii_case(rtype))
-}
-
-/// Why a scan left a finding `not_probed`, for the reports (empty for rows that are no finding, which
-/// are never probed, and when nothing ruled a probe out). `probing`: whether the run probed at all
-/// (None: a run stored before dangle kept that).
-pub fn why_not_probed(status: Status, rtype: &str, target: &str, probing: Option<bool>) -> &'static str {
-    if !status.is_finding() {
-        ""
-    } else if probing == Some(false) {
-        "not probed: probing was off for this run"
-    } else if !matches!(status, Status::Dangling | Status::Unverified) {
-        "not probed: only dangling and unverified rows are"
-    } else if !carries_https(rtype) {
-        "not probed: no HTTPS endpoint behind this record type"
-    } else if target.is_empty() || target.contains('/') {
-        "not probed: no address or name to dial"
-    } else {
-        ""
+/// Does a record of this type (`A`, `CNAME`, `ALIAS` …) lead to an HTTPS endpoint?
+pub fn carries_https(rtype: &dangle_model::RecordType) -> bool {
+    use dangle_model::RecordType as T;
+    match rtype {
+        T::A | T::Aaaa | T::Cname => true,
+        T::Other(t) => ["ALIAS", "ANAME"].iter().any(|a| a.eq_ignore_ascii_case(t)),
+        _ => false,
     }
 }

@@ -157,9 +157,9 @@ impl Report {
             b.severity
                 .cmp(&a.severity)
                 .then_with(|| a.record_name.cmp(&b.record_name))
-                .then_with(|| a.record_type.cmp(&b.record_type))
+                .then_with(|| a.record_type.as_str().cmp(b.record_type.as_str()))
                 .then_with(|| a.set_id.cmp(&b.set_id))
-                .then_with(|| a.target.cmp(&b.target))
+                .then_with(|| a.target_text().cmp(&b.target_text()))
         });
         Self { run, findings: Findings::Rows(findings), counts, gaps, named_probes, history: Vec::new(), name_findings: Vec::new() }
     }
@@ -198,10 +198,9 @@ impl Report {
 
     /// findings.csv (the records.csv columns, findings only, in report order).
     pub fn write_findings_csv(&self, src: &dyn Source, w: impl Write) -> anyhow::Result<()> {
-        let mut c = csv::Writer::from_writer(w);
-        c.write_record(RECORD_COLUMNS)?;
-        self.each_finding(src, &mut |r| Ok(write_row(&mut c, r)?))?;
-        c.flush()?;
+        let mut c = RowsCsv::new(w)?;
+        self.each_finding(src, &mut |r| Ok(c.row(r)?))?;
+        c.into_inner()?.flush()?;
         Ok(())
     }
 
@@ -262,35 +261,33 @@ impl Report {
             w.flush()?;
             w.get_ref().sync_all()
         };
-        let mut records = csv::Writer::from_writer(open("records.csv")?);
-        records.write_record(RECORD_COLUMNS)?;
+        let mut records = RowsCsv::new(open("records.csv")?)?;
         let mut assets = csv::Writer::from_writer(open("assets.csv")?);
         assets.write_record(ASSET_COLUMNS)?;
         let json = self.stream_json(
             src,
             open("report.json")?,
-            &mut |r| Ok(write_row(&mut records, r)?),
+            &mut |r| Ok(records.row(r)?),
             &mut |a| Ok(write_fields(&mut assets, [&a.kind, &a.id, &a.source, &a.account, &a.region, &a.ips, &a.hosts])?),
         )?;
         finish(json)?;
-        finish(records.into_inner().map_err(|e| e.into_error())?)?;
+        finish(records.into_inner()?)?;
         finish(assets.into_inner().map_err(|e| e.into_error())?)?;
         let mut w = open("gaps.csv")?;
         self.write_gaps_csv(&mut w)?;
         finish(w)?;
         // findings.csv and report.md's table: one pass over the findings feeds both.
-        let mut findings = csv::Writer::from_writer(open("findings.csv")?);
-        findings.write_record(RECORD_COLUMNS)?;
+        let mut findings = RowsCsv::new(open("findings.csv")?)?;
         let mut md = open("report.md")?;
         self.markdown_head(&mut md)?;
         let mut kinds = Kinds::default();
         self.each_finding(src, &mut |r| {
-            write_row(&mut findings, r)?;
+            findings.row(r)?;
             kinds.add(r.kind);
             Ok(self.markdown_row(&mut md, r)?)
         })?;
         kinds.markdown(&mut md)?;
-        finish(findings.into_inner().map_err(|e| e.into_error())?)?;
+        finish(findings.into_inner()?)?;
         finish(md)?;
         let mut w = open("report.sarif")?;
         self.write_sarif(src, &mut w)?;
@@ -341,10 +338,9 @@ impl Report {
 
     /// Every row of the run as records.csv, streamed from `src`.
     pub fn write_records_csv(&self, src: &dyn Source, w: impl Write) -> anyhow::Result<()> {
-        let mut c = csv::Writer::from_writer(w);
-        c.write_record(RECORD_COLUMNS)?;
-        src.each_row(Which::All, &mut |r| Ok(write_row(&mut c, r)?))?;
-        c.flush()?;
+        let mut c = RowsCsv::new(w)?;
+        src.each_row(Which::All, &mut |r| Ok(c.row(r)?))?;
+        c.into_inner()?.flush()?;
         Ok(())
     }
 
@@ -452,7 +448,6 @@ impl Report {
     fn markdown_row(&self, o: &mut dyn Write, r: &ReportRow) -> std::io::Result<()> {
         let name = if r.set_id.is_empty() { cell(&r.record_name) } else { cell(&format!("{} ({})", r.record_name, r.set_id)) };
         let probe = if self.probed() { format!(" {} |", r.probe_verdict) } else { String::new() };
-        let day = |s: &str| s.get(..10).unwrap_or(s).to_string();
         let age = r.age_days.map(|d| format!(" ({d} d)")).unwrap_or_default();
         let stale = if r.stale { " — stale" } else { "" };
         writeln!(
@@ -463,13 +458,13 @@ impl Report {
             r.status,
             name,
             r.record_type,
-            cell(&r.target),
+            cell(&r.target_text()),
             r.claimable,
             cell(&r.reason),
             cell(&r.place()),
-            day(&r.first_seen),
-            day(&r.dangling_since),
-            day(&r.last_changed),
+            r.first_seen.day(),
+            r.dangling_since.day(),
+            r.last_changed.day(),
         )
     }
 }
@@ -533,16 +528,39 @@ pub fn write_fields<W: Write, S: AsRef<str>>(c: &mut csv::Writer<W>, fields: imp
     c.write_record(std::iter::empty::<&[u8]>())
 }
 
-/// One row with the records.csv columns.
-fn write_row<W: Write>(c: &mut csv::Writer<W>, r: &ReportRow) -> csv::Result<()> {
-    {
-        let age = r.age_days.map(|d| d.to_string()).unwrap_or_default();
+/// records.csv / findings.csv: the header, then one line per row (its text fields formatted into
+/// buffers kept between rows: a million rows cost no allocation each).
+struct RowsCsv<W: Write> {
+    c: csv::Writer<W>,
+    target: String,
+    location: String,
+    age: String,
+}
+
+impl<W: Write> RowsCsv<W> {
+    fn new(w: W) -> csv::Result<Self> {
+        let mut c = csv::Writer::from_writer(w);
+        c.write_record(RECORD_COLUMNS)?;
+        Ok(Self { c, target: String::new(), location: String::new(), age: String::new() })
+    }
+
+    fn row(&mut self, r: &ReportRow) -> csv::Result<()> {
+        use std::fmt::Write as _;
+        let shown = |to: &mut String, v: Option<&dyn std::fmt::Display>| {
+            to.clear();
+            if let Some(v) = v {
+                let _ = write!(to, "{v}");
+            }
+        };
+        shown(&mut self.target, r.target.as_ref().map(|t| t as &dyn std::fmt::Display));
+        shown(&mut self.location, r.location.as_ref().map(|l| l as &dyn std::fmt::Display));
+        shown(&mut self.age, r.age_days.as_ref().map(|d| d as &dyn std::fmt::Display));
         let stale = if r.stale { "true" } else { "false" };
-        write_fields::<_, &str>(c, [
+        write_fields::<_, &str>(&mut self.c, [
             &r.record_name,
-            &r.record_type,
+            r.record_type.as_str(),
             &r.set_id,
-            &r.target,
+            &self.target,
             &r.zone,
             &r.source,
             &r.account,
@@ -556,11 +574,15 @@ fn write_row<W: Write>(c: &mut csv::Writer<W>, r: &ReportRow) -> csv::Result<()>
             r.confidence.as_str(),
             &r.dangling_since,
             &r.last_changed,
-            &age,
-            &r.location,
+            &self.age,
+            &self.location,
             stale,
             r.kind.as_str(),
         ])
+    }
+
+    fn into_inner(self) -> std::io::Result<W> {
+        self.c.into_inner().map_err(|e| e.into_error())
     }
 }
 

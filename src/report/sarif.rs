@@ -11,6 +11,7 @@ use serde_json::json;
 use super::{Report, Source};
 use crate::reconcile::{Kind, Severity};
 use crate::rows::ReportRow;
+use dangle_model::Location;
 
 /// The most results a log carries, the worst first: GitHub code scanning refuses a run with more
 /// (and a million-row estate's SARIF would be half a gigabyte). `runs[0].properties.results_omitted`
@@ -133,11 +134,10 @@ fn name_result(c: &crate::store::NameFinding) -> serde_json::Value {
     })
 }
 
-/// The file and line of a zone-file location (`zones/example.com.zone:22`).
-fn file_line(location: &str) -> Option<(&str, u64)> {
-    let (file, line) = location.rsplit_once(':')?;
-    let line: u64 = line.parse().ok().filter(|l| *l > 0)?;
-    (!file.is_empty() && !file.contains("://")).then_some((file, line))
+/// The file and line of a record that is a line of a zone file (`zones/example.com.zone:22`).
+fn file_line(location: Option<&Location>) -> Option<(&str, u32)> {
+    let Some(Location::Line { file, line }) = location else { return None };
+    (*line > 0 && !file.is_empty() && !file.contains("://")).then_some((file, *line))
 }
 
 /// `s` as a relative URI path segment (unreserved characters kept, the rest percent-encoded).
@@ -155,16 +155,16 @@ fn segment(s: &str) -> String {
 
 /// A stable identity for a finding across runs (what GitHub matches alerts by).
 fn fingerprint(r: &ReportRow) -> String {
-    let (a, b, c, d, e, f, g) = r.key_ref();
+    let (a, b, c, d, e, f, g) = r.key();
     // Each part ends with 0xff (a byte no UTF-8 text holds), so parts cannot run into each other.
-    let h = crate::store::stable_hash([a, b, c, d, e, f, g].into_iter().flat_map(|p| [p.as_bytes(), &[0xff][..]]));
+    let h = crate::store::stable_hash([&a, &b, &c, &d, &e, &f, &g].into_iter().flat_map(|p| [p.as_bytes(), &[0xff][..]]));
     format!("{h:016x}")
 }
 
 fn result(r: &ReportRow) -> serde_json::Value {
     let name = if r.set_id.is_empty() { r.record_name.clone() } else { format!("{} ({})", r.record_name, r.set_id) };
-    let arrow = if r.target.is_empty() { String::new() } else { format!(" → {}", r.target) };
-    let physical = match file_line(&r.location) {
+    let arrow = r.target.as_ref().map(|t| format!(" → {t}")).unwrap_or_default();
+    let physical = match file_line(r.location.as_ref()) {
         Some((file, line)) => json!({ "artifactLocation": { "uri": file.replace('\\', "/") }, "region": { "startLine": line } }),
         // A record in a cloud zone: the zone as its own artifact (source / account / zone).
         None => json!({ "artifactLocation": { "uri": format!("dns/{}/{}/{}", segment(&r.source), segment(&r.account), segment(&r.zone)) } }),
@@ -186,7 +186,7 @@ fn result(r: &ReportRow) -> serde_json::Value {
             "status": r.status,
             "confidence": r.confidence,
             "claimable": r.claimable,
-            "target": r.target,
+            "target": r.target_text(),
             "where": r.place(),
             "probe_verdict": r.probe_verdict,
             "probe_detail": r.probe_detail,
@@ -272,9 +272,11 @@ impl Report {
 mod tests {
     #[test]
     fn zone_file_locations_become_file_and_line() {
-        assert_eq!(super::file_line("zones/example.com.zone:22"), Some(("zones/example.com.zone", 22)));
-        assert_eq!(super::file_line("route53 hosted zone Z1"), None);
-        assert_eq!(super::file_line("/subscriptions/x/resourceGroups/y"), None);
+        use dangle_model::Location;
+        let line = Location::Line { file: "zones/example.com.zone".into(), line: 22 };
+        assert_eq!(super::file_line(Some(&line)), Some(("zones/example.com.zone", 22)));
+        assert_eq!(super::file_line(Some(&Location::Place("route53 hosted zone Z1".into()))), None);
+        assert_eq!(super::file_line(Some(&Location::Place("/subscriptions/x/resourceGroups/y".into()))), None);
         assert_eq!(super::segment("acme corp/z"), "acme%20corp%2Fz");
         assert_eq!(super::pascal("dangling-address"), "DanglingAddress");
     }

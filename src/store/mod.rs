@@ -40,7 +40,7 @@ pub use outbox::Pending;
 pub use prune::Pruned;
 pub use shards::{ShardInput, ShardInventory, ShardMeta};
 pub use probes::{EvidenceJson, NamedProbe, Probes, RowProbe};
-pub use write::{FirstSeen, RecordDates, RunInput, RunWriter};
+pub use write::{kinds, FirstSeen, RecordDates, RunInput, RunWriter};
 use schema::Schema;
 
 #[derive(Debug, thiserror::Error)]

@@ -6,9 +6,9 @@ use super::db::{self, vals, DbError, Row};
 use super::encode::{codes, evidence_value, parse_findings};
 use super::schema::Schema;
 use super::{claims, NameFinding, Store, StoreError};
-use crate::reconcile::{Confidence, Kind};
-use crate::rows::{Ages, AssetRow, GapRow, NamedProbeRow, ReportRow, RowCounts, RunMeta, RunPoint, Which};
-use dangle_model::Verdict;
+use crate::reconcile::Kind;
+use crate::rows::{target_of, AssetRow, Facts, GapRow, NamedProbeRow, ReportRow, RowCounts, RunMeta, RunPoint, Timestamp, Which};
+use dangle_model::{Location, RecordType};
 
 impl Store {
     /// The provider's change spec of the record a row of the latest sighting belongs to
@@ -21,7 +21,7 @@ impl Store {
             .one(
                 "SELECT s.spec FROM record_specs s JOIN records c ON c.id = s.record_id JOIN zones z ON z.id = c.zone_id
                  WHERE z.source = ?1 AND z.account = ?2 AND z.zone = ?3 AND c.name = ?4 AND c.rtype = ?5 AND c.set_id = ?6",
-                vals![&r.source, &r.account, &r.zone, &r.record_name, &r.record_type, &r.set_id],
+                vals![&r.source, &r.account, &r.zone, &r.record_name, r.record_type.as_str(), &r.set_id],
                 |row| row.string(0),
             )
             .map_err(self.err())
@@ -44,6 +44,15 @@ impl Store {
             out.push(RunPoint { run, started_at, by_severity });
         }
         Ok(out)
+    }
+
+    /// The providers of a run, as (name, config type), in config order (none for a run stored before
+    /// dangle kept them).
+    pub fn run_providers(&self, run: i64) -> Result<Vec<(String, String)>, StoreError> {
+        if !self.schema.run_providers {
+            return Ok(Vec::new());
+        }
+        self.per_run("SELECT name, kind FROM run_providers WHERE run_id = ?1 ORDER BY seq", run, |r| Ok((r.string(0)?, r.string(1)?)))
     }
 
     pub fn latest_run(&self) -> Result<Option<i64>, StoreError> {
@@ -169,11 +178,11 @@ impl Store {
             Which::All => "",
             Which::Findings => "AND w.status >= 2",
         };
-        let Schema { row_location: location, row_claim: claim, row_ct: ct, row_ages: ages, age_joins, .. } = self.schema;
+        let Schema { row_location: location, row_claim: claim, row_ct: ct, row_ages: ages, age_joins, line_location, .. } = self.schema;
         format!(
             "SELECT c.name, c.rtype, c.set_id, w.target, z.zone, z.source, z.account, w.status, w.severity, w.claimable, w.reason,
                     w.probe_verdict, w.probe_detail, f.started_at, {location}, w.ttl, a.kind, a.asset_id, w.seq,
-                    rr.started_at, {ages}, {claim}, {ct}
+                    rr.started_at, {ages}, {claim}, {ct}, {line_location}
              FROM rows w JOIN records c ON c.id = w.record_id JOIN zones z ON z.id = c.zone_id
              JOIN runs f ON f.id = c.first_run JOIN runs rr ON rr.id = w.run_id {age_joins}
              LEFT JOIN assets a ON a.id = w.owner
@@ -210,7 +219,7 @@ impl Store {
                     },
                 };
                 while let Some(n) = self.read(c)? {
-                    if n.key_ref() != row.key_ref() {
+                    if n.key_cmp(&row).is_ne() {
                         self.ahead = Some(n);
                         break;
                     }
@@ -255,7 +264,7 @@ impl Store {
                         call(None, Some(n))?;
                         y = sb.next_key(b)?;
                     }
-                    (Some(o), Some(n)) => match o.key_ref().cmp(&n.key_ref()) {
+                    (Some(o), Some(n)) => match o.key_cmp(&n) {
                         std::cmp::Ordering::Less => {
                             call(Some(o), None)?;
                             x = sa.next_key(a)?;
@@ -280,26 +289,20 @@ impl Store {
 
     /// One row of the query in [`Store::each_row`], with its `seq`.
     fn report_row(r: &dyn Row) -> db::Result<(i64, ReportRow)> {
-        let kind = r.opt_string(16)?;
-        let id = r.opt_string(17)?;
         let status = codes::status(r.i64(7)?).map_err(|e| e.at(7))?;
         let probe_verdict = codes::verdict(r.str(11)?).map_err(|e| e.at(11))?;
-        let first_seen = r.string(13)?;
-        let run_started = r.string(19)?;
-        let last_changed = r.opt_string(20)?.unwrap_or_default();
-        let ages = Ages::of(status, &run_started, &first_seen, &last_changed, r.opt_i64(22)?);
         let claimable = codes::claimable(r.i64(9)?).map_err(|e| e.at(9))?;
-        let claim = claims::claim_of(r.opt_i64(25)?);
-        let issued_since = r.opt_i64(26)?.is_some_and(|n| n > 0);
-        let finding = match r.opt_i64(24)? {
+        let record_type: RecordType = r.str(1)?.parse().unwrap_or_else(|e| match e {});
+        let kind = match r.opt_i64(24)? {
             Some(c) => codes::kind(c).map_err(|e| e.at(24))?,
-            None => Kind::guess(status, claimable, probe_verdict, r.str(1)?, r.str(10)?),
+            None => Kind::guess(status, claimable, probe_verdict, &record_type, r.str(10)?),
         };
-        let row = ReportRow {
+        let line = r.i64(27)? != 0;
+        let mut row = ReportRow {
             record_name: r.string(0)?,
-            record_type: r.string(1)?,
+            record_type,
             set_id: r.string(2)?,
-            target: r.string(3)?,
+            target: target_of(r.str(3)?),
             zone: r.string(4)?,
             source: r.string(5)?,
             account: r.string(6)?,
@@ -308,26 +311,27 @@ impl Store {
             claimable,
             reason: r.string(10)?,
             probe_verdict,
-            probe_detail: match (probe_verdict, r.string(12)?) {
-                // A row the scan chose not to probe says why (a probe the prober declined says so itself).
-                (Verdict::NotProbed, d) if d.is_empty() => crate::reconcile::why_not_probed(status, r.str(1)?, r.str(3)?, r.bool(23)?).to_string(),
-                (_, d) => d,
-            },
-            first_seen,
-            location: r.opt_string(14)?.unwrap_or_default(),
-            confidence: Confidence::of(status, probe_verdict, claim, issued_since),
-            dangling_since: r.opt_string(21)?.unwrap_or_default(),
-            last_changed,
-            age_days: ages.age_days,
-            stale: ages.stale,
-            kind: finding,
+            probe_detail: r.string(12)?,
+            first_seen: Timestamp::new(r.string(13)?),
+            location: r.text(14)?.filter(|l| !l.is_empty()).map(|l| Location::decode(l, line)),
+            dangling_since: Timestamp::new(r.opt_string(21)?.unwrap_or_default()),
+            last_changed: Timestamp::new(r.opt_string(20)?.unwrap_or_default()),
+            kind,
             ttl: u32::try_from(r.i64(15)?).unwrap_or(u32::MAX),
-            owner: match (kind, id) {
+            owner: match (r.text(16)?, r.text(17)?) {
                 (Some(k), Some(i)) => format!("{k} {i}"),
                 _ => String::new(),
             },
-            probes: Vec::new(),
+            ..ReportRow::empty()
         };
+        let facts = Facts {
+            run_started: r.str(19)?,
+            stale_days: r.opt_i64(22)?,
+            probing: r.bool(23)?,
+            claim: claims::claim_of(r.opt_i64(25)?),
+            issued_since: r.opt_i64(26)?.is_some_and(|n| n > 0),
+        };
+        row.derive(&facts);
         Ok((r.i64(18)?, row))
     }
 
@@ -351,11 +355,7 @@ impl Store {
             },
         )?;
         for (status, severity, verdict, claim, ct, n) in groups {
-            c.by_status[status as usize] += n;
-            if status.is_finding() {
-                c.by_severity[severity as usize] += n;
-                c.by_confidence[severity as usize][Confidence::of(status, verdict, claim, ct) as usize] += n;
-            }
+            c.add(status, severity, verdict, claim, ct, n);
         }
         c.probed = self
             .db

@@ -1,7 +1,7 @@
 //! The schema: the migrations that build a store on either engine, one after another, and what each
 //! later migration added, decided once per open as the SQL a read uses ([`Schema`]).
 
-use super::db::{self, vals, DbError, Dialect};
+use super::db::{self, vals, DbError, Dialect, Engine, Load};
 use super::{sightings, Store, StoreError};
 
 pub(super) const MIGRATIONS: &[&str] = &[r#"
@@ -274,7 +274,26 @@ ALTER TABLE records ADD COLUMN seen_latest INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE assets ADD COLUMN seen_latest INTEGER NOT NULL DEFAULT 0;
 UPDATE records SET seen_latest = 1 WHERE last_run = (SELECT MAX(id) FROM runs);
 UPDATE assets SET seen_latest = 1 WHERE last_run = (SELECT MAX(id) FROM runs);
+"#, r#"
+-- 1 when a record's location is a line of a file (`file:line`), else a place in a provider's console:
+-- a record's source keeps its kind, so one flag per record (and per shard record). Stores written
+-- before get it from the shape of their locations when this migration runs (`backfill_lines`).
+ALTER TABLE records ADD COLUMN line_location INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE shard_records ADD COLUMN line_location INTEGER NOT NULL DEFAULT 0;
+-- Each run's providers, by name and config type: the provider type that writes the change to a
+-- record set of a source (`checklist`).
+CREATE TABLE run_providers (
+    run_id INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
 "#];
+
+/// The schema that flags locations that are lines of files and keeps each run's providers (the
+/// eleventh migration).
+const LINES: i64 = 11;
 
 /// The schema that keeps the latest run's sightings as a flag (the tenth migration).
 const SEEN_LATEST: i64 = 10;
@@ -341,6 +360,10 @@ pub(crate) struct Schema {
     pub shards: bool,
     /// The latest run's sightings are a flag (`seen_latest`), not `last_run`.
     pub seen_latest: bool,
+    /// Whether a record's location is a line of a file (`records.line_location`), else SQL that says no.
+    pub line_location: &'static str,
+    /// Each run's providers (`run_providers`).
+    pub run_providers: bool,
 }
 
 impl Schema {
@@ -374,6 +397,8 @@ impl Schema {
             baselines: version >= BASELINES,
             shards: version >= SHARDS,
             seen_latest: version >= SEEN_LATEST,
+            line_location: at(LINES, "c.line_location", "0"),
+            run_providers: version >= LINES,
         }
     }
 }
@@ -400,6 +425,9 @@ impl Store {
                     tracing::info!(store = %self.path.display(), "upgrading the store: working out each record's age from its history (once)");
                     sightings::backfill_ages(db)?;
                 }
+                if i as i64 + 1 == LINES && version > 0 {
+                    backfill_lines(db)?;
+                }
             }
             if version == 0 && db.dialect() == Dialect::Postgres {
                 // Every run rewrites each seen record's and asset's last sighting: room on each page
@@ -423,4 +451,44 @@ impl Store {
             }
         }
     }
+}
+
+/// Flags the stored locations that are lines of files (the migration to schema 11), by their shape:
+/// `PATH:N`, where PATH is neither a resource id (`/…`) nor a console place (`route53 hosted zone …`);
+/// and names the latest run's providers' types the same way. The one time dangle reads what a
+/// location or a source is from its text: runs written since say it.
+fn backfill_lines(db: &dyn Engine) -> db::Result<()> {
+    let is_line = |l: &str| {
+        !l.starts_with('/') && !l.starts_with("route53 ") && l.rsplit_once(':').is_some_and(|(f, n)| !f.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let records = db.all("SELECT id, location FROM records WHERE location IS NOT NULL", &[], |r| Ok((r.i64(0)?, r.string(1)?)))?;
+    db.load("records", &["line_location", "id"], Load::Update { key: "id" }, &mut |sink| {
+        for (id, _) in records.iter().filter(|(_, l)| is_line(l)) {
+            sink.row(vals![1i64, *id])?;
+        }
+        Ok(())
+    })?;
+    let shard = db.all("SELECT snapshot, seq, location FROM shard_records WHERE location IS NOT NULL", &[], |r| Ok((r.i64(0)?, r.i64(1)?, r.string(2)?)))?;
+    for (snapshot, seq, _) in shard.iter().filter(|(_, _, l)| is_line(l)) {
+        db.execute("UPDATE shard_records SET line_location = 1 WHERE snapshot = ?1 AND seq = ?2", vals![*snapshot, *seq])?;
+    }
+    // The latest run's providers (what `checklist` asks to write changes), by the shape of what each
+    // source left: Route53 change specs, lines of files, Azure resource ids.
+    let Some(latest) = db.int("SELECT MAX(id) FROM runs", &[])? else { return Ok(()) };
+    let sources = db.all(
+        "SELECT z.source, MAX(CASE WHEN s.record_id IS NOT NULL THEN 1 ELSE 0 END), MAX(c.line_location), MIN(c.location) FROM zones z
+         JOIN records c ON c.zone_id = z.id LEFT JOIN record_specs s ON s.record_id = c.id GROUP BY z.source ORDER BY z.source",
+        &[],
+        |r| Ok((r.string(0)?, r.i64(1)?, r.i64(2)?, r.opt_string(3)?)),
+    )?;
+    for (seq, (source, spec, line, location)) in sources.iter().enumerate() {
+        let kind = match (spec, line, location.as_deref()) {
+            (1, _, _) => "aws",
+            (_, 1, _) => "zonefile",
+            (_, _, Some(l)) if l.starts_with("/subscriptions/") => "azure",
+            _ => continue,
+        };
+        db.execute("INSERT INTO run_providers (run_id, seq, name, kind) VALUES (?1, ?2, ?3, ?4)", vals![latest, seq as i64, source.as_str(), kind])?;
+    }
+    Ok(())
 }

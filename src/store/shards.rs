@@ -157,9 +157,9 @@ impl Store {
                 }
                 Ok(())
             })?;
-            let cols = ["snapshot", "seq", "source", "account", "zone", "private", "name", "rtype", "ttl", "set_id", "targets", "location", "spec"];
+            let cols = ["snapshot", "seq", "source", "account", "zone", "private", "name", "rtype", "ttl", "set_id", "targets", "location", "line_location", "spec"];
             db.load("shard_records", &cols, Load::Insert, &mut |sink| {
-                let (mut targets, mut rtype) = (String::new(), String::new());
+                let (mut targets, mut rtype, mut location) = (String::new(), String::new(), String::new());
                 for (seq, r) in input.records.iter().enumerate() {
                     use std::fmt::Write as _;
                     targets.clear();
@@ -168,6 +168,10 @@ impl Store {
                     }
                     rtype.clear();
                     let _ = write!(rtype, "{}", r.rtype);
+                    location.clear();
+                    if let Some(l) = &r.location {
+                        let _ = write!(location, "{l}");
+                    }
                     sink.row(vals![
                         id,
                         seq as i64,
@@ -180,7 +184,8 @@ impl Store {
                         r.ttl,
                         r.set_id.as_deref(),
                         targets.as_str(),
-                        r.location.as_deref(),
+                        r.location.as_ref().map(|_| location.as_str()),
+                        i64::from(r.location.as_ref().is_some_and(dangle_model::Location::is_line)),
                         r.spec.as_deref()
                     ])?;
                 }
@@ -264,7 +269,7 @@ impl Store {
                 .map_err(&e)?;
             self.db
                 .each(
-                    "SELECT source, account, zone, private, name, rtype, ttl, set_id, targets, location, spec FROM shard_records WHERE snapshot = ?1 ORDER BY seq",
+                    "SELECT source, account, zone, private, name, rtype, ttl, set_id, targets, location, spec, line_location FROM shard_records WHERE snapshot = ?1 ORDER BY seq",
                     one,
                     &mut |r: &dyn Row| {
                         let name = |i: usize| -> db::Result<DnsName> {
@@ -272,6 +277,7 @@ impl Store {
                             DnsName::parse(s).map_err(|_| unknown("name", s))
                         };
                         let rtype = r.str(5)?;
+                        let line = r.i64(11)? != 0;
                         let mut targets = dangle_model::Targets::new();
                         for line in r.str(8)?.lines() {
                             targets.push(target(line).ok_or_else(|| unknown("target", line))?);
@@ -286,7 +292,7 @@ impl Store {
                             ttl: u32::try_from(r.i64(6)?).unwrap_or(u32::MAX),
                             set_id: r.text(7)?.map(Arc::from),
                             targets,
-                            location: r.text(9)?.map(Arc::from),
+                            location: r.text(9)?.map(|l| dangle_model::Location::decode(l, line)),
                             spec: r.text(10)?.map(Arc::from),
                         });
                         Ok(())

@@ -166,6 +166,8 @@ pub(super) struct RecordsMatched {
     pub(super) zone_of: Vec<i64>,
     /// Each record's age columns as of this run.
     pub(super) next: Vec<Prior>,
+    /// Each record's location as stored.
+    pub(super) locations: Vec<Option<String>>,
 }
 
 /// Each record's rows of this run folded into a [`RowState`] (the same fold [`backfill_ages`] makes
@@ -215,6 +217,8 @@ pub(super) fn match_records(db: &dyn Engine, run: &RunInput<'_>, run_id: i64) ->
         (zone_of[i], r.name.as_str(), r.rtype.as_str(), r.set_id.as_deref().unwrap_or(""), "")
     };
     let order = key_order(run.records.len(), key);
+    // Each record's location as the store keeps it (text; a line of a file is flagged apart).
+    let locations: Vec<Option<String>> = run.records.iter().map(|r| r.location.as_ref().map(ToString::to_string)).collect();
     let mut m = merge(
         db,
         "SELECT id, zone_id, name, rtype, set_id, '', location, first_run, seen_latest, state, changed_run, dangling_run FROM records
@@ -222,7 +226,7 @@ pub(super) fn match_records(db: &dyn Engine, run: &RunInput<'_>, run_id: i64) ->
         run.records.len(),
         &order,
         key,
-        |i| run.records[i].location.as_deref(),
+        |i| locations[i].as_deref(),
         true,
     )?;
     for &i in &m.new {
@@ -250,13 +254,13 @@ pub(super) fn match_records(db: &dyn Engine, run: &RunInput<'_>, run_id: i64) ->
         k = end;
     }
     let next = (0..run.records.len()).map(|i| states[i].next(m.prior[i], m.first[i], run_id)).collect();
-    Ok(RecordsMatched { m, zone_of, next })
+    Ok(RecordsMatched { m, zone_of, next, locations })
 }
 
 /// Writes the matched records (new ones added, seen ones marked, moved ones located); returns the
 /// stored id of each.
 pub(super) fn insert_records(db: &dyn Engine, run: &RunInput<'_>, run_id: i64, matched: RecordsMatched) -> db::Result<(Vec<i64>, Vec<Prior>)> {
-    let RecordsMatched { mut m, zone_of, next } = matched;
+    let RecordsMatched { mut m, zone_of, next, locations } = matched;
     let none = |run: i64| (run > 0).then_some(run);
     let key = |i: usize| {
         let r = &run.records[i];
@@ -277,7 +281,7 @@ pub(super) fn insert_records(db: &dyn Engine, run: &RunInput<'_>, run_id: i64, m
     }
     db.load(
         "records",
-        &["id", "zone_id", "name", "rtype", "set_id", "location", "first_run", "last_run", "seen_latest", "state", "changed_run", "dangling_run"],
+        &["id", "zone_id", "name", "rtype", "set_id", "location", "line_location", "first_run", "last_run", "seen_latest", "state", "changed_run", "dangling_run"],
         Load::Insert,
         &mut |sink| {
             let mut last: Option<usize> = None;
@@ -294,7 +298,8 @@ pub(super) fn insert_records(db: &dyn Engine, run: &RunInput<'_>, run_id: i64, m
                     r.name.as_str(),
                     r.rtype.as_str(),
                     r.set_id.as_deref().unwrap_or(""),
-                    r.location.as_deref(),
+                    locations[i].as_deref(),
+                    i64::from(r.location.as_ref().is_some_and(dangle_model::Location::is_line)),
                     run_id,
                     run_id,
                     1i64,
@@ -333,13 +338,13 @@ pub(super) fn insert_records(db: &dyn Engine, run: &RunInput<'_>, run_id: i64, m
         })?;
         db.load("records", &["location", "id"], Load::Update { key: "id" }, &mut |sink| {
             for (id, i, _) in &m.moved {
-                sink.row(vals![run.records[*i].location.as_deref(), *id])?;
+                sink.row(vals![locations[*i].as_deref(), *id])?;
             }
             Ok(())
         })?;
         db.load("record_locations", cols, Load::Upsert { key: &["record_id", "run_id"] }, &mut |sink| {
             for (id, i, _) in &m.moved {
-                sink.row(vals![*id, run_id, run.records[*i].location.as_deref().unwrap_or("")])?;
+                sink.row(vals![*id, run_id, locations[*i].as_deref().unwrap_or("")])?;
             }
             Ok(())
         })?;

@@ -1,5 +1,3 @@
-use std::sync::Arc;
-
 use dangle_model::{Asset, AssetKind, DnsName, DnsRecord, RecordType, Target};
 
 use super::schema::MIGRATIONS;
@@ -10,6 +8,11 @@ use dangle_model::Verdict;
 use rusqlite::Connection;
 use crate::reconcile::ranges::Ranges;
 use crate::reconcile::{reconcile, Inputs};
+
+/// A row's location as reports show it.
+fn shown(l: &Option<dangle_model::Location>) -> String {
+    l.as_ref().map(ToString::to_string).unwrap_or_default()
+}
 
 fn rec(name: &str, ip: &str, location: &str) -> DnsRecord {
     DnsRecord {
@@ -22,7 +25,7 @@ fn rec(name: &str, ip: &str, location: &str) -> DnsRecord {
         ttl: 60,
         set_id: None,
         targets: [Target::Ip(ip.parse().unwrap())].into_iter().collect(),
-        location: Some(Arc::from(location)),
+        location: Some(dangle_model::Location::decode(location, true)),
         spec: None,
     }
 }
@@ -52,6 +55,8 @@ fn write(store: &mut Store, started: &str, records: &[DnsRecord], assets: &[Asse
             snapshot: "snap".into(),
             records,
             judgements: &judgements,
+            kinds: &crate::store::kinds(&judgements, &Default::default(), &Default::default()),
+            providers: &[],
             assets,
             gaps: &[],
             probed: &Default::default(),
@@ -186,7 +191,7 @@ fn a_moved_record_keeps_its_identity_and_gets_the_new_location(on: Dialect) {
     write(&mut s, "2026-01-01T00:00:00Z", &[rec("a.example.com", "192.0.2.1", "z.zone:3")], &[]);
     write(&mut s, "2026-01-02T00:00:00Z", &[rec("a.example.com", "192.0.2.1", "z.zone:9")], &[]);
     let rows = s.rows(2).unwrap();
-    assert_eq!(rows[0].location, "z.zone:9");
+    assert_eq!(shown(&rows[0].location), "z.zone:9");
     assert_eq!(rows[0].first_seen, "2026-01-01T00:00:00Z");
     let n = int(&s, "SELECT COUNT(*) FROM records");
     assert_eq!(n, 1);
@@ -253,6 +258,7 @@ fn an_unfinished_run_is_invisible(on: Dialect) {
     let history = s.history().unwrap();
     let inputs = Inputs { records: &records, assets: &[], gaps: &[], covered: &[], providers: &[], ranges: &ranges, history: &history };
     let judgements = reconcile(&inputs);
+    let kinds = crate::store::kinds(&judgements, &Default::default(), &Default::default());
     let input = RunInput {
         explain: &inputs.explainer(),
         started_at: "2026-01-02T00:00:00Z".into(),
@@ -260,6 +266,8 @@ fn an_unfinished_run_is_invisible(on: Dialect) {
         snapshot: "snap".into(),
         records: &records,
         judgements: &judgements,
+        kinds: &kinds,
+        providers: &[],
         assets: &[],
         gaps: &[],
         probed: &Default::default(),
@@ -287,11 +295,11 @@ fn report_run_n_shows_the_locations_run_n_saw(on: Dialect) {
     write(&mut s, "2026-01-01T00:00:00Z", &[rec("a.example.com", "192.0.2.1", "z.zone:3")], &[]);
     write(&mut s, "2026-01-02T00:00:00Z", &[rec("a.example.com", "192.0.2.1", "z.zone:9")], &[]);
     write(&mut s, "2026-01-03T00:00:00Z", &[rec("a.example.com", "192.0.2.1", "z.zone:9")], &[]);
-    assert_eq!(s.rows(1).unwrap()[0].location, "z.zone:3");
-    assert_eq!(s.rows(2).unwrap()[0].location, "z.zone:9");
-    assert_eq!(s.rows(3).unwrap()[0].location, "z.zone:9");
+    assert_eq!(shown(&s.rows(1).unwrap()[0].location), "z.zone:3");
+    assert_eq!(shown(&s.rows(2).unwrap()[0].location), "z.zone:9");
+    assert_eq!(shown(&s.rows(3).unwrap()[0].location), "z.zone:9");
     let ro = Store::open_existing(s.location()).unwrap();
-    assert_eq!(ro.rows(1).unwrap()[0].location, "z.zone:3");
+    assert_eq!(shown(&ro.rows(1).unwrap()[0].location), "z.zone:3");
 }
 
 fn locations_are_kept_per_move_not_per_record(on: Dialect) {
@@ -305,7 +313,7 @@ fn locations_are_kept_per_move_not_per_record(on: Dialect) {
     lost.location = None;
     write(&mut s, "2026-01-02T00:00:00Z", &[lost, b.clone()], &[]);
     write(&mut s, "2026-01-03T00:00:00Z", &[rec("a.example.com", "192.0.2.1", "z.zone:12"), b], &[]);
-    let at = |run: i64, name: &str| s.rows(run).unwrap().into_iter().find(|r| r.record_name == name).unwrap().location;
+    let at = |run: i64, name: &str| s.rows(run).unwrap().into_iter().find(|r| r.record_name == name).unwrap().location.as_ref().map(ToString::to_string).unwrap_or_default();
     // a: where it was, then no location at all, then a new line; b never moved.
     assert_eq!([at(1, "a.example.com"), at(2, "a.example.com"), at(3, "a.example.com")], ["z.zone:3", "", "z.zone:12"]);
     assert_eq!([at(1, "b.example.com"), at(2, "b.example.com"), at(3, "b.example.com")], ["z.zone:4"; 3]);
@@ -339,7 +347,7 @@ fn diffs_walk_two_runs_in_key_order(on: Dialect) {
     write(&mut s, "2026-01-02T00:00:00Z", &two, &[]);
     let mut seen = Vec::new();
     s.merge_rows(Some(1), 2, |o, n| {
-        let side = |r: &Option<ReportRow>| r.as_ref().map(|r| format!("{} {}", r.account, r.target));
+        let side = |r: &Option<ReportRow>| r.as_ref().map(|r| format!("{} {}", r.account, r.target_text()));
         seen.push((side(&o), side(&n)));
         Ok::<_, StoreError>(())
     })
@@ -389,6 +397,8 @@ fn gaps_keep_their_order(on: Dialect) {
             snapshot: "snap".into(),
             records: &[],
             judgements: &[],
+            kinds: &[],
+            providers: &[],
             assets: &[],
             gaps: &gaps,
             probed: &Default::default(),
@@ -467,13 +477,13 @@ fn a_schema_2_store_reads_without_migrating() {
     conn(&s).execute_batch(&format!("DROP TABLE record_locations; {DROP_AGES} PRAGMA user_version = 2;")).unwrap();
     drop(s);
     let ro = Store::open_existing(&d.path().join("s.sqlite")).unwrap();
-    assert_eq!(ro.rows(1).unwrap()[0].location, "z.zone:3");
+    assert_eq!(shown(&ro.rows(1).unwrap()[0].location), "z.zone:3");
     let v: i64 = conn(&ro).pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
     assert_eq!(v, 2, "reading migrated nothing");
     drop(ro);
     // A scan's open migrates it, and the per-run locations start from what the store knew.
     let rw = Store::open(&d.path().join("s.sqlite")).unwrap();
-    assert_eq!(rw.rows(1).unwrap()[0].location, "z.zone:3");
+    assert_eq!(shown(&rw.rows(1).unwrap()[0].location), "z.zone:3");
     assert_eq!(rw.schema.version, MIGRATIONS.len() as i64);
 }
 
@@ -488,7 +498,8 @@ const DROP_AGES: &str = "ALTER TABLE records DROP COLUMN state; ALTER TABLE reco
     DROP TABLE baselines; DROP TABLE name_findings;
     DROP TABLE shards; DROP TABLE shard_snapshots; DROP TABLE shard_providers; DROP TABLE shard_records;
     DROP TABLE shard_assets; DROP TABLE shard_coverage; DROP TABLE shard_gaps;
-    ALTER TABLE records DROP COLUMN seen_latest; ALTER TABLE assets DROP COLUMN seen_latest;";
+    ALTER TABLE records DROP COLUMN seen_latest; ALTER TABLE assets DROP COLUMN seen_latest;
+    ALTER TABLE records DROP COLUMN line_location; DROP TABLE run_providers;";
 
 /// Every table with its columns, in order.
 fn columns(c: &Connection) -> Vec<(String, Vec<String>)> {
@@ -572,6 +583,25 @@ fn upgrading_a_store_works_out_ages_from_its_history() {
 }
 
 #[test]
+fn upgrading_a_store_tells_lines_of_files_and_provider_types_from_what_it_holds() {
+    let (d, mut s) = store();
+    let mut cloud = rec("api.example.com", "192.0.2.9", "route53 hosted zone Z1");
+    cloud.source = "r53".into();
+    cloud.location = Some(dangle_model::Location::Place("route53 hosted zone Z1".into()));
+    cloud.spec = Some("{}".into());
+    write(&mut s, "2026-01-01T00:00:00Z", &[rec("a.example.com", "192.0.2.1", "z.zone:3"), cloud], &[]);
+    // As a schema-10 dangle left it: no flags, no run providers.
+    conn(&s).execute_batch("ALTER TABLE records DROP COLUMN line_location; ALTER TABLE shard_records DROP COLUMN line_location; DROP TABLE run_providers; PRAGMA user_version = 10;").unwrap();
+    drop(s);
+    let s = Store::open(&d.path().join("s.sqlite")).unwrap();
+    let rows = s.rows(1).unwrap();
+    let at = |name: &str| rows.iter().find(|r| r.record_name == name).unwrap().location.clone().unwrap();
+    assert_eq!(at("a.example.com"), dangle_model::Location::Line { file: "z.zone".into(), line: 3 });
+    assert!(!at("api.example.com").is_line());
+    assert_eq!(s.run_providers(1).unwrap(), [("r53".to_string(), "aws".to_string()), ("zones".to_string(), "zonefile".to_string())]);
+}
+
+#[test]
 fn sqlite_errors_are_said_once() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("garbage.sqlite");
@@ -649,6 +679,8 @@ fn last_changed_moves_with_a_foreign_answer_not_with_runs_that_did_not_probe(on:
                 snapshot: "snap".into(),
                 records: &r,
                 judgements: &judgements,
+                kinds: &crate::store::kinds(&judgements, &probed, &Default::default()),
+                providers: &[],
                 assets: &[],
                 gaps: &[],
                 probed: &probed,

@@ -9,7 +9,7 @@ use super::encode::codes::{claimable_code, severity_code, status_code};
 use super::encode::join;
 use super::sightings::{insert_records, match_records, write_assets, Prior, RecordsMatched};
 use super::{now_rfc3339, Baseline, Claims, NameFinding, Probes, RowProbe, Store, StoreError};
-use crate::reconcile::{Explainer, Judgement};
+use crate::reconcile::{Explainer, Judgement, Kind, ProviderInfo};
 use crate::rows::RunMeta;
 use dangle_model::{Asset, CoverageGap, DnsRecord, Verdict};
 
@@ -22,8 +22,12 @@ pub struct RunInput<'a> {
     pub snapshot: String,
     pub records: &'a [DnsRecord],
     pub judgements: &'a [Judgement],
+    /// Each judgement's finding kind ([`Kind::of`]), made once for the store and the reports.
+    pub kinds: &'a [Kind],
     pub assets: &'a [Asset],
     pub gaps: &'a [CoverageGap],
+    /// The providers the records and assets came from (by name and config type).
+    pub providers: &'a [ProviderInfo],
     /// Probe results by judgement (empty when nothing was probed).
     pub probed: &'a Probes,
     /// `--stale-days`: a finding unchanged this many days is flagged stale.
@@ -36,6 +40,16 @@ pub struct RunInput<'a> {
     /// without `[probe] baseline`).
     pub name_findings: &'a [NameFinding],
     pub baselines: &'a [Baseline],
+}
+
+/// Each judgement's finding kind, from what the reconciler, the probes and the claim checks found.
+pub fn kinds(judgements: &[Judgement], probed: &Probes, claims: &Claims) -> Vec<Kind> {
+    let verdict = |seq: usize| if probed.is_empty() { None } else { probed.get(seq) }.map_or(Verdict::NotProbed, |p| p.verdict);
+    judgements
+        .iter()
+        .enumerate()
+        .map(|(seq, j)| Kind::of(j.status, j.claimable, &j.reason, verdict(seq), claims.get(seq).map(super::RowClaim::evidence), claims.issued_since(seq)))
+        .collect()
 }
 
 impl RunInput<'_> {
@@ -111,6 +125,15 @@ impl Store {
             )
             .map_err(w.err())?;
         w.id = id.ok_or_else(|| StoreError::Db { path: w.path.clone(), message: "the new run got no id".into() })?;
+        let run_id = w.id;
+        w.db
+            .load("run_providers", &["run_id", "seq", "name", "kind"], Load::Insert, &mut |sink| {
+                for (seq, p) in run.providers.iter().enumerate() {
+                    sink.row(vals![run_id, seq as i64, &*p.name, &*p.kind])?;
+                }
+                Ok(())
+            })
+            .map_err(w.err())?;
         Ok(w)
     }
 }
@@ -299,7 +322,7 @@ fn write_rows(db: &dyn Engine, run: &RunInput<'_>, run_id: i64, record_ids: &[i6
                 probe.map_or("", |p| p.detail.as_str()),
                 age.and_then(|a| none(a.changed_run)),
                 age.and_then(|a| none(a.dangling_run)),
-                crate::reconcile::Kind::of(j.status, j.claimable, &j.reason, verdict, claim.map(super::RowClaim::evidence), run.claims.issued_since(seq)).code(),
+                run.kinds[seq].code(),
                 claim.map(|c| super::claims::claim_code(c.evidence())),
                 run.claims.ct(seq).map(|c| i64::from(c.issued_since))
             ])?;

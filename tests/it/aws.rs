@@ -62,7 +62,7 @@ async fn scan_out(dir: &Path, config: &str, out: Option<std::path::PathBuf>) -> 
 }
 
 fn by_name(rows: &[ReportRow]) -> HashMap<(String, String), &ReportRow> {
-    rows.iter().map(|r| ((r.record_name.clone(), if r.set_id.is_empty() { r.record_type.clone() } else { r.set_id.clone() }), r)).collect()
+    rows.iter().map(|r| ((r.record_name.clone(), if r.set_id.is_empty() { r.record_type.to_string() } else { r.set_id.clone() }), r)).collect()
 }
 
 #[track_caller]
@@ -504,9 +504,9 @@ async fn checklist_writes_route53_batches_that_apply_as_they_are() {
     let hits = dangle::commands::checklist::checklist(&rows, &assets, &targets).unwrap();
     let names: Vec<&str> = hits.iter().map(|h| h.record_name.as_str()).collect();
     assert!(names.contains(&"follow.decom.test") && !names.contains(&"keep.decom.test"), "{names:?}");
-    let changes = dangle::commands::checklist::changes(&store, &rows, &hits, &targets).unwrap();
-    assert_eq!(changes.route53.len(), 1, "one batch for the one hosted zone");
-    let b = &changes.route53[0];
+    let changes = dangle::commands::checklist::changes(&store, run, &rows, &hits, &targets, &dangle::providers::registry()).unwrap();
+    assert_eq!(changes.of("route53").len(), 1, "one batch for the one hosted zone");
+    let dangle_model::change::Change::Batch(b) = &changes.of("route53")[0] else { panic!("a Route53 change is a batch") };
     assert_eq!(b.hosted_zone_id, z);
     assert!(b.command.starts_with(&format!("aws route53 change-resource-record-sets --hosted-zone-id {z} ")), "{}", b.command);
     let by_name: HashMap<&str, &serde_json::Value> =
@@ -529,7 +529,7 @@ async fn checklist_writes_route53_batches_that_apply_as_they_are() {
     let rows = store.rows(run).unwrap();
     let hits = dangle::commands::checklist::checklist(&rows, &store.assets(run).unwrap(), &targets).unwrap();
     assert!(hits.iter().all(|h| !h.via.is_empty() || h.record_name == "follow.decom.test"), "{hits:#?}");
-    let two: Vec<&str> = rows.iter().filter(|r| r.record_name == "two.decom.test").map(|r| r.target.as_str()).collect();
+    let two: Vec<String> = rows.iter().filter(|r| r.record_name == "two.decom.test").map(|r| r.target_text()).collect();
     assert_eq!(two, [staying.as_str()]);
     assert!(!rows.iter().any(|r| r.record_name == "only.decom.test" || r.record_name == "w.decom.test"));
 }

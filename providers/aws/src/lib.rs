@@ -28,6 +28,7 @@ use tokio::sync::Semaphore;
 
 mod accounts;
 mod assets;
+mod change;
 mod claims;
 mod limit;
 mod route53;

@@ -282,7 +282,7 @@ impl Lister<'_> {
             ttl: rrs.ttl().map(|t| t.clamp(0, u32::MAX as i64) as u32).unwrap_or(60),
             set_id,
             targets,
-            location: Some(location.clone()),
+            location: Some(dangle_model::Location::Place(location.clone())),
             spec: Some(Arc::from(spec(rrs).to_string())),
         });
     }

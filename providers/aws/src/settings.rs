@@ -53,6 +53,11 @@ impl Factory for AwsFactory {
         "aws"
     }
 
+    /// Route53 change batches.
+    fn changes(&self, sets: &[dangle_model::change::SetEdit<'_>], what: &str) -> Option<dangle_model::change::ChangeSet> {
+        Some(crate::change::changes(sets, what))
+    }
+
     fn configure(&self, name: &str, settings: toml::Table, cx: &mut Context) -> Result<Box<dyn Configured>, SettingsError> {
         let s: Settings = registry::settings(settings)?;
         if let Some(t) = s.timeout_secs {

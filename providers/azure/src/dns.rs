@@ -93,7 +93,7 @@ pub fn record(v: &Value, source: &Arc<str>, subscription: &Arc<str>, zone: &DnsN
         ttl,
         set_id: None,
         targets: targets.into_iter().collect(),
-        location: str_at(v, "id").map(Arc::from),
+        location: str_at(v, "id").map(|id| dangle_model::Location::Place(Arc::from(id))),
         spec: None,
     }))
 }

@@ -10,6 +10,7 @@
 mod arm;
 pub mod claims;
 mod certificate;
+mod change;
 pub mod credential;
 mod dns;
 mod resources;
@@ -271,7 +272,7 @@ impl AzureSource {
                 .collect();
             let seen_from = if vnets.is_empty() { "no virtual network linked".to_string() } else { vnets.join(", ") };
             let sets = RecordSets { sub, account, zone: &zone, private: true, service: "privatedns", hides };
-            let seen = |r: &mut dangle_model::DnsRecord| r.location = r.location.take().map(|l| Arc::from(format!("{l} (private: {seen_from})")));
+            let seen = |r: &mut dangle_model::DnsRecord| r.location = r.location.take().map(|l| dangle_model::Location::Place(Arc::from(format!("{l} (private: {seen_from})"))));
             self.record_sets(&sets, &format!("{id}/ALL"), api::PRIVATE_DNS, format!("list record sets of private zone {zone}"), seen, inv).await;
         }
     }

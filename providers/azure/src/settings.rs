@@ -48,6 +48,11 @@ impl Factory for AzureFactory {
         "azure"
     }
 
+    /// Azure CLI edits of the record sets.
+    fn changes(&self, sets: &[dangle_model::change::SetEdit<'_>], _what: &str) -> Option<dangle_model::change::ChangeSet> {
+        Some(crate::change::changes(sets))
+    }
+
     fn configure(&self, name: &str, settings: toml::Table, cx: &mut Context) -> Result<Box<dyn Configured>, SettingsError> {
         let s: Settings = registry::settings(settings)?;
         if let Some(subs) = &s.subscriptions {

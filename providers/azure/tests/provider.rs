@@ -144,7 +144,7 @@ async fn reads_every_page_of_every_subscription_and_a_forbidden_one_is_a_gap() {
     let api = inv.records.iter().find(|r| r.name.as_str() == "api.example.com").unwrap();
     assert_eq!(api.targets.len(), 2);
     assert_eq!(&*api.account, SUB_A);
-    assert!(api.location.as_deref().unwrap().ends_with("/dnsZones/example.com/A/api"), "{:?}", api.location);
+    assert!(api.location.as_ref().unwrap().to_string().ends_with("/dnsZones/example.com/A/api"), "{:?}", api.location);
     let shop = inv.records.iter().find(|r| r.name.as_str() == "shop.example.com").unwrap();
     assert!(matches!(&shop.targets[0], Target::Host(h) if h.as_str() == "gone-shop.azurewebsites.net"), "{:?}", shop.targets);
     let edge = inv.records.iter().find(|r| r.name.as_str() == "edge.example.com").unwrap();

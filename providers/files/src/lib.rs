@@ -333,9 +333,34 @@ struct StaticListConfig {
     disk_path: PathBuf,
 }
 
+/// The lines of zone files that hold the values going: every line of a set that goes whole, else the
+/// lines of the values that go (each set's location is the line it starts at).
+fn zone_file_changes(sets: &[dangle_model::change::SetEdit<'_>]) -> dangle_model::change::ChangeSet {
+    use dangle_model::change::{same_value, Change, ChangeSet, Form, LineEdit};
+    let mut out = ChangeSet::new("zone_files", Form::Line, "Zone files");
+    out.then = "Then raise the zone's SOA serial and reload the name servers.";
+    for (i, set) in sets.iter().enumerate() {
+        let Some(dangle_model::Location::Line { file, line }) = set.location else {
+            out.by_hand.push(i);
+            continue;
+        };
+        let whole = set.whole();
+        for v in set.values.iter().filter(|v| whole || set.going.iter().any(|g| same_value(v, g))) {
+            let record = format!("{} {} {v}", set.name, set.rtype);
+            let edit = format!("delete the line `{record}` (the set starts at line {line})");
+            out.items.push(Change::Line(LineEdit { file: file.to_string(), line: u64::from(*line), record, edit }));
+        }
+    }
+    out
+}
+
 impl Factory for ZoneFileFactory {
     fn kind(&self) -> &'static str {
         "zonefile"
+    }
+    /// The lines to delete.
+    fn changes(&self, sets: &[dangle_model::change::SetEdit<'_>], _what: &str) -> Option<dangle_model::change::ChangeSet> {
+        Some(zone_file_changes(sets))
     }
     fn configure(&self, name: &str, settings: toml::Table, cx: &mut Context) -> Result<Box<dyn Configured>, SettingsError> {
         let s: ZoneFileSettings = registry::settings(settings)?;

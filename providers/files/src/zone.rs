@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use dangle_model::input::{read_file, MAX_DATA_FILE};
-use dangle_model::{excerpt, DnsName, DnsRecord, ProviderError, RecordType, Target};
+use dangle_model::{excerpt, DnsName, DnsRecord, Location, ProviderError, RecordType, Target};
 
 const MAX_INCLUDE_DEPTH: usize = 8;
 const DEFAULT_TTL: u32 = 3600;
@@ -255,18 +255,19 @@ struct Sets {
     source: Arc<str>,
     account: Arc<str>,
     zone: DnsName,
-    /// Reused to build locations.
-    scratch: String,
+    /// The file of the latest location, shared by every record of it.
+    file: Option<Arc<str>>,
 }
 
 impl Sets {
-    /// `file:line`, in one allocation (a million records have a million of them).
-    fn location(&mut self, shown: &str, line: usize) -> Arc<str> {
-        use std::fmt::Write as _;
-        self.scratch.clear();
-        self.scratch.push_str(shown);
-        let _ = write!(self.scratch, ":{line}");
-        Arc::from(self.scratch.as_str())
+    /// Line `line` of `shown`: the file's name is one allocation for all its records (a million
+    /// records have a million locations).
+    fn location(&mut self, shown: &str, line: usize) -> Location {
+        let file = match &self.file {
+            Some(f) if &**f == shown => f.clone(),
+            _ => self.file.insert(Arc::from(shown)).clone(),
+        };
+        Location::Line { file, line: u32::try_from(line).unwrap_or(u32::MAX) }
     }
 
     /// Adds one record's targets to its set (created at `line` of `shown` if new); the lowest TTL wins.
@@ -341,7 +342,7 @@ impl ZoneReader<'_> {
             source: self.source.clone(),
             account,
             zone: zone.clone(),
-            scratch: String::new(),
+            file: None,
         };
         let mut state = State { origin: Some(zone.clone()), read, roots, ..State::default() };
         self.parse_into(self.display_path, self.disk_path, text, &zone, &mut state, &mut sets, 0)?;
@@ -823,7 +824,7 @@ mod tests {
         assert!(find(&recs, "h.example.com", "HTTPS").targets.is_empty());
         find(&recs, "g.example.com", "TYPE65534");
         find(&recs, "deep.sub.example.com", "CNAME");
-        assert_eq!(find(&recs, "www.example.com", "CNAME").location.as_deref(), Some("example.com.zone:8"));
+        assert_eq!(find(&recs, "www.example.com", "CNAME").location.as_ref().map(ToString::to_string).as_deref(), Some("example.com.zone:8"));
     }
 
     #[test]
@@ -1000,7 +1001,7 @@ mod tests {
         let p = dir.path().join("example.com.zone");
         let r = ZoneReader { source: "z".into(), display_path: Path::new("example.com.zone"), disk_path: &p, origin: None, include_roots: &[] };
         let (_, recs) = r.read().unwrap();
-        assert_eq!(find(&recs, "app.example.com", "A").location.as_deref(), Some("hosts.inc:1"));
+        assert_eq!(find(&recs, "app.example.com", "A").location.as_ref().map(ToString::to_string).as_deref(), Some("hosts.inc:1"));
         std::fs::write(dir.path().join("hosts.inc"), "$INCLUDE hosts.inc\n").unwrap();
         assert!(r.read().unwrap_err().to_string().contains("nested deeper"));
     }

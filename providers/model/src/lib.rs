@@ -26,6 +26,7 @@ use std::sync::Arc;
 use ipnet::IpNet;
 use serde::Serialize;
 
+pub mod change;
 pub mod cloud;
 pub mod conformance;
 pub mod errors;
@@ -100,6 +101,20 @@ impl FromStr for RecordType {
     /// reader uses [`RecordType::from_mnemonic`], which refuses names that are not types.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self::from_mnemonic(s).unwrap_or_else(|| Self::Other(s.to_ascii_uppercase().into())))
+    }
+}
+
+impl PartialEq<&str> for RecordType {
+    /// Whether the type is written `text` (in any case).
+    fn eq(&self, text: &&str) -> bool {
+        self.as_str().eq_ignore_ascii_case(text)
+    }
+}
+
+impl From<&str> for RecordType {
+    /// As [`FromStr`]: lenient, anything unknown kept by name.
+    fn from(s: &str) -> Self {
+        s.parse().unwrap_or_else(|e| match e {})
     }
 }
 
@@ -294,12 +309,64 @@ pub struct DnsRecord {
     /// Keeps weighted / latency / geo / failover sets with the same name apart (Route53 SetIdentifier).
     pub set_id: Option<Arc<str>>,
     pub targets: Targets,
-    /// Where a person edits this record: `zones/example.com.zone:14`, a console path, …
-    pub location: Option<Arc<str>>,
+    /// Where a person edits this record: a line of a zone file, a place in a provider's console.
+    pub location: Option<Location>,
     /// The record set as its provider's change API names it, for `checklist` to write the exact
     /// change (Route53: the `ResourceRecordSet` of a `change-resource-record-sets` batch, as JSON).
     #[serde(skip)]
     pub spec: Option<Arc<str>>,
+}
+
+/// Where a person edits a record.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Location {
+    /// A line of a file (a zone file), shown `file:line`.
+    Line { file: Arc<str>, line: u32 },
+    /// A place in a provider's console or API, shown as it is: an Azure record set's resource id,
+    /// `route53 hosted zone Z… (private: vpc-…)`.
+    Place(Arc<str>),
+}
+
+impl Location {
+    /// A location as [`fmt::Display`] writes it, read back: `Line` when `line` says it is one (and the
+    /// text ends in `:N`), else a place.
+    pub fn decode(text: &str, line: bool) -> Self {
+        let at_line = line.then(|| text.rsplit_once(':')).flatten().and_then(|(f, n)| Some((f, n.parse::<u32>().ok()?)));
+        match at_line {
+            Some((file, line)) => Self::Line { file: Arc::from(file), line },
+            None => Self::Place(Arc::from(text)),
+        }
+    }
+
+    /// Whether this is a line of a file.
+    pub fn is_line(&self) -> bool {
+        matches!(self, Self::Line { .. })
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Line { file, line } => write!(f, "{file}:{line}"),
+            Self::Place(p) => f.write_str(p),
+        }
+    }
+}
+
+impl PartialEq<&str> for Location {
+    /// Whether the location is shown as `text`.
+    fn eq(&self, text: &&str) -> bool {
+        match self {
+            Self::Line { file, line } => text.rsplit_once(':').is_some_and(|(f, n)| f == &**file && n.parse() == Ok(*line)),
+            Self::Place(p) => &**p == *text,
+        }
+    }
+}
+
+impl Serialize for Location {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 /// What kind of thing an [`Asset`] is. Serialised in snake case (`elastic_ip`).

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 
+use crate::change::{ChangeSet, SetEdit};
 use crate::{BoxFuture, Provider, ProviderError};
 
 /// A provider type, as the registry lists it.
@@ -16,6 +17,13 @@ pub trait Factory: Send + Sync {
     fn kind(&self) -> &'static str;
     /// Reads one `[[providers]]` table of this type: every key but `type` and `name`.
     fn configure(&self, name: &str, settings: toml::Table, cx: &mut Context) -> Result<Box<dyn Configured>, SettingsError>;
+    /// Writes the changes that take values out of record sets that providers of this type read
+    /// (`dangle checklist`; `what` names the targets). `None`: this type writes no changes, and its sets
+    /// are listed to change by hand.
+    fn changes(&self, sets: &[SetEdit<'_>], what: &str) -> Option<ChangeSet> {
+        let _ = (sets, what);
+        None
+    }
 }
 
 /// A validated provider, not yet started: building it may read credentials or files.

@@ -119,7 +119,7 @@ pub fn names(records: &[DnsRecord], judgements: &[Judgement]) -> Vec<String> {
 /// The name a dangling row's certificates would carry (lower case, no final dot).
 fn name_of(records: &[DnsRecord], j: &Judgement) -> Option<String> {
     let r = &records[j.record as usize];
-    (j.status == Status::Dangling && crate::reconcile::carries_https(r.rtype.as_str())).then(|| r.name.as_str().trim_end_matches('.').to_ascii_lowercase())
+    (j.status == Status::Dangling && crate::reconcile::carries_https(&r.rtype)).then(|| r.name.as_str().trim_end_matches('.').to_ascii_lowercase())
 }
 
 /// Runs the step: `cached` are the store's fresh answers by name, `since` each name's dangling

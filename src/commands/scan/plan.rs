@@ -28,7 +28,7 @@ pub fn sni_for(name: &str) -> String {
 
 /// The host or address a row's target is reached at, if it is something to probe over TLS.
 fn reachable(record: &DnsRecord, target: &Target) -> Option<String> {
-    if !crate::reconcile::carries_https(record.rtype.as_str()) {
+    if !crate::reconcile::carries_https(&record.rtype) {
         return None;
     }
     match target {

@@ -16,7 +16,7 @@ use anyhow::anyhow;
 
 use crate::report::{Report, Source};
 use crate::store::{evidence_value, push_hosts, push_nets, FirstSeen, RecordDates, RunInput};
-use crate::rows::{Ages, AssetRow, GapRow, NamedProbeRow, ReportRow, RowCounts, RunMeta, Which};
+use crate::rows::{AssetRow, Facts, GapRow, NamedProbeRow, ReportRow, RowCounts, RunMeta, Which};
 use dangle_model::Verdict;
 
 pub struct RunView<'a> {
@@ -56,12 +56,8 @@ impl<'a> RunView<'a> {
     fn counts(&self) -> RowCounts {
         let mut c = RowCounts::default();
         for (seq, j) in self.run.judgements.iter().enumerate() {
-            c.by_status[j.status as usize] += 1;
-            if j.status.is_finding() {
-                c.by_severity[j.severity as usize] += 1;
-                let claim = self.run.claims.get(seq).map(crate::store::RowClaim::evidence);
-                c.by_confidence[j.severity as usize][crate::reconcile::Confidence::of(j.status, self.run.verdict(seq), claim, self.run.claims.issued_since(seq)) as usize] += 1;
-            }
+            let claim = self.run.claims.get(seq).map(crate::store::RowClaim::evidence);
+            c.add(j.status, j.severity, self.run.verdict(seq), claim, self.run.claims.issued_since(seq), 1);
             c.probed |= self.run.verdict(seq) != Verdict::NotProbed;
         }
         c
@@ -99,12 +95,9 @@ impl<'a> RunView<'a> {
         let (probe, claim) = (run.probe(seq), run.claims.get(seq));
         run.reason_into(seq, &mut row.reason);
         set(&mut row.record_name, r.name.as_str());
-        set(&mut row.record_type, r.rtype.as_str());
+        row.record_type.clone_from(&r.rtype);
         set(&mut row.set_id, r.set_id.as_deref().unwrap_or_default());
-        row.target.clear();
-        if let Some(t) = j.target(run.records) {
-            let _ = write!(row.target, "{t}");
-        }
+        row.target = j.target(run.records).cloned();
         set(&mut row.zone, r.zone.as_str());
         set(&mut row.source, &r.source);
         set(&mut row.account, &r.account);
@@ -112,20 +105,16 @@ impl<'a> RunView<'a> {
         row.severity = j.severity;
         row.claimable = j.claimable;
         row.probe_verdict = probe.map_or(Verdict::NotProbed, |p| p.verdict);
-        match probe {
-            Some(p) if p.verdict != Verdict::NotProbed || !p.detail.is_empty() => set(&mut row.probe_detail, &p.detail),
-            _ => set(&mut row.probe_detail, crate::reconcile::why_not_probed(j.status, r.rtype.as_str(), &row.target, Some(run.probing))),
+        row.probe_detail.clear();
+        if let Some(p) = probe {
+            row.probe_detail.push_str(&p.detail);
         }
         let dates = &self.records;
-        set(&mut row.first_seen, dates.first_seen.of(j.record as usize));
-        set(&mut row.last_changed, dates.last_changed.of(j.record as usize));
-        set(&mut row.dangling_since, dates.dangling_since.of(j.record as usize));
-        let ages = Ages::of(j.status, &run.started_at, &row.first_seen, &row.last_changed, Some(run.stale_days));
-        row.age_days = ages.age_days;
-        row.stale = ages.stale;
-        row.confidence = crate::reconcile::Confidence::of(j.status, row.probe_verdict, claim.map(crate::store::RowClaim::evidence), run.claims.issued_since(seq));
-        row.kind = crate::reconcile::Kind::of(j.status, j.claimable, &j.reason, row.probe_verdict, claim.map(crate::store::RowClaim::evidence), run.claims.issued_since(seq));
-        set(&mut row.location, r.location.as_deref().unwrap_or_default());
+        row.first_seen.set(dates.first_seen.of(j.record as usize));
+        row.last_changed.set(dates.last_changed.of(j.record as usize));
+        row.dangling_since.set(dates.dangling_since.of(j.record as usize));
+        row.kind = run.kinds[seq];
+        row.location.clone_from(&r.location);
         row.ttl = r.ttl;
         row.owner.clear();
         if let Some(a) = j.owner().map(|o| &run.assets[o as usize]) {
@@ -138,6 +127,14 @@ impl<'a> RunView<'a> {
             ids.dedup();
             row.probes.extend(ids.iter().map(|id| evidence_value(run.probed.evidence[*id as usize].json.clone())));
         }
+        let facts = Facts {
+            run_started: &run.started_at,
+            stale_days: Some(run.stale_days),
+            probing: Some(run.probing),
+            claim: claim.map(crate::store::RowClaim::evidence),
+            issued_since: run.claims.issued_since(seq),
+        };
+        row.derive(&facts);
     }
 
     fn assets_first(&self) -> anyhow::Result<&FirstSeen> {

@@ -33,6 +33,7 @@ pub(super) static TABLE: CloudTable = CloudTable {
     classify: Some(amazonaws),
     dns: Some((ROUTE53, is_route53_server)),
     resource_account: None,
+    resource_key: Some(|id| id.strip_prefix("arn:aws:s3:::").map(|b| (S3, b))),
     verification: &[],
     shared_wildcards: &["*.cloudfront.net", "*.s3.amazonaws.com", "*.elb.amazonaws.com"],
     // EC2 addresses go back to a pool anyone draws from; AMAZON is every service's space at once.

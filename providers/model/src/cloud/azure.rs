@@ -53,6 +53,7 @@ pub(super) static TABLE: CloudTable = CloudTable {
     classify: Some(classify),
     dns: Some((AZURE_DNS, is_azure_dns_server)),
     resource_account: Some(subscription_of),
+    resource_key: None,
     verification: &[(APP_SERVICE, "asuid")],
     shared_wildcards: &["*.azurewebsites.net", "*.blob.core.windows.net", "*.azureedge.net", "*.azurefd.net", "*.trafficmanager.net"],
     ranges: &[("AzureCloud", Yes)],

@@ -175,6 +175,9 @@ pub struct ServiceMatch {
     pub implied_ip: Option<IpAddr>,
 }
 
+/// The keyed service and key a resource id names, if it names one.
+pub type ResourceKey = fn(&str) -> Option<(Service, &str)>;
+
 /// Whether a host is one of a cloud's DNS name servers.
 pub type NameServerTest = fn(&DnsName) -> bool;
 
@@ -193,6 +196,8 @@ pub struct CloudTable {
     pub dns: Option<(Service, NameServerTest)>,
     /// The account a resource id of this cloud lies in (an Azure alias record's target), if it is one.
     pub resource_account: Option<fn(&str) -> Option<&str>>,
+    /// The keyed service and key a resource id of this cloud names (an S3 bucket's ARN), if it names one.
+    pub resource_key: Option<ResourceKey>,
     /// Certificate names every tenant of a service shares: a server presenting one proves nothing.
     pub shared_wildcards: &'static [&'static str],
     /// Services that bind a custom domain only after a TXT record at `PREFIX.<the domain>` proves the
@@ -253,6 +258,11 @@ pub fn nameserver(name: &DnsName) -> Option<Service> {
 /// The cloud and account of a resource id (`/subscriptions/SUB/…` is Azure's, in subscription SUB).
 pub fn resource_account(id: &str) -> Option<(Cloud, &str)> {
     Cloud::ALL.into_iter().find_map(|c| c.table().resource_account.and_then(|f| f(id)).map(|a| (c, a)))
+}
+
+/// The keyed service and key a resource id names (`arn:aws:s3:::media` is S3 bucket `media`).
+pub fn resource_key(id: &str) -> Option<(Service, &str)> {
+    Cloud::ALL.into_iter().find_map(|c| c.table().resource_key.and_then(|f| f(id)))
 }
 
 /// The TXT prefix with which `service` verifies a custom domain, if it does.

@@ -20,6 +20,7 @@ pub(super) static GCP: CloudTable = CloudTable {
         ends_with_label(n.as_str(), "googledomains.com") && n.labels().next().is_some_and(|l| l.starts_with("ns-cloud"))
     })),
     resource_account: None,
+    resource_key: None,
     verification: &[],
     shared_wildcards: &[],
     ranges: &[],
@@ -34,6 +35,7 @@ pub(super) static ORACLE: CloudTable = CloudTable {
     classify: None,
     dns: None,
     resource_account: None,
+    resource_key: None,
     verification: &[],
     shared_wildcards: &[],
     ranges: &[],
@@ -48,6 +50,7 @@ pub(super) static CLOUDFLARE: CloudTable = CloudTable {
     classify: None,
     dns: Some((Service::new(Cloud::Cloudflare, "Cloudflare DNS"), |n: &DnsName| ends_with_label(n.as_str(), "ns.cloudflare.com"))),
     resource_account: None,
+    resource_key: None,
     verification: &[],
     shared_wildcards: &[],
     ranges: &[],
@@ -71,6 +74,7 @@ pub(super) static DIGITALOCEAN: CloudTable = CloudTable {
         matches!(n.as_str(), "ns1.digitalocean.com" | "ns2.digitalocean.com" | "ns3.digitalocean.com")
     })),
     resource_account: None,
+    resource_key: None,
     verification: &[],
     shared_wildcards: &[],
     ranges: &[],
