@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use dangle_model::registry::{Configured, Context, SettingsError};
-use dangle_model::Cloud;
 use serde::Deserialize;
 
 pub use crate::probe::{NamedTarget, Options as ProbeConfig};
@@ -290,17 +289,24 @@ pub struct Config {
     pub probe: ProbeConfig,
     pub alerts: Vec<AlertConfig>,
     pub signals: SignalsConfig,
+    /// The clouds its registry's provider types know (the built-in ones and each type's own).
+    pub clouds: dangle_model::Clouds,
 }
 
 impl Config {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        Self::load_with(path, &crate::providers::registry())
+    }
+
+    /// [`Config::load`] against another registry (one a test extends with its own provider type).
+    pub fn load_with(path: &Path, registry: &[Entry]) -> Result<Self, ConfigError> {
         let bytes = dangle_model::input::read_file(path, dangle_model::input::MAX_SMALL_FILE)
             .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
         let text = String::from_utf8(bytes).map_err(|e| {
             let line = e.as_bytes()[..e.utf8_error().valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
             ConfigError::Invalid { path: path.to_path_buf(), line: Some(line), key: None, message: "not valid UTF-8".into() }
         })?;
-        Self::parse(path, &text)
+        Self::parse_with(path, &text, registry)
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
@@ -368,7 +374,8 @@ impl Config {
                 }
             }
         }
-        Ok(Self { path: path.to_path_buf(), db, db_password_file, stale_days, providers, ranges, probe, alerts, signals })
+        let clouds = crate::providers::clouds(registry);
+        Ok(Self { path: path.to_path_buf(), db, db_password_file, stale_days, providers, ranges, probe, alerts, signals, clouds })
     }
 }
 
@@ -481,8 +488,9 @@ impl Source<'_> {
             let (line, at) = (Some(line_of(sr.span().start)), format!("ranges[{i}]"));
             let r = sr.get_ref();
             let cidr = dangle_model::parse_ip_or_cidr(&r.cidr).map_err(|m| invalid(line, &format!("{at}.cidr"), m))?;
-            if Cloud::parse(&r.provider).is_none() && !registry.iter().any(|e| e.kind() == r.provider) && !names.contains(&r.provider) {
-                let clouds: Vec<&str> = Cloud::ALL.iter().map(|c| c.as_str()).collect();
+            let known = crate::providers::clouds(registry);
+            if known.parse(&r.provider).is_none() && !registry.iter().any(|e| e.kind() == r.provider) && !names.contains(&r.provider) {
+                let clouds: Vec<&str> = known.iter().map(|c| c.as_str()).collect();
                 return Err(invalid(
                     line,
                     &format!("{at}.provider"),

@@ -35,7 +35,7 @@ fn main() -> ExitCode {
     // (`Targets`: decided per call site once, and no level below info reaches the layer.)
     let progress = dangle::commands::progress::ProgressLayer.with_filter(tracing_subscriber::filter::Targets::new().with_target(dangle_model::PROGRESS, tracing::Level::INFO));
     tracing_subscriber::registry().with(fmt.with_filter(filter).with_filter(no_foreign_trace)).with(progress).init();
-    match dangle::commands::run(cli.command) {
+    match dangle::commands::run(cli.command, &dangle::providers::registry()) {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
         // A closed stdout (`dangle report | head`) is the reader's choice, not a failure.
         Err(e) if e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)) => {

@@ -44,6 +44,11 @@ pub fn registry() -> [Entry; 4] {
     ]
 }
 
+/// The clouds a registry's provider types know: the built-in ones and each type's own.
+pub fn clouds(registry: &[Entry]) -> dangle_model::Clouds {
+    dangle_model::Clouds::builtin().with(registry.iter().filter_map(|e| if let Entry::Built(f) = e { f.cloud() } else { None }))
+}
+
 /// This build's registry and one more type: how a test (the conformance suite's toy provider) or an
 /// embedding program registers a provider of its own, in one line.
 pub fn with(extra: Entry) -> Vec<Entry> {

@@ -13,7 +13,7 @@ use std::time::Instant;
 use dangle::reconcile::ranges::{DeclaredRange, Ranges};
 use dangle::reconcile::{reconcile, Claimable, History, Inputs, ProviderInfo};
 use dangle::store::{RunInput, Store};
-use dangle_model::{smallvec, Asset, AssetKind, Coverage, DnsName, DnsRecord, RecordType, Target};
+use dangle_model::{smallvec, Asset, Coverage, DnsName, DnsRecord, RecordType, Target};
 
 fn peak_rss_mb() -> f64 {
     let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -69,9 +69,9 @@ fn main() {
     let mut owned = Vec::with_capacity(assets);
     for i in 0..assets {
         let (kind, hosts) = if i % 10 == 8 {
-            (AssetKind::LoadBalancer, vec![DnsName::parse(&format!("lb{i}-1.us-east-1.elb.amazonaws.com")).unwrap()])
+            (dangle_model::cloud::kinds::aws::LOAD_BALANCER, vec![DnsName::parse(&format!("lb{i}-1.us-east-1.elb.amazonaws.com")).unwrap()])
         } else {
-            (AssetKind::ElasticIp, Vec::new())
+            (dangle_model::cloud::kinds::aws::ELASTIC_IP, Vec::new())
         };
         owned.push(Asset {
             source: source.clone(),
@@ -87,7 +87,7 @@ fn main() {
     let rss_inventory = peak_rss_mb();
 
     let ranges = Ranges::new(&[DeclaredRange { cidr: "10.0.0.0/8".parse().unwrap(), provider: "aws".into(), region: None, service: None, claimable: Some(Claimable::Yes) }]);
-    let description = dangle_model::Description { cloud: Some(dangle_model::Cloud::Aws), covers: vec![dangle_model::Namespace::Addresses] };
+    let description = dangle_model::Description { cloud: Some(dangle_model::Cloud::AWS), covers: vec![dangle_model::Namespace::Addresses] };
     let providers = [ProviderInfo { name: source.clone(), kind: Arc::from("aws"), description }];
     let covered = [Coverage { source: source.clone(), account: account.clone(), region: None }];
     let history = History::default();
@@ -132,7 +132,7 @@ fn main() {
     // scan holds one run at a time: drop this one first.
     drop(judgements);
     drop(kinds);
-    let history = store.history().expect("history");
+    let history = store.history(&Default::default()).expect("history");
     let inputs2 = Inputs { history: &history, ..inputs };
     let judgements2 = reconcile(&inputs2);
     let t4 = Instant::now();

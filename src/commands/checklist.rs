@@ -299,12 +299,12 @@ pub fn changes(store: &Store, run: i64, rows: &[ReportRow], hits: &[Hit], target
     Ok(out)
 }
 
-pub fn run(args: &ChecklistArgs) -> anyhow::Result<Outcome> {
+pub fn run(args: &ChecklistArgs, registry: &[Entry]) -> anyhow::Result<Outcome> {
     let mut store;
-    let config = || Config::load(&args.store.config).context("checklist needs a stored run or a config to scan with");
+    let config = || Config::load_with(&args.store.config, registry).context("checklist needs a stored run or a config to scan with");
     let lock = super::scan::CHECKLIST_LOCK_TIMEOUT;
     // A store that is not there yet (no file; a database dangle never wrote) is scanned into.
-    let exists = match super::store_location(&args.store) {
+    let exists = match super::store_location(&args.store, registry) {
         Ok(crate::store::Location::Sqlite(p)) => p.exists(),
         Ok(at @ crate::store::Location::Postgres { .. }) => !matches!(Store::open_existing(&at), Err(crate::store::StoreError::Empty { .. })),
         Err(_) => false,
@@ -314,7 +314,7 @@ pub fn run(args: &ChecklistArgs) -> anyhow::Result<Outcome> {
         store = Store::open_for_run(cfg.store(args.store.db.as_deref()), lock)?;
         super::scan::scan_into(&cfg, &mut store, false, lock, Default::default())?.run
     } else {
-        store = super::open_existing(&args.store)?;
+        store = super::open_existing(&args.store, registry)?;
         match store.latest_run()? {
             Some(r) => r,
             None => {
@@ -328,7 +328,7 @@ pub fn run(args: &ChecklistArgs) -> anyhow::Result<Outcome> {
     let rows = store.rows(run)?;
     let assets = store.assets(run)?;
     let hits = checklist(&rows, &assets, &args.targets)?;
-    let changes = changes(&store, run, &rows, &hits, &args.targets, &crate::providers::registry())?;
+    let changes = changes(&store, run, &rows, &hits, &args.targets, registry)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let what = args.targets.join(", ");

@@ -243,8 +243,8 @@ struct DiffReport<'a> {
     entries: &'a [Entry],
 }
 
-pub fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
-    let store = super::open_existing(&args.store)?;
+pub fn run(args: &DiffArgs, registry: &[crate::providers::Entry]) -> anyhow::Result<Outcome> {
+    let store = super::open_existing(&args.store, registry)?;
     let latest = match args.to {
         Some(to) => {
             store.require_rows(to)?;

@@ -9,9 +9,9 @@ use super::Outcome;
 use crate::cli::JudgeArgs;
 use crate::store::{ShardMeta, Store};
 
-pub fn run(args: &JudgeArgs) -> anyhow::Result<Outcome> {
+pub fn run(args: &JudgeArgs, registry: &[crate::providers::Entry]) -> anyhow::Result<Outcome> {
     let a = &args.run;
-    let cfg = super::scan::config(a)?;
+    let cfg = super::scan::config(a, registry)?;
     let (mut store, lock_timeout) = super::scan::open_for_run(&cfg, a)?;
     let _lock = store.take_run_lock(lock_timeout)?;
     let j = Judging::start(&cfg, &store, cfg.probe.enabled && !a.no_probe)?;
@@ -26,7 +26,7 @@ pub fn run(args: &JudgeArgs) -> anyhow::Result<Outcome> {
     }
     let t = std::time::Instant::now();
     let ids: Vec<i64> = shards.iter().map(|s| s.snapshot).collect();
-    let mut inv: Inventory = store.load_shards(&ids)?;
+    let mut inv: Inventory = store.load_shards(&ids, &cfg.clouds)?;
     mark_stale(&mut inv, &stale, &store, args.max_age.unwrap_or_default())?;
     tracing::info!(shards = shards.len(), stale = stale.len(), records = inv.records.len(), assets = inv.assets.len(), "shards read");
     super::scan::phase("read", t);
@@ -54,7 +54,7 @@ fn mark_stale(inv: &mut Inventory, stale: &[&ShardMeta], store: &Store, max_age:
                 source: c.source,
                 account: c.account,
                 region: c.region,
-                service: format!("shard {}", s.name),
+                service: dangle_model::Part::named(format!("shard {}", s.name)),
                 error: format!("its inventory is from {}, older than --max-age ({max_age} s)", s.started_at),
                 hides: dangle_model::Hides::Account,
             });

@@ -4,6 +4,7 @@ use anyhow::Context;
 
 use crate::cli::{Command, StoreArgs};
 use crate::config::Config;
+use crate::providers::Entry;
 use crate::store::{Location, Store};
 
 pub mod alert;
@@ -39,35 +40,37 @@ impl Outcome {
     }
 }
 
-pub fn run(command: Command) -> anyhow::Result<Outcome> {
+/// Runs `command` with the provider types of `registry` (this build's: [`crate::providers::registry`];
+/// a test or an embedding program adds its own with [`crate::providers::with`]).
+pub fn run(command: Command, registry: &[Entry]) -> anyhow::Result<Outcome> {
     match command {
-        Command::Scan(a) => scan::run(&a),
-        Command::Checklist(a) => checklist::run(&a),
-        Command::Report(a) => report::run(&a),
-        Command::Diff(a) => diff::run(&a),
-        Command::Probe(a) => probe::run(&a),
-        Command::Prune(a) => prune::run(&a),
-        Command::Judge(a) => judge::run(&a),
-        Command::React(a) => react::run(&a),
+        Command::Scan(a) => scan::run(&a, registry),
+        Command::Checklist(a) => checklist::run(&a, registry),
+        Command::Report(a) => report::run(&a, registry),
+        Command::Diff(a) => diff::run(&a, registry),
+        Command::Probe(a) => probe::run(&a, registry),
+        Command::Prune(a) => prune::run(&a, registry),
+        Command::Judge(a) => judge::run(&a, registry),
+        Command::React(a) => react::run(&a, registry),
     }
 }
 
 /// The store a command uses: `--db`, else the config's `db` (with the config's `db_password_file`,
 /// when the config loads).
-pub(crate) fn store_location(args: &StoreArgs) -> anyhow::Result<Location> {
+pub(crate) fn store_location(args: &StoreArgs, registry: &[Entry]) -> anyhow::Result<Location> {
     if let Some(db) = &args.db {
         let password_file = match Location::new(db, None) {
-            Location::Postgres { .. } => Config::load(&args.config).ok().and_then(|c| c.db_password_file),
+            Location::Postgres { .. } => Config::load_with(&args.config, registry).ok().and_then(|c| c.db_password_file),
             Location::Sqlite(_) => None,
         };
         return Ok(Location::new(db, password_file.as_deref()));
     }
-    let cfg = Config::load(&args.config).context("no --db given, so the store is found through the config")?;
+    let cfg = Config::load_with(&args.config, registry).context("no --db given, so the store is found through the config")?;
     Ok(cfg.store(None))
 }
 
-pub(crate) fn open_existing(args: &StoreArgs) -> anyhow::Result<Store> {
-    Ok(Store::open_existing(store_location(args)?)?)
+pub(crate) fn open_existing(args: &StoreArgs, registry: &[Entry]) -> anyhow::Result<Store> {
+    Ok(Store::open_existing(store_location(args, registry)?)?)
 }
 
 #[cfg(test)]

@@ -12,9 +12,9 @@ use crate::cli::ProbeArgs;
 use crate::config::{parse_nameserver, Config, ProbeConfig};
 use crate::probe::{load, Evidence, Job, Verdict};
 
-fn settings(args: &ProbeArgs) -> anyhow::Result<ProbeConfig> {
+fn settings(args: &ProbeArgs, registry: &[crate::providers::Entry]) -> anyhow::Result<ProbeConfig> {
     let mut p = match &args.config {
-        Some(path) => Config::load(path)?.probe,
+        Some(path) => Config::load_with(path, registry)?.probe,
         None => ProbeConfig::default(),
     };
     p.trust_anchors.extend(args.trust_anchors.iter().cloned());
@@ -47,9 +47,9 @@ fn settings(args: &ProbeArgs) -> anyhow::Result<ProbeConfig> {
     Ok(p)
 }
 
-pub fn run(args: &ProbeArgs) -> anyhow::Result<Outcome> {
+pub fn run(args: &ProbeArgs, registry: &[crate::providers::Entry]) -> anyhow::Result<Outcome> {
     let (host, port) = crate::probe::parse_target(&args.target).map_err(anyhow::Error::msg)?;
-    let cfg = settings(args)?;
+    let cfg = settings(args, registry)?;
     let prober = Arc::new(load::prober(&cfg)?);
     if prober.settings().trust.is_empty() {
         if crate::cli::LogFormat::current() == crate::cli::LogFormat::Json {

@@ -4,8 +4,8 @@ use super::Outcome;
 use crate::cli::PruneArgs;
 use crate::store::Store;
 
-pub fn run(args: &PruneArgs) -> anyhow::Result<Outcome> {
-    let at = super::store_location(&args.store)?;
+pub fn run(args: &PruneArgs, registry: &[crate::providers::Entry]) -> anyhow::Result<Outcome> {
+    let at = super::store_location(&args.store, registry)?;
     if let crate::store::Location::Sqlite(path) = &at {
         if !path.exists() {
             return Err(crate::store::StoreError::Missing { path: path.clone() }.into());

@@ -24,10 +24,10 @@ pub use event::{parse, Change, Seen};
 /// The largest event read (CloudTrail log files hold many records; a single event is a few KiB).
 const MAX_EVENT: u64 = 64 * 1024 * 1024;
 
-pub fn run(args: &ReactArgs) -> anyhow::Result<Outcome> {
+pub fn run(args: &ReactArgs, registry: &[crate::providers::Entry]) -> anyhow::Result<Outcome> {
     let a = &args.run;
     let (from, text) = read_event(&args.event)?;
-    let seen = parse(&text).map_err(|e| anyhow::anyhow!("{from}: {e}"))?;
+    let (kind, seen) = parse(&text, registry).map_err(|e| anyhow::anyhow!("{from}: {e}"))?;
     let changes: Vec<Change> = seen
         .into_iter()
         .filter_map(|s| match s {
@@ -41,7 +41,7 @@ pub fn run(args: &ReactArgs) -> anyhow::Result<Outcome> {
     if changes.is_empty() {
         return Ok(Outcome::default());
     }
-    let cfg = super::scan::config(a)?;
+    let cfg = super::scan::config(a, registry)?;
     let (mut store, lock_timeout) = super::scan::open_for_run(&cfg, a)?;
     let _lock = store.take_run_lock(lock_timeout)?;
     let shards = store.shards()?;
@@ -52,25 +52,21 @@ pub fn run(args: &ReactArgs) -> anyhow::Result<Outcome> {
     let t = std::time::Instant::now();
     let mut held: Vec<(String, ShardInventory)> = Vec::with_capacity(shards.len());
     for s in &shards {
-        held.push((s.name.clone(), store.load_shards(&[s.snapshot])?));
+        held.push((s.name.clone(), store.load_shards(&[s.snapshot], &cfg.clouds)?));
     }
-    // Every provider of the config that speaks for an event's cloud, built once.
+    // Every provider of the config of the type that read the event, built once.
     let mut built = Vec::new();
-    for p in cfg.providers.iter().filter(|p| changes.iter().any(|c| c.cloud.as_str() == p.kind)) {
+    for p in cfg.providers.iter().filter(|p| p.kind == kind) {
         let provider = j.rt.block_on(p.settings.build())?;
         built.push((p, provider));
     }
     if built.is_empty() {
-        let clouds: Vec<&str> = changes.iter().map(|c| c.cloud.as_str()).collect();
-        bail!("{}: no [[providers]] of type {} to enumerate the change with", cfg.path.display(), clouds.join(" or "));
+        bail!("{}: no [[providers]] of type {kind} to enumerate the change with", cfg.path.display());
     }
     let mut touched = std::collections::BTreeSet::new();
     for c in &changes {
         let mut done = false;
         for (p, provider) in &built {
-            if c.cloud.as_str() != p.kind {
-                continue;
-            }
             let (found, whole) = match provider.enumerate_scope(&c.scope) {
                 Some(f) => (j.rt.block_on(f)?, false),
                 // A provider that cannot narrow: all of it again, standing in for all it held.
@@ -208,21 +204,21 @@ mod tests {
         let shard = ShardInventory {
             providers: vec![info.clone()],
             assets: vec![
-                asset("111111111111", "us-east-1", AssetKind::ElasticIp, "eip-old"),
-                asset("111111111111", "eu-west-1", AssetKind::ElasticIp, "eip-eu"),
-                asset("111111111111", "us-east-1", AssetKind::LoadBalancer, "alb"),
-                asset("222222222222", "us-east-1", AssetKind::ElasticIp, "eip-other-account"),
+                asset("111111111111", "us-east-1", dangle_model::cloud::kinds::aws::ELASTIC_IP, "eip-old"),
+                asset("111111111111", "eu-west-1", dangle_model::cloud::kinds::aws::ELASTIC_IP, "eip-eu"),
+                asset("111111111111", "us-east-1", dangle_model::cloud::kinds::aws::LOAD_BALANCER, "alb"),
+                asset("222222222222", "us-east-1", dangle_model::cloud::kinds::aws::ELASTIC_IP, "eip-other-account"),
             ],
             gaps: vec![gap],
             ..Default::default()
         };
         let mut held = vec![("00-other".to_string(), ShardInventory::default()), ("01-aws".to_string(), shard)];
-        let fresh = Inventory { assets: vec![asset("111111111111", "us-east-1", AssetKind::ElasticIp, "eip-new")], ..Default::default() };
+        let fresh = Inventory { assets: vec![asset("111111111111", "us-east-1", dangle_model::cloud::kinds::aws::ELASTIC_IP, "eip-new")], ..Default::default() };
         let r = Replaces {
             account: Arc::from("111111111111"),
             region: Some(Arc::from("us-east-1")),
             records: false,
-            kinds: vec![AssetKind::ElasticIp, AssetKind::InstancePublicIp, AssetKind::NetworkInterface],
+            kinds: vec![dangle_model::cloud::kinds::aws::ELASTIC_IP, dangle_model::cloud::kinds::aws::INSTANCE_PUBLIC_IP, dangle_model::cloud::kinds::aws::NETWORK_INTERFACE],
             services: vec!["ec2".into()],
         };
         let at = fold(&mut held, &info, fresh.clone(), &r, false);

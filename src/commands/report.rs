@@ -7,8 +7,8 @@ use crate::cli::{FormatArg, ReportArgs};
 use crate::reconcile::Severity;
 use crate::report::{Report, Stored};
 
-pub fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
-    let store = super::open_existing(&args.store)?;
+pub fn run(args: &ReportArgs, registry: &[crate::providers::Entry]) -> anyhow::Result<Outcome> {
+    let store = super::open_existing(&args.store, registry)?;
     let id = match args.run {
         Some(id) => id,
         None => store.require_latest()?,

@@ -133,7 +133,7 @@ impl Judging {
             true => Some(crate::probe::load::prober(&cfg.probe).with_context(|| format!("in {}", cfg.path.display()))?),
             false => None,
         };
-        let history = store.history()?;
+        let history = store.history(&cfg.clouds)?;
         let started = now_rfc3339();
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("cannot start the async runtime")?;
         Ok(Self { prober, history, started, rt, probe, changed_since: None })
@@ -418,9 +418,9 @@ pub(crate) fn phase(name: &'static str, since: std::time::Instant) {
     }
 }
 
-pub fn run(args: &ScanArgs) -> anyhow::Result<Outcome> {
+pub fn run(args: &ScanArgs, registry: &[crate::providers::Entry]) -> anyhow::Result<Outcome> {
     let a = &args.run;
-    let cfg = config(a)?;
+    let cfg = config(a, registry)?;
     if let Some(shard) = &args.shard {
         return enumerate_only(&cfg, a, shard);
     }
@@ -430,8 +430,8 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<Outcome> {
 }
 
 /// The config of a run (`scan`, `judge`, `react`), with `--stale-days` applied.
-pub(crate) fn config(a: &crate::cli::RunArgs) -> anyhow::Result<Config> {
-    let mut cfg = Config::load(&a.store.config)?;
+pub(crate) fn config(a: &crate::cli::RunArgs, registry: &[crate::providers::Entry]) -> anyhow::Result<Config> {
+    let mut cfg = Config::load_with(&a.store.config, registry)?;
     if let Some(n) = a.stale_days {
         cfg.stale_days = n;
     }

@@ -40,7 +40,7 @@ const REGIONS: [(&str, [u8; 3]); 2] = [("us-east-1", [3, 80, 0]), ("eu-west-1", 
 impl Toy {
     fn new(lie: Lie) -> Self {
         use Namespace::*;
-        Self { lie, estate: Memory::new("toy", Description { cloud: Some(Cloud::Aws), covers: vec![Addresses, Names(ELB), Names(S3)] }) }
+        Self { lie, estate: Memory::new("toy", Description { cloud: Some(Cloud::AWS), covers: vec![Addresses, Names(ELB), Names(S3)] }) }
     }
 
     fn asset(&self, account: &str, region: Option<&str>, kind: AssetKind, id: String, ips: Vec<IpAddr>, hosts: Vec<DnsName>) -> Asset {
@@ -80,7 +80,7 @@ impl Fixture for Toy {
                     self.estate.cover(account, Some(&region_key));
                     let held = IpAddr::V4(Ipv4Addr::new(a, b, c, 10 + ai as u8));
                     let free = IpAddr::V4(Ipv4Addr::new(a, b, c, 100 + ai as u8));
-                    let eip = self.asset(account, Some(region), AssetKind::ElasticIp, format!("eipalloc-{ai}-{region}"), vec![held], vec![]);
+                    let eip = self.asset(account, Some(region), dangle_model::cloud::kinds::aws::ELASTIC_IP, format!("eipalloc-{ai}-{region}"), vec![held], vec![]);
                     self.estate.add_asset(Namespace::Addresses, eip);
                     pairs.push(Pair {
                         held: slot(Namespace::Addresses, Some(region), Target::Ip(held)),
@@ -88,7 +88,7 @@ impl Fixture for Toy {
                     });
                     let lb = name(&format!("toy-{ai}-123.{region}.elb.amazonaws.com"));
                     let gone = name(&format!("gone-{ai}-456.{region}.elb.amazonaws.com"));
-                    let alb = self.asset(account, Some(region), AssetKind::LoadBalancer, format!("alb-{ai}-{region}"), vec![], vec![lb.clone()]);
+                    let alb = self.asset(account, Some(region), dangle_model::cloud::kinds::aws::LOAD_BALANCER, format!("alb-{ai}-{region}"), vec![], vec![lb.clone()]);
                     self.estate.add_asset(Namespace::Names(ELB), alb);
                     pairs.push(Pair {
                         held: slot(Namespace::Names(ELB), Some(region), Target::Host(lb)),
@@ -97,7 +97,7 @@ impl Fixture for Toy {
                 }
                 let bucket = format!("toy-bucket-{ai}");
                 let host = name(&format!("{bucket}.s3.amazonaws.com"));
-                let b = self.asset(account, None, AssetKind::S3Bucket, format!("arn:aws:s3:::{bucket}"), vec![], vec![host.clone()]);
+                let b = self.asset(account, None, dangle_model::cloud::kinds::aws::S3_BUCKET, format!("arn:aws:s3:::{bucket}"), vec![], vec![host.clone()]);
                 self.estate.add_asset(Namespace::Names(S3), b);
                 pairs.push(Pair {
                     held: slot(Namespace::Names(S3), None, Target::Host(host)),

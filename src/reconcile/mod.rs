@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 pub use dangle_model::Claimable;
 use dangle_model::cloud;
-use dangle_model::{Asset, Coverage, CoverageGap, Description, DnsName, DnsRecord, Namespace, RecordType, Service, Target};
+use dangle_model::{Asset, Clouds, Coverage, CoverageGap, Description, DnsName, DnsRecord, Namespace, RecordType, Service, Target};
 use ipnet::IpNet;
 use rustc_hash::{FxHashMap, FxHashSet};
 
@@ -61,6 +61,11 @@ pub struct Inputs<'a> {
 }
 
 impl<'a> Inputs<'a> {
+    /// The clouds these inputs are judged by: the built-in ones, and each provider's own.
+    pub fn clouds(&self) -> Clouds {
+        Clouds::builtin().with(self.providers.iter().filter_map(|p| p.description.cloud))
+    }
+
     /// Renders the reasons of judgements made on these inputs.
     pub fn explainer(&self) -> Explainer<'a> {
         Explainer { assets: self.assets, history: self.history, ranges: self.ranges, gaps: self.gaps }
@@ -163,6 +168,8 @@ struct ZoneInfo<'a> {
 /// The read-only indexes, shared by every worker thread.
 struct Ctx<'a> {
     inp: &'a Inputs<'a>,
+    /// The built-in clouds and those the providers describe.
+    clouds: Clouds,
     ips: PrefixIndex<u32>,
     hosts: FxHashMap<&'a DnsName, u32>,
     /// Lower-case asset ids, built on the first resource alias (most estates never need it).
@@ -232,13 +239,14 @@ impl<'a> Ctx<'a> {
         let (ips, hosts, buckets, zone_assets) = assets;
         let (zones, zone_by_fqdn, first_at, next) = records;
         let scopes = Self::scopes(inp);
-        let verified = Self::verification_records(inp);
-        Self { inp, ips, hosts, ids: std::sync::OnceLock::new(), buckets, zone_assets, zones, zone_by_fqdn, first_at, next, scopes, verified }
+        let clouds = inp.clouds();
+        let verified = Self::verification_records(inp, &clouds);
+        Self { inp, clouds, ips, hosts, ids: std::sync::OnceLock::new(), buckets, zone_assets, zones, zone_by_fqdn, first_at, next, scopes, verified }
     }
 
     /// Our TXT records that verify a custom domain with a cloud service (the cloud tables' prefixes).
-    fn verification_records(inp: &'a Inputs<'a>) -> FxHashSet<(&'a str, bool)> {
-        let prefixes: Vec<&str> = cloud::verification_prefixes().collect();
+    fn verification_records(inp: &'a Inputs<'a>, clouds: &Clouds) -> FxHashSet<(&'a str, bool)> {
+        let prefixes: Vec<&str> = clouds.verification_prefixes().collect();
         inp.records
             .iter()
             .filter(|r| r.rtype == RecordType::Txt)
@@ -498,7 +506,7 @@ impl<'a> Ctx<'a> {
         if let Some(f) = self.inp.history.id(&lower) {
             return self.released(f, Held::Resource, Claimable::No);
         }
-        let (cloud, sub) = match cloud::resource_account(id) {
+        let (cloud, sub) = match self.clouds.resource_account(id) {
             Some((c, sub)) => (Some(c), sub),
             None => (None, ""),
         };

@@ -198,7 +198,7 @@ mod tests {
         assert!(r.snapshot().contains("aws=2025-07-24"), "{}", r.snapshot());
         // 3.5.140.0/22 is listed in the AWS snapshot for ap-northeast-2.
         let aws = r.lookup("3.5.140.7".parse().unwrap()).unwrap();
-        assert_eq!(aws.cloud, Some(Cloud::Aws));
+        assert_eq!(aws.cloud, Some(Cloud::AWS));
         assert_eq!(aws.region.as_deref(), Some("ap-northeast-2"));
         let cf = r.lookup("173.245.48.1".parse().unwrap()).unwrap();
         assert_eq!(&*cf.provider, "cloudflare");
@@ -228,6 +228,6 @@ mod tests {
             claimable: Some(Claimable::No),
         }]);
         assert_eq!(&*r.lookup("3.5.140.7".parse().unwrap()).unwrap().provider, "onprem");
-        assert_eq!(r.lookup("3.5.141.7".parse().unwrap()).unwrap().cloud, Some(Cloud::Aws));
+        assert_eq!(r.lookup("3.5.141.7".parse().unwrap()).unwrap().cloud, Some(Cloud::AWS));
     }
 }

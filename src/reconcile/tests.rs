@@ -13,13 +13,13 @@ enum Kind {
     Cloud(Cloud),
     Static,
 }
-const AWS: Kind = Kind::Cloud(Cloud::Aws);
+const AWS: Kind = Kind::Cloud(Cloud::AWS);
 const STATIC: Kind = Kind::Static;
 
 impl Kind {
     fn info(self, name: &str) -> ProviderInfo {
         let (kind, description) = match self {
-            Kind::Cloud(Cloud::Aws) => (Cloud::Aws.as_str(), dangle_aws::description()),
+            Kind::Cloud(c) if c == Cloud::AWS => (Cloud::AWS.as_str(), dangle_aws::description()),
             Kind::Cloud(c) => (
                 c.as_str(),
                 Description { cloud: Some(c), covers: vec![Addresses, Namespace::Resources, Namespace::NameServers, Zones] },
@@ -191,7 +191,7 @@ fn ip_rules_owned_dangling_unverified_external() {
     let mut w = World::default();
     w.provider("onprem", STATIC, None)
         .declare("198.51.100.0/24", "static", Some(Yes))
-        .asset("onprem", AssetKind::Static, "web", None, &["198.51.100.10"], &[])
+        .asset("onprem", AssetKind::STATIC, "web", None, &["198.51.100.10"], &[])
         .rec("example.com", "web.example.com", "A", &["198.51.100.10"])
         .rec("example.com", "old.example.com", "A", &["198.51.100.99"])
         .rec("example.com", "lan.example.com", "A", &["10.1.2.3"])
@@ -245,7 +245,7 @@ fn v6_cidr_ownership() {
     let mut w = World::default();
     w.provider("dc", STATIC, None)
         .declare("2001:db8::/32", "static", None)
-        .asset("dc", AssetKind::Static, "v6-block", None, &["2001:db8:100::/48"], &[])
+        .asset("dc", AssetKind::STATIC, "v6-block", None, &["2001:db8:100::/48"], &[])
         .rec("example.com", "v6.example.com", "AAAA", &["2001:db8:100::5"])
         .rec("example.com", "gone6.example.com", "AAAA", &["2001:db8:200::1"]);
     let rows = w.judge();
@@ -257,7 +257,7 @@ fn v6_cidr_ownership() {
 fn cname_chain_across_zones_and_apex() {
     let mut w = World::default();
     w.provider("dc", STATIC, None)
-        .asset("dc", AssetKind::Static, "web", None, &["192.0.2.10"], &[])
+        .asset("dc", AssetKind::STATIC, "web", None, &["192.0.2.10"], &[])
         .rec("a.test", "www.a.test", "CNAME", &["app.b.test"])
         .rec("b.test", "app.b.test", "CNAME", &["b.test"])
         .rec("b.test", "b.test", "A", &["192.0.2.10"]);
@@ -311,7 +311,7 @@ fn missing_name_in_a_zone_with_a_gap_is_unverified() {
 fn wildcard_covers_missing_names_but_not_empty_non_terminals() {
     let mut w = World::default();
     w.provider("dc", STATIC, None)
-        .asset("dc", AssetKind::Static, "lb", None, &["192.0.2.20"], &[])
+        .asset("dc", AssetKind::STATIC, "lb", None, &["192.0.2.20"], &[])
         .rec("example.com", "*.example.com", "A", &["192.0.2.20"])
         .rec("example.com", "x.deep.example.com", "A", &["192.0.2.20"])
         .rec("example.com", "a.example.com", "CNAME", &["anything.example.com"])
@@ -326,7 +326,7 @@ fn wildcard_covers_missing_names_but_not_empty_non_terminals() {
 fn idn_names_compare_normalised() {
     let mut w = World::default();
     w.provider("dc", STATIC, None)
-        .asset("dc", AssetKind::Static, "shop", None, &[], &["shop.xn--bcher-kva.example"])
+        .asset("dc", AssetKind::STATIC, "shop", None, &[], &["shop.xn--bcher-kva.example"])
         .rec("bücher.example", "www.bücher.example", "CNAME", &["Shop.Bücher.example"]);
     let rows = w.judge();
     expect(&rows, "www.xn--bcher-kva.example", "shop.xn--bcher-kva.example", Owned, No, Info, "held by static shop");
@@ -337,7 +337,7 @@ fn weighted_sets_are_judged_one_by_one() {
     let mut w = World::default();
     w.provider("dc", STATIC, None)
         .declare("198.51.100.0/24", "static", Some(Yes))
-        .asset("dc", AssetKind::Static, "blue", None, &["198.51.100.1"], &[])
+        .asset("dc", AssetKind::STATIC, "blue", None, &["198.51.100.1"], &[])
         .rec_set("example.com", "api.example.com", "A", Some("blue"), &["198.51.100.1"])
         .rec_set("example.com", "api.example.com", "A", Some("green"), &["198.51.100.2"]);
     let rows = w.judge();
@@ -353,7 +353,7 @@ fn history_release_is_dangling_whatever_the_range() {
         Former {
             run: 3,
             date: "2026-11-01".into(),
-            kind: AssetKind::ElasticIp,
+            kind: dangle_model::cloud::kinds::aws::ELASTIC_IP,
             id: "eipalloc-1".into(),
             source: "prod".into(),
             region: Some("us-east-1".into()),
@@ -376,7 +376,7 @@ fn history_release_is_dangling_whatever_the_range() {
 fn ns_delegations() {
     let mut w = World::default();
     w.provider("prod", AWS, None)
-        .asset("prod", AssetKind::HostedZone, "Z1", None, &[], &["held.example.com", "ns-1.awsdns-01.org"])
+        .asset("prod", dangle_model::cloud::kinds::aws::HOSTED_ZONE, "Z1", None, &[], &["held.example.com", "ns-1.awsdns-01.org"])
         .rec("example.com", "held.example.com", "NS", &["ns-1.awsdns-01.org"])
         .rec("example.com", "orphan.example.com", "NS", &["ns-2.awsdns-02.net"])
         .rec("example.com", "mine.example.com", "NS", &["ns1.mine.example.com"])
@@ -398,7 +398,7 @@ fn ns_delegations() {
 fn s3_buckets_and_aliases() {
     let mut w = World::default();
     w.provider("prod", AWS, None)
-        .asset("prod", AssetKind::S3Bucket, "arn:aws:s3:::assets", Some("us-east-1"), &[], &["assets.s3.amazonaws.com"])
+        .asset("prod", dangle_model::cloud::kinds::aws::S3_BUCKET, "arn:aws:s3:::assets", Some("us-east-1"), &[], &["assets.s3.amazonaws.com"])
         .rec("example.com", "a.example.com", "CNAME", &["assets.s3-website-us-east-1.amazonaws.com"])
         .rec("example.com", "b.example.com", "CNAME", &["missing.s3.amazonaws.com"])
         .rec("example.com", "example.com", "A", &["alias:s3-website-us-east-1.amazonaws.com"]);
@@ -412,7 +412,7 @@ fn s3_buckets_and_aliases() {
 fn service_names_and_takeover_list() {
     let mut w = World::default();
     w.provider("prod", AWS, None)
-        .asset("prod", AssetKind::LoadBalancer, "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/web/1", Some("us-east-1"), &[], &["web-1.us-east-1.elb.amazonaws.com"])
+        .asset("prod", dangle_model::cloud::kinds::aws::LOAD_BALANCER, "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/web/1", Some("us-east-1"), &[], &["web-1.us-east-1.elb.amazonaws.com"])
         .rec("example.com", "web.example.com", "CNAME", &["web-1.us-east-1.elb.amazonaws.com"])
         .rec("example.com", "api.example.com", "A", &["alias:dualstack.web-1.us-east-1.elb.amazonaws.com"])
         .rec("example.com", "old.example.com", "CNAME", &["old-2.us-east-1.elb.amazonaws.com"])
@@ -434,9 +434,9 @@ fn service_names_and_takeover_list() {
 fn azure_resource_aliases() {
     let id = "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.Network/publicIPAddresses/pip1";
     let mut w = World::default();
-    w.providers.push(Kind::Cloud(Cloud::Azure).info("az"));
+    w.providers.push(Kind::Cloud(Cloud::AZURE).info("az"));
     w.covered.push(Coverage { source: "az".into(), account: "0000".into(), region: None });
-    w.asset("az", AssetKind::AzurePublicIp, &id.to_uppercase(), Some("eastus"), &["20.1.2.3"], &[])
+    w.asset("az", dangle_model::cloud::kinds::azure::PUBLIC_IP, &id.to_uppercase(), Some("eastus"), &["20.1.2.3"], &[])
         .rec("example.com", "a.example.com", "A", &[&format!("res:{id}")])
         .rec("example.com", "b.example.com", "A", &["res:/subscriptions/0000/resourceGroups/rg/providers/Microsoft.Network/publicIPAddresses/gone"])
         .rec("example.com", "c.example.com", "A", &["res:/subscriptions/9999/resourceGroups/rg/providers/x/y/z"]);
@@ -458,7 +458,7 @@ fn record_status_is_the_worst_row() {
     let mut w = World::default();
     w.provider("dc", STATIC, None)
         .declare("198.51.100.0/24", "static", None)
-        .asset("dc", AssetKind::Static, "a", None, &["198.51.100.1"], &[])
+        .asset("dc", AssetKind::STATIC, "a", None, &["198.51.100.1"], &[])
         .rec("example.com", "multi.example.com", "A", &["198.51.100.1", "198.51.100.2", "10.0.0.1"]);
     let ranges = Ranges::new(&w.declared);
     let inputs = Inputs { records: &w.records, assets: &w.assets, gaps: &w.gaps, covered: &w.covered, providers: &w.providers, ranges: &ranges, history: &w.history };
@@ -499,7 +499,7 @@ fn a_gap_taints_only_what_it_could_hide() {
 fn split_horizon_public_records_see_only_public_zones() {
     let mut w = World::default();
     w.provider("dc", STATIC, None)
-        .asset("dc", AssetKind::Static, "db", None, &["10.0.0.5"], &[])
+        .asset("dc", AssetKind::STATIC, "db", None, &["10.0.0.5"], &[])
         .rec("example.com", "www.example.com", "CNAME", &["internal.example.com"])
         .rec("example.com", "example.com", "SOA", &[]);
     // The same zone name, private: only resolvers inside the VPC see internal.example.com.

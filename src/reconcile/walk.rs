@@ -1,7 +1,7 @@
 //! The walk: one thread's judgement of records, following CNAME and alias chains through our own
 //! zones (memoised), wildcards and delegations, down to what holds each target.
 
-use dangle_model::cloud::{self, Key};
+use dangle_model::cloud::Key;
 use dangle_model::{DnsName, DnsRecord, RecordType, Target};
 use rustc_hash::{FxHashMap, FxHashSet};
 
@@ -90,7 +90,7 @@ impl<'c, 'a> Walker<'c, 'a> {
     /// A name outside every inventoried zone: a service name, a former asset, or someone else's.
     pub(super) fn judge_foreign_host(&mut self, name: &DnsName) -> Outcome {
         let ctx = self.ctx;
-        if let Some(m) = cloud::classify(name) {
+        if let Some(m) = self.ctx.clouds.classify(name) {
             if let Some(ip) = m.implied_ip {
                 return ctx.judge_ip(ip).via(name);
             }
@@ -204,7 +204,7 @@ impl<'c, 'a> Walker<'c, 'a> {
             Some(rest) => DnsName::parse(rest).unwrap_or_else(|_| dns_name.clone()),
             None => dns_name.clone(),
         };
-        if let Some(m) = cloud::classify(&name).filter(|m| m.key == Key::RecordName) {
+        if let Some(m) = self.ctx.clouds.classify(&name).filter(|m| m.key == Key::RecordName) {
             return self.ctx.judge_bucket(m.service, r.name.as_str());
         }
         self.judge_host(&name, depth)
@@ -232,7 +232,7 @@ impl<'c, 'a> Walker<'c, 'a> {
                 return o;
             }
         }
-        if let Some(service) = cloud::nameserver(target) {
+        if let Some(service) = self.ctx.clouds.nameserver(target) {
             let held_elsewhere = ctx.zone_assets.contains_key(delegated);
             let scope = ctx.scope(&ScopeKey::Cloud(service.cloud), None, Some(Namespace::NameServers));
             let status = scope.status();

@@ -23,7 +23,7 @@ impl Store {
     }
 
     /// What earlier runs held: each asset's last sighting, most recent first.
-    pub fn history(&self) -> Result<History, StoreError> {
+    pub fn history(&self, clouds: &dangle_model::Clouds) -> Result<History, StoreError> {
         let last = self.last_sighting("a")?;
         let mut h = History::default();
         // Sources, regions and dates repeat across thousands of assets: share them.
@@ -42,7 +42,7 @@ impl Store {
                     let former = Former {
                         run: row.i64(0)?,
                         date: intern(started.get(..10).unwrap_or(started)),
-                        kind: row.str(2)?.parse().unwrap_or_else(|e| match e {}),
+                        kind: clouds.kind(row.str(2)?),
                         id: row.str(3)?.into(),
                         source: intern(row.str(4)?),
                         region: row.text(5)?.map(&mut intern),

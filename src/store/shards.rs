@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use dangle_model::{Asset, AssetKind, Cloud, Coverage, CoverageGap, Description, DnsName, DnsRecord, Hides, Namespace, Service, Target};
+use dangle_model::{Asset, Clouds, Coverage, CoverageGap, Description, DnsName, DnsRecord, Hides, Namespace, Service, Target};
 
 use super::db::{self, vals, DbError, Load, Row};
 use super::{now_rfc3339, Interner, Store, StoreError};
@@ -83,7 +83,7 @@ fn namespace_text(ns: &Namespace) -> String {
     }
 }
 
-fn namespace(s: &str) -> Option<Namespace> {
+fn namespace(s: &str, clouds: &Clouds) -> Option<Namespace> {
     Some(match s {
         "addresses" => Namespace::Addresses,
         "nameservers" => Namespace::NameServers,
@@ -91,7 +91,7 @@ fn namespace(s: &str) -> Option<Namespace> {
         "resources" => Namespace::Resources,
         _ => {
             let (cloud, name) = s.strip_prefix("names:")?.split_once(':')?;
-            Namespace::Names(Service::find(Cloud::parse(cloud)?, name)?)
+            Namespace::Names(Service::find(clouds.parse(cloud)?, name)?)
         }
     })
 }
@@ -100,8 +100,8 @@ fn namespaces_text(v: &[Namespace]) -> String {
     v.iter().map(namespace_text).collect::<Vec<_>>().join("\n")
 }
 
-fn namespaces(s: &str, what: &str) -> db::Result<Vec<Namespace>> {
-    s.lines().filter(|l| !l.is_empty()).map(|l| namespace(l).ok_or_else(|| unknown(what, l))).collect()
+fn namespaces(s: &str, what: &str, clouds: &Clouds) -> db::Result<Vec<Namespace>> {
+    s.lines().filter(|l| !l.is_empty()).map(|l| namespace(l, clouds).ok_or_else(|| unknown(what, l))).collect()
 }
 
 fn hides_text(h: &Hides) -> String {
@@ -210,7 +210,7 @@ impl Store {
             })?;
             db.load("shard_gaps", &["snapshot", "seq", "source", "account", "region", "service", "error", "hides"], Load::Insert, &mut |sink| {
                 for (seq, g) in input.gaps.iter().enumerate() {
-                    sink.row(vals![id, seq as i64, &*g.source, &*g.account, g.region.as_deref(), &g.service, &g.error, hides_text(&g.hides).as_str()])?;
+                    sink.row(vals![id, seq as i64, &*g.source, &*g.account, g.region.as_deref(), g.service.as_str(), &g.error, hides_text(&g.hides).as_str()])?;
                 }
                 Ok(())
             })?;
@@ -250,7 +250,8 @@ impl Store {
 
     /// The union of the snapshots `ids` hold, in their order (each snapshot's items in the order its
     /// runner found them).
-    pub fn load_shards(&self, ids: &[i64]) -> Result<ShardInventory, StoreError> {
+    /// (`clouds`: the clouds the shards' descriptions and asset kinds may name.)
+    pub fn load_shards(&self, ids: &[i64], clouds: &Clouds) -> Result<ShardInventory, StoreError> {
         let mut inv = ShardInventory::default();
         let mut names = Interner::default();
         let e = self.err();
@@ -260,9 +261,9 @@ impl Store {
                 .each("SELECT name, kind, cloud, covers FROM shard_providers WHERE snapshot = ?1 ORDER BY seq", one, &mut |r: &dyn Row| {
                     let cloud = match r.str(2)? {
                         "" => None,
-                        c => Some(Cloud::parse(c).ok_or_else(|| unknown("cloud", c))?),
+                        c => Some(clouds.parse(c).ok_or_else(|| unknown("cloud", c))?),
                     };
-                    let description = Description { cloud, covers: namespaces(r.str(3)?, "namespace")? };
+                    let description = Description { cloud, covers: namespaces(r.str(3)?, "namespace", clouds)? };
                     inv.providers.push(ProviderInfo { name: names.get(r.str(0)?), kind: names.get(r.str(1)?), description });
                     Ok(())
                 })
@@ -314,7 +315,7 @@ impl Store {
                         source: names.get(r.str(0)?),
                         account: names.get(r.str(1)?),
                         region: r.text(2)?.map(|s| names.get(s)),
-                        kind: kind.parse::<AssetKind>().unwrap_or_else(|e| match e {}),
+                        kind: clouds.kind(kind),
                         id: r.str(4)?.into(),
                         ips,
                         hosts,
@@ -333,7 +334,7 @@ impl Store {
                     let hides = match r.str(5)? {
                         "account" => Hides::Account,
                         h => match h.strip_prefix("only") {
-                            Some(rest) => Hides::Only(namespaces(rest, "namespace")?),
+                            Some(rest) => Hides::Only(namespaces(rest, "namespace", clouds)?),
                             None => return Err(unknown("gap scope", h)),
                         },
                     };
@@ -341,7 +342,7 @@ impl Store {
                         source: names.get(r.str(0)?),
                         account: names.get(r.str(1)?),
                         region: r.text(2)?.map(|s| names.get(s)),
-                        service: r.string(3)?,
+                        service: dangle_model::Part::named(r.string(3)?),
                         error: r.string(4)?,
                         hides,
                     });
@@ -372,7 +373,7 @@ mod tests {
         let back: Vec<Target> = text.lines().map(|l| target(l).unwrap()).collect();
         assert_eq!(back, targets);
         let all = [Namespace::Addresses, Namespace::Names(dangle_model::cloud::S3), Namespace::Names(dangle_model::cloud::APP_SERVICE), Namespace::NameServers, Namespace::Zones, Namespace::Resources];
-        assert_eq!(namespaces(&namespaces_text(&all), "namespace").unwrap(), all);
-        assert!(namespaces("names:aws:Nonesuch", "namespace").unwrap_err().message.contains("namespace `names:aws:Nonesuch`"));
+        assert_eq!(namespaces(&namespaces_text(&all), "namespace", &Clouds::builtin()).unwrap(), all);
+        assert!(namespaces("names:aws:Nonesuch", "namespace", &Clouds::builtin()).unwrap_err().message.contains("namespace `names:aws:Nonesuch`"));
     }
 }

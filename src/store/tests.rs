@@ -35,7 +35,7 @@ fn asset(id: &str, ip: &str) -> Asset {
         source: "dc".into(),
         account: "dc".into(),
         region: None,
-        kind: AssetKind::Static,
+        kind: AssetKind::STATIC,
         id: id.into(),
         ips: [dangle_model::parse_ip_or_cidr(ip).unwrap()].into_iter().collect(),
         hosts: vec![],
@@ -44,7 +44,7 @@ fn asset(id: &str, ip: &str) -> Asset {
 
 fn write(store: &mut Store, started: &str, records: &[DnsRecord], assets: &[Asset]) -> i64 {
     let ranges = Ranges::new(&[]);
-    let history = store.history().unwrap();
+    let history = store.history(&Default::default()).unwrap();
     let inputs = Inputs { records, assets, gaps: &[], covered: &[], providers: &[], ranges: &ranges, history: &history };
     let judgements = reconcile(&inputs);
     store
@@ -177,11 +177,11 @@ fn first_seen_stays_and_last_seen_moves(on: Dialect) {
     write(&mut s, "2026-01-03T00:00:00Z", &[rec("a.example.com", "192.0.2.1", "z.zone:3")], &[]);
     assert_eq!(sightings(&s), [("a.example.com".to_string(), 1, 3), ("b.example.com".to_string(), 2, 2)]);
     assert_eq!(s.names_in_zone("example.com").unwrap().into_iter().collect::<std::collections::BTreeMap<_, _>>()["b.example.com"], 2);
-    let h = s.history().unwrap();
+    let h = s.history(&Default::default()).unwrap();
     assert_eq!((h.len(), h.former(0).run), (1, 2), "the asset's last sighting");
     write(&mut s, "2026-01-04T00:00:00Z", &[rec("a.example.com", "192.0.2.1", "z.zone:3"), rec("b.example.com", "192.0.2.2", "z.zone:4")], &a);
     assert_eq!(sightings(&s), [("a.example.com".to_string(), 1, 4), ("b.example.com".to_string(), 2, 4)]);
-    let h = s.history().unwrap();
+    let h = s.history(&Default::default()).unwrap();
     assert_eq!((h.len(), h.former(0).run), (1, 4));
     assert_eq!(s.verify().unwrap(), Vec::<String>::new());
 }
@@ -213,7 +213,7 @@ fn history_is_each_assets_last_sighting(on: Dialect) {
     let (_place, mut s) = store_on(on);
     write(&mut s, "2026-01-01T00:00:00Z", &[], &[asset("old", "192.0.2.1"), asset("kept", "192.0.2.2")]);
     write(&mut s, "2026-01-05T00:00:00Z", &[], &[asset("kept", "192.0.2.2")]);
-    let h = s.history().unwrap();
+    let h = s.history(&Default::default()).unwrap();
     assert_eq!(h.len(), 2);
     let (newest, oldest) = (h.former(0), h.former(1));
     assert_eq!((newest.run, &*newest.id, &*newest.date), (2, "kept", "2026-01-05"));
@@ -255,7 +255,7 @@ fn an_unfinished_run_is_invisible(on: Dialect) {
     write(&mut s, "2026-01-01T00:00:00Z", &[rec("a.example.com", "192.0.2.1", "z.zone:3")], &[]);
     let records = [rec("b.example.com", "192.0.2.2", "z.zone:4")];
     let ranges = Ranges::new(&[]);
-    let history = s.history().unwrap();
+    let history = s.history(&Default::default()).unwrap();
     let inputs = Inputs { records: &records, assets: &[], gaps: &[], covered: &[], providers: &[], ranges: &ranges, history: &history };
     let judgements = reconcile(&inputs);
     let kinds = crate::store::kinds(&judgements, &Default::default(), &Default::default());
@@ -387,7 +387,7 @@ fn gaps_keep_their_order(on: Dialect) {
     };
     let gaps = [gap("route53"), gap("elb"), gap("ec2"), gap("s3")];
     let ranges = Ranges::new(&[]);
-    let history = s.history().unwrap();
+    let history = s.history(&Default::default()).unwrap();
     let inputs = Inputs { records: &[], assets: &[], gaps: &gaps, covered: &[], providers: &[], ranges: &ranges, history: &history };
     let run = s
         .write_run(&RunInput {
@@ -664,7 +664,7 @@ fn last_changed_moves_with_a_foreign_answer_not_with_runs_that_did_not_probe(on:
     let r = [rec("a.example.com", "192.0.2.1", "z.zone:3")];
     let run = |s: &mut Store, date: &str, verdict: Option<Verdict>| {
         let ranges = Ranges::new(&[]);
-        let history = s.history().unwrap();
+        let history = s.history(&Default::default()).unwrap();
         let inputs = Inputs { records: &r, assets: &[], gaps: &[], covered: &[], providers: &[], ranges: &ranges, history: &history };
         let judgements = reconcile(&inputs);
         let mut probed = Probes::default();

@@ -359,7 +359,7 @@ fn write_probes_and_gaps(db: &dyn Engine, run: &RunInput<'_>, run_id: i64) -> db
     })?;
     db.load("gaps", &["run_id", "seq", "source", "account", "region", "service", "error"], Load::Insert, &mut |sink| {
         for (seq, g) in run.gaps.iter().enumerate() {
-            sink.row(vals![run_id, seq as i64, &*g.source, &*g.account, g.region.as_deref(), &g.service, &g.error])?;
+            sink.row(vals![run_id, seq as i64, &*g.source, &*g.account, g.region.as_deref(), g.service.as_str(), &g.error])?;
         }
         Ok(())
     })?;

@@ -137,7 +137,7 @@ fn the_react_function_forwards_only_events_react_acts_on() {
                 "source": format!("aws.{}", source.trim_end_matches(".amazonaws.com")), "account": "111111111111", "region": "us-east-1",
                 "detail": {"eventSource": source, "eventName": name, "awsRegion": "us-east-1", "recipientAccountId": "111111111111", "requestParameters": {}}
             });
-            matches!(dangle::commands::react::parse(&event.to_string()).unwrap().as_slice(), [dangle::commands::react::Seen::Change(_)])
+            matches!(dangle::commands::react::parse(&event.to_string(), &dangle::providers::registry()).unwrap().1.as_slice(), [dangle::commands::react::Seen::Change(_)])
         });
         assert!(acted, "the rule forwards {name}, which react ignores");
     }

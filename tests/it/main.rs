@@ -8,6 +8,7 @@
 //! - `azure_binary`: the binary against a local ARM server, inside a fresh network namespace
 //! - `probe_binary`: `scan` with the prober and `dangle probe` against real rustls servers
 //! - `ranges_refresh`: `scripts/refresh-ranges --fetch` against a local HTTP server
+//! - `toy`: a fifth provider in this one file, registered with one line: it scans, reacts and writes changes
 
 mod architecture;
 mod aws;
@@ -23,4 +24,5 @@ mod probe_binary;
 mod postgres;
 mod shards;
 mod signals;
+mod toy;
 mod ranges_refresh;

@@ -128,7 +128,7 @@ fn a_runner_killed_while_it_writes_leaves_its_shard_as_it_was() {
         assert_eq!(now.len(), 1);
         // Whole or not at all: the snapshot the shard names holds exactly what it says.
         let s = &now[0];
-        let inv = store().load_shards(&[s.snapshot]).unwrap();
+        let inv = store().load_shards(&[s.snapshot], &Default::default()).unwrap();
         assert_eq!((inv.records.len() as i64, inv.assets.len() as i64), (s.records, s.assets));
         if !status.success() && now == before {
             killed_mid_write += 1;

@@ -37,7 +37,7 @@ pub fn account_of_role(arn: &str) -> Option<&str> {
 }
 
 fn sts_gap(source: &Arc<str>, account: &str, error: String) -> CoverageGap {
-    CoverageGap { source: source.clone(), account: Arc::from(account), region: None, service: "sts".into(), error, hides: Hides::Account }
+    CoverageGap { source: source.clone(), account: Arc::from(account), region: None, service: crate::parts::STS, error, hides: Hides::Account }
 }
 
 async fn caller_account(config: &SdkConfig) -> Result<String, String> {
@@ -83,7 +83,7 @@ pub(crate) async fn discover(base: &SdkConfig, cfg: &AwsSourceBuilder, source: &
                         source: source.clone(),
                         account: Arc::from("organization"),
                         region: None,
-                        service: "organizations".into(),
+                        service: crate::parts::ORGANIZATIONS,
                         error: describe(&e),
                         hides: Hides::Account,
                     });

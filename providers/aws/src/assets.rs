@@ -105,7 +105,7 @@ macro_rules! drain {
 pub(crate) async fn regional(source: &Arc<str>, account: &Account, region: &str, what: Regional) -> Snapshot {
     let mut snap = Snapshot::default();
     let cx = Ctx { source, account_id: Arc::from(account.id.as_str()), region: Some(Arc::from(region)) };
-    let mut gap_of = |snap: &mut Snapshot, service: &str, message: String| snap.gaps.push(gap(source, account, Some(region), service, message));
+    let mut gap_of = |snap: &mut Snapshot, service: dangle_model::Part, message: String| snap.gaps.push(gap(source, account, Some(region), service, message));
     match what {
         Regional::Ec2 => ec2(&cx, account, region, &mut snap, &mut gap_of).await,
         Regional::Elbv2 => elbv2(&cx, account, region, &mut snap, &mut gap_of).await,
@@ -115,7 +115,7 @@ pub(crate) async fn regional(source: &Arc<str>, account: &Account, region: &str,
 }
 
 /// Records a gap of one service in this account and region.
-type GapOf<'g> = dyn FnMut(&mut Snapshot, &str, String) + Send + 'g;
+type GapOf<'g> = dyn FnMut(&mut Snapshot, dangle_model::Part, String) + Send + 'g;
 
 /// Elastic IPs, instances (public v4 and v6 addresses, public DNS names) and network interfaces.
 async fn ec2(cx: &Ctx<'_>, account: &Account, region: &str, snap: &mut Snapshot, gap_of: &mut GapOf<'_>) {
@@ -128,10 +128,10 @@ async fn ec2(cx: &Ctx<'_>, account: &Account, region: &str, snap: &mut Snapshot,
                 let id = nz(a.allocation_id()).or(nz(a.public_ip())).unwrap_or("?");
                 let mut ips = Ips::new();
                 push_ip(&mut ips, ip(a.public_ip()));
-                snap.assets.extend(cx.asset(AssetKind::ElasticIp, format!("arn:aws:ec2:{region}:{acct}:elastic-ip/{id}"), ips, vec![]));
+                snap.assets.extend(cx.asset(dangle_model::cloud::kinds::aws::ELASTIC_IP, format!("arn:aws:ec2:{region}:{acct}:elastic-ip/{id}"), ips, vec![]));
             }
         }
-        Err(e) => gap_of(snap, "ec2", format!("DescribeAddresses: {}", describe(&e))),
+        Err(e) => gap_of(snap, crate::parts::EC2, format!("DescribeAddresses: {}", describe(&e))),
     }
     drain!(client.describe_instances().into_paginator().items().send(), |reservation| {
         for i in reservation.instances() {
@@ -146,10 +146,10 @@ async fn ec2(cx: &Ctx<'_>, account: &Account, region: &str, snap: &mut Snapshot,
                 }
             }
             let names = hosts(&[i.public_dns_name()]);
-            snap.assets.extend(cx.asset(AssetKind::InstancePublicIp, format!("arn:aws:ec2:{region}:{acct}:instance/{id}"), ips, names));
+            snap.assets.extend(cx.asset(dangle_model::cloud::kinds::aws::INSTANCE_PUBLIC_IP, format!("arn:aws:ec2:{region}:{acct}:instance/{id}"), ips, names));
         }
     }, |e| {
-        gap_of(snap, "ec2", format!("DescribeInstances: {}", describe(&e)))
+        gap_of(snap, crate::parts::EC2, format!("DescribeInstances: {}", describe(&e)))
     });
     drain!(client.describe_network_interfaces().into_paginator().items().send(), |n| {
         let id = nz(n.network_interface_id()).unwrap_or("?");
@@ -159,9 +159,9 @@ async fn ec2(cx: &Ctx<'_>, account: &Account, region: &str, snap: &mut Snapshot,
             push_ip(&mut ips, ip(v6.ipv6_address()));
         }
         let names = hosts(&[n.association().and_then(|a| a.public_dns_name())]);
-        snap.assets.extend(cx.asset(AssetKind::NetworkInterface, format!("arn:aws:ec2:{region}:{acct}:network-interface/{id}"), ips, names));
+        snap.assets.extend(cx.asset(dangle_model::cloud::kinds::aws::NETWORK_INTERFACE, format!("arn:aws:ec2:{region}:{acct}:network-interface/{id}"), ips, names));
     }, |e| {
-        gap_of(snap, "ec2", format!("DescribeNetworkInterfaces: {}", describe(&e)))
+        gap_of(snap, crate::parts::EC2, format!("DescribeNetworkInterfaces: {}", describe(&e)))
     });
 }
 
@@ -172,9 +172,9 @@ async fn elbv2(cx: &Ctx<'_>, account: &Account, region: &str, snap: &mut Snapsho
     let client = aws_sdk_elasticloadbalancingv2::Client::from_conf(conf);
     drain!(client.describe_load_balancers().into_paginator().items().send(), |lb| {
         let arn = nz(lb.load_balancer_arn()).map(str::to_string).unwrap_or_else(|| format!("arn:aws:elasticloadbalancing:{region}:{acct}:loadbalancer/?"));
-        snap.assets.extend(cx.asset(AssetKind::LoadBalancer, arn, Ips::new(), hosts(&[lb.dns_name()])));
+        snap.assets.extend(cx.asset(dangle_model::cloud::kinds::aws::LOAD_BALANCER, arn, Ips::new(), hosts(&[lb.dns_name()])));
     }, |e| {
-        gap_of(snap, "elbv2", format!("DescribeLoadBalancers: {}", describe(&e)))
+        gap_of(snap, crate::parts::ELBV2, format!("DescribeLoadBalancers: {}", describe(&e)))
     });
 }
 
@@ -186,9 +186,9 @@ async fn elb(cx: &Ctx<'_>, account: &Account, region: &str, snap: &mut Snapshot,
     drain!(client.describe_load_balancers().into_paginator().items().send(), |lb| {
         let name = nz(lb.load_balancer_name()).unwrap_or("?");
         let names = hosts(&[lb.dns_name(), lb.canonical_hosted_zone_name()]);
-        snap.assets.extend(cx.asset(AssetKind::ClassicLoadBalancer, format!("arn:aws:elasticloadbalancing:{region}:{acct}:loadbalancer/{name}"), Ips::new(), names));
+        snap.assets.extend(cx.asset(dangle_model::cloud::kinds::aws::CLASSIC_LOAD_BALANCER, format!("arn:aws:elasticloadbalancing:{region}:{acct}:loadbalancer/{name}"), Ips::new(), names));
     }, |e| {
-        gap_of(snap, "elb", format!("DescribeLoadBalancers (classic): {}", describe(&e)))
+        gap_of(snap, crate::parts::ELB, format!("DescribeLoadBalancers (classic): {}", describe(&e)))
     });
 }
 
@@ -207,7 +207,7 @@ pub(crate) async fn global(source: &Arc<str>, account: &Account, what: Global, p
                             let Some(name) = nz(b.name()) else { continue };
                             // Every endpoint form resolves to the bucket name; one is enough as a host.
                             let names = hosts(&[Some(&format!("{name}.s3.amazonaws.com"))]);
-                            let mut asset = cx.asset(AssetKind::S3Bucket, format!("arn:aws:s3:::{name}"), Ips::new(), names);
+                            let mut asset = cx.asset(dangle_model::cloud::kinds::aws::S3_BUCKET, format!("arn:aws:s3:::{name}"), Ips::new(), names);
                             if let Some(a) = asset.as_mut() {
                                 a.region = nz(b.bucket_region()).map(Arc::from);
                             }
@@ -219,7 +219,7 @@ pub(crate) async fn global(source: &Arc<str>, account: &Account, what: Global, p
                         }
                     }
                     Err(e) => {
-                        snap.gaps.push(gap(source, account, None, "s3", format!("ListBuckets: {}", describe(&e))));
+                        snap.gaps.push(gap(source, account, None, crate::parts::S3, format!("ListBuckets: {}", describe(&e))));
                         break;
                     }
                 }
@@ -237,7 +237,7 @@ pub(crate) async fn global(source: &Arc<str>, account: &Account, what: Global, p
                             if let Some(aliases) = d.aliases() {
                                 names.extend(aliases.items().iter().map(|a| Some(a.as_str())));
                             }
-                            snap.assets.extend(cx.asset(AssetKind::CloudFront, d.arn().to_string(), Ips::new(), hosts(&names)));
+                            snap.assets.extend(cx.asset(dangle_model::cloud::kinds::aws::CLOUDFRONT, d.arn().to_string(), Ips::new(), hosts(&names)));
                         }
                         match nz(list.next_marker()) {
                             Some(m) if list.is_truncated() => marker = Some(m.to_string()),
@@ -245,7 +245,7 @@ pub(crate) async fn global(source: &Arc<str>, account: &Account, what: Global, p
                         }
                     }
                     Err(e) => {
-                        snap.gaps.push(gap(source, account, None, "cloudfront", format!("ListDistributions: {}", describe(&e))));
+                        snap.gaps.push(gap(source, account, None, crate::parts::CLOUDFRONT, format!("ListDistributions: {}", describe(&e))));
                         break;
                     }
                 }

@@ -23,13 +23,14 @@ use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use dangle_model::cloud::{CLOUDFRONT, EC2, ELB, S3};
-use dangle_model::{Asset, AssetKind, BoxFuture, ClaimAnswer, ClaimQuery, Cloud, Coverage, CoverageGap, Description, DnsRecord, Hides, Inventory, Namespace, Provider, ProviderError};
+use dangle_model::{Asset, BoxFuture, Part, ClaimAnswer, ClaimQuery, Cloud, Coverage, CoverageGap, Description, DnsRecord, Hides, Inventory, Namespace, Provider, ProviderError};
 use tokio::sync::Semaphore;
 
 mod accounts;
 mod assets;
 mod change;
 mod claims;
+mod events;
 mod limit;
 mod route53;
 mod settings;
@@ -266,7 +267,7 @@ impl AwsSource {
                     source: source.clone(),
                     account: Arc::from("?"),
                     region: None,
-                    service: "account".into(),
+                    service: parts::ACCOUNT,
                     error: format!("enumeration task failed: {e}"),
                     hides: Hides::Account,
                 }),
@@ -296,30 +297,30 @@ impl AwsSource {
         let mut records = false;
         let region = scope.region.clone();
         for service in &scope.services {
-            let part = match (service.as_str(), region.as_deref()) {
-                ("route53", _) => {
+            let part = match (service, region.as_deref()) {
+                (s, _) if *s == parts::ROUTE53 => {
                     records = true;
-                    kinds.push(AssetKind::HostedZone);
+                    kinds.push(dangle_model::cloud::kinds::aws::HOSTED_ZONE);
                     route53::enumerate(&source, &account, cfg.route53_per_second.unwrap_or(5)).await
                 }
-                ("s3", _) => {
-                    kinds.push(AssetKind::S3Bucket);
+                (s, _) if *s == parts::S3 => {
+                    kinds.push(dangle_model::cloud::kinds::aws::S3_BUCKET);
                     assets::global(&source, &account, assets::Global::S3, cfg.endpoint_url.is_some()).await
                 }
-                ("cloudfront", _) => {
-                    kinds.push(AssetKind::CloudFront);
+                (s, _) if *s == parts::CLOUDFRONT => {
+                    kinds.push(dangle_model::cloud::kinds::aws::CLOUDFRONT);
                     assets::global(&source, &account, assets::Global::CloudFront, cfg.endpoint_url.is_some()).await
                 }
-                ("ec2", Some(r)) => {
-                    kinds.extend([AssetKind::ElasticIp, AssetKind::InstancePublicIp, AssetKind::NetworkInterface]);
+                (s, Some(r)) if *s == parts::EC2 => {
+                    kinds.extend([dangle_model::cloud::kinds::aws::ELASTIC_IP, dangle_model::cloud::kinds::aws::INSTANCE_PUBLIC_IP, dangle_model::cloud::kinds::aws::NETWORK_INTERFACE]);
                     assets::regional(&source, &account, r, assets::Regional::Ec2).await
                 }
-                ("elbv2", Some(r)) => {
-                    kinds.push(AssetKind::LoadBalancer);
+                (s, Some(r)) if *s == parts::ELBV2 => {
+                    kinds.push(dangle_model::cloud::kinds::aws::LOAD_BALANCER);
                     assets::regional(&source, &account, r, assets::Regional::Elbv2).await
                 }
-                ("elb", Some(r)) => {
-                    kinds.push(AssetKind::ClassicLoadBalancer);
+                (s, Some(r)) if *s == parts::ELB => {
+                    kinds.push(dangle_model::cloud::kinds::aws::CLASSIC_LOAD_BALANCER);
                     assets::regional(&source, &account, r, assets::Regional::Elb).await
                 }
                 _ => continue,
@@ -327,7 +328,7 @@ impl AwsSource {
             snap.absorb(part);
         }
         // Regional services answer for their region only; global ones (no region) for every asset of theirs.
-        let regional = scope.services.iter().any(|s| matches!(s.as_str(), "ec2" | "elbv2" | "elb"));
+        let regional = scope.services.iter().any(|s| [parts::EC2, parts::ELBV2, parts::ELB].contains(s));
         let replaces = dangle_model::Replaces {
             account: Arc::from(account.id.as_str()),
             region: region.filter(|_| regional).map(|r| Arc::from(r.as_str())),
@@ -355,7 +356,7 @@ async fn enumerate_account(
         None => match assets::enabled_regions(&account).await {
             Ok(r) => r,
             Err(e) => {
-                snap.gaps.push(gap(&source, &account, None, "regions", e));
+                snap.gaps.push(gap(&source, &account, None, parts::REGIONS, e));
                 return snap;
             }
         },
@@ -403,7 +404,7 @@ async fn enumerate_account(
     while let Some(done) = tasks.join_next().await {
         match done {
             Ok(part) => snap.absorb(part),
-            Err(e) => snap.gaps.push(gap(&source, &account, None, "account", format!("task failed: {e}"))),
+            Err(e) => snap.gaps.push(gap(&source, &account, None, parts::ACCOUNT, format!("task failed: {e}"))),
         }
     }
     let regions = snap.covered.iter().filter(|c| *c.account == *account.id).count();
@@ -411,36 +412,47 @@ async fn enumerate_account(
     snap
 }
 
-pub(crate) fn gap(source: &Arc<str>, account: &Account, region: Option<&str>, service: &str, error: impl fmt::Display) -> CoverageGap {
-    CoverageGap {
-        source: source.clone(),
-        account: Arc::from(account.id.as_str()),
-        region: region.map(Arc::from),
-        service: service.to_string(),
-        error: error.to_string(),
-        hides: hides(service),
-    }
+pub(crate) fn gap(source: &Arc<str>, account: &Account, region: Option<&str>, service: Part, error: impl fmt::Display) -> CoverageGap {
+    CoverageGap { source: source.clone(), account: Arc::from(account.id.as_str()), region: region.map(Arc::from), hides: hides(&service), service, error: error.to_string() }
 }
 
 /// What the failure of one of this crate's services can hide. Load balancers and instances hold
 /// addresses as well as names; buckets and distributions hold names only; Route53 holds the zones and
 /// the delegations to its servers; a failed account or region discovery hides everything.
-pub(crate) fn hides(service: &str) -> Hides {
+pub(crate) fn hides(part: &Part) -> Hides {
     use Namespace::*;
-    match service {
-        "ec2" => Hides::only(&[Addresses, Names(EC2)]),
-        "elbv2" | "elb" => Hides::only(&[Addresses, Names(ELB)]),
-        "s3" => Hides::only(&[Names(S3)]),
-        "cloudfront" => Hides::only(&[Names(CLOUDFRONT)]),
-        "route53" => Hides::only(&[Zones, NameServers]),
-        _ => Hides::Account,
-    }
+    let only: &[Namespace] = match part {
+        p if *p == parts::EC2 => &[Addresses, Names(EC2)],
+        p if *p == parts::ELBV2 || *p == parts::ELB => &[Addresses, Names(ELB)],
+        p if *p == parts::S3 => &[Names(S3)],
+        p if *p == parts::CLOUDFRONT => &[Names(CLOUDFRONT)],
+        p if *p == parts::ROUTE53 => &[Zones, NameServers],
+        _ => return Hides::Account,
+    };
+    Hides::only(only)
+}
+
+/// The parts of an account this provider reads, each a gap of its own when it fails; a change event
+/// names the ones to read again.
+pub mod parts {
+    use dangle_model::Part;
+
+    pub const STS: Part = Part::new("sts");
+    pub const ORGANIZATIONS: Part = Part::new("organizations");
+    pub const ACCOUNT: Part = Part::new("account");
+    pub const REGIONS: Part = Part::new("regions");
+    pub const ROUTE53: Part = Part::new("route53");
+    pub const S3: Part = Part::new("s3");
+    pub const CLOUDFRONT: Part = Part::new("cloudfront");
+    pub const EC2: Part = Part::new("ec2");
+    pub const ELBV2: Part = Part::new("elbv2");
+    pub const ELB: Part = Part::new("elb");
 }
 
 /// What the AWS provider vouches for when it enumerates without gaps.
 pub fn description() -> Description {
     use Namespace::*;
-    Description { cloud: Some(Cloud::Aws), covers: vec![Addresses, Names(EC2), Names(ELB), Names(S3), Names(CLOUDFRONT), NameServers, Zones] }
+    Description { cloud: Some(Cloud::AWS), covers: vec![Addresses, Names(EC2), Names(ELB), Names(S3), Names(CLOUDFRONT), NameServers, Zones] }
 }
 
 /// The message of an SDK error: its code and message when the service said something, else the

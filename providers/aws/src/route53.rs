@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use aws_sdk_route53::types::{ResourceRecordSet, RrType};
-use dangle_model::{Asset, AssetKind, DnsName, DnsRecord, RecordType, Target, Targets};
+use dangle_model::{Asset, DnsName, DnsRecord, RecordType, Target, Targets};
 
 use crate::limit::Pacer;
 
@@ -130,14 +130,14 @@ pub(crate) async fn enumerate(source: &Arc<str>, account: &Account, per_second: 
     let zones = match l.zones().await {
         Ok(z) => z,
         Err(message) => {
-            snap.gaps.push(gap(source, account, None, "route53", message));
+            snap.gaps.push(gap(source, account, None, crate::parts::ROUTE53, message));
             return snap;
         }
     };
     for z in zones {
         let id = zone_id(z.id()).to_string();
         let Some(zone) = decode::name(z.name()) else {
-            snap.gaps.push(gap(source, account, None, "route53", format!("zone {id}: unparseable name `{}`", z.name())));
+            snap.gaps.push(gap(source, account, None, crate::parts::ROUTE53, format!("zone {id}: unparseable name `{}`", z.name())));
             continue;
         };
         let private = z.config().is_some_and(|c| c.private_zone());
@@ -170,7 +170,7 @@ impl Lister<'_> {
         let detail = match self.client.get_hosted_zone().id(id).send().await {
             Ok(d) => d,
             Err(e) => {
-                snap.gaps.push(gap(self.source, self.account, None, "route53", format!("GetHostedZone {zone} ({id}): {}", describe(&e))));
+                snap.gaps.push(gap(self.source, self.account, None, crate::parts::ROUTE53, format!("GetHostedZone {zone} ({id}): {}", describe(&e))));
                 return None;
             }
         };
@@ -190,7 +190,7 @@ impl Lister<'_> {
             source: self.source.clone(),
             account: self.account_id.clone(),
             region: None,
-            kind: AssetKind::HostedZone,
+            kind: dangle_model::cloud::kinds::aws::HOSTED_ZONE,
             id: format!("arn:aws:route53:::hostedzone/{id}").into(),
             ips: Default::default(),
             hosts,
@@ -215,7 +215,7 @@ impl Lister<'_> {
             let out = match page {
                 Ok(o) => o,
                 Err(e) => {
-                    snap.gaps.push(gap(self.source, self.account, None, "route53", format!("ListResourceRecordSets {zone} ({id}): {}", describe(&e))));
+                    snap.gaps.push(gap(self.source, self.account, None, crate::parts::ROUTE53, format!("ListResourceRecordSets {zone} ({id}): {}", describe(&e))));
                     return;
                 }
             };
@@ -233,7 +233,7 @@ impl Lister<'_> {
                     self.source,
                     self.account,
                     None,
-                    "route53",
+                    crate::parts::ROUTE53,
                     format!("ListResourceRecordSets {zone} ({id}): truncated page without a next record"),
                 ));
                 return;

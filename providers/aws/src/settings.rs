@@ -53,6 +53,15 @@ impl Factory for AwsFactory {
         "aws"
     }
 
+    /// EventBridge and CloudTrail events.
+    fn read_event(&self, event: &serde_json::Value) -> Option<Result<Vec<dangle_model::events::Seen>, String>> {
+        crate::events::read(event)
+    }
+
+    fn event_shapes(&self) -> Option<&'static str> {
+        Some(crate::events::SHAPES)
+    }
+
     /// Route53 change batches.
     fn changes(&self, sets: &[dangle_model::change::SetEdit<'_>], what: &str) -> Option<dangle_model::change::ChangeSet> {
         Some(crate::change::changes(sets, what))

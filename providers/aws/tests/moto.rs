@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use aws_sdk_route53::types::{AliasTarget, ResourceRecord, ResourceRecordSet, RrType};
 use dangle_aws::testing::{role, rrs, upsert, zone, Moto};
 use dangle_aws::AwsSource;
-use dangle_model::{conformance, AssetKind, Provider, RecordType, Target};
+use dangle_model::{conformance, Provider, RecordType, Target};
 
 fn moto() -> &'static Moto {
     static M: OnceLock<Moto> = OnceLock::new();
@@ -36,8 +36,8 @@ async fn conformance_against_moto() {
     conformance::assert_provider(&src).await;
     let assets = src.enumerate().await.unwrap();
     assert!(assets.gaps.is_empty(), "{:?}", assets.gaps);
-    assert!(assets.assets.iter().any(|a| a.kind == AssetKind::ElasticIp), "{:#?}", assets.assets);
-    assert!(assets.assets.iter().any(|a| a.kind == AssetKind::HostedZone && a.hosts.len() > 1), "hosted zone with its name servers");
+    assert!(assets.assets.iter().any(|a| a.kind == dangle_model::cloud::kinds::aws::ELASTIC_IP), "{:#?}", assets.assets);
+    assert!(assets.assets.iter().any(|a| a.kind == dangle_model::cloud::kinds::aws::HOSTED_ZONE && a.hosts.len() > 1), "hosted zone with its name servers");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -118,7 +118,7 @@ async fn private_zones_record_their_vpcs() {
     assert!(db.location.as_ref().unwrap().to_string().contains(&vpc), "{:?}", db.location);
     // Private zones are no delegation targets: not an asset.
     let assets = src.enumerate().await.unwrap();
-    assert!(!assets.assets.iter().any(|a| a.kind == AssetKind::HostedZone && a.id.contains(&id)));
+    assert!(!assets.assets.iter().any(|a| a.kind == dangle_model::cloud::kinds::aws::HOSTED_ZONE && a.id.contains(&id)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -206,13 +206,13 @@ async fn instances_interfaces_and_classic_load_balancers_are_assets() {
     let src = source(&[acct], &["us-east-1"]).await;
     let e = src.enumerate().await.unwrap();
     assert!(e.gaps.is_empty(), "{:?}", e.gaps);
-    let inst = e.assets.iter().find(|a| a.kind == AssetKind::InstancePublicIp && a.id.ends_with(iid.as_str())).expect("the instance");
+    let inst = e.assets.iter().find(|a| a.kind == dangle_model::cloud::kinds::aws::INSTANCE_PUBLIC_IP && a.id.ends_with(iid.as_str())).expect("the instance");
     assert!(!inst.ips.is_empty(), "{inst:#?}");
     assert!(inst.hosts.iter().any(|h| h.as_str().starts_with("ec2-")), "its public DNS name: {inst:#?}");
     assert!(inst.id.starts_with(&format!("arn:aws:ec2:us-east-1:{acct}:instance/")), "{}", inst.id);
-    let eni = e.assets.iter().find(|a| a.kind == AssetKind::NetworkInterface).expect("the instance's interface");
+    let eni = e.assets.iter().find(|a| a.kind == dangle_model::cloud::kinds::aws::NETWORK_INTERFACE).expect("the instance's interface");
     assert_eq!(eni.ips, inst.ips, "the interface holds the same public address");
-    let clb = e.assets.iter().find(|a| a.kind == AssetKind::ClassicLoadBalancer).expect("the classic ELB");
+    let clb = e.assets.iter().find(|a| a.kind == dangle_model::cloud::kinds::aws::CLASSIC_LOAD_BALANCER).expect("the classic ELB");
     assert!(clb.hosts.iter().any(|h| h.as_str().starts_with("old") && h.as_str().ends_with("elb.amazonaws.com")), "{clb:#?}");
 }
 

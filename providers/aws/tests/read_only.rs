@@ -109,9 +109,9 @@ async fn a_full_enumeration_only_reads() {
         .await
         .unwrap();
     let e = src.enumerate().await.unwrap();
-    assert!(e.assets.iter().any(|a| a.kind == dangle_model::AssetKind::ElasticIp));
+    assert!(e.assets.iter().any(|a| a.kind == dangle_model::cloud::kinds::aws::ELASTIC_IP));
     // The claim checks read too: HeadBucket of a name a dangling record could point at.
-    let q = [dangle_model::ClaimQuery { service: dangle_model::cloud::S3, key: "ro-no-such-bucket".into(), region: None }];
+    let q = [dangle_model::ClaimQuery { service: dangle_model::cloud::S3, key: "ro-no-such-bucket".into(), region: None, host: dangle_model::DnsName::parse("ro-no-such-bucket.s3.amazonaws.com").unwrap() }];
     let answers = src.check_names(&q).await;
     assert_eq!(answers[0].as_ref().map(|a| a.claim), Some(dangle_model::Claim::Available), "{answers:?}");
     let seen = seen.lock().unwrap().clone();

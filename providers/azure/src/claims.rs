@@ -4,7 +4,7 @@
 //! record points at.
 
 use dangle_model::cloud::{APP_SERVICE, BLOB, CDN, FRONT_DOOR, STATIC_WEBSITE, TRAFFIC_MANAGER};
-use dangle_model::{Claim, ClaimAnswer, Service};
+use dangle_model::{Claim, ClaimAnswer, ClaimQuery, Service};
 use serde_json::{json, Value};
 
 use crate::arm::Arm;
@@ -37,8 +37,14 @@ pub const CHECKS: &[Check] = &[
 ];
 
 /// Asks `service` (if it has a check) whether `name` is free, under subscription `sub`.
-pub(crate) async fn check(arm: &Arm, sub: &str, service: Service, name: &str) -> Option<ClaimAnswer> {
-    let c = CHECKS.iter().find(|c| c.service == service)?;
+pub(crate) async fn check(arm: &Arm, sub: &str, q: &ClaimQuery) -> Option<ClaimAnswer> {
+    let c = CHECKS.iter().find(|c| c.service == q.service)?;
+    // Front Door's check is for classic names (`NAME.azurefd.net`); Standard/Premium endpoint names
+    // carry a hash the service picks.
+    if q.service == FRONT_DOOR && q.host.label_count() != 3 {
+        return None;
+    }
+    let name = q.key.as_str();
     let path = format!("/subscriptions/{sub}/{}", c.path);
     Some(match arm.post_check(&path, c.api_version, &json!({ "name": name, "type": c.resource_type })).await {
         // Front Door's answer names it `nameAvailability` (a word), the others `nameAvailable` (a bool).

@@ -11,6 +11,7 @@ mod arm;
 pub mod claims;
 mod certificate;
 mod change;
+mod events;
 pub mod credential;
 mod dns;
 mod resources;
@@ -26,6 +27,7 @@ use azure_core::credentials::TokenCredential;
 use azure_core::http::Url;
 use dangle_model::cloud::Cloud;
 use dangle_model::{
+    Part,
     Asset, AssetKind, BoxFuture, Coverage, CoverageGap, Description, DnsName, Hides, Inventory, Namespace, Provider, ProviderError,
 };
 use futures_util::StreamExt;
@@ -35,6 +37,16 @@ pub use arm::{tls_config, ArmError};
 pub use settings::AzureFactory;
 
 /// api-version per resource type, pinned: the JSON shapes dangle reads are those of these versions.
+/// The parts of a subscription this provider reads that are not a resource list of its own (those are
+/// in the resource tables), each a gap of its own when it fails.
+pub mod parts {
+    use dangle_model::Part;
+
+    pub const SUBSCRIPTION: Part = Part::new("subscription");
+    pub const DNS: Part = Part::new("dns");
+    pub const PRIVATE_DNS: Part = Part::new("privatedns");
+}
+
 pub mod api {
     pub const SUBSCRIPTIONS: &str = "2022-12-01";
     pub const DNS: &str = "2018-05-01";
@@ -76,7 +88,7 @@ pub fn description() -> Description {
             }
         }
     }
-    Description { cloud: Some(Cloud::Azure), covers }
+    Description { cloud: Some(Cloud::AZURE), covers }
 }
 
 /// One configured Azure provider.
@@ -100,7 +112,7 @@ struct RecordSets<'a> {
     account: &'a Arc<str>,
     zone: &'a DnsName,
     private: bool,
-    service: &'static str,
+    service: Part,
     hides: &'a [Namespace],
 }
 
@@ -145,12 +157,12 @@ impl AzureSource {
         self
     }
 
-    fn gap(&self, subscription: &str, service: &str, error: impl std::fmt::Display, hides: Hides) -> CoverageGap {
+    fn gap(&self, subscription: &str, service: Part, error: impl std::fmt::Display, hides: Hides) -> CoverageGap {
         CoverageGap {
             source: self.name.clone(),
             account: Arc::from(subscription),
             region: None,
-            service: service.into(),
+            service,
             error: dangle_model::input::printable(&error.to_string()).into_owned(),
             hides,
         }
@@ -161,7 +173,7 @@ impl AzureSource {
         &self,
         listed: Result<T, ArmError>,
         sub: &str,
-        service: &str,
+        service: &Part,
         what: impl std::fmt::Display,
         hides: &[Namespace],
         inv: &mut Inventory,
@@ -169,7 +181,7 @@ impl AzureSource {
         match listed {
             Ok(items) => Some(items),
             Err(e) => {
-                inv.gaps.push(self.gap(sub, service, format!("{what}: {e}"), Hides::only(hides)));
+                inv.gaps.push(self.gap(sub, service.clone(), format!("{what}: {e}"), Hides::only(hides)));
                 None
             }
         }
@@ -206,7 +218,7 @@ impl AzureSource {
         let mut inv = Inventory::default();
         let path = format!("/subscriptions/{sub}");
         if let Err(e) = self.arm.get_path(&path, api::SUBSCRIPTIONS).await {
-            inv.gaps.push(self.gap(sub, "subscription", format!("GET subscription {sub}: {e}"), Hides::Account));
+            inv.gaps.push(self.gap(sub, parts::SUBSCRIPTION, format!("GET subscription {sub}: {e}"), Hides::Account));
             return inv;
         }
         let account: Arc<str> = Arc::from(sub);
@@ -224,13 +236,13 @@ impl AzureSource {
         use Namespace::{NameServers, Zones};
         let hides = &[Zones, NameServers];
         let listed = self.arm.list(&format!("/subscriptions/{sub}/{DNS_ZONES}"), api::DNS).await;
-        let Some(zones) = self.or_gap(listed, sub, "dns", "list DNS zones", hides, inv) else { return };
+        let Some(zones) = self.or_gap(listed, sub, &parts::DNS, "list DNS zones", hides, inv) else { return };
         for z in &zones {
             let (Some(id), Some(name)) = (z.get("id").and_then(Value::as_str), z.get("name").and_then(Value::as_str)) else { continue };
             let zone = match DnsName::parse(name) {
                 Ok(n) => n,
                 Err(e) => {
-                    inv.gaps.push(self.gap(sub, "dns", format!("DNS zone `{}`: {e}", dangle_model::excerpt(name)), Hides::only(hides)));
+                    inv.gaps.push(self.gap(sub, parts::DNS, format!("DNS zone `{}`: {e}", dangle_model::excerpt(name)), Hides::only(hides)));
                     continue;
                 }
             };
@@ -241,12 +253,12 @@ impl AzureSource {
                 source: self.name.clone(),
                 account: account.clone(),
                 region: None,
-                kind: AssetKind::AzureDnsZone,
+                kind: dangle_model::cloud::kinds::azure::DNS_ZONE,
                 id: id.into(),
                 ips: Default::default(),
                 hosts,
             });
-            let sets = RecordSets { sub, account, zone: &zone, private: false, service: "dns", hides };
+            let sets = RecordSets { sub, account, zone: &zone, private: false, service: parts::DNS, hides };
             self.record_sets(&sets, &format!("{id}/recordsets"), api::DNS, format!("list record sets of {zone}"), |_| {}, inv).await;
         }
     }
@@ -256,22 +268,22 @@ impl AzureSource {
     async fn private_dns(&self, sub: &str, account: &Arc<str>, inv: &mut Inventory) {
         let hides = &[Namespace::Zones];
         let listed = self.arm.list(&format!("/subscriptions/{sub}/{PRIVATE_DNS_ZONES}"), api::PRIVATE_DNS).await;
-        let Some(zones) = self.or_gap(listed, sub, "privatedns", "list private DNS zones", hides, inv) else { return };
+        let Some(zones) = self.or_gap(listed, sub, &parts::PRIVATE_DNS, "list private DNS zones", hides, inv) else { return };
         for z in &zones {
             let (Some(id), Some(name)) = (z.get("id").and_then(Value::as_str), z.get("name").and_then(Value::as_str)) else { continue };
             let Ok(zone) = DnsName::parse(name) else {
-                inv.gaps.push(self.gap(sub, "privatedns", format!("private DNS zone `{}` is not a name", dangle_model::excerpt(name)), Hides::only(hides)));
+                inv.gaps.push(self.gap(sub, parts::PRIVATE_DNS, format!("private DNS zone `{}` is not a name", dangle_model::excerpt(name)), Hides::only(hides)));
                 continue;
             };
             let listed = self.arm.list(&format!("{id}/virtualNetworkLinks"), api::PRIVATE_DNS).await;
-            let Some(links) = self.or_gap(listed, sub, "privatedns", format_args!("list virtual network links of {zone}"), hides, inv) else { continue };
+            let Some(links) = self.or_gap(listed, sub, &parts::PRIVATE_DNS, format_args!("list virtual network links of {zone}"), hides, inv) else { continue };
             let vnets: Vec<&str> = links
                 .iter()
                 .filter_map(|l| l.pointer("/properties/virtualNetwork/id").and_then(Value::as_str))
                 .map(|v| v.rsplit('/').next().unwrap_or(v))
                 .collect();
             let seen_from = if vnets.is_empty() { "no virtual network linked".to_string() } else { vnets.join(", ") };
-            let sets = RecordSets { sub, account, zone: &zone, private: true, service: "privatedns", hides };
+            let sets = RecordSets { sub, account, zone: &zone, private: true, service: parts::PRIVATE_DNS, hides };
             let seen = |r: &mut dangle_model::DnsRecord| r.location = r.location.take().map(|l| dangle_model::Location::Place(Arc::from(format!("{l} (private: {seen_from})"))));
             self.record_sets(&sets, &format!("{id}/ALL"), api::PRIVATE_DNS, format!("list record sets of private zone {zone}"), seen, inv).await;
         }
@@ -293,13 +305,13 @@ impl AzureSource {
                 Err(e) => bad.push(e),
             })
             .await;
-        if self.or_gap(listed, z.sub, z.service, what, z.hides, inv).is_none() {
+        if self.or_gap(listed, z.sub, &z.service, what, z.hides, inv).is_none() {
             return;
         }
         inv.records.extend(records);
         let kind = if z.private { "private zone" } else { "zone" };
         for e in bad {
-            inv.gaps.push(self.gap(z.sub, z.service, format!("{kind} {}: {e}", z.zone), Hides::only(z.hides)));
+            inv.gaps.push(self.gap(z.sub, z.service.clone(), format!("{kind} {}: {e}", z.zone), Hides::only(z.hides)));
         }
     }
 
@@ -319,7 +331,7 @@ impl AzureSource {
                 }
             })
             .await;
-        if self.or_gap(listed, sub, t.service, format_args!("list {}", t.what), t.hides, inv).is_none() {
+        if self.or_gap(listed, sub, &t.service, format_args!("list {}", t.what), t.hides, inv).is_none() {
             return;
         }
         inv.assets.extend(assets);
@@ -328,7 +340,7 @@ impl AzureSource {
         let reads: Vec<_> = parents.iter().flat_map(|id| t.children.iter().map(move |(child, api)| self.children(account, t, id, child, api))).collect();
         let lists: Vec<_> = futures_util::stream::iter(reads).buffered(CHILD_LISTS_PER * self.concurrency).collect().await;
         for (id, child, listed) in lists {
-            if let Some(kids) = self.or_gap(listed, sub, t.service, format_args!("list {child} of {id}"), t.hides, inv) {
+            if let Some(kids) = self.or_gap(listed, sub, &t.service, format_args!("list {child} of {id}"), t.hides, inv) {
                 inv.assets.extend(kids);
             }
         }
@@ -359,7 +371,7 @@ impl AzureSource {
     /// An asset for resource `r`, unless it holds nothing (a CDN profile holds its endpoints' names,
     /// not its own); a storage account always, its id naming its key.
     fn asset(&self, account: &Arc<str>, r: &Value, id: &str, kind: AssetKind, held: resources::Held) -> Option<Asset> {
-        if held.ips.is_empty() && held.hosts.is_empty() && kind != AssetKind::StorageAccount {
+        if held.ips.is_empty() && held.hosts.is_empty() && kind != dangle_model::cloud::kinds::azure::STORAGE_ACCOUNT {
             return None;
         }
         Some(Asset {
@@ -384,10 +396,10 @@ impl AzureSource {
         let Some(sub) = self.own_subscription(&scope.account).await? else { return Ok(None) };
         let plan = scoped::plan(&scope.services);
         let account: Arc<str> = Arc::from(sub.as_str());
-        let mut services: Vec<String> = Vec::new();
+        let mut services: Vec<Part> = Vec::new();
         let mut kinds: Vec<AssetKind> = Vec::new();
         let inv = if plan.whole {
-            services.push("subscription".into());
+            services.push(parts::SUBSCRIPTION);
             self.subscription(&sub).await
         } else {
             let mut inv = Inventory::default();
@@ -402,12 +414,12 @@ impl AzureSource {
             inv
         };
         if plan.dns {
-            services.extend(["dns".into(), "privatedns".into()]);
-            kinds.push(AssetKind::AzureDnsZone);
+            services.extend([parts::DNS, parts::PRIVATE_DNS]);
+            kinds.push(dangle_model::cloud::kinds::azure::DNS_ZONE);
         }
         for t in &plan.types {
-            if !services.iter().any(|s| s == t.service) {
-                services.push(t.service.into());
+            if !services.contains(&t.service) {
+                services.push(t.service.clone());
             }
             for k in scoped::kinds_of(t) {
                 if !kinds.contains(&k) {
@@ -467,7 +479,7 @@ impl Provider for AzureSource {
             use futures_util::StreamExt as _;
             // A few at a time (ARM's retry policy handles a 429), answers in query order.
             let sub = &sub;
-            let checks: Vec<_> = queries.iter().map(|q| claims::check(&self.arm, sub, q.service, &q.key)).collect();
+            let checks: Vec<_> = queries.iter().map(|q| claims::check(&self.arm, sub, q)).collect();
             futures_util::stream::iter(checks).buffered(self.concurrency.max(1)).collect::<Vec<_>>().await
         })
     }

@@ -3,6 +3,7 @@
 //! [`Type`]: where it is listed, what a failed list hides, and how to read one resource; a few have
 //! children (a site's slots, a CDN profile's endpoints and custom domains) listed under each parent.
 
+use dangle_model::Part;
 use dangle_model::cloud::{API_MANAGEMENT, APP_SERVICE, BLOB, CDN, CONTAINER_APPS, CONTAINER_INSTANCES, FRONT_DOOR, PUBLIC_IP_LABEL, STATIC_WEBSITE, TRAFFIC_MANAGER};
 use dangle_model::{AssetKind, DnsName, Namespace};
 use ipnet::IpNet;
@@ -60,7 +61,7 @@ fn host_part(s: &str) -> Option<&str> {
 /// One resource type.
 pub struct Type {
     /// For gaps and logs: `network`, `web`, `cdn`, ….
-    pub service: &'static str,
+    pub service: Part,
     pub what: &'static str,
     /// The list under `/subscriptions/{id}`.
     pub path: &'static str,
@@ -165,11 +166,11 @@ use Namespace::{Addresses, Names, Resources};
 /// Every resource type read, in the order they are listed.
 pub const TYPES: &[Type] = &[
     Type {
-        service: "network",
+        service: Part::new("network"),
         what: "public IP addresses",
         path: "providers/Microsoft.Network/publicIPAddresses",
         api: crate::api::NETWORK,
-        kind: AssetKind::AzurePublicIp,
+        kind: dangle_model::cloud::kinds::azure::PUBLIC_IP,
         // Alias record sets point at public IPs, Traffic Manager profiles and CDN / Front Door
         // endpoints by id: a failed list of any of them hides those ids.
         hides: &[Addresses, Names(PUBLIC_IP_LABEL), Resources],
@@ -177,41 +178,41 @@ pub const TYPES: &[Type] = &[
         children: &[],
     },
     Type {
-        service: "network",
+        service: Part::new("network"),
         what: "public IP prefixes",
         path: "providers/Microsoft.Network/publicIPPrefixes",
         api: crate::api::NETWORK,
-        kind: AssetKind::AzurePublicIpPrefix,
+        kind: dangle_model::cloud::kinds::azure::PUBLIC_IP_PREFIX,
         hides: &[Addresses],
         read: public_ip_prefix,
         children: &[],
     },
     Type {
-        service: "web",
+        service: Part::new("web"),
         what: "App Service sites",
         path: "providers/Microsoft.Web/sites",
         api: crate::api::WEB,
-        kind: AssetKind::AppService,
+        kind: dangle_model::cloud::kinds::azure::APP_SERVICE,
         hides: &[Names(APP_SERVICE)],
         read: site,
         children: &[("slots", crate::api::WEB)],
     },
     Type {
-        service: "trafficmanager",
+        service: Part::new("trafficmanager"),
         what: "Traffic Manager profiles",
         path: "providers/Microsoft.Network/trafficmanagerprofiles",
         api: crate::api::TRAFFIC_MANAGER,
-        kind: AssetKind::TrafficManager,
+        kind: dangle_model::cloud::kinds::azure::TRAFFIC_MANAGER,
         hides: &[Names(TRAFFIC_MANAGER), Resources],
         read: traffic_manager,
         children: &[],
     },
     Type {
-        service: "cdn",
+        service: Part::new("cdn"),
         what: "CDN and Front Door profiles",
         path: "providers/Microsoft.Cdn/profiles",
         api: crate::api::CDN,
-        kind: AssetKind::CdnEndpoint,
+        kind: dangle_model::cloud::kinds::azure::CDN_ENDPOINT,
         hides: &[Names(CDN), Names(FRONT_DOOR), Resources],
         // The profile holds no name itself; its endpoints (classic CDN) and AFD endpoints and custom
         // domains (Front Door Standard/Premium) do.
@@ -219,61 +220,61 @@ pub const TYPES: &[Type] = &[
         children: &[("endpoints", crate::api::CDN), ("afdEndpoints", crate::api::CDN), ("customDomains", crate::api::CDN)],
     },
     Type {
-        service: "frontdoor",
+        service: Part::new("frontdoor"),
         what: "Front Door (classic) profiles",
         path: "providers/Microsoft.Network/frontDoors",
         api: crate::api::FRONT_DOOR,
-        kind: AssetKind::FrontDoor,
+        kind: dangle_model::cloud::kinds::azure::FRONT_DOOR,
         hides: &[Names(FRONT_DOOR)],
         read: front_door,
         children: &[],
     },
     Type {
-        service: "storage",
+        service: Part::new("storage"),
         what: "storage accounts",
         path: "providers/Microsoft.Storage/storageAccounts",
         api: crate::api::STORAGE,
-        kind: AssetKind::StorageAccount,
+        kind: dangle_model::cloud::kinds::azure::STORAGE_ACCOUNT,
         hides: &[Names(BLOB), Names(STATIC_WEBSITE)],
         read: storage,
         children: &[],
     },
     Type {
-        service: "containerinstance",
+        service: Part::new("containerinstance"),
         what: "container groups",
         path: "providers/Microsoft.ContainerInstance/containerGroups",
         api: crate::api::CONTAINER_INSTANCE,
-        kind: AssetKind::ContainerGroup,
+        kind: dangle_model::cloud::kinds::azure::CONTAINER_GROUP,
         hides: &[Addresses, Names(CONTAINER_INSTANCES)],
         read: container_group,
         children: &[],
     },
     Type {
-        service: "apimanagement",
+        service: Part::new("apimanagement"),
         what: "API Management services",
         path: "providers/Microsoft.ApiManagement/service",
         api: crate::api::API_MANAGEMENT,
-        kind: AssetKind::ApiManagement,
+        kind: dangle_model::cloud::kinds::azure::API_MANAGEMENT,
         hides: &[Addresses, Names(API_MANAGEMENT)],
         read: api_management,
         children: &[],
     },
     Type {
-        service: "containerapps",
+        service: Part::new("containerapps"),
         what: "container apps",
         path: "providers/Microsoft.App/containerApps",
         api: crate::api::CONTAINER_APPS,
-        kind: AssetKind::ContainerApp,
+        kind: dangle_model::cloud::kinds::azure::CONTAINER_APP,
         hides: &[Names(CONTAINER_APPS)],
         read: container_app,
         children: &[],
     },
     Type {
-        service: "containerapps",
+        service: Part::new("containerapps"),
         what: "container app environments",
         path: "providers/Microsoft.App/managedEnvironments",
         api: crate::api::CONTAINER_APPS,
-        kind: AssetKind::ContainerApp,
+        kind: dangle_model::cloud::kinds::azure::CONTAINER_APP,
         hides: &[Addresses, Names(CONTAINER_APPS)],
         read: managed_environment,
         children: &[],
@@ -282,7 +283,7 @@ pub const TYPES: &[Type] = &[
 
 /// How a child of a `parent` type is read: CDN endpoints carry `hostName`, sites' slots are sites.
 pub fn read_child(parent: &Type, child: &str, v: &Value, h: &mut Held) {
-    match (parent.service, child) {
+    match (parent.service.as_str(), child) {
         ("cdn", _) => cdn_endpoint(v, h),
         _ => (parent.read)(v, h),
     }
@@ -291,8 +292,8 @@ pub fn read_child(parent: &Type, child: &str, v: &Value, h: &mut Held) {
 /// The kind of a child asset: a Standard/Premium profile's AFD endpoints and custom domains are Front
 /// Door's; everything else is its parent's kind.
 pub fn child_kind(parent: &Type, child: &str) -> AssetKind {
-    match (parent.service, child) {
-        ("cdn", "afdEndpoints" | "customDomains") => AssetKind::FrontDoor,
+    match (parent.service.as_str(), child) {
+        ("cdn", "afdEndpoints" | "customDomains") => dangle_model::cloud::kinds::azure::FRONT_DOOR,
         _ => parent.kind.clone(),
     }
 }

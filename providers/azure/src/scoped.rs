@@ -5,7 +5,7 @@
 //! inventory is exactly what it read. A type dangle does not read (a virtual machine, a resource group)
 //! reads the whole subscription again: deleting a resource group deletes everything in it.
 
-use dangle_model::AssetKind;
+use dangle_model::{AssetKind, Part};
 
 use crate::resources::{self, Type};
 
@@ -41,9 +41,9 @@ fn is_or_under(kind: &str, prefix: &str) -> bool {
 }
 
 /// The plan for `kinds` (resource types as the event parser writes them: lower case, no operation).
-pub fn plan(kinds: &[String]) -> Plan {
+pub fn plan(kinds: &[Part]) -> Plan {
     let mut p = Plan { dns: false, types: Vec::new(), whole: false };
-    for k in kinds.iter().map(|k| k.to_ascii_lowercase()) {
+    for k in kinds.iter().map(|k| k.as_str().to_ascii_lowercase()) {
         if is_or_under(&k, "microsoft.network/dnszones") || is_or_under(&k, "microsoft.network/privatednszones") {
             p.dns = true;
             continue;
@@ -57,12 +57,12 @@ pub fn plan(kinds: &[String]) -> Plan {
     // Close over shared gap services and asset kinds: replacing `network`'s gaps or Front Door's
     // assets means reading every list that makes them.
     loop {
-        let services: Vec<&str> = p.types.iter().map(|t| t.service).collect();
+        let services: Vec<&Part> = p.types.iter().map(|t| &t.service).collect();
         let kinds: Vec<AssetKind> = p.types.iter().flat_map(|t| kinds_of(t)).collect();
         let more: Vec<&'static Type> = resources::TYPES
             .iter()
             .filter(|t| !p.types.iter().any(|h| std::ptr::eq(*h, *t)))
-            .filter(|t| services.contains(&t.service) || kinds_of(t).iter().any(|k| kinds.contains(k)))
+            .filter(|t| services.contains(&&t.service) || kinds_of(t).iter().any(|k| kinds.contains(k)))
             .collect();
         if more.is_empty() {
             break;

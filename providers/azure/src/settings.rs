@@ -48,6 +48,15 @@ impl Factory for AzureFactory {
         "azure"
     }
 
+    /// Activity Log events.
+    fn read_event(&self, event: &serde_json::Value) -> Option<Result<Vec<dangle_model::events::Seen>, String>> {
+        crate::events::read(event)
+    }
+
+    fn event_shapes(&self) -> Option<&'static str> {
+        Some(crate::events::SHAPES)
+    }
+
     /// Azure CLI edits of the record sets.
     fn changes(&self, sets: &[dangle_model::change::SetEdit<'_>], _what: &str) -> Option<dangle_model::change::ChangeSet> {
         Some(crate::change::changes(sets))

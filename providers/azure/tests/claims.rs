@@ -22,7 +22,10 @@ async fn each_service_is_asked_with_its_own_check_and_answers_map_to_claims() {
         arm.route(&format!("/subscriptions/{SUB}/{}", c.path), Route::Check { taken: vec!["held-app".into(), "heldstore".into(), "held-tm".into(), "held-fd".into()] });
     }
     let src = AzureSource::new("azure", &arm.url, Arc::new(FixedToken("test-token")), Some(arm.ca_pem.as_bytes()), Duration::from_secs(20)).unwrap();
-    let q = |service, key: &str| ClaimQuery { service, key: key.into(), region: None };
+    let q = |service: dangle_model::Service, key: &str| {
+        let suffix = if service == FRONT_DOOR { "azurefd.net" } else { "example.net" };
+        ClaimQuery { service, key: key.into(), region: None, host: dangle_model::DnsName::parse(&format!("{key}.{suffix}")).unwrap_or_else(|_| dangle_model::DnsName::root()) }
+    };
     let queries = [
         q(APP_SERVICE, "gone-app"),
         q(APP_SERVICE, "held-app"),

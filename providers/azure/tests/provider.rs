@@ -151,9 +151,9 @@ async fn reads_every_page_of_every_subscription_and_a_forbidden_one_is_a_gap() {
     assert!(matches!(&edge.targets[0], Target::Resource { id } if id.ends_with("/publicIPAddresses/old-ip")), "{:?}", edge.targets);
 
     // The zone is an asset with its name servers; the public IP holds its address and its label.
-    let zone = inv.assets.iter().find(|a| a.kind == AssetKind::AzureDnsZone).unwrap();
+    let zone = inv.assets.iter().find(|a| a.kind == dangle_model::cloud::kinds::azure::DNS_ZONE).unwrap();
     assert!(zone.hosts.iter().any(|h| h.as_str() == "ns1-01.azure-dns.com"), "{:?}", zone.hosts);
-    let ip = inv.assets.iter().find(|a| a.kind == AssetKind::AzurePublicIp).unwrap();
+    let ip = inv.assets.iter().find(|a| a.kind == dangle_model::cloud::kinds::azure::PUBLIC_IP).unwrap();
     assert_eq!(ip.ips.iter().map(|n| n.addr().to_string()).collect::<Vec<_>>(), ["20.1.2.3"]);
     assert_eq!(ip.hosts[0].as_str(), "web.westeurope.cloudapp.azure.com");
     assert_eq!(ip.region.as_deref(), Some("westeurope"));
@@ -164,11 +164,11 @@ async fn reads_every_page_of_every_subscription_and_a_forbidden_one_is_a_gap() {
         inv.assets.iter().filter(|a| a.kind == kind).flat_map(|a| a.hosts.iter().map(|h| h.as_str().to_string())).collect()
     };
     assert_eq!(
-        hosts_of(AssetKind::AppService),
+        hosts_of(dangle_model::cloud::kinds::azure::APP_SERVICE),
         ["shop-live.azurewebsites.net", "shop-live.scm.azurewebsites.net", "www.example.com", "shop-live-staging.azurewebsites.net"]
     );
-    assert_eq!(hosts_of(AssetKind::StorageAccount).len(), 6);
-    assert_eq!(hosts_of(AssetKind::FrontDoor), ["ep-c2dxbbh7hxe3hyfd.z01.azurefd.net", "cdn.example.com"]);
+    assert_eq!(hosts_of(dangle_model::cloud::kinds::azure::STORAGE_ACCOUNT).len(), 6);
+    assert_eq!(hosts_of(dangle_model::cloud::kinds::azure::FRONT_DOOR), ["ep-c2dxbbh7hxe3hyfd.z01.azurefd.net", "cdn.example.com"]);
     assert!(inv.assets.iter().all(|a| !a.id.ends_with("/profiles/edge")), "the profile itself holds nothing");
 
     // Subscription B: one gap that hides all of it, and no coverage.
@@ -200,7 +200,7 @@ async fn a_list_that_keeps_failing_is_a_gap_of_what_it_hides() {
     assert_eq!(inv.gaps[0].hides, Hides::only(&[dangle_model::Namespace::Zones, dangle_model::Namespace::NameServers]));
     assert!(inv.gaps[0].error.contains("MissingSubscriptionRegistration"), "{}", inv.gaps[0].error);
     // The public IPs of the same subscription are still read.
-    assert!(inv.assets.iter().any(|a| a.kind == AssetKind::AzurePublicIp));
+    assert!(inv.assets.iter().any(|a| a.kind == dangle_model::cloud::kinds::azure::PUBLIC_IP));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -262,10 +262,10 @@ async fn a_change_event_reads_only_the_lists_of_the_type_it_names() {
     let (inv, replaces) = src.enumerate_scope(&scope("microsoft.network/publicipaddresses")).unwrap().await.unwrap().unwrap();
     let sub = format!("/subscriptions/{SUB_A}/providers/microsoft.network");
     assert_eq!(lists(&arm), [format!("{sub}/publicipaddresses"), format!("{sub}/publicipprefixes")]);
-    assert_eq!(inv.assets.iter().map(|a| a.kind.clone()).collect::<Vec<_>>(), [AssetKind::AzurePublicIp]);
+    assert_eq!(inv.assets.iter().map(|a| a.kind.clone()).collect::<Vec<_>>(), [dangle_model::cloud::kinds::azure::PUBLIC_IP]);
     assert!(inv.records.is_empty() && inv.gaps.is_empty());
     assert_eq!((&*replaces.account, replaces.region.as_deref(), replaces.records), (SUB_A, None, false));
-    assert_eq!(replaces.kinds, [AssetKind::AzurePublicIp, AssetKind::AzurePublicIpPrefix]);
+    assert_eq!(replaces.kinds, [dangle_model::cloud::kinds::azure::PUBLIC_IP, dangle_model::cloud::kinds::azure::PUBLIC_IP_PREFIX]);
     assert_eq!(replaces.services, ["network"]);
 
     // A record set written: the zones and their record sets, public and private; no resource list.
@@ -273,14 +273,14 @@ async fn a_change_event_reads_only_the_lists_of_the_type_it_names() {
     let (inv, replaces) = src.enumerate_scope(&scope("microsoft.network/dnszones/cname")).unwrap().await.unwrap().unwrap();
     assert!(lists(&arm).iter().all(|p| p.contains("dnszones")), "{:?}", lists(&arm));
     assert_eq!(inv.records.len(), 5);
-    assert!(replaces.records && replaces.kinds == [AssetKind::AzureDnsZone] && replaces.services == ["dns", "privatedns"]);
+    assert!(replaces.records && replaces.kinds == [dangle_model::cloud::kinds::azure::DNS_ZONE] && replaces.services == ["dns", "privatedns"]);
 
     // A resource group deleted: everything in the subscription again, standing in for all of it there.
     arm.log.lock().unwrap().clear();
     let (inv, replaces) = src.enumerate_scope(&scope("microsoft.resources/subscriptions/resourcegroups")).unwrap().await.unwrap().unwrap();
     assert!(lists(&arm).len() > 10, "{:?}", lists(&arm));
     assert_eq!(inv.records.len(), 5);
-    assert!(replaces.records && replaces.services.contains(&"subscription".to_string()) && replaces.kinds.contains(&AssetKind::StorageAccount));
+    assert!(replaces.records && replaces.services.contains(&"subscription".into()) && replaces.kinds.contains(&dangle_model::cloud::kinds::azure::STORAGE_ACCOUNT));
 
     // A subscription the provider does not read is not its to answer for, and costs no request.
     arm.log.lock().unwrap().clear();

@@ -178,7 +178,7 @@ impl StaticListSource {
             if id.is_empty() {
                 return Err(self.err(line, "empty `id`"));
             }
-            let kind: AssetKind = if get("kind").is_empty() { AssetKind::Static } else { get("kind").parse().unwrap_or_else(|e| match e {}) };
+            let kind: AssetKind = if get("kind").is_empty() { AssetKind::STATIC } else { get("kind").parse().unwrap_or_else(|e| match e {}) };
             let account: Arc<str> = if get("account").is_empty() { default_account.clone() } else { account_of.get(get("account")) };
             let region = Some(get("region")).filter(|r| !r.is_empty()).map(|r| region_of.get(r));
             let mut ips = Vec::new();

@@ -30,11 +30,12 @@ pub mod change;
 pub mod cloud;
 pub mod conformance;
 pub mod errors;
+pub mod events;
 pub mod input;
 mod name;
 pub mod registry;
 
-pub use cloud::{Cloud, Service};
+pub use cloud::{Cloud, Clouds, Service};
 
 pub use input::excerpt;
 
@@ -369,101 +370,76 @@ impl Serialize for Location {
     }
 }
 
-/// What kind of thing an [`Asset`] is. Serialised in snake case (`elastic_ip`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
+/// What a kind of asset is, as the cloud table of the providers that make it declares it: its name
+/// (snake case, the contract), and whether a third party can obtain what an asset of it held once it
+/// is gone.
+#[derive(Debug, PartialEq, Eq)]
+pub struct KindSpec {
+    pub name: &'static str,
+    /// A released address went back to the provider's pool: anyone can be handed it.
+    pub address: Claimable,
+    /// A released name: a bucket or an app name can be registered again; a name with a random part
+    /// (`my-alb-1234567890.…elb.amazonaws.com`, `d111111abcdef8.cloudfront.net`) cannot.
+    pub name_claimable: Claimable,
+    /// The keyed service whose namespace the asset's id names a key of (an S3 bucket, a storage account).
+    pub keyed: Option<Service>,
+    /// Its `hosts` are a DNS zone we hold and its name servers (NS delegations to them are owned).
+    pub zone: bool,
+}
+
+impl KindSpec {
+    pub const fn new(name: &'static str, address: Claimable, name_claimable: Claimable) -> Self {
+        Self { name, address, name_claimable, keyed: None, zone: false }
+    }
+    /// A kind whose id names a key of `service`'s global namespace.
+    pub const fn keyed(name: &'static str, service: Service) -> Self {
+        Self { name, address: Claimable::Unknown, name_claimable: Claimable::Yes, keyed: Some(service), zone: false }
+    }
+    /// A DNS zone.
+    pub const fn zone(name: &'static str) -> Self {
+        Self { name, address: Claimable::Unknown, name_claimable: Claimable::Yes, keyed: None, zone: true }
+    }
+}
+
+/// What kind of thing an [`Asset`] is: a kind a cloud table declares ([`cloud::kinds`], or a
+/// provider's own table), [`AssetKind::STATIC`], or one this build does not know, kept by name.
+/// Serialised, compared and ordered by name (`elastic_ip`).
+#[derive(Clone)]
 pub enum AssetKind {
-    ElasticIp,
-    InstancePublicIp,
-    NetworkInterface,
-    LoadBalancer,
-    ClassicLoadBalancer,
-    S3Bucket,
-    CloudFront,
-    HostedZone,
-    AzurePublicIp,
-    AppService,
-    FrontDoor,
-    TrafficManager,
-    CdnEndpoint,
-    StorageAccount,
-    AzureDnsZone,
-    AzurePublicIpPrefix,
-    ContainerGroup,
-    ApiManagement,
-    ContainerApp,
-    /// Declared by the user in a static list (on-prem blocks, hosts outside any cloud API).
-    Static,
-    /// A kind this build does not know, kept by name.
+    Known(&'static KindSpec),
     Other(Arc<str>),
 }
 
-/// Can a third party obtain what an asset of a kind held, once it is gone? One entry per kind: its
-/// name (snake case, the contract) and the claimability of a released address and of a released name.
-struct KindInfo {
-    kind: AssetKind,
-    name: &'static str,
-    /// A released address went back to the provider's pool: anyone can be handed it.
-    address: Claimable,
-    /// A released name: a bucket or an app name can be registered again; a name with a random part
-    /// (`my-alb-1234567890.…elb.amazonaws.com`, `d111111abcdef8.cloudfront.net`) cannot.
-    name_claimable: Claimable,
-    /// The keyed service whose namespace the asset's id names a key of (an S3 bucket, a storage account).
-    keyed: Option<Service>,
-}
-
-const fn kind(kind: AssetKind, name: &'static str, address: Claimable, name_claimable: Claimable) -> KindInfo {
-    KindInfo { kind, name, address, name_claimable, keyed: None }
-}
-
-const fn keyed(kind: AssetKind, name: &'static str, service: Service) -> KindInfo {
-    KindInfo { kind, name, address: Claimable::Unknown, name_claimable: Claimable::Yes, keyed: Some(service) }
-}
-
-const KINDS: &[KindInfo] = &[
-    kind(AssetKind::ElasticIp, "elastic_ip", Claimable::Yes, Claimable::Yes),
-    kind(AssetKind::InstancePublicIp, "instance_public_ip", Claimable::Yes, Claimable::Yes),
-    kind(AssetKind::NetworkInterface, "network_interface", Claimable::Yes, Claimable::Yes),
-    kind(AssetKind::LoadBalancer, "load_balancer", Claimable::Yes, Claimable::No),
-    kind(AssetKind::ClassicLoadBalancer, "classic_load_balancer", Claimable::Yes, Claimable::No),
-    keyed(AssetKind::S3Bucket, "s3_bucket", cloud::S3),
-    kind(AssetKind::CloudFront, "cloudfront", Claimable::Unknown, Claimable::No),
-    kind(AssetKind::HostedZone, "hosted_zone", Claimable::Unknown, Claimable::Yes),
-    kind(AssetKind::AzurePublicIp, "azure_public_ip", Claimable::Yes, Claimable::Yes),
-    kind(AssetKind::AppService, "app_service", Claimable::Unknown, Claimable::Yes),
-    kind(AssetKind::FrontDoor, "front_door", Claimable::Unknown, Claimable::Yes),
-    kind(AssetKind::TrafficManager, "traffic_manager", Claimable::Unknown, Claimable::Yes),
-    kind(AssetKind::CdnEndpoint, "cdn_endpoint", Claimable::Unknown, Claimable::Yes),
-    keyed(AssetKind::StorageAccount, "storage_account", cloud::BLOB),
-    kind(AssetKind::AzureDnsZone, "azure_dns_zone", Claimable::Unknown, Claimable::Yes),
-    kind(AssetKind::AzurePublicIpPrefix, "azure_public_ip_prefix", Claimable::Yes, Claimable::Unknown),
-    kind(AssetKind::ContainerGroup, "container_group", Claimable::Yes, Claimable::Yes),
-    kind(AssetKind::ApiManagement, "api_management", Claimable::Yes, Claimable::Yes),
-    // The environment's random label is part of every app's name.
-    kind(AssetKind::ContainerApp, "container_app", Claimable::Yes, Claimable::No),
-    kind(AssetKind::Static, "static", Claimable::Unknown, Claimable::Unknown),
-];
-
 impl AssetKind {
-    fn info(&self) -> Option<&'static KindInfo> {
-        KINDS.iter().find(|k| &k.kind == self)
+    /// Declared by the user in a static list (on-prem blocks, hosts outside any cloud API).
+    pub const STATIC: AssetKind = AssetKind::of(&KindSpec::new("static", Claimable::Unknown, Claimable::Unknown));
+
+    pub const fn of(spec: &'static KindSpec) -> Self {
+        Self::Known(spec)
+    }
+
+    fn spec(&self) -> Option<&'static KindSpec> {
+        match self {
+            Self::Known(k) => Some(k),
+            Self::Other(_) => None,
+        }
     }
 
     pub fn as_str(&self) -> &str {
-        if let Self::Other(s) = self {
-            return s;
+        match self {
+            Self::Known(k) => k.name,
+            Self::Other(s) => s,
         }
-        self.info().map(|k| k.name).unwrap_or("other")
     }
 
     /// Kinds whose `hosts` are DNS zones we hold (their name servers make NS delegations owned).
     pub fn is_zone(&self) -> bool {
-        matches!(self, Self::HostedZone | Self::AzureDnsZone)
+        self.spec().is_some_and(|k| k.zone)
     }
 
     /// Can a third party obtain an address that an asset of this kind held and no longer holds?
     pub fn released_address(&self) -> Claimable {
-        self.info().map(|k| k.address).unwrap_or(Claimable::Unknown)
+        self.spec().map(|k| k.address).unwrap_or(Claimable::Unknown)
     }
 
     /// The namespace key an asset of this kind holds: (the keyed service, the key), the key being the
@@ -471,25 +447,54 @@ impl AssetKind {
     /// `/subscriptions/…/storageAccounts/acct`). Azure's blob and static-website names share one
     /// namespace: the storage account's.
     pub fn key<'i>(&self, id: &'i str) -> Option<(Service, &'i str)> {
-        let service = self.info()?.keyed?;
+        let service = self.spec()?.keyed?;
         Some((service, id.rsplit([':', '/']).next().unwrap_or(id)))
     }
 
     /// Can a third party obtain a name that an asset of this kind held and no longer holds?
     pub fn released_name(&self) -> Claimable {
-        self.info().map(|k| k.name_claimable).unwrap_or(Claimable::Unknown)
+        self.spec().map(|k| k.name_claimable).unwrap_or(Claimable::Unknown)
+    }
+}
+
+impl PartialEq for AssetKind {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for AssetKind {}
+
+impl std::hash::Hash for AssetKind {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.as_str().hash(h);
+    }
+}
+
+impl PartialOrd for AssetKind {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for AssetKind {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl fmt::Debug for AssetKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
 impl FromStr for AssetKind {
     type Err = std::convert::Infallible;
+    /// A kind of the built-in clouds' tables by name (`elastic_ip`, `Elastic-IP`), else kept by name.
+    /// A provider's own kinds are found through a [`cloud::Clouds`] catalog that holds its cloud.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let low = s.trim().to_ascii_lowercase().replace('-', "_");
-        Ok(KINDS
-            .iter()
-            .find(|k| k.name == low)
-            .map(|k| k.kind.clone())
-            .unwrap_or_else(|| Self::Other(low.into())))
+        Ok(cloud::Clouds::builtin().kind(s))
     }
 }
 
@@ -566,14 +571,64 @@ pub struct Coverage {
     pub region: Option<Arc<str>>,
 }
 
+/// A part of a provider's reading that succeeds or fails on its own: an API or resource type (`ec2`,
+/// `route53`, `network`), or what the whole account rests on (`sts`, `regions`, `subscription`). Its
+/// gaps, change scopes and replacements name it; each provider declares its parts as constants
+/// ([`Part::new`]) and the engine only compares them. A part read back from a store is [`Part::named`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Part(std::borrow::Cow<'static, str>);
+
+impl Part {
+    pub const fn new(name: &'static str) -> Self {
+        Self(std::borrow::Cow::Borrowed(name))
+    }
+
+    /// A part by a name made at run time (read from a store, a stale shard's).
+    pub fn named(name: impl Into<String>) -> Self {
+        Self(std::borrow::Cow::Owned(name.into()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl From<&str> for Part {
+    fn from(name: &str) -> Self {
+        Self::named(name)
+    }
+}
+
+impl PartialEq<&str> for Part {
+    fn eq(&self, name: &&str) -> bool {
+        self.0 == *name
+    }
+}
+
+impl fmt::Display for Part {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for Part {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
 /// A part of the estate that failed to enumerate: records it could affect are `unverified`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct CoverageGap {
     pub source: Arc<str>,
     pub account: Arc<str>,
     pub region: Option<Arc<str>>,
-    /// The service that failed, for people (`route53`, `ec2`, …): never matched by the engine.
-    pub service: String,
+    /// The part that failed (`route53`, `ec2`, …): for people, and for the scoped read that replaces it.
+    pub service: Part,
     pub error: String,
     /// What the failure can hide, in `account` (and `region`, where set).
     #[serde(skip)]
@@ -617,12 +672,14 @@ pub enum ProviderError {
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// A name a dangling record points at, to ask its service whether anyone can register it right now
-/// (a claim check): the service and the key in its namespace (an S3 bucket's name, an App Service app's).
+/// (a claim check): the service and the key in its namespace (an S3 bucket's name, an App Service app's),
+/// and the host the record points at (a provider may ask about some of a service's name forms only).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ClaimQuery {
     pub service: Service,
     pub key: String,
     pub region: Option<String>,
+    pub host: DnsName,
 }
 
 /// What a claim check found.
@@ -671,13 +728,12 @@ pub trait Provider: Send + Sync {
 pub type Scoped<'a> = BoxFuture<'a, Result<Option<(Inventory, Replaces)>, ProviderError>>;
 
 /// A part of a provider's estate that changed (a CloudTrail or Activity Log event): one account, one
-/// region (`None`: the account's global services, or every region), some services by the names the
-/// provider's gaps use (`ec2`, `elbv2`, `route53`, …).
+/// region (`None`: the account's global services, or every region), some of the provider's parts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Scope {
     pub account: String,
     pub region: Option<String>,
-    pub services: Vec<String>,
+    pub services: Vec<Part>,
 }
 
 /// Which earlier items a scoped enumeration stands in for: the provider's records in `account` (when
@@ -688,7 +744,7 @@ pub struct Replaces {
     pub region: Option<Arc<str>>,
     pub records: bool,
     pub kinds: Vec<AssetKind>,
-    pub services: Vec<String>,
+    pub services: Vec<Part>,
 }
 
 /// `192.0.2.1`, `2001:db8::/32`, `198.51.100.0/24`; a block with host bits set is refused, since it is

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 
 use crate::change::{ChangeSet, SetEdit};
+use crate::events::Seen;
 use crate::{BoxFuture, Provider, ProviderError};
 
 /// A provider type, as the registry lists it.
@@ -22,6 +23,22 @@ pub trait Factory: Send + Sync {
     /// are listed to change by hand.
     fn changes(&self, sets: &[SetEdit<'_>], what: &str) -> Option<ChangeSet> {
         let _ = (sets, what);
+        None
+    }
+    /// Reads a change event of this type's cloud (`dangle react`): `None` when `event` has none of the
+    /// shapes it reads ([`Factory::event_shapes`]); else every change it holds, in order, or why it is
+    /// not a readable event of that shape.
+    fn read_event(&self, event: &serde_json::Value) -> Option<Result<Vec<Seen>, String>> {
+        let _ = event;
+        None
+    }
+    /// The events it reads, for people (`an Azure Activity Log event (`operationName`, `records`)`).
+    fn event_shapes(&self) -> Option<&'static str> {
+        None
+    }
+    /// The cloud its providers read, when it is not a built-in one ([`crate::Cloud::ALL`]): how a
+    /// command outside a scan (a checklist, a stored shard, a config's `[[ranges]]`) knows its table.
+    fn cloud(&self) -> Option<crate::Cloud> {
         None
     }
 }

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use dangle_model::cloud::{self, Key};
-use dangle_model::{Claim, ClaimQuery, DnsName, DnsRecord, Provider};
+use dangle_model::{Claim, ClaimQuery, DnsName, DnsRecord, Provider, Service};
 
 use crate::reconcile::{Claimable, Judgement, Severity, Status};
 use crate::store::{Claims, RowClaim};
@@ -26,11 +26,6 @@ fn query(records: &[DnsRecord], j: &Judgement) -> Option<ClaimQuery> {
         _ => return None,
     };
     let m = cloud::classify(&host)?;
-    // Front Door's check is for classic names (`NAME.azurefd.net`); Standard/Premium endpoint names
-    // carry a hash the service picks.
-    if m.service == cloud::FRONT_DOOR && host.label_count() != 3 {
-        return None;
-    }
     let key = match m.key {
         Key::Name(key) => key,
         // A website endpoint whose key is the record's own name (an S3 website alias).
@@ -38,24 +33,28 @@ fn query(records: &[DnsRecord], j: &Judgement) -> Option<ClaimQuery> {
         // A service name's own first label (`gone-app` of gone-app.azurewebsites.net).
         Key::None => host.as_str().split('.').next().unwrap_or_default().to_string(),
     };
-    (!key.is_empty()).then_some(ClaimQuery { service: m.service, key, region: m.region })
+    (!key.is_empty()).then_some(ClaimQuery { service: m.service, key, region: m.region, host })
 }
+
+/// A name as its service's namespace knows it: the service, the key, the region.
+type NameKey = (Service, String, Option<String>);
 
 /// Runs the claim checks of `judgements` against `providers` and folds the answers into the
 /// judgements' severities; returns what each checked row found.
 /// At most `per_second` names are asked of a provider each second (in batches of that many).
 pub async fn check(providers: &[Box<dyn Provider>], records: &[DnsRecord], judgements: &mut [Judgement], limit: std::time::Duration, per_second: u32) -> Claims {
-    let mut asked: BTreeMap<ClaimQuery, Vec<u32>> = BTreeMap::new();
+    // Each distinct name once (a bucket reached by two endpoint forms is one name): the first host asks.
+    let mut asked: BTreeMap<NameKey, (ClaimQuery, Vec<u32>)> = BTreeMap::new();
     for (i, j) in judgements.iter().enumerate() {
         if let Some(q) = query(records, j) {
-            asked.entry(q).or_default().push(i as u32);
+            asked.entry((q.service, q.key.clone(), q.region.clone())).or_insert_with(|| (q, Vec::new())).1.push(i as u32);
         }
     }
     let mut out = Claims::default();
     if asked.is_empty() {
         return out;
     }
-    let queries: Vec<ClaimQuery> = asked.keys().cloned().collect();
+    let queries: Vec<ClaimQuery> = asked.values().map(|(q, _)| q.clone()).collect();
     let mut answers: Vec<Option<dangle_model::ClaimAnswer>> = vec![None; queries.len()];
     for p in providers {
         let Some(c) = p.describe().cloud else { continue };
@@ -84,7 +83,7 @@ pub async fn check(providers: &[Box<dyn Provider>], records: &[DnsRecord], judge
     }
     let checked = answers.iter().filter(|a| a.is_some()).count();
     tracing::info!(names = queries.len(), checked, "claim checks");
-    for (q, a) in queries.iter().zip(answers) {
+    for ((q, rows), a) in asked.values().zip(answers) {
         let Some(a) = a else { continue };
         let noun = q.service.key_noun.unwrap_or(q.service.name);
         let reason = match a.claim {
@@ -92,7 +91,7 @@ pub async fn check(providers: &[Box<dyn Provider>], records: &[DnsRecord], judge
             Claim::Taken => format!("; checked now: {noun} `{}` exists and no enumerated account holds it ({}): someone else holds it", q.key, a.detail),
             Claim::Unknown => format!("; the claim check did not answer: {}", a.detail),
         };
-        for &i in &asked[q] {
+        for &i in rows {
             let j = &mut judgements[i as usize];
             match a.claim {
                 Claim::Taken => j.severity = Severity::Critical,

@@ -68,7 +68,7 @@ impl<'a> RunView<'a> {
             source: g.source.to_string(),
             account: g.account.to_string(),
             region: g.region.as_deref().unwrap_or_default().to_string(),
-            service: g.service.clone(),
+            service: g.service.to_string(),
             error: g.error.clone(),
         };
         self.run.gaps.iter().map(gap).collect()

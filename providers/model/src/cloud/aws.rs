@@ -7,22 +7,38 @@ use super::{ends_with_label, looks_like_region, Cloud, CloudTable, Key, RegionAt
 use crate::Claimable::{self, No, Unknown, Yes};
 use crate::DnsName;
 
-pub const ELB: Service = Service::new(Cloud::Aws, "Elastic Load Balancing");
-pub const EC2: Service = Service::new(Cloud::Aws, "EC2");
-pub const S3: Service = Service::keyed(Cloud::Aws, "S3", "S3 bucket");
-pub const CLOUDFRONT: Service = Service::new(Cloud::Aws, "CloudFront");
-pub const ROUTE53: Service = Service::new(Cloud::Aws, "Route53");
-const BEANSTALK: Service = Service::new(Cloud::Aws, "Elastic Beanstalk");
-const OTHER: Service = Service::new(Cloud::Aws, "AWS");
+pub const ELB: Service = Service::new(Cloud::AWS, "Elastic Load Balancing");
+pub const EC2: Service = Service::new(Cloud::AWS, "EC2");
+pub const S3: Service = Service::keyed(Cloud::AWS, "S3", "S3 bucket");
+pub const CLOUDFRONT: Service = Service::new(Cloud::AWS, "CloudFront");
+pub const ROUTE53: Service = Service::new(Cloud::AWS, "Route53");
+const BEANSTALK: Service = Service::new(Cloud::AWS, "Elastic Beanstalk");
+const OTHER: Service = Service::new(Cloud::AWS, "AWS");
 
 const fn rule(suffix: &'static str, name: &'static str, claimable: Claimable, enumerated: bool, region: RegionAt) -> SuffixRule {
-    SuffixRule { suffix, service: Service::new(Cloud::Aws, name), claimable, enumerated, region, keyed: false }
+    SuffixRule { suffix, service: Service::new(Cloud::AWS, name), claimable, enumerated, region, keyed: false }
+}
+
+/// The kinds of asset AWS providers make.
+pub mod kinds {
+    use super::S3;
+    use crate::Claimable::{No, Unknown, Yes};
+    use crate::{AssetKind, KindSpec};
+
+    pub const ELASTIC_IP: AssetKind = AssetKind::of(&KindSpec::new("elastic_ip", Yes, Yes));
+    pub const INSTANCE_PUBLIC_IP: AssetKind = AssetKind::of(&KindSpec::new("instance_public_ip", Yes, Yes));
+    pub const NETWORK_INTERFACE: AssetKind = AssetKind::of(&KindSpec::new("network_interface", Yes, Yes));
+    pub const LOAD_BALANCER: AssetKind = AssetKind::of(&KindSpec::new("load_balancer", Yes, No));
+    pub const CLASSIC_LOAD_BALANCER: AssetKind = AssetKind::of(&KindSpec::new("classic_load_balancer", Yes, No));
+    pub const S3_BUCKET: AssetKind = AssetKind::of(&KindSpec::keyed("s3_bucket", S3));
+    pub const CLOUDFRONT: AssetKind = AssetKind::of(&KindSpec::new("cloudfront", Unknown, No));
+    pub const HOSTED_ZONE: AssetKind = AssetKind::of(&KindSpec::zone("hosted_zone"));
+    pub(super) const ALL: &[AssetKind] = &[ELASTIC_IP, INSTANCE_PUBLIC_IP, NETWORK_INTERFACE, LOAD_BALANCER, CLASSIC_LOAD_BALANCER, S3_BUCKET, CLOUDFRONT, HOSTED_ZONE];
 }
 
 pub(super) static TABLE: CloudTable = CloudTable {
-    cloud: Cloud::Aws,
-    id: "aws",
-    display: "AWS",
+    services: &[ELB, EC2, S3, CLOUDFRONT, ROUTE53],
+    kinds: kinds::ALL,
     suffixes: &[
         SuffixRule { suffix: "cloudfront.net", service: CLOUDFRONT, claimable: Unknown, enumerated: true, region: RegionAt::None, keyed: false },
         SuffixRule { suffix: "elasticbeanstalk.com", service: BEANSTALK, claimable: Yes, enumerated: false, region: RegionAt::RegionLikeLabelBefore, keyed: false },

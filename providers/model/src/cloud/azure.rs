@@ -4,30 +4,51 @@ use super::{Cloud, CloudTable, RegionAt, Service, ServiceMatch, SuffixRule};
 use crate::Claimable::{self, No, Unknown, Yes};
 use crate::DnsName;
 
-pub const APP_SERVICE: Service = Service::new(Cloud::Azure, "App Service");
-pub const PUBLIC_IP_LABEL: Service = Service::new(Cloud::Azure, "public IP DNS label");
-pub const TRAFFIC_MANAGER: Service = Service::new(Cloud::Azure, "Traffic Manager");
-pub const BLOB: Service = Service::keyed(Cloud::Azure, "Storage (blob)", "storage account");
-pub const STATIC_WEBSITE: Service = Service::keyed(Cloud::Azure, "Storage (static website)", "storage account");
-pub const CDN: Service = Service::new(Cloud::Azure, "CDN");
-pub const FRONT_DOOR: Service = Service::new(Cloud::Azure, "Front Door");
-pub const AZURE_DNS: Service = Service::new(Cloud::Azure, "Azure DNS");
-pub const API_MANAGEMENT: Service = Service::new(Cloud::Azure, "API Management");
-pub const CONTAINER_INSTANCES: Service = Service::new(Cloud::Azure, "Container Instances");
-pub const CONTAINER_APPS: Service = Service::new(Cloud::Azure, "Container Apps");
+pub const APP_SERVICE: Service = Service::new(Cloud::AZURE, "App Service");
+pub const PUBLIC_IP_LABEL: Service = Service::new(Cloud::AZURE, "public IP DNS label");
+pub const TRAFFIC_MANAGER: Service = Service::new(Cloud::AZURE, "Traffic Manager");
+pub const BLOB: Service = Service::keyed(Cloud::AZURE, "Storage (blob)", "storage account");
+pub const STATIC_WEBSITE: Service = Service::keyed(Cloud::AZURE, "Storage (static website)", "storage account");
+pub const CDN: Service = Service::new(Cloud::AZURE, "CDN");
+pub const FRONT_DOOR: Service = Service::new(Cloud::AZURE, "Front Door");
+pub const AZURE_DNS: Service = Service::new(Cloud::AZURE, "Azure DNS");
+pub const API_MANAGEMENT: Service = Service::new(Cloud::AZURE, "API Management");
+pub const CONTAINER_INSTANCES: Service = Service::new(Cloud::AZURE, "Container Instances");
+pub const CONTAINER_APPS: Service = Service::new(Cloud::AZURE, "Container Apps");
 
 const fn known(suffix: &'static str, service: Service, claimable: Claimable) -> SuffixRule {
     SuffixRule { suffix, service, claimable, enumerated: true, region: RegionAt::None, keyed: service.key_noun.is_some() }
 }
 
 const fn other(suffix: &'static str, name: &'static str, claimable: Claimable) -> SuffixRule {
-    SuffixRule { suffix, service: Service::new(Cloud::Azure, name), claimable, enumerated: false, region: RegionAt::None, keyed: false }
+    SuffixRule { suffix, service: Service::new(Cloud::AZURE, name), claimable, enumerated: false, region: RegionAt::None, keyed: false }
+}
+
+/// The kinds of asset Azure providers make.
+pub mod kinds {
+    use super::BLOB;
+    use crate::Claimable::{No, Unknown, Yes};
+    use crate::{AssetKind, KindSpec};
+
+    pub const PUBLIC_IP: AssetKind = AssetKind::of(&KindSpec::new("azure_public_ip", Yes, Yes));
+    pub const APP_SERVICE: AssetKind = AssetKind::of(&KindSpec::new("app_service", Unknown, Yes));
+    pub const FRONT_DOOR: AssetKind = AssetKind::of(&KindSpec::new("front_door", Unknown, Yes));
+    pub const TRAFFIC_MANAGER: AssetKind = AssetKind::of(&KindSpec::new("traffic_manager", Unknown, Yes));
+    pub const CDN_ENDPOINT: AssetKind = AssetKind::of(&KindSpec::new("cdn_endpoint", Unknown, Yes));
+    pub const STORAGE_ACCOUNT: AssetKind = AssetKind::of(&KindSpec::keyed("storage_account", BLOB));
+    pub const DNS_ZONE: AssetKind = AssetKind::of(&KindSpec::zone("azure_dns_zone"));
+    pub const PUBLIC_IP_PREFIX: AssetKind = AssetKind::of(&KindSpec::new("azure_public_ip_prefix", Yes, Unknown));
+    pub const CONTAINER_GROUP: AssetKind = AssetKind::of(&KindSpec::new("container_group", Yes, Yes));
+    pub const API_MANAGEMENT: AssetKind = AssetKind::of(&KindSpec::new("api_management", Yes, Yes));
+    /// The environment's random label is part of every app's name.
+    pub const CONTAINER_APP: AssetKind = AssetKind::of(&KindSpec::new("container_app", Yes, No));
+    pub(super) const ALL: &[AssetKind] =
+        &[PUBLIC_IP, APP_SERVICE, FRONT_DOOR, TRAFFIC_MANAGER, CDN_ENDPOINT, STORAGE_ACCOUNT, DNS_ZONE, PUBLIC_IP_PREFIX, CONTAINER_GROUP, API_MANAGEMENT, CONTAINER_APP];
 }
 
 pub(super) static TABLE: CloudTable = CloudTable {
-    cloud: Cloud::Azure,
-    id: "azure",
-    display: "Azure",
+    services: &[APP_SERVICE, PUBLIC_IP_LABEL, TRAFFIC_MANAGER, BLOB, STATIC_WEBSITE, CDN, FRONT_DOOR, AZURE_DNS, API_MANAGEMENT, CONTAINER_INSTANCES, CONTAINER_APPS],
+    kinds: kinds::ALL,
     suffixes: &[
         known("azurewebsites.net", APP_SERVICE, Yes),
         SuffixRule { suffix: "cloudapp.azure.com", service: PUBLIC_IP_LABEL, claimable: Yes, enumerated: true, region: RegionAt::LabelBefore, keyed: false },

@@ -8,15 +8,14 @@ use crate::DnsName;
 pub(super) const SAAS_SHARED_WILDCARDS: &[&str] = &["*.herokuapp.com", "*.github.io"];
 
 pub(super) static GCP: CloudTable = CloudTable {
-    cloud: Cloud::Gcp,
-    id: "gcp",
-    display: "Google Cloud",
+    services: &[],
+    kinds: &[],
     suffixes: &[
-        SuffixRule { suffix: "storage.googleapis.com", service: Service::new(Cloud::Gcp, "Cloud Storage"), claimable: Unknown, enumerated: false, region: RegionAt::None, keyed: false },
-        SuffixRule { suffix: "appspot.com", service: Service::new(Cloud::Gcp, "App Engine"), claimable: No, enumerated: false, region: RegionAt::None, keyed: false },
+        SuffixRule { suffix: "storage.googleapis.com", service: Service::new(Cloud::GCP, "Cloud Storage"), claimable: Unknown, enumerated: false, region: RegionAt::None, keyed: false },
+        SuffixRule { suffix: "appspot.com", service: Service::new(Cloud::GCP, "App Engine"), claimable: No, enumerated: false, region: RegionAt::None, keyed: false },
     ],
     classify: None,
-    dns: Some((Service::new(Cloud::Gcp, "Cloud DNS"), |n: &DnsName| {
+    dns: Some((Service::new(Cloud::GCP, "Cloud DNS"), |n: &DnsName| {
         ends_with_label(n.as_str(), "googledomains.com") && n.labels().next().is_some_and(|l| l.starts_with("ns-cloud"))
     })),
     resource_account: None,
@@ -28,9 +27,8 @@ pub(super) static GCP: CloudTable = CloudTable {
 };
 
 pub(super) static ORACLE: CloudTable = CloudTable {
-    cloud: Cloud::Oracle,
-    id: "oracle",
-    display: "Oracle Cloud",
+    services: &[],
+    kinds: &[],
     suffixes: &[],
     classify: None,
     dns: None,
@@ -43,12 +41,11 @@ pub(super) static ORACLE: CloudTable = CloudTable {
 };
 
 pub(super) static CLOUDFLARE: CloudTable = CloudTable {
-    cloud: Cloud::Cloudflare,
-    id: "cloudflare",
-    display: "Cloudflare",
+    services: &[],
+    kinds: &[],
     suffixes: &[],
     classify: None,
-    dns: Some((Service::new(Cloud::Cloudflare, "Cloudflare DNS"), |n: &DnsName| ends_with_label(n.as_str(), "ns.cloudflare.com"))),
+    dns: Some((Service::new(Cloud::CLOUDFLARE, "Cloudflare DNS"), |n: &DnsName| ends_with_label(n.as_str(), "ns.cloudflare.com"))),
     resource_account: None,
     resource_key: None,
     verification: &[],
@@ -58,19 +55,18 @@ pub(super) static CLOUDFLARE: CloudTable = CloudTable {
 };
 
 pub(super) static DIGITALOCEAN: CloudTable = CloudTable {
-    cloud: Cloud::DigitalOcean,
-    id: "digitalocean",
-    display: "DigitalOcean",
+    services: &[],
+    kinds: &[],
     suffixes: &[SuffixRule {
         suffix: "ondigitalocean.app",
-        service: Service::new(Cloud::DigitalOcean, "App Platform"),
+        service: Service::new(Cloud::DIGITALOCEAN, "App Platform"),
         claimable: No,
         enumerated: false,
         region: RegionAt::None,
         keyed: false,
     }],
     classify: None,
-    dns: Some((Service::new(Cloud::DigitalOcean, "DigitalOcean DNS"), |n: &DnsName| {
+    dns: Some((Service::new(Cloud::DIGITALOCEAN, "DigitalOcean DNS"), |n: &DnsName| {
         matches!(n.as_str(), "ns1.digitalocean.com" | "ns2.digitalocean.com" | "ns3.digitalocean.com")
     })),
     resource_account: None,

@@ -9,7 +9,12 @@ fn c(n: &str) -> ServiceMatch {
 fn ids_round_trip_and_nothing_else_parses() {
     for cloud in Cloud::ALL {
         assert_eq!(Cloud::parse(cloud.as_str()), Some(cloud));
-        assert_eq!(cloud.table().cloud, cloud, "{cloud}'s table names another cloud");
+        for s in cloud.table().all_services() {
+            assert_eq!(s.cloud, cloud, "{cloud}'s table names {s}, a service of another cloud");
+        }
+        for k in cloud.table().kinds {
+            assert_eq!(Clouds::builtin().kind(k.as_str()), *k, "{cloud}'s kind {k} is found by its name");
+        }
     }
     assert_eq!(Cloud::parse("google"), None);
     assert_eq!(Cloud::parse("AWS"), None);
@@ -82,9 +87,9 @@ fn azure_and_others() {
 #[test]
 fn name_servers() {
     let ns = |n: &str| nameserver(&DnsName::parse(n).unwrap()).map(|s| (s.cloud, s.name));
-    assert_eq!(ns("ns-1536.awsdns-00.co.uk"), Some((Cloud::Aws, "Route53")));
-    assert_eq!(ns("ns1-01.azure-dns.com"), Some((Cloud::Azure, "Azure DNS")));
-    assert_eq!(ns("ns-cloud-a1.googledomains.com"), Some((Cloud::Gcp, "Cloud DNS")));
+    assert_eq!(ns("ns-1536.awsdns-00.co.uk"), Some((Cloud::AWS, "Route53")));
+    assert_eq!(ns("ns1-01.azure-dns.com"), Some((Cloud::AZURE, "Azure DNS")));
+    assert_eq!(ns("ns-cloud-a1.googledomains.com"), Some((Cloud::GCP, "Cloud DNS")));
     assert_eq!(ns("ns1.example.net"), None);
 }
 
@@ -98,15 +103,15 @@ fn shared_wildcards_come_from_the_tables() {
 
 #[test]
 fn range_claimability() {
-    assert_eq!(Cloud::Aws.table().range_claimable("EC2"), Claimable::Yes);
-    assert_eq!(Cloud::Aws.table().range_claimable("S3"), Claimable::No);
-    assert_eq!(Cloud::Azure.table().range_claimable("AzureCloud"), Claimable::Yes);
-    assert_eq!(Cloud::Cloudflare.table().range_claimable("x"), Claimable::No);
+    assert_eq!(Cloud::AWS.table().range_claimable("EC2"), Claimable::Yes);
+    assert_eq!(Cloud::AWS.table().range_claimable("S3"), Claimable::No);
+    assert_eq!(Cloud::AZURE.table().range_claimable("AzureCloud"), Claimable::Yes);
+    assert_eq!(Cloud::CLOUDFLARE.table().range_claimable("x"), Claimable::No);
 }
 
 #[test]
 fn resource_ids_name_their_account() {
-    assert_eq!(resource_account("/subscriptions/abc/resourceGroups/rg/providers/x/y"), Some((Cloud::Azure, "abc")));
+    assert_eq!(resource_account("/subscriptions/abc/resourceGroups/rg/providers/x/y"), Some((Cloud::AZURE, "abc")));
     assert_eq!(resource_account("arn:aws:s3:::b"), None);
 }
 
