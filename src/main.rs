@@ -10,8 +10,9 @@ const DANGLE_LOG: &str = "DANGLE_LOG";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Notes (`commands::NOTE`) are shown whatever the level: they say what a command did.
     let default = match cli.verbose {
-        0 => "warn",
+        0 => "warn,dangle_note=info",
         1 => "info",
         _ => "debug",
     };
@@ -29,11 +30,11 @@ fn main() -> ExitCode {
     cli.log_format.set();
     dangle::cli::set_wide(cli.wide);
     let json = cli.log_format == dangle::cli::LogFormat::Json;
-    let fmt = tracing_subscriber::fmt::layer().with_writer(dangle::commands::progress::Stderr).with_target(false);
+    let fmt = tracing_subscriber::fmt::layer().with_writer(dangle::progress::Stderr).with_target(false);
     let fmt = if json { fmt.json().flatten_event(true).boxed() } else { fmt.with_ansi(ansi).boxed() };
     // The providers' progress events feed the progress display (a terminal only), whatever the log level.
     // (`Targets`: decided per call site once, and no level below info reaches the layer.)
-    let progress = dangle::commands::progress::ProgressLayer.with_filter(tracing_subscriber::filter::Targets::new().with_target(dangle_model::PROGRESS, tracing::Level::INFO));
+    let progress = dangle::progress::ProgressLayer.with_filter(tracing_subscriber::filter::Targets::new().with_target(dangle_model::PROGRESS, tracing::Level::INFO));
     tracing_subscriber::registry().with(fmt.with_filter(filter).with_filter(no_foreign_trace)).with(progress).init();
     match dangle::commands::run(cli.command, &dangle::providers::registry()) {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),

@@ -1,7 +1,17 @@
-//! TLS clients dangle makes besides the prober's (alerts' webhooks, the PostgreSQL store): rustls on
-//! the prober's crypto provider, the system's roots or a CA file's.
+//! TLS for everything dangle dials: the one crypto provider (the prober's, and that of every other
+//! client), and the client configuration of the clients besides the prober (alerts' webhooks, CT
+//! searches, the PostgreSQL store): the system's roots or a CA file's.
 
 use std::path::Path;
+use std::sync::{Arc, LazyLock};
+
+use rustls::crypto::CryptoProvider;
+
+/// The crypto provider every TLS connection of dangle's uses (aws-lc-rs), made once.
+pub fn provider() -> Arc<CryptoProvider> {
+    static P: LazyLock<Arc<CryptoProvider>> = LazyLock::new(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()));
+    P.clone()
+}
 
 /// A client configuration that verifies servers against `ca_file`'s certificates (PEM) when given,
 /// else the system's roots.
@@ -26,7 +36,7 @@ pub fn client_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, Str
             }
         }
     }
-    Ok(rustls::ClientConfig::builder_with_provider(crate::probe::provider())
+    Ok(rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS: {e}"))?
         .with_root_certificates(roots)

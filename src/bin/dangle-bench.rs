@@ -122,6 +122,7 @@ fn main() {
             claims: &Default::default(),
             name_findings: &[],
             baselines: &[],
+            ct_answers: &[],
         })
         .expect("write run");
     let stored = t2.elapsed();
@@ -155,6 +156,7 @@ fn main() {
             claims: &Default::default(),
             name_findings: &[],
             baselines: &[],
+            ct_answers: &[],
         })
         .expect("write second run");
     store.checkpoint().expect("checkpoint");

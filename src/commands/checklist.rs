@@ -302,7 +302,7 @@ pub fn changes(store: &Store, run: i64, rows: &[ReportRow], hits: &[Hit], target
 pub fn run(args: &ChecklistArgs, registry: &[Entry]) -> anyhow::Result<Outcome> {
     let mut store;
     let config = || Config::load_with(&args.store.config, registry).context("checklist needs a stored run or a config to scan with");
-    let lock = super::scan::CHECKLIST_LOCK_TIMEOUT;
+    let lock = crate::pipeline::CHECKLIST_LOCK_TIMEOUT;
     // A store that is not there yet (no file; a database dangle never wrote) is scanned into.
     let exists = match super::store_location(&args.store, registry) {
         Ok(crate::store::Location::Sqlite(p)) => p.exists(),
@@ -312,7 +312,7 @@ pub fn run(args: &ChecklistArgs, registry: &[Entry]) -> anyhow::Result<Outcome> 
     let run = if args.fresh || !exists {
         let cfg = config()?;
         store = Store::open_for_run(cfg.store(args.store.db.as_deref()), lock)?;
-        super::scan::scan_into(&cfg, &mut store, false, lock, Default::default())?.run
+        crate::pipeline::scan_into(&cfg, &mut store, false, lock, Default::default())?.run
     } else {
         store = super::open_existing(&args.store, registry)?;
         match store.latest_run()? {
@@ -321,7 +321,7 @@ pub fn run(args: &ChecklistArgs, registry: &[Entry]) -> anyhow::Result<Outcome> 
                 // The store holds no run yet: scan into it, which needs it open for writing.
                 let cfg = config().context("the store holds no run yet, so checklist scans with the config")?;
                 store = Store::open_for_run(store.location(), lock)?;
-                super::scan::scan_into(&cfg, &mut store, false, lock, Default::default())?.run
+                crate::pipeline::scan_into(&cfg, &mut store, false, lock, Default::default())?.run
             }
         }
     };

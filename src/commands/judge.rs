@@ -4,7 +4,7 @@
 
 use anyhow::bail;
 
-use super::scan::{judge_into, Inventory, Judging, Scanned};
+use crate::pipeline::{phase, Inventory, Pass, Scanned};
 use super::Outcome;
 use crate::cli::JudgeArgs;
 use crate::store::{ShardMeta, Store};
@@ -14,12 +14,12 @@ pub fn run(args: &JudgeArgs, registry: &[crate::providers::Entry]) -> anyhow::Re
     let cfg = super::scan::config(a, registry)?;
     let (mut store, lock_timeout) = super::scan::open_for_run(&cfg, a)?;
     let _lock = store.take_run_lock(lock_timeout)?;
-    let j = Judging::start(&cfg, &store, cfg.probe.enabled && !a.no_probe)?;
+    let pass = Pass::start(&cfg, cfg.probe.enabled && !a.no_probe)?;
     let shards = store.shards()?;
     if shards.is_empty() {
         bail!("store {}: no shard yet: runners write them with `dangle scan --shard NAME --enumerate-only`", store.path().display());
     }
-    let stale = stale(&shards, args.max_age, &j.started);
+    let stale = stale(&shards, args.max_age, &pass.started);
     if args.refuse_stale && !stale.is_empty() {
         let names: Vec<String> = stale.iter().map(|s| format!("{} (enumerated {})", s.name, s.started_at)).collect();
         bail!("{} shard(s) older than --max-age: {}", names.len(), names.join(", "));
@@ -29,9 +29,9 @@ pub fn run(args: &JudgeArgs, registry: &[crate::providers::Entry]) -> anyhow::Re
     let mut inv: Inventory = store.load_shards(&ids, &cfg.clouds)?;
     mark_stale(&mut inv, &stale, &store, args.max_age.unwrap_or_default())?;
     tracing::info!(shards = shards.len(), stale = stale.len(), records = inv.records.len(), assets = inv.assets.len(), "shards read");
-    super::scan::phase("read", t);
+    phase("read", t);
     // Claim checks need a provider's client: none here (the runners hold the credentials).
-    let Scanned { report, .. } = judge_into(&cfg, &mut store, j, &inv, &[], super::scan::outputs(a))?;
+    let Scanned { report, .. } = pass.judge_into(&cfg, &mut store, &inv, &[], super::scan::outputs(a))?;
     Ok(super::scan::outcome(a, &report))
 }
 

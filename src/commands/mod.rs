@@ -7,16 +7,18 @@ use crate::config::Config;
 use crate::providers::Entry;
 use crate::store::{Location, Store};
 
-pub mod alert;
 pub mod checklist;
 pub mod diff;
 pub mod judge;
 pub mod probe;
-pub mod progress;
 pub mod prune;
 pub mod react;
 pub mod report;
 pub mod scan;
+
+/// The `tracing` target of notes a person reads at every log level (what `react` read again, what it
+/// ignored): shown at `info` even when the log level is `warn` (`main`'s default filter).
+pub const NOTE: &str = "dangle_note";
 
 /// What a command found, for the exit code.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

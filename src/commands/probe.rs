@@ -52,11 +52,7 @@ pub fn run(args: &ProbeArgs, registry: &[crate::providers::Entry]) -> anyhow::Re
     let cfg = settings(args, registry)?;
     let prober = Arc::new(load::prober(&cfg)?);
     if prober.settings().trust.is_empty() {
-        if crate::cli::LogFormat::current() == crate::cli::LogFormat::Json {
-            tracing::warn!("no --trust-anchor or --spki-pin: no server can prove it is ours");
-        } else {
-            eprintln!("note: no --trust-anchor or --spki-pin: no server can prove it is ours");
-        }
+        tracing::warn!("no --trust-anchor or --spki-pin: no server can prove it is ours");
     }
     let sni = crate::probe::default_sni(&host, args.sni.as_deref());
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("cannot start the async runtime")?;

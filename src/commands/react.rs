@@ -6,18 +6,18 @@
 
 mod event;
 
-use std::collections::HashMap;
+use std::collections::BTreeSet;
 use std::io::Read as _;
 
 use anyhow::{bail, Context};
-use dangle_model::{Asset, Inventory, Replaces};
+use dangle_model::{Asset, Replaces};
 
-use super::scan::{finding_key, judge_into, Before, Inventory as Judged, Judging, Scanned};
 use super::Outcome;
 use crate::cli::ReactArgs;
+use crate::config::Config;
+use crate::pipeline::{phase, Inventory, Pass, Scanned};
 use crate::reconcile::ProviderInfo;
 use crate::store::{ShardInput, ShardInventory};
-use crate::rows::Which;
 
 pub use event::{parse, Change, Seen};
 
@@ -33,7 +33,7 @@ pub fn run(args: &ReactArgs, registry: &[crate::providers::Entry]) -> anyhow::Re
         .filter_map(|s| match s {
             Seen::Change(c) => Some(c),
             Seen::Ignored(why) => {
-                eprintln!("{from}: {why}");
+                tracing::info!(target: crate::commands::NOTE, "{from}: {why}");
                 None
             }
         })
@@ -48,63 +48,23 @@ pub fn run(args: &ReactArgs, registry: &[crate::providers::Entry]) -> anyhow::Re
     if shards.is_empty() {
         bail!("store {}: no shard to fold the change into: react works on the inventory runners write (`dangle scan --shard NAME --enumerate-only`)", store.path().display());
     }
-    let mut j = Judging::start(&cfg, &store, cfg.probe.enabled && !a.no_probe)?;
+    let mut pass = Pass::start(&cfg, cfg.probe.enabled && !a.no_probe)?;
+    pass.only_changed = true;
     let t = std::time::Instant::now();
     let mut held: Vec<(String, ShardInventory)> = Vec::with_capacity(shards.len());
     for s in &shards {
         held.push((s.name.clone(), store.load_shards(&[s.snapshot], &cfg.clouds)?));
     }
-    // Every provider of the config of the type that read the event, built once.
-    let mut built = Vec::new();
-    for p in cfg.providers.iter().filter(|p| p.kind == kind) {
-        let provider = j.rt.block_on(p.settings.build())?;
-        built.push((p, provider));
-    }
-    if built.is_empty() {
-        bail!("{}: no [[providers]] of type {kind} to enumerate the change with", cfg.path.display());
-    }
-    let mut touched = std::collections::BTreeSet::new();
-    for c in &changes {
-        let mut done = false;
-        for (p, provider) in &built {
-            let (found, whole) = match provider.enumerate_scope(&c.scope) {
-                Some(f) => (j.rt.block_on(f)?, false),
-                // A provider that cannot narrow: all of it again, standing in for all it held.
-                None => {
-                    let inv = j.rt.block_on(provider.enumerate())?;
-                    let replaces = Replaces { account: c.scope.account.as_str().into(), region: None, records: true, kinds: Vec::new(), services: Vec::new() };
-                    (Some((inv, replaces)), true)
-                }
-            };
-            let Some((fresh, replaces)) = found else { continue };
-            let info = ProviderInfo { name: p.name.as_str().into(), kind: p.kind.into(), description: provider.describe() };
-            let at = fold(&mut held, &info, fresh, &replaces, whole);
-            eprintln!("{from}: {}: {} re-read into shard {}", c.what, p.name, held[at].0);
-            touched.insert(at);
-            done = true;
-        }
-        if !done {
-            eprintln!("{from}: {}: no provider of the config reads account {}; nothing re-read", c.what, c.scope.account);
-        }
-    }
+    let touched = reread(&cfg, &pass, kind, &changes, &mut held, &from)?;
     for &at in &touched {
         let (name, inventory) = &held[at];
-        store.write_shard(name, &ShardInput { started_at: j.started.clone(), config: cfg.path.display().to_string(), inventory })?;
+        store.write_shard(name, &ShardInput { started_at: pass.started.clone(), config: cfg.path.display().to_string(), inventory })?;
     }
-    super::scan::phase("read", t);
+    phase("read", t);
     if touched.is_empty() {
         return Ok(Outcome::default());
     }
-    // Probe what changed: the findings that were not the same finding in the latest run.
-    if let Some(prev) = store.latest_run()? {
-        let mut rows = HashMap::new();
-        store.each_row(prev, Which::Findings, |r| {
-            rows.insert(finding_key(&r.source, &r.account, &r.zone, &r.record_name, r.record_type.as_str(), &r.set_id, &r.target_text()), (r.status, r.probe_verdict, r.probe_detail));
-            Ok::<_, anyhow::Error>(())
-        })?;
-        j.changed_since = Some(Before { run: prev, rows });
-    }
-    let mut inv = Judged::default();
+    let mut inv = Inventory::default();
     for (_, s) in held {
         inv.providers.extend(s.providers);
         inv.records.extend(s.records);
@@ -113,8 +73,45 @@ pub fn run(args: &ReactArgs, registry: &[crate::providers::Entry]) -> anyhow::Re
         inv.gaps.extend(s.gaps);
     }
     inv.providers.dedup_by(|a, b| a.name == b.name && a.kind == b.kind);
-    let Scanned { report, .. } = judge_into(&cfg, &mut store, j, &inv, &[], super::scan::outputs(a))?;
+    let Scanned { report, .. } = pass.judge_into(&cfg, &mut store, &inv, &[], super::scan::outputs(a))?;
     Ok(super::scan::outcome(a, &report))
+}
+
+/// Reads each change again with every provider of the config of the type that read the event (built
+/// once), folds what it found into the shards `held`, and says which shards it changed.
+fn reread(cfg: &Config, pass: &Pass, kind: &str, changes: &[Change], held: &mut Vec<(String, ShardInventory)>, from: &str) -> anyhow::Result<BTreeSet<usize>> {
+    let mut built = Vec::new();
+    for p in cfg.providers.iter().filter(|p| p.kind == kind) {
+        built.push((p, pass.rt.block_on(p.settings.build())?));
+    }
+    if built.is_empty() {
+        bail!("{}: no [[providers]] of type {kind} to enumerate the change with", cfg.path.display());
+    }
+    let mut touched = BTreeSet::new();
+    for c in changes {
+        let mut done = false;
+        for (p, provider) in &built {
+            let (found, whole) = match provider.enumerate_scope(&c.scope) {
+                Some(f) => (pass.rt.block_on(f)?, false),
+                // A provider that cannot narrow: all of it again, standing in for all it held.
+                None => {
+                    let inv = pass.rt.block_on(provider.enumerate())?;
+                    let replaces = Replaces { account: c.scope.account.as_str().into(), region: None, records: true, kinds: Vec::new(), services: Vec::new() };
+                    (Some((inv, replaces)), true)
+                }
+            };
+            let Some((fresh, replaces)) = found else { continue };
+            let info = ProviderInfo { name: p.name.as_str().into(), kind: p.kind.into(), description: provider.describe() };
+            let at = fold(held, &info, fresh, &replaces, whole);
+            tracing::info!(target: crate::commands::NOTE, "{from}: {}: {} re-read into shard {}", c.what, p.name, held[at].0);
+            touched.insert(at);
+            done = true;
+        }
+        if !done {
+            tracing::warn!("{from}: {}: no provider of the config reads account {}; nothing re-read", c.what, c.scope.account);
+        }
+    }
+    Ok(touched)
 }
 
 /// The event's text and how errors name it.
@@ -135,7 +132,7 @@ fn read_event(path: &std::path::Path) -> anyhow::Result<(String, String)> {
 /// Folds a provider's fresh inventory into the shard that holds its account (the first shard with a
 /// record, asset or coverage of that provider there; else the first with the provider; else a shard
 /// of its own, `SOURCE:ACCOUNT`), dropping what it replaces. Returns the shard's index.
-fn fold(held: &mut Vec<(String, ShardInventory)>, info: &ProviderInfo, fresh: Inventory, r: &Replaces, whole: bool) -> usize {
+fn fold(held: &mut Vec<(String, ShardInventory)>, info: &ProviderInfo, fresh: dangle_model::Inventory, r: &Replaces, whole: bool) -> usize {
     let (source, account) = (&*info.name, &*r.account);
     let holds = |s: &ShardInventory| {
         s.covered.iter().any(|c| &*c.source == source && &*c.account == account)
@@ -186,6 +183,7 @@ mod tests {
     use dangle_model::{AssetKind, CoverageGap, Description, Hides};
 
     use super::*;
+    use dangle_model::Inventory;
 
     fn asset(account: &str, region: &str, kind: AssetKind, id: &str) -> Asset {
         Asset { source: "aws".into(), account: account.into(), region: Some(region.into()), kind, id: id.into(), ips: Default::default(), hosts: vec![] }

@@ -23,7 +23,7 @@ pub fn run(args: &ReportArgs, registry: &[crate::providers::Entry]) -> anyhow::R
             let stdout = std::io::stdout();
             report.write_records_csv(&src, std::io::BufWriter::new(stdout.lock()))?;
         }
-        f => super::scan::print_report(&src, &report, f, Severity::High)?,
+        f => crate::report::print(&src, &report, f.into(), Severity::High, crate::cli::table_width())?,
     }
     Ok(Outcome::default())
 }

@@ -20,7 +20,6 @@ use std::time::{Duration, Instant};
 
 use rustls::client::danger::ServerCertVerifier;
 use rustls::client::{Resumption, WebPkiServerVerifier};
-use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::sign::CertifiedKey;
 use serde::Serialize;
@@ -176,10 +175,7 @@ pub(crate) fn after_handshake(s: &Settings) -> Duration {
 }
 
 /// One crypto provider for every probe.
-pub(crate) fn provider() -> Arc<CryptoProvider> {
-    static P: LazyLock<Arc<CryptoProvider>> = LazyLock::new(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()));
-    P.clone()
-}
+pub(crate) use crate::tls::provider;
 
 /// One certificate of a presented chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -559,5 +555,25 @@ fn iana(name: Option<&'static str>, code: u16) -> String {
     name.map(str::to_string).unwrap_or_else(|| format!("0x{code:04x}"))
 }
 
+/// The SNI for a record name: the name without its final dot; a wildcard's `*` becomes a label no one
+/// would use, so the server answers for the wildcard.
+pub fn sni_for(name: &str) -> String {
+    let n = name.trim_end_matches('.');
+    match n.strip_prefix("*.") {
+        Some(rest) => format!("dangle-wildcard-probe.{rest}"),
+        None => n.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod sni_tests {
+    use super::sni_for;
+
+    #[test]
+    fn sni_of_names_and_wildcards() {
+        assert_eq!(sni_for("www.example.com."), "www.example.com");
+        assert_eq!(sni_for("*.apps.example.com."), "dangle-wildcard-probe.apps.example.com");
+    }
+}
 #[cfg(test)]
 mod tests;

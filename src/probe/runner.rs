@@ -228,7 +228,7 @@ impl Prober {
             return Lookup::Addresses(vec![ip]);
         }
         let mut name = key(host);
-        for _ in 0..crate::reconcile::MAX_CHAIN {
+        for _ in 0..dangle_model::MAX_CHAIN {
             if let Some(ips) = self.zone_hosts.get(&name) {
                 return Lookup::Addresses(ips.clone());
             }

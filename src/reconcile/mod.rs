@@ -16,6 +16,7 @@ use dangle_model::{Asset, Clouds, Coverage, CoverageGap, Description, DnsName, D
 use ipnet::IpNet;
 use rustc_hash::{FxHashMap, FxHashSet};
 
+pub mod evidence;
 mod history;
 pub mod index;
 pub mod fingerprints;
@@ -27,6 +28,7 @@ pub mod suffixes;
 mod vocabulary;
 mod walk;
 
+pub use evidence::{Claims, Evidence, Finding, RowClaim, RowCt};
 pub use history::{Former, History};
 pub use kind::Kind;
 pub use vocabulary::{carries_https, record_status, severity, ClaimEvidence, ClaimSource, Confidence, Severity, Status};
@@ -38,8 +40,7 @@ use index::PrefixIndex;
 use ranges::Ranges;
 pub use reason::{Detail, Explainer, Reason, ScopeNote};
 
-/// Chains longer than this are not followed (the record is `unverified`).
-pub const MAX_CHAIN: usize = 16;
+pub use dangle_model::MAX_CHAIN;
 
 /// A configured provider: its label, its config `type` and what it says it covers.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -16,9 +16,12 @@ use dangle_model::Verdict;
 use crate::store::{Store, StoreError};
 use crate::rows::{AssetRow, GapRow, NamedProbeRow, ReportRow, RowCounts, RunMeta, RunPoint, Which};
 
+pub mod diff;
 mod html;
+mod print;
 mod sarif;
 pub use html::{HISTORY_RUNS, HTML_FINDINGS};
+pub use print::print;
 
 /// Where a report's rows and assets come from, in the order the store keeps them: rows in the order
 /// they were judged, assets by kind, id, source and account (one per identity).

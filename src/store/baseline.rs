@@ -26,6 +26,8 @@ pub struct Baseline {
     pub first_run: Option<i64>,
     /// The run in which its key or issuer last changed (or the first).
     pub changed_run: Option<i64>,
+    /// When the first run started (RFC 3339; `None` for the run being written).
+    pub first_started: Option<String>,
 }
 
 /// What a baseline finding is about.

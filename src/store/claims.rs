@@ -1,68 +1,9 @@
-//! Claim answers per row (`scan`'s second opinions on a flagged name: the providers' claim checks and
-//! the service fingerprints): what the store keeps and the reports show.
-
-use std::collections::BTreeMap;
+//! How a row's claim answer is stored (`rows.claim`): one small integer for the answer and what gave it.
 
 use dangle_model::Claim;
 
 use crate::reconcile::fingerprints::Stance;
 use crate::reconcile::{ClaimEvidence, ClaimSource};
-
-/// One row's claim answer: what was found, by what, and the words its reason gains.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RowClaim {
-    pub claim: Claim,
-    pub source: ClaimSource,
-    pub reason: String,
-}
-
-impl RowClaim {
-    pub fn evidence(&self) -> ClaimEvidence {
-        ClaimEvidence { claim: self.claim, source: self.source }
-    }
-}
-
-/// What Certificate Transparency logs showed for one row's name: how many certificates were issued
-/// for it since it dangles, and the words its reason gains.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RowCt {
-    pub issued_since: u32,
-    pub reason: String,
-}
-
-/// The claim answers and CT findings of a run, by judgement index (sparse: most rows are never
-/// checked).
-#[derive(Debug, Clone, Default)]
-pub struct Claims {
-    rows: BTreeMap<u32, RowClaim>,
-    ct: BTreeMap<u32, RowCt>,
-}
-
-impl Claims {
-    pub fn insert_ct(&mut self, seq: u32, c: RowCt) {
-        self.ct.insert(seq, c);
-    }
-    pub fn ct(&self, seq: usize) -> Option<&RowCt> {
-        self.ct.get(&(seq as u32))
-    }
-    /// Were certificates issued for row `seq`'s name since it dangles?
-    pub fn issued_since(&self, seq: usize) -> bool {
-        self.ct(seq).is_some_and(|c| c.issued_since > 0)
-    }
-    pub fn insert(&mut self, seq: u32, c: RowClaim) {
-        self.rows.insert(seq, c);
-    }
-    pub fn get(&self, seq: usize) -> Option<&RowClaim> {
-        self.rows.get(&(seq as u32))
-    }
-    pub fn len(&self) -> usize {
-        self.rows.len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
-    }
-}
-
 
 /// The stored code of a claim answer (`rows.claim`; NULL: none): the answer (0 available, 1 taken,
 /// 2 no answer) plus 3 × its source (0 a provider's check; a fingerprint of a service whose names

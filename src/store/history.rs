@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use dangle_model::DnsName;
 
-use super::db::{vals, Load};
+use super::db::{self, vals, Engine, Load};
 use super::encode::Interner;
 use super::{Baseline, Store, StoreError};
 use crate::reconcile::{Former, History};
@@ -106,7 +106,7 @@ impl Store {
         }
         let rows = self
             .db
-            .all("SELECT name, spki, issuer, ca_names, alpn, not_after, first_run, changed_run FROM baselines", &[], |r| {
+            .all("SELECT b.name, b.spki, b.issuer, b.ca_names, b.alpn, b.not_after, b.first_run, b.changed_run, r.started_at FROM baselines b LEFT JOIN runs r ON r.id = b.first_run", &[], |r| {
                 Ok(Baseline {
                     name: r.string(0)?,
                     spki: r.string(1)?,
@@ -116,6 +116,7 @@ impl Store {
                     not_after: r.string(5)?,
                     first_run: Some(r.i64(6)?),
                     changed_run: Some(r.i64(7)?),
+                    first_started: r.opt_string(8)?,
                 })
             })
             .map_err(self.err())?;
@@ -125,20 +126,14 @@ impl Store {
         Ok(out)
     }
 
-    /// Certificate Transparency answers cached for `names`, fetched at or after `since` (Unix
-    /// seconds): name → the search's JSON.
-    pub fn ct_cached(&self, names: &[String], since: i64) -> Result<HashMap<String, String>, StoreError> {
-        let mut out = HashMap::new();
+    /// Every Certificate Transparency answer cached at or after `since` (Unix seconds), by key (a
+    /// name searched, or `cert:ID`): what a run reads before it searches.
+    pub fn ct_fresh(&self, since: i64) -> Result<HashMap<String, String>, StoreError> {
         if !self.schema.ct_cache {
-            return Ok(out);
+            return Ok(HashMap::new());
         }
-        for n in names {
-            let body = self.db.one("SELECT body FROM ct_cache WHERE name = ?1 AND fetched_at >= ?2", vals![n, since], |r| r.string(0)).map_err(self.err())?;
-            if let Some(b) = body {
-                out.insert(n.clone(), b);
-            }
-        }
-        Ok(out)
+        let rows = self.db.all("SELECT name, body FROM ct_cache WHERE fetched_at >= ?1", vals![since], |r| Ok((r.string(0)?, r.string(1)?))).map_err(self.err())?;
+        Ok(rows.into_iter().collect())
     }
 
     /// Caches Certificate Transparency answers (name, JSON) fetched at `at` (Unix seconds), in one
@@ -147,20 +142,23 @@ impl Store {
         if entries.is_empty() || !self.schema.ct_cache {
             return Ok(());
         }
-        // One row per name (the last answer counts): PostgreSQL refuses to upsert one key twice at once.
-        let mut last: HashMap<&str, &str> = HashMap::new();
-        for (n, b) in entries {
-            last.insert(n, b);
-        }
-        self.in_transaction(|db| {
-            db.load("ct_cache", &["name", "fetched_at", "body"], Load::Upsert { key: &["name"] }, &mut |sink| {
-                for (n, b) in &last {
-                    sink.row(vals![*n, at, *b])?;
-                }
-                Ok(())
-            })
-            .map(|_| ())
-        })
+        self.in_transaction(|db| save_ct(db, entries, at))
     }
+}
 
+/// Caches Certificate Transparency answers (key, JSON) fetched at `at` (Unix seconds), in the
+/// caller's transaction (a run's own, or one of its own).
+pub(super) fn save_ct(db: &dyn Engine, entries: &[(String, String)], at: i64) -> db::Result<()> {
+    // One row per key (the last answer counts): PostgreSQL refuses to upsert one key twice at once.
+    let mut last: HashMap<&str, &str> = HashMap::new();
+    for (n, b) in entries {
+        last.insert(n, b);
+    }
+    db.load("ct_cache", &["name", "fetched_at", "body"], Load::Upsert { key: &["name"] }, &mut |sink| {
+        for (n, b) in &last {
+            sink.row(vals![*n, at, *b])?;
+        }
+        Ok(())
+    })
+    .map(|_| ())
 }

@@ -32,7 +32,7 @@ mod write;
 
 pub use crate::time::{format_unix, now_rfc3339};
 pub use baseline::{Baseline, NameFinding, NameKind};
-pub use claims::{Claims, RowClaim, RowCt};
+pub use crate::reconcile::{Claims, RowClaim, RowCt};
 pub use encode::{push_hosts, push_nets, stable_hash};
 pub(crate) use encode::{evidence_value, findings_text, Interner};
 pub use lock::RunLock;

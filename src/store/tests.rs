@@ -65,6 +65,7 @@ fn write(store: &mut Store, started: &str, records: &[DnsRecord], assets: &[Asse
             claims: &Default::default(),
             name_findings: &[],
             baselines: &[],
+            ct_answers: &[],
         })
         .unwrap()
 }
@@ -276,6 +277,7 @@ fn an_unfinished_run_is_invisible(on: Dialect) {
         claims: &Default::default(),
         name_findings: &[],
         baselines: &[],
+        ct_answers: &[],
     };
     {
         let mut w = s.begin_run(&input).unwrap();
@@ -369,10 +371,10 @@ fn one_name_cached_twice_keeps_the_last_answer(on: Dialect) {
     let (_place, mut s) = store_on(on);
     let entries = [("a.example.com".to_string(), "[1]".to_string()), ("b.example.com".to_string(), "[]".to_string()), ("a.example.com".to_string(), "[2]".to_string())];
     s.ct_save(&entries, 100).unwrap();
-    let got = s.ct_cached(&["a.example.com".to_string(), "b.example.com".to_string()], 0).unwrap();
+    let got = s.ct_fresh(0).unwrap();
     assert_eq!((got["a.example.com"].as_str(), got["b.example.com"].as_str()), ("[2]", "[]"));
     s.ct_save(&[("a.example.com".to_string(), "[3]".to_string())], 200).unwrap();
-    assert_eq!(s.ct_cached(&["a.example.com".to_string()], 150).unwrap()["a.example.com"], "[3]");
+    assert_eq!(s.ct_fresh(150).unwrap()["a.example.com"], "[3]");
 }
 
 fn gaps_keep_their_order(on: Dialect) {
@@ -407,6 +409,7 @@ fn gaps_keep_their_order(on: Dialect) {
             claims: &Default::default(),
             name_findings: &[],
             baselines: &[],
+            ct_answers: &[],
         })
         .unwrap();
     let services: Vec<String> = s.gaps(run).unwrap().into_iter().map(|g| g.service).collect();
@@ -689,6 +692,7 @@ fn last_changed_moves_with_a_foreign_answer_not_with_runs_that_did_not_probe(on:
                 claims: &Default::default(),
                 name_findings: &[],
                 baselines: &[],
+                ct_answers: &[],
             })
             .unwrap();
         s.rows(id).unwrap().remove(0).last_changed

@@ -40,6 +40,8 @@ pub struct RunInput<'a> {
     /// without `[probe] baseline`).
     pub name_findings: &'a [NameFinding],
     pub baselines: &'a [Baseline],
+    /// Certificate Transparency answers fetched during the run (key, JSON), cached with it.
+    pub ct_answers: &'a [(String, String)],
 }
 
 /// Each judgement's finding kind, from what the reconciler, the probes and the claim checks found.
@@ -257,6 +259,9 @@ impl RunWriter<'_, '_> {
         let (records, assets) = (self.record_ids.take().unwrap_or_default(), self.asset_ids.take().unwrap_or_default());
         write_rows(self.db, self.run, self.id, &records, &self.record_ages, &assets).map_err(&e)?;
         write_probes_and_gaps(self.db, self.run, self.id).map_err(&e)?;
+        if !self.run.ct_answers.is_empty() {
+            super::history::save_ct(self.db, self.run.ct_answers, crate::time::unix_now()).map_err(&e)?;
+        }
         self.db.commit().map_err(&e)?;
         self.open = false;
         Ok(self.id)

@@ -86,8 +86,8 @@ fn estate(alerts: &str) -> (tempfile::TempDir, std::path::PathBuf) {
 fn scan(dir: &Path) -> i64 {
     let cfg = Config::load(&dir.join("dangle.toml")).unwrap();
     let mut store = Store::open(&cfg.db).unwrap();
-    let outputs = dangle::commands::scan::Outputs { alerts: true, ..Default::default() };
-    dangle::commands::scan::scan_into(&cfg, &mut store, false, std::time::Duration::from_secs(30), outputs).unwrap().run
+    let outputs = dangle::pipeline::Outputs { alerts: true, ..Default::default() };
+    dangle::pipeline::scan_into(&cfg, &mut store, false, std::time::Duration::from_secs(30), outputs).unwrap().run
 }
 
 #[test]

@@ -53,8 +53,8 @@ async fn scan_out(dir: &Path, config: &str, out: Option<std::path::PathBuf>) -> 
     tokio::task::spawn_blocking(move || {
         let cfg = Config::load(&path).unwrap();
         let mut store = Store::open(&cfg.db).unwrap();
-        let outputs = dangle::commands::scan::Outputs { dir: out.as_deref(), ..Default::default() };
-        let run = dangle::commands::scan::scan_into(&cfg, &mut store, false, std::time::Duration::from_secs(60), outputs).unwrap().run;
+        let outputs = dangle::pipeline::Outputs { dir: out.as_deref(), ..Default::default() };
+        let run = dangle::pipeline::scan_into(&cfg, &mut store, false, std::time::Duration::from_secs(60), outputs).unwrap().run;
         (store, run)
     })
     .await

@@ -80,8 +80,8 @@ fn scan(dir: &Path) -> (Vec<(String, String, String)>, usize, i64) {
         let cfg = Config::load(&dir.join("dangle.toml")).unwrap();
         let mut store = Store::open(&cfg.db).unwrap();
         let out = dir.join("out");
-        let outputs = dangle::commands::scan::Outputs { dir: Some(&out), ..Default::default() };
-        let s = dangle::commands::scan::scan_into(&cfg, &mut store, true, std::time::Duration::from_secs(30), outputs).unwrap();
+        let outputs = dangle::pipeline::Outputs { dir: Some(&out), ..Default::default() };
+        let s = dangle::pipeline::scan_into(&cfg, &mut store, true, std::time::Duration::from_secs(30), outputs).unwrap();
         let certs = s.report.name_findings.iter().map(|c| (c.kind.as_str().to_string(), c.severity.to_string(), c.detail.clone())).collect();
         (certs, s.report.count_failing(dangle::reconcile::Severity::High, dangle::reconcile::Confidence::Tentative), s.run)
     })

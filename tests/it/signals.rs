@@ -116,8 +116,8 @@ fn scan_probing(dir: &Path, probe: bool) -> i64 {
         let cfg = Config::load(&dir.join("dangle.toml")).unwrap();
         let mut store = Store::open(&cfg.db).unwrap();
         let out = dir.join("out");
-        let outputs = dangle::commands::scan::Outputs { dir: Some(&out), ..Default::default() };
-        dangle::commands::scan::scan_into(&cfg, &mut store, probe, std::time::Duration::from_secs(30), outputs).unwrap().run
+        let outputs = dangle::pipeline::Outputs { dir: Some(&out), ..Default::default() };
+        dangle::pipeline::scan_into(&cfg, &mut store, probe, std::time::Duration::from_secs(30), outputs).unwrap().run
     })
     .join()
     .unwrap()

@@ -238,7 +238,7 @@ async fn claim_checks_on_the_issue_estate() {
             Inputs { records: &inv.records, assets: &inv.assets, gaps: &inv.gaps, covered: &inv.covered, providers: &providers, ranges: &ranges, history: &history };
         let mut js = reconcile(&inputs);
         let sources: Vec<Box<dyn Provider>> = vec![Box::new(src)];
-        let claims = dangle::commands::scan::claims::check(&sources, &inv.records, &mut js, Duration::from_secs(30), 20).await;
+        let claims = dangle::signals::claims::check(&sources, &inv.records, &mut js, Duration::from_secs(30), 20).await;
         let by_name: HashMap<String, (Severity, String)> = js
             .iter()
             .enumerate()
@@ -283,7 +283,7 @@ async fn slow_claim_checks_leave_names_unchecked() {
     let arm = arm.with_delay(Duration::from_secs(2));
     let sources: Vec<Box<dyn Provider>> = vec![Box::new(source(&arm).with_subscriptions(vec![SUB_A.into()]))];
     let t = std::time::Instant::now();
-    let claims = dangle::commands::scan::claims::check(&sources, &inv.records, &mut js, Duration::from_secs(1), 20).await;
+    let claims = dangle::signals::claims::check(&sources, &inv.records, &mut js, Duration::from_secs(1), 20).await;
     assert!(claims.is_empty(), "nothing answered in time, so nothing is claimed");
     assert!(t.elapsed() < Duration::from_secs(10), "the bound holds: {:?}", t.elapsed());
     assert_eq!(js.iter().map(|j| j.severity).collect::<Vec<_>>(), before);

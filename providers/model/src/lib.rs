@@ -48,6 +48,10 @@ pub use ::smallvec;
 /// terminal shows them in its progress display; elsewhere they are ordinary log events.
 pub const PROGRESS: &str = "dangle_progress";
 
+/// CNAME and alias chains longer than this are not followed: the judge calls the record `unverified`,
+/// the prober stops resolving.
+pub const MAX_CHAIN: usize = 16;
+
 /// A record's targets: one inline (the common case), more on the heap.
 pub type Targets = smallvec::SmallVec<[Target; 1]>;
 /// An asset's addresses: one inline (the common case), more on the heap.

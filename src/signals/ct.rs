@@ -1,4 +1,4 @@
-//! Certificate Transparency inside `scan` (`[signals.ct]`, opt-in: the names go to a third party):
+//! Certificate Transparency (`[signals.ct]`, opt-in: the names go to a third party):
 //! for every `dangling` row whose record leads to a web endpoint (A, AAAA, CNAME, aliases), the CT
 //! log search (`URL/?q=NAME&output=json`, crt.sh's interface) lists the certificates logged for the
 //! name; those issued since the row's dangling streak began (the store's history; this run's start
@@ -12,9 +12,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use dangle_model::DnsRecord;
 
+use dangle_model::BoxFuture;
+
+use super::{Found, Run, Signal};
 use crate::config::CtConfig;
-use crate::reconcile::{Judgement, Severity, Status};
-use crate::store::{Claims, RowCt};
+use crate::reconcile::{Evidence, Finding, Judgement, Severity, Status};
 
 /// The most of one search's answer read (crt.sh answers a busy name with megabytes).
 const BODY_CAP: usize = 8 * 1024 * 1024;
@@ -48,7 +50,7 @@ const KEYS_PER_NAME: usize = 5;
 /// cache) and the findings.
 pub async fn unknown_keys(
     cfg: &CtConfig,
-    cached: &dyn Fn(&str) -> Option<String>,
+    cached: &HashMap<String, String>,
     since: &BTreeMap<String, String>,
     known: &std::collections::HashSet<String>,
     now: &str,
@@ -61,8 +63,8 @@ pub async fn unknown_keys(
     let Ok(mut searcher) = Searcher::new(cfg) else { return (fetched, findings) };
     // One answer, from the cache or fetched now (paced, within the deadline).
     let mut get = async |key: String, path: String| -> Option<String> {
-        if let Some(b) = cached(&key) {
-            return Some(b);
+        if let Some(b) = cached.get(&key) {
+            return Some(b.clone());
         }
         if searcher.past_deadline() {
             return None;
@@ -108,108 +110,108 @@ pub fn fresh_since(cfg: &CtConfig, now: i64) -> Option<i64> {
     (!cfg.max_age.is_zero()).then(|| now - cfg.max_age.as_secs() as i64)
 }
 
-/// The names the step would search for (for the store's cache).
-pub fn names(records: &[DnsRecord], judgements: &[Judgement]) -> Vec<String> {
-    let mut out: Vec<String> = judgements.iter().filter_map(|j| name_of(records, j)).collect();
-    out.sort();
-    out.dedup();
-    out
-}
-
 /// The name a dangling row's certificates would carry (lower case, no final dot).
 fn name_of(records: &[DnsRecord], j: &Judgement) -> Option<String> {
     let r = &records[j.record as usize];
     (j.status == Status::Dangling && crate::reconcile::carries_https(&r.rtype)).then(|| r.name.as_str().trim_end_matches('.').to_ascii_lowercase())
 }
 
-/// Runs the step: `cached` are the store's fresh answers by name, `since` each name's dangling
-/// streak start (RFC 3339), `started` this run's start. Returns the answers fetched now (for the
-/// cache) and what it did.
-pub async fn check(
-    cfg: &CtConfig,
-    cached: &HashMap<String, String>,
-    since: &HashMap<String, String>,
-    started: &str,
-    records: &[DnsRecord],
-    judgements: &mut [Judgement],
-    claims: &mut Claims,
-) -> (Vec<(String, String)>, Stats) {
-    let mut rows: BTreeMap<String, Vec<u32>> = BTreeMap::new();
-    for (seq, j) in judgements.iter().enumerate() {
-        if let Some(n) = name_of(records, j) {
-            rows.entry(n).or_default().push(seq as u32);
-        }
-    }
-    let mut stats = Stats { names: rows.len(), ..Stats::default() };
-    let mut fetched: Vec<(String, String)> = Vec::new();
-    if rows.is_empty() {
-        return (fetched, stats);
-    }
-    let mut searcher = match Searcher::new(cfg) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::warn!("Certificate Transparency not searched: {}", crate::errors::render(&e));
-            return (fetched, stats);
-        }
-    };
-    let mut answers: HashMap<String, String> = HashMap::new();
-    let mut failed = 0usize;
-    for name in rows.keys() {
-        if let Some(body) = cached.get(name) {
-            stats.cached += 1;
-            answers.insert(name.clone(), body.clone());
-            continue;
-        }
-        if searcher.past_deadline() {
-            tracing::warn!(names = rows.len() - answers.len(), "Certificate Transparency took longer than {} s: the rest are left unsearched", cfg.timeout.as_secs());
-            break;
-        }
-        match searcher.fetch(name, &format!("/?q={}&output=json", encode(name))).await {
-            Some(Ok(body)) => {
-                stats.fetched += 1;
-                answers.insert(name.clone(), body);
-            }
-            Some(Err(e)) => {
-                failed += 1;
-                if failed == 1 {
-                    tracing::warn!(name = %name, "Certificate Transparency search failed: {e}");
+/// The search for certificates issued for dangling names since they dangle.
+pub struct CtSearch<'c> {
+    pub cfg: &'c CtConfig,
+    /// The store's fresh answers by key (a name).
+    pub cached: &'c HashMap<String, String>,
+    /// Each name's dangling streak start (RFC 3339); this run's start for a name that starts dangling now.
+    pub since: &'c HashMap<String, String>,
+    pub started: &'c str,
+    /// The answers fetched now (key, answer), for the store's cache.
+    pub fetched: std::sync::Mutex<Vec<(String, String)>>,
+}
+
+impl Signal for CtSearch<'_> {
+    fn ask<'a>(&'a self, run: &'a Run<'a>) -> BoxFuture<'a, Found> {
+        Box::pin(async move {
+            let mut rows: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+            for (seq, j) in run.judgements.iter().enumerate() {
+                if let Some(n) = name_of(run.records, j) {
+                    rows.entry(n).or_default().push(seq as u32);
                 }
             }
-            None => {}
-        }
-    }
-    fetched = std::mem::take(&mut searcher.fetched);
-    for (name, seqs) in &rows {
-        let Some(body) = answers.get(name) else { continue };
-        let Some(logged) = parse(body, name) else {
-            tracing::warn!(name = %name, "the Certificate Transparency answer is not crt.sh's JSON: ignored");
-            continue;
-        };
-        let from = since.get(name).map(String::as_str).unwrap_or(started);
-        let after: Vec<&Logged> = logged.iter().filter(|l| stamp(&l.not_before) >= stamp(from)).collect();
-        let reason = match after.iter().max_by(|a, b| a.not_before.cmp(&b.not_before)) {
-            Some(latest) => {
-                stats.matched += seqs.len();
-                format!(
-                    "; Certificate Transparency: {} certificate(s) for {name} issued since it dangles (since {}), the latest on {} by {} (log id {}): someone may hold its target and serve our name",
-                    after.len(),
-                    stamp(from),
-                    stamp(&latest.not_before),
-                    dangle_model::excerpt(&latest.issuer),
-                    dangle_model::excerpt(&latest.id)
-                )
+            let mut found = Found::default();
+            if rows.is_empty() {
+                return found;
             }
-            None => String::new(),
-        };
-        for &seq in seqs {
-            if !after.is_empty() {
-                judgements[seq as usize].severity = Severity::Critical;
+            let mut stats = Stats { names: rows.len(), ..Stats::default() };
+            let answers = self.answers(&rows, &mut stats).await;
+            for (name, seqs) in rows {
+                let Some(body) = answers.get(&name) else { continue };
+                let Some(logged) = parse(body, &name) else {
+                    tracing::warn!(name = %name, "the Certificate Transparency answer is not crt.sh's JSON: ignored");
+                    continue;
+                };
+                let from = self.since.get(&name).map(String::as_str).unwrap_or(self.started);
+                let after: Vec<&Logged> = logged.iter().filter(|l| stamp(&l.not_before) >= stamp(from)).collect();
+                let words = match after.iter().max_by(|a, b| a.not_before.cmp(&b.not_before)) {
+                    Some(latest) => {
+                        stats.matched += seqs.len();
+                        format!(
+                            "; Certificate Transparency: {} certificate(s) for {name} issued since it dangles (since {}), the latest on {} by {} (log id {}): someone may hold its target and serve our name",
+                            after.len(),
+                            stamp(from),
+                            stamp(&latest.not_before),
+                            dangle_model::excerpt(&latest.issuer),
+                            dangle_model::excerpt(&latest.id)
+                        )
+                    }
+                    None => String::new(),
+                };
+                found.evidence.push(Evidence { rows: seqs, finding: Finding::Certificates { issued_since: after.len() as u32 }, words });
             }
-            claims.insert_ct(seq, RowCt { issued_since: after.len() as u32, reason: reason.clone() });
-        }
+            tracing::info!(names = stats.names, cached = stats.cached, fetched = stats.fetched, matched = stats.matched, "Certificate Transparency");
+            found
+        })
     }
-    tracing::info!(names = stats.names, cached = stats.cached, fetched = stats.fetched, matched = stats.matched, "Certificate Transparency");
-    (fetched, stats)
+}
+
+impl CtSearch<'_> {
+    /// Each name's answer: from the cache, else searched now (paced, within the time bound).
+    async fn answers(&self, rows: &BTreeMap<String, Vec<u32>>, stats: &mut Stats) -> HashMap<String, String> {
+        let mut answers: HashMap<String, String> = HashMap::new();
+        let mut searcher = match Searcher::new(self.cfg) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("Certificate Transparency not searched: {}", crate::errors::render(&e));
+                return answers;
+            }
+        };
+        let mut failed = 0usize;
+        for name in rows.keys() {
+            if let Some(body) = self.cached.get(name) {
+                stats.cached += 1;
+                answers.insert(name.clone(), body.clone());
+                continue;
+            }
+            if searcher.past_deadline() {
+                tracing::warn!(names = rows.len() - answers.len(), "Certificate Transparency took longer than {} s: the rest are left unsearched", self.cfg.timeout.as_secs());
+                break;
+            }
+            match searcher.fetch(name, &format!("/?q={}&output=json", encode(name))).await {
+                Some(Ok(body)) => {
+                    stats.fetched += 1;
+                    answers.insert(name.clone(), body);
+                }
+                Some(Err(e)) => {
+                    failed += 1;
+                    if failed == 1 {
+                        tracing::warn!(name = %name, "Certificate Transparency search failed: {e}");
+                    }
+                }
+                None => {}
+            }
+        }
+        self.fetched.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend(searcher.fetched);
+        answers
+    }
 }
 
 /// One step's searches: one HTTPS client, paced at `[signals.ct] requests_per_second`, all within
@@ -225,8 +227,8 @@ struct Searcher {
 impl Searcher {
     fn new(cfg: &CtConfig) -> anyhow::Result<Self> {
         Ok(Self {
-            client: crate::commands::alert::client()?,
-            pace: super::fingerprint::ticks(cfg.requests_per_second),
+            client: crate::http::client()?,
+            pace: super::ticks(cfg.requests_per_second),
             deadline: tokio::time::Instant::now() + cfg.timeout,
             base: cfg.url.trim_end_matches('/').to_string(),
             fetched: Vec::new(),

@@ -1,4 +1,4 @@
-//! Certificate baselines inside `scan` (`[probe] baseline = true`, opt-in): owned rows are probed too,
+//! Certificate baselines (`[probe] baseline = true`, opt-in): owned rows are probed too,
 //! and what each owned name answers with (its leaf's key and issuer, the CA names it asks client
 //! certificates from, ALPN, expiry) is kept in the store. Against that baseline a run says:
 //!
@@ -11,7 +11,7 @@
 //!   one already expired: `high`.
 //!
 //! A change is said once: the new key becomes the baseline. The baselines also feed the probes' key
-//! continuity ([`super::plan`]): a dangling target answering with a key our endpoints have shown is
+//! continuity (the run's probes): a dangling target answering with a key our endpoints have shown is
 //! `ours`.
 
 use std::collections::HashMap;
@@ -20,7 +20,22 @@ use crate::probe::Verdict;
 use crate::reconcile::Severity;
 use crate::store::{Baseline, NameFinding, NameKind};
 
-use super::plan::{Known, Observed};
+
+/// What an owned row's endpoint answered with: the input of the certificate baselines.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    /// The SNI sent (the record name).
+    pub name: String,
+    /// Where it answered.
+    pub address: String,
+    pub verdict: Verdict,
+    pub leaf: crate::probe::CertInfo,
+    pub alpn: Option<String>,
+    pub ca_names: Option<Vec<String>>,
+}
+
+/// Keys our own endpoints have shown (their baselines), by SPKI SHA-256: the name and the run since.
+pub type Known = std::collections::HashMap<String, (String, Option<i64>)>;
 
 /// The keys the stored baselines hold, for key continuity.
 pub fn known(baselines: &HashMap<String, Baseline>) -> Known {
@@ -50,6 +65,7 @@ pub fn check(prior: &HashMap<String, Baseline>, observed: &[Observed], started: 
             alpn: o.alpn.clone().unwrap_or_default(),
             not_after: o.leaf.not_after.clone(),
             first_run: before.and_then(|b| b.first_run),
+            first_started: before.and_then(|b| b.first_started.clone()),
             changed_run: before.and_then(|b| b.changed_run),
         };
         let mut finding = |kind: NameKind, severity: Severity, detail: String| findings.push(NameFinding { name: name.to_string(), address: o.address.clone(), kind, severity, detail });

@@ -1,5 +1,6 @@
-//! Probing inside `scan`: which judged rows to probe, and what the answers do to them (the scan's
-//! policy, not the prober's: the prober observes targets; this decides which, and what they mean).
+//! Probing in a run: which judged rows to probe, and what the answers do to them (the run's policy,
+//! not the prober's: the prober observes targets; this decides which, and what they mean; the
+//! severity they give is [`crate::reconcile::evidence::probed`]'s).
 //!
 //! Rows judged `dangling` or `unverified` whose record can carry HTTPS (A, AAAA, CNAME and aliases) are
 //! probed at their target, with the record name as SNI. Many records share a target: each distinct
@@ -12,19 +13,11 @@ use dangle_model::{DnsRecord, Target};
 use rustc_hash::FxHashMap;
 
 use crate::probe::runner::summarize;
-use crate::probe::{Evidence, Job, NamedTarget, Prober, Verdict};
-use crate::reconcile::{severity, Judgement, Status};
+use crate::probe::{sni_for, Evidence, Job, NamedTarget, Prober, Verdict};
+use crate::signals::baseline::{Known, Observed};
+use crate::reconcile::evidence::probed;
+use crate::reconcile::{Judgement, Status};
 use crate::store::{EvidenceJson, NamedProbe, Probes, RowProbe};
-
-/// The SNI for a record name: the name without its final dot; a wildcard's `*` becomes a label no one
-/// would use, so the server answers for the wildcard.
-pub fn sni_for(name: &str) -> String {
-    let n = name.trim_end_matches('.');
-    match n.strip_prefix("*.") {
-        Some(rest) => format!("dangle-wildcard-probe.{rest}"),
-        None => n.to_string(),
-    }
-}
 
 /// The host or address a row's target is reached at, if it is something to probe over TLS.
 fn reachable(record: &DnsRecord, target: &Target) -> Option<String> {
@@ -54,22 +47,6 @@ fn foreign_reason(top: &Evidence) -> Option<String> {
     })
 }
 
-/// What an owned row's endpoint answered with: the input of the certificate baselines.
-#[derive(Debug, Clone)]
-pub struct Observed {
-    /// The SNI sent (the record name).
-    pub name: String,
-    /// Where it answered.
-    pub address: String,
-    pub verdict: Verdict,
-    pub leaf: crate::probe::CertInfo,
-    pub alpn: Option<String>,
-    pub ca_names: Option<Vec<String>>,
-}
-
-/// Keys our own endpoints have shown (their baselines), by SPKI SHA-256: the name and the run since.
-pub type Known = std::collections::HashMap<String, (String, Option<i64>)>;
-
 /// Probes the rows that need it and the named targets, and folds the answers into `judgements`
 /// (severity) and the result. With `baseline` (the keys our endpoints have shown), owned rows are
 /// probed too and come back as [`Observed`], and a dangling or unverified target that answers with
@@ -79,7 +56,7 @@ pub async fn probe_rows(
     records: &[DnsRecord],
     judgements: &mut [Judgement],
     named: &[NamedTarget],
-    progress: &crate::commands::progress::Progress,
+    progress: &crate::progress::Progress,
     baseline: Option<&Known>,
     only: Option<&rustc_hash::FxHashSet<u32>>,
 ) -> (Probes, Vec<Observed>) {
@@ -182,7 +159,7 @@ pub async fn probe_rows(
             _ => None,
         };
         // Only ever raises: what the reconciler decided stands unless a foreign server answers.
-        j.severity = j.severity.max(severity(j.status, j.claimable, base.verdict == Verdict::Foreign));
+        probed(j, base.verdict);
         out.set_row(ji, RowProbe { reason, ..base.clone() });
     }
     (out, observed)
@@ -206,18 +183,7 @@ pub fn carry(out: &mut Probes, judgements: &mut [Judgement], rows: Vec<(u32, Ver
             (Status::Dangling, Verdict::Ours) => Some("; yet our own certificate answered there when it was last probed".to_string()),
             _ => None,
         };
-        j.severity = j.severity.max(severity(j.status, j.claimable, verdict == Verdict::Foreign));
+        probed(j, verdict);
         out.set_row(ji, RowProbe { verdict, detail, reason, evidence: vec![] });
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::sni_for;
-
-    #[test]
-    fn sni_of_names_and_wildcards() {
-        assert_eq!(sni_for("www.example.com."), "www.example.com");
-        assert_eq!(sni_for("*.apps.example.com."), "dangle-wildcard-probe.apps.example.com");
     }
 }

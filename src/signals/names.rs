@@ -3,7 +3,7 @@
 //! see is not what the world sees), and a wildcard that answers for a record that is gone (clients
 //! that still use the deleted name reach the wildcard's target, dangling or not).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use dangle_model::DnsRecord;
 
@@ -54,19 +54,17 @@ pub fn split_horizon(records: &[DnsRecord]) -> Vec<NameFinding> {
     out
 }
 
-/// Does any record of this run sit at a wildcard name? (Only then is the store's history read.)
-pub fn has_wildcards(records: &[DnsRecord]) -> bool {
-    records.iter().any(|r| r.name.as_str().starts_with("*."))
+/// The zones (lower case, no final dot) where a record of this run sits at a wildcard name: only their
+/// names are read from the store's history.
+pub fn wildcard_zones(records: &[DnsRecord]) -> BTreeSet<String> {
+    records.iter().filter(|r| r.name.as_str().starts_with("*.")).map(|r| key(r.zone.as_str())).collect()
 }
 
-/// The store's names in a zone, with the last run that saw each.
-pub type KnownIn<'a> = dyn FnMut(&str) -> anyhow::Result<Vec<(String, i64)>> + 'a;
-
 /// Names the store has seen that this run's inventory no longer holds and that a wildcard of the
-/// same zone now answers for (`known(zone)`: the names the store has seen in a zone, asked once per
-/// zone that has a wildcard). Severity: the wildcard row's, when that row is dangling (the deleted
-/// name is one more name someone else answers for); else `info`.
-pub fn wildcard_shadows(records: &[DnsRecord], judgements: &[Judgement], known: &mut KnownIn<'_>) -> anyhow::Result<Vec<NameFinding>> {
+/// same zone now answers for (`known`: by zone with a wildcard, the names the store has seen in it
+/// and the last run that saw each). Severity: the wildcard row's, when that row is dangling (the
+/// deleted name is one more name someone else answers for); else `info`.
+pub fn wildcard_shadows(records: &[DnsRecord], judgements: &[Judgement], known: &HashMap<String, Vec<(String, i64)>>) -> Vec<NameFinding> {
     // Wildcards by (zone, the name they cover under): their targets and worst dangling severity.
     let mut wild: BTreeMap<(String, String), (BTreeSet<String>, Option<Severity>)> = BTreeMap::new();
     for j in judgements {
@@ -86,15 +84,15 @@ pub fn wildcard_shadows(records: &[DnsRecord], judgements: &[Judgement], known: 
     }
     let mut out = Vec::new();
     if wild.is_empty() {
-        return Ok(out);
+        return out;
     }
     let zones: BTreeSet<String> = wild.keys().map(|(z, _)| z.clone()).collect();
     // This run's names in those zones.
     let present: std::collections::HashSet<String> =
         records.iter().filter(|r| zones.contains(&key(r.zone.as_str()))).map(|r| key(r.name.as_str())).collect();
     for zone in &zones {
-        for (name, last) in known(zone)? {
-            let name = key(&name);
+        for (name, last) in known.get(zone).into_iter().flatten() {
+            let name = key(name);
             if name.starts_with("*.") || present.contains(&name) {
                 continue;
             }
@@ -125,7 +123,7 @@ pub fn wildcard_shadows(records: &[DnsRecord], judgements: &[Judgement], known: 
         }
     }
     out.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.name.cmp(&b.name)));
-    Ok(out)
+    out
 }
 
 /// Our public zones' delegations as the world sees them now (`[signals.dns] delegations`; scans that
@@ -133,7 +131,18 @@ pub fn wildcard_shadows(records: &[DnsRecord], judgements: &[Judgement], known: 
 /// the hosting servers in the live answer: the zone data is not what the world resolves (`medium`:
 /// findings in it may not be live). The zone does not exist: nobody sees its records; when its parent
 /// is a top-level domain, anyone may register it (`high`).
-pub async fn zone_delegations(prober: &std::sync::Arc<crate::probe::Prober>, records: &[DnsRecord], limits: super::fingerprint::Limits) -> Vec<NameFinding> {
+pub struct ZoneDelegations {
+    pub prober: std::sync::Arc<crate::probe::Prober>,
+    pub limits: super::Limits,
+}
+
+impl super::Signal for ZoneDelegations {
+    fn ask<'a>(&'a self, run: &'a super::Run<'a>) -> dangle_model::BoxFuture<'a, super::Found> {
+        Box::pin(async move { super::Found { evidence: Vec::new(), names: zone_delegations(&self.prober, run.records, self.limits).await } })
+    }
+}
+
+async fn zone_delegations(prober: &std::sync::Arc<crate::probe::Prober>, records: &[DnsRecord], limits: super::Limits) -> Vec<NameFinding> {
     let mut zones: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for r in records.iter().filter(|r| !r.zone_private && r.rtype == dangle_model::RecordType::Ns && key(r.name.as_str()) == key(r.zone.as_str())) {
         let e = zones.entry(key(r.zone.as_str())).or_default();
@@ -145,7 +154,7 @@ pub async fn zone_delegations(prober: &std::sync::Arc<crate::probe::Prober>, rec
     let mut out = Vec::new();
     let work = async {
         for (zone, hosted) in &zones {
-            pace.lock().await.tick().await;
+            super::tick(&pace).await;
             let hosted_list = hosted.iter().cloned().collect::<Vec<_>>().join(", ");
             match prober.lookup_ns(zone).await {
                 Ok(live) if !live.is_empty() && !live.iter().any(|n| hosted.contains(n)) => out.push(NameFinding {

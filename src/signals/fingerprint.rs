@@ -1,4 +1,4 @@
-//! Service fingerprints inside `scan` (`[signals] fingerprints`, on by default; only when the scan
+//! Service fingerprints (`[signals] fingerprints`, on by default; only when the scan
 //! probes, since they reach the targets too): for every `dangling` or `external` CNAME (or alias) whose
 //! target is a cloud or SaaS host with a fingerprint ([`crate::reconcile::fingerprints`]), one DNS
 //! lookup of the target where a fingerprint is NXDOMAIN, and one plain HTTP `GET /` (the record's
@@ -13,47 +13,15 @@
 //! already answered keeps that answer; `unverified` rows are never asked.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
-use dangle_model::{Claim, DnsName, DnsRecord, Target};
+use dangle_model::{BoxFuture, Claim, DnsName, DnsRecord, Target};
 
+use super::{tick, Found, Limits, Run, Signal, Stats};
 use crate::probe::http::HttpAnswer;
 use crate::probe::{Lookup, Prober};
 use crate::reconcile::fingerprints::{self, Answer, Fingerprint, Stance};
-use crate::reconcile::{ClaimSource, Judgement, Severity, Status};
-use crate::store::{Claims, RowClaim};
-
-/// How much the step may do.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    /// All of the step's lookups and requests together.
-    pub timeout: Duration,
-    /// Lookups and requests started per second, at most.
-    pub per_second: u32,
-}
-
-impl Limits {
-    /// The shared pace of a step's requests: each awaits a tick, `per_second` ticks a second.
-    pub fn pace(&self) -> Arc<tokio::sync::Mutex<tokio::time::Interval>> {
-        Arc::new(tokio::sync::Mutex::new(ticks(self.per_second)))
-    }
-}
-
-/// `per_second` ticks a second (the first at once); a late tick delays the rest rather than bursting.
-pub fn ticks(per_second: u32) -> tokio::time::Interval {
-    let mut i = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(per_second.max(1))));
-    i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    i
-}
-
-/// What the step did, for the log and the benchmark.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Stats {
-    pub lookups: usize,
-    pub requests: usize,
-    pub matched: usize,
-}
+use crate::reconcile::{Claims, Evidence, Finding, Judgement, Status};
 
 /// One distinct thing to ask: the target host, and the record name to send as `Host`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -81,7 +49,7 @@ fn wanted(records: &[DnsRecord], j: &Judgement, claims: &Claims, seq: usize) -> 
     if fps.is_empty() {
         return None;
     }
-    let ask = Ask { target: host.as_str().trim_end_matches('.').to_string(), host_header: super::plan::sni_for(r.name.as_str()) };
+    let ask = Ask { target: host.as_str().trim_end_matches('.').to_string(), host_header: crate::probe::sni_for(r.name.as_str()) };
     Some((ask, fps))
 }
 
@@ -92,71 +60,62 @@ struct Got {
     http: Option<Result<HttpAnswer, String>>,
 }
 
-/// Runs the fingerprint step and folds what matched into `judgements` and `claims`.
-pub async fn check(prober: &Arc<Prober>, records: &[DnsRecord], judgements: &mut [Judgement], claims: &mut Claims, limits: Limits) -> Stats {
-    let mut asks: BTreeMap<Ask, (Vec<&'static Fingerprint>, Vec<u32>)> = BTreeMap::new();
-    for (seq, j) in judgements.iter().enumerate() {
-        if let Some((ask, fps)) = wanted(records, j, claims, seq) {
-            asks.entry(ask).or_insert_with(|| (fps, Vec::new())).1.push(seq as u32);
-        }
-    }
-    let mut stats = Stats::default();
-    if asks.is_empty() {
-        return stats;
-    }
-    let list: Vec<(Ask, bool, bool)> =
-        asks.iter().map(|(a, (fps, _))| (a.clone(), fingerprints::needs_lookup(fps), fingerprints::needs_http(fps))).collect();
-    stats.lookups = list.iter().filter(|(_, l, _)| *l).count();
-    let got: Arc<Mutex<Vec<Got>>> = Arc::new(Mutex::new(vec![Got::default(); list.len()]));
-    let pace = limits.pace();
-    let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let mut set = tokio::task::JoinSet::new();
-    for (i, (ask, lookup, http)) in list.into_iter().enumerate() {
-        let (prober, got, pace, requests) = (prober.clone(), got.clone(), pace.clone(), requests.clone());
-        set.spawn(async move {
-            let tick = || async { pace.lock().await.tick().await };
-            let mut nx = false;
-            if lookup {
-                tick().await;
-                let l = prober.lookup(&ask.target).await;
-                nx = matches!(l, Lookup::NxDomain(_));
-                got.lock().expect("fingerprint results").get_mut(i).expect("sized").lookup = Some(l);
+/// Service fingerprints of the flagged names, asked through `prober` (its dialer and resolver).
+pub struct Fingerprints {
+    pub prober: Arc<Prober>,
+    pub limits: Limits,
+}
+
+impl Signal for Fingerprints {
+    fn ask<'a>(&'a self, run: &'a Run<'a>) -> BoxFuture<'a, Found> {
+        Box::pin(async move {
+            let mut asks: BTreeMap<Ask, (Vec<&'static Fingerprint>, Vec<u32>)> = BTreeMap::new();
+            for (seq, j) in run.judgements.iter().enumerate() {
+                if let Some((ask, fps)) = wanted(run.records, j, run.claims, seq) {
+                    asks.entry(ask).or_insert_with(|| (fps, Vec::new())).1.push(seq as u32);
+                }
             }
-            // A target that does not exist has no HTTP to ask.
-            if http && !nx {
-                tick().await;
-                requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let a = prober.http_get(&ask.host_header, &ask.target, 80).await;
-                got.lock().expect("fingerprint results").get_mut(i).expect("sized").http = Some(a);
+            let mut found = Found::default();
+            if asks.is_empty() {
+                return found;
             }
-        });
-    }
-    let all = async {
-        while set.join_next().await.is_some() {}
-    };
-    if tokio::time::timeout(limits.timeout, all).await.is_err() {
-        tracing::warn!(targets = asks.len(), "service fingerprints took longer than {} s: the rest are left unchecked", limits.timeout.as_secs());
-    }
-    stats.requests = requests.load(std::sync::atomic::Ordering::Relaxed);
-    let got = std::mem::take(&mut *got.lock().expect("fingerprint results"));
-    for ((ask, (fps, rows)), got) in asks.iter().zip(got) {
-        for &seq in rows {
-            let j = &mut judgements[seq as usize];
-            let Some((claim, stance, words)) = verdict(ask, fps, &got, j.status) else { continue };
-            stats.matched += 1;
-            match (j.status, claim, stance) {
-                (Status::Dangling, Claim::Taken, _) => j.severity = Severity::Critical,
-                (_, Claim::Available, Stance::Vulnerable) => j.severity = j.severity.max(Severity::High),
-                (Status::External, Claim::Available, Stance::EdgeCase) => j.severity = j.severity.max(Severity::Medium),
-                _ => {}
+            let list: Vec<(Ask, bool, bool)> = asks.iter().map(|(a, (fps, _))| (a.clone(), fingerprints::needs_lookup(fps), fingerprints::needs_http(fps))).collect();
+            let mut stats = Stats { lookups: list.iter().filter(|(_, l, _)| *l).count(), ..Stats::default() };
+            let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let got: Vec<Got> = super::fan_out(list.len(), self.limits, "service fingerprints", |i, pace, slots| {
+                let (ask, lookup, http) = list[i].clone();
+                let (prober, requests) = (self.prober.clone(), requests.clone());
+                async move {
+                    let mut nx = false;
+                    if lookup {
+                        tick(&pace).await;
+                        let l = prober.lookup(&ask.target).await;
+                        nx = matches!(l, Lookup::NxDomain(_));
+                        slots.set(i, |g: &mut Got| g.lookup = Some(l));
+                    }
+                    // A target that does not exist has no HTTP to ask.
+                    if http && !nx {
+                        tick(&pace).await;
+                        requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let a = prober.http_get(&ask.host_header, &ask.target, 80).await;
+                        slots.set(i, |g: &mut Got| g.http = Some(a));
+                    }
+                }
+            })
+            .await;
+            stats.requests = requests.load(std::sync::atomic::Ordering::Relaxed);
+            for ((ask, (fps, rows)), got) in asks.iter().zip(got) {
+                for &seq in rows {
+                    let status = run.judgements[seq as usize].status;
+                    let Some((claim, stance, words)) = verdict(ask, fps, &got, status) else { continue };
+                    stats.matched += 1;
+                    found.evidence.push(Evidence { rows: vec![seq], finding: Finding::Fingerprint { claim, stance }, words });
+                }
             }
-            // A claim check that did not answer keeps its words before the fingerprint's.
-            let before = claims.get(seq as usize).map(|c| c.reason.clone()).unwrap_or_default();
-            claims.insert(seq, RowClaim { claim, source: ClaimSource::Fingerprint(stance), reason: before + &words });
-        }
+            tracing::info!(targets = asks.len(), lookups = stats.lookups, requests = stats.requests, matched = stats.matched, "service fingerprints");
+            found
+        })
     }
-    tracing::info!(targets = asks.len(), lookups = stats.lookups, requests = stats.requests, matched = stats.matched, "service fingerprints");
-    stats
 }
 
 /// What the answers say for a row of this status: the claim, the service's stance and the reason's

@@ -13,7 +13,7 @@ use anyhow::Context;
 use serde::Serialize;
 use serde_json::json;
 
-use super::diff::{worsens, Change, Comparer, Entry};
+use crate::report::diff::{worsens, Change, Comparer, Entry};
 use crate::config::{AlertConfig, AlertKind};
 use crate::store::Store;
 use crate::rows::RunMeta;
@@ -80,7 +80,7 @@ pub fn send(alerts: &[AlertConfig], store: &Store, run: &RunMeta, rt: &tokio::ru
         Ok::<_, crate::store::StoreError>(())
     })?;
     let entries = comparer.finish();
-    let client = client().context("cannot set up the alerts' HTTPS client")?;
+    let client = crate::http::client().context("cannot set up the alerts' HTTPS client")?;
     let mut out = Vec::new();
     for a in alerts {
         let mut o = Outcome::default();
@@ -130,11 +130,7 @@ pub fn send(alerts: &[AlertConfig], store: &Store, run: &RunMeta, rt: &tokio::ru
 }
 
 fn warn(a: &AlertConfig, message: &str) {
-    if crate::cli::LogFormat::current() == crate::cli::LogFormat::Json {
-        tracing::warn!(alert = %a.name, "{message}");
-    } else {
-        eprintln!("warning: alert `{}`: {message}", dangle_model::input::printable(&a.name));
-    }
+    tracing::warn!(alert = %dangle_model::input::printable(&a.name), "{message}");
 }
 
 /// The body `a` posts for these findings: the webhook document, or a Slack message.
@@ -188,13 +184,6 @@ fn slack(doc: &Body<'_>) -> serde_json::Value {
     }
     blocks.push(json!({ "type": "context", "elements": [{ "type": "mrkdwn", "text": context }] }));
     json!({ "text": text, "blocks": blocks })
-}
-
-/// An HTTPS client on the system's roots (rustls, the prober's crypto provider), no redirects (one would carry the body and
-/// a token elsewhere).
-pub(crate) fn client() -> anyhow::Result<reqwest::Client> {
-    let tls = crate::tls::client_config(None).map_err(anyhow::Error::msg)?;
-    Ok(reqwest::Client::builder().tls_backend_preconfigured(tls).redirect(reqwest::redirect::Policy::none()).build()?)
 }
 
 /// Posts `body` to the alert's URL: the first attempt and up to `retries` more on a network error, a
