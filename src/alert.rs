@@ -35,7 +35,7 @@ struct Item<'a> {
     entry: &'a Entry,
 }
 
-/// The webhook body (README: *Alerts*).
+/// The webhook body (docs/guide.md: *Alerts*).
 #[derive(Debug, Serialize)]
 struct Body<'a> {
     schema_version: u32,

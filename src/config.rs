@@ -181,7 +181,7 @@ struct RawAlert {
 /// Where an alert goes (`[[alerts]]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AlertKind {
-    /// A JSON body (documented in the README) POSTed to any URL.
+    /// A JSON body (documented in docs/guide.md) POSTed to any URL.
     Webhook,
     /// A Slack incoming webhook: a message with blocks.
     Slack,

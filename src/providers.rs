@@ -3,7 +3,7 @@
 //! off stays listed, so a config naming it gets a clear error instead of "unknown type".
 //!
 //! Adding a provider: its crate (one [`dangle_model::Provider`] and its factory), one line below, and
-//! its cloud's table in `dangle_model::cloud` (see README, "Adding a provider").
+//! its cloud's table (see docs/providers.md, "Adding a provider").
 
 use dangle_model::registry::Factory;
 

@@ -246,7 +246,7 @@ async fn the_dangling_record_on_the_last_page_of_a_big_zone_is_found() {
 /// throttled past retries, timed out, cut off, answered with garbage or half an answer, a region not
 /// enabled), one scan of the whole binary through a fault-injecting proxy in front of moto. Each
 /// must name the failed scope as a gap, turn exactly the records that scope could hide `unverified`
-/// — never `dangling` — and exit 3. The README's table is generated from what this test saw
+/// — never `dangling` — and exit 3. docs/hardening.md's table is generated from what this test saw
 /// (`DANGLE_BLESS=1` rewrites it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fault_matrix_every_service_and_fault_is_a_gap_never_dangling() {
@@ -411,7 +411,7 @@ async fn fault_matrix_every_service_and_fault_is_a_gap_never_dangling() {
         let regions_text = if regions.is_empty() { String::new() } else { format!(" ({})", regions.into_iter().collect::<Vec<_>>().join(", ")) };
         cells.insert((f, svc), format!("{gap_text}{regions_text} → {} unverified", want_hidden.len()));
     }
-    // The README table.
+    // docs/hardening.md's table.
     let mut table = String::from("| fault | ");
     table.push_str(&services.iter().map(|(s, _, _)| format!("`{s}`")).collect::<Vec<_>>().join(" | "));
     table.push_str(" |\n| --- |");
@@ -424,16 +424,16 @@ async fn fault_matrix_every_service_and_fault_is_a_gap_never_dangling() {
         }
         table.push('\n');
     }
-    let readme_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+    let readme_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/hardening.md");
     let readme = std::fs::read_to_string(&readme_path).unwrap();
     let (start, end) = ("<!-- fault-matrix:start -->\n", "<!-- fault-matrix:end -->");
-    let (Some(a), Some(b)) = (readme.find(start), readme.find(end)) else { panic!("README.md lacks the fault-matrix markers") };
+    let (Some(a), Some(b)) = (readme.find(start), readme.find(end)) else { panic!("docs/hardening.md lacks the fault-matrix markers") };
     let current = &readme[a + start.len()..b];
     if current != table {
         if std::env::var_os("DANGLE_BLESS").is_some() {
             std::fs::write(&readme_path, format!("{}{table}{}", &readme[..a + start.len()], &readme[b..])).unwrap();
         } else {
-            panic!("README.md's fault matrix is not what this test saw; run it with DANGLE_BLESS=1 to rewrite it. Saw:\n{table}");
+            panic!("docs/hardening.md's fault matrix is not what this test saw; run it with DANGLE_BLESS=1 to rewrite it. Saw:\n{table}");
         }
     }
 }
