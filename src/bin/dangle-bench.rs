@@ -39,50 +39,7 @@ fn main() {
     let t0 = Instant::now();
     let source: Arc<str> = Arc::from("bench");
     let account: Arc<str> = Arc::from("111111111111");
-    let zones: Vec<DnsName> = (0..(records / 1000).max(1)).map(|z| DnsName::parse(&format!("zone{z}.example.com")).unwrap()).collect();
-    let mut recs = Vec::with_capacity(records);
-    // Providers list zone by zone, names in order (zone files sorted, Route53 by name): so does this.
-    let per_zone = records.div_ceil(zones.len());
-    for i in 0..records {
-        let zone = zones[i / per_zone].clone();
-        let name = DnsName::parse(&format!("r{i:07}.{}", zone.as_str())).unwrap();
-        let (rtype, target) = match i % 10 {
-            0..=4 => (RecordType::A, Target::Ip(ip(if i % 10 == 4 { assets + i } else { i % assets.max(1) }))),
-            5..=7 => (RecordType::Cname, Target::Host(DnsName::parse(&format!("r{:07}.{}", i - i % 10, zone.as_str())).unwrap())),
-            8 => (RecordType::Cname, Target::Host(DnsName::parse(&format!("lb{}-1.us-east-1.elb.amazonaws.com", i % assets.max(1))).unwrap())),
-            _ => (RecordType::Cname, Target::Host(DnsName::parse(&format!("b{i}.s3-website-us-east-1.amazonaws.com")).unwrap())),
-        };
-        recs.push(DnsRecord {
-            source: source.clone(),
-            account: account.clone(),
-            zone,
-            zone_private: false,
-            name,
-            rtype,
-            ttl: 300,
-            set_id: None,
-            targets: smallvec::smallvec![target],
-            location: None,
-            spec: None,
-        });
-    }
-    let mut owned = Vec::with_capacity(assets);
-    for i in 0..assets {
-        let (kind, hosts) = if i % 10 == 8 {
-            (dangle_model::cloud::kinds::aws::LOAD_BALANCER, vec![DnsName::parse(&format!("lb{i}-1.us-east-1.elb.amazonaws.com")).unwrap()])
-        } else {
-            (dangle_model::cloud::kinds::aws::ELASTIC_IP, Vec::new())
-        };
-        owned.push(Asset {
-            source: source.clone(),
-            account: account.clone(),
-            region: Some(Arc::from("us-east-1")),
-            kind,
-            id: format!("eipalloc-{i:017x}").into(),
-            ips: smallvec::smallvec![ip(i).into()],
-            hosts,
-        });
-    }
+    let (recs, owned) = estate(&source, &account, records, assets);
     let generated = t0.elapsed();
     let rss_inventory = peak_rss_mb();
 
@@ -103,28 +60,7 @@ fn main() {
     let _ = std::fs::remove_file(&path);
     let mut store = Store::open(&path).expect("open store");
     let t2 = Instant::now();
-    let kinds = dangle::store::kinds(&judgements, &Default::default(), &Default::default());
-    store
-        .write_run(&RunInput {
-            explain: &inputs.explainer(),
-            started_at: "2026-01-01T00:00:00Z".into(),
-            config: "bench".into(),
-            snapshot: ranges.snapshot().into(),
-            records: &recs,
-            judgements: &judgements,
-            kinds: &kinds,
-            providers: &[],
-            assets: &owned,
-            gaps: &[],
-            probed: &Default::default(),
-            stale_days: 90,
-            probing: false,
-            claims: &Default::default(),
-            name_findings: &[],
-            baselines: &[],
-            ct_answers: &[],
-        })
-        .expect("write run");
+    write_run(&mut store, &inputs, &judgements, "2026-01-01T00:00:00Z");
     let stored = t2.elapsed();
     let t3 = Instant::now();
     store.checkpoint().expect("checkpoint");
@@ -132,33 +68,11 @@ fn main() {
     // The steady state: the next scheduled run, into a store that already holds this estate. A real
     // scan holds one run at a time: drop this one first.
     drop(judgements);
-    drop(kinds);
     let history = store.history(&Default::default()).expect("history");
     let inputs2 = Inputs { history: &history, ..inputs };
     let judgements2 = reconcile(&inputs2);
     let t4 = Instant::now();
-    let kinds2 = dangle::store::kinds(&judgements2, &Default::default(), &Default::default());
-    store
-        .write_run(&RunInput {
-            explain: &inputs2.explainer(),
-            started_at: "2026-01-02T00:00:00Z".into(),
-            config: "bench".into(),
-            snapshot: ranges.snapshot().into(),
-            records: &recs,
-            judgements: &judgements2,
-            kinds: &kinds2,
-            providers: &[],
-            assets: &owned,
-            gaps: &[],
-            probed: &Default::default(),
-            stale_days: 90,
-            probing: false,
-            claims: &Default::default(),
-            name_findings: &[],
-            baselines: &[],
-            ct_answers: &[],
-        })
-        .expect("write second run");
+    write_run(&mut store, &inputs2, &judgements2, "2026-01-02T00:00:00Z");
     store.checkpoint().expect("checkpoint");
     let second = t4.elapsed();
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
@@ -175,6 +89,66 @@ fn main() {
         peak_rss_mb()
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The estate: `records` record sets over zones of 1,000 (half A records into 10.0.0.0/8, most of
+/// them held; CNAMEs to names of the zone, to load balancers held, and to S3 website endpoints) and
+/// `assets` Elastic IPs and load balancers.
+fn estate(source: &Arc<str>, account: &Arc<str>, records: usize, assets: usize) -> (Vec<DnsRecord>, Vec<Asset>) {
+    let zones: Vec<DnsName> = (0..(records / 1000).max(1)).map(|z| DnsName::parse(&format!("zone{z}.example.com")).unwrap()).collect();
+    let mut recs = Vec::with_capacity(records);
+    // Providers list zone by zone, names in order (zone files sorted, Route53 by name): so does this.
+    let per_zone = records.div_ceil(zones.len());
+    for i in 0..records {
+        let zone = zones[i / per_zone].clone();
+        let name = DnsName::parse(&format!("r{i:07}.{}", zone.as_str())).unwrap();
+        let (rtype, target) = match i % 10 {
+            0..=4 => (RecordType::A, Target::Ip(ip(if i % 10 == 4 { assets + i } else { i % assets.max(1) }))),
+            5..=7 => (RecordType::Cname, Target::Host(DnsName::parse(&format!("r{:07}.{}", i - i % 10, zone.as_str())).unwrap())),
+            8 => (RecordType::Cname, Target::Host(DnsName::parse(&format!("lb{}-1.us-east-1.elb.amazonaws.com", i % assets.max(1))).unwrap())),
+            _ => (RecordType::Cname, Target::Host(DnsName::parse(&format!("b{i}.s3-website-us-east-1.amazonaws.com")).unwrap())),
+        };
+        let (source, account, targets) = (source.clone(), account.clone(), smallvec::smallvec![target]);
+        recs.push(DnsRecord { source, account, zone, zone_private: false, name, rtype, ttl: 300, set_id: None, targets, location: None, spec: None });
+    }
+    let mut owned = Vec::with_capacity(assets);
+    for i in 0..assets {
+        let (kind, hosts) = if i % 10 == 8 {
+            (dangle_model::cloud::kinds::aws::LOAD_BALANCER, vec![DnsName::parse(&format!("lb{i}-1.us-east-1.elb.amazonaws.com")).unwrap()])
+        } else {
+            (dangle_model::cloud::kinds::aws::ELASTIC_IP, Vec::new())
+        };
+        let (source, account, region) = (source.clone(), account.clone(), Some(Arc::from("us-east-1")));
+        owned.push(Asset { source, account, region, kind, id: format!("eipalloc-{i:017x}").into(), ips: smallvec::smallvec![ip(i).into()], hosts });
+    }
+    (recs, owned)
+}
+
+/// Writes one run of `judgements` (nothing probed, checked or found about names), as a scan would,
+/// its finding kinds made within the timed write as a scan makes them before it.
+fn write_run(store: &mut Store, inputs: &Inputs<'_>, judgements: &[dangle::reconcile::Judgement], started: &str) {
+    let kinds = dangle::store::kinds(judgements, &Default::default(), &Default::default());
+    store
+        .write_run(&RunInput {
+            explain: &inputs.explainer(),
+            started_at: started.into(),
+            config: "bench".into(),
+            snapshot: inputs.ranges.snapshot().into(),
+            records: inputs.records,
+            judgements,
+            kinds: &kinds,
+            providers: &[],
+            assets: inputs.assets,
+            gaps: &[],
+            probed: &Default::default(),
+            stale_days: 90,
+            probing: false,
+            claims: &Default::default(),
+            name_findings: &[],
+            baselines: &[],
+            ct_answers: &[],
+        })
+        .expect("write run");
 }
 
 fn tempfile_dir() -> std::path::PathBuf {

@@ -299,7 +299,9 @@ pub fn changes(store: &Store, run: i64, rows: &[ReportRow], hits: &[Hit], target
     Ok(out)
 }
 
-pub fn run(args: &ChecklistArgs, registry: &[Entry]) -> anyhow::Result<Outcome> {
+/// The store and the run to list from: the latest stored run, or a scan's when the store holds none
+/// (or `--fresh`).
+fn latest_or_scan(args: &ChecklistArgs, registry: &[Entry]) -> anyhow::Result<(Store, i64)> {
     let mut store;
     let config = || Config::load_with(&args.store.config, registry).context("checklist needs a stored run or a config to scan with");
     let lock = crate::pipeline::CHECKLIST_LOCK_TIMEOUT;
@@ -325,77 +327,77 @@ pub fn run(args: &ChecklistArgs, registry: &[Entry]) -> anyhow::Result<Outcome> 
             }
         }
     };
+    Ok((store, run))
+}
+
+pub fn run(args: &ChecklistArgs, registry: &[Entry]) -> anyhow::Result<Outcome> {
+    let (store, run) = latest_or_scan(args, registry)?;
     let rows = store.rows(run)?;
     let assets = store.assets(run)?;
     let hits = checklist(&rows, &assets, &args.targets)?;
     let changes = changes(&store, run, &rows, &hits, &args.targets, registry)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let what = args.targets.join(", ");
     match args.format {
         ListFormatArg::Json => {
             serde_json::to_writer_pretty(&mut out, &serde_json::json!({ "run": run, "targets": args.targets, "records": hits, "changes": changes }))?;
             writeln!(out)?;
         }
-        ListFormatArg::Csv => {
-            let mut c = csv::Writer::from_writer(&mut out);
-            c.write_record(["record_name", "record_type", "set_id", "target", "zone", "source", "account", "location", "via", "status", "change"])?;
-            for h in &hits {
-                report::write_fields(&mut c, [
-                    &h.record_name, &h.record_type, &h.set_id, &h.target, &h.zone, &h.source, &h.account, &h.location, &h.via, h.status.as_str(), &h.change,
-                ])?;
-            }
-            c.flush()?;
-        }
-        ListFormatArg::Markdown => {
-            writeln!(out, "# dangle checklist — {what} (run {run})\n")?;
-            if hits.is_empty() {
-                writeln!(out, "No record reaches these targets: nothing in DNS stops the decommission.")?;
-            } else {
-                writeln!(out, "{} record(s) still reach {what}. Change them before the target goes, or they dangle.\n", hits.len())?;
-                writeln!(out, "| record | type | zone | account | points at | via | where | change |\n| --- | --- | --- | --- | --- | --- | --- | --- |")?;
-                for h in &hits {
-                    writeln!(
-                        out,
-                        "| {} | {} | {} | {} | {} | {} | {} | {} |",
-                        cell(&h.record_name),
-                        h.record_type,
-                        cell(&h.zone),
-                        cell(&format!("{} / {}", h.source, h.account)),
-                        cell(&h.target),
-                        cell(&h.via),
-                        cell(&h.location),
-                        cell(&h.change)
-                    )?;
-                }
-                write_changes_markdown(&mut out, &changes)?;
-            }
-        }
-        ListFormatArg::Table => {
-            if hits.is_empty() {
-                writeln!(out, "no record in run {run} reaches {what}")?;
-            } else {
-                writeln!(out, "{} record(s) in run {run} reach {what}:", hits.len())?;
-                let rows: Vec<Vec<String>> = hits
-                    .iter()
-                    .map(|h| {
-                        let name = if h.set_id.is_empty() { h.record_name.clone() } else { format!("{} ({})", h.record_name, h.set_id) };
-                        vec![name, h.record_type.clone(), h.zone.clone(), h.target.clone(), if h.via.is_empty() { "direct".into() } else { h.via.clone() }, h.location.clone()]
-                    })
-                    .collect();
-                write!(out, "{}", report::table(&["RECORD", "TYPE", "ZONE", "POINTS AT", "VIA", "WHERE"], &rows, crate::cli::table_width()))?;
-                for c in changes.sets.iter().flat_map(|s| &s.items) {
-                    if let Change::Batch(b) = c {
-                        writeln!(out, "{} {} ({}), save as {}, then: {}", b.service, b.zone, b.hosted_zone_id, b.file, b.command)?;
-                        writeln!(out, "{}", serde_json::to_string_pretty(&b.batch)?)?;
-                    }
-                }
-            }
-        }
+        ListFormatArg::Csv => write_csv(&mut out, &hits)?,
+        ListFormatArg::Markdown => write_markdown(&mut out, run, &args.targets.join(", "), &hits, &changes)?,
+        ListFormatArg::Table => write_table(&mut out, run, &args.targets.join(", "), &hits, &changes)?,
     }
     out.flush()?;
     // A decommission pipeline gates on this: 1 while anything still points at the target.
     Ok(Outcome { findings: hits.len(), gaps: 0 })
+}
+
+fn write_csv(out: &mut impl Write, hits: &[Hit]) -> anyhow::Result<()> {
+    let mut c = csv::Writer::from_writer(out);
+    c.write_record(["record_name", "record_type", "set_id", "target", "zone", "source", "account", "location", "via", "status", "change"])?;
+    for h in hits {
+        report::write_fields(&mut c, [&h.record_name, &h.record_type, &h.set_id, &h.target, &h.zone, &h.source, &h.account, &h.location, &h.via, h.status.as_str(), &h.change])?;
+    }
+    c.flush()?;
+    Ok(())
+}
+
+fn write_markdown(out: &mut impl Write, run: i64, what: &str, hits: &[Hit], changes: &Changes) -> std::io::Result<()> {
+    writeln!(out, "# dangle checklist — {what} (run {run})\n")?;
+    if hits.is_empty() {
+        return writeln!(out, "No record reaches these targets: nothing in DNS stops the decommission.");
+    }
+    writeln!(out, "{} record(s) still reach {what}. Change them before the target goes, or they dangle.\n", hits.len())?;
+    writeln!(out, "| record | type | zone | account | points at | via | where | change |\n| --- | --- | --- | --- | --- | --- | --- | --- |")?;
+    for h in hits {
+        let account = format!("{} / {}", h.source, h.account);
+        let cells = [cell(&h.record_name), h.record_type.as_str().into(), cell(&h.zone), cell(&account), cell(&h.target), cell(&h.via), cell(&h.location), cell(&h.change)];
+        writeln!(out, "| {} |", cells.join(" | "))?;
+    }
+    write_changes_markdown(out, changes)
+}
+
+fn write_table(out: &mut impl Write, run: i64, what: &str, hits: &[Hit], changes: &Changes) -> anyhow::Result<()> {
+    if hits.is_empty() {
+        writeln!(out, "no record in run {run} reaches {what}")?;
+        return Ok(());
+    }
+    writeln!(out, "{} record(s) in run {run} reach {what}:", hits.len())?;
+    let rows: Vec<Vec<String>> = hits
+        .iter()
+        .map(|h| {
+            let name = if h.set_id.is_empty() { h.record_name.clone() } else { format!("{} ({})", h.record_name, h.set_id) };
+            vec![name, h.record_type.clone(), h.zone.clone(), h.target.clone(), if h.via.is_empty() { "direct".into() } else { h.via.clone() }, h.location.clone()]
+        })
+        .collect();
+    write!(out, "{}", report::table(&["RECORD", "TYPE", "ZONE", "POINTS AT", "VIA", "WHERE"], &rows, crate::cli::table_width()))?;
+    for c in changes.sets.iter().flat_map(|s| &s.items) {
+        if let Change::Batch(b) = c {
+            writeln!(out, "{} {} ({}), save as {}, then: {}", b.service, b.zone, b.hosted_zone_id, b.file, b.command)?;
+            writeln!(out, "{}", serde_json::to_string_pretty(&b.batch)?)?;
+        }
+    }
+    Ok(())
 }
 
 /// The changes section of the Markdown checklist.

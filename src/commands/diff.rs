@@ -43,18 +43,25 @@ pub fn run(args: &DiffArgs, registry: &[crate::providers::Entry]) -> anyhow::Res
     let threshold: Severity = args.fail_on.into();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
+    write_entries(&mut out, args.format, latest, previous, &entries)?;
+    out.flush()?;
+    Ok(Outcome { findings: failing(&entries, threshold), gaps: 0 })
+}
+
+/// The entries in `format`.
+fn write_entries(out: &mut impl Write, format: ListFormatArg, latest: i64, previous: Option<i64>, entries: &[Entry]) -> anyhow::Result<()> {
     let title = match previous {
         Some(p) => format!("run {latest} against run {p}"),
         None => format!("run {latest} (no earlier run: every finding is new)"),
     };
-    match args.format {
+    match format {
         ListFormatArg::Json => {
-            serde_json::to_writer_pretty(&mut out, &DiffReport { run: latest, previous_run: previous, entries: &entries })?;
+            serde_json::to_writer_pretty(&mut *out, &DiffReport { run: latest, previous_run: previous, entries })?;
             writeln!(out)?;
         }
         ListFormatArg::Csv => {
-            let mut c = csv::Writer::from_writer(&mut out);
-            for e in &entries {
+            let mut c = csv::Writer::from_writer(&mut *out);
+            for e in entries {
                 c.serialize(e.printable())?;
             }
             c.flush()?;
@@ -62,7 +69,7 @@ pub fn run(args: &DiffArgs, registry: &[crate::providers::Entry]) -> anyhow::Res
         ListFormatArg::Markdown => {
             writeln!(out, "# dangle diff — {title}\n")?;
             writeln!(out, "| change | severity | status | record | type | target | reason |\n| --- | --- | --- | --- | --- | --- | --- |")?;
-            for e in &entries {
+            for e in entries {
                 writeln!(
                     out,
                     "| {} | {} | {} | {} | {} | {} | {} |",
@@ -77,7 +84,7 @@ pub fn run(args: &DiffArgs, registry: &[crate::providers::Entry]) -> anyhow::Res
             }
         }
         ListFormatArg::Table => {
-            writeln!(out, "{title}: {} new, {} changed, {} fixed", count(&entries, Change::New), count(&entries, Change::Changed), count(&entries, Change::Fixed))?;
+            writeln!(out, "{title}: {} new, {} changed, {} fixed", count(entries, Change::New), count(entries, Change::Changed), count(entries, Change::Fixed))?;
             let rows: Vec<Vec<String>> = entries
                 .iter()
                 .map(|e| {
@@ -97,6 +104,5 @@ pub fn run(args: &DiffArgs, registry: &[crate::providers::Entry]) -> anyhow::Res
             }
         }
     }
-    out.flush()?;
-    Ok(Outcome { findings: failing(&entries, threshold), gaps: 0 })
+    Ok(())
 }

@@ -47,6 +47,78 @@ fn foreign_reason(top: &Evidence) -> Option<String> {
     })
 }
 
+/// The distinct (target, SNI) jobs of a run: the rows' and the named targets'.
+#[derive(Default)]
+struct Plan {
+    jobs: Vec<Job>,
+    job_of: FxHashMap<Job, u32>,
+    /// (judgement, job) of every row probed.
+    wanted: Vec<(u32, u32)>,
+    /// The job of each named target.
+    named: Vec<u32>,
+}
+
+impl Plan {
+    fn add(&mut self, job: Job) -> u32 {
+        let jobs = &mut self.jobs;
+        *self.job_of.entry(job.clone()).or_insert_with(|| {
+            jobs.push(job);
+            (jobs.len() - 1) as u32
+        })
+    }
+
+    /// The rows to probe (dangling and unverified; owned ones too with baselines; only `only`'s when
+    /// given) and the named targets, each distinct job once.
+    fn of(records: &[DnsRecord], judgements: &[Judgement], named: &[NamedTarget], baseline: bool, only: Option<&rustc_hash::FxHashSet<u32>>) -> Self {
+        let mut plan = Self::default();
+        for (i, j) in judgements.iter().enumerate() {
+            if only.is_some_and(|o| !o.contains(&(i as u32))) {
+                continue;
+            }
+            let owned_too = baseline && j.status == Status::Owned;
+            if !matches!(j.status, Status::Dangling | Status::Unverified) && !owned_too {
+                continue;
+            }
+            let record = &records[j.record as usize];
+            let Some(host) = j.target(records).and_then(|t| reachable(record, t)) else { continue };
+            let k = plan.add(Job::new(host, sni_for(record.name.as_str())));
+            plan.wanted.push((i as u32, k));
+        }
+        plan.named = named.iter().map(|t| plan.add(Job { target: t.host.clone(), sni: t.sni.clone(), port: t.port })).collect();
+        plan
+    }
+}
+
+/// What each job answered: the summary every row of the job shares (its evidence stored once in
+/// `out`), and the answering leaf (for baselines and key continuity).
+fn summarize_jobs(jobs: &[Job], results: Vec<Vec<Evidence>>, out: &mut Probes) -> (Vec<RowProbe>, Vec<Option<Observed>>) {
+    let mut summaries: Vec<RowProbe> = Vec::with_capacity(jobs.len());
+    let mut tops: Vec<Option<Observed>> = Vec::with_capacity(jobs.len());
+    for (k, evidence) in results.into_iter().enumerate() {
+        let top = summarize(&evidence);
+        tops.push(top.and_then(|top| {
+            Some(Observed {
+                name: jobs[k].sni.clone(),
+                address: top.place(),
+                verdict: top.verdict,
+                leaf: top.chain.first()?.clone(),
+                alpn: top.alpn.clone(),
+                ca_names: top.requested_ca_names.clone(),
+            })
+        }));
+        let first = out.evidence.len() as u32;
+        // `reason` here is what a foreign answer adds to any row of this job.
+        let row = match top {
+            Some(top) => RowProbe { verdict: top.verdict, detail: format!("{}: {}", top.place(), top.detail), reason: foreign_reason(top), evidence: vec![] },
+            None => RowProbe { verdict: Verdict::NotProbed, detail: String::new(), reason: None, evidence: vec![] },
+        };
+        let n = evidence.len() as u32;
+        out.evidence.extend(evidence.iter().map(|ev| EvidenceJson { verdict: ev.verdict, json: serde_json::to_string(ev).expect("evidence serializes") }));
+        summaries.push(RowProbe { evidence: (first..first + n).collect(), ..row });
+    }
+    (summaries, tops)
+}
+
 /// Probes the rows that need it and the named targets, and folds the answers into `judgements`
 /// (severity) and the result. With `baseline` (the keys our endpoints have shown), owned rows are
 /// probed too and come back as [`Observed`], and a dangling or unverified target that answers with
@@ -60,109 +132,61 @@ pub async fn probe_rows(
     baseline: Option<&Known>,
     only: Option<&rustc_hash::FxHashSet<u32>>,
 ) -> (Probes, Vec<Observed>) {
-    let mut jobs: Vec<Job> = Vec::new();
-    let mut job_of: FxHashMap<Job, u32> = FxHashMap::default();
-    let mut wanted: Vec<(u32, u32)> = Vec::new();
-    let mut add = |job: Job, jobs: &mut Vec<Job>| {
-        *job_of.entry(job.clone()).or_insert_with(|| {
-            jobs.push(job);
-            (jobs.len() - 1) as u32
-        })
-    };
-    for (i, j) in judgements.iter().enumerate() {
-        if only.is_some_and(|o| !o.contains(&(i as u32))) {
-            continue;
-        }
-        let owned_too = baseline.is_some() && j.status == Status::Owned;
-        if !matches!(j.status, Status::Dangling | Status::Unverified) && !owned_too {
-            continue;
-        }
-        let record = &records[j.record as usize];
-        let Some(host) = j.target(records).and_then(|t| reachable(record, t)) else { continue };
-        let k = add(Job::new(host, sni_for(record.name.as_str())), &mut jobs);
-        wanted.push((i as u32, k));
-    }
-    let named_jobs: Vec<u32> = named.iter().map(|t| add(Job { target: t.host.clone(), sni: t.sni.clone(), port: t.port }, &mut jobs)).collect();
+    let plan = Plan::of(records, judgements, named, baseline.is_some(), only);
     let mut out = Probes::default();
-    let mut summaries: Vec<RowProbe> = Vec::new();
     let mut observed: Vec<Observed> = Vec::new();
-    if jobs.is_empty() {
+    if plan.jobs.is_empty() {
         return (out, observed);
     }
-    tracing::info!(rows = wanted.len(), named = named.len(), targets = jobs.len(), "probing");
-    let bar = progress.probes(jobs.len() as u64);
-    let results = prober.run_with(&jobs, &|| bar.inc(1)).await;
+    tracing::info!(rows = plan.wanted.len(), named = named.len(), targets = plan.jobs.len(), "probing");
+    let bar = progress.probes(plan.jobs.len() as u64);
+    let results = prober.run_with(&plan.jobs, &|| bar.inc(1)).await;
     bar.finish();
-    // Each job's evidence, once, and the row summary every row of that job shares.
-    let mut per_job: Vec<u32> = Vec::with_capacity(jobs.len());
-    // Each job's answering leaf (of the evidence that speaks for it), for baselines and key continuity.
-    let mut tops: Vec<Option<Observed>> = Vec::with_capacity(jobs.len());
-    for (k, evidence) in results.into_iter().enumerate() {
-        tops.push(summarize(&evidence).and_then(|top| {
-            Some(Observed {
-                name: jobs[k].sni.clone(),
-                address: top.place(),
-                verdict: top.verdict,
-                leaf: top.chain.first()?.clone(),
-                alpn: top.alpn.clone(),
-                ca_names: top.requested_ca_names.clone(),
-            })
-        }));
-        let first = out.evidence.len() as u32;
-        // `reason` here is what a foreign answer adds to any row of this job.
-        let row = match summarize(&evidence) {
-            Some(top) => RowProbe { verdict: top.verdict, detail: format!("{}: {}", top.place(), top.detail), reason: foreign_reason(top), evidence: vec![] },
-            None => RowProbe { verdict: Verdict::NotProbed, detail: String::new(), reason: None, evidence: vec![] },
-        };
-        let n = evidence.len() as u32;
-        out.evidence.extend(evidence.iter().map(|ev| EvidenceJson { verdict: ev.verdict, json: serde_json::to_string(ev).expect("evidence serializes") }));
-        per_job.push(summaries.len() as u32);
-        summaries.push(RowProbe { evidence: (first..first + n).collect(), ..row });
-    }
-    // Rows of one job can differ in status (dangling here, unverified there): the reason and severity
-    // are per row, so copy the job's summary where they differ.
-    for (t, k) in named.iter().zip(named_jobs) {
-        let s = &summaries[per_job[k as usize] as usize];
+    let (summaries, tops) = summarize_jobs(&plan.jobs, results, &mut out);
+    for (t, k) in named.iter().zip(&plan.named) {
+        let s = &summaries[*k as usize];
         out.named.push(NamedProbe { target: t.label.clone(), sni: t.sni.clone(), verdict: s.verdict, detail: s.detail.clone(), evidence: s.evidence.clone() });
     }
-    for (ji, ki) in wanted {
+    // Rows of one job can differ in status (dangling here, unverified there): the reason and severity
+    // are per row.
+    for (ji, ki) in plan.wanted {
         let j = &mut judgements[ji as usize];
-        let mut base = summaries[per_job[ki as usize] as usize].clone();
-        let top = tops[ki as usize].as_ref();
+        let (base, top) = (summaries[ki as usize].clone(), tops[ki as usize].as_ref());
         if j.status == Status::Owned {
-            if let Some(o) = top {
-                observed.push(o.clone());
-            }
+            observed.extend(top.cloned());
             out.set_row(ji, base);
             continue;
         }
-        // Key continuity: a key our own endpoints have shown answers here (the prober checked the
-        // handshake signature, so the server holds that key): ours, though no CA of ours certified it.
-        let continuity = match (baseline, top) {
-            (Some(known), Some(o)) if matches!(base.verdict, Verdict::Foreign | Verdict::Shared) => known.get(&o.leaf.spki_sha256),
-            _ => None,
-        };
-        if let Some((name, since)) = continuity {
-            base.verdict = Verdict::Ours;
-            base.detail = format!("{} (ours by key continuity: the key {name} has shown{})", base.detail, since.map(|r| format!(" since run {r}")).unwrap_or_default());
-        }
-        let base = &base;
-        let reason = match (j.status, base.verdict) {
-            (_, Verdict::Foreign) => base.reason.clone(),
-            (Status::Dangling, Verdict::Ours) if continuity.is_some() => Some(format!(
-                "; yet our own key answers there, the one {} has shown (key continuity; often an account or subscription outside the configured scope)",
-                continuity.map(|(n, _)| n.as_str()).unwrap_or_default()
-            )),
-            (Status::Dangling, Verdict::Ours) => {
-                Some("; yet our own certificate answers there (often an account or subscription outside the configured scope)".to_string())
-            }
-            _ => None,
-        };
+        let row = row_answer(j.status, base, top, baseline);
         // Only ever raises: what the reconciler decided stands unless a foreign server answers.
-        probed(j, base.verdict);
-        out.set_row(ji, RowProbe { reason, ..base.clone() });
+        probed(j, row.verdict);
+        out.set_row(ji, row);
     }
     (out, observed)
+}
+
+/// What a job's answer says of one row of `status`: key continuity (a key our own endpoints have
+/// shown answers: the prober checked the handshake signature, so the server holds that key — ours,
+/// though no CA of ours certified it), and the words the row's reason gains.
+fn row_answer(status: Status, mut base: RowProbe, top: Option<&Observed>, baseline: Option<&Known>) -> RowProbe {
+    let continuity = match (baseline, top) {
+        (Some(known), Some(o)) if matches!(base.verdict, Verdict::Foreign | Verdict::Shared) => known.get(&o.leaf.spki_sha256),
+        _ => None,
+    };
+    if let Some((name, since)) = continuity {
+        base.verdict = Verdict::Ours;
+        base.detail = format!("{} (ours by key continuity: the key {name} has shown{})", base.detail, since.map(|r| format!(" since run {r}")).unwrap_or_default());
+    }
+    let reason = match (status, base.verdict) {
+        (_, Verdict::Foreign) => base.reason.clone(),
+        (Status::Dangling, Verdict::Ours) if continuity.is_some() => Some(format!(
+            "; yet our own key answers there, the one {} has shown (key continuity; often an account or subscription outside the configured scope)",
+            continuity.map(|(n, _)| n.as_str()).unwrap_or_default()
+        )),
+        (Status::Dangling, Verdict::Ours) => Some("; yet our own certificate answers there (often an account or subscription outside the configured scope)".to_string()),
+        _ => None,
+    };
+    RowProbe { reason, ..base }
 }
 
 /// An earlier run's probe detail, saying which run probed it (once, however many runs carry it).

@@ -205,6 +205,27 @@ impl Explainer<'_> {
                 put!(out, "{name} is not in our zone {zone}, whose enumeration has a gap: {}", self.gap(*g))
             }
             Detail::NoAddress { name, zone } => put!(out, "{name} exists in our zone {zone} but has no A, AAAA or CNAME record"),
+            Detail::Service { .. } | Detail::Bucket { .. } | Detail::Resource { .. } | Detail::Ns { .. } => self.render_scoped(d, out),
+            Detail::NotJudged { service } => {
+                put!(out, "points at {service} ({}), which dangle does not enumerate", service.cloud.display())
+            }
+
+            Detail::KnownTakeover { service } => put!(
+                out,
+                "points at {service}, listed as takeover-prone by can-i-take-over-xyz; dangle does not enumerate it, check that the account there is yours"
+            ),
+            Detail::ExternalHost { name } => put!(out, "{name} is outside every enumerated zone and service"),
+            Detail::Verified { txt, inner } => {
+                self.render_into(inner, out);
+                put!(out, "; not claimable by another tenant: our zone publishes {txt} (TXT domain verification), without which the service binds this name to no one else's app");
+            }
+        }
+    }
+
+    /// The details that depend on the scope a target lies in: a service name, a bucket, a resource
+    /// id, a delegation.
+    fn render_scoped(&self, d: &Detail, out: &mut String) {
+        match d {
             Detail::Service { name, service, region, scope } => {
                 let cloud = service.cloud.display();
                 match scope {
@@ -215,9 +236,6 @@ impl Explainer<'_> {
                     }
                     ScopeNote::NotConfigured => put!(out, "{service} name ({cloud}); {cloud} is not enumerated"),
                 }
-            }
-            Detail::NotJudged { service } => {
-                put!(out, "points at {service} ({}), which dangle does not enumerate", service.cloud.display())
             }
             Detail::Bucket { service, bucket, scope } => {
                 let (noun, cloud) = (service.key_noun.unwrap_or("bucket"), service.cloud.display());
@@ -256,15 +274,7 @@ impl Explainer<'_> {
                     _ => put!(out, "delegated to {service} server {target}; {} is not enumerated", service.cloud.display()),
                 }
             }
-            Detail::KnownTakeover { service } => put!(
-                out,
-                "points at {service}, listed as takeover-prone by can-i-take-over-xyz; dangle does not enumerate it, check that the account there is yours"
-            ),
-            Detail::ExternalHost { name } => put!(out, "{name} is outside every enumerated zone and service"),
-            Detail::Verified { txt, inner } => {
-                self.render_into(inner, out);
-                put!(out, "; not claimable by another tenant: our zone publishes {txt} (TXT domain verification), without which the service binds this name to no one else's app");
-            }
+            _ => self.render_detail(d, out),
         }
     }
 }

@@ -121,28 +121,7 @@ impl Report {
             m.records, m.rows, m.assets, m.gaps, s.dangling, s.unverified, s.external, s.owned, s.critical, s.high, s.medium, s.low, s.info
         )?;
         self.html_chart(&mut w)?;
-        if !self.gaps.is_empty() {
-            writeln!(w, "<section id=\"gaps\">\n<h2>Coverage gaps</h2>\n<p class=\"note\">Records these could affect are <em>unverified</em>, never dangling.</p>")?;
-            writeln!(w, "<table><thead><tr><th>source</th><th>account</th><th>region</th><th>service</th><th>error</th></tr></thead><tbody>")?;
-            for g in &self.gaps {
-                writeln!(w, "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", esc(&g.source), esc(&g.account), esc(&g.region), esc(&g.service), esc(&g.error))?;
-            }
-            writeln!(w, "</tbody></table>\n</section>")?;
-        }
-        if !self.named_probes.is_empty() {
-            writeln!(w, "<section id=\"named\">\n<h2>Named targets</h2>\n<table><thead><tr><th>target</th><th>SNI</th><th>probe</th><th>detail</th></tr></thead><tbody>")?;
-            for n in &self.named_probes {
-                writeln!(w, "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", esc(&n.target), esc(&n.sni), n.verdict, esc(&n.detail))?;
-            }
-            writeln!(w, "</tbody></table>\n</section>")?;
-        }
-        if !self.name_findings.is_empty() {
-            writeln!(w, "<section id=\"names\">\n<h2>Live checks of our names</h2>\n<table><thead><tr><th>severity</th><th>name</th><th>at</th><th>kind</th><th>detail</th></tr></thead><tbody>")?;
-            for c in &self.name_findings {
-                writeln!(w, "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", c.severity, esc(&c.name), esc(&c.address), c.kind.as_str(), esc(&c.detail))?;
-            }
-            writeln!(w, "</tbody></table>\n</section>")?;
-        }
+        self.html_tables(&mut w)?;
         let total = self.finding_count();
         writeln!(w, "<section id=\"findings\">\n<h2>Findings ({total})</h2>")?;
         if total == 0 {
@@ -175,6 +154,34 @@ impl Report {
         }
         writeln!(w, "</section>\n<script>{SCRIPT}</script>\n</body>\n</html>")?;
         w.flush()?;
+        Ok(())
+    }
+
+    /// The coverage gaps, the named targets and the live checks of our names, each a table when
+    /// there are any.
+    fn html_tables(&self, w: &mut impl Write) -> std::io::Result<()> {
+        if !self.gaps.is_empty() {
+            writeln!(w, "<section id=\"gaps\">\n<h2>Coverage gaps</h2>\n<p class=\"note\">Records these could affect are <em>unverified</em>, never dangling.</p>")?;
+            writeln!(w, "<table><thead><tr><th>source</th><th>account</th><th>region</th><th>service</th><th>error</th></tr></thead><tbody>")?;
+            for g in &self.gaps {
+                writeln!(w, "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", esc(&g.source), esc(&g.account), esc(&g.region), esc(&g.service), esc(&g.error))?;
+            }
+            writeln!(w, "</tbody></table>\n</section>")?;
+        }
+        if !self.named_probes.is_empty() {
+            writeln!(w, "<section id=\"named\">\n<h2>Named targets</h2>\n<table><thead><tr><th>target</th><th>SNI</th><th>probe</th><th>detail</th></tr></thead><tbody>")?;
+            for n in &self.named_probes {
+                writeln!(w, "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", esc(&n.target), esc(&n.sni), n.verdict, esc(&n.detail))?;
+            }
+            writeln!(w, "</tbody></table>\n</section>")?;
+        }
+        if !self.name_findings.is_empty() {
+            writeln!(w, "<section id=\"names\">\n<h2>Live checks of our names</h2>\n<table><thead><tr><th>severity</th><th>name</th><th>at</th><th>kind</th><th>detail</th></tr></thead><tbody>")?;
+            for c in &self.name_findings {
+                writeln!(w, "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", c.severity, esc(&c.name), esc(&c.address), c.kind.as_str(), esc(&c.detail))?;
+            }
+            writeln!(w, "</tbody></table>\n</section>")?;
+        }
         Ok(())
     }
 

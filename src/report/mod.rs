@@ -740,7 +740,6 @@ impl serde_json::ser::Formatter for Nested<'_> {
 pub fn table(headers: &[&str], rows: &[Vec<String>], width: Option<usize>) -> String {
     let rows: Vec<Vec<String>> = rows.iter().map(|r| r.iter().map(|c| dangle_model::input::printable(c).into_owned()).collect()).collect();
     let rows = rows.as_slice();
-    let n = headers.len();
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for r in rows {
         for (i, c) in r.iter().enumerate() {
@@ -749,29 +748,7 @@ pub fn table(headers: &[&str], rows: &[Vec<String>], width: Option<usize>) -> St
             }
         }
     }
-    // How the last column is laid out: whole, wrapped in place, or wrapped on lines below the row.
-    enum Last {
-        Whole,
-        Beside(usize),
-        Below(usize),
-    }
-    let before = |w: &[usize]| w[..n.saturating_sub(1)].iter().map(|w| w + 2).sum::<usize>();
-    let last = match width {
-        Some(width) if n > 1 && before(&widths) + widths[n - 1] > width => {
-            if width.saturating_sub(before(&widths)) >= MIN_LAST {
-                Last::Beside(width - before(&widths))
-            } else {
-                // The other columns keep the row's line (cut, widest first, if even they do not fit).
-                let floor: Vec<usize> = headers.iter().map(|h| h.chars().count().max(MIN_CUT)).collect();
-                while before(&widths) > width + 2 {
-                    let Some(i) = (0..n - 1).filter(|i| widths[*i] > floor[*i]).max_by_key(|i| widths[*i]) else { break };
-                    widths[i] -= 1;
-                }
-                Last::Below(width.saturating_sub(BELOW_INDENT.len()).max(MIN_CUT))
-            }
-        }
-        _ => Last::Whole,
-    };
+    let last = lay_out(headers, &mut widths, width);
     let indent = " ".repeat(before(&widths));
     let mut out = String::new();
     let mut line = |cells: Vec<&str>, header: bool| {
@@ -817,6 +794,41 @@ pub fn table(headers: &[&str], rows: &[Vec<String>], width: Option<usize>) -> St
         line(r.iter().map(String::as_str).collect(), false);
     }
     out
+}
+
+/// How a table's last column is laid out: whole, wrapped in place, or wrapped on lines below the row.
+#[derive(Clone, Copy)]
+enum Last {
+    Whole,
+    Beside(usize),
+    Below(usize),
+}
+
+/// The width of the columns before the last, with the two spaces after each.
+fn before(widths: &[usize]) -> usize {
+    widths[..widths.len().saturating_sub(1)].iter().map(|w| w + 2).sum()
+}
+
+/// How [`table`] lays out its last column in `width`, cutting the columns before it (widest first,
+/// to the headers' widths at least) when even they do not fit.
+fn lay_out(headers: &[&str], widths: &mut [usize], width: Option<usize>) -> Last {
+    let n = headers.len();
+    match width {
+        Some(width) if n > 1 && before(widths) + widths[n - 1] > width => {
+            if width.saturating_sub(before(widths)) >= MIN_LAST {
+                Last::Beside(width - before(widths))
+            } else {
+                // The other columns keep the row's line (cut, widest first, if even they do not fit).
+                let floor: Vec<usize> = headers.iter().map(|h| h.chars().count().max(MIN_CUT)).collect();
+                while before(widths) > width + 2 {
+                    let Some(i) = (0..n - 1).filter(|i| widths[*i] > floor[*i]).max_by_key(|i| widths[*i]) else { break };
+                    widths[i] -= 1;
+                }
+                Last::Below(width.saturating_sub(BELOW_INDENT.len()).max(MIN_CUT))
+            }
+        }
+        _ => Last::Whole,
+    }
 }
 
 /// `s` wrapped at spaces to `width` (if any), each line after the first indented by two spaces.

@@ -203,44 +203,6 @@ impl Store {
         // Both engines compare text byte by byte (SQLite's BINARY collation, PostgreSQL's "C"), as
         // Rust compares the key's strings.
         let sql = self.row_query(Which::All, "", "z.source, z.account, z.zone, c.name, c.rtype, c.set_id, w.target, w.seq");
-        /// One side: the row read ahead, and whether the cursor is done.
-        struct Side {
-            ahead: Option<ReportRow>,
-            done: bool,
-        }
-        impl Side {
-            /// The next key's row (the last of the rows sharing it).
-            fn next_key(&mut self, c: &mut dyn db::Cursor) -> db::Result<Option<ReportRow>> {
-                let mut row = match self.ahead.take() {
-                    Some(r) => r,
-                    None => match self.read(c)? {
-                        Some(r) => r,
-                        None => return Ok(None),
-                    },
-                };
-                while let Some(n) = self.read(c)? {
-                    if n.key_cmp(&row).is_ne() {
-                        self.ahead = Some(n);
-                        break;
-                    }
-                    row = n;
-                }
-                Ok(Some(row))
-            }
-
-            fn read(&mut self, c: &mut dyn db::Cursor) -> db::Result<Option<ReportRow>> {
-                if self.done {
-                    return Ok(None);
-                }
-                match c.next()? {
-                    Some(r) => Ok(Some(Store::report_row(r)?.1)),
-                    None => {
-                        self.done = true;
-                        Ok(None)
-                    }
-                }
-            }
-        }
         let mut stopped: Option<E> = None;
         let mut call = |o: Option<ReportRow>, n: Option<ReportRow>| match f(o, n) {
             Ok(()) => Ok(()),
@@ -250,40 +212,7 @@ impl Store {
             }
         };
         // A run id no run has reads as empty.
-        let done = self.db.two((&sql, vals![old.unwrap_or(-1)]), (&sql, vals![new]), &mut |a, b| {
-            let (mut sa, mut sb) = (Side { ahead: None, done: false }, Side { ahead: None, done: false });
-            let (mut x, mut y) = (sa.next_key(a)?, sb.next_key(b)?);
-            loop {
-                match (x.take(), y.take()) {
-                    (None, None) => return Ok(()),
-                    (Some(o), None) => {
-                        call(Some(o), None)?;
-                        x = sa.next_key(a)?;
-                    }
-                    (None, Some(n)) => {
-                        call(None, Some(n))?;
-                        y = sb.next_key(b)?;
-                    }
-                    (Some(o), Some(n)) => match o.key_cmp(&n) {
-                        std::cmp::Ordering::Less => {
-                            call(Some(o), None)?;
-                            x = sa.next_key(a)?;
-                            y = Some(n);
-                        }
-                        std::cmp::Ordering::Greater => {
-                            call(None, Some(n))?;
-                            y = sb.next_key(b)?;
-                            x = Some(o);
-                        }
-                        std::cmp::Ordering::Equal => {
-                            call(Some(o), Some(n))?;
-                            x = sa.next_key(a)?;
-                            y = sb.next_key(b)?;
-                        }
-                    },
-                }
-            }
-        });
+        let done = self.db.two((&sql, vals![old.unwrap_or(-1)]), (&sql, vals![new]), &mut |a, b| merge(a, b, &mut call));
         self.ended(stopped, done)
     }
 
@@ -439,5 +368,78 @@ impl Store {
         self.per_run(&format!("SELECT source, account, region, service, error FROM gaps WHERE run_id = ?1 ORDER BY {order}"), run, |r| {
             Ok(GapRow { source: r.string(0)?, account: r.string(1)?, region: r.opt_string(2)?.unwrap_or_default(), service: r.string(3)?, error: r.string(4)? })
         })
+    }
+}
+
+/// One side of [`Store::merge_rows`]: the row read ahead, and whether the cursor is done.
+#[derive(Default)]
+struct Side {
+    ahead: Option<ReportRow>,
+    done: bool,
+}
+impl Side {
+    /// The next key's row (the last of the rows sharing it).
+    fn next_key(&mut self, c: &mut dyn db::Cursor) -> db::Result<Option<ReportRow>> {
+        let mut row = match self.ahead.take() {
+            Some(r) => r,
+            None => match self.read(c)? {
+                Some(r) => r,
+                None => return Ok(None),
+            },
+        };
+        while let Some(n) = self.read(c)? {
+            if n.key_cmp(&row).is_ne() {
+                self.ahead = Some(n);
+                break;
+            }
+            row = n;
+        }
+        Ok(Some(row))
+    }
+
+    fn read(&mut self, c: &mut dyn db::Cursor) -> db::Result<Option<ReportRow>> {
+        if self.done {
+            return Ok(None);
+        }
+        match c.next()? {
+            Some(r) => Ok(Some(Store::report_row(r)?.1)),
+            None => {
+                self.done = true;
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// Walks two cursors of rows in key order, handing `call` each key's row on either side.
+fn merge(a: &mut dyn db::Cursor, b: &mut dyn db::Cursor, call: &mut dyn FnMut(Option<ReportRow>, Option<ReportRow>) -> db::Result<()>) -> db::Result<()> {
+    let (mut sa, mut sb) = (Side::default(), Side::default());
+    let (mut x, mut y) = (sa.next_key(a)?, sb.next_key(b)?);
+    loop {
+        match (x.take(), y.take()) {
+            (None, None) => return Ok(()),
+            (Some(o), None) => {
+                call(Some(o), None)?;
+                x = sa.next_key(a)?;
+            }
+            (None, Some(n)) => {
+                call(None, Some(n))?;
+                y = sb.next_key(b)?;
+            }
+            (Some(o), Some(n)) => match o.key_cmp(&n) {
+                std::cmp::Ordering::Less => {
+                    call(Some(o), None)?;
+                    (x, y) = (sa.next_key(a)?, Some(n));
+                }
+                std::cmp::Ordering::Greater => {
+                    call(None, Some(n))?;
+                    (x, y) = (Some(o), sb.next_key(b)?);
+                }
+                std::cmp::Ordering::Equal => {
+                    call(Some(o), Some(n))?;
+                    (x, y) = (sa.next_key(a)?, sb.next_key(b)?);
+                }
+            },
+        }
     }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use dangle_model::{Asset, Clouds, Coverage, CoverageGap, Description, DnsName, DnsRecord, Hides, Namespace, Service, Target};
 
-use super::db::{self, vals, DbError, Load, Row};
+use super::db::{self, vals, DbError, Engine, Load, Row};
 use super::{now_rfc3339, Interner, Store, StoreError};
 use crate::reconcile::ProviderInfo;
 
@@ -150,70 +150,7 @@ impl Store {
                 db.execute(&format!("DELETE FROM {table} WHERE snapshot IN (SELECT id FROM shard_snapshots WHERE shard = ?1 AND id <> ?2)"), vals![shard, id])?;
             }
             db.execute("DELETE FROM shard_snapshots WHERE shard = ?1 AND id <> ?2", vals![shard, id])?;
-            db.load("shard_providers", &["snapshot", "seq", "name", "kind", "cloud", "covers"], Load::Insert, &mut |sink| {
-                for (seq, p) in input.providers.iter().enumerate() {
-                    let cloud = p.description.cloud.map_or("", |c| c.as_str());
-                    sink.row(vals![id, seq as i64, &*p.name, &*p.kind, cloud, namespaces_text(&p.description.covers).as_str()])?;
-                }
-                Ok(())
-            })?;
-            let cols = ["snapshot", "seq", "source", "account", "zone", "private", "name", "rtype", "ttl", "set_id", "targets", "location", "line_location", "spec"];
-            db.load("shard_records", &cols, Load::Insert, &mut |sink| {
-                let (mut targets, mut rtype, mut location) = (String::new(), String::new(), String::new());
-                for (seq, r) in input.records.iter().enumerate() {
-                    use std::fmt::Write as _;
-                    targets.clear();
-                    for t in &r.targets {
-                        push_target(&mut targets, t);
-                    }
-                    rtype.clear();
-                    let _ = write!(rtype, "{}", r.rtype);
-                    location.clear();
-                    if let Some(l) = &r.location {
-                        let _ = write!(location, "{l}");
-                    }
-                    sink.row(vals![
-                        id,
-                        seq as i64,
-                        &*r.source,
-                        &*r.account,
-                        r.zone.as_str(),
-                        r.zone_private,
-                        r.name.as_str(),
-                        rtype.as_str(),
-                        r.ttl,
-                        r.set_id.as_deref(),
-                        targets.as_str(),
-                        r.location.as_ref().map(|_| location.as_str()),
-                        i64::from(r.location.as_ref().is_some_and(dangle_model::Location::is_line)),
-                        r.spec.as_deref()
-                    ])?;
-                }
-                Ok(())
-            })?;
-            db.load("shard_assets", &["snapshot", "seq", "source", "account", "region", "kind", "asset_id", "ips", "hosts"], Load::Insert, &mut |sink| {
-                let (mut ips, mut hosts) = (String::new(), String::new());
-                for (seq, a) in input.assets.iter().enumerate() {
-                    ips.clear();
-                    super::push_nets(&mut ips, &a.ips);
-                    hosts.clear();
-                    super::push_hosts(&mut hosts, &a.hosts);
-                    sink.row(vals![id, seq as i64, &*a.source, &*a.account, a.region.as_deref(), a.kind.as_str(), &*a.id, ips.as_str(), hosts.as_str()])?;
-                }
-                Ok(())
-            })?;
-            db.load("shard_coverage", &["snapshot", "seq", "source", "account", "region"], Load::Insert, &mut |sink| {
-                for (seq, c) in input.covered.iter().enumerate() {
-                    sink.row(vals![id, seq as i64, &*c.source, &*c.account, c.region.as_deref()])?;
-                }
-                Ok(())
-            })?;
-            db.load("shard_gaps", &["snapshot", "seq", "source", "account", "region", "service", "error", "hides"], Load::Insert, &mut |sink| {
-                for (seq, g) in input.gaps.iter().enumerate() {
-                    sink.row(vals![id, seq as i64, &*g.source, &*g.account, g.region.as_deref(), g.service.as_str(), &g.error, hides_text(&g.hides).as_str()])?;
-                }
-                Ok(())
-            })?;
+            write_snapshot(db, id, input)?;
             Ok(id)
         })
     }
@@ -249,109 +186,165 @@ impl Store {
     }
 
     /// The union of the snapshots `ids` hold, in their order (each snapshot's items in the order its
-    /// runner found them).
-    /// (`clouds`: the clouds the shards' descriptions and asset kinds may name.)
+    /// runner found them). (`clouds`: the clouds the shards' descriptions and asset kinds may name.)
     pub fn load_shards(&self, ids: &[i64], clouds: &Clouds) -> Result<ShardInventory, StoreError> {
         let mut inv = ShardInventory::default();
         let mut names = Interner::default();
-        let e = self.err();
         for &id in ids {
-            let one = vals![id];
-            self.db
-                .each("SELECT name, kind, cloud, covers FROM shard_providers WHERE snapshot = ?1 ORDER BY seq", one, &mut |r: &dyn Row| {
-                    let cloud = match r.str(2)? {
-                        "" => None,
-                        c => Some(clouds.parse(c).ok_or_else(|| unknown("cloud", c))?),
-                    };
-                    let description = Description { cloud, covers: namespaces(r.str(3)?, "namespace", clouds)? };
-                    inv.providers.push(ProviderInfo { name: names.get(r.str(0)?), kind: names.get(r.str(1)?), description });
-                    Ok(())
-                })
-                .map_err(&e)?;
-            self.db
-                .each(
-                    "SELECT source, account, zone, private, name, rtype, ttl, set_id, targets, location, spec, line_location FROM shard_records WHERE snapshot = ?1 ORDER BY seq",
-                    one,
-                    &mut |r: &dyn Row| {
-                        let name = |i: usize| -> db::Result<DnsName> {
-                            let s = r.str(i)?;
-                            DnsName::parse(s).map_err(|_| unknown("name", s))
-                        };
-                        let rtype = r.str(5)?;
-                        let line = r.i64(11)? != 0;
-                        let mut targets = dangle_model::Targets::new();
-                        for line in r.str(8)?.lines() {
-                            targets.push(target(line).ok_or_else(|| unknown("target", line))?);
-                        }
-                        inv.records.push(DnsRecord {
-                            source: names.get(r.str(0)?),
-                            account: names.get(r.str(1)?),
-                            zone: name(2)?,
-                            zone_private: r.i64(3)? != 0,
-                            name: name(4)?,
-                            rtype: rtype.parse().map_err(|_| unknown("record type", rtype))?,
-                            ttl: u32::try_from(r.i64(6)?).unwrap_or(u32::MAX),
-                            set_id: r.text(7)?.map(Arc::from),
-                            targets,
-                            location: r.text(9)?.map(|l| dangle_model::Location::decode(l, line)),
-                            spec: r.text(10)?.map(Arc::from),
-                        });
-                        Ok(())
-                    },
-                )
-                .map_err(&e)?;
-            self.db
-                .each("SELECT source, account, region, kind, asset_id, ips, hosts FROM shard_assets WHERE snapshot = ?1 ORDER BY seq", one, &mut |r: &dyn Row| {
-                    let kind = r.str(3)?;
-                    let mut ips = dangle_model::Ips::new();
-                    for s in r.str(5)?.split_whitespace() {
-                        ips.push(dangle_model::parse_ip_or_cidr(s).map_err(|_| unknown("address", s))?);
-                    }
-                    let mut hosts = Vec::new();
-                    for s in r.str(6)?.split_whitespace() {
-                        hosts.push(DnsName::parse(s).map_err(|_| unknown("name", s))?);
-                    }
-                    inv.assets.push(Asset {
-                        source: names.get(r.str(0)?),
-                        account: names.get(r.str(1)?),
-                        region: r.text(2)?.map(|s| names.get(s)),
-                        kind: clouds.kind(kind),
-                        id: r.str(4)?.into(),
-                        ips,
-                        hosts,
-                    });
-                    Ok(())
-                })
-                .map_err(&e)?;
-            self.db
-                .each(COVERAGE, one, &mut |r: &dyn Row| {
-                    inv.covered.push(coverage(r, &mut names)?);
-                    Ok(())
-                })
-                .map_err(&e)?;
-            self.db
-                .each("SELECT source, account, region, service, error, hides FROM shard_gaps WHERE snapshot = ?1 ORDER BY seq", one, &mut |r: &dyn Row| {
-                    let hides = match r.str(5)? {
-                        "account" => Hides::Account,
-                        h => match h.strip_prefix("only") {
-                            Some(rest) => Hides::Only(namespaces(rest, "namespace", clouds)?),
-                            None => return Err(unknown("gap scope", h)),
-                        },
-                    };
-                    inv.gaps.push(CoverageGap {
-                        source: names.get(r.str(0)?),
-                        account: names.get(r.str(1)?),
-                        region: r.text(2)?.map(|s| names.get(s)),
-                        service: dangle_model::Part::named(r.string(3)?),
-                        error: r.string(4)?,
-                        hides,
-                    });
-                    Ok(())
-                })
-                .map_err(&e)?;
+            read_snapshot(&*self.db, id, clouds, &mut names, &mut inv).map_err(self.err())?;
         }
         Ok(inv)
     }
+}
+
+/// Writes snapshot `id`'s rows: its providers, records, assets, coverage and gaps.
+fn write_snapshot(db: &dyn Engine, id: i64, input: &ShardInventory) -> db::Result<()> {
+    db.load("shard_providers", &["snapshot", "seq", "name", "kind", "cloud", "covers"], Load::Insert, &mut |sink| {
+        for (seq, p) in input.providers.iter().enumerate() {
+            let cloud = p.description.cloud.map_or("", |c| c.as_str());
+            sink.row(vals![id, seq as i64, &*p.name, &*p.kind, cloud, namespaces_text(&p.description.covers).as_str()])?;
+        }
+        Ok(())
+    })?;
+    write_records(db, id, &input.records)?;
+    db.load("shard_assets", &["snapshot", "seq", "source", "account", "region", "kind", "asset_id", "ips", "hosts"], Load::Insert, &mut |sink| {
+        let (mut ips, mut hosts) = (String::new(), String::new());
+        for (seq, a) in input.assets.iter().enumerate() {
+            ips.clear();
+            super::push_nets(&mut ips, &a.ips);
+            hosts.clear();
+            super::push_hosts(&mut hosts, &a.hosts);
+            sink.row(vals![id, seq as i64, &*a.source, &*a.account, a.region.as_deref(), a.kind.as_str(), &*a.id, ips.as_str(), hosts.as_str()])?;
+        }
+        Ok(())
+    })?;
+    db.load("shard_coverage", &["snapshot", "seq", "source", "account", "region"], Load::Insert, &mut |sink| {
+        for (seq, c) in input.covered.iter().enumerate() {
+            sink.row(vals![id, seq as i64, &*c.source, &*c.account, c.region.as_deref()])?;
+        }
+        Ok(())
+    })?;
+    db.load("shard_gaps", &["snapshot", "seq", "source", "account", "region", "service", "error", "hides"], Load::Insert, &mut |sink| {
+        for (seq, g) in input.gaps.iter().enumerate() {
+            sink.row(vals![id, seq as i64, &*g.source, &*g.account, g.region.as_deref(), g.service.as_str(), &g.error, hides_text(&g.hides).as_str()])?;
+        }
+        Ok(())
+    })?;
+    Ok(())
+}
+
+/// Writes snapshot `id`'s records, their texts made in buffers kept between records.
+fn write_records(db: &dyn Engine, id: i64, records: &[DnsRecord]) -> db::Result<()> {
+    let cols = ["snapshot", "seq", "source", "account", "zone", "private", "name", "rtype", "ttl", "set_id", "targets", "location", "line_location", "spec"];
+    db.load("shard_records", &cols, Load::Insert, &mut |sink| {
+        let (mut targets, mut rtype, mut location) = (String::new(), String::new(), String::new());
+        for (seq, r) in records.iter().enumerate() {
+            use std::fmt::Write as _;
+            targets.clear();
+            for t in &r.targets {
+                push_target(&mut targets, t);
+            }
+            rtype.clear();
+            let _ = write!(rtype, "{}", r.rtype);
+            location.clear();
+            if let Some(l) = &r.location {
+                let _ = write!(location, "{l}");
+            }
+            let line = i64::from(r.location.as_ref().is_some_and(dangle_model::Location::is_line));
+            let (zone, name, set_id, spec) = (r.zone.as_str(), r.name.as_str(), r.set_id.as_deref(), r.spec.as_deref());
+            let location = r.location.as_ref().map(|_| location.as_str());
+            sink.row(vals![id, seq as i64, &*r.source, &*r.account, zone, r.zone_private, name, rtype.as_str(), r.ttl, set_id, targets.as_str(), location, line, spec])?;
+        }
+        Ok(())
+    })?;
+    Ok(())
+}
+
+/// Reads snapshot `id` into `inv`.
+fn read_snapshot(db: &dyn Engine, id: i64, clouds: &Clouds, names: &mut Interner, inv: &mut ShardInventory) -> db::Result<()> {
+    let one = vals![id];
+    db.each("SELECT name, kind, cloud, covers FROM shard_providers WHERE snapshot = ?1 ORDER BY seq", one, &mut |r: &dyn Row| {
+        let cloud = match r.str(2)? {
+            "" => None,
+            c => Some(clouds.parse(c).ok_or_else(|| unknown("cloud", c))?),
+        };
+        let description = Description { cloud, covers: namespaces(r.str(3)?, "namespace", clouds)? };
+        inv.providers.push(ProviderInfo { name: names.get(r.str(0)?), kind: names.get(r.str(1)?), description });
+        Ok(())
+    })?;
+    let records = "SELECT source, account, zone, private, name, rtype, ttl, set_id, targets, location, spec, line_location FROM shard_records WHERE snapshot = ?1 ORDER BY seq";
+    db.each(records, one, &mut |r: &dyn Row| {
+        inv.records.push(record(r, names)?);
+        Ok(())
+    })?;
+    db.each("SELECT source, account, region, kind, asset_id, ips, hosts FROM shard_assets WHERE snapshot = ?1 ORDER BY seq", one, &mut |r: &dyn Row| {
+        inv.assets.push(asset(r, clouds, names)?);
+        Ok(())
+    })?;
+    db.each(COVERAGE, one, &mut |r: &dyn Row| {
+        inv.covered.push(coverage(r, names)?);
+        Ok(())
+    })?;
+    db.each("SELECT source, account, region, service, error, hides FROM shard_gaps WHERE snapshot = ?1 ORDER BY seq", one, &mut |r: &dyn Row| {
+        let hides = match r.str(5)? {
+            "account" => Hides::Account,
+            h => match h.strip_prefix("only") {
+                Some(rest) => Hides::Only(namespaces(rest, "namespace", clouds)?),
+                None => return Err(unknown("gap scope", h)),
+            },
+        };
+        let (source, account, region) = (names.get(r.str(0)?), names.get(r.str(1)?), r.text(2)?.map(|s| names.get(s)));
+        inv.gaps.push(CoverageGap { source, account, region, service: dangle_model::Part::named(r.string(3)?), error: r.string(4)?, hides });
+        Ok(())
+    })
+}
+
+/// One stored record of a snapshot.
+fn record(r: &dyn Row, names: &mut Interner) -> db::Result<DnsRecord> {
+    let name = |i: usize| -> db::Result<DnsName> {
+        let s = r.str(i)?;
+        DnsName::parse(s).map_err(|_| unknown("name", s))
+    };
+    let rtype = r.str(5)?;
+    let line = r.i64(11)? != 0;
+    let mut targets = dangle_model::Targets::new();
+    for line in r.str(8)?.lines() {
+        targets.push(target(line).ok_or_else(|| unknown("target", line))?);
+    }
+    Ok(DnsRecord {
+        source: names.get(r.str(0)?),
+        account: names.get(r.str(1)?),
+        zone: name(2)?,
+        zone_private: r.i64(3)? != 0,
+        name: name(4)?,
+        rtype: rtype.parse().map_err(|_| unknown("record type", rtype))?,
+        ttl: u32::try_from(r.i64(6)?).unwrap_or(u32::MAX),
+        set_id: r.text(7)?.map(Arc::from),
+        targets,
+        location: r.text(9)?.map(|l| dangle_model::Location::decode(l, line)),
+        spec: r.text(10)?.map(Arc::from),
+    })
+}
+
+/// One stored asset of a snapshot.
+fn asset(r: &dyn Row, clouds: &Clouds, names: &mut Interner) -> db::Result<Asset> {
+    let mut ips = dangle_model::Ips::new();
+    for s in r.str(5)?.split_whitespace() {
+        ips.push(dangle_model::parse_ip_or_cidr(s).map_err(|_| unknown("address", s))?);
+    }
+    let mut hosts = Vec::new();
+    for s in r.str(6)?.split_whitespace() {
+        hosts.push(DnsName::parse(s).map_err(|_| unknown("name", s))?);
+    }
+    Ok(Asset {
+        source: names.get(r.str(0)?),
+        account: names.get(r.str(1)?),
+        region: r.text(2)?.map(|s| names.get(s)),
+        kind: clouds.kind(r.str(3)?),
+        id: r.str(4)?.into(),
+        ips,
+        hosts,
+    })
 }
 
 #[cfg(test)]

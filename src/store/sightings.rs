@@ -262,23 +262,7 @@ pub(super) fn match_records(db: &dyn Engine, run: &RunInput<'_>, run_id: i64) ->
 pub(super) fn insert_records(db: &dyn Engine, run: &RunInput<'_>, run_id: i64, matched: RecordsMatched) -> db::Result<(Vec<i64>, Vec<Prior>)> {
     let RecordsMatched { mut m, zone_of, next, locations } = matched;
     let none = |run: i64| (run > 0).then_some(run);
-    let key = |i: usize| {
-        let r = &run.records[i];
-        (zone_of[i], r.name.as_str(), r.rtype.as_str(), r.set_id.as_deref().unwrap_or(""), "")
-    };
-    // New records get the ids after the greatest stored (the writer holds the write lock).
-    let mut next_id = db.int("SELECT MAX(id) FROM records", &[])?.unwrap_or(0);
-    let mut last: Option<usize> = None;
-    for &i in &m.new {
-        // `new` is in key order: a duplicate identity follows its first and shares its id.
-        if let Some(l) = last.filter(|l| key(*l) == key(i)) {
-            m.ids[i] = m.ids[l];
-            continue;
-        }
-        next_id += 1;
-        m.ids[i] = next_id;
-        last = Some(i);
-    }
+    number_new(db, run, &zone_of, &mut m)?;
     db.load(
         "records",
         &["id", "zone_id", "name", "rtype", "set_id", "location", "line_location", "first_run", "last_run", "seen_latest", "state", "changed_run", "dangling_run"],
@@ -290,23 +274,10 @@ pub(super) fn insert_records(db: &dyn Engine, run: &RunInput<'_>, run_id: i64, m
                     continue;
                 }
                 last = Some(i);
-                let r = &run.records[i];
-                let a = next[i];
-                sink.row(vals![
-                    m.ids[i],
-                    zone_of[i],
-                    r.name.as_str(),
-                    r.rtype.as_str(),
-                    r.set_id.as_deref().unwrap_or(""),
-                    locations[i].as_deref(),
-                    i64::from(r.location.as_ref().is_some_and(dangle_model::Location::is_line)),
-                    run_id,
-                    run_id,
-                    1i64,
-                    a.state,
-                    a.changed_run,
-                    none(a.dangling_run)
-                ])?;
+                let (r, a) = (&run.records[i], next[i]);
+                let line = i64::from(r.location.as_ref().is_some_and(dangle_model::Location::is_line));
+                let (name, rtype, set_id) = (r.name.as_str(), r.rtype.as_str(), r.set_id.as_deref().unwrap_or(""));
+                sink.row(vals![m.ids[i], zone_of[i], name, rtype, set_id, locations[i].as_deref(), line, run_id, run_id, 1i64, a.state, a.changed_run, none(a.dangling_run)])?;
             }
             Ok(())
         },
@@ -323,47 +294,80 @@ pub(super) fn insert_records(db: &dyn Engine, run: &RunInput<'_>, run_id: i64, m
         Ok(())
     })?;
     unsee(db, "records", run_id, &mut m.gone)?;
-    // Where a record was as of each run that moved it, so `report --run N` shows the line numbers
-    // run N saw: a record that never moved is where `records.location` says (no entry per record
-    // and run: a million new records cost no second table). The first move also keeps where the
-    // record was from its first run on. An entry holds '' for "no location", never NULL, so the
-    // row query's fallback to `records.location` means "no entry" only.
-    if !m.moved.is_empty() {
-        let cols = &["record_id", "run_id", "location"];
-        db.load("record_locations", cols, Load::Ignore { key: &["record_id", "run_id"] }, &mut |sink| {
-            for (id, i, before) in &m.moved {
-                sink.row(vals![*id, m.first[*i], before.as_deref().unwrap_or("")])?;
-            }
-            Ok(())
-        })?;
-        db.load("records", &["location", "id"], Load::Update { key: "id" }, &mut |sink| {
-            for (id, i, _) in &m.moved {
-                sink.row(vals![locations[*i].as_deref(), *id])?;
-            }
-            Ok(())
-        })?;
-        db.load("record_locations", cols, Load::Upsert { key: &["record_id", "run_id"] }, &mut |sink| {
-            for (id, i, _) in &m.moved {
-                sink.row(vals![*id, run_id, locations[*i].as_deref().unwrap_or("")])?;
-            }
-            Ok(())
-        })?;
-    }
-    // The change specs, for the records that have one (a Route53 record set), as of this sighting.
-    // One row per stored record (two items of one identity share it): the last counts.
-    let mut specs: Vec<(i64, &str)> = run.records.iter().enumerate().filter_map(|(i, r)| Some((m.ids[i], &**r.spec.as_ref()?))).collect();
-    if !specs.is_empty() {
-        specs.reverse();
-        specs.sort_by_key(|(id, _)| *id);
-        specs.dedup_by_key(|(id, _)| *id);
-        db.load("record_specs", &["record_id", "spec"], Load::Upsert { key: &["record_id"] }, &mut |sink| {
-            for (id, spec) in &specs {
-                sink.row(vals![*id, *spec])?;
-            }
-            Ok(())
-        })?;
-    }
+    write_moves(db, run_id, &m, &locations)?;
+    write_specs(db, run, &m.ids)?;
     Ok((m.ids, next))
+}
+
+/// Gives the new records the ids after the greatest stored (the writer holds the write lock); `new`
+/// is in key order, so a duplicate identity follows its first and shares its id.
+fn number_new(db: &dyn Engine, run: &RunInput<'_>, zone_of: &[i64], m: &mut Matched) -> db::Result<()> {
+    let key = |i: usize| {
+        let r = &run.records[i];
+        (zone_of[i], r.name.as_str(), r.rtype.as_str(), r.set_id.as_deref().unwrap_or(""))
+    };
+    let mut next_id = db.int("SELECT MAX(id) FROM records", &[])?.unwrap_or(0);
+    let mut last: Option<usize> = None;
+    for &i in &m.new {
+        if let Some(l) = last.filter(|l| key(*l) == key(i)) {
+            m.ids[i] = m.ids[l];
+            continue;
+        }
+        next_id += 1;
+        m.ids[i] = next_id;
+        last = Some(i);
+    }
+    Ok(())
+}
+
+/// Where a record was as of each run that moved it, so `report --run N` shows the line numbers run N
+/// saw: a record that never moved is where `records.location` says (no entry per record and run: a
+/// million new records cost no second table). The first move also keeps where the record was from
+/// its first run on. An entry holds '' for "no location", never NULL, so the row query's fallback to
+/// `records.location` means "no entry" only.
+fn write_moves(db: &dyn Engine, run_id: i64, m: &Matched, locations: &[Option<String>]) -> db::Result<()> {
+    if m.moved.is_empty() {
+        return Ok(());
+    }
+    let cols = &["record_id", "run_id", "location"];
+    db.load("record_locations", cols, Load::Ignore { key: &["record_id", "run_id"] }, &mut |sink| {
+        for (id, i, before) in &m.moved {
+            sink.row(vals![*id, m.first[*i], before.as_deref().unwrap_or("")])?;
+        }
+        Ok(())
+    })?;
+    db.load("records", &["location", "id"], Load::Update { key: "id" }, &mut |sink| {
+        for (id, i, _) in &m.moved {
+            sink.row(vals![locations[*i].as_deref(), *id])?;
+        }
+        Ok(())
+    })?;
+    db.load("record_locations", cols, Load::Upsert { key: &["record_id", "run_id"] }, &mut |sink| {
+        for (id, i, _) in &m.moved {
+            sink.row(vals![*id, run_id, locations[*i].as_deref().unwrap_or("")])?;
+        }
+        Ok(())
+    })?;
+    Ok(())
+}
+
+/// The change specs, for the records that have one (a Route53 record set), as of this sighting. One
+/// row per stored record (two items of one identity share it): the last counts.
+fn write_specs(db: &dyn Engine, run: &RunInput<'_>, ids: &[i64]) -> db::Result<()> {
+    let mut specs: Vec<(i64, &str)> = run.records.iter().enumerate().filter_map(|(i, r)| Some((ids[i], &**r.spec.as_ref()?))).collect();
+    if specs.is_empty() {
+        return Ok(());
+    }
+    specs.reverse();
+    specs.sort_by_key(|(id, _)| *id);
+    specs.dedup_by_key(|(id, _)| *id);
+    db.load("record_specs", &["record_id", "spec"], Load::Upsert { key: &["record_id"] }, &mut |sink| {
+        for (id, spec) in &specs {
+            sink.row(vals![*id, *spec])?;
+        }
+        Ok(())
+    })?;
+    Ok(())
 }
 
 pub(super) fn write_assets(db: &dyn Engine, run: &RunInput<'_>, run_id: i64) -> db::Result<Matched> {

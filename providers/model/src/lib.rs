@@ -498,7 +498,7 @@ impl FromStr for AssetKind {
     /// A kind of the built-in clouds' tables by name (`elastic_ip`, `Elastic-IP`), else kept by name.
     /// A provider's own kinds are found through a [`cloud::Clouds`] catalog that holds its cloud.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(cloud::Clouds::builtin().kind(s))
+        Ok(cloud::Clouds::builtin_ref().kind(s))
     }
 }
 

@@ -289,6 +289,12 @@ impl Clouds {
         Self(Cloud::ALL.to_vec())
     }
 
+    /// [`Clouds::builtin`], made once: what the free functions of this module ask.
+    pub fn builtin_ref() -> &'static Self {
+        static BUILTIN: std::sync::LazyLock<Clouds> = std::sync::LazyLock::new(Clouds::builtin);
+        &BUILTIN
+    }
+
     /// These clouds and `more` (a cloud already held is not added twice).
     pub fn with(mut self, more: impl IntoIterator<Item = Cloud>) -> Self {
         for c in more {
@@ -369,22 +375,22 @@ fn by_suffix(n: &str, r: &SuffixRule) -> Option<ServiceMatch> {
 
 /// [`Clouds::classify`] by the built-in clouds.
 pub fn classify(name: &DnsName) -> Option<ServiceMatch> {
-    Clouds::builtin().classify(name)
+    Clouds::builtin_ref().classify(name)
 }
 
 /// [`Clouds::nameserver`] by the built-in clouds.
 pub fn nameserver(name: &DnsName) -> Option<Service> {
-    Clouds::builtin().nameserver(name)
+    Clouds::builtin_ref().nameserver(name)
 }
 
 /// [`Clouds::resource_account`] by the built-in clouds.
 pub fn resource_account(id: &str) -> Option<(Cloud, &str)> {
-    Clouds::builtin().resource_account(id)
+    Clouds::builtin_ref().resource_account(id)
 }
 
 /// [`Clouds::resource_key`] by the built-in clouds.
 pub fn resource_key(id: &str) -> Option<(Service, &str)> {
-    Clouds::builtin().resource_key(id)
+    Clouds::builtin_ref().resource_key(id)
 }
 
 /// The TXT prefix with which `service` verifies a custom domain, if it does.
@@ -394,7 +400,7 @@ pub fn verification_prefix(service: Service) -> Option<&'static str> {
 
 /// [`Clouds::is_shared_wildcard`] by the built-in clouds.
 pub fn is_shared_wildcard(san: &str) -> bool {
-    Clouds::builtin().is_shared_wildcard(san)
+    Clouds::builtin_ref().is_shared_wildcard(san)
 }
 
 #[cfg(test)]
