@@ -1,3 +1,6 @@
+//! The store suite: every test on SQLite and, through `scripts/test`'s throwaway server, PostgreSQL —
+//! first and last sightings, moves, ages, upgrades of older schemas, locks, shards, crash safety.
+
 use dangle_model::{Asset, AssetKind, DnsName, DnsRecord, RecordType, Target};
 
 use super::schema::MIGRATIONS;

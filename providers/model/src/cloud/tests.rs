@@ -1,3 +1,6 @@
+//! The cloud tables held to their rules: ids, services of their own cloud, suffixes that nest longest
+//! first, and each service name form classified as its cloud says.
+
 use super::*;
 use crate::Claimable;
 
